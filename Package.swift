@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+// kmemlab: an executable, exact model of Linux 6.1's physical memory management.
+//
+// MMCore is the model. It imports nothing, uses no existentials, key paths or reflection, and
+// compiles as Embedded Swift (`Scripts/embedded-check.sh`, run by `.ci/run`). MMCORE_CHECKS turns
+// on the model's internal consistency checks in debug builds (tests); release builds pay nothing.
+import PackageDescription
+
+let package = Package(
+    name: "kmemlab",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "MMCore", targets: ["MMCore"]),
+        .library(name: "MMText", targets: ["MMText"]),
+        .executable(name: "kmemlab", targets: ["kmemlab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "MMCore",
+            swiftSettings: [.define("MMCORE_CHECKS", .when(configuration: .debug))]
+        ),
+        .target(name: "MMText", dependencies: ["MMCore"]),
+        .executableTarget(
+            name: "kmemlab",
+            dependencies: [
+                "MMCore", "MMText",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
+        .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText"]),
+        .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText"]),
+    ]
+)

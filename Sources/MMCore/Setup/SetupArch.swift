@@ -1,0 +1,296 @@
+// The boot, in the kernel's order, as far as kmemlab models it.
+//
+// Linux: arch/x86/kernel/setup.c — setup_arch(): early_reserve_memory(), e820__memory_setup(),
+//        parse_setup_data(), parse_early_param(), e820__reserve_setup_data(),
+//        e820__finish_early_params(), e820_add_kernel_range(), trim_bios_range(),
+//        e820__end_of_ram_pfn(), mtrr_trim_uncached_memory(), find_smp_config(), reserve_brk(),
+//        e820__memblock_setup(); arch/x86/kernel/ebda.c — reserve_bios_regions().
+// Exact: the order of every e820 and memblock=debug line, and the resulting tables.
+// Simplified: no real firmware is read: the Machine carries what the kernel would find.
+// Reference: shared/reference/linux-6.1-mm.md §2.1, §2.2.
+
+/// The boot stopped the way the kernel would have stopped.
+public enum BootPanic: Error, Equatable, Sendable {
+    /// Linux: panic("…") — the message after "Kernel panic - not syncing: ".
+    case panic(String)
+}
+
+/// One simulated kernel booting one machine.
+public struct Kernel: Sendable {
+    public let machine: Machine
+    public var log = KernelLog()
+    public let commandLine: KernelCommandLine
+    /// Linux: e820_table, e820_table_kexec, e820_table_firmware.
+    public var e820 = E820Table()
+    public var e820Kexec = E820Table()
+    public var e820Firmware = E820Table()
+    public var memblock = Memblock()
+    /// Linux: max_pfn, max_low_pfn, max_possible_pfn.
+    public var maxPfn = Pfn(0)
+    public var maxLowPfn = Pfn(0)
+    public var maxPossiblePfn = Pfn(0)
+    /// Linux: userdef (a mem= or memmap= option changed the map).
+    public var userDefinedMap = false
+    /// Linux: movable_node_is_enabled().
+    public var movableNode = false
+    /// 5-level paging: the CPU has LA57 and `no5lvl` was not given.
+    public var la57: Bool
+
+    /// The kernel this model follows, as its first log line names it.
+    public static let banner = "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"
+
+    public init(machine: Machine) {
+        self.machine = machine
+        self.commandLine = KernelCommandLine(machine.commandLine)
+        self.la57 = machine.cpus.la57 && !commandLine.has("no5lvl")
+    }
+
+    /// Linux: MAX_PHYSMEM_BITS — 46 with 4-level paging, 52 with 5-level.
+    public var maxPhysmemBits: UInt64 { la57 ? 52 : 46 }
+    /// Linux: MAX_ARCH_PFN = MAXMEM >> PAGE_SHIFT.
+    public var maxArchPfn: Pfn { Pfn(1 << (maxPhysmemBits - pageShift)) }
+
+    /// Runs setup_arch() up to e820__memblock_setup().
+    public mutating func boot() throws(BootPanic) {
+        log.info(Kernel.banner)
+        log.info("Command line: \(machine.commandLine)")
+        earlyReserveMemory()
+        e820MemorySetup()
+        parseSetupDataExtended()
+        parseEarlyParams()
+        if movableNode { memblock.bottomUp = true }
+        reserveSetupData()
+        try finishEarlyParams()
+        applyFirmwareEdits(.efiInit)
+        addKernelRange()
+        trimBIOSRange()
+        maxPfn = e820.endPfn(limit: maxArchPfn, type: .ram, maxArchPfn: maxArchPfn, log: &log)
+        if mtrrTrim() {
+            maxPfn = e820.endPfn(limit: maxArchPfn, type: .ram, maxArchPfn: maxArchPfn, log: &log)
+        }
+        maxPossiblePfn = maxPfn
+        if maxPfn.raw > (1 << (32 - pageShift)) {
+            maxLowPfn = e820.endPfn(limit: Pfn(1 << (32 - pageShift)), type: .ram, maxArchPfn: maxArchPfn, log: &log)
+        } else {
+            maxLowPfn = maxPfn
+        }
+        findSMPConfig()
+        reserveBrk()
+        memblock.currentLimit = 0x10_0000  // ISA_END_ADDRESS
+        e820MemblockSetup()
+        applyFirmwareEdits(.efiEarlyReserve)
+    }
+
+    // MARK: Steps
+
+    /// Linux: early_reserve_memory(). Runs before `memblock=debug` is parsed, so it prints nothing.
+    mutating func earlyReserveMemory() {
+        let k = machine.kernel
+        memblock.reserve(k.start, k.reserveEnd - k.start, log: &log)
+        memblock.reserve(0, 64 * SZ_1K, log: &log)
+        if let rd = machine.initrd, rd.addr != 0, rd.size != 0 {
+            // Linux: early_reserve_initrd() reserves whole pages.
+            memblock.reserve(rd.addr, roundUp(rd.addr + rd.size, pageSize) - rd.addr, log: &log)
+        }
+        for sd in machine.setupData {
+            memblock.reserve(sd.addr, SetupData.headerSize + UInt64(sd.len), log: &log)
+        }
+        reserveBIOSRegions()
+    }
+
+    /// Linux: reserve_bios_regions() (arch/x86/kernel/ebda.c): [bios_start, 1 MiB) is reserved,
+    /// bios_start being the BIOS's base-memory size, clamped to [128 KiB, 636 KiB] and lowered
+    /// to the EBDA if that starts below it.
+    mutating func reserveBIOSRegions() {
+        let biosStartMin: UInt64 = 0x20000, biosStartMax: UInt64 = 0x9f000
+        var biosStart = UInt64(machine.biosBaseMemoryKB) << 10
+        if biosStart < biosStartMin || biosStart > biosStartMax { biosStart = biosStartMax }
+        let ebda = machine.ebdaStart
+        if ebda >= biosStartMin && ebda < biosStart { biosStart = ebda }
+        memblock.reserve(biosStart, 0x10_0000 - biosStart, log: &log)
+    }
+
+    /// Linux: e820__memory_setup() with e820__memory_setup_default(): copy boot_params' table
+    /// (at most 128 entries travel there; the rest come as SETUP_E820_EXT), or fake one from the
+    /// BIOS's e801 size when it has fewer than two entries; sanitise; print.
+    mutating func e820MemorySetup() {
+        var who = "BIOS-e820"
+        let boot = Array(machine.e820.prefix(128))
+        var appended = false
+        if boot.count >= 2 {
+            appended = true
+            for e in boot {
+                if e.addr &+ e.size &- 1 < e.addr && e.size != 0 { appended = false; break }
+                e820.add(e.addr, e.size, e.type, log: &log)
+            }
+        }
+        if !appended {
+            // The BIOS's e801 call reports RAM above 1 MiB; kmemlab derives it from the map.
+            var aboveMB: UInt64 = 0
+            for e in machine.e820 where e.type == .ram && e.end > 0x10_0000 {
+                aboveMB += e.end - Swift.max(e.addr, 0x10_0000)
+            }
+            who = "BIOS-e801"
+            e820.entries.removeAll()
+            e820.add(0, 0x9f000, .ram, log: &log)          // LOWMEMSIZE()
+            e820.add(0x10_0000, aboveMB, .ram, log: &log)  // HIGH_MEMORY
+        }
+        e820.sanitize()
+        e820Kexec = e820
+        e820Firmware = e820
+        log.info("BIOS-provided physical RAM map:")
+        e820.print(who: who, log: &log)
+    }
+
+    /// Linux: parse_setup_data() → e820__memory_setup_extended(): the entries beyond the first 128.
+    mutating func parseSetupDataExtended() {
+        guard machine.e820.count > 128 else { return }
+        for e in machine.e820.dropFirst(128) { e820.add(e.addr, e.size, e.type, log: &log) }
+        e820.sanitize()
+        e820Kexec = e820
+        e820Firmware = e820
+        log.info("extended physical RAM map:")
+        e820.print(who: "extended", log: &log)
+    }
+
+    /// Linux: parse_early_param() — the early parameters that touch memory setup, in order.
+    mutating func parseEarlyParams() {
+        for p in commandLine.params {
+            switch p.name {
+            case "mem":
+                if e820.applyMemOption(p.value, log: &log) { userDefinedMap = true }
+            case "memmap":
+                if e820.applyMemmapOption(p.value, log: &log) { userDefinedMap = true }
+            case "memblock":
+                if let v = p.value, v.utf8.count >= 5, contains(v, "debug") { memblock.debug = true }
+            case "movable_node":
+                movableNode = true
+                memblock.movableNode = true
+            default:
+                break
+            }
+        }
+    }
+
+    /// Linux: e820__reserve_setup_data(): each setup_data blob becomes RESERVED_KERN ("usable"
+    /// in the printout, but no longer plain RAM), in the kexec table too unless kexec makes its own.
+    mutating func reserveSetupData() {
+        guard !machine.setupData.isEmpty else { return }
+        for sd in machine.setupData {
+            let size = SetupData.headerSize + UInt64(sd.len)
+            e820.update(sd.addr, size, from: .ram, to: .reservedKern, log: &log)
+            if !sd.kexecRecreates {
+                e820Kexec.update(sd.addr, size, from: .ram, to: .reservedKern, log: &log)
+            }
+        }
+        e820.sanitize()
+        e820Kexec.sanitize()
+        log.info("extended physical RAM map:")
+        e820.print(who: "reserve setup_data", log: &log)
+    }
+
+    /// Linux: e820__finish_early_params().
+    mutating func finishEarlyParams() throws(BootPanic) {
+        guard userDefinedMap else { return }
+        if !e820.sanitize() {
+            log.info("Invalid user supplied memory map")
+            throw .panic("Invalid user supplied memory map")
+        }
+        log.info("user-defined physical RAM map:")
+        e820.print(who: "user", log: &log)
+    }
+
+    /// Linux: e820_add_kernel_range(): the kernel image must be RAM, whatever the map says.
+    mutating func addKernelRange() {
+        let k = machine.kernel
+        if e820.mappedAll(k.start, k.end, type: .ram) { return }
+        log.info(".text .data .bss are not marked as E820_TYPE_RAM!")
+        e820.remove(k.start, k.end - k.start, type: .ram, checkType: false, log: &log)
+        e820.add(k.start, k.end - k.start, .ram, log: &log)
+    }
+
+    /// Linux: trim_bios_range(): page 0 is reserved (BIOS data) and 640 KiB–1 MiB is not RAM.
+    mutating func trimBIOSRange() {
+        e820.update(0, pageSize, from: .ram, to: .reserved, log: &log)
+        e820.remove(0xa0000, 0x60000, type: .ram, checkType: true, log: &log)
+        e820.sanitize()
+    }
+
+    /// Linux: mtrr_trim_uncached_memory(), with the ranges the machine's MTRRs leave uncovered.
+    /// Returns true when RAM was lost and max_pfn must be computed again.
+    mutating func mtrrTrim() -> Bool {
+        var trimmed: UInt64 = 0
+        for edit in machine.firmwareEdits where edit.stage == .mtrrTrim {
+            trimmed += apply(edit.op)
+        }
+        guard trimmed != 0 else { return false }
+        log.info("WARNING: BIOS bug: CPU MTRRs don't cover all of memory, losing \(trimmed >> 20)MB of RAM.")
+        log.info("update e820 for mtrr")
+        if e820.sanitize() {
+            log.info("modified physical RAM map:")
+            e820.print(who: "modified", log: &log)
+        }
+        return true
+    }
+
+    mutating func applyFirmwareEdits(_ stage: FirmwareEdit.Stage) {
+        var any = false
+        for edit in machine.firmwareEdits where edit.stage == stage {
+            _ = apply(edit.op)
+            any = true
+        }
+        if any { e820.sanitize() }
+    }
+
+    @discardableResult
+    mutating func apply(_ op: FirmwareEdit.Op) -> UInt64 {
+        switch op {
+        case let .update(start, size, from, to):
+            if from == to { return 0 }
+            return e820.update(start, size, from: from, to: to, log: &log)
+        case let .remove(start, size, type, checkType):
+            return e820.remove(start, size, type: type, checkType: checkType, log: &log)
+        }
+    }
+
+    /// Linux: find_smp_config() → smp_scan_config(): the MP floating pointer and its table.
+    mutating func findSMPConfig() {
+        guard let mp = machine.mpTable else { return }
+        log.info("found SMP MP-table at [mem \(hexPadded(mp.floatingPointer, width: 10))-\(hexPadded(mp.floatingPointer + 15, width: 10))]")
+        memblock.reserve(mp.floatingPointer, 16, caller: Caller("smp_scan_config+0xa7/0xff"), log: &log)
+        memblock.reserve(mp.configTable, mp.configLength, caller: Caller("smp_scan_config+0xbe/0xff"), log: &log)
+    }
+
+    /// Linux: reserve_brk(): the used part of .brk (page tables for the early direct map, DMI).
+    mutating func reserveBrk() {
+        let k = machine.kernel
+        if k.brkUsed != 0 {
+            memblock.reserve(k.reserveEnd, k.brkUsed, caller: Caller("setup_arch+0x797/0xd4f"), log: &log)
+        }
+    }
+
+    /// Linux: e820__memblock_setup(): RAM (and RESERVED_KERN) becomes memblock memory, soft
+    /// reserved memory is reserved, partial pages are trimmed away.
+    mutating func e820MemblockSetup() {
+        memblock.allowResize()
+        let caller = Caller("e820__memblock_setup+0x65/0x7d")
+        for e in e820.entries {
+            // (The kernel skips entries whose end overflows resource_size_t, which is 64 bits
+            // wide on x86-64: nothing is skipped.)
+            if e.type == .softReserved { memblock.reserve(e.addr, e.size, caller: .unknownOffset("e820__memblock_setup"), log: &log) }
+            if e.type != .ram && e.type != .reservedKern { continue }
+            memblock.add(e.addr, e.size, caller: caller, log: &log)
+        }
+        memblock.trimMemory(align: pageSize)
+        memblock.dumpAll(log: &log)
+    }
+}
+
+/// Byte-wise substring test (strstr), usable without Foundation.
+func contains(_ haystack: String, _ needle: String) -> Bool {
+    let h = Array(haystack.utf8), n = Array(needle.utf8)
+    if n.isEmpty { return true }
+    if h.count < n.count { return false }
+    for i in 0...(h.count - n.count) where Array(h[i..<(i + n.count)]) == n { return true }
+    return false
+}
