@@ -1,1 +1,122 @@
-print("kmemlab")
+// kmemlab: boot a described machine through Linux 6.1's memory management and show the result.
+
+import ArgumentParser
+import Foundation
+import MMCore
+import MMText
+
+struct Kmemlab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kmemlab",
+        abstract: "An executable, exact model of Linux 6.1's physical memory management.",
+        subcommands: [Boot.self],
+        defaultSubcommand: Boot.self)
+}
+
+struct MachineArguments: ParsableArguments {
+    @Option(name: .customLong("from-dmesg"), help: ArgumentHelp("Reconstruct the machine from a Linux boot log.", valueName: "file"))
+    var fromDmesg: String?
+
+    @Option(help: ArgumentHelp("A QEMU 7.2 machine type: qemu-pc (i440FX) or qemu-q35.", valueName: "name"))
+    var preset: String?
+
+    @Option(help: ArgumentHelp("Guest memory for a preset: 4G, 512M, 1T (a plain number is MiB). Default 4G.", valueName: "size"))
+    var mem: String?
+
+    @Option(help: ArgumentHelp("CPUs for a preset. Default 2.", valueName: "n"))
+    var smp: Int?
+
+    @Option(help: ArgumentHelp("NUMA nodes for a preset, as QEMU's -numa: \"0:2G,1:2G\" (CPUs are split into contiguous blocks per node).", valueName: "spec"))
+    var numa: String?
+
+    @Option(name: .customLong("machine"), help: ArgumentHelp("A machine file (JSON; see docs/MACHINE-FILE.md).", valueName: "file"))
+    var machineFile: String?
+
+    @Option(help: ArgumentHelp("Replace the kernel command line.", valueName: "text"))
+    var cmdline: String?
+
+    @Option(help: ArgumentHelp("Add to the kernel command line (repeatable).", valueName: "text"))
+    var append: [String] = []
+
+    var options: MachineOptions {
+        var o = MachineOptions()
+        o.fromDmesg = fromDmesg; o.preset = preset; o.mem = mem; o.smp = smp; o.numa = numa
+        o.machineFile = machineFile; o.cmdline = cmdline; o.append = append
+        return o
+    }
+}
+
+struct Boot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a machine and print what Linux would print.",
+        discussion: """
+        With no machine option the machine is a QEMU pc with 4 GiB and 2 CPUs, booted with the
+        oracle's command line (console=ttyS0 loglevel=8 memblock=debug no_hash_pointers
+        log_buf_len=32M nokaslr).
+
+        --show names a /proc file or the kernel log:
+          dmesg        the boot log this far, in dmesg's format ("[    0.000000] " prefix)
+        Later releases add zoneinfo, buddyinfo, pagetypeinfo, slabinfo, meminfo and iomem.
+        With several names each is printed after a line "==> NAME <==".
+
+        Errors in the input (a log, a machine file, an option) print one line naming the file,
+        line and field, and exit with status 2. A boot the kernel itself would stop ends with its
+        panic line and status 1.
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Option(name: .customLong("save-machine"), help: ArgumentHelp("Write the machine as a machine file (JSON) and continue.", valueName: "file"))
+    var saveMachine: String?
+
+    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg.", valueName: "name"))
+    var show: [String] = []
+
+    static let showable = ["dmesg"]
+    static let planned = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "meminfo", "iomem"]
+
+    func run() throws {
+        var names = show.flatMap { $0.split(separator: ",").map(String.init) }
+        if names.isEmpty { names = ["dmesg"] }
+        for n in names where !Boot.showable.contains(n) {
+            let why = Boot.planned.contains(n) ? "not modelled yet" : "unknown (known: \(Boot.showable.joined(separator: ", ")))"
+            throw InputError(file: "(options)", field: "--show", "\"\(n)\": \(why)")
+        }
+        let m = try machine.options.build()
+        if let path = saveMachine {
+            do { try MachineFile.encode(m).write(to: URL(fileURLWithPath: path)) } catch {
+                throw InputError(file: path, field: "(file)", "cannot write: \(error.localizedDescription)")
+            }
+        }
+        var kernel = Kernel(machine: m)
+        var panic: String? = nil
+        do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
+        for n in names {
+            if names.count > 1 { print("==> \(n) <==") }
+            switch n {
+            default:
+                for line in kernel.log.rendered() { print(line) }
+                if let panic { print("[    0.000000] Kernel panic - not syncing: \(panic)") }
+            }
+        }
+        if panic != nil { throw ExitCode(1) }
+    }
+}
+
+// Input errors exit with status 2, like ArgumentParser's own usage errors here; --help exits 0.
+do {
+    var command = try Kmemlab.parseAsRoot()
+    try command.run()
+} catch let error as InputError {
+    FileHandle.standardError.write(Data("kmemlab: \(error)\n".utf8))
+    exit(2)
+} catch let error as ExitCode {
+    exit(error.rawValue)
+} catch {
+    let code = Kmemlab.exitCode(for: error)
+    if code == .success {
+        Kmemlab.exit(withError: error)
+    }
+    FileHandle.standardError.write(Data((Kmemlab.fullMessage(for: error) + "\n").utf8))
+    exit(2)
+}

@@ -1,0 +1,106 @@
+// Turning the CLI's machine options into a Machine: a preset, a boot log or a machine file, then
+// the command-line overrides. Shared by every kmemlab command that boots something.
+
+import Foundation
+import MMCore
+
+public struct MachineOptions: Sendable {
+    public var fromDmesg: String?
+    public var preset: String?
+    public var mem: String?
+    public var smp: Int?
+    public var numa: String?
+    public var machineFile: String?
+    public var cmdline: String?
+    public var append: [String] = []
+    public init() {}
+
+    public func build() throws(InputError) -> Machine {
+        let sources = [fromDmesg != nil, preset != nil || mem != nil || smp != nil || numa != nil, machineFile != nil]
+        if sources.filter({ $0 }).count > 1 {
+            throw InputError(file: "(options)", field: "machine",
+                             "give one of --from-dmesg, --machine, or --preset/--mem/--smp/--numa")
+        }
+        var machine: Machine
+        if let path = fromDmesg {
+            let text = try readText(path)
+            machine = try DmesgParser(fileName: path).parse(text)
+        } else if let path = machineFile {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw InputError(file: path, field: "(file)", "cannot read: \(error.localizedDescription)")
+            }
+            machine = try MachineFile.decode(data, fileName: path)
+        } else {
+            machine = try presetMachine()
+        }
+        if let c = cmdline { machine.commandLine = c }
+        for a in append where !a.isEmpty {
+            machine.commandLine = machine.commandLine.isEmpty ? a : machine.commandLine + " " + a
+        }
+        return machine
+    }
+
+    func presetMachine() throws(InputError) -> Machine {
+        let typeName = preset ?? "qemu-pc"
+        guard let type = QEMUMachineType(rawValue: typeName) else {
+            throw InputError(file: "(options)", field: "--preset", "unknown preset \"\(typeName)\" (qemu-pc, qemu-q35)")
+        }
+        var nodes: [UInt64] = []
+        if let numa {
+            for (i, item) in numa.split(separator: ",").enumerated() {
+                let parts = item.split(separator: ":")
+                guard parts.count == 2, Int(parts[0]) == i, let size = MachineOptions.parseSize(String(parts[1])), size > 0 else {
+                    throw InputError(file: "(options)", field: "--numa",
+                                     "item \(i + 1) \"\(item)\": expected NODE:SIZE with nodes 0, 1, … in order")
+                }
+                nodes.append(size)
+            }
+        }
+        var memBytes: UInt64
+        if let mem {
+            guard let m = MachineOptions.parseSize(mem) else {
+                throw InputError(file: "(options)", field: "--mem", "\"\(mem)\" is not a size such as 4G or 512M")
+            }
+            memBytes = m
+            if !nodes.isEmpty && nodes.reduce(0, +) != m {
+                throw InputError(file: "(options)", field: "--numa", "the node sizes add up to \(nodes.reduce(0, +)) bytes, not --mem's \(m)")
+            }
+        } else {
+            memBytes = nodes.isEmpty ? 4 << 30 : nodes.reduce(0, +)
+        }
+        guard memBytes >= 2 << 20, memBytes % (2 << 20) == 0 else {
+            throw InputError(file: "(options)", field: "--mem", "QEMU needs a multiple of 2 MiB (at least 2 MiB)")
+        }
+        guard memBytes <= (1 << maxPhysAddrBits) - (1 << 41) else {
+            throw InputError(file: "(options)", field: "--mem", "more than x86-64 can address (52 bits)")
+        }
+        let cpus = smp ?? 2
+        guard (1...8192).contains(cpus) else {
+            throw InputError(file: "(options)", field: "--smp", "expected 1…8192 CPUs")
+        }
+        return QEMUPreset(type: type, memBytes: memBytes, cpus: cpus, nodeSizes: nodes).machine()
+    }
+
+    /// "4G", "512M", "1T", "64K"; a plain number is MiB (as QEMU's -m and capture.sh take it).
+    public static func parseSize(_ text: String) -> UInt64? {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return nil }
+        if bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            guard let n = UInt64(text), n <= (1 << 43) else { return nil }
+            return n << 20
+        }
+        let (v, n) = memparse(bytes[...])
+        guard n == bytes.count, n > 1 else { return nil }
+        return v
+    }
+}
+
+public func readText(_ path: String) throws(InputError) -> String {
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        throw InputError(file: path, field: "(file)", "cannot read: \(error.localizedDescription)")
+    }
+    // Binary garbage decodes with replacement characters and then simply fails to parse.
+    return String(decoding: data, as: UTF8.self)
+}
