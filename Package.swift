@@ -30,8 +30,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "KmemlabTestSupport", path: "Tests/KmemlabTestSupport"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
-        .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText"]),
-        .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText"]),
+        .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
+        .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"],
+                    exclude: []),
     ]
 )

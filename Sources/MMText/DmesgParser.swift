@@ -165,6 +165,7 @@ public struct DmesgParser {
             }
             pendingEFIRemove = false
             if inMtrrWindow && !(m.hasPrefix("x86/PAT") || m.contains("mtrr") || m.contains("MTRR")
+                                 || m.hasPrefix("total RAM covered") || m.contains("gran_size")
                                  || m.hasPrefix("WARNING: BIOS bug") || m.hasPrefix("modified")) {
                 inMtrrWindow = false
             }

@@ -79,6 +79,9 @@ public struct Kernel: Sendable {
         memblock.currentLimit = 0x10_0000  // ISA_END_ADDRESS
         e820MemblockSetup()
         applyFirmwareEdits(.efiEarlyReserve)
+        // Not reached yet in order: acpi_boot_init() runs after the zones exist. Its EFI (BGRT)
+        // e820 edits are applied here so the e820 table and lines are complete.
+        applyFirmwareEdits(.acpiBoot)
     }
 
     // MARK: Steps

@@ -1,0 +1,89 @@
+// The e820 part of every real boot in the oracle: kmemlab's lines must equal the kernel's.
+
+import Foundation
+import MMCore
+import MMText
+import KmemlabTestSupport
+import Testing
+
+func bootLines(_ machine: Machine) -> [String] {
+    var k = Kernel(machine: machine)
+    try? k.boot()
+    return k.log.lines
+}
+
+@Suite("e820 lines equal the kernel's")
+struct E820OracleTests {
+    @Test("QEMU oracle cases, machine read from their dmesg", arguments: Fixtures.caseNames)
+    func caseFromDmesg(_ name: String) throws {
+        let path = Fixtures.casePath(name, "dmesg.txt")
+        let text = Fixtures.text(path)
+        let machine = try DmesgParser(fileName: path).parse(text)
+        let expected = Fixtures.e820Lines(Fixtures.messages(text))
+        let actual = Fixtures.e820Lines(bootLines(machine))
+        #expect(expected.count >= 11)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+    }
+
+    @Test("real hardware logs", arguments: Fixtures.hardwareLogs)
+    func hardware(_ name: String) throws {
+        let path = Fixtures.hardwarePath(name)
+        let text = Fixtures.text(path)
+        let machine = try DmesgParser(fileName: path).parse(text)
+        let expected = Fixtures.e820Lines(Fixtures.messages(text))
+        let actual = Fixtures.e820Lines(bootLines(machine))
+        #expect(expected.count >= 8)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+    }
+
+    @Test("QEMU presets reproduce each case's map", arguments: Fixtures.caseNames)
+    func preset(_ name: String) throws {
+        let json = Fixtures.caseJSON(name)
+        let type: QEMUMachineType = (json["machine"] as? String) == "q35" ? .q35 : .pc
+        let memMiB = try #require(json["mem_mib"] as? Int)
+        let smp = try #require(json["smp"] as? Int)
+        var nodes: [UInt64] = []
+        if let numa = json["numa"] as? String, !numa.isEmpty {
+            for item in numa.split(separator: ",") {
+                nodes.append(try #require(MachineOptions.parseSize(String(item.split(separator: ":")[1]))))
+            }
+        }
+        let cmdline = try #require(json["kernel_cmdline"] as? String)
+        let machine = QEMUPreset(type: type, memBytes: UInt64(memMiB) << 20, cpus: smp, nodeSizes: nodes,
+                                 commandLine: cmdline).machine()
+        let path = Fixtures.casePath(name, "dmesg.txt")
+        let text = Fixtures.text(path)
+        let fromLog = try DmesgParser(fileName: path).parse(text)
+
+        let expected = Fixtures.e820Lines(Fixtures.messages(text))
+        let actual = Fixtures.e820Lines(bootLines(machine))
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+        #expect(machine.numaMemory == fromLog.numaMemory)
+        #expect(machine.initrd?.addr == fromLog.initrd?.addr)
+        #expect(machine.initrd.map { roundUp($0.addr + $0.size, pageSize) } == fromLog.initrd.map { $0.addr + $0.size })
+        #expect(machine.mpTable == fromLog.mpTable)
+        #expect(machine.cpus.present == fromLog.cpus.present)
+        if !nodes.isEmpty { #expect(machine.cpus.nodeOfCPU == fromLog.cpus.nodeOfCPU) }
+    }
+
+    @Test("memblock=debug lines up to the first MEMBLOCK dump", arguments: Fixtures.caseNames)
+    func memblockSetup(_ name: String) throws {
+        let path = Fixtures.casePath(name, "dmesg.txt")
+        let text = Fixtures.text(path)
+        let machine = try DmesgParser(fileName: path).parse(text)
+        func upToFirstDump(_ lines: [String]) -> [String] {
+            var out: [String] = []
+            var inDump = false
+            for l in lines {
+                if l.hasPrefix("MEMBLOCK configuration:") { inDump = true }
+                else if inDump && !l.hasPrefix(" ") { break }
+                if inDump || l.hasPrefix("memblock_") || l.hasPrefix("found SMP MP-table") { out.append(l) }
+            }
+            return out
+        }
+        let expected = upToFirstDump(Fixtures.messages(text))
+        let actual = upToFirstDump(bootLines(machine))
+        #expect(expected.count > 10)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+    }
+}
