@@ -263,7 +263,7 @@ public enum MachineFile {
             }
             var n: Int? = nil
             if let s = v as? String, let h = parseHex(Substring(s)), h <= UInt64(Int.max) { n = Int(h) }
-            else if !(v is Bool), let i = v as? Int { n = i }
+            else if let i = v as? Int { n = i }
             guard let n, range.contains(n) else {
                 throw err(join(path, key), "expected a number in \(range.lowerBound)…\(range.upperBound)")
             }
@@ -276,7 +276,7 @@ public enum MachineFile {
             }
             var a: UInt64? = nil
             if let s = v as? String { a = parseHex(Substring(s)) }
-            else if !(v is Bool), let i = v as? Int, i >= 0 { a = UInt64(i) }
+            else if let i = v as? Int, i >= 0 { a = UInt64(i) }
             guard let a else { throw err(join(path, key), "expected a hex address such as \"0x100000\"") }
             if a >> maxPhysAddrBits != 0 && a != UInt64.max {
                 throw err(join(path, key), "address \(hex(a)) is beyond the 52 bits x86-64 can address")

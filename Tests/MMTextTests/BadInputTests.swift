@@ -1,0 +1,181 @@
+// Malformed or contradictory input gets a one-line error naming the file, line and field — never
+// a crash. And what is well-formed survives a trip through a machine file unchanged.
+
+import Foundation
+import MMCore
+import MMText
+import KmemlabTestSupport
+import Testing
+
+@Suite("bad input is reported, not crashed on")
+struct BadInputTests {
+    let oracleLog = Fixtures.text(Fixtures.casePath("pc-4g-2cpu", "dmesg.txt"))
+
+    func parseError(_ text: String) -> InputError? {
+        do { _ = try DmesgParser(fileName: "x.txt").parse(text); return nil } catch { return error }
+    }
+
+    @Test("a log cut before its e820 map")
+    func truncatedBeforeMap() throws {
+        let cut = oracleLog.split(separator: "\n").prefix(2).joined(separator: "\n")
+        let e = try #require(parseError(cut))
+        #expect(e.field == "BIOS-e820")
+        #expect(e.description.hasPrefix("x.txt:2: BIOS-e820: no \"BIOS-e820:\" map"))
+    }
+
+    @Test("a log cut in the middle of an e820 line names that line")
+    func truncatedInLine() throws {
+        let lines = oracleLog.split(separator: "\n").prefix(5).map(String.init)
+        let cut = (lines.dropLast() + [String(lines.last!.prefix(40))]).joined(separator: "\n")
+        let e = try #require(parseError(cut))
+        #expect(e.line == 5 && e.field == "BIOS-e820")
+    }
+
+    @Test("binary garbage")
+    func garbage() throws {
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        let e = try #require(parseError(String(decoding: bytes, as: UTF8.self)))
+        #expect(e.field == "BIOS-e820")
+    }
+
+    @Test("an address beyond 52 bits")
+    func absurdAddress() throws {
+        let text = oracleLog.replacingOccurrences(of: "BIOS-e820: [mem 0x0000000100000000-0x000000013fffffff] usable",
+                                                  with: "BIOS-e820: [mem 0x0100000000000000-0x010000013fffffff] usable")
+        let e = try #require(parseError(text))
+        #expect(e.line == 10 && e.message.contains("beyond the 52 bits"))
+    }
+
+    @Test("an unknown e820 type name")
+    func unknownType() throws {
+        let text = oracleLog.replacingOccurrences(of: "000000013fffffff] usable", with: "000000013fffffff] bananas")
+        let e = try #require(parseError(text))
+        #expect(e.field == "BIOS-e820 type" && e.line == 10)
+    }
+
+    @Test("overlapping NUMA ranges of different nodes")
+    func overlappingNUMA() throws {
+        let text = Fixtures.text(Fixtures.casePath("pc-16g-numa2", "dmesg.txt"))
+            .replacingOccurrences(of: "Node 1 PXM 1 [mem 0x240000000-0x43fffffff]", with: "Node 1 PXM 1 [mem 0x200000000-0x43fffffff]")
+        let e = try #require(parseError(text))
+        #expect(e.field == "SRAT" && e.message.contains("overlaps node 0"))
+    }
+
+    func fileError(_ json: String) -> InputError? {
+        do { _ = try MachineFile.decode(Data(json.utf8), fileName: "m.json"); return nil } catch { return error }
+    }
+
+    @Test("machine files: every malformed field is named", arguments: [
+        ("{", "(file)"),
+        ("[]", "(file)"),
+        (#"{"e820": []}"#, "e820"),
+        (#"{"e820": [{"start": "0x0", "end": "0x9fbff", "type": "bananas"}]}"#, "e820[0].type"),
+        (#"{"e820": [{"start": "0xzz", "end": "0x9fbff", "type": "usable"}]}"#, "e820[0].start"),
+        (#"{"e820": [{"start": "0x1000", "end": "0x10", "type": "usable"}]}"#, "e820[0].end"),
+        (#"{"e820": [{"start": "0x0", "end": "0x20000000000000", "type": "usable"}]}"#, "e820[0].end"),
+        (#"{"e820": [{"start": "0x0", "end": "0xfff", "type": "usable"}], "cpus": {"present": 0}}"#, "cpus.present"),
+        (#"{"e820": [{"start": "0x0", "end": "0xfff", "type": "usable"}], "numa": [{"node": 0, "start": "0x0", "end": "0x2fff"}, {"node": 1, "start": "0x1000", "end": "0x3fff"}]}"#, "SRAT"),
+        (#"{"e820": [{"start": "0x0", "end": "0xfff", "type": "usable"}], "firmwareEdits": [{"stage": "later", "op": "update", "start": "0x0", "end": "0xfff"}]}"#, "firmwareEdits[0].stage"),
+    ])
+    func machineFile(_ json: String, _ field: String) throws {
+        let e = try #require(fileError(json))
+        #expect(e.field == field, "\(e)")
+        #expect(!e.description.contains("\n"))
+    }
+
+    @Test("--mem, --numa and --smp values are checked")
+    func options() throws {
+        var o = MachineOptions()
+        o.mem = "banana"
+        #expect(throws: InputError.self) { try o.build() }
+        o.mem = "4G"; o.numa = "0:1G,1:1G"
+        #expect(throws: InputError.self) { try o.build() }
+        o.numa = nil; o.smp = 0
+        #expect(throws: InputError.self) { try o.build() }
+    }
+}
+
+@Suite("machine files round-trip")
+struct MachineFileRoundTripTests {
+    static let logs = Fixtures.caseNames.map { Fixtures.casePath($0, "dmesg.txt") }
+        + Fixtures.hardwareLogs.map { Fixtures.hardwarePath($0) }
+
+    @Test("every oracle and hardware machine survives --save-machine and --machine", arguments: logs)
+    func roundTrip(_ path: String) throws {
+        let m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
+        let back = try MachineFile.decode(MachineFile.encode(m), fileName: "saved.json")
+        #expect(back == m)
+    }
+
+    @Test("a preset survives too")
+    func preset() throws {
+        let m = QEMUPreset(type: .q35, memBytes: 32 << 30, cpus: 8, nodeSizes: [8 << 30, 8 << 30, 8 << 30, 8 << 30]).machine()
+        #expect(try MachineFile.decode(MachineFile.encode(m), fileName: "saved.json") == m)
+    }
+}
+
+@Suite("the kmemlab command")
+struct CommandTests {
+    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/debug/kmemlab").path
+
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test("boot with no machine option is a QEMU pc with 4 GiB: its e820 lines are pc-4g-2cpu's",
+          .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func defaultBoot() throws {
+        let r = try run(["boot", "--show", "dmesg"])
+        #expect(r.status == 0)
+        let expected = Fixtures.e820Lines(Fixtures.messages(Fixtures.text(Fixtures.casePath("pc-4g-2cpu", "dmesg.txt"))))
+        #expect(Fixtures.e820Lines(Fixtures.messages(r.out)) == expected)
+        #expect(r.out.hasPrefix("[    0.000000] Linux version 6.1.0-56-amd64"))
+    }
+
+    @Test("bad input exits 2 with one line on stderr", .enabled(if: FileManager.default.fileExists(atPath: binary)),
+          arguments: [["boot", "--mem", "banana"], ["boot", "--from-dmesg", "/nonexistent"], ["boot", "--show", "zoneinfo"],
+                      ["boot", "--no-such-option"], ["boot", "--preset", "qemu-pc", "--from-dmesg", "x"],
+                      ["boot", "--from-dmesg", #filePath]])
+    func badInput(_ args: [String]) throws {
+        let r = try run(args)
+        #expect(r.status == 2)
+        #expect(r.out.isEmpty)
+        #expect(!r.err.isEmpty)
+    }
+
+    @Test("an invalid user-defined map panics as Linux does (status 1)", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func panic() throws {
+        let r = try run(["boot", "--append", "memmap=exactmap"])
+        #expect(r.status == 1)
+        #expect(r.out.hasSuffix("Kernel panic - not syncing: Invalid user supplied memory map\n"))
+    }
+
+    @Test("--save-machine then --machine boots the same", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func saveAndLoad() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let a = try run(["boot", "--preset", "qemu-q35", "--mem", "8G", "--smp", "4", "--save-machine", file])
+        let b = try run(["boot", "--machine", file])
+        #expect(a.status == 0 && b.status == 0 && a.out == b.out)
+    }
+
+    @Test("--help documents the machine options and --show", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func help() throws {
+        let r = try run(["boot", "--help"])
+        #expect(r.status == 0)
+        for word in ["--from-dmesg", "--preset", "--machine", "--save-machine", "--show", "--append", "--cmdline", "dmesg"] {
+            #expect(r.out.contains(word), "\(word)")
+        }
+    }
+}
