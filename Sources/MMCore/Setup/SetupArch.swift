@@ -82,6 +82,12 @@ public struct Kernel: Sendable {
         // Not reached yet in order: acpi_boot_init() runs after the zones exist. Its EFI (BGRT)
         // e820 edits are applied here so the e820 table and lines are complete.
         applyFirmwareEdits(.acpiBoot)
+        // start_kernel(), after setup_arch(): the command line again, and what it did not know.
+        log.info("Kernel command line: \(machine.commandLine)")
+        let unknown = commandLine.unknownParameters()
+        if !unknown.isEmpty {
+            log.info("Unknown kernel command line parameters \"\(unknown.joined(separator: " "))\", will be passed to user space.")
+        }
     }
 
     // MARK: Steps
