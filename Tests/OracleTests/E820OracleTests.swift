@@ -84,4 +84,23 @@ struct E820OracleTests {
         #expect(expected.count > 10)
         #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
     }
+
+    @Test("memblock=debug lines through reserve_real_mode and init_mem_mapping's probe", arguments: Fixtures.caseNames)
+    func realModeAndProbe(_ name: String) throws {
+        let path = Fixtures.casePath(name, "dmesg.txt")
+        let text = Fixtures.text(path)
+        let machine = try DmesgParser(fileName: path).parse(text)
+        func throughProbe(_ lines: [String]) -> [String] {
+            var out: [String] = []
+            for l in lines where l.hasPrefix("memblock_") {
+                out.append(l)
+                if l.hasSuffix("init_mem_mapping+0x22e/0x31f") { break }
+            }
+            return out
+        }
+        let expected = throughProbe(Fixtures.messages(text))
+        let actual = throughProbe(bootLines(machine))
+        #expect(expected.last?.hasPrefix("memblock_phys_free:") == true)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+    }
 }

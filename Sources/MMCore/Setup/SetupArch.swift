@@ -1,6 +1,8 @@
 // The boot, in the kernel's order, as far as kmemlab models it.
 //
 // Linux: arch/x86/kernel/setup.c — setup_arch(): early_reserve_memory(), e820__memory_setup(),
+//        reserve_real_mode() (arch/x86/realmode/init.c), init_mem_mapping()'s first probe
+//        (arch/x86/mm/init.c),
 //        parse_setup_data(), parse_early_param(), e820__reserve_setup_data(),
 //        e820__finish_early_params(), e820_add_kernel_range(), trim_bios_range(),
 //        e820__end_of_ram_pfn(), mtrr_trim_uncached_memory(), find_smp_config(), reserve_brk(),
@@ -35,6 +37,10 @@ public struct Kernel: Sendable {
     public var movableNode = false
     /// 5-level paging: the CPU has LA57 and `no5lvl` was not given.
     public var la57: Bool
+    /// Where reserve_real_mode() put the AP trampoline (0: nowhere below 1 MiB).
+    public var realModeTrampoline: PhysAddr = 0
+    /// memory_map_top_down()'s real_end: the top of the first 2 MiB the direct map covers.
+    public var directMapRealEnd: PhysAddr = 0
 
     /// The kernel this model follows, as its first log line names it.
     public static let banner = "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"
@@ -79,6 +85,8 @@ public struct Kernel: Sendable {
         memblock.currentLimit = 0x10_0000  // ISA_END_ADDRESS
         e820MemblockSetup()
         applyFirmwareEdits(.efiEarlyReserve)
+        reserveRealMode()
+        probeDirectMapEnd()
         // Not reached yet in order: acpi_boot_init() runs after the zones exist. Its EFI (BGRT)
         // e820 edits are applied here so the e820 table and lines are complete.
         applyFirmwareEdits(.acpiBoot)
@@ -275,6 +283,36 @@ public struct Kernel: Sendable {
         let k = machine.kernel
         if k.brkUsed != 0 {
             memblock.reserve(k.reserveEnd, k.brkUsed, caller: Caller("setup_arch+0x797/0xd4f"), log: &log)
+        }
+    }
+
+    /// Linux: reserve_real_mode() (arch/x86/realmode/init.c): the AP trampoline must sit below
+    /// 1 MiB; then the whole first MiB is reserved regardless, so no page of it ever reaches the
+    /// buddy allocator.
+    mutating func reserveRealMode() {
+        // real_mode_size_needed() of Debian's 6.1.192 image, as every oracle boot shows it.
+        let trampolineSize: UInt64 = 0x7000
+        let mem = memblock.physAllocRange(size: trampolineSize, align: pageSize, start: 0, end: SZ_1M,
+                                          caller: Caller("reserve_real_mode+0x50/0x89"), log: &log)
+        if mem == 0 { log.info("No sub-1M memory is available for the trampoline") }
+        realModeTrampoline = mem
+        memblock.reserve(0, SZ_1M, caller: Caller("setup_arch+0x7e0/0xd4f"), log: &log)
+    }
+
+    /// Linux: memory_map_top_down()'s first step in init_mem_mapping(): find the highest free,
+    /// 2 MiB-aligned 2 MiB block below max_pfn and free it again at once; the direct map is then
+    /// built downwards from its end, so the page tables come from memory already mapped.
+    mutating func probeDirectMapEnd() {
+        let mapStart: PhysAddr = SZ_1M, mapEnd = maxPfn.physAddr
+        let pmdSize: UInt64 = 2 * SZ_1M
+        if movableNode { return }  // bottom-up mapping starts from the kernel's end instead
+        let addr = memblock.physAllocRange(size: pmdSize, align: pmdSize, start: mapStart, end: mapEnd,
+                                           caller: Caller("init_mem_mapping+0x1ee/0x31f"), log: &log)
+        if addr != 0 {
+            memblock.physFree(addr, pmdSize, caller: Caller("init_mem_mapping+0x22e/0x31f"), log: &log)
+            directMapRealEnd = addr + pmdSize
+        } else {
+            directMapRealEnd = roundDown(mapEnd, pmdSize)
         }
     }
 
