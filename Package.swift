@@ -33,7 +33,6 @@ let package = Package(
         .target(name: "KmemlabTestSupport", path: "Tests/KmemlabTestSupport"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
         .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
-        .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"],
-                    exclude: []),
+        .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
     ]
 )

@@ -131,7 +131,7 @@ public struct DmesgParser {
                 let pfn = parseHex(value) ?? 0
                 if lastPfnCount == 1 { inMtrrWindow = true }
                 // The second scan (below 4 GiB) ends the window in which MTRR trimming happens.
-                if lastPfnCount > 1 && pfn <= 0x10_0000 { inMtrrWindow = false; pastEarlyEFI = false }
+                if lastPfnCount > 1 && pfn <= 0x10_0000 { inMtrrWindow = false }
                 continue
             }
             if m.hasPrefix("e820: update ") {
