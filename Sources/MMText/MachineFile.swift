@@ -103,9 +103,7 @@ public enum MachineFile {
             throw InputError(file: fileName, field: "e820", "required: a non-empty array of {start, end, type}")
         }
         var e820: [E820Entry] = []
-        for (i, item) in e820Raw.enumerated() {
-            let path = "e820[\(i)]"
-            let o = try r.object(item, path)
+        for (path, o) in try r.objects(e820Raw, "e820") {
             let (start, end) = try r.range(o, path)
             e820.append(E820Entry(addr: start, size: end &- start &+ 1, type: try r.e820Type(o, "type", path)))
         }
@@ -157,10 +155,7 @@ public enum MachineFile {
         }
         var setupData: [SetupData] = []
         if let v = root["setupData"] {
-            guard let a = v as? [Any] else { throw InputError(file: fileName, field: "setupData", "expected an array") }
-            for (i, item) in a.enumerated() {
-                let path = "setupData[\(i)]"
-                let o = try r.object(item, path)
+            for (path, o) in try r.objects(v, "setupData") {
                 setupData.append(SetupData(type: UInt32(try r.int(o, "type", path, default: nil, range: 0...0xffff)),
                                            addr: try r.addr(o, "start", path, default: nil),
                                            len: UInt32(try r.int(o, "len", path, default: nil, range: 0...0xffff_ffff))))
@@ -168,10 +163,7 @@ public enum MachineFile {
         }
         var numa: [NumaMemoryAffinity] = []
         if let v = root["numa"] {
-            guard let a = v as? [Any] else { throw InputError(file: fileName, field: "numa", "expected an array") }
-            for (i, item) in a.enumerated() {
-                let path = "numa[\(i)]"
-                let o = try r.object(item, path)
+            for (path, o) in try r.objects(v, "numa") {
                 let (start, end) = try r.range(o, path)
                 let node = Int32(try r.int(o, "node", path, default: nil, range: 0...1023))
                 numa.append(NumaMemoryAffinity(node: node, pxm: Int32(try r.int(o, "pxm", path, default: Int(node), range: 0...0xffff)),
@@ -190,10 +182,7 @@ public enum MachineFile {
         }
         var edits: [FirmwareEdit] = []
         if let v = root["firmwareEdits"] {
-            guard let a = v as? [Any] else { throw InputError(file: fileName, field: "firmwareEdits", "expected an array") }
-            for (i, item) in a.enumerated() {
-                let path = "firmwareEdits[\(i)]"
-                let o = try r.object(item, path)
+            for (path, o) in try r.objects(v, "firmwareEdits") {
                 guard let st = o["stage"] as? String, let stage = FirmwareEdit.Stage(rawValue: st) else {
                     throw InputError(file: fileName, field: "\(path).stage",
                                      "expected one of \(FirmwareEdit.Stage.allCases.map { $0.rawValue }.joined(separator: ", "))")
@@ -242,6 +231,13 @@ public enum MachineFile {
         func err(_ field: String, _ message: String) -> InputError { InputError(file: fileName, field: field, message) }
         func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+        /// An array of objects, each with its path ("numa[2]") for error messages.
+        func objects(_ v: Any, _ path: String) throws(InputError) -> [(String, [String: Any])] {
+            guard let a = v as? [Any] else { throw err(path, "expected an array") }
+            var out: [(String, [String: Any])] = []
+            for (i, item) in a.enumerated() { out.append(("\(path)[\(i)]", try object(item, "\(path)[\(i)]"))) }
+            return out
+        }
         func object(_ v: Any, _ path: String) throws(InputError) -> [String: Any] {
             guard let o = v as? [String: Any] else { throw err(path, "expected an object") }
             return o
