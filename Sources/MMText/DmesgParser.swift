@@ -84,6 +84,8 @@ public struct DmesgParser {
         var sawExtended = false
         var edits: [FirmwareEdit] = []
         var srat: [NumaMemoryAffinity] = []
+        var acpiTables: [ACPITable] = []
+        var inZoneRanges = false, sawDeviceZone = false, zoneDevice = true
         var cpuNodes: [(apic: UInt32, node: Int32)] = []
         var cpusPossible: Int? = nil, cpusHotplug = 0
         var initrd: Initrd? = nil
@@ -177,6 +179,21 @@ public struct DmesgParser {
                 initrd = Initrd(addr: a, size: b - a + 1)
                 continue
             }
+            if m.hasPrefix("Zone ranges:") { inZoneRanges = true; sawDeviceZone = false; continue }
+            if inZoneRanges {
+                if m.hasPrefix("  Device ") { sawDeviceZone = true }
+                if !m.hasPrefix("  ") { inZoneRanges = false; zoneDevice = sawDeviceZone }
+            }
+            if m.hasPrefix("ACPI: Reserving ") {
+                // "ACPI: Reserving FACP table memory at [mem 0x3ffe1a49-0x3ffe1abc]"
+                let words = m.split(separator: " ")
+                guard words.count >= 8, words[2].utf8.count == 4, let bracket = m.firstIndex(of: "[") else {
+                    throw fail(lineNo, "ACPI", "expected \"ACPI: Reserving SIGN table memory at [mem a-b]\"")
+                }
+                let (a, b, _) = try memRange(m[bracket...], line: lineNo, field: "ACPI")
+                acpiTables.append(ACPITable(signature: String(words[2]), addr: a, length: b &- a &+ 1))
+                continue
+            }
             if m.hasPrefix("ACPI: SRAT: Node ") {
                 // "ACPI: SRAT: Node 0 PXM 0 [mem 0x00000000-0x0009ffff]" [hotplug] [non-volatile]
                 let words = m.split(separator: " ")
@@ -264,6 +281,7 @@ public struct DmesgParser {
         try checkNUMA(srat)
 
         var kernel = KernelImage.debian6_1_192
+        kernel.zoneDevice = zoneDevice
         if let s = kernelSizes {
             kernel.textSize = s.0; kernel.rwdataSize = s.1; kernel.rodataSize = s.2; kernel.initSize = s.3; kernel.bssSize = s.4
         }
@@ -285,7 +303,8 @@ public struct DmesgParser {
         return Machine(
             name: baseName(fileName), e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: srat,
             cpus: CPUTopology(present: Swift.max(1, present), possible: cpusPossible, nodeOfCPU: nodeOfCPU, gbPages: gbPages),
-            commandLine: commandLine, kernel: kernel, initrd: initrd, mpTable: mp, efiBoot: efi, memblockLog: memblockLog)
+            commandLine: commandLine, kernel: kernel, initrd: initrd, mpTable: mp, efiBoot: efi, acpiTables: acpiTables,
+            memblockLog: memblockLog)
     }
 
     /// Overlapping affinity ranges of different nodes make the kernel give up on SRAT; kmemlab

@@ -26,7 +26,7 @@ public enum MachineFile {
                 "start": pa(m.kernel.start), "reserveEnd": pa(m.kernel.reserveEnd), "end": pa(m.kernel.end),
                 "brkUsed": hex(m.kernel.brkUsed), "textKB": m.kernel.textSize / 1024,
                 "rwdataKB": m.kernel.rwdataSize / 1024, "rodataKB": m.kernel.rodataSize / 1024,
-                "initKB": m.kernel.initSize / 1024, "bssKB": m.kernel.bssSize / 1024,
+                "initKB": m.kernel.initSize / 1024, "bssKB": m.kernel.bssSize / 1024, "zoneDevice": m.kernel.zoneDevice,
             ] as [String: Any],
             "bios": ["baseMemoryKB": m.biosBaseMemoryKB, "ebdaStart": pa(m.ebdaStart)] as [String: Any],
             "efiBoot": m.efiBoot,
@@ -45,6 +45,11 @@ public enum MachineFile {
         if !m.numaMemory.isEmpty {
             root["numa"] = m.numaMemory.map { a -> [String: Any] in
                 ["node": Int(a.node), "pxm": Int(a.pxm), "start": pa(a.start), "end": pa(a.end &- 1), "hotplug": a.hotplug]
+            }
+        }
+        if !m.acpiTables.isEmpty {
+            root["acpiTables"] = m.acpiTables.map { t -> [String: Any] in
+                ["signature": t.signature, "start": pa(t.addr), "end": pa(t.addr &+ t.length &- 1)]
             }
         }
         if !m.numaDistance.isEmpty { root["numaDistance"] = m.numaDistance.map { $0.map { Int($0) } } }
@@ -136,6 +141,7 @@ public enum MachineFile {
             kernel.rodataSize = UInt64(try r.int(o, "rodataKB", "kernel", default: Int(kernel.rodataSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.initSize = UInt64(try r.int(o, "initKB", "kernel", default: Int(kernel.initSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.bssSize = UInt64(try r.int(o, "bssKB", "kernel", default: Int(kernel.bssSize / 1024), range: 0...(1 << 30))) * 1024
+            kernel.zoneDevice = try r.bool(o, "zoneDevice", "kernel", default: true)
             guard kernel.start < kernel.reserveEnd, kernel.reserveEnd <= kernel.end else {
                 throw InputError(file: fileName, field: "kernel", "needs start < reserveEnd <= end")
             }
@@ -171,6 +177,16 @@ public enum MachineFile {
                                                hotplug: try r.bool(o, "hotplug", path, default: false)))
             }
             try DmesgParser(fileName: fileName).checkNUMA(numa)
+        }
+        var acpiTables: [ACPITable] = []
+        if let v = root["acpiTables"] {
+            for (path, o) in try r.objects(v, "acpiTables") {
+                let (start, end) = try r.range(o, path)
+                guard let sig = o["signature"] as? String, sig.utf8.count == 4 else {
+                    throw InputError(file: fileName, field: path + ".signature", "expected a four-character ACPI signature")
+                }
+                acpiTables.append(ACPITable(signature: sig, addr: start, length: end &- start &+ 1))
+            }
         }
         var distance: [[UInt8]] = []
         if let v = root["numaDistance"] {
@@ -222,7 +238,8 @@ public enum MachineFile {
         return Machine(name: name, e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: numa,
                        numaDistance: distance, cpus: cpus, commandLine: commandLine, kernel: kernel, initrd: initrd,
                        biosBaseMemoryKB: biosKB, ebdaStart: ebda, mpTable: mp,
-                       efiBoot: try r.bool(root, "efiBoot", "", default: false), memblockLog: memblockLog)
+                       efiBoot: try r.bool(root, "efiBoot", "", default: false), acpiTables: acpiTables,
+                       memblockLog: memblockLog)
     }
 
     /// Field readers that name the field in every error.

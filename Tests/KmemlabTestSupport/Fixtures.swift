@@ -64,6 +64,61 @@ public enum Fixtures {
         return out
     }
 
+    /// setup_arch()'s lines from reserve_real_mode() to the zones: every memblock=debug line, the
+    /// log buffer, RAMDISK, ACPI reservations, NUMA, NODE_DATA, the memblock dump, sparse_init.
+    public static func setupArchLines(_ lines: [String]) -> [String] {
+        let prefixes = ["memblock_", "MEMBLOCK configuration:", " memory", " reserved", "printk: log_buf_len",
+                        "RAMDISK: ", "ACPI: Reserving ", "ACPI: SRAT: Node ", "NUMA: ", "No NUMA", "NUMA turned off",
+                        "Faking ", "NODE_DATA(", "    NODE_DATA(", "Initializing node"]
+        var out: [String] = []
+        var started = false
+        for l in lines {
+            if !started { started = l.hasSuffix("setup_arch+0x7e0/0xd4f"); continue }
+            if l.hasPrefix("Zone ranges:") { break }
+            if prefixes.contains(where: { l.hasPrefix($0) }) { out.append(l) }
+        }
+        return out
+    }
+
+    /// free_area_init()'s and build_all_zonelists()'s lines: zone ranges, node ranges, unavailable
+    /// ranges, fallback orders, "Built N zonelists", "Policy zone".
+    public static func zoneLines(_ lines: [String]) -> [String] {
+        let prefixes = ["Zone ranges:", "Movable zone start for each node", "Early memory node ranges", "Initmem setup node",
+                        "On node ", "Fallback order for Node", "Built ", "Policy zone: ", "Initializing node"]
+        var out: [String] = []
+        var started = false
+        for l in lines {
+            if !started { started = l.hasPrefix("Zone ranges:"); if !started { continue } }
+            if l.hasPrefix("  ") && !l.hasPrefix("   ") && (l.contains("[mem ") || l.hasSuffix("empty") || l.hasPrefix("  Node ")) {
+                out.append(l)
+            } else if prefixes.contains(where: { l.hasPrefix($0) }) {
+                out.append(l)
+            }
+            if l.hasPrefix("Policy zone: ") { break }
+        }
+        return out
+    }
+
+    /// (node, zone name, spanned, present, managed) from a /proc/zoneinfo.
+    public static func zoneinfoSizes(_ text: String) -> [(Int, String, UInt64, UInt64, UInt64)] {
+        var out: [(Int, String, UInt64, UInt64, UInt64)] = []
+        var node = 0, zone = "", spanned: UInt64 = 0, present: UInt64 = 0
+        for raw in text.split(separator: "\n") {
+            let words = raw.split(separator: " ")
+            if raw.hasPrefix("Node ") && words.count >= 4 {
+                node = Int(words[1].dropLast()) ?? -1
+                zone = String(words[3])
+            } else if words.first == "spanned" {
+                spanned = UInt64(words[1]) ?? 0
+            } else if words.first == "present" {
+                present = UInt64(words[1]) ?? 0
+            } else if words.first == "managed" {
+                out.append((node, zone, spanned, present, UInt64(words[1]) ?? 0))
+            }
+        }
+        return out
+    }
+
     /// The first difference of two line lists, for a readable failure.
     public static func firstDifference(_ expected: [String], _ actual: [String]) -> String? {
         for i in 0..<max(expected.count, actual.count) {

@@ -34,6 +34,8 @@ public struct Machine: Equatable, Sendable {
     public var mpTable: MPTable?
     /// True when the boot went through EFI (efi_enabled(EFI_BOOT)).
     public var efiBoot: Bool
+    /// The ACPI tables acpi_reserve_initial_tables() reserves, in the kernel's table-list order.
+    public var acpiTables: [ACPITable]
     /// Memblock calls a `memblock=debug` log recorded, in order, for replay.
     public var memblockLog: [MemblockCall]
 
@@ -41,12 +43,12 @@ public struct Machine: Equatable, Sendable {
                 numaMemory: [NumaMemoryAffinity] = [], numaDistance: [[UInt8]] = [], cpus: CPUTopology,
                 commandLine: String, kernel: KernelImage = .debian6_1_192, initrd: Initrd? = nil,
                 biosBaseMemoryKB: UInt32 = 639, ebdaStart: PhysAddr = 0x9fc00, mpTable: MPTable? = nil,
-                efiBoot: Bool = false, memblockLog: [MemblockCall] = []) {
+                efiBoot: Bool = false, acpiTables: [ACPITable] = [], memblockLog: [MemblockCall] = []) {
         self.name = name; self.e820 = e820; self.setupData = setupData; self.firmwareEdits = firmwareEdits
         self.numaMemory = numaMemory; self.numaDistance = numaDistance; self.cpus = cpus
         self.commandLine = commandLine; self.kernel = kernel; self.initrd = initrd
         self.biosBaseMemoryKB = biosBaseMemoryKB; self.ebdaStart = ebdaStart; self.mpTable = mpTable
-        self.efiBoot = efiBoot; self.memblockLog = memblockLog
+        self.efiBoot = efiBoot; self.acpiTables = acpiTables; self.memblockLog = memblockLog
     }
 }
 
@@ -135,12 +137,15 @@ public struct KernelImage: Equatable, Sendable {
     public var rodataSize: UInt64
     public var initSize: UInt64
     public var bssSize: UInt64
+    /// Linux: CONFIG_ZONE_DEVICE. Debian builds it; some distributions' kernels (in the hardware
+    /// logs) do not, and then have no "Device" zone at all.
+    public var zoneDevice: Bool
 
     public init(start: PhysAddr, reserveEnd: PhysAddr, end: PhysAddr, brkUsed: UInt64, textSize: UInt64,
-                rwdataSize: UInt64, rodataSize: UInt64, initSize: UInt64, bssSize: UInt64) {
+                rwdataSize: UInt64, rodataSize: UInt64, initSize: UInt64, bssSize: UInt64, zoneDevice: Bool = true) {
         self.start = start; self.reserveEnd = reserveEnd; self.end = end; self.brkUsed = brkUsed
         self.textSize = textSize; self.rwdataSize = rwdataSize; self.rodataSize = rodataSize
-        self.initSize = initSize; self.bssSize = bssSize
+        self.initSize = initSize; self.bssSize = bssSize; self.zoneDevice = zoneDevice
     }
 
     /// Debian bookworm's linux-image-6.1.0-56-amd64 (6.1.192-2) without KASLR, as the oracle
@@ -151,6 +156,17 @@ public struct KernelImage: Equatable, Sendable {
         start: 0x100_0000, reserveEnd: 0x440_0000, end: 0x442_0000, brkUsed: 0x11000,
         textSize: 14343 * 1024, rwdataSize: 2338 * 1024, rodataSize: 9132 * 1024,
         initSize: 2824 * 1024, bssSize: 17344 * 1024)
+}
+
+/// One ACPI table as the kernel's initial table list holds it.
+public struct ACPITable: Equatable, Sendable {
+    /// The four-character signature ("FACP", "DSDT", "APIC" …).
+    public var signature: String
+    public var addr: PhysAddr
+    public var length: UInt64
+    public init(signature: String, addr: PhysAddr, length: UInt64) {
+        self.signature = signature; self.addr = addr; self.length = length
+    }
 }
 
 public struct Initrd: Equatable, Sendable {

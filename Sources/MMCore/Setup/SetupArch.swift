@@ -42,6 +42,44 @@ public struct Kernel: Sendable {
     /// memory_map_top_down()'s real_end: the top of the first 2 MiB the direct map covers.
     public var directMapRealEnd: PhysAddr = 0
 
+    // Direct map (arch/x86/mm/init.c).
+    /// Linux: page_size_mask after probe_page_size_mask().
+    public var pageSizeMask: PageSizeMask = []
+    /// The direct map's page-table pages.
+    public var directMap = PageTableShadow(base: 0, la57: false)
+    /// Table pages init_mem_mapping() allocated (from .brk and memblock).
+    public var directMapTablePages = 0
+    /// Linux: pgt_buf_start, pgt_buf_end, pgt_buf_top (the .brk page-table buffer, in pfns).
+    public var pgtBufStart = Pfn(0), pgtBufEnd = Pfn(0), pgtBufTop = Pfn(0)
+    var canUseBrkPgt = true
+    /// Linux: min_pfn_mapped, max_pfn_mapped, pfn_mapped[] (merged [start, end) pfn ranges).
+    public var minPfnMapped = Pfn(0), maxPfnMapped = Pfn(0)
+    public var pfnMapped: [(UInt64, UInt64)] = []
+
+    // NUMA (arch/x86/mm/numa.c).
+    public var numa = NUMAState()
+
+    // Memory model and zones.
+    /// Linux: mem_section — the present sections, as runs of one node.
+    public var sections = SparseState()
+    /// Linux: dma_reserve (memblock_find_dma_reserve()).
+    public var dmaReserve: UInt64 = 0
+    /// Linux: NODE_DATA(nid) for every node that has one.
+    public var nodes: [PGData] = []
+    /// Linux: arch_zone_lowest_possible_pfn[], arch_zone_highest_possible_pfn[], zone_movable_pfn[].
+    public var zoneBoundaries = ZoneBoundaries()
+    /// Linux: nr_kernel_pages, nr_all_pages (the provisional counts free_area_init_core() makes).
+    public var nrKernelPages: UInt64 = 0
+    public var nrAllPages: UInt64 = 0
+    /// Linux: the zonelists and policy_zone build_all_zonelists() leaves.
+    public var zonelists = Zonelists()
+
+    /// Linux: log_buf_len (the static 128 KiB buffer until setup_log_buf() replaces it).
+    public var logBufLen: UInt64 = 1 << 17
+
+    /// A panic raised inside a step that cannot throw; boot() throws it after the step.
+    var pendingPanic: String?
+
     /// The kernel this model follows, as its first log line names it.
     public static let banner = "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"
 
@@ -56,7 +94,7 @@ public struct Kernel: Sendable {
     /// Linux: MAX_ARCH_PFN = MAXMEM >> PAGE_SHIFT.
     public var maxArchPfn: Pfn { Pfn(1 << (maxPhysmemBits - pageShift)) }
 
-    /// Runs setup_arch() up to e820__memblock_setup().
+    /// Runs setup_arch() to the zones, then start_kernel() through build_all_zonelists().
     public mutating func boot() throws(BootPanic) {
         log.info(Kernel.banner)
         log.info("Command line: \(machine.commandLine)")
@@ -81,16 +119,25 @@ public struct Kernel: Sendable {
             maxLowPfn = maxPfn
         }
         findSMPConfig()
+        earlyAllocPgtBuf()
         reserveBrk()
         memblock.currentLimit = 0x10_0000  // ISA_END_ADDRESS
         e820MemblockSetup()
         applyFirmwareEdits(.efiEarlyReserve)
         reserveRealMode()
-        probeDirectMapEnd()
-        // Not reached yet in order: acpi_boot_init() runs after the zones exist. Its EFI (BGRT)
-        // e820 edits are applied here so the e820 table and lines are complete.
+        initMemMapping()
+        if let p = pendingPanic { throw .panic(p) }
+        memblock.currentLimit = maxPfnMapped.physAddr
+        setupLogBuf(early: true)
+        reserveInitrd()
+        acpiReserveInitialTables()
+        try initmemInit()
+        memblockFindDMAReserve()
+        pagingInit()
+        // acpi_boot_init(): its EFI (BGRT) e820 edits.
         applyFirmwareEdits(.acpiBoot)
-        // start_kernel(), after setup_arch(): the command line again, and what it did not know.
+        // start_kernel(), after setup_arch().
+        buildAllZonelists()
         log.info("Kernel command line: \(machine.commandLine)")
         let unknown = commandLine.unknownParameters()
         if !unknown.isEmpty {
@@ -299,21 +346,37 @@ public struct Kernel: Sendable {
         memblock.reserve(0, SZ_1M, caller: Caller("setup_arch+0x7e0/0xd4f"), log: &log)
     }
 
-    /// Linux: memory_map_top_down()'s first step in init_mem_mapping(): find the highest free,
-    /// 2 MiB-aligned 2 MiB block below max_pfn and free it again at once; the direct map is then
-    /// built downwards from its end, so the page tables come from memory already mapped.
-    mutating func probeDirectMapEnd() {
-        let mapStart: PhysAddr = SZ_1M, mapEnd = maxPfn.physAddr
-        let pmdSize: UInt64 = 2 * SZ_1M
-        if movableNode { return }  // bottom-up mapping starts from the kernel's end instead
-        let addr = memblock.physAllocRange(size: pmdSize, align: pmdSize, start: mapStart, end: mapEnd,
-                                           caller: Caller("init_mem_mapping+0x1ee/0x31f"), log: &log)
-        if addr != 0 {
-            memblock.physFree(addr, pmdSize, caller: Caller("init_mem_mapping+0x22e/0x31f"), log: &log)
-            directMapRealEnd = addr + pmdSize
-        } else {
-            directMapRealEnd = roundDown(mapEnd, pmdSize)
+    /// Linux: reserve_initrd(): the initrd was reserved at the very start; report where it is.
+    /// (An initrd outside the direct map would be moved; boot loaders place it inside.)
+    mutating func reserveInitrd() {
+        guard let rd = machine.initrd, rd.addr != 0, rd.size != 0 else { return }
+        let end = roundUp(rd.addr + rd.size, pageSize)
+        log.info("RAMDISK: [mem \(hexPadded(rd.addr, width: 10))-\(hexPadded(end - 1, width: 10))]")
+    }
+
+    /// Linux: acpi_reserve_initial_tables() (drivers/acpi/tables.c): every table the firmware
+    /// handed over is reserved, so nothing allocates over it before ACPI is done with it.
+    mutating func acpiReserveInitialTables() {
+        for t in machine.acpiTables where t.addr != 0 && t.length != 0 {
+            log.info("ACPI: Reserving \(t.signature) table memory at [mem \(hex(t.addr))-\(hex(t.addr + t.length - 1))]")
+            memblock.reserve(t.addr, t.length, caller: Caller("acpi_reserve_initial_tables+0x51/0x61"), log: &log)
         }
+    }
+
+    /// Linux: memblock_find_dma_reserve() (arch/x86/mm/init.c): RAM pages below 16 MiB that are
+    /// not free now; free_area_init_core() keeps them out of ZONE_DMA's managed estimate.
+    mutating func memblockFindDMAReserve() {
+        let maxDMA: UInt64 = 16 * SZ_1M >> pageShift
+        var nrPages: UInt64 = 0, nrFree: UInt64 = 0
+        for r in memblock.memory.regions where r.size != 0 {
+            let s = Swift.min(Pfn.up(r.base).raw, maxDMA), e = Swift.min(Pfn.down(r.end).raw, maxDMA)
+            if s < e { nrPages += e - s }
+        }
+        for f in memblock.freeRanges() {
+            let s = Swift.min(Pfn.up(f.start).raw, maxDMA), e = Swift.min(Pfn.down(f.end).raw, maxDMA)
+            if s < e { nrFree += e - s }
+        }
+        dmaReserve = nrPages - nrFree
     }
 
     /// Linux: e820__memblock_setup(): RAM (and RESERVED_KERN) becomes memblock memory, soft

@@ -1,0 +1,373 @@
+// free_area_init(): zone boundaries, ZONE_MOVABLE, every node's zones with their spanned, present
+// and estimated managed pages, the "unavailable ranges" of the memmap; then the zonelists.
+//
+// Linux: mm/page_alloc.c — free_area_init(), find_zone_movable_pfns_for_nodes(),
+//        cmdline_parse_kernelcore()/movablecore(), free_area_init_node(),
+//        calculate_node_totalpages(), zone_spanned_pages_in_node(), zone_absent_pages_in_node(),
+//        adjust_zone_range_for_zone_movable(), free_area_init_core(), calc_memmap_size(),
+//        memmap_init(), init_unavailable_range(), build_all_zonelists(), build_zonelists(),
+//        find_next_best_node(), nr_free_zone_pages(); arch/x86/mm/init.c — zone_sizes_init().
+// Exact: every number and line these print.
+// Simplified: kernelcore=mirror is not modelled (no machine has mirrored memory yet); nodes
+//        without memory are initialised without the memblock allocation Linux makes for them.
+// Reference: shared/reference/linux-6.1-mm.md §2.6, §3.1–§3.4, §3.12.
+
+/// One memblock pfn range (for_each_mem_pfn_range): [start, end) on node nid.
+public struct PfnRange: Equatable, Sendable {
+    public var start: UInt64
+    public var end: UInt64
+    public var nid: Int32
+}
+
+extension Kernel {
+    /// Linux: for_each_mem_pfn_range(i, nid, …): whole pages of each memory region.
+    public func memPfnRanges(nid: Int32 = maxNumNodes) -> [PfnRange] {
+        var out: [PfnRange] = []
+        for r in memblock.memory.regions where r.size != 0 {
+            let rn = r.nid == maxNumNodes ? 0 : r.nid
+            if nid != maxNumNodes && rn != nid { continue }
+            let s = Pfn.up(r.base).raw, e = Pfn.down(r.end).raw
+            if s < e { out.append(PfnRange(start: s, end: e, nid: rn)) }
+        }
+        return out
+    }
+
+    /// Linux: get_pfn_range_for_nid().
+    public func pfnRange(forNode nid: Int32) -> (start: UInt64, end: UInt64) {
+        var s = UInt64.max, e: UInt64 = 0
+        for r in memPfnRanges(nid: nid) { s = Swift.min(s, r.start); e = Swift.max(e, r.end) }
+        return s == .max ? (0, 0) : (s, e)
+    }
+
+    /// Linux: zone_sizes_init(): DMA below 16 MiB, DMA32 below 4 GiB, Normal up to max_low_pfn.
+    mutating func zoneSizesInit() {
+        var maxZonePfn = [UInt64](repeating: 0, count: maxNrZones)
+        maxZonePfn[ZoneType.dma.rawValue] = Swift.min(16 * SZ_1M >> pageShift, maxLowPfn.raw)
+        maxZonePfn[ZoneType.dma32.rawValue] = Swift.min(1 << (32 - pageShift), maxLowPfn.raw)
+        maxZonePfn[ZoneType.normal.rawValue] = maxLowPfn.raw
+        freeAreaInit(maxZonePfn)
+    }
+
+    /// Linux: free_area_init().
+    mutating func freeAreaInit(_ maxZonePfn: [UInt64]) {
+        var zb = ZoneBoundaries()
+        var start = Pfn.down(memblock.startOfDRAM).raw
+        for z in ZoneType.allCases where z != .movable {
+            let end = Swift.max(maxZonePfn[z.rawValue], start)
+            zb.lowest[z.rawValue] = start
+            zb.highest[z.rawValue] = end
+            start = end
+        }
+        zoneBoundaries = zb
+        findZoneMovablePfnsForNodes()
+
+        log.info("Zone ranges:")
+        for z in ZoneType.allCases where z != .movable && (z != .device || machine.kernel.zoneDevice) {
+            let lo = zoneBoundaries.lowest[z.rawValue], hi = zoneBoundaries.highest[z.rawValue]
+            let range = lo == hi ? "empty" : "[mem \(hexPadded(lo << pageShift, width: 18))-\(hexPadded((hi << pageShift) - 1, width: 18))]"
+            log.info("  \(padRight(z.name, 8)) \(range)")
+        }
+        log.info("Movable zone start for each node")
+        for (nid, pfn) in zoneBoundaries.movableStart.enumerated() where pfn != 0 {
+            log.info("  Node \(nid): \(hexPadded(pfn << pageShift, width: 18))")
+        }
+        log.info("Early memory node ranges")
+        for r in memPfnRanges() {
+            log.info("  node \(padLeft(String(r.nid), 3)): [mem \(hexPadded(r.start << pageShift, width: 18))-\(hexPadded((r.end << pageShift) - 1, width: 18))]")
+        }
+
+        nodes = []
+        nrKernelPages = 0
+        nrAllPages = 0
+        for nid in NUMAState.members(numa.nodePossible) {
+            if !numa.nodeOnline.contains(UInt64(nid)) {
+                log.info("Initializing node \(nid) as memoryless")
+                var pgdat = PGData(nodeId: nid)
+                freeAreaInitCore(&pgdat)
+                nodes.append(pgdat)
+                continue
+            }
+            nodes.append(freeAreaInitNode(nid))
+        }
+        memmapInit()
+    }
+
+    /// Linux: find_zone_movable_pfns_for_nodes(), with `kernelcore=` / `movablecore=` /
+    /// `movable_node`.
+    mutating func findZoneMovablePfnsForNodes() {
+        var movable = [UInt64](repeating: 0, count: Int(maxNumNodes))
+        let ranges = memPfnRanges()
+        var totalPages: UInt64 = 0
+        var memoryNodes = Bitset()
+        for r in ranges { totalPages += r.end - r.start; memoryNodes.insert(UInt64(r.nid)) }
+        var usableNodes = UInt64(memoryNodes.count)
+        // find_usable_zone_for_movable(): the highest zone below Movable with a non-empty range.
+        var mz = ZoneType.dma
+        for z in [ZoneType.normal, .dma32, .dma] where zoneBoundaries.highest[z.rawValue] > zoneBoundaries.lowest[z.rawValue] {
+            mz = z
+            break
+        }
+        zoneBoundaries.movableZone = mz
+
+        var out2 = false
+        if movableNode {
+            for r in memblock.memory.regions where r.size != 0 && r.flags.contains(.hotplug) {
+                let nid = Int(r.nid == maxNumNodes ? 0 : r.nid)
+                let pfn = Pfn.down(r.base).raw
+                movable[nid] = movable[nid] != 0 ? Swift.min(pfn, movable[nid]) : pfn
+            }
+            out2 = true
+        } else {
+            var (requiredKernelcore, kernelcorePercent) = coreOption("kernelcore")
+            var (requiredMovablecore, movablecorePercent) = coreOption("movablecore")
+            if kernelcorePercent != 0 { requiredKernelcore = totalPages * 100 * kernelcorePercent / 10000 }
+            if movablecorePercent != 0 { requiredMovablecore = totalPages * 100 * movablecorePercent / 10000 }
+            if requiredMovablecore != 0 {
+                requiredMovablecore = Swift.min(totalPages, roundUp(requiredMovablecore, 1024))
+                requiredKernelcore = Swift.max(requiredKernelcore, totalPages - requiredMovablecore)
+            }
+            if requiredKernelcore != 0 && requiredKernelcore < totalPages {
+                let usableStart = zoneBoundaries.lowest[mz.rawValue]
+                repeat {
+                    var kernelcoreNode = requiredKernelcore / usableNodes
+                    for nidU in 0..<UInt64(maxNumNodes) where memoryNodes.contains(nidU) {
+                        let nid = Int(nidU)
+                        if requiredKernelcore < kernelcoreNode { kernelcoreNode = requiredKernelcore / usableNodes }
+                        var remaining = kernelcoreNode
+                        for r in ranges where r.nid == Int32(nid) {
+                            var s = Swift.max(r.start, movable[nid])
+                            let e = r.end
+                            if s >= e { continue }
+                            if s < usableStart {
+                                let kernelPages = Swift.min(e, usableStart) - s
+                                remaining -= Swift.min(kernelPages, remaining)
+                                requiredKernelcore -= Swift.min(kernelPages, requiredKernelcore)
+                                if e <= usableStart { movable[nid] = e; continue }
+                                s = usableStart
+                            }
+                            var size = e - s
+                            if size > remaining { size = remaining }
+                            movable[nid] = s + size
+                            requiredKernelcore -= Swift.min(requiredKernelcore, size)
+                            remaining -= size
+                            if remaining == 0 { break }
+                        }
+                    }
+                    usableNodes -= 1
+                } while usableNodes != 0 && requiredKernelcore > usableNodes
+                out2 = true
+            }
+        }
+        if out2 {
+            for nid in 0..<Int(maxNumNodes) where movable[nid] != 0 || memoryNodes.contains(UInt64(nid)) {
+                movable[nid] = roundUp(movable[nid], 1024)
+                if movable[nid] >= pfnRange(forNode: Int32(nid)).end { movable[nid] = 0 }
+            }
+        }
+        zoneBoundaries.movableStart = movable
+    }
+
+    /// Linux: cmdline_parse_core(): `nn[KMG]` in pages, or `nn%`. The last occurrence wins.
+    func coreOption(_ name: String) -> (pages: UInt64, percent: UInt64) {
+        guard let v = commandLine.last(name), !v.isEmpty else { return (0, 0) }
+        if name == "kernelcore" && v == "mirror" { return (0, 0) }
+        let bytes = Array(v.utf8)
+        let (n, used) = simpleStrtoull(bytes[...])
+        if used < bytes.count && bytes[used] == UInt8(ascii: "%") { return (0, n) }
+        return (memparse(bytes[...]).value >> pageShift, 0)
+    }
+
+    /// Linux: free_area_init_node().
+    mutating func freeAreaInitNode(_ nid: Int32) -> PGData {
+        var pgdat = PGData(nodeId: nid)
+        pgdat.physAddr = Int(nid) < numa.nodeData.count ? numa.nodeData[Int(nid)] : 0
+        let (start, end) = pfnRange(forNode: nid)
+        pgdat.nodeStartPfn = start
+        if start != end {
+            log.info("Initmem setup node \(nid) [mem \(hexPadded(start << pageShift, width: 18))-\(hexPadded(end != 0 ? (end << pageShift) - 1 : 0, width: 18))]")
+        } else {
+            log.info("Initmem setup node \(nid) as memoryless")
+        }
+        calculateNodeTotalpages(&pgdat, start, end)
+        freeAreaInitCore(&pgdat)
+        return pgdat
+    }
+
+    /// Linux: zone_spanned_pages_in_node() / zone_absent_pages_in_node()'s shared clamping, with
+    /// adjust_zone_range_for_zone_movable().
+    func zoneRange(_ nid: Int32, _ z: ZoneType, _ nodeStart: UInt64, _ nodeEnd: UInt64) -> (UInt64, UInt64) {
+        let lo = zoneBoundaries.lowest[z.rawValue], hi = zoneBoundaries.highest[z.rawValue]
+        var zs = Swift.min(Swift.max(nodeStart, lo), hi)
+        var ze = Swift.min(Swift.max(nodeEnd, lo), hi)
+        let mv = Int(nid) < zoneBoundaries.movableStart.count ? zoneBoundaries.movableStart[Int(nid)] : 0
+        if mv != 0 {
+            if z == .movable {
+                zs = mv
+                ze = Swift.min(nodeEnd, zoneBoundaries.highest[zoneBoundaries.movableZone.rawValue])
+            } else if zs < mv && ze > mv {
+                ze = mv
+            } else if zs >= mv {
+                zs = ze
+            }
+        }
+        return (zs, ze)
+    }
+
+    /// Linux: calculate_node_totalpages().
+    func calculateNodeTotalpages(_ pgdat: inout PGData, _ nodeStart: UInt64, _ nodeEnd: UInt64) {
+        var spannedTotal: UInt64 = 0, presentTotal: UInt64 = 0
+        for z in ZoneType.allCases {
+            var spanned: UInt64 = 0, zoneStart: UInt64 = 0
+            if nodeStart != 0 || nodeEnd != 0 {
+                var (zs, ze) = zoneRange(pgdat.nodeId, z, nodeStart, nodeEnd)
+                if !(ze < nodeStart || zs > nodeEnd) {
+                    ze = Swift.min(ze, nodeEnd)
+                    zs = Swift.max(zs, nodeStart)
+                    spanned = ze &- zs
+                    zoneStart = zs
+                }
+            }
+            var absent: UInt64 = 0
+            if nodeStart != 0 || nodeEnd != 0 {
+                let (zs, ze) = zoneRange(pgdat.nodeId, z, nodeStart, nodeEnd)
+                absent = ze >= zs ? absentPagesInRange(nid: pgdat.nodeId, zs, ze) : 0
+            }
+            pgdat.zones[z.rawValue].zoneStartPfn = spanned != 0 ? zoneStart : 0
+            pgdat.zones[z.rawValue].spannedPages = spanned
+            pgdat.zones[z.rawValue].presentPages = spanned &- absent
+            spannedTotal += spanned
+            presentTotal += spanned &- absent
+        }
+        pgdat.nodeSpannedPages = spannedTotal
+        pgdat.nodePresentPages = presentTotal
+    }
+
+    /// Linux: calc_memmap_size(): the struct pages a zone's memmap costs (its present pages
+    /// when the zone is mostly holes).
+    static func calcMemmapSize(spanned: UInt64, present: UInt64) -> UInt64 {
+        var pages = spanned
+        if spanned > present + (present >> 4) { pages = present }
+        return roundUp(pages * 64, pageSize) >> pageShift
+    }
+
+    /// Linux: free_area_init_core(): the provisional managed pages (present − memmap, and the
+    /// DMA zone also less dma_reserve), nr_kernel_pages and nr_all_pages.
+    mutating func freeAreaInitCore(_ pgdat: inout PGData) {
+        for j in 0..<maxNrZones {
+            let z = pgdat.zones[j]
+            var freesize = z.presentPages
+            let memmap = Kernel.calcMemmapSize(spanned: z.spannedPages, present: freesize)
+            if freesize >= memmap {
+                freesize -= memmap
+            } else {
+                log.info("  \(z.type.name) zone: \(memmap) memmap pages exceeds freesize \(freesize)")
+            }
+            if j == 0 && freesize > dmaReserve { freesize -= dmaReserve }
+            nrKernelPages += freesize
+            nrAllPages += freesize
+            pgdat.zones[j].managedPages = freesize
+        }
+    }
+
+    /// Linux: memmap_init(): pages in holes between RAM ranges (and up to the end of the last
+    /// section) get reserved struct pages; each hole is reported against the zone above it.
+    mutating func memmapInit() {
+        var hole: UInt64 = 0
+        var zoneId = ZoneType.dma
+        var lastNid: Int32 = 0
+        var lastEnd: UInt64 = 0
+        for r in memPfnRanges() {
+            lastNid = r.nid
+            lastEnd = r.end
+            guard let node = nodes.first(where: { $0.nodeId == r.nid }) else { continue }
+            for z in node.zones where z.isPopulated {
+                zoneId = z.type
+                let s = Swift.min(Swift.max(r.start, z.zoneStartPfn), z.zoneEndPfn)
+                let e = Swift.min(Swift.max(r.end, z.zoneStartPfn), z.zoneEndPfn)
+                if s >= e { continue }
+                if hole < s { initUnavailableRange(hole, s, z.type, r.nid) }
+                hole = e
+            }
+        }
+        let end = roundUp(lastEnd, pagesPerSection)
+        if hole < end { initUnavailableRange(hole, end, zoneId, lastNid) }
+    }
+
+    /// Linux: init_unavailable_range(): counts the pfns whose pageblock has a memmap.
+    mutating func initUnavailableRange(_ spfn: UInt64, _ epfn: UInt64, _ zone: ZoneType, _ nid: Int32) {
+        var count: UInt64 = 0
+        for run in sections.present {
+            let s = Swift.max(spfn, run.start << pfnSectionShift)
+            let e = Swift.min(epfn, run.end << pfnSectionShift)
+            if s < e { count += e - s }
+        }
+        if count != 0 { log.info("On node \(nid), zone \(zone.name): \(count) pages in unavailable ranges") }
+    }
+
+    /// Linux: build_all_zonelists(NULL) at boot: every node's fallback order, "Total pages"
+    /// (provisional managed pages; no watermarks exist yet) and the policy zone.
+    mutating func buildAllZonelists() {
+        var zl = Zonelists()
+        zl.fallback = Array(repeating: [], count: Int(maxNumNodes))
+        zl.nodeOrder = Array(repeating: [], count: Int(maxNumNodes))
+        var nodeLoad = [Int](repeating: 0, count: Int(maxNumNodes))
+        var memoryNodes: [Int32] = []
+        for n in nodes where n.nodePresentPages != 0 { memoryNodes.append(n.nodeId) }
+        for pgdat in nodes {
+            let local = pgdat.nodeId
+            var used = Bitset()
+            var order: [Int32] = []
+            var prev = local
+            while true {
+                // find_next_best_node()
+                var best: Int32 = numaNoNode
+                if !used.contains(UInt64(local)) {
+                    best = local
+                } else {
+                    var minVal = Int.max
+                    for n in memoryNodes where !used.contains(UInt64(n)) {
+                        var val = numa.nodeDistance(local, n)
+                        if n < local { val += 1 }
+                        // PENALTY_FOR_NODE_WITH_CPUS: no CPU is in any node's cpumask yet when
+                        // the boot-time zonelists are built (identify_cpu() adds them later).
+                        val = val * Int(maxNumNodes) + nodeLoad[Int(n)]
+                        if val < minVal { minVal = val; best = n }
+                    }
+                }
+                if best == numaNoNode { break }
+                used.insert(UInt64(best))
+                if numa.nodeDistance(local, best) != numa.nodeDistance(local, prev) { nodeLoad[Int(best)] += 1 }
+                order.append(best)
+                prev = best
+            }
+            var refs: [(nid: Int32, zone: ZoneType)] = []
+            for n in order {
+                guard let node = nodes.first(where: { $0.nodeId == n }) else { continue }
+                for z in node.zones.reversed() where z.isPopulated {
+                    refs.append((n, z.type))
+                    if z.type > zl.policyZone && z.type != .movable { zl.policyZone = z.type }
+                }
+            }
+            zl.fallback[Int(local)] = refs
+            zl.nodeOrder[Int(local)] = order
+            var text = "Fallback order for Node \(local): "
+            for n in order { text += "\(n) " }
+            log.info(text)
+        }
+        // nr_free_zone_pages(ZONE_MOVABLE) on the boot CPU's node.
+        let bootNode = numa.cpuToNode.first.map { $0 == numaNoNode ? 0 : $0 } ?? 0
+        var total: UInt64 = 0
+        if Int(bootNode) < zl.fallback.count {
+            for ref in zl.fallback[Int(bootNode)] {
+                if let node = nodes.first(where: { $0.nodeId == ref.nid }) {
+                    total += node.zones[ref.zone.rawValue].managedPages
+                }
+            }
+        }
+        zl.totalPages = total
+        zl.mobilityGroupingDisabled = total < 512 * 5
+        zonelists = zl
+        log.info("Built \(numa.nodeOnline.count) zonelists, mobility grouping \(zl.mobilityGroupingDisabled ? "off" : "on").  Total pages: \(total)")
+        log.info("Policy zone: \(zl.policyZone.name)")
+    }
+}

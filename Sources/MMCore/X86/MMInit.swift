@@ -1,0 +1,315 @@
+// The direct map: which physical ranges the kernel maps at boot, with which page sizes, and where
+// the page-table pages come from.
+//
+// Linux: arch/x86/mm/init.c — init_mem_mapping(), probe_page_size_mask(), memory_map_top_down(),
+//        memory_map_bottom_up(), init_range_memory_mapping(), init_memory_mapping(),
+//        split_mem_range(), adjust_range_page_size_mask(), alloc_low_pages(),
+//        early_alloc_pgt_buf(); arch/x86/mm/init_64.c — __kernel_physical_mapping_init() and the
+//        phys_*_init() walks; arch/x86/mm/kaslr.c — init_trampoline_kaslr().
+// Exact: the ranges, the page sizes, the order of table allocations, which come from the 16-page
+// .brk buffer and which from memblock (with their memblock=debug lines), max_pfn_mapped.
+// Simplified: the tables are counted, not written (issue 6 builds them in simulated memory); the
+// direct map's base is the unrandomised one even when memory KASLR is on (only the trampoline's
+// extra table page is modelled); the .brk buffer is taken to be the last user of .brk.
+// Reference: shared/reference/linux-6.1-mm.md §2.3.
+
+/// One piece of split_mem_range(): [start, end) mapped with the given page sizes.
+public struct MapRange: Equatable, Sendable {
+    public var start: PhysAddr
+    public var end: PhysAddr
+    public var pageSizeMask: PageSizeMask
+}
+
+extension Kernel {
+    /// Linux: __PAGE_OFFSET_BASE_L4 / _L5 (page_offset_base without KASLR).
+    public var pageOffset: UInt64 { la57 ? 0xff11_0000_0000_0000 : 0xffff_8880_0000_0000 }
+    /// Linux: VMEMMAP_START without KASLR.
+    public var vmemmapBase: UInt64 { la57 ? 0xffd4_0000_0000_0000 : 0xffff_ea00_0000_0000 }
+    /// Linux: INIT_PGT_BUF_SIZE = 4 × INIT_PGD_PAGE_TABLES (4 with X86_5LEVEL) pages under
+    /// RANDOMIZE_MEMORY.
+    static let initPgtBufPages: UInt64 = 16
+
+    /// Linux: kaslr_memory_enabled() — KASLR is on and not turned off on the command line.
+    var kaslrMemoryEnabled: Bool { !commandLine.has("nokaslr") }
+
+    /// Linux: probe_page_size_mask(). Every modelled CPU has PSE (and Debian's kernel has no
+    /// DEBUG_PAGEALLOC), so 2 MiB pages are always used; 1 GiB pages need the CPU's GBPAGES and
+    /// direct_gbpages (on by default, `nogbpages` turns it off).
+    var probePageSizeMask: PageSizeMask {
+        var mask: PageSizeMask = [.size2M]
+        var gb = true
+        for p in commandLine.params where p.name == "gbpages" || p.name == "nogbpages" { gb = p.name == "gbpages" }
+        if gb && machine.cpus.gbPages { mask.insert(.size1G) }
+        return mask
+    }
+
+    /// Linux: early_alloc_pgt_buf(), called before reserve_brk(): 16 pages of .brk.
+    mutating func earlyAllocPgtBuf() {
+        let k = machine.kernel
+        let bytes = Kernel.initPgtBufPages * pageSize
+        let top = k.brkUsed >= bytes ? k.reserveEnd + k.brkUsed : k.reserveEnd + bytes
+        pgtBufTop = Pfn.down(top)
+        pgtBufStart = Pfn(pgtBufTop.raw - Kernel.initPgtBufPages)
+        pgtBufEnd = pgtBufStart
+    }
+
+    /// Linux: init_mem_mapping(). Maps the ISA range, then all RAM top-down (bottom-up under
+    /// movable_node), so that each step's tables come from memory the previous steps mapped.
+    mutating func initMemMapping() {
+        pageSizeMask = probePageSizeMask
+        directMap = PageTableShadow(base: pageOffset, la57: la57)
+        let end = maxPfn.physAddr
+        _ = initMemoryMapping(0, SZ_1M)
+        initTrampoline()
+        if memblock.bottomUp {
+            let kernelEnd = machine.kernel.end
+            memoryMapBottomUp(kernelEnd, end)
+            memoryMapBottomUp(SZ_1M, kernelEnd)
+        } else {
+            memoryMapTopDown(SZ_1M, end)
+        }
+        if maxPfn > maxLowPfn { maxLowPfn = maxPfn }
+    }
+
+    /// Linux: init_trampoline(): with memory KASLR the AP trampoline gets its own PUD page (and a
+    /// P4D page under 5-level paging).
+    mutating func initTrampoline() {
+        guard kaslrMemoryEnabled else { return }
+        allocLowPage()
+        if la57 { allocLowPage() }
+    }
+
+    /// Linux: memory_map_top_down(). Probes the highest free 2 MiB block, then maps downwards from
+    /// its end in steps that grow ×256 once as much RAM as the step is mapped.
+    mutating func memoryMapTopDown(_ mapStart: PhysAddr, _ mapEnd: PhysAddr) {
+        let addr = memblock.physAllocRange(size: pmdSize, align: pmdSize, start: mapStart, end: mapEnd,
+                                           caller: Caller("init_mem_mapping+0x1ee/0x31f"), log: &log)
+        let realEnd: PhysAddr
+        if addr == 0 {
+            log.info("Failed to release memory for alloc_low_pages()")
+            realEnd = Swift.max(mapStart, roundDown(mapEnd, pmdSize))
+        } else {
+            memblock.physFree(addr, pmdSize, caller: Caller("init_mem_mapping+0x22e/0x31f"), log: &log)
+            realEnd = addr + pmdSize
+        }
+        directMapRealEnd = realEnd
+        var step = pmdSize
+        var mapped: UInt64 = 0
+        minPfnMapped = Pfn.down(realEnd)
+        var lastStart = realEnd
+        while lastStart > mapStart {
+            var start: PhysAddr
+            if lastStart > step {
+                start = roundDown(lastStart - 1, step)
+                if start < mapStart { start = mapStart }
+            } else {
+                start = mapStart
+            }
+            mapped += initRangeMemoryMapping(start, lastStart)
+            lastStart = start
+            minPfnMapped = Pfn.down(lastStart)
+            if mapped >= step { step <<= pmdShift - pageShift - 1 }
+        }
+        if realEnd < mapEnd { _ = initRangeMemoryMapping(realEnd, mapEnd) }
+    }
+
+    /// Linux: memory_map_bottom_up().
+    mutating func memoryMapBottomUp(_ mapStart: PhysAddr, _ mapEnd: PhysAddr) {
+        var step = pmdSize
+        var mapped: UInt64 = 0
+        var start = mapStart
+        minPfnMapped = Pfn.down(start)
+        while start < mapEnd {
+            var next: PhysAddr
+            if step != 0 && mapEnd - start > step {
+                next = roundUp(start + 1, step)
+                if next > mapEnd { next = mapEnd }
+            } else {
+                next = mapEnd
+            }
+            mapped += initRangeMemoryMapping(start, next)
+            start = next
+            if mapped >= step { step <<= pmdShift - pageShift - 1 }
+        }
+    }
+
+    /// Linux: init_range_memory_mapping(): maps the RAM (memblock memory) inside [rStart, rEnd).
+    /// Tables for a range that covers the .brk buffer cannot come from that buffer.
+    mutating func initRangeMemoryMapping(_ rStart: PhysAddr, _ rEnd: PhysAddr) -> UInt64 {
+        var mapped: UInt64 = 0
+        for r in memblock.memory.regions where r.size != 0 {
+            let s = Pfn.up(r.base).physAddr, e = Pfn.down(r.end).physAddr
+            if s >= e { continue }
+            let start = Swift.min(Swift.max(s, rStart), rEnd)
+            let end = Swift.min(Swift.max(e, rStart), rEnd)
+            if start >= end { continue }
+            canUseBrkPgt = Swift.max(start, pgtBufEnd.physAddr) >= Swift.min(end, pgtBufTop.physAddr)
+            _ = initMemoryMapping(start, end)
+            mapped += end - start
+            canUseBrkPgt = true
+        }
+        return mapped
+    }
+
+    /// Linux: init_memory_mapping(). Returns the end pfn mapped.
+    mutating func initMemoryMapping(_ start: PhysAddr, _ end: PhysAddr) -> Pfn {
+        var ret: PhysAddr = 0
+        for mr in splitMemRange(start, end) {
+            ret = kernelPhysicalMappingInit(mr)
+        }
+        addPfnRangeMapped(Pfn.down(start), Pfn.down(ret))
+        return Pfn.down(ret)
+    }
+
+    /// Linux: add_pfn_range_mapped().
+    mutating func addPfnRangeMapped(_ start: Pfn, _ end: Pfn) {
+        var s = start.raw, e = end.raw
+        var merged: [(UInt64, UInt64)] = []
+        for r in pfnMapped {
+            if r.1 < s || r.0 > e { merged.append(r) } else { s = Swift.min(s, r.0); e = Swift.max(e, r.1) }
+        }
+        merged.append((s, e))
+        merged.sort { $0.0 < $1.0 }
+        pfnMapped = merged
+        if end > maxPfnMapped { maxPfnMapped = end }
+    }
+
+    /// Linux: pfn_range_is_mapped().
+    public func pfnRangeIsMapped(_ start: Pfn, _ end: Pfn) -> Bool {
+        for r in pfnMapped where start.raw >= r.0 && end.raw <= r.1 { return true }
+        return false
+    }
+
+    /// Linux: split_mem_range(): a 4 KiB head up to 2 MiB alignment, 2 MiB pages up to 1 GiB
+    /// alignment, 1 GiB pages, a 2 MiB tail and a 4 KiB tail; small pieces are promoted when the
+    /// whole surrounding large page is RAM of one memblock region; equal neighbours merge.
+    func splitMemRange(_ start: PhysAddr, _ end: PhysAddr) -> [MapRange] {
+        let pmdPages = pmdSize >> pageShift, pudPages = pudSize >> pageShift
+        var mr: [MapRange] = []
+        func save(_ s: UInt64, _ e: UInt64, _ mask: PageSizeMask) {
+            if s < e { mr.append(MapRange(start: s << pageShift, end: e << pageShift, pageSizeMask: mask)) }
+        }
+        let limit = end >> pageShift
+        var pfn = start >> pageShift
+        var e = Swift.min(roundUp(pfn, pmdPages), limit)
+        if pfn < e { save(pfn, e, []); pfn = e }
+
+        var s = roundUp(pfn, pmdPages)
+        e = roundUp(pfn, pudPages)
+        if e > roundDown(limit, pmdPages) { e = roundDown(limit, pmdPages) }
+        if s < e { save(s, e, pageSizeMask.intersection(.size2M)); pfn = e }
+
+        s = roundUp(pfn, pudPages)
+        e = roundDown(limit, pudPages)
+        if s < e { save(s, e, pageSizeMask.intersection([.size2M, .size1G])); pfn = e }
+
+        s = roundUp(pfn, pmdPages)
+        e = roundDown(limit, pmdPages)
+        if s < e { save(s, e, pageSizeMask.intersection(.size2M)); pfn = e }
+
+        save(pfn, limit, [])
+
+        // adjust_range_page_size_mask()
+        for i in mr.indices {
+            if pageSizeMask.contains(.size2M) && !mr[i].pageSizeMask.contains(.size2M) {
+                let a = roundDown(mr[i].start, pmdSize), b = roundUp(mr[i].end, pmdSize)
+                if memblock.isRegionMemory(a, b - a) { mr[i].pageSizeMask.insert(.size2M) }
+            }
+            if pageSizeMask.contains(.size1G) && !mr[i].pageSizeMask.contains(.size1G) {
+                let a = roundDown(mr[i].start, pudSize), b = roundUp(mr[i].end, pudSize)
+                if memblock.isRegionMemory(a, b - a) { mr[i].pageSizeMask.insert(.size1G) }
+            }
+        }
+        var i = 0
+        while mr.count > 1 && i < mr.count - 1 {
+            if mr[i].end == mr[i + 1].start && mr[i].pageSizeMask == mr[i + 1].pageSizeMask {
+                mr[i].end = mr[i + 1].end
+                mr.remove(at: i + 1)
+            } else {
+                i += 1
+            }
+        }
+        return mr
+    }
+
+    /// Linux: alloc_low_pages(1): the .brk buffer while it lasts (and unless the range being
+    /// mapped covers it), then memblock, from memory that is already mapped.
+    mutating func allocLowPage() {
+        if pgtBufEnd.raw + 1 > pgtBufTop.raw || !canUseBrkPgt {
+            var ret: PhysAddr = 0
+            if minPfnMapped < maxPfnMapped {
+                ret = memblock.physAllocRange(size: pageSize, align: pageSize, start: minPfnMapped.physAddr,
+                                              end: maxPfnMapped.physAddr,
+                                              caller: Caller("alloc_low_pages+0x137/0x160"), log: &log)
+            }
+            // (The kernel would then extend .brk; the modelled image has no room left there.)
+            if ret == 0 { pendingPanic = "alloc_low_pages: can not alloc memory" }
+        } else {
+            pgtBufEnd = Pfn(pgtBufEnd.raw + 1)
+        }
+        directMapTablePages += 1
+    }
+
+    /// Linux: kernel_physical_mapping_init() for one map_range: fills the PGD (and P4D), PUD and
+    /// PMD levels, allocating a table page for every empty entry that needs one.
+    mutating func kernelPhysicalMappingInit(_ mr: MapRange) -> PhysAddr {
+        let start = mr.start, end = mr.end
+        var p = start
+        while p < end {
+            let topEnd = Swift.min(end, directMap.slotEnd(p, directMap.pgdShift))
+            let top = directMap.slot(p, directMap.pgdShift)
+            if !directMap.pgd.contains(top) { allocLowPage(); directMap.pgd.insert(top) }
+            if la57 {
+                var q = p
+                while q < topEnd {
+                    let qEnd = Swift.min(topEnd, directMap.slotEnd(q, p4dShift))
+                    let s = directMap.slot(q, p4dShift)
+                    if !directMap.p4d.contains(s) { allocLowPage(); directMap.p4d.insert(s) }
+                    physPudInit(q, qEnd, mr.pageSizeMask)
+                    q = qEnd
+                }
+            } else {
+                physPudInit(p, topEnd, mr.pageSizeMask)
+            }
+            p = topEnd
+        }
+        return end
+    }
+
+    /// Linux: phys_pud_init() and phys_pmd_init() over [start, end).
+    mutating func physPudInit(_ start: PhysAddr, _ end: PhysAddr, _ mask: PageSizeMask) {
+        var p = start
+        while p < end {
+            let gEnd = Swift.min(end, directMap.slotEnd(p, pudShift))
+            let g = directMap.slot(p, pudShift)
+            var walkPMD = true
+            if directMap.pudLarge.contains(g) {
+                if mask.contains(.size1G) {
+                    walkPMD = false
+                } else {
+                    // A 1 GiB page split into a PMD table.
+                    allocLowPage()
+                    directMap.pudLarge.remove(g)
+                    directMap.pudTable.insert(g)
+                }
+            } else if !directMap.pudTable.contains(g) {
+                if mask.contains(.size1G) {
+                    directMap.pudLarge.insert(g)
+                    walkPMD = false
+                } else {
+                    allocLowPage()
+                    directMap.pudTable.insert(g)
+                }
+            }
+            if walkPMD && !mask.contains(.size2M) {
+                var q = roundDown(p, pmdSize)
+                while q < gEnd {
+                    let s = directMap.slot(q, pmdShift)
+                    if !directMap.hasPTETable(s) { allocLowPage(); directMap.insertPTETable(s) }
+                    q += pmdSize
+                }
+            }
+            p = gEnd
+        }
+    }
+}

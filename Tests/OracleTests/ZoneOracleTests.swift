@@ -1,0 +1,77 @@
+// setup_arch() from the real-mode trampoline to the zones, and build_all_zonelists(): kmemlab's
+// lines and numbers must equal the kernel's for every QEMU case and every 6.1 hardware log.
+
+import Foundation
+import MMCore
+import MMText
+import KmemlabTestSupport
+import Testing
+
+func bootKernel(_ machine: Machine) -> Kernel {
+    var k = Kernel(machine: machine)
+    try? k.boot()
+    return k
+}
+
+@Suite("reservations, NUMA and zones equal the kernel's")
+struct ZoneOracleTests {
+    func machine(_ path: String) throws -> (Machine, [String]) {
+        let text = Fixtures.text(path)
+        return (try DmesgParser(fileName: path).parse(text), Fixtures.messages(text))
+    }
+
+    @Test("memblock=debug, log buffer, ACPI, NUMA, NODE_DATA and sparse_init lines", arguments: Fixtures.caseNames)
+    func setupArch(_ name: String) throws {
+        let (m, kernelLines) = try machine(Fixtures.casePath(name, "dmesg.txt"))
+        let expected = Fixtures.setupArchLines(kernelLines)
+        let actual = Fixtures.setupArchLines(bootKernel(m).log.lines)
+        #expect(expected.count >= 20)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+    }
+
+    @Test("zone, node and zonelist lines", arguments: Fixtures.caseNames)
+    func zones(_ name: String) throws {
+        let (m, kernelLines) = try machine(Fixtures.casePath(name, "dmesg.txt"))
+        let expected = Fixtures.zoneLines(kernelLines)
+        let actual = Fixtures.zoneLines(bootKernel(m).log.lines)
+        #expect(expected.count >= 12)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+    }
+
+    @Test("spanned and present of every zone equal zoneinfo.txt", arguments: Fixtures.caseNames)
+    func zoneinfo(_ name: String) throws {
+        let (m, _) = try machine(Fixtures.casePath(name, "dmesg.txt"))
+        let k = bootKernel(m)
+        let expected = Fixtures.zoneinfoSizes(Fixtures.text(Fixtures.casePath(name, "zoneinfo.txt")))
+        #expect(expected.count == k.nodes.count * 5)
+        for (node, zone, spanned, present, _) in expected {
+            let pgdat = try #require(k.nodes.first { $0.nodeId == Int32(node) })
+            let z = try #require(pgdat.zones.first { $0.type.name == zone })
+            #expect(z.spannedPages == spanned, "node \(node) \(zone) spanned")
+            #expect(z.presentPages == present, "node \(node) \(zone) present")
+        }
+    }
+
+    /// EFI machines whose firmware has the kernel reserve boot-services memory below 16 MiB that
+    /// their logs do not show: dma_reserve, and so "Total pages", cannot be known from the log.
+    static let hiddenDMAReservations: Set<String> = ["vm-01-6.1.txt", "vm-02-6.1.txt"]
+
+    @Test("6.1 hardware logs: zone, node and zonelist lines", arguments: Fixtures.hardwareLogs.filter { $0.contains("-6.1") })
+    func hardware(_ name: String) throws {
+        let (m, kernelLines) = try machine(Fixtures.hardwarePath(name))
+        var expected = Fixtures.zoneLines(kernelLines)
+        var actual = Fixtures.zoneLines(bootKernel(m).log.lines)
+        #expect(expected.count >= 9)
+        if Self.hiddenDMAReservations.contains(name) {
+            // Everything else equal; the kernel's total is lower by the hidden reservation.
+            let total: ([String]) -> Int = { lines in
+                Int(lines.first { $0.hasPrefix("Built ") }?.split(separator: " ").last ?? "") ?? 0
+            }
+            #expect(total(actual) > total(expected))
+            #expect(total(actual) - total(expected) <= 4096)
+            expected.removeAll { $0.hasPrefix("Built ") }
+            actual.removeAll { $0.hasPrefix("Built ") }
+        }
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+    }
+}
