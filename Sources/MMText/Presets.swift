@@ -120,7 +120,35 @@ public struct QEMUPreset: Sendable {
             name: "\(type.rawValue)-\(sizeText)-\(cpus)cpu" + (nodeSizes.isEmpty ? "" : "-numa\(nodeSizes.count)"),
             e820: e820, numaMemory: srat, cpus: CPUTopology(present: cpus, nodeOfCPU: cpuNodes),
             commandLine: commandLine, initrd: initrd,
-            mpTable: MPTable(floatingPointer: 0xf5ba0, configTable: 0xf5bb0, configLength: 0xc8))
+            mpTable: MPTable(floatingPointer: 0xf5ba0, configTable: 0xf5bb0, configLength: 0xc8),
+            acpiTables: acpiTables(base: low - 0x20000, sratEntries: srat.count))
+    }
+
+    /// The ACPI tables SeaBIOS lays out at the bottom of its reserved area, in the kernel's
+    /// reservation order. Exact for the oracle's configurations except the DSDT, whose AML
+    /// grows with the CPU and node count in a way modelled here only to within a few bytes
+    /// (≈86 bytes per CPU, 12 per node). They lie outside RAM, so only the memblock dump's
+    /// reserved list can show the difference.
+    func acpiTables(base: UInt64, sratEntries: Int) -> [ACPITable] {
+        var dsdt: Int
+        if type == .q35 { dsdt = 0x21f1 + 86 * (cpus - 4) } else { dsdt = cpus == 1 ? 0x19b6 : 0x1a09 + 86 * (cpus - 2) }
+        if !nodeSizes.isEmpty { dsdt += 12 * nodeSizes.count }
+        var tables: [ACPITable] = []
+        var next = base
+        func add(_ sig: String, _ len: Int) {
+            tables.append(ACPITable(signature: sig, addr: next, length: UInt64(len)))
+            next += UInt64(len)
+        }
+        add("FACS", 0x40)
+        add("DSDT", dsdt)
+        add("FACP", type == .q35 ? 0xf4 : 0x74)
+        add("APIC", 0x70 + 8 * cpus)
+        add("HPET", 0x38)
+        if sratEntries > 0 { add("SRAT", 48 + 16 * cpus + 40 * sratEntries) }
+        if type == .q35 { add("MCFG", 0x3c) }
+        add("WAET", 0x28)
+        // The kernel's table list starts with the FADT, then the DSDT and FACS it points to.
+        return [tables[2], tables[1], tables[0]] + tables[3...]
     }
 
     /// "4G", "512M", "1536M": the largest unit that divides the size.

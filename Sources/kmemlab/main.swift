@@ -56,7 +56,9 @@ struct Boot: ParsableCommand {
 
         --show names a /proc file or the kernel log:
           dmesg        the boot log this far, in dmesg's format ("[    0.000000] " prefix)
-        Later releases add zoneinfo, buddyinfo, pagetypeinfo, slabinfo, meminfo and iomem.
+          zoneinfo     /proc/zoneinfo's node and zone headers: spanned, present, managed
+                       (managed is free_area_init's estimate until the buddy allocator lands)
+        Later releases add buddyinfo, pagetypeinfo, slabinfo, meminfo and iomem.
         With several names each is printed after a line "==> NAME <==".
 
         Errors in the input (a log, a machine file, an option) print one line naming the file,
@@ -69,11 +71,11 @@ struct Boot: ParsableCommand {
     @Option(name: .customLong("save-machine"), help: ArgumentHelp("Write the machine as a machine file (JSON) and continue.", valueName: "file"))
     var saveMachine: String?
 
-    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg.", valueName: "name"))
+    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, zoneinfo.", valueName: "name"))
     var show: [String] = []
 
-    static let showable = ["dmesg"]
-    static let planned = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "meminfo", "iomem"]
+    static let showable = ["dmesg", "zoneinfo"]
+    static let planned = ["buddyinfo", "pagetypeinfo", "slabinfo", "meminfo", "iomem"]
 
     func run() throws {
         var names = show.flatMap { $0.split(separator: ",").map(String.init) }
@@ -94,6 +96,8 @@ struct Boot: ParsableCommand {
         for n in names {
             if names.count > 1 { print("==> \(n) <==") }
             switch n {
+            case "zoneinfo":
+                for line in ProcFiles.zoneinfo(kernel) { print(line) }
             default:
                 for line in kernel.log.rendered() { print(line) }
                 if let panic { print("[    0.000000] Kernel panic - not syncing: \(panic)") }

@@ -58,8 +58,17 @@ struct E820OracleTests {
         let fromLog = try DmesgParser(fileName: path).parse(text)
 
         let expected = Fixtures.e820Lines(Fixtures.messages(text))
-        let actual = Fixtures.e820Lines(bootLines(machine))
+        let lines = bootLines(machine)
+        let actual = Fixtures.e820Lines(lines)
         #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+        // The zones follow from the map, the SRAT and the command line alone.
+        let zonesExpected = Fixtures.zoneLines(Fixtures.messages(text)), zonesActual = Fixtures.zoneLines(lines)
+        #expect(zonesExpected == zonesActual, "\(Fixtures.firstDifference(zonesExpected, zonesActual) ?? "")")
+        // Reservations too, except where QEMU's DSDT size is only approximated.
+        if name != "q35-32g-numa4" {
+            let setupExpected = Fixtures.setupArchLines(Fixtures.messages(text)), setupActual = Fixtures.setupArchLines(lines)
+            #expect(setupExpected == setupActual, "\(Fixtures.firstDifference(setupExpected, setupActual) ?? "")")
+        }
         #expect(machine.numaMemory == fromLog.numaMemory)
         #expect(machine.initrd?.addr == fromLog.initrd?.addr)
         #expect(machine.initrd.map { roundUp($0.addr + $0.size, pageSize) } == fromLog.initrd.map { $0.addr + $0.size })
