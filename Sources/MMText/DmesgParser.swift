@@ -86,6 +86,7 @@ public struct DmesgParser {
         var srat: [NumaMemoryAffinity] = []
         var acpiTables: [ACPITable] = []
         var inZoneRanges = false, sawDeviceZone = false, zoneDevice = true
+        var zoneIndex: Int? = nil, numaIndex: Int? = nil
         var cpuNodes: [(apic: UInt32, node: Int32)] = []
         var cpusPossible: Int? = nil, cpusHotplug = 0
         var initrd: Initrd? = nil
@@ -179,11 +180,16 @@ public struct DmesgParser {
                 initrd = Initrd(addr: a, size: b - a + 1)
                 continue
             }
-            if m.hasPrefix("Zone ranges:") { inZoneRanges = true; sawDeviceZone = false; continue }
+            if m.hasPrefix("Zone ranges:") {
+                inZoneRanges = true; sawDeviceZone = false
+                if zoneIndex == nil { zoneIndex = memblockLog.count }
+                continue
+            }
             if inZoneRanges {
                 if m.hasPrefix("  Device ") { sawDeviceZone = true }
                 if !m.hasPrefix("  ") { inZoneRanges = false; zoneDevice = sawDeviceZone }
             }
+            if m.hasPrefix("NODE_DATA(") && numaIndex == nil && !memblockLog.isEmpty { numaIndex = memblockLog.count - 1 }
             if m.hasPrefix("ACPI: Reserving ") {
                 // "ACPI: Reserving FACP table memory at [mem 0x3ffe1a49-0x3ffe1abc]"
                 let words = m.split(separator: " ")
@@ -304,7 +310,7 @@ public struct DmesgParser {
             name: baseName(fileName), e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: srat,
             cpus: CPUTopology(present: Swift.max(1, present), possible: cpusPossible, nodeOfCPU: nodeOfCPU, gbPages: gbPages),
             commandLine: commandLine, kernel: kernel, initrd: initrd, mpTable: mp, efiBoot: efi, acpiTables: acpiTables,
-            memblockLog: memblockLog)
+            memblockLog: memblockLog, memblockLogZoneIndex: zoneIndex, memblockLogNumaIndex: numaIndex)
     }
 
     /// Overlapping affinity ranges of different nodes make the kernel give up on SRAT; kmemlab

@@ -69,6 +69,8 @@ public enum MachineFile {
         }
         if !m.memblockLog.isEmpty {
             root["memblockLog"] = m.memblockLog.map(memblockLine)
+            root["memblockLogZoneIndex"] = m.memblockLogZoneIndex
+            if let n = m.memblockLogNumaIndex { root["memblockLogNumaIndex"] = n }
         }
         return try! JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
     }
@@ -239,7 +241,11 @@ public enum MachineFile {
                        numaDistance: distance, cpus: cpus, commandLine: commandLine, kernel: kernel, initrd: initrd,
                        biosBaseMemoryKB: biosKB, ebdaStart: ebda, mpTable: mp,
                        efiBoot: try r.bool(root, "efiBoot", "", default: false), acpiTables: acpiTables,
-                       memblockLog: memblockLog)
+                       memblockLog: memblockLog,
+                       memblockLogZoneIndex: try r.int(root, "memblockLogZoneIndex", "", default: memblockLog.count,
+                                                       range: 0...memblockLog.count),
+                       memblockLogNumaIndex: root["memblockLogNumaIndex"] == nil ? nil
+                           : try r.int(root, "memblockLogNumaIndex", "", default: 0, range: 0...memblockLog.count))
     }
 
     /// Field readers that name the field in every error.

@@ -71,6 +71,9 @@ struct Boot: ParsableCommand {
     @Option(name: .customLong("save-machine"), help: ArgumentHelp("Write the machine as a machine file (JSON) and continue.", valueName: "file"))
     var saveMachine: String?
 
+    @Flag(name: .customLong("replay-memblock"), help: "Use the memblock calls of the --from-dmesg log (booted with memblock=debug) for the reserved set, instead of kmemlab's reservation model.")
+    var replayMemblock = false
+
     @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, zoneinfo.", valueName: "name"))
     var show: [String] = []
 
@@ -90,7 +93,12 @@ struct Boot: ParsableCommand {
                 throw InputError(file: path, field: "(file)", "cannot write: \(error.localizedDescription)")
             }
         }
+        if replayMemblock && m.memblockLog.isEmpty {
+            throw InputError(file: "(options)", field: "--replay-memblock",
+                             "the machine has no memblock=debug calls to replay (give --from-dmesg a log booted with memblock=debug)")
+        }
         var kernel = Kernel(machine: m)
+        kernel.replayMemblock = replayMemblock
         var panic: String? = nil
         do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
         for n in names {

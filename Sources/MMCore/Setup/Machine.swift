@@ -36,19 +36,26 @@ public struct Machine: Equatable, Sendable {
     public var efiBoot: Bool
     /// The ACPI tables acpi_reserve_initial_tables() reserves, in the kernel's table-list order.
     public var acpiTables: [ACPITable]
-    /// Memblock calls a `memblock=debug` log recorded, in order, for replay.
+    /// Memblock calls a `memblock=debug` log recorded, in order, for replay (up to
+    /// memblock_free_all()), and how many of them came before free_area_init().
     public var memblockLog: [MemblockCall]
+    public var memblockLogZoneIndex: Int
+    /// The index of the first NODE_DATA reservation: numa_clear_kernel_node_hotplug() gave the
+    /// reservations made before it their node ids (nil: the log shows no NODE_DATA line).
+    public var memblockLogNumaIndex: Int?
 
     public init(name: String, e820: [E820Entry], setupData: [SetupData] = [], firmwareEdits: [FirmwareEdit] = [],
                 numaMemory: [NumaMemoryAffinity] = [], numaDistance: [[UInt8]] = [], cpus: CPUTopology,
                 commandLine: String, kernel: KernelImage = .debian6_1_192, initrd: Initrd? = nil,
                 biosBaseMemoryKB: UInt32 = 639, ebdaStart: PhysAddr = 0x9fc00, mpTable: MPTable? = nil,
-                efiBoot: Bool = false, acpiTables: [ACPITable] = [], memblockLog: [MemblockCall] = []) {
+                efiBoot: Bool = false, acpiTables: [ACPITable] = [], memblockLog: [MemblockCall] = [], memblockLogZoneIndex: Int? = nil, memblockLogNumaIndex: Int? = nil) {
         self.name = name; self.e820 = e820; self.setupData = setupData; self.firmwareEdits = firmwareEdits
         self.numaMemory = numaMemory; self.numaDistance = numaDistance; self.cpus = cpus
         self.commandLine = commandLine; self.kernel = kernel; self.initrd = initrd
         self.biosBaseMemoryKB = biosBaseMemoryKB; self.ebdaStart = ebdaStart; self.mpTable = mpTable
         self.efiBoot = efiBoot; self.acpiTables = acpiTables; self.memblockLog = memblockLog
+        self.memblockLogZoneIndex = memblockLogZoneIndex ?? memblockLog.count
+        self.memblockLogNumaIndex = memblockLogNumaIndex
     }
 }
 

@@ -74,6 +74,10 @@ public struct Kernel: Sendable {
     /// Linux: the zonelists and policy_zone build_all_zonelists() leaves.
     public var zonelists = Zonelists()
 
+    /// Apply the machine's logged memblock calls instead of the model's reservations
+    /// (`--replay-memblock`); the model still runs, so both can be compared.
+    public var replayMemblock = false
+
     /// Linux: log_buf_len (the static 128 KiB buffer until setup_log_buf() replaces it).
     public var logBufLen: UInt64 = 1 << 17
 
@@ -138,6 +142,7 @@ public struct Kernel: Sendable {
         applyFirmwareEdits(.acpiBoot)
         // start_kernel(), after setup_arch().
         buildAllZonelists()
+        if replayMemblock { applyReplayedReservations(count: machine.memblockLog.count) }
         log.info("Kernel command line: \(machine.commandLine)")
         let unknown = commandLine.unknownParameters()
         if !unknown.isEmpty {
@@ -366,6 +371,9 @@ public struct Kernel: Sendable {
     /// Linux: memblock_find_dma_reserve() (arch/x86/mm/init.c): RAM pages below 16 MiB that are
     /// not free now; free_area_init_core() keeps them out of ZONE_DMA's managed estimate.
     mutating func memblockFindDMAReserve() {
+        let saved = memblock.reserved
+        if replayMemblock { applyReplayedReservations(count: machine.memblockLogZoneIndex) }
+        defer { memblock.reserved = saved }
         let maxDMA: UInt64 = 16 * SZ_1M >> pageShift
         var nrPages: UInt64 = 0, nrFree: UInt64 = 0
         for r in memblock.memory.regions where r.size != 0 {
