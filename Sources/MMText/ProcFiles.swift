@@ -8,6 +8,20 @@
 import MMCore
 
 public enum ProcFiles {
+    /// /sys/kernel/debug/memblock/memory and …/reserved (mm/memblock.c: memblock_debug_show()),
+    /// each after a line naming it.
+    public static func memblock(_ k: Kernel) -> [String] {
+        var out: [String] = []
+        for (name, type) in [("memory", k.memblock.memory), ("reserved", k.memblock.reserved)] {
+            out.append("/sys/kernel/debug/memblock/\(name):")
+            if type.isEmpty { continue }
+            for (i, r) in type.regions.enumerated() {
+                out.append("\(padLeft(String(i), 4)): \(pa(r.base))..\(pa(r.base &+ r.size &- 1))")
+            }
+        }
+        return out
+    }
+
     /// /proc/zoneinfo's node and zone headers with spanned, present, managed and start_pfn.
     public static func zoneinfo(_ k: Kernel) -> [String] {
         var out: [String] = []

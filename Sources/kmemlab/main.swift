@@ -58,6 +58,8 @@ struct Boot: ParsableCommand {
           dmesg        the boot log this far, in dmesg's format ("[    0.000000] " prefix)
           zoneinfo     /proc/zoneinfo's node and zone headers: spanned, present, managed
                        (managed is free_area_init's estimate until the buddy allocator lands)
+          memblock     /sys/kernel/debug/memblock/{memory,reserved} where the model stops
+                       (with --replay-memblock: the real boot's reservations)
         Later releases add buddyinfo, pagetypeinfo, slabinfo, meminfo and iomem.
         With several names each is printed after a line "==> NAME <==".
 
@@ -74,10 +76,10 @@ struct Boot: ParsableCommand {
     @Flag(name: .customLong("replay-memblock"), help: "Use the memblock calls of the --from-dmesg log (booted with memblock=debug) for the reserved set, instead of kmemlab's reservation model.")
     var replayMemblock = false
 
-    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, zoneinfo.", valueName: "name"))
+    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, zoneinfo, memblock.", valueName: "name"))
     var show: [String] = []
 
-    static let showable = ["dmesg", "zoneinfo"]
+    static let showable = ["dmesg", "zoneinfo", "memblock"]
     static let planned = ["buddyinfo", "pagetypeinfo", "slabinfo", "meminfo", "iomem"]
 
     func run() throws {
@@ -104,6 +106,8 @@ struct Boot: ParsableCommand {
         for n in names {
             if names.count > 1 { print("==> \(n) <==") }
             switch n {
+            case "memblock":
+                for line in ProcFiles.memblock(kernel) { print(line) }
             case "zoneinfo":
                 for line in ProcFiles.zoneinfo(kernel) { print(line) }
             default:

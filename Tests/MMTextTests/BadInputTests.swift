@@ -154,6 +154,21 @@ struct CommandTests {
         #expect(!r.err.isEmpty)
     }
 
+    @Test("--replay-memblock --show memblock prints the real boot's reservations", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func replay() throws {
+        let log = Fixtures.casePath("pc-1g-2cpu", "dmesg.txt")
+        let replayed = try run(["boot", "--from-dmesg", log, "--replay-memblock", "--show", "memblock"])
+        let model = try run(["boot", "--from-dmesg", log, "--show", "memblock"])
+        #expect(replayed.status == 0 && model.status == 0)
+        let count: (String) -> Int = { out in
+            out.split(separator: "\n").drop { !$0.hasSuffix("reserved:") }.dropFirst().count
+        }
+        // The model stops before the per-cpu areas; the real boot's later small allocations show.
+        #expect(count(model.out) == 5)
+        #expect(count(replayed.out) == 38)
+        #expect(replayed.out.contains("  37: 0x000000003ffe0000..0x000000003ffe1b9c"))
+    }
+
     @Test("an invalid user-defined map panics as Linux does (status 1)", .enabled(if: FileManager.default.fileExists(atPath: binary)))
     func panic() throws {
         let r = try run(["boot", "--append", "memmap=exactmap"])
