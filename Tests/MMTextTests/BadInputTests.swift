@@ -164,7 +164,7 @@ struct CommandTests {
             out.split(separator: "\n").drop { !$0.hasSuffix("reserved:") }.dropFirst().count
         }
         // The model stops before the per-cpu areas; the real boot's later small allocations show.
-        #expect(count(model.out) == 5)
+        #expect(count(model.out) == 7)
         #expect(count(replayed.out) == 38)
         #expect(replayed.out.contains("  37: 0x000000003ffe0000..0x000000003ffe1b9c"))
     }
