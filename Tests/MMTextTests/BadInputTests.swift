@@ -169,6 +169,19 @@ struct CommandTests {
         #expect(replayed.out.contains("  37: 0x000000003ffe0000..0x000000003ffe1b9c"))
     }
 
+    @Test("bench --json reports boot time and host memory for 4 GiB … 64 TiB", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func bench() throws {
+        let r = try run(["bench", "--json", "--repeat", "1"])
+        #expect(r.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        for size in ["4gib", "64gib", "1tib", "64tib"] {
+            let t = try #require(object?["boot_\(size)_to_zones_s"] as? Double)
+            let rss = try #require(object?["boot_\(size)_peak_rss_bytes"] as? Int)
+            #expect(t > 0 && t < 60)
+            #expect(rss > 0 && rss < 4 << 30)
+        }
+    }
+
     @Test("an invalid user-defined map panics as Linux does (status 1)", .enabled(if: FileManager.default.fileExists(atPath: binary)))
     func panic() throws {
         let r = try run(["boot", "--append", "memmap=exactmap"])
