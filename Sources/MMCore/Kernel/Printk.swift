@@ -17,17 +17,20 @@ extension Kernel {
     static let prbDescSize: UInt64 = 24
     static let printkInfoSize: UInt64 = 88
 
+    /// Linux: roundup_pow_of_two().
+    static func roundupPowOfTwo(_ x: UInt64) -> UInt64 {
+        var r: UInt64 = 1
+        while r < x { r <<= 1 }
+        return r
+    }
+
     /// Linux: new_log_buf_len from `log_buf_len=` (log_buf_len_update(): capped at 2 GiB, rounded
     /// up to a power of two, ignored unless larger than the static buffer).
     mutating func requestedLogBufLen() -> UInt64 {
         guard let v = commandLine.last("log_buf_len"), !v.isEmpty else { return 0 }
         var size = memparse(Array(v.utf8)[...]).value
         if size > 1 << 31 { size = 1 << 31; log.info("log_buf over 2G is not supported.") }
-        if size != 0 {
-            var r: UInt64 = 1
-            while r < size { r <<= 1 }
-            size = r
-        }
+        if size != 0 { size = Kernel.roundupPowOfTwo(size) }
         return size > Kernel.staticLogBufLen ? size : 0
     }
 
@@ -44,9 +47,7 @@ extension Kernel {
                     log.info("printk: log_buf_len individual max cpu contribution: \(Kernel.logCPUMaxBufLen) bytes")
                     log.info("printk: log_buf_len total cpu_extra contributions: \(extra) bytes")
                     log.info("printk: log_buf_len min size: \(Kernel.staticLogBufLen) bytes")
-                    var r: UInt64 = 1
-                    while r < extra + Kernel.staticLogBufLen { r <<= 1 }
-                    newLen = r
+                    newLen = Kernel.roundupPowOfTwo(extra + Kernel.staticLogBufLen)
                 }
             }
         }

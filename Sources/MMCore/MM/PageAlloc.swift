@@ -12,22 +12,13 @@
 //        without memory are initialised without the memblock allocation Linux makes for them.
 // Reference: shared/reference/linux-6.1-mm.md §2.6, §3.1–§3.4, §3.12.
 
-/// One memblock pfn range (for_each_mem_pfn_range): [start, end) on node nid.
-public struct PfnRange: Equatable, Sendable {
-    public var start: UInt64
-    public var end: UInt64
-    public var nid: Int32
-}
-
 extension Kernel {
-    /// Linux: for_each_mem_pfn_range(i, nid, …): whole pages of each memory region.
+    /// The memblock pfn ranges after NUMA set-up, a region no node claimed counted as node 0.
     public func memPfnRanges(nid: Int32 = maxNumNodes) -> [PfnRange] {
         var out: [PfnRange] = []
-        for r in memblock.memory.regions where r.size != 0 {
-            let rn = r.nid == maxNumNodes ? 0 : r.nid
-            if nid != maxNumNodes && rn != nid { continue }
-            let s = Pfn.up(r.base).raw, e = Pfn.down(r.end).raw
-            if s < e { out.append(PfnRange(start: s, end: e, nid: rn)) }
+        for var r in memblock.pfnRanges() {
+            if r.nid == maxNumNodes { r.nid = 0 }
+            if nid == maxNumNodes || r.nid == nid { out.append(r) }
         }
         return out
     }
@@ -217,19 +208,15 @@ extension Kernel {
     func calculateNodeTotalpages(_ pgdat: inout PGData, _ nodeStart: UInt64, _ nodeEnd: UInt64) {
         var spannedTotal: UInt64 = 0, presentTotal: UInt64 = 0
         for z in ZoneType.allCases {
-            var spanned: UInt64 = 0, zoneStart: UInt64 = 0
+            var spanned: UInt64 = 0, zoneStart: UInt64 = 0, absent: UInt64 = 0
             if nodeStart != 0 || nodeEnd != 0 {
-                var (zs, ze) = zoneRange(pgdat.nodeId, z, nodeStart, nodeEnd)
-                if !(ze < nodeStart || zs > nodeEnd) {
-                    ze = Swift.min(ze, nodeEnd)
-                    zs = Swift.max(zs, nodeStart)
-                    spanned = ze &- zs
-                    zoneStart = zs
-                }
-            }
-            var absent: UInt64 = 0
-            if nodeStart != 0 || nodeEnd != 0 {
+                // Spanned pages clamp the zone's range to the node; absent pages count holes in
+                // the unclamped range, as zone_absent_pages_in_node() does.
                 let (zs, ze) = zoneRange(pgdat.nodeId, z, nodeStart, nodeEnd)
+                if !(ze < nodeStart || zs > nodeEnd) {
+                    zoneStart = Swift.max(zs, nodeStart)
+                    spanned = Swift.min(ze, nodeEnd) &- zoneStart
+                }
                 absent = ze >= zs ? absentPagesInRange(nid: pgdat.nodeId, zs, ze) : 0
             }
             pgdat.zones[z.rawValue].zoneStartPfn = spanned != 0 ? zoneStart : 0

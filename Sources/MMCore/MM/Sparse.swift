@@ -102,10 +102,8 @@ extension Kernel {
 
     /// Linux: memblocks_present() → memory_present() for every memblock range.
     mutating func memblocksPresent() {
-        for r in memblock.memory.regions where r.size != 0 {
-            let s = Pfn.up(r.base).raw, e = Pfn.down(r.end).raw
-            if s >= e { continue }
-            let nid = r.nid == maxNumNodes ? 0 : r.nid
+        for r in memPfnRanges() {
+            let s = r.start, e = r.end, nid = r.nid
             if sections.rootArray == 0 {
                 sections.rootArray = memblock.allocTryNid(size: 8 * nrSectionRoots, align: memblock.smpCacheBytes,
                                                          caller: Caller("sparse_init+0x9f/0x23c"), log: &log)
@@ -170,16 +168,14 @@ extension Kernel {
     /// entry; the tables above it are allocated on the node as they are first needed.
     mutating func vmemmapPopulateSection(_ section: UInt64, nid: Int32, haveBuffer: Bool) {
         let offset = (section << pfnSectionShift) * 64
-        var vm = sections.vmemmap
         if la57 {
-            let top = vm.slot(offset, vm.pgdShift)
-            if !vm.pgd.contains(top) { vmemmapAllocBlockZero(nid); vm.pgd.insert(top) }
+            let top = sections.vmemmap.slot(offset, sections.vmemmap.pgdShift)
+            if !sections.vmemmap.pgd.contains(top) { sections.vmemmap.pgd.insert(top); vmemmapAllocBlockZero(nid) }
         }
-        let p4 = vm.slot(offset, p4dShift)
-        if !vm.p4d.contains(p4) { vmemmapAllocBlockZero(nid); vm.p4d.insert(p4) }
-        let pud = vm.slot(offset, pudShift)
-        if !vm.pudTable.contains(pud) { vmemmapAllocBlockZero(nid); vm.pudTable.insert(pud) }
-        sections.vmemmap = vm
+        let p4 = sections.vmemmap.slot(offset, p4dShift)
+        if !sections.vmemmap.p4d.contains(p4) { sections.vmemmap.p4d.insert(p4); vmemmapAllocBlockZero(nid) }
+        let pud = sections.vmemmap.slot(offset, pudShift)
+        if !sections.vmemmap.pudTable.contains(pud) { sections.vmemmap.pudTable.insert(pud); vmemmapAllocBlockZero(nid) }
         if !haveBuffer {
             // vmemmap_alloc_block_buf() without a buffer: one 2 MiB block straight from memblock.
             _ = memblock.allocTryNidRaw(size: pmdSize, align: pmdSize, minAddr: Kernel.maxDMAAddress, nid: nid,

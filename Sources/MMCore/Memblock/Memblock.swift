@@ -403,12 +403,35 @@ public struct Memblock: Equatable, Sendable {
         return false
     }
 
-    /// Linux: memblock_is_region_reserved(): any overlap with a reservation.
-    public func isRegionReserved(_ base: PhysAddr, _ size: UInt64) -> Bool {
+    /// Linux: memblock_overlaps_region(): any region of `which` overlaps [base, base+size).
+    public func overlapsRegion(_ which: MemblockTypeKind, _ base: PhysAddr, _ size: UInt64) -> Bool {
         let end = base &+ Memblock.capSize(base, size)
-        for r in reserved.regions where r.size != 0 && r.base < end && base < r.end { return true }
+        for r in self[which].regions where r.size != 0 && r.base < end && base < r.end { return true }
         return false
     }
+
+    /// Linux: memblock_is_region_reserved(): any overlap with a reservation.
+    public func isRegionReserved(_ base: PhysAddr, _ size: UInt64) -> Bool {
+        overlapsRegion(.reserved, base, size)
+    }
+
+    /// Linux: for_each_mem_pfn_range(i, nid, …): the whole pages of each memory region of `nid`
+    /// (MAX_NUMNODES: every region), ascending, empty ones skipped; nid as the region has it.
+    public func pfnRanges(nid: Int32 = maxNumNodes) -> [PfnRange] {
+        var out: [PfnRange] = []
+        for r in memory.regions where r.size != 0 && (nid == maxNumNodes || r.nid == nid) {
+            let s = Pfn.up(r.base).raw, e = Pfn.down(r.end).raw
+            if s < e { out.append(PfnRange(start: s, end: e, nid: r.nid)) }
+        }
+        return out
+    }
+}
+
+/// One memblock pfn range (for_each_mem_pfn_range): [start, end) on node nid.
+public struct PfnRange: Equatable, Sendable {
+    public var start: UInt64
+    public var end: UInt64
+    public var nid: Int32
 }
 
 /// Which of memblock's two arrays an operation works on.

@@ -376,9 +376,8 @@ public struct Kernel: Sendable {
         defer { memblock.reserved = saved }
         let maxDMA: UInt64 = 16 * SZ_1M >> pageShift
         var nrPages: UInt64 = 0, nrFree: UInt64 = 0
-        for r in memblock.memory.regions where r.size != 0 {
-            let s = Swift.min(Pfn.up(r.base).raw, maxDMA), e = Swift.min(Pfn.down(r.end).raw, maxDMA)
-            if s < e { nrPages += e - s }
+        for r in memblock.pfnRanges() {
+            nrPages += Swift.min(r.end, maxDMA) - Swift.min(r.start, maxDMA)
         }
         for f in memblock.freeRanges() {
             let s = Swift.min(Pfn.up(f.start).raw, maxDMA), e = Swift.min(Pfn.down(f.end).raw, maxDMA)

@@ -137,11 +137,9 @@ extension Kernel {
     /// Tables for a range that covers the .brk buffer cannot come from that buffer.
     mutating func initRangeMemoryMapping(_ rStart: PhysAddr, _ rEnd: PhysAddr) -> UInt64 {
         var mapped: UInt64 = 0
-        for r in memblock.memory.regions where r.size != 0 {
-            let s = Pfn.up(r.base).physAddr, e = Pfn.down(r.end).physAddr
-            if s >= e { continue }
-            let start = Swift.min(Swift.max(s, rStart), rEnd)
-            let end = Swift.min(Swift.max(e, rStart), rEnd)
+        for r in memblock.pfnRanges() {
+            let start = Swift.min(Swift.max(r.start << pageShift, rStart), rEnd)
+            let end = Swift.min(Swift.max(r.end << pageShift, rStart), rEnd)
             if start >= end { continue }
             canUseBrkPgt = Swift.max(start, pgtBufEnd.physAddr) >= Swift.min(end, pgtBufTop.physAddr)
             _ = initMemoryMapping(start, end)

@@ -157,7 +157,7 @@ extension Kernel {
         var i = 0
         while i < mi.count {
             let b = mi[i]
-            if !memblockOverlapsMemory(b.start, b.end) {
+            if !memblock.overlapsRegion(.memory, b.start, b.end - b.start) {
                 numa.reservedMeminfo.append(b)
                 mi.remove(at: i)
                 continue
@@ -195,12 +195,6 @@ extension Kernel {
         }
         numa.meminfo = mi
         return true
-    }
-
-    /// Linux: memblock_overlaps_region(&memblock.memory, …).
-    func memblockOverlapsMemory(_ start: PhysAddr, _ end: PhysAddr) -> Bool {
-        for r in memblock.memory.regions where r.size != 0 && r.base < end && start < r.end { return true }
-        return false
     }
 
     /// Linux: numa_register_memblks(): tag memblock with node ids, check coverage, allocate
@@ -258,9 +252,8 @@ extension Kernel {
     /// (MAX_NUMNODES: any node).
     public func absentPagesInRange(nid: Int32, _ start: UInt64, _ end: UInt64) -> UInt64 {
         var present: UInt64 = 0
-        for r in memblock.memory.regions where r.size != 0 && (nid == maxNumNodes || r.nid == nid) {
-            let s = Swift.min(Swift.max(Pfn.up(r.base).raw, start), end)
-            let e = Swift.min(Swift.max(Pfn.down(r.end).raw, start), end)
+        for r in memblock.pfnRanges(nid: nid) {
+            let s = Swift.min(Swift.max(r.start, start), end), e = Swift.min(Swift.max(r.end, start), end)
             if s < e { present += e - s }
         }
         return (end - start) - present

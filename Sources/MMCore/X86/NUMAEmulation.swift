@@ -37,7 +37,6 @@ extension Kernel {
             ok = false
             var nid = 0
             for phys in NUMAState.members(numa.nodesParsed) {
-                _ = phys
                 guard !pi.isEmpty else { break }
                 let blk0 = pi[0]
                 guard let next = splitNodesSizeInterleave(&ei, &pi, &emuToPhys, blk0.start, blk0.end, 0,

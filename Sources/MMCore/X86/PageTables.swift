@@ -39,8 +39,6 @@ public struct PageTableShadow: Sendable, Equatable {
     public var pudLarge = Bitset()
     /// PMD entries that point to a PTE page (few: only the 4 KiB-mapped edges of RAM), sorted.
     public var pmdTable: [UInt64] = []
-    /// Table pages allocated for this region so far.
-    public var tablePages = 0
 
     public init(base: UInt64, la57: Bool) { self.base = base; self.la57 = la57 }
 
