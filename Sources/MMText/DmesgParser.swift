@@ -104,6 +104,7 @@ public struct DmesgParser {
         var inMtrrWindow = false
         var pastEarlyEFI = false
         var pastMemoryLine = false
+        var lateFrees: (smp: UInt64?, decrypted: UInt64?, textGap: UInt64?, rodataGap: UInt64?) = (nil, nil, nil, nil)
         var pendingEFIRemove = false
 
         var lineNo = 0
@@ -234,6 +235,21 @@ public struct DmesgParser {
                 mpFloating = a
                 continue
             }
+            if m.hasPrefix("Freeing "), m.hasSuffix("K"), let colon = m.lastIndex(of: ":") {
+                // "Freeing SMP alternatives memory: 36K" and the kernel image's later frees.
+                let what = m[m.index(m.startIndex, offsetBy: 8)..<colon]
+                guard let kb = UInt64(m[m.index(colon, offsetBy: 2)...].dropLast()) else {
+                    throw fail(lineNo, "Freeing", "expected \"Freeing … memory: NK\"")
+                }
+                switch what {
+                case "SMP alternatives memory": lateFrees.smp = kb * 1024
+                case "unused decrypted memory": lateFrees.decrypted = kb * 1024
+                case "unused kernel image (text/rodata gap) memory": lateFrees.textGap = kb * 1024
+                case "unused kernel image (rodata/data gap) memory": lateFrees.rodataGap = kb * 1024
+                default: break
+                }
+                continue
+            }
             if m.hasPrefix("Memory: ") {
                 pastMemoryLine = true
                 kernelSizes = DmesgParser.kernelSizes(m)
@@ -288,6 +304,10 @@ public struct DmesgParser {
 
         var kernel = KernelImage.debian6_1_192
         kernel.zoneDevice = zoneDevice
+        if let v = lateFrees.smp { kernel.smpAlternativesSize = v }
+        if let v = lateFrees.decrypted { kernel.unusedDecryptedSize = v }
+        if let v = lateFrees.textGap { kernel.textRodataGapSize = v }
+        if let v = lateFrees.rodataGap { kernel.rodataDataGapSize = v }
         if let s = kernelSizes {
             kernel.textSize = s.0; kernel.rwdataSize = s.1; kernel.rodataSize = s.2; kernel.initSize = s.3; kernel.bssSize = s.4
         }

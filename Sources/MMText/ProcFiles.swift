@@ -22,18 +22,90 @@ public enum ProcFiles {
         return out
     }
 
-    /// /proc/zoneinfo's node and zone headers with spanned, present, managed and start_pfn.
+    /// /proc/zoneinfo (mm/vmstat.c: zoneinfo_show_print()). Counters the model does not keep
+    /// (page cache, slab, NUMA hits …) print 0.
     public static func zoneinfo(_ k: Kernel) -> [String] {
         var out: [String] = []
+        let cpus = k.onlineCPUs
         for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
-            for z in node.zones where z.type != .device || k.machine.kernel.zoneDevice {
+            let firstPopulated = node.zones.firstIndex(where: { $0.isPopulated })
+            for (i, z) in node.zones.enumerated() where z.type != .device || k.machine.kernel.zoneDevice {
                 out.append("Node \(node.nodeId), zone \(padLeft(z.type.name, 8))")
+                if i == firstPopulated {
+                    out.append("  per-node stats")
+                    for name in nodeStatNames { out.append("      \(padRight(name, 12)) 0") }
+                }
+                out.append("  pages free     \(z.freePages)")
+                out.append("        boost    \(z.watermarkBoost)")
+                out.append("        min      \(z.minWmark)")
+                out.append("        low      \(z.lowWmark)")
+                out.append("        high     \(z.highWmark)")
                 out.append("        spanned  \(z.spannedPages)")
                 out.append("        present  \(z.presentPages)")
                 out.append("        managed  \(z.managedPages)")
-                if z.isPopulated { out.append("  start_pfn:           \(z.zoneStartPfn)") }
+                out.append("        cma      0")
+                let reserve = (k.machine.kernel.zoneDevice ? z.lowmemReserve : Array(z.lowmemReserve.prefix(maxNrZones - 1)))
+                out.append("        protection: (\(reserve.map { String($0) }.joined(separator: ", ")))")
+                guard z.isPopulated else { continue }
+                out.append("      \(padRight("nr_free_pages", 12)) \(z.freePages)")
+                for name in zoneStatNames { out.append("      \(padRight(name, 12)) 0") }
+                out.append("  pagesets")
+                for cpu in 0..<cpus {
+                    out.append("    cpu: \(cpu)")
+                    out.append("              count: 0")
+                    out.append("              high:  \(z.pagesetHigh)")
+                    out.append("              batch: \(z.pagesetBatch)")
+                    out.append("  vm stats threshold: \(z.statThreshold)")
+                }
+                out.append("  node_unreclaimable:  0")
+                out.append("  start_pfn:           \(z.zoneStartPfn)")
             }
         }
         return out
     }
+
+    /// /proc/meminfo (fs/proc/meminfo.c: show_val_kb()), the lines the model knows so far.
+    public static func meminfo(_ k: Kernel) -> [String] {
+        var free: UInt64 = 0
+        for node in k.nodes { for z in node.zones { free += z.freePages } }
+        func line(_ name: String, _ pages: UInt64) -> String {
+            padRight(name + ":", 16) + padLeft(String(pages << 2), 8) + " kB"
+        }
+        return [line("MemTotal", k.totalramPages), line("MemFree", free)]
+    }
+
+    /// The vm.* sysctls the model keeps, in `sysctl` format (vm-sysctl.txt's first lines).
+    public static func sysctl(_ k: Kernel) -> [String] {
+        [
+            "vm.min_free_kbytes = \(k.vm.minFreeKbytes)",
+            "vm.watermark_scale_factor = \(k.vm.watermarkScaleFactor)",
+            "vm.watermark_boost_factor = \(k.vm.watermarkBoostFactor)",
+            "vm.lowmem_reserve_ratio = " + k.vm.lowmemReserveRatio.map { String($0) }.joined(separator: "\t"),
+            "vm.percpu_pagelist_high_fraction = \(k.vm.percpuPagelistHighFraction)",
+        ]
+    }
+
+    public static let sysctlNames = ["vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.watermark_boost_factor",
+                                     "vm.lowmem_reserve_ratio", "vm.percpu_pagelist_high_fraction"]
+
+    /// Linux: node_stat_name() for 6.1's enum node_stat_item (the "per-node stats" block).
+    static let nodeStatNames = [
+        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
+        "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
+        "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
+        "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
+        "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages",
+        "nr_file_pmdmapped", "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
+        "nr_dirtied", "nr_written", "nr_throttled_written", "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired",
+        "nr_foll_pin_released", "nr_kernel_stack", "nr_page_table_pages", "nr_sec_page_table_pages",
+        "nr_swapcached", "pgpromote_success", "pgpromote_candidate",
+    ]
+
+    /// Linux: zone_stat_name() after nr_free_pages, then the NUMA events.
+    static let zoneStatNames = [
+        "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file", "nr_zone_active_file",
+        "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce", "nr_zspages", "nr_free_cma",
+        "numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local", "numa_other",
+    ]
 }

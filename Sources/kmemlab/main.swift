@@ -56,11 +56,18 @@ struct Boot: ParsableCommand {
 
         --show names a /proc file or the kernel log:
           dmesg        the boot log this far, in dmesg's format ("[    0.000000] " prefix)
-          zoneinfo     /proc/zoneinfo's node and zone headers: spanned, present, managed
-                       (managed is free_area_init's estimate until the buddy allocator lands)
-          memblock     /sys/kernel/debug/memblock/{memory,reserved} where the model stops
+          zoneinfo     /proc/zoneinfo at the end of boot: sizes, managed pages, watermarks,
+                       protection, pageset high/batch, stat thresholds (counters the model
+                       does not keep print 0; free pages are managed minus boot's own pages)
+          meminfo      /proc/meminfo's MemTotal and MemFree
+          sysctl       the vm.* sysctls the page allocator reads, as `sysctl vm.NAME` prints them
+          memblock     /sys/kernel/debug/memblock/{memory,reserved} at memblock_free_all()
                        (with --replay-memblock: the real boot's reservations)
-        Later releases add buddyinfo, pagetypeinfo, slabinfo, meminfo and iomem.
+        Later releases add buddyinfo, pagetypeinfo, slabinfo and iomem.
+
+        --sysctl vm.NAME=VALUE writes a sysctl after boot, as `sysctl -w` would, and
+        recomputes what depends on it (min_free_kbytes, watermark_scale_factor,
+        watermark_boost_factor, lowmem_reserve_ratio, percpu_pagelist_high_fraction).
         With several names each is printed after a line "==> NAME <==".
 
         Errors in the input (a log, a machine file, an option) print one line naming the file,
@@ -76,11 +83,14 @@ struct Boot: ParsableCommand {
     @Flag(name: .customLong("replay-memblock"), help: "Use the memblock calls of the --from-dmesg log (booted with memblock=debug) for the reserved set, instead of kmemlab's reservation model.")
     var replayMemblock = false
 
-    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, zoneinfo, memblock.", valueName: "name"))
+    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, zoneinfo, meminfo, sysctl, memblock.", valueName: "name"))
     var show: [String] = []
 
-    static let showable = ["dmesg", "zoneinfo", "memblock"]
-    static let planned = ["buddyinfo", "pagetypeinfo", "slabinfo", "meminfo", "iomem"]
+    @Option(help: ArgumentHelp("Write a vm sysctl after boot (repeatable): vm.min_free_kbytes=8192.", valueName: "name=value"))
+    var sysctl: [String] = []
+
+    static let showable = ["dmesg", "zoneinfo", "meminfo", "sysctl", "memblock"]
+    static let planned = ["buddyinfo", "pagetypeinfo", "slabinfo", "iomem"]
 
     func run() throws {
         var names = show.flatMap { $0.split(separator: ",").map(String.init) }
@@ -103,6 +113,18 @@ struct Boot: ParsableCommand {
         kernel.replayMemblock = replayMemblock
         var panic: String? = nil
         do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
+        for assignment in sysctl where panic == nil {
+            guard let eq = assignment.firstIndex(of: "=") else {
+                throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
+            }
+            let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
+            do { try kernel.writeSysctl(name, value) } catch {
+                switch error {
+                case .unknown: throw InputError(file: "(options)", field: "--sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
+                case .invalid: throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": invalid value (the kernel would answer EINVAL)")
+                }
+            }
+        }
         for n in names {
             if names.count > 1 { print("==> \(n) <==") }
             switch n {
@@ -110,6 +132,10 @@ struct Boot: ParsableCommand {
                 for line in ProcFiles.memblock(kernel) { print(line) }
             case "zoneinfo":
                 for line in ProcFiles.zoneinfo(kernel) { print(line) }
+            case "meminfo":
+                for line in ProcFiles.meminfo(kernel) { print(line) }
+            case "sysctl":
+                for line in ProcFiles.sysctl(kernel) { print(line) }
             default:
                 for line in kernel.log.rendered() { print(line) }
                 if let panic { print("[    0.000000] Kernel panic - not syncing: \(panic)") }

@@ -119,6 +119,17 @@ public enum Fixtures {
         return out
     }
 
+    /// The /proc/zoneinfo lines the oracle's README calls deterministic (sizes, watermarks,
+    /// protection, pageset high and batch, stat thresholds, start_pfn), with their zone headers.
+    public static func zoneinfoDeterministicLines(_ lines: [String]) -> [String] {
+        let keys = ["min", "low", "high", "spanned", "present", "managed", "protection:", "high:", "batch:", "start_pfn:"]
+        return lines.filter { line in
+            if line.hasPrefix("Node ") || line.hasPrefix("  vm stats threshold:") { return true }
+            guard let first = line.split(separator: " ").first else { return false }
+            return keys.contains(String(first))
+        }
+    }
+
     /// The first difference of two line lists, for a readable failure.
     public static func firstDifference(_ expected: [String], _ actual: [String]) -> String? {
         for i in 0..<max(expected.count, actual.count) {

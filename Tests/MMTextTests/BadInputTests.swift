@@ -146,7 +146,9 @@ struct CommandTests {
     @Test("bad input exits 2 with one line on stderr", .enabled(if: FileManager.default.fileExists(atPath: binary)),
           arguments: [["boot", "--mem", "banana"], ["boot", "--from-dmesg", "/nonexistent"], ["boot", "--show", "buddyinfo"], ["boot", "--replay-memblock"],
                       ["boot", "--no-such-option"], ["boot", "--preset", "qemu-pc", "--from-dmesg", "x"],
-                      ["boot", "--from-dmesg", #filePath]])
+                      ["boot", "--from-dmesg", #filePath], ["boot", "--sysctl", "vm.min_free_kbytes"],
+                      ["boot", "--sysctl", "vm.min_free_kbytes=-5"], ["boot", "--sysctl", "vm.swappiness=60"],
+                      ["boot", "--sysctl", "vm.percpu_pagelist_high_fraction=3"]])
     func badInput(_ args: [String]) throws {
         let r = try run(args)
         #expect(r.status == 2)
@@ -167,6 +169,15 @@ struct CommandTests {
         #expect(count(model.out) == 7)
         #expect(count(replayed.out) == 38)
         #expect(replayed.out.contains("  37: 0x000000003ffe0000..0x000000003ffe1b9c"))
+    }
+
+    @Test("--sysctl recomputes the watermarks after boot", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func sysctl() throws {
+        let log = Fixtures.casePath("pc-1g-2cpu-nologbuf", "dmesg.txt")
+        let r = try run(["boot", "--from-dmesg", log, "--replay-memblock", "--sysctl", "vm.min_free_kbytes=8192", "--show", "sysctl,zoneinfo"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("vm.min_free_kbytes = 8192\n"))
+        #expect(r.out.contains("        min      2016\n        low      2520\n        high     3024\n"))
     }
 
     @Test("bench --json reports boot time and host memory for 4 GiB … 64 TiB", .enabled(if: FileManager.default.fileExists(atPath: binary)))

@@ -2,9 +2,9 @@
 //
 // Linux: include/linux/mmzone.h — enum zone_type, struct zone, pg_data_t (struct pglist_data),
 //        struct zonelist.
-// Exact: the fields /proc/zoneinfo prints for a node and its zones before the page allocator runs.
-// Simplified: only what is modelled so far; free lists, watermarks and pcp come with the buddy
-//        allocator.
+// Exact: the sizes, managed pages, watermarks, lowmem_reserve and pageset limits /proc/zoneinfo
+//        prints.
+// Simplified: only what is modelled so far; the free lists come with the buddy allocator.
 
 /// Linux: enum zone_type, as configured by Debian (DMA, DMA32, Normal, Movable, Device).
 public enum ZoneType: Int, CaseIterable, Sendable, Comparable {
@@ -26,6 +26,14 @@ public enum ZoneType: Int, CaseIterable, Sendable, Comparable {
 
 /// Linux: MAX_NR_ZONES.
 public let maxNrZones = 5
+/// Linux: MAX_ORDER (6.1: orders 0 … 10, so the largest block is 4 MiB).
+public let maxOrder = 11
+/// Linux: pageblock_order and pageblock_nr_pages (x86-64: a 2 MiB huge page).
+public let pageblockOrder: UInt64 = 9
+public let pageblockNrPages: UInt64 = 1 << 9
+/// Linux: MIGRATE_PCPTYPES — the types with their own per-cpu lists (unmovable, movable,
+/// reclaimable).
+public let migratePCPTypes = 3
 
 /// Linux: struct zone (the sizing part).
 public struct Zone: Equatable, Sendable {
@@ -37,13 +45,45 @@ public struct Zone: Equatable, Sendable {
     /// Linux: zone->managed_pages. free_area_init_core() sets an estimate; memblock_free_all()
     /// replaces it with the pages really freed.
     public var managedPages: UInt64 = 0
+    /// Linux: NR_FREE_PAGES (pages on this zone's free lists).
+    public var freePages: UInt64 = 0
+    /// Free pages memblock_free_all() left above first_deferred_pfn for deferred init to free.
+    public var deferredFreePages: UInt64 = 0
+
+    /// Linux: zone->_watermark[WMARK_MIN, LOW, HIGH, PROMO], without the boost.
+    public var watermark = Watermarks()
+    /// Linux: zone->watermark_boost (added to every watermark when it is read).
+    public var watermarkBoost: UInt64 = 0
+    /// Linux: zone->lowmem_reserve[]: pages this zone keeps back from an allocation whose
+    /// highest usable zone is the index.
+    public var lowmemReserve = [UInt64](repeating: 0, count: maxNrZones)
+    /// Linux: zone->pageset_high and pageset_batch, copied into every CPU's per_cpu_pages. The
+    /// boot pagesets (high 0, batch 1) stay in force for zones that never get real ones.
+    public var pagesetHigh: UInt64 = 0
+    public var pagesetBatch: UInt64 = 1
+    /// Linux: the per-cpu vmstat threshold ("vm stats threshold").
+    public var statThreshold: UInt64 = 0
 
     public init(type: ZoneType, nid: Int32) { self.type = type; self.nid = nid }
+
+    /// Linux: min_wmark_pages(), low_wmark_pages(), high_wmark_pages(): boost included.
+    public var minWmark: UInt64 { watermark.min + watermarkBoost }
+    public var lowWmark: UInt64 { watermark.low + watermarkBoost }
+    public var highWmark: UInt64 { watermark.high + watermarkBoost }
 
     /// Linux: zone_end_pfn().
     public var zoneEndPfn: UInt64 { zoneStartPfn + spannedPages }
     /// Linux: populated_zone().
     public var isPopulated: Bool { presentPages != 0 }
+}
+
+/// Linux: enum zone_watermarks (WMARK_MIN … WMARK_PROMO), in pages.
+public struct Watermarks: Equatable, Sendable {
+    public var min: UInt64 = 0
+    public var low: UInt64 = 0
+    public var high: UInt64 = 0
+    public var promo: UInt64 = 0
+    public init() {}
 }
 
 /// Linux: pg_data_t.

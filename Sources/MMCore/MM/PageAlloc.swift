@@ -263,21 +263,41 @@ extension Kernel {
         var zoneId = ZoneType.dma
         var lastNid: Int32 = 0
         var lastEnd: UInt64 = 0
+        var counted = (zoneEnd: UInt64.max, pages: UInt64(0))
         for r in memPfnRanges() {
             lastNid = r.nid
             lastEnd = r.end
-            guard let node = nodes.first(where: { $0.nodeId == r.nid }) else { continue }
-            for z in node.zones where z.isPopulated {
+            guard let n = nodes.firstIndex(where: { $0.nodeId == r.nid }) else { continue }
+            for z in nodes[n].zones where z.isPopulated {
                 zoneId = z.type
                 let s = Swift.min(Swift.max(r.start, z.zoneStartPfn), z.zoneEndPfn)
                 let e = Swift.min(Swift.max(r.end, z.zoneStartPfn), z.zoneEndPfn)
                 if s >= e { continue }
                 if hole < s { initUnavailableRange(hole, s, z.type, r.nid) }
                 hole = e
+                deferInit(node: n, zone: z, start: s, end: e, counted: &counted)
             }
         }
         let end = roundUp(lastEnd, pagesPerSection)
         if hole < end { initUnavailableRange(hole, end, zoneId, lastNid) }
+    }
+
+    /// Linux: defer_init(): DEFERRED_STRUCT_PAGE_INIT initialises only the first section's worth of
+    /// a node's highest zone at boot — enough to allocate from until the rest is initialised in
+    /// parallel after the CPUs are up. Lower zones are always initialised whole, because
+    /// allocations that need them (DMA) cannot fall back. The count restarts with every zone and
+    /// skips holes; the cut falls on the first section boundary after more than a section.
+    mutating func deferInit(node n: Int, zone z: Zone, start s: UInt64, end e: UInt64,
+                            counted: inout (zoneEnd: UInt64, pages: UInt64)) {
+        if counted.zoneEnd != z.zoneEndPfn { counted = (z.zoneEndPfn, 0) }
+        guard z.zoneEndPfn >= nodes[n].nodeEndPfn, nodes[n].firstDeferredPfn == .max else { return }
+        let firstEligible = s + (counted.pages >= pagesPerSection ? 0 : pagesPerSection - counted.pages)
+        let cut = roundUp(firstEligible, pagesPerSection)
+        if cut < e {
+            nodes[n].firstDeferredPfn = cut
+        } else {
+            counted.pages += e - s
+        }
     }
 
     /// Linux: init_unavailable_range(): counts the pfns whose pageblock has a memmap.

@@ -144,19 +144,33 @@ public struct KernelImage: Equatable, Sendable {
     public var rodataSize: UInt64
     public var initSize: UInt64
     public var bssSize: UInt64
+    /// What boot gives back from the image afterwards, in bytes, as the "Freeing … memory: NK"
+    /// lines print it: the SMP alternatives (__smp_locks), the unused part of .bss..decrypted,
+    /// and the alignment gaps between text and rodata and between rodata and data. (The init
+    /// sections are `initSize`.)
+    public var smpAlternativesSize: UInt64
+    public var unusedDecryptedSize: UInt64
+    public var textRodataGapSize: UInt64
+    public var rodataDataGapSize: UInt64
     /// Linux: CONFIG_ZONE_DEVICE. Debian builds it; some distributions' kernels (in the hardware
     /// logs) do not, and then have no "Device" zone at all.
     public var zoneDevice: Bool
 
     public init(start: PhysAddr, reserveEnd: PhysAddr, end: PhysAddr, brkUsed: UInt64, textSize: UInt64,
-                rwdataSize: UInt64, rodataSize: UInt64, initSize: UInt64, bssSize: UInt64, zoneDevice: Bool = true) {
+                rwdataSize: UInt64, rodataSize: UInt64, initSize: UInt64, bssSize: UInt64,
+                smpAlternativesSize: UInt64 = 36 * 1024, unusedDecryptedSize: UInt64 = 2036 * 1024,
+                textRodataGapSize: UInt64 = 2040 * 1024, rodataDataGapSize: UInt64 = 1108 * 1024,
+                zoneDevice: Bool = true) {
         self.start = start; self.reserveEnd = reserveEnd; self.end = end; self.brkUsed = brkUsed
         self.textSize = textSize; self.rwdataSize = rwdataSize; self.rodataSize = rodataSize
         self.initSize = initSize; self.bssSize = bssSize; self.zoneDevice = zoneDevice
+        self.smpAlternativesSize = smpAlternativesSize; self.unusedDecryptedSize = unusedDecryptedSize
+        self.textRodataGapSize = textRodataGapSize; self.rodataDataGapSize = rodataDataGapSize
     }
 
     /// Debian bookworm's linux-image-6.1.0-56-amd64 (6.1.192-2) without KASLR, as the oracle
     /// boots show it: "14343K kernel code, 2338K rwdata, 9132K rodata, 2824K init, 17344K bss",
+    /// and later frees of 36K (SMP alternatives), 2036K (decrypted), 2040K and 1108K (gaps),
     /// reserved [0x1000000, 0x4400000) plus 0x11000 bytes of used .brk. The .brk area's full size
     /// is not in any log; 0x20000 (its two 64 KiB users) is kmemlab's estimate.
     public static let debian6_1_192 = KernelImage(

@@ -74,6 +74,17 @@ public struct Kernel: Sendable {
     /// Linux: the zonelists and policy_zone build_all_zonelists() leaves.
     public var zonelists = Zonelists()
 
+    // The page allocator.
+    /// Linux: the vm.* sysctls.
+    public var vm = VMTunables()
+    /// Linux: _totalram_pages, totalreserve_pages.
+    public var totalramPages: UInt64 = 0
+    public var totalreservePages: UInt64 = 0
+    /// Whether transparent huge pages came up enabled (hugepage_init()).
+    public var thpEnabled = false
+    /// Linux: nr_free_pages() just before mem_init_print_info() (the "Memory:" line's first figure).
+    public var freePagesAtMemInit: UInt64 = 0
+
     /// Apply the machine's logged memblock calls instead of the model's reservations
     /// (`--replay-memblock`); the model still runs, so both can be compared.
     public var replayMemblock = false
@@ -98,7 +109,7 @@ public struct Kernel: Sendable {
     /// Linux: MAX_ARCH_PFN = MAXMEM >> PAGE_SHIFT.
     public var maxArchPfn: Pfn { Pfn(1 << (maxPhysmemBits - pageShift)) }
 
-    /// Runs setup_arch() to the zones, then start_kernel() through build_all_zonelists().
+    /// Runs setup_arch(), then the rest of start_kernel() and kernel_init() (Init/Main.swift).
     public mutating func boot() throws(BootPanic) {
         log.info(Kernel.banner)
         log.info("Command line: \(machine.commandLine)")
@@ -140,14 +151,7 @@ public struct Kernel: Sendable {
         pagingInit()
         // acpi_boot_init(): its EFI (BGRT) e820 edits.
         applyFirmwareEdits(.acpiBoot)
-        // start_kernel(), after setup_arch().
-        buildAllZonelists()
-        if replayMemblock { applyReplayedReservations(count: machine.memblockLog.count) }
-        log.info("Kernel command line: \(machine.commandLine)")
-        let unknown = commandLine.unknownParameters()
-        if !unknown.isEmpty {
-            log.info("Unknown kernel command line parameters \"\(unknown.joined(separator: " "))\", will be passed to user space.")
-        }
+        startKernel()
     }
 
     // MARK: Steps

@@ -33,8 +33,26 @@ public struct NUMAState: Sendable {
     public var cpuToNode: [Int32] = []
     /// Linux: node_data[nid] — where each node's pg_data_t lives (0: none).
     public var nodeData: [PhysAddr] = []
+    /// Linux: emu_nid_to_phys[] under `numa=fake` (empty otherwise): which real node each
+    /// emulated node was carved from.
+    public var emuToPhys: [Int32] = []
 
     public init() {}
+
+    /// Linux: cpumask_weight(cpumask_of_node(nid)) once `online` CPUs are up (numa_add_cpu()).
+    /// Under emulation a CPU joins every emulated node of its real node.
+    public func cpusOnNode(_ nid: Int32, online: Int) -> Int {
+        var n = 0
+        for cpu in 0..<Swift.min(online, cpuToNode.count) {
+            let c = cpuToNode[cpu]
+            if emuToPhys.isEmpty {
+                if c == nid { n += 1 }
+            } else if c >= 0, Int(c) < emuToPhys.count, Int(nid) < emuToPhys.count, emuToPhys[Int(c)] == emuToPhys[Int(nid)] {
+                n += 1
+            }
+        }
+        return n
+    }
 
     /// Linux: node_distance(a, b).
     public func nodeDistance(_ a: Int32, _ b: Int32) -> Int {

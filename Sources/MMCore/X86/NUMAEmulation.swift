@@ -80,6 +80,7 @@ extension Kernel {
             numa.cpuToNode[cpu] = Int32(emuToPhys.firstIndex(of: phys) ?? 0)
         }
         for i in emuToPhys.indices where emuToPhys[i] == numaNoNode { emuToPhys[i] = dflPhys }
+        numa.emuToPhys = emuToPhys
         // numa_reset_distance(), then numa_set_distance() for every pair: the first call
         // allocates the table, sized by the highest parsed node.
         numa.distance = []

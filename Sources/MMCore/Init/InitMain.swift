@@ -1,0 +1,135 @@
+// (init/main.c; not "Main.swift", which would make MMCore an executable target.)
+// start_kernel() after setup_arch(), to the end of boot: the hand-over to the page allocator and
+// the moments the reserves are computed.
+//
+// Linux: init/main.c — start_kernel(), mm_init(), kernel_init_freeable(), kernel_init();
+//        arch/x86/mm/init_64.c — mem_init(), preallocate_vmalloc_pages(), free_initmem(),
+//        mark_rodata_ro(); mm/page_alloc.c — mem_init_print_info(), page_alloc_init_late(),
+//        free_reserved_area(); arch/x86/kernel/alternative.c — the SMP alternatives free.
+// Exact: the order. Watermarks, lowmem_reserve and pcp limits are computed from managed_pages
+//        as it is at postcore and subsys initcall time: after deferred init and the SMP
+//        alternatives, before the initrd and the kernel's init sections are given back. A model
+//        that computed them from the final counts would be off by hundreds of pages.
+
+extension Kernel {
+    /// Linux: num_online_cpus() once smp_init() is done: the present CPUs, or fewer under
+    /// `nosmp`, `maxcpus=` or `nr_cpus=`.
+    public var onlineCPUs: Int {
+        var n = Swift.max(1, machine.cpus.present)
+        if commandLine.has("nosmp") { return 1 }
+        for name in ["maxcpus", "nr_cpus"] {
+            if let v = commandLine.last(name), let m = Int(v) { n = Swift.min(n, Swift.max(1, m)) }
+        }
+        return n
+    }
+
+    /// Linux: setup_max_cpus (`maxcpus=`, 0 under `nosmp`).
+    var setupMaxCPUs: Int {
+        if commandLine.has("nosmp") { return 0 }
+        if let v = commandLine.last("maxcpus"), let m = Int(v) { return m }
+        return Int.max
+    }
+
+    /// start_kernel() from build_all_zonelists() on, then kernel_init() to the end of boot.
+    mutating func startKernel() {
+        buildAllZonelists()
+        log.info("Kernel command line: \(machine.commandLine)")
+        let unknown = commandLine.unknownParameters()
+        if !unknown.isEmpty {
+            log.info("Unknown kernel command line parameters \"\(unknown.joined(separator: " "))\", will be passed to user space.")
+        }
+        memInit()
+        memInitPrintInfo()
+        setupPerCPUPageset()
+        // arch_cpu_finalize_init() → alternative_instructions(): the lock-prefix table is kept
+        // only while the kernel is patched for one CPU and more could still arrive.
+        let uniprocPatched = !commandLine.has("noreplace-smp") && (machine.cpus.present <= 1 || setupMaxCPUs <= 1)
+        if !uniprocPatched || machine.cpus.possible <= 1 {
+            freeImagePart("SMP alternatives", machine.kernel.smpAlternativesSize)
+        }
+        // kernel_init_freeable(): smp_init(), then page_alloc_init_late().
+        deferredInitMemmap()
+        memblockDiscard()
+        // do_basic_setup(): the initcalls that matter here, by level.
+        initPerZoneWmarkMin()            // postcore
+        hugepageInit()                   // subsys
+        freeInitrdMem()                  // rootfs (populate_rootfs)
+        // kernel_init(): free_initmem(), mark_readonly().
+        freeImagePart("unused decrypted", machine.kernel.unusedDecryptedSize)
+        freeImagePart("unused kernel image (initmem)", machine.kernel.initSize)
+        freeImagePart("unused kernel image (text/rodata gap)", machine.kernel.textRodataGapSize)
+        freeImagePart("unused kernel image (rodata/data gap)", machine.kernel.rodataDataGapSize)
+    }
+
+    /// Linux: x86 mem_init(): memblock_free_all(), then preallocate_vmalloc_pages().
+    mutating func memInit() {
+        if replayMemblock { applyReplayedReservations(count: machine.memblockLog.count) }
+        memblockFreeAll()
+        takeKernelPages(vmallocPreallocatedPages)
+        var free: UInt64 = 0
+        forEachZone { free += $0.freePages }
+        freePagesAtMemInit = free
+    }
+
+    /// Pages the kernel allocates for itself at boot (GFP_KERNEL, order 0), taken from the first
+    /// zone of the boot node's zonelist that has them. Counts only, until the buddy lists exist.
+    mutating func takeKernelPages(_ count: UInt64) {
+        var left = count
+        let local = Int(numa.cpuToNode.first.map { $0 < 0 ? 0 : $0 } ?? 0)
+        guard local < zonelists.fallback.count else { return }
+        for ref in zonelists.fallback[local] where ref.zone <= .normal && left != 0 {
+            guard let n = nodes.firstIndex(where: { $0.nodeId == ref.nid }) else { continue }
+            let take = Swift.min(left, nodes[n].zones[ref.zone.rawValue].freePages)
+            nodes[n].zones[ref.zone.rawValue].freePages -= take
+            left -= take
+        }
+    }
+
+    /// Linux: preallocate_vmalloc_pages(): one page-table page under every top-level entry the
+    /// vmalloc area spans (PUD pages with 4-level paging, P4D pages with 5-level), so that the
+    /// kernel half of the page tables never changes and need not be synced into every process.
+    /// Without KASLR the area starts on a top-level boundary; with it, it almost never does.
+    public var vmallocPreallocatedPages: UInt64 {
+        let shift: UInt64 = la57 ? 48 : 39
+        let size: UInt64 = (la57 ? 12800 : 32) << 40
+        let slots = size >> shift
+        return kaslrMemoryEnabled ? slots + 1 : slots
+    }
+
+    /// Linux: mem_init_print_info(): the "Memory:" line.
+    mutating func memInitPrintInfo() {
+        let k = machine.kernel
+        let physpages = physPages
+        let reserved = physpages - Swift.min(physpages, totalramPages)
+        log.info("Memory: \(freePagesAtMemInit << 2)K/\(physpages << 2)K available (\(k.textSize >> 10)K kernel code, \(k.rwdataSize >> 10)K rwdata, \(k.rodataSize >> 10)K rodata, \(k.initSize >> 10)K init, \(k.bssSize >> 10)K bss, \(reserved << 2)K reserved, 0K cma-reserved)")
+    }
+
+    /// Linux: get_num_physpages(): every online node's present pages.
+    public var physPages: UInt64 {
+        var n: UInt64 = 0
+        for node in nodes where numa.nodeOnline.contains(UInt64(node.nodeId)) { n += node.nodePresentPages }
+        return n
+    }
+
+    /// Linux: free_reserved_area() for pages of the kernel image: they become managed pages of
+    /// the zone the image lies in, and count as RAM from now on.
+    mutating func freeImagePart(_ what: String, _ size: UInt64) {
+        let pages = size >> pageShift
+        guard pages != 0 else { return }
+        let start = Pfn.down(machine.kernel.start).raw
+        freePagesToZones(start, start + pages, nid: earlyPfnToNid(Pfn(start)), deferredSplit: false)
+        totalramPages += pages
+        log.info("Freeing \(what) memory: \(pages << (pageShift - 10))K")
+    }
+
+    /// Linux: free_initrd_mem() (x86): the initrd's pages, its partial last page included —
+    /// the early reservation already rounded it up to a page.
+    mutating func freeInitrdMem() {
+        guard let rd = machine.initrd, rd.addr != 0, rd.size != 0 else { return }
+        let start = Pfn.up(rd.addr).raw, end = Pfn.up(rd.addr + rd.size).raw
+        guard start < end else { return }
+        freePagesToZones(start, end, nid: earlyPfnToNid(Pfn(start)), deferredSplit: false)
+        totalramPages += end - start
+        log.info("Freeing initrd memory: \((end - start) << (pageShift - 10))K")
+    }
+}
