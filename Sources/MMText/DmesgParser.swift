@@ -104,6 +104,8 @@ public struct DmesgParser {
         var inMtrrWindow = false
         var pastEarlyEFI = false
         var pastMemoryLine = false
+        var percpuStatic: UInt64? = nil
+        var ioapics = 0
         var lateFrees: (smp: UInt64?, decrypted: UInt64?, textGap: UInt64?, rodataGap: UInt64?) = (nil, nil, nil, nil)
         var pendingEFIRemove = false
 
@@ -250,6 +252,16 @@ public struct DmesgParser {
                 }
                 continue
             }
+            if m.hasPrefix("IOAPIC[") { ioapics += 1; continue }
+            if m.hasPrefix("percpu: Embedded ") {
+                // "percpu: Embedded 62 pages/cpu s217088 r8192 d28672 u1048576"
+                let words = m.split(separator: " ")
+                guard words.count >= 5, words[4].hasPrefix("s"), let v = UInt64(words[4].dropFirst()) else {
+                    throw fail(lineNo, "percpu", "expected \"percpu: Embedded N pages/cpu sS rR dD uU\"")
+                }
+                percpuStatic = v
+                continue
+            }
             if m.hasPrefix("Memory: ") {
                 pastMemoryLine = true
                 kernelSizes = DmesgParser.kernelSizes(m)
@@ -305,6 +317,7 @@ public struct DmesgParser {
         var kernel = KernelImage.debian6_1_192
         kernel.zoneDevice = zoneDevice
         if let v = lateFrees.smp { kernel.smpAlternativesSize = v }
+        if let v = percpuStatic { kernel.percpuStaticSize = v }
         if let v = lateFrees.decrypted { kernel.unusedDecryptedSize = v }
         if let v = lateFrees.textGap { kernel.textRodataGapSize = v }
         if let v = lateFrees.rodataGap { kernel.rodataDataGapSize = v }
@@ -326,11 +339,13 @@ public struct DmesgParser {
         var mp: MPTable? = nil
         if let f = mpFloating { mp = MPTable(floatingPointer: f, configTable: mpConfig?.0 ?? 0, configLength: mpConfig?.1 ?? 0) }
 
-        return Machine(
+        var machine = Machine(
             name: baseName(fileName), e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: srat,
             cpus: CPUTopology(present: Swift.max(1, present), possible: cpusPossible, nodeOfCPU: nodeOfCPU, gbPages: gbPages),
             commandLine: commandLine, kernel: kernel, initrd: initrd, mpTable: mp, efiBoot: efi, acpiTables: acpiTables,
             memblockLog: memblockLog, memblockLogZoneIndex: zoneIndex, memblockLogNumaIndex: numaIndex)
+        machine.ioapics = ioapics
+        return machine
     }
 
     /// Overlapping affinity ranges of different nodes make the kernel give up on SRAT; kmemlab

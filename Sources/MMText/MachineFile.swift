@@ -29,9 +29,11 @@ public enum MachineFile {
                 "initKB": m.kernel.initSize / 1024, "bssKB": m.kernel.bssSize / 1024, "zoneDevice": m.kernel.zoneDevice,
                 "smpAlternativesKB": m.kernel.smpAlternativesSize / 1024, "unusedDecryptedKB": m.kernel.unusedDecryptedSize / 1024,
                 "textRodataGapKB": m.kernel.textRodataGapSize / 1024, "rodataDataGapKB": m.kernel.rodataDataGapSize / 1024,
+                "percpuStaticSize": m.kernel.percpuStaticSize,
             ] as [String: Any],
             "bios": ["baseMemoryKB": m.biosBaseMemoryKB, "ebdaStart": pa(m.ebdaStart)] as [String: Any],
             "efiBoot": m.efiBoot,
+            "ioapics": m.ioapics,
         ]
         var cpus = root["cpus"] as! [String: Any]
         if !m.cpus.nodeOfCPU.isEmpty { cpus["nodeOfCPU"] = m.cpus.nodeOfCPU.map { Int($0) } }
@@ -149,6 +151,7 @@ public enum MachineFile {
             kernel.smpAlternativesSize = UInt64(try r.int(o, "smpAlternativesKB", "kernel", default: Int(kernel.smpAlternativesSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.unusedDecryptedSize = UInt64(try r.int(o, "unusedDecryptedKB", "kernel", default: Int(kernel.unusedDecryptedSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.textRodataGapSize = UInt64(try r.int(o, "textRodataGapKB", "kernel", default: Int(kernel.textRodataGapSize / 1024), range: 0...(1 << 30))) * 1024
+            kernel.percpuStaticSize = UInt64(try r.int(o, "percpuStaticSize", "kernel", default: Int(kernel.percpuStaticSize), range: 4096...(1 << 30)))
             kernel.rodataDataGapSize = UInt64(try r.int(o, "rodataDataGapKB", "kernel", default: Int(kernel.rodataDataGapSize / 1024), range: 0...(1 << 30))) * 1024
             guard kernel.start < kernel.reserveEnd, kernel.reserveEnd <= kernel.end else {
                 throw InputError(file: fileName, field: "kernel", "needs start < reserveEnd <= end")
@@ -243,7 +246,7 @@ public enum MachineFile {
             biosKB = UInt32(try r.int(o, "baseMemoryKB", "bios", default: 639, range: 0...1024))
             ebda = try r.addr(o, "ebdaStart", "bios", default: ebda)
         }
-        return Machine(name: name, e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: numa,
+        var machine = Machine(name: name, e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: numa,
                        numaDistance: distance, cpus: cpus, commandLine: commandLine, kernel: kernel, initrd: initrd,
                        biosBaseMemoryKB: biosKB, ebdaStart: ebda, mpTable: mp,
                        efiBoot: try r.bool(root, "efiBoot", "", default: false), acpiTables: acpiTables,
@@ -252,6 +255,8 @@ public enum MachineFile {
                                                        range: 0...memblockLog.count),
                        memblockLogNumaIndex: root["memblockLogNumaIndex"] == nil ? nil
                            : try r.int(root, "memblockLogNumaIndex", "", default: 0, range: 0...memblockLog.count))
+        machine.ioapics = try r.int(root, "ioapics", "", default: 1, range: 0...128)
+        return machine
     }
 
     /// Field readers that name the field in every error.

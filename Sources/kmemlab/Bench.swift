@@ -9,7 +9,7 @@ import MMText
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Boot QEMU-preset machines of 4 GiB … 64 TiB to their zones; print time and host memory.",
+        abstract: "Boot QEMU-preset machines of 4 GiB … 64 TiB to the end of boot; print time and host memory.",
         discussion: """
         Each size is booted --repeat times (default 5, 2 with --quick) in this process; the median
         time is reported, with the process's peak resident memory after the size's boots (sizes
@@ -43,12 +43,12 @@ struct Bench: ParsableCommand {
         if json {
             var parts: [String] = []
             for (name, t, rss) in figures {
-                parts.append("\"boot_\(name)_to_zones_s\": \(String(format: "%.6f", t))")
+                parts.append("\"boot_\(name)_s\": \(String(format: "%.6f", t))")
                 parts.append("\"boot_\(name)_peak_rss_bytes\": \(rss)")
             }
             print("{" + parts.joined(separator: ", ") + "}")
         } else {
-            print("machine   boot to zones (median of \(n))   peak host RSS")
+            print("machine   boot (median of \(n))   peak host RSS")
             for (name, t, rss) in figures {
                 print("\(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(format: "%10.4f s", t))                   \(rss >> 20) MiB")
             }

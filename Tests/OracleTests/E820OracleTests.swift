@@ -69,6 +69,11 @@ struct E820OracleTests {
             let setupExpected = Fixtures.setupArchLines(Fixtures.messages(text)), setupActual = Fixtures.setupArchLines(lines)
             #expect(setupExpected == setupActual, "\(Fixtures.firstDifference(setupExpected, setupActual) ?? "")")
         }
+        // And so the page allocator's numbers: managed, watermarks, protection, pagesets.
+        let zoneinfo = Fixtures.text(Fixtures.casePath(name, "zoneinfo.txt")).split(separator: "\n").map(String.init)
+        let zExpected = Fixtures.zoneinfoDeterministicLines(zoneinfo)
+        let zActual = Fixtures.zoneinfoDeterministicLines(ProcFiles.zoneinfo(bootKernel(machine)))
+        #expect(zExpected == zActual, "\(Fixtures.firstDifference(zExpected, zActual) ?? "")")
         #expect(machine.numaMemory == fromLog.numaMemory)
         #expect(machine.initrd?.addr == fromLog.initrd?.addr)
         #expect(machine.initrd.map { roundUp($0.addr + $0.size, pageSize) } == fromLog.initrd.map { $0.addr + $0.size })

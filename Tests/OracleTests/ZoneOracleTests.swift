@@ -81,22 +81,13 @@ struct ZoneinfoRenderTests {
         let ours = Fixtures.zoneinfoSizes(ProcFiles.zoneinfo(k).joined(separator: "\n"))
         let theirs = Fixtures.zoneinfoSizes(Fixtures.text(Fixtures.casePath(name, "zoneinfo.txt")))
         #expect(ours.map { "\($0.0) \($0.1) \($0.2) \($0.3)" } == theirs.map { "\($0.0) \($0.1) \($0.2) \($0.3)" })
-        // managed is still free_area_init_core()'s estimate: never above present.
-        for z in ours { #expect(z.4 <= z.3) }
+        // managed is what memblock_free_all() and the later frees gave each zone.
+        #expect(ours.map { $0.4 } == theirs.map { $0.4 })
     }
 }
 
 @Suite("--replay-memblock")
 struct ReplayTests {
-    /// Pages the real boot had reserved by memblock_free_all() that the model does not reserve.
-    static let replayOnlyPages: [String: UInt64] = [
-        "pc-128m-1cpu": 115, "pc-16g-numa2": 16829, "pc-1g-2cpu": 513, "pc-1g-2cpu-nologbuf": 513,
-        "pc-2g-memmap": 897, "pc-2g-nologbuf": 897, "pc-2g-numafake": 129, "pc-2g-trace": 897,
-        "pc-3g-slub": 1665, "pc-4g-2cpu": 18241, "pc-4g-memlimit": 1665, "pc-512m-1cpu": 259,
-        "pc-64g-4cpu": 41406, "pc-6g-movablecore": 19777, "pc-8g-kernelcore": 19777,
-        "q35-32g-numa4": 17078, "q35-4g-numa2-nologbuf": 16829, "q35-8g-4cpu": 19902,
-    ]
-
     @Test("replaying the log up to the NUMA dump reproduces the dump's reserved regions", arguments: Fixtures.caseNames)
     func replayMatchesDump(_ name: String) throws {
         let path = Fixtures.casePath(name, "dmesg.txt")
@@ -132,11 +123,11 @@ struct ReplayTests {
         replayed.replayMemblock = true
         try replayed.boot()
         let d = Kernel.reservedDifference(model.memblock.reserved, replayed.memblock.reserved)
-        // docs/DIVERGENCES.md lists these: everything the model reserves, the real boot reserved
-        // too; the real boot's later reservations (per-cpu areas, swiotlb, large hashes, small
-        // start_kernel allocations) are not modelled yet.
-        #expect(d.onlyInFirst == 0)
-        #expect(d.onlyInSecond == Self.replayOnlyPages[name], "\(name): \(d.onlyInSecond) pages only in the real boot")
+        // Every reservation up to memblock_free_all(), at the same address: the reserved arrays
+        // are the same regions, byte for byte.
+        #expect(d.onlyInFirst == 0 && d.onlyInSecond == 0, "\(name): \(d)")
+        let ranges = { (t: MemblockType) in t.regions.map { [$0.base, $0.size] } }
+        #expect(ranges(model.memblock.reserved) == ranges(replayed.memblock.reserved))
         // Zones and their estimates do not depend on the mode.
         #expect(model.nrKernelPages == replayed.nrKernelPages)
     }

@@ -32,12 +32,16 @@ extension Kernel {
 
     /// start_kernel() from build_all_zonelists() on, then kernel_init() to the end of boot.
     mutating func startKernel() {
+        setupCommandLine()
+        setupPerCPUAreas()
         buildAllZonelists()
         log.info("Kernel command line: \(machine.commandLine)")
-        let unknown = commandLine.unknownParameters()
-        if !unknown.isEmpty {
-            log.info("Unknown kernel command line parameters \"\(unknown.joined(separator: " "))\", will be passed to user space.")
-        }
+        printUnknownBootoptions()
+        setupLogBuf(early: false)
+        vfsCachesInitEarly()
+        trapInit()
+        // mm_init()
+        reportMeminit()
         memInit()
         memInitPrintInfo()
         setupPerCPUPageset()
@@ -61,8 +65,54 @@ extension Kernel {
         freeImagePart("unused kernel image (rodata/data gap)", machine.kernel.rodataDataGapSize)
     }
 
-    /// Linux: x86 mem_init(): memblock_free_all(), then preallocate_vmalloc_pages().
+    /// Linux: setup_command_line(): saved_command_line and static_command_line, each the
+    /// command line and its terminator.
+    mutating func setupCommandLine() {
+        let len = UInt64(machine.commandLine.utf8.count) + 1
+        _ = memblock.allocTryNid(size: len, align: 64, caller: Caller("start_kernel+0x14f/0x70f"), log: &log)
+        _ = memblock.allocTryNid(size: len, align: 64, caller: Caller("start_kernel+0x17c/0x70f"), log: &log)
+    }
+
+    /// Linux: print_unknown_bootoptions(): the message is assembled in a memblock buffer that is
+    /// freed right after.
+    mutating func printUnknownBootoptions() {
+        let unknown = commandLine.unknownParameters()
+        guard !unknown.isEmpty else { return }
+        var len: UInt64 = 1
+        for p in unknown { len += 1 + UInt64(p.utf8.count) }
+        let buf = memblock.allocTryNid(size: len, align: 64, caller: Caller("start_kernel+0x2f8/0x70f"), log: &log)
+        log.info("Unknown kernel command line parameters \"\(unknown.joined(separator: " "))\", will be passed to user space.")
+        if buf != 0 { memblock.physFree(buf, len, caller: Caller("start_kernel+0x381/0x70f"), log: &log) }
+    }
+
+    /// Linux: trap_init() → setup_cpu_entry_areas(): the CPU entry areas' page tables (a PUD, a
+    /// PMD and one PTE page per 2 MiB they span), through spp_getpage().
+    mutating func trapInit() {
+        // Each CPU's entry area (GDT, entry stack, TSS, exception stacks, debug store and its
+        // buffers) is 56 pages; a read-only IDT page comes first.
+        let bytes = pageSize + UInt64(nrCPUIds) * 56 * pageSize
+        let pages = 2 + (bytes + 2 * SZ_1M - 1) / (2 * SZ_1M)
+        for _ in 0..<pages {
+            _ = memblock.allocTryNid(size: pageSize, align: pageSize, caller: Caller("spp_getpage+0x4e/0x97"), log: &log)
+        }
+    }
+
+    /// Linux: report_meminit() (Debian: INIT_STACK_ALL_ZERO, INIT_ON_ALLOC_DEFAULT_ON).
+    mutating func reportMeminit() {
+        func flag(_ name: String, _ dflt: Bool) -> Bool {
+            guard let v = commandLine.last(name) else { return dflt }
+            return v == "1" || v == "on" || v == "y"
+        }
+        let free = flag("init_on_free", false)
+        let alloc = !free && flag("init_on_alloc", true)
+        log.info("mem auto-init: stack:all(zero), heap alloc:\(alloc ? "on" : "off"), heap free:\(free ? "on" : "off")")
+        if free { log.info("mem auto-init: clearing system memory may take some time...") }
+    }
+
+    /// Linux: x86 mem_init(): pci_iommu_alloc(), memblock_free_all(), then
+    /// preallocate_vmalloc_pages().
     mutating func memInit() {
+        pciIOMMUAlloc()
         if replayMemblock { applyReplayedReservations(count: machine.memblockLog.count) }
         memblockFreeAll()
         takeKernelPages(vmallocPreallocatedPages)

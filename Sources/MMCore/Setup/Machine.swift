@@ -43,6 +43,8 @@ public struct Machine: Equatable, Sendable {
     /// The index of the first NODE_DATA reservation: numa_clear_kernel_node_hotplug() gave the
     /// reservations made before it their node ids (nil: the log shows no NODE_DATA line).
     public var memblockLogNumaIndex: Int?
+    /// I/O APICs the MADT lists ("IOAPIC[n]:" lines); each gets a resource at boot.
+    public var ioapics: Int = 1
 
     public init(name: String, e820: [E820Entry], setupData: [SetupData] = [], firmwareEdits: [FirmwareEdit] = [],
                 numaMemory: [NumaMemoryAffinity] = [], numaDistance: [[UInt8]] = [], cpus: CPUTopology,
@@ -152,6 +154,8 @@ public struct KernelImage: Equatable, Sendable {
     public var unusedDecryptedSize: UInt64
     public var textRodataGapSize: UInt64
     public var rodataDataGapSize: UInt64
+    /// Linux: __per_cpu_end − __per_cpu_start, the "s" of the "percpu: Embedded" line.
+    public var percpuStaticSize: UInt64 = 217088
     /// Linux: CONFIG_ZONE_DEVICE. Debian builds it; some distributions' kernels (in the hardware
     /// logs) do not, and then have no "Device" zone at all.
     public var zoneDevice: Bool

@@ -82,6 +82,10 @@ public struct Kernel: Sendable {
     public var totalreservePages: UInt64 = 0
     /// Whether transparent huge pages came up enabled (hugepage_init()).
     public var thpEnabled = false
+    /// The swiotlb bounce buffer (base, bytes), when there is one.
+    public var swiotlb: (base: PhysAddr, size: UInt64)?
+    /// The per-cpu first chunk setup_per_cpu_areas() built.
+    public var percpuFirstChunk: PcpuAllocInfo?
     /// Linux: nr_free_pages() just before mem_init_print_info() (the "Memory:" line's first figure).
     public var freePagesAtMemInit: UInt64 = 0
 
@@ -151,6 +155,7 @@ public struct Kernel: Sendable {
         pagingInit()
         // acpi_boot_init(): its EFI (BGRT) e820 edits.
         applyFirmwareEdits(.acpiBoot)
+        setupArchLate()
         startKernel()
     }
 
