@@ -75,6 +75,24 @@ struct StartKernelOracleTests {
     }
 }
 
+@Suite("hardware logs: the \"Memory:\" line's total")
+struct HardwareMemoryLineTests {
+    /// The y of "Memory: x/yK" is every node's present pages: it follows from the firmware map
+    /// alone. (x and "reserved" depend on the distribution's kernel and on EFI reservations the
+    /// logs do not show.)
+    @Test("physpages equal the kernel's", arguments: Fixtures.hardwareLogs.filter { $0.contains("-6.1") })
+    func physpages(_ name: String) throws {
+        let path = Fixtures.hardwarePath(name)
+        let text = Fixtures.text(path)
+        let k = bootKernel(try DmesgParser(fileName: path).parse(text))
+        let total = { (lines: [String]) -> String? in
+            lines.first { $0.hasPrefix("Memory: ") }?.split(separator: " ")[1].split(separator: "/").last.map(String.init)
+        }
+        let expected = try #require(total(Fixtures.messages(text)))
+        #expect(total(k.log.lines) == expected)
+    }
+}
+
 @Suite("vm sysctls recompute what depends on them")
 struct SysctlTests {
     func boot1G() throws -> Kernel {
