@@ -39,6 +39,7 @@ extension Kernel {
         printUnknownBootoptions()
         setupLogBuf(early: false)
         vfsCachesInitEarly()
+        if pendingPanic != nil { return }  // boot() reports it; nothing after it ran
         trapInit()
         // mm_init()
         reportMeminit()

@@ -43,14 +43,14 @@ extension Kernel {
         maxEntries = Swift.min(maxEntries, 0x8000_0000)
         n = Swift.min(n, maxEntries)
         var log2 = UInt64(63 - Swift.max(n, 1).leadingZeroBitCount)
-        var size = bucketSize << log2
+        var size: UInt64
         while true {
             size = bucketSize << log2
             if memblock.allocTryNid(size: size, align: 64, caller: Caller("alloc_large_system_hash+0x15a/0x27c"), log: &log) != 0 { break }
             if size <= pageSize || log2 == 0 { pendingPanic = "Failed to allocate \(name) hash table"; return log2 }
             log2 -= 1
         }
-        log.info("\(name) hash table entries: \(UInt64(1) << log2) (order: \(getOrder(size)), \(size) bytes, linear)")
+        log.info("\(name) hash table entries: \(UInt64(1) << log2) (order: \(Kernel.getOrder(size)), \(size) bytes, linear)")
         return log2
     }
 
@@ -60,5 +60,4 @@ extension Kernel {
         while (pageSize << order) < size { order += 1 }
         return order
     }
-    func getOrder(_ size: UInt64) -> UInt64 { Kernel.getOrder(size) }
 }

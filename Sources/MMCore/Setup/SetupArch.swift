@@ -157,6 +157,7 @@ public struct Kernel: Sendable {
         applyFirmwareEdits(.acpiBoot)
         setupArchLate()
         startKernel()
+        if let p = pendingPanic { throw .panic(p) }
     }
 
     // MARK: Steps
