@@ -9,19 +9,20 @@ import MMText
 import KmemlabTestSupport
 import Testing
 
+/// Boots an oracle case's machine, rebuilt from its log, with or without its memblock calls.
+func bootCase(_ name: String, replay: Bool) throws -> Kernel {
+    let path = Fixtures.casePath(name, "dmesg.txt")
+    var k = Kernel(machine: try DmesgParser(fileName: path).parse(Fixtures.text(path)))
+    k.replayMemblock = replay
+    try k.boot()
+    return k
+}
+
 @Suite("page allocator hand-over and reserves equal the kernel's")
 struct PageAllocOracleTests {
-    func boot(_ name: String, replay: Bool) throws -> Kernel {
-        let path = Fixtures.casePath(name, "dmesg.txt")
-        var k = Kernel(machine: try DmesgParser(fileName: path).parse(Fixtures.text(path)))
-        k.replayMemblock = replay
-        try k.boot()
-        return k
-    }
-
     @Test("zoneinfo: managed, min, low, high, protection, pagesets, thresholds", arguments: Fixtures.caseNames, [false, true])
     func zoneinfo(_ name: String, replay: Bool) throws {
-        let k = try boot(name, replay: replay)
+        let k = try bootCase(name, replay: replay)
         let lines = Fixtures.text(Fixtures.casePath(name, "zoneinfo.txt")).split(separator: "\n").map(String.init)
         let expected = Fixtures.zoneinfoDeterministicLines(lines)
         let actual = Fixtures.zoneinfoDeterministicLines(ProcFiles.zoneinfo(k))
@@ -31,7 +32,7 @@ struct PageAllocOracleTests {
 
     @Test("the \"Memory:\" line and the later Freeing lines", arguments: Fixtures.caseNames, [false, true])
     func memoryLine(_ name: String, replay: Bool) throws {
-        let k = try boot(name, replay: replay)
+        let k = try bootCase(name, replay: replay)
         let select = { (lines: [String]) in lines.filter { $0.hasPrefix("Memory: ") || $0.hasPrefix("Freeing ") } }
         let expected = select(Fixtures.messages(Fixtures.text(Fixtures.casePath(name, "dmesg.txt"))))
         #expect(expected.count == 7)
@@ -40,7 +41,7 @@ struct PageAllocOracleTests {
 
     @Test("vm.min_free_kbytes and MemTotal", arguments: Fixtures.caseNames, [false, true])
     func minFreeKbytes(_ name: String, replay: Bool) throws {
-        let k = try boot(name, replay: replay)
+        let k = try bootCase(name, replay: replay)
         let sysctl = Fixtures.text(Fixtures.casePath(name, "vm-sysctl.txt"))
         #expect(sysctl.hasPrefix(ProcFiles.sysctl(k).joined(separator: "\n") + "\n"))
         let meminfo = Fixtures.text(Fixtures.casePath(name, "meminfo.txt"))
@@ -95,14 +96,8 @@ struct HardwareMemoryLineTests {
 
 @Suite("vm sysctls recompute what depends on them")
 struct SysctlTests {
-    func boot1G() throws -> Kernel {
-        // (Replayed; the model gives the same numbers, asserted above.)
-        let path = Fixtures.casePath("pc-1g-2cpu-nologbuf", "dmesg.txt")
-        var k = Kernel(machine: try DmesgParser(fileName: path).parse(Fixtures.text(path)))
-        k.replayMemblock = true
-        try k.boot()
-        return k
-    }
+    // (Replayed; the model gives the same numbers, asserted above.)
+    func boot1G() throws -> Kernel { try bootCase("pc-1g-2cpu-nologbuf", replay: true) }
 
     @Test("vm.min_free_kbytes=8192 shares 2048 pages out by the final managed counts (3840 + 242034)")
     func minFree() throws {

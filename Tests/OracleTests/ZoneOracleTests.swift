@@ -116,12 +116,7 @@ struct ReplayTests {
 
     @Test("the model's reservations against the replayed boot's, in pages", arguments: Fixtures.caseNames)
     func modelAgainstReplay(_ name: String) throws {
-        let path = Fixtures.casePath(name, "dmesg.txt")
-        let m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
-        let model = bootKernel(m)
-        var replayed = Kernel(machine: m)
-        replayed.replayMemblock = true
-        try replayed.boot()
+        let model = try bootCase(name, replay: false), replayed = try bootCase(name, replay: true)
         let d = Kernel.reservedDifference(model.memblock.reserved, replayed.memblock.reserved)
         // Every reservation up to memblock_free_all(), at the same address: the reserved arrays
         // are the same regions, byte for byte.

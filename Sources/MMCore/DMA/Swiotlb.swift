@@ -23,7 +23,7 @@ extension Kernel {
         var force = false, disable = false
         for (i, p) in parts.enumerated() {
             if let v = UInt64(p), i < 2 {
-                if i == 0 { nslabs = (v + Kernel.ioTLBSegsize - 1) / Kernel.ioTLBSegsize * Kernel.ioTLBSegsize } else { nareas = v }
+                if i == 0 { nslabs = roundUp(v, Kernel.ioTLBSegsize) } else { nareas = v }
             } else if p == "force" { force = true } else if p == "noforce" { disable = true }
         }
         let enable = commandLine.last("iommu") != "off" && maxPossiblePfn.raw > (1 << (32 - pageShift))
@@ -44,7 +44,7 @@ extension Kernel {
             if tlb != 0 { break }
             log.info("software IO TLB: swiotlb_memblock_alloc: Failed to allocate \(roundUp(nslabs << Kernel.ioTLBShift, pageSize)) bytes tlb structure")
             if nslabs <= 1024 { return }
-            nslabs = ((nslabs >> 1) + Kernel.ioTLBSegsize - 1) / Kernel.ioTLBSegsize * Kernel.ioTLBSegsize
+            nslabs = roundUp(nslabs >> 1, Kernel.ioTLBSegsize)
         }
         if nslabs != wanted { log.info("software IO TLB: SWIOTLB bounce buffer size adjusted \(wanted) -> \(nslabs) slabs") }
         swiotlb = (tlb, nslabs << Kernel.ioTLBShift)

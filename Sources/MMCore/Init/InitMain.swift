@@ -126,10 +126,10 @@ extension Kernel {
     /// zone of the boot node's zonelist that has them. Counts only, until the buddy lists exist.
     mutating func takeKernelPages(_ count: UInt64) {
         var left = count
-        let local = Int(numa.cpuToNode.first.map { $0 < 0 ? 0 : $0 } ?? 0)
+        let local = Int(bootCPUNode)
         guard local < zonelists.fallback.count else { return }
         for ref in zonelists.fallback[local] where ref.zone <= .normal && left != 0 {
-            guard let n = nodes.firstIndex(where: { $0.nodeId == ref.nid }) else { continue }
+            guard let n = nodeIndex(ref.nid) else { continue }
             let take = Swift.min(left, nodes[n].zones[ref.zone.rawValue].freePages)
             nodes[n].zones[ref.zone.rawValue].freePages -= take
             left -= take
@@ -168,8 +168,7 @@ extension Kernel {
         let pages = size >> pageShift
         guard pages != 0 else { return }
         let start = Pfn.down(machine.kernel.start).raw
-        freePagesToZones(start, start + pages, nid: earlyPfnToNid(Pfn(start)), deferredSplit: false)
-        totalramPages += pages
+        freeReservedPages(start, start + pages)
         log.info("Freeing \(what) memory: \(pages << (pageShift - 10))K")
     }
 
@@ -179,8 +178,7 @@ extension Kernel {
         guard let rd = machine.initrd, rd.addr != 0, rd.size != 0 else { return }
         let start = Pfn.up(rd.addr).raw, end = Pfn.up(rd.addr + rd.size).raw
         guard start < end else { return }
-        freePagesToZones(start, end, nid: earlyPfnToNid(Pfn(start)), deferredSplit: false)
-        totalramPages += end - start
+        freeReservedPages(start, end)
         log.info("Freeing initrd memory: \((end - start) << (pageShift - 10))K")
     }
 }

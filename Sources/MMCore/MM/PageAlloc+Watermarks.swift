@@ -67,7 +67,7 @@ extension Kernel {
     /// an ordinary allocation may use hold above their high watermark, along the boot CPU's
     /// node's zonelist.
     public func nrFreeBufferPages() -> UInt64 {
-        let local = Int(numa.cpuToNode.first.map { $0 < 0 ? 0 : $0 } ?? 0)
+        let local = Int(bootCPUNode)
         guard local < zonelists.fallback.count else { return 0 }
         var sum: UInt64 = 0
         for ref in zonelists.fallback[local] where ref.zone <= .normal {
@@ -79,8 +79,7 @@ extension Kernel {
 
     /// The zone of type `type` on node `nid`, if the node exists.
     public func zone(nid: Int32, type: ZoneType) -> Zone? {
-        guard let n = nodes.firstIndex(where: { $0.nodeId == nid }) else { return nil }
-        return nodes[n].zones[type.rawValue]
+        nodeIndex(nid).map { nodes[$0].zones[type.rawValue] }
     }
 
     /// Linux: calculate_min_free_kbytes(): 4·√(lowmem in KiB), clamped to [128 KiB, 256 MiB],

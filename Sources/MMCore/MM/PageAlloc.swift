@@ -267,7 +267,7 @@ extension Kernel {
         for r in memPfnRanges() {
             lastNid = r.nid
             lastEnd = r.end
-            guard let n = nodes.firstIndex(where: { $0.nodeId == r.nid }) else { continue }
+            guard let n = nodeIndex(r.nid) else { continue }
             for z in nodes[n].zones where z.isPopulated {
                 zoneId = z.type
                 let s = Swift.min(Swift.max(r.start, z.zoneStartPfn), z.zoneEndPfn)
@@ -311,6 +311,15 @@ extension Kernel {
         if count != 0 { log.info("On node \(nid), zone \(zone.name): \(count) pages in unavailable ranges") }
     }
 
+    /// Linux: numa_node_id() on the boot CPU (CPU 0), whose zonelist boot allocations walk.
+    var bootCPUNode: Int32 {
+        let n = numa.cpuToNode.first ?? 0
+        return n == numaNoNode ? 0 : n
+    }
+
+    /// Where node `nid`'s pg_data_t sits in `nodes`.
+    func nodeIndex(_ nid: Int32) -> Int? { nodes.firstIndex { $0.nodeId == nid } }
+
     /// Linux: build_all_zonelists(NULL) at boot: every node's fallback order, "Total pages"
     /// (provisional managed pages; no watermarks exist yet) and the policy zone.
     mutating func buildAllZonelists() {
@@ -349,7 +358,8 @@ extension Kernel {
             }
             var refs: [(nid: Int32, zone: ZoneType)] = []
             for n in order {
-                guard let node = nodes.first(where: { $0.nodeId == n }) else { continue }
+                guard let i = nodeIndex(n) else { continue }
+                let node = nodes[i]
                 for z in node.zones.reversed() where z.isPopulated {
                     refs.append((n, z.type))
                     if z.type > zl.policyZone && z.type != .movable { zl.policyZone = z.type }
@@ -362,13 +372,10 @@ extension Kernel {
             log.info(text)
         }
         // nr_free_zone_pages(ZONE_MOVABLE) on the boot CPU's node.
-        let bootNode = numa.cpuToNode.first.map { $0 == numaNoNode ? 0 : $0 } ?? 0
         var total: UInt64 = 0
-        if Int(bootNode) < zl.fallback.count {
-            for ref in zl.fallback[Int(bootNode)] {
-                if let node = nodes.first(where: { $0.nodeId == ref.nid }) {
-                    total += node.zones[ref.zone.rawValue].managedPages
-                }
+        if Int(bootCPUNode) < zl.fallback.count {
+            for ref in zl.fallback[Int(bootCPUNode)] {
+                if let n = nodeIndex(ref.nid) { total += nodes[n].zones[ref.zone.rawValue].managedPages }
             }
         }
         zl.totalPages = total

@@ -84,9 +84,7 @@ extension Kernel {
             groupCPUs.append(members)
         }
         var lastAllocs = UInt64.max, best: UInt64 = 0
-        var u = maxUpa
-        while u >= 1 {
-            defer { u -= 1 }
+        for u in stride(from: maxUpa, through: 1, by: -1) {
             if allocSize % u != 0 || (allocSize / u) % pageSize != 0 { continue }
             var allocs: UInt64 = 0, wasted: UInt64 = 0
             for g in groupCPUs {

@@ -34,7 +34,7 @@ extension Kernel {
     /// part at or above the node's first_deferred_pfn is set aside for deferred init instead.
     mutating func freePagesToZones(_ start: UInt64, _ end: UInt64, nid: Int32, deferredSplit: Bool) {
         let nid = nid == maxNumNodes ? earlyPfnToNid(Pfn(start)) : nid
-        guard let n = nodes.firstIndex(where: { $0.nodeId == nid }) else { return }
+        guard let n = nodeIndex(nid) else { return }
         let cut = deferredSplit ? nodes[n].firstDeferredPfn : .max
         for i in nodes[n].zones.indices {
             let z = nodes[n].zones[i]
@@ -63,13 +63,19 @@ extension Kernel {
         }
     }
 
-    /// Linux: memblock_free_late(): after the hand-over, a reservation that is no longer needed
-    /// goes straight to the buddy allocator, page by whole page.
-    mutating func memblockFreeLate(_ base: PhysAddr, _ size: UInt64) {
-        let start = Pfn.up(base).raw, end = Pfn.down(base &+ size).raw
+    /// Pages that stayed reserved through the hand-over and are given to the buddy allocator
+    /// later (memblock_free_late(), free_reserved_area()): managed in their zone, and RAM in
+    /// totalram_pages from now on.
+    mutating func freeReservedPages(_ start: UInt64, _ end: UInt64) {
         guard start < end else { return }
         freePagesToZones(start, end, nid: earlyPfnToNid(Pfn(start)), deferredSplit: false)
         totalramPages += end - start
+    }
+
+    /// Linux: memblock_free_late(): after the hand-over, a reservation that is no longer needed
+    /// goes straight to the buddy allocator, page by whole page.
+    mutating func memblockFreeLate(_ base: PhysAddr, _ size: UInt64) {
+        freeReservedPages(Pfn.up(base).raw, Pfn.down(base &+ size).raw)
     }
 
     /// Linux: memblock_discard(): memblock's arrays are no longer needed once boot is over; the
