@@ -1,9 +1,9 @@
 // /proc files rendered from a booted model, in the kernel's formats.
 //
-// Linux: mm/vmstat.c — zoneinfo_show_print() (/proc/zoneinfo).
-// Only fields the model computes are printed; the others (free pages, watermarks, protection,
-// pagesets) arrive with the buddy allocator. Until memblock_free_all() is modelled, `managed` is
-// free_area_init_core()'s estimate (what "Total pages" adds up), not the final count.
+// Linux: mm/vmstat.c — zoneinfo_show_print() (/proc/zoneinfo), frag_show_print()
+// (/proc/buddyinfo), pagetypeinfo_show() (/proc/pagetypeinfo); mm/page_owner.c —
+// pagetypeinfo_showmixedcount_print(); fs/proc/meminfo.c.
+// Counters the model does not keep print 0.
 
 import MMCore
 
@@ -52,13 +52,72 @@ public enum ProcFiles {
                 out.append("  pagesets")
                 for cpu in 0..<cpus {
                     out.append("    cpu: \(cpu)")
-                    out.append("              count: 0")
+                    out.append("              count: \(cpu < z.pcp.count ? z.pcp[cpu].count : 0)")
                     out.append("              high:  \(z.pagesetHigh)")
                     out.append("              batch: \(z.pagesetBatch)")
                     out.append("  vm stats threshold: \(z.statThreshold)")
                 }
                 out.append("  node_unreclaimable:  0")
                 out.append("  start_pfn:           \(z.zoneStartPfn)")
+            }
+        }
+        return out
+    }
+
+    /// /proc/buddyinfo: free blocks per order, per populated zone of each online node.
+    public static func buddyinfo(_ k: Kernel) -> [String] {
+        var out: [String] = []
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
+            for z in node.zones where z.isPopulated {
+                var line = "Node \(node.nodeId), zone \(padLeft(z.type.name, 8)) "
+                for o in 0..<maxOrder { line += padLeft(String(z.nrFree[o]), 6) + " " }
+                out.append(line)
+            }
+        }
+        return out
+    }
+
+    /// /proc/pagetypeinfo: per node with memory, the free blocks per order of every list
+    /// (counted up to 100000, as Linux caps its walk), the pageblocks per migratetype, and —
+    /// when the command line turns page_owner on — the pageblocks holding pages of another type.
+    public static func pagetypeinfo(_ k: Kernel) -> [String] {
+        var out: [String] = []
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) && node.nodePresentPages > 0 {
+            out.append("Page block order: \(pageblockOrder)")
+            out.append("Pages per block:  \(pageblockNrPages)")
+            out.append("")
+            var head = padRight("Free pages count per migrate type at order", 43) + " "
+            for o in 0..<maxOrder { head += padLeft(String(o), 6) + " " }
+            out.append(head)
+            for z in node.zones where z.isPopulated {
+                for mt in MigrateType.allCases {
+                    var line = "Node \(padLeft(String(node.nodeId), 4)), zone \(padLeft(z.type.name, 8)), type \(padLeft(mt.name, 12)) "
+                    for o in 0..<maxOrder {
+                        let n = z.freeLists[o * migrateTypes + Int(mt.rawValue)].count
+                        line += (n >= 100000 ? ">" + padLeft("100000", 6) : padLeft(String(n), 6)) + " "
+                    }
+                    out.append(line)
+                }
+            }
+            out.append("")
+            var bt = padRight("Number of blocks type ", 23)
+            for mt in MigrateType.allCases { bt += padLeft(mt.name, 12) + " " }
+            out.append(bt)
+            for z in node.zones where z.isPopulated {
+                var line = "Node \(node.nodeId), zone \(padLeft(z.type.name, 8)) "
+                for c in k.pageblockCounts(z) { line += padLeft(String(c), 12) + " " }
+                out.append(line)
+            }
+            if k.pageOwnerEnabled {
+                out.append("")
+                var mh = padRight("Number of mixed blocks ", 23)
+                for mt in MigrateType.allCases { mh += padLeft(mt.name, 12) + " " }
+                out.append(mh)
+                for z in node.zones where z.isPopulated {
+                    var line = "Node \(node.nodeId), zone \(padLeft(z.type.name, 8)) "
+                    for c in k.mixedPageblockCounts(z) { line += padLeft(String(c), 12) + " " }
+                    out.append(line)
+                }
             }
         }
         return out

@@ -89,8 +89,8 @@ struct Boot: ParsableCommand {
     @Option(help: ArgumentHelp("Write a vm sysctl after boot (repeatable): vm.min_free_kbytes=8192.", valueName: "name=value"))
     var sysctl: [String] = []
 
-    static let showable = ["dmesg", "zoneinfo", "meminfo", "sysctl", "memblock"]
-    static let planned = ["buddyinfo", "pagetypeinfo", "slabinfo", "iomem"]
+    static let showable = ["dmesg", "zoneinfo", "meminfo", "sysctl", "memblock", "buddyinfo", "pagetypeinfo"]
+    static let planned = ["slabinfo", "iomem"]
 
     func run() throws {
         var names = show.flatMap { $0.split(separator: ",").map(String.init) }
@@ -136,6 +136,10 @@ struct Boot: ParsableCommand {
                 for line in ProcFiles.meminfo(kernel) { print(line) }
             case "sysctl":
                 for line in ProcFiles.sysctl(kernel) { print(line) }
+            case "buddyinfo":
+                for line in ProcFiles.buddyinfo(kernel) { print(line) }
+            case "pagetypeinfo":
+                for line in ProcFiles.pagetypeinfo(kernel) { print(line) }
             default:
                 for line in kernel.log.rendered() { print(line) }
                 if let panic { print("[    0.000000] Kernel panic - not syncing: \(panic)") }

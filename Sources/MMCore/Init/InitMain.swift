@@ -122,17 +122,11 @@ extension Kernel {
         freePagesAtMemInit = free
     }
 
-    /// Pages the kernel allocates for itself at boot (GFP_KERNEL, order 0), taken from the first
-    /// zone of the boot node's zonelist that has them. Counts only, until the buddy lists exist.
+    /// Pages the kernel allocates for itself at boot (GFP_KERNEL masked by gfp_allowed_mask's
+    /// boot value, which takes away reclaim, I/O and FS), order 0, on the boot CPU.
     mutating func takeKernelPages(_ count: UInt64) {
-        var left = count
-        let local = Int(bootCPUNode)
-        guard local < zonelists.fallback.count else { return }
-        for ref in zonelists.fallback[local] where ref.zone <= .normal && left != 0 {
-            guard let n = nodeIndex(ref.nid) else { continue }
-            let take = Swift.min(left, nodes[n].zones[ref.zone.rawValue].freePages)
-            nodes[n].zones[ref.zone.rawValue].freePages -= take
-            left -= take
+        for _ in 0..<count {
+            if allocPages([], order: 0, cpu: 0) == nil { break }
         }
     }
 
@@ -167,7 +161,8 @@ extension Kernel {
     mutating func freeImagePart(_ what: String, _ size: UInt64) {
         let pages = size >> pageShift
         guard pages != 0 else { return }
-        let start = Pfn.down(machine.kernel.start).raw
+        let start = Pfn.down(machine.kernel.start).raw + imageFreeCursor
+        imageFreeCursor += pages
         freeReservedPages(start, start + pages)
         log.info("Freeing \(what) memory: \(pages << (pageShift - 10))K")
     }

@@ -64,7 +64,24 @@ public struct Zone: Equatable, Sendable {
     /// Linux: the per-cpu vmstat threshold ("vm stats threshold").
     public var statThreshold: UInt64 = 0
 
+    /// Linux: zone->free_area[order].free_list[migratetype], as order × 5 + migratetype.
+    public var freeLists = [FreeList](repeating: FreeList(), count: maxOrder * migrateTypes)
+    /// Linux: zone->free_area[order].nr_free.
+    public var nrFree = [UInt64](repeating: 0, count: maxOrder)
+    /// Linux: zone->nr_reserved_highatomic.
+    public var nrReservedHighatomic: UInt64 = 0
+    /// Linux: watermark_boost_factor (a global sysctl; each zone keeps a copy so that the
+    /// fallback path needs nothing but its zone).
+    public var boostFactor: UInt64 = 15000
+    /// Linux: ZONE_BOOSTED_WATERMARK.
+    public var boostedWatermark = false
+    /// Linux: zone->per_cpu_pageset, one per possible CPU.
+    public var pcp: [PerCPUPages] = []
+
     public init(type: ZoneType, nid: Int32) { self.type = type; self.nid = nid }
+
+    /// Linux: page_zone_id() of this zone's pages.
+    public var slot: ZoneSlot { ZoneSlot(nid) * 8 + ZoneSlot(type.rawValue) }
 
     /// Linux: min_wmark_pages(), low_wmark_pages(), high_wmark_pages(): boost included.
     public var minWmark: UInt64 { watermark.min + watermarkBoost }

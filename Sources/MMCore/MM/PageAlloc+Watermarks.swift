@@ -101,16 +101,16 @@ extension Kernel {
         let pagesMin = UInt64(Swift.max(vm.minFreeKbytes, 0)) >> (pageShift - 10)
         var lowmemPages: UInt64 = 0
         forEachZone { lowmemPages += $0.managedPages }
-        let scale = vm.watermarkScaleFactor
+        let scale = vm.watermarkScaleFactor, boostFactor = vm.watermarkBoostFactor
         forEachZone { z in
             let managed = z.managedPages
             // (managed ≤ lowmem_pages, so the quotient fits; the product is taken at full width.)
             let tmp = lowmemPages == 0 ? 0 : lowmemPages.dividingFullWidth(pagesMin.multipliedFullWidth(by: managed)).quotient
             z.watermark.min = tmp
-            // mult_frac(managed, scale, 10000)
-            let frac = (managed / 10000) * scale + ((managed % 10000) * scale) / 10000
+            let frac = mulFrac(managed, scale, 10000)
             let step = Swift.max(tmp >> 2, frac)
             z.watermarkBoost = 0
+            z.boostFactor = boostFactor
             z.watermark.low = z.minWmark + step
             z.watermark.high = z.lowWmark + step
             z.watermark.promo = z.highWmark + step
@@ -235,6 +235,7 @@ extension Kernel {
         case "vm.watermark_boost_factor":
             guard let v = int(value), v >= 0, v <= Int64(Int32.max) else { throw bad }
             vm.watermarkBoostFactor = UInt64(v)
+            forEachZone { $0.boostFactor = UInt64(v) }
         case "vm.lowmem_reserve_ratio":
             var ratios = vm.lowmemReserveRatio
             var i = 0

@@ -19,3 +19,60 @@ extension Kernel {
         }
     }
 }
+
+extension Kernel {
+    /// Linux: pfn_to_online_page() != NULL: an online section, and a subsection that overlaps
+    /// memory.
+    public func isOnlinePage(_ pfn: UInt64) -> Bool {
+        sections.nid(ofSection: pfn / pagesPerSection) != nil && memmap.isSubsectionValid(pfn)
+    }
+
+    /// Linux: pagetypeinfo_showblockcount_print(): pageblocks per migratetype, stepping by a
+    /// pageblock from the zone's (possibly unaligned) start over every online pfn — a hole
+    /// smaller than a subsection counts with the type it was left (UNMOVABLE).
+    public func pageblockCounts(_ z: Zone) -> [UInt64] {
+        var count = [UInt64](repeating: 0, count: migrateTypes)
+        var pfn = z.zoneStartPfn
+        while pfn < z.zoneEndPfn {
+            if isOnlinePage(pfn), memmap.zoneSlot(pfn) == z.slot {
+                let mt = Int(memmap.pageblockMigratetype(pfn))
+                if mt < migrateTypes { count[mt] += 1 }
+            }
+            pfn += pageblockNrPages
+        }
+        return count
+    }
+
+    /// Linux: page_owner=on (CONFIG_PAGE_OWNER; Debian's kernel lacks it, kmemlab has it).
+    public var pageOwnerEnabled: Bool { commandLine.last("page_owner") == "on" }
+
+    /// Linux: pagetypeinfo_showmixedcount_print(): pageblocks holding at least one allocated
+    /// page whose allocation asked for another migratetype, by the pageblock's type.
+    public func mixedPageblockCounts(_ z: Zone) -> [UInt64] {
+        var count = [UInt64](repeating: 0, count: migrateTypes)
+        var pfn = z.zoneStartPfn
+        let end = z.zoneEndPfn
+        while pfn < end {
+            guard isOnlinePage(pfn) else {
+                pfn = roundUp(pfn + 1, maxOrderNrPages)
+                continue
+            }
+            let blockEnd = Swift.min(roundDown(pfn, pageblockNrPages) + pageblockNrPages, end)
+            if !memmap.isMaterialised(pfn) { pfn = blockEnd; continue }
+            let blockMT = memmap.pageblockMigratetype(pfn)
+            while pfn < blockEnd {
+                if memmap.zoneSlot(pfn) != z.slot { pfn += 1; continue }
+                if let o = memmap.buddyOrder(pfn) { pfn += 1 << UInt64(o); continue }
+                let d = memmap.page(pfn)
+                if d.flags.contains(.reserved) || d.refcount <= 0 || d.flags.contains(.tail) { pfn += 1; continue }
+                if d.migratetype != blockMT {
+                    count[Int(blockMT)] += 1
+                    pfn = blockEnd
+                    break
+                }
+                pfn += 1 << UInt64(d.order)
+            }
+        }
+        return count
+    }
+}

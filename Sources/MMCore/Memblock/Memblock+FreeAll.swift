@@ -2,18 +2,25 @@
 //
 // Linux: mm/memblock.c — memblock_free_all(), free_low_memory_core_early(), __free_memory_core(),
 //        __free_pages_memory(), memblock_free_late(), memblock_discard(); mm/page_alloc.c —
-//        memblock_free_pages(), __free_pages_core(), deferred_init_memmap().
-// Exact: which pages become managed in which zone, which wait for deferred init, and
-//        totalram_pages. Only whole pages inside a free range count: a page that a reservation
-//        touches at all stays reserved for good.
-// Simplified: the pages are counted, not yet put on free lists (the buddy allocator's lists
-//        arrive with MM/PageAlloc's allocator).
+//        memmap_init_range() (pageblock types), memblock_free_pages(), __free_pages_core(),
+//        deferred_init_memmap(), deferred_free_range(), deferred_free_pages(),
+//        free_reserved_page().
+// Exact: which pages become managed in which zone, which wait for deferred init, totalram_pages,
+//        and the free lists themselves: chunk orders, FPI_TO_TAIL, ascending order, which
+//        pageblocks are MOVABLE. Only whole pages inside a free range count: a page that a
+//        reservation touches at all stays reserved for good.
+// Simplified: deferred init runs on one thread in ascending order (Linux splits a node among
+//        its CPUs, so its list order there can differ); a fully free 4 MiB block in the deferred
+//        range is freed as one order-10 block, which leaves the lists exactly as its two
+//        order-9 halves merging would.
+// Reference: shared/reference/linux-6.1-mm.md §2.8, §4.11.
 
 extension Kernel {
     /// Linux: memblock_free_all(). Every zone's managed count restarts at 0 and grows by the
-    /// free pages below its node's first_deferred_pfn; the ones above wait for deferred init,
-    /// though totalram_pages counts them already.
+    /// free pages below its node's first_deferred_pfn, which go onto the free lists; the ones
+    /// above wait for deferred init, though totalram_pages counts them already.
     mutating func memblockFreeAll() {
+        initMemmap()
         forEachZone { z in
             z.managedPages = 0
             z.freePages = 0
@@ -25,57 +32,155 @@ extension Kernel {
             let end = Swift.min(Pfn.down(f.end).raw, maxLowPfn.raw)
             guard start < end else { continue }
             total += end - start
-            freePagesToZones(start, end, nid: f.nid, deferredSplit: true)
+            let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn(start)) : f.nid
+            guard let n = nodeIndex(nid) else { continue }
+            var pfn = start
+            while pfn < end {
+                var order = Swift.min(maxOrder - 1, pfn.trailingZeroBitCount)
+                while pfn + (1 << UInt64(order)) > end { order -= 1 }
+                if let z = zoneOf(node: n, pfn) {
+                    if pfn >= nodes[n].firstDeferredPfn {
+                        nodes[n].zones[z].deferredFreePages += 1 << UInt64(order)
+                    } else {
+                        freePagesCore(node: n, zone: z, pfn, order: order)
+                    }
+                }
+                pfn += 1 << UInt64(order)
+            }
         }
         totalramPages += total
     }
 
-    /// Adds [start, end) to the managed pages of the zones it lies in; with `deferredSplit`, the
-    /// part at or above the node's first_deferred_pfn is set aside for deferred init instead.
-    mutating func freePagesToZones(_ start: UInt64, _ end: UInt64, nid: Int32, deferredSplit: Bool) {
-        let nid = nid == maxNumNodes ? earlyPfnToNid(Pfn(start)) : nid
-        guard let n = nodeIndex(nid) else { return }
-        let cut = deferredSplit ? nodes[n].firstDeferredPfn : .max
-        for i in nodes[n].zones.indices {
-            let z = nodes[n].zones[i]
-            let s = Swift.max(start, z.zoneStartPfn), e = Swift.min(end, z.zoneEndPfn)
-            guard s < e else { continue }
-            let early = s >= cut ? 0 : Swift.min(e, cut) - s
-            nodes[n].zones[i].managedPages += early
-            nodes[n].zones[i].freePages += early
-            nodes[n].zones[i].deferredFreePages += (e - s) - early
+    /// The page descriptors and pageblock types memmap_init() left: every page reserved, and
+    /// MOVABLE every pageblock whose first pfn is memory initialised before the deferred cut
+    /// (so a block starting in a hole, like pfn 0's, stays UNMOVABLE). Every zone gets its
+    /// boot pagesets (high 0, batch 1: pages pass straight through).
+    mutating func initMemmap() {
+        var zs: [(start: UInt64, end: UInt64, slot: ZoneSlot)] = []
+        var end = maxPfn.raw
+        for node in nodes {
+            for z in node.zones where z.spannedPages > 0 {
+                zs.append((z.zoneStartPfn, z.zoneEndPfn, z.slot))
+                end = Swift.max(end, z.zoneEndPfn)
+            }
+        }
+        memmap = Memmap(endPfn: end, zones: zs)
+        for n in nodes.indices {
+            let cut = nodes[n].firstDeferredPfn
+            for r in memPfnRanges(nid: nodes[n].nodeId) {
+                memmap.markSubsectionsValid(r.start, r.end)
+                for z in nodes[n].zones where z.spannedPages > 0 {
+                    let s = Swift.max(r.start, z.zoneStartPfn)
+                    let e = Swift.min(r.end, z.zoneEndPfn, cut)
+                    var b = roundUp(s, pageblockNrPages)
+                    while b < e {
+                        memmap.setPageblockMigratetype(b, MigrateType.movable.rawValue)
+                        b += pageblockNrPages
+                    }
+                }
+            }
+            for i in nodes[n].zones.indices {
+                nodes[n].zones[i].pcp = [PerCPUPages](repeating: PerCPUPages(), count: nrCPUIds)
+            }
         }
     }
 
-    /// Linux: page_alloc_init_late()'s wait for deferred_init_memmap() on every node: the pages
-    /// above first_deferred_pfn are initialised and freed, and become managed.
+    /// The zone of `node` that holds `pfn`.
+    func zoneOf(node n: Int, _ pfn: UInt64) -> Int? {
+        for (i, z) in nodes[n].zones.enumerated() where z.zoneStartPfn <= pfn && pfn < z.zoneEndPfn { return i }
+        return nil
+    }
+
+    /// Linux: __free_pages_core(): the pages lose PG_reserved, become managed, and the block
+    /// goes to the tail of its list after merging.
+    mutating func freePagesCore(node n: Int, zone z: Int, _ pfn: UInt64, order: Int) {
+        let count: UInt64 = 1 << UInt64(order)
+        if order < maxOrder - 1 || memmap.isMaterialised(pfn) {
+            for p in pfn..<(pfn + count) { memmap.withPage(p) { $0 = PageDescriptor() } }
+        }
+        nodes[n].zones[z].managedPages += count
+        let mt = Int(memmap.pageblockMigratetype(pfn))
+        nodes[n].zones[z].freeOneBlock(pfn, order: order, mt: mt, fpi: .toTail, &memmap)
+    }
+
+    /// Linux: page_alloc_init_late()'s wait for deferred_init_memmap() on every node: the free
+    /// pages above first_deferred_pfn are initialised and freed pageblock by pageblock.
     mutating func deferredInitMemmap() {
         for n in nodes.indices {
-            for i in nodes[n].zones.indices {
-                nodes[n].zones[i].managedPages += nodes[n].zones[i].deferredFreePages
-                nodes[n].zones[i].freePages += nodes[n].zones[i].deferredFreePages
-                nodes[n].zones[i].deferredFreePages = 0
+            let cut = nodes[n].firstDeferredPfn
+            guard cut != .max else { continue }
+            if let z = nodes[n].zones.firstIndex(where: { cut < $0.zoneEndPfn }) {
+                let zs = nodes[n].zones[z].zoneStartPfn, ze = nodes[n].zones[z].zoneEndPfn
+                for f in memblock.freeRanges() {
+                    let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn.up(f.start)) : f.nid
+                    guard nid == nodes[n].nodeId else { continue }
+                    let s = Swift.max(Pfn.up(f.start).raw, cut, zs)
+                    let e = Swift.min(Pfn.down(f.end).raw, ze)
+                    if s < e { deferredFreePages(node: n, zone: z, s, e) }
+                }
+                nodes[n].zones[z].deferredFreePages = 0
             }
-            if nodes[n].firstDeferredPfn != .max {
-                // (The kernel prints the time this took; the model takes none.)
-                log.info("node \(nodes[n].nodeId) deferred pages initialised in 0ms")
-            }
+            // (The kernel prints the time this took; the model takes none.)
+            log.info("node \(nodes[n].nodeId) deferred pages initialised in 0ms")
         }
     }
 
-    /// Pages that stayed reserved through the hand-over and are given to the buddy allocator
-    /// later (memblock_free_late(), free_reserved_area()): managed in their zone, and RAM in
-    /// totalram_pages from now on.
+    /// Linux: deferred_free_pages() and deferred_free_range(): runs cut at pageblock
+    /// boundaries; a whole pageblock is set MOVABLE and freed at order 9, any other run page by
+    /// page (its block MOVABLE only if its first page is among them).
+    mutating func deferredFreePages(node n: Int, zone z: Int, _ start: UInt64, _ end: UInt64) {
+        var pfn = start
+        while pfn < end {
+            if pfn & (maxOrderNrPages - 1) == 0 && pfn + maxOrderNrPages <= end {
+                memmap.setPageblockMigratetype(pfn, MigrateType.movable.rawValue)
+                memmap.setPageblockMigratetype(pfn + pageblockNrPages, MigrateType.movable.rawValue)
+                freePagesCore(node: n, zone: z, pfn, order: maxOrder - 1)
+                pfn += maxOrderNrPages
+                continue
+            }
+            let runEnd = Swift.min(end, roundDown(pfn, pageblockNrPages) + pageblockNrPages)
+            if pfn & (pageblockNrPages - 1) == 0 && runEnd - pfn == pageblockNrPages {
+                memmap.setPageblockMigratetype(pfn, MigrateType.movable.rawValue)
+                freePagesCore(node: n, zone: z, pfn, order: Int(pageblockOrder))
+            } else {
+                for p in pfn..<runEnd {
+                    if p & (pageblockNrPages - 1) == 0 {
+                        memmap.setPageblockMigratetype(p, MigrateType.movable.rawValue)
+                    }
+                    freePagesCore(node: n, zone: z, p, order: 0)
+                }
+            }
+            pfn = runEnd
+        }
+    }
+
+    /// Linux: free_reserved_area() → free_reserved_page(): reserved pages handed to the page
+    /// allocator late (the kernel image's init sections, the initrd): each becomes managed and
+    /// RAM, and goes through the boot CPU's pcp list like any freed page.
     mutating func freeReservedPages(_ start: UInt64, _ end: UInt64) {
         guard start < end else { return }
-        freePagesToZones(start, end, nid: earlyPfnToNid(Pfn(start)), deferredSplit: false)
-        totalramPages += end - start
+        for pfn in start..<end {
+            guard pfn < memmap.endPfn, let slot = memmap.zoneSlot(pfn), let (n, z) = zoneIndex(slot),
+                  memmap.page(pfn).flags.contains(.reserved) else { continue }
+            memmap.withPage(pfn) { d in d = PageDescriptor(); d.refcount = 1 }
+            nodes[n].zones[z].managedPages += 1
+            totalramPages += 1
+            var l = NoListener()
+            freePages(pfn, order: 0, cpu: 0, listener: &l)
+        }
     }
 
     /// Linux: memblock_free_late(): after the hand-over, a reservation that is no longer needed
-    /// goes straight to the buddy allocator, page by whole page.
+    /// goes straight to the buddy allocator, page by whole page, at each list's tail.
     mutating func memblockFreeLate(_ base: PhysAddr, _ size: UInt64) {
-        freeReservedPages(Pfn.up(base).raw, Pfn.down(base &+ size).raw)
+        let start = Pfn.up(base).raw, end = Pfn.down(base &+ size).raw
+        guard start < end else { return }
+        for pfn in start..<end {
+            guard pfn < memmap.endPfn, let slot = memmap.zoneSlot(pfn), let (n, z) = zoneIndex(slot),
+                  memmap.page(pfn).flags.contains(.reserved) else { continue }
+            freePagesCore(node: n, zone: z, pfn, order: 0)
+            totalramPages += 1
+        }
     }
 
     /// Linux: memblock_discard(): memblock's arrays are no longer needed once boot is over; the

@@ -88,6 +88,13 @@ public struct Kernel: Sendable {
     public var percpuFirstChunk: PcpuAllocInfo?
     /// Linux: nr_free_pages() just before mem_init_print_info() (the "Memory:" line's first figure).
     public var freePagesAtMemInit: UInt64 = 0
+    /// Every page's descriptor and every pageblock's type (from memblock_free_all on).
+    public var memmap = Memmap()
+    /// The contents of simulated RAM.
+    public var physMem = PhysMemory()
+    /// Where the next part of the kernel image that boot frees lies (the parts are laid out one
+    /// after another from the image's start).
+    var imageFreeCursor: UInt64 = 0
 
     /// Apply the machine's logged memblock calls instead of the model's reservations
     /// (`--replay-memblock`); the model still runs, so both can be compared.

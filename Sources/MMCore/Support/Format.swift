@@ -36,3 +36,10 @@ public func padRight(_ text: String, _ width: Int) -> String {
     if n >= width { return text }
     return text + String(repeating: " ", count: width - n)
 }
+
+/// "%05lx" style: zero-padded to `width` characters.
+public func padLeftZero(_ text: String, _ width: Int) -> String {
+    let n = text.utf8.count
+    if n >= width { return text }
+    return String(repeating: "0", count: width - n) + text
+}

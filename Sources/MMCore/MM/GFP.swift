@@ -1,0 +1,135 @@
+// gfp flags: what an allocation may do, and where it may come from.
+//
+// Linux: include/linux/gfp_types.h (the __GFP_* bits and GFP_* combinations), include/linux/gfp.h
+//        (gfp_zone(), gfp_migratetype(), gfpflags_allow_blocking()), mm/internal.h (ALLOC_*).
+// Exact: the bit values, the zone each combination allows (with HIGHMEM meaning Normal on
+//        x86-64), the migratetype, and the ALLOC_* flags the fast and slow paths derive.
+// Reference: shared/reference/linux-6.1-mm.md §4.2, §4.3.
+
+/// Linux: gfp_t.
+@frozen
+public struct GFPFlags: OptionSet, Sendable, Hashable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Linux: __GFP_DMA.
+    public static let dma = GFPFlags(rawValue: 0x01)
+    /// Linux: __GFP_HIGHMEM.
+    public static let highmem = GFPFlags(rawValue: 0x02)
+    /// Linux: __GFP_DMA32.
+    public static let dma32 = GFPFlags(rawValue: 0x04)
+    /// Linux: __GFP_MOVABLE.
+    public static let movable = GFPFlags(rawValue: 0x08)
+    /// Linux: __GFP_RECLAIMABLE.
+    public static let reclaimable = GFPFlags(rawValue: 0x10)
+    /// Linux: __GFP_HIGH.
+    public static let high = GFPFlags(rawValue: 0x20)
+    /// Linux: __GFP_IO.
+    public static let io = GFPFlags(rawValue: 0x40)
+    /// Linux: __GFP_FS.
+    public static let fs = GFPFlags(rawValue: 0x80)
+    /// Linux: __GFP_ZERO.
+    public static let zero = GFPFlags(rawValue: 0x100)
+    /// Linux: __GFP_ATOMIC.
+    public static let atomic = GFPFlags(rawValue: 0x200)
+    /// Linux: __GFP_DIRECT_RECLAIM.
+    public static let directReclaim = GFPFlags(rawValue: 0x400)
+    /// Linux: __GFP_KSWAPD_RECLAIM.
+    public static let kswapdReclaim = GFPFlags(rawValue: 0x800)
+    /// Linux: __GFP_WRITE.
+    public static let write = GFPFlags(rawValue: 0x1000)
+    /// Linux: __GFP_NOWARN.
+    public static let nowarn = GFPFlags(rawValue: 0x2000)
+    /// Linux: __GFP_RETRY_MAYFAIL.
+    public static let retryMayfail = GFPFlags(rawValue: 0x4000)
+    /// Linux: __GFP_NOFAIL.
+    public static let nofail = GFPFlags(rawValue: 0x8000)
+    /// Linux: __GFP_NORETRY.
+    public static let noretry = GFPFlags(rawValue: 0x10000)
+    /// Linux: __GFP_MEMALLOC.
+    public static let memalloc = GFPFlags(rawValue: 0x20000)
+    /// Linux: __GFP_COMP.
+    public static let comp = GFPFlags(rawValue: 0x40000)
+    /// Linux: __GFP_NOMEMALLOC.
+    public static let nomemalloc = GFPFlags(rawValue: 0x80000)
+    /// Linux: __GFP_HARDWALL.
+    public static let hardwall = GFPFlags(rawValue: 0x100000)
+    /// Linux: __GFP_THISNODE.
+    public static let thisnode = GFPFlags(rawValue: 0x200000)
+    /// Linux: __GFP_ACCOUNT.
+    public static let account = GFPFlags(rawValue: 0x400000)
+
+    /// Linux: __GFP_RECLAIM.
+    public static let reclaim: GFPFlags = [.directReclaim, .kswapdReclaim]
+    /// Linux: GFP_ATOMIC.
+    public static let gfpAtomic: GFPFlags = [.high, .atomic, .kswapdReclaim]
+    /// Linux: GFP_KERNEL.
+    public static let gfpKernel: GFPFlags = [.reclaim, .io, .fs]
+    /// Linux: GFP_NOWAIT.
+    public static let gfpNowait: GFPFlags = [.kswapdReclaim]
+    /// Linux: GFP_NOIO.
+    public static let gfpNoio: GFPFlags = [.reclaim]
+    /// Linux: GFP_NOFS.
+    public static let gfpNofs: GFPFlags = [.reclaim, .io]
+    /// Linux: GFP_USER.
+    public static let gfpUser: GFPFlags = [.reclaim, .io, .fs, .hardwall]
+    /// Linux: GFP_DMA.
+    public static let gfpDMA: GFPFlags = [.dma]
+    /// Linux: GFP_DMA32.
+    public static let gfpDMA32: GFPFlags = [.dma32]
+    /// Linux: GFP_HIGHUSER.
+    public static let gfpHighuser: GFPFlags = [.reclaim, .io, .fs, .hardwall, .highmem]
+    /// Linux: GFP_HIGHUSER_MOVABLE.
+    public static let gfpHighuserMovable: GFPFlags = [.reclaim, .io, .fs, .hardwall, .highmem, .movable]
+    /// Linux: GFP_TRANSHUGE_LIGHT (THP faults that must not reclaim).
+    public static let gfpTranshugeLight: GFPFlags = [.highmem, .movable, .comp, .nomemalloc, .nowarn]
+    /// Linux: GFP_TRANSHUGE.
+    public static let gfpTranshuge: GFPFlags = [.highmem, .movable, .comp, .nomemalloc, .nowarn, .directReclaim]
+
+    /// Linux: gfp_zone(): the highest zone the flags allow; nil for a combination Linux rejects.
+    @inlinable public var zone: ZoneType? {
+        switch rawValue & 0x0f {
+        case 0, 0x02, 0x08: return .normal
+        case 0x01, 0x09: return .dma
+        case 0x04, 0x0c: return .dma32
+        case 0x0a: return .movable
+        default: return nil
+        }
+    }
+
+    /// Linux: gfp_migratetype(); nil for MOVABLE|RECLAIMABLE.
+    @inlinable public var migratetype: MigrateType? {
+        switch (rawValue & 0x18) >> 3 {
+        case 0: return .unmovable
+        case 1: return .movable
+        case 2: return .reclaimable
+        default: return nil
+        }
+    }
+
+    /// Linux: gfpflags_allow_blocking().
+    @inlinable public var allowsBlocking: Bool { contains(.directReclaim) }
+}
+
+/// Linux: ALLOC_* (mm/internal.h): how far into the reserves an allocation may go.
+@frozen
+public struct AllocFlags: OptionSet, Sendable, Hashable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// Linux: ALLOC_WMARK_MIN is 0; the low two bits pick the watermark.
+    public static let wmarkLow = AllocFlags(rawValue: 0x01)
+    public static let wmarkHigh = AllocFlags(rawValue: 0x02)
+    public static let noWatermarks = AllocFlags(rawValue: 0x04)
+    public static let oom = AllocFlags(rawValue: 0x08)
+    public static let nonBlock = AllocFlags(rawValue: 0x10)
+    public static let minReserve = AllocFlags(rawValue: 0x20)
+    public static let cpuset = AllocFlags(rawValue: 0x40)
+    public static let noFragment = AllocFlags(rawValue: 0x100)
+    public static let highAtomic = AllocFlags(rawValue: 0x200)
+    public static let kswapd = AllocFlags(rawValue: 0x800)
+    /// Linux: ALLOC_RESERVES.
+    public static let reserves: AllocFlags = [.nonBlock, .minReserve, .highAtomic, .oom]
+
+    /// Linux: alloc_flags & ALLOC_WMARK_MASK.
+    @inlinable public var watermark: Int { Int(rawValue & 3) }
+}

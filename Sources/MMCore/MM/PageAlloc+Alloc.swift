@@ -1,0 +1,339 @@
+// alloc_pages() and __free_pages(): the page allocator's entry points.
+//
+// Linux: mm/page_alloc.c — __alloc_pages(), prepare_alloc_pages(), alloc_flags_nofragment(),
+//        get_page_from_freelist(), zone_watermark_fast(), __zone_watermark_ok(),
+//        __zone_watermark_unusable_free(), rmqueue(), prep_new_page(), prep_compound_page(),
+//        gfp_to_alloc_flags(), __alloc_pages_slowpath(), __free_pages(), free_the_page(),
+//        free_pages_prepare(), __free_pages_ok(), bad_page(); mm/debug.c — dump_page().
+// Exact: the zonelist walk, the watermark each attempt uses, ALLOC_NOFRAGMENT and its retry,
+//        the pcp-or-buddy choice, compound pages, and misuse reported as "Bad page state".
+// Simplified: the slow path reports what Linux would do next (kswapd, compaction, reclaim, OOM)
+//        and then fails, as a __GFP_NORETRY allocation would; __GFP_NOFAIL fails the same way
+//        instead of looping. NR_FREE_PAGES is read exactly (Linux's per-cpu vmstat drift is
+//        not modelled). No cpusets, no dirty limits, no node reclaim (all off by default).
+// Reference: shared/reference/linux-6.1-mm.md §4.2–§4.5, §4.7, §4.8.
+
+/// What a free did.
+public enum FreeOutcome: Sendable, Equatable {
+    case freed
+    /// Refused; the report is in the kernel log.
+    case badPage(reason: String)
+    /// The pfn has no struct page (Linux would oops).
+    case invalidPfn
+}
+
+extension Zone {
+    /// Linux: __zone_watermark_unusable_free().
+    @inlinable func unusableFree(order: Int, flags: AllocFlags) -> Int64 {
+        var u = Int64(1 << order) - 1
+        if flags.isDisjoint(with: .reserves) { u += Int64(nrReservedHighatomic) }
+        return u
+    }
+
+    /// Linux: __zone_watermark_ok().
+    func watermarkOK(order: Int, mark: UInt64, highestZone: Int, flags: AllocFlags, free: Int64) -> Bool {
+        let free = free - unusableFree(order: order, flags: flags)
+        var min = Int64(mark)
+        if !flags.isDisjoint(with: .reserves) {
+            if flags.contains(.minReserve) {
+                min -= min / 2
+                if flags.contains(.nonBlock) { min -= min / 4 }
+            }
+            if flags.contains(.oom) { min -= min / 2 }
+        }
+        if free <= min + Int64(lowmemReserve[highestZone]) { return false }
+        if order == 0 { return true }
+        for o in order..<maxOrder where nrFree[o] != 0 {
+            for mt in 0..<migratePCPTypes where !freeLists[Zone.listIndex(o, mt)].isEmpty { return true }
+            if !flags.isDisjoint(with: [.highAtomic, .oom])
+                && !freeLists[Zone.listIndex(o, Int(MigrateType.highAtomic.rawValue))].isEmpty { return true }
+        }
+        return false
+    }
+
+    /// Linux: zone_watermark_fast().
+    func watermarkFast(order: Int, mark: UInt64, highestZone: Int, flags: AllocFlags, gfp: GFPFlags) -> Bool {
+        let free = Int64(freePages)
+        if order == 0 {
+            let reserved = unusableFree(order: 0, flags: flags)
+            let usable = free - Swift.min(free, reserved)
+            if usable > Int64(mark + lowmemReserve[highestZone]) { return true }
+        }
+        if watermarkOK(order: order, mark: mark, highestZone: highestZone, flags: flags, free: free) { return true }
+        if order == 0 && gfp.contains(.atomic) && watermarkBoost != 0 && flags.watermark == 0 {
+            return watermarkOK(order: order, mark: watermark.min, highestZone: highestZone, flags: flags, free: free)
+        }
+        return false
+    }
+
+    /// Linux: wmark_pages(zone, alloc_flags & ALLOC_WMARK_MASK).
+    @inlinable func wmarkPages(_ i: Int) -> UInt64 {
+        switch i {
+        case 0: return minWmark
+        case 1: return lowWmark
+        default: return highWmark
+        }
+    }
+}
+
+extension Kernel {
+    /// Linux: alloc_pages_node(nid, gfp, order) (`nid` nil: the CPU's node): the pfn of the
+    /// first page, or nil. `cpu` is the CPU the caller runs on (its pcp lists are used).
+    public mutating func allocPages(_ gfp: GFPFlags, order: Int, cpu: Int = 0, nid: Int32? = nil) -> UInt64? {
+        var l = NoListener()
+        return allocPages(gfp, order: order, cpu: cpu, nid: nid, listener: &l)
+    }
+
+    public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, cpu: Int = 0,
+                                                        nid: Int32? = nil, listener l: inout L) -> UInt64? {
+        guard order >= 0, order < maxOrder, let highest = gfp.zone, var mt = gfp.migratetype,
+              cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty
+        else {
+            l.pageAlloc(.failed(order: order, gfp: gfp))
+            return nil
+        }
+        if zonelists.mobilityGroupingDisabled { mt = .unmovable }
+        let prefNid = preferredNode(nid ?? earlyCPUToNode(cpu))
+        let list = zonelists.fallback[Int(prefNid)]
+        guard let first = list.firstIndex(where: { $0.zone <= highest && (!gfp.contains(.thisnode) || $0.nid == prefNid) })
+        else {
+            l.pageAlloc(.failed(order: order, gfp: gfp))
+            return nil
+        }
+        var ctx = AllocContext(highest: highest, migratetype: Int(mt.rawValue), prefIndex: first,
+                               nid: prefNid, thisNode: gfp.contains(.thisnode))
+        // Fast path: the low watermark, and whole pageblocks only when Normal is preferred.
+        var flags: AllocFlags = [.wmarkLow]
+        if gfp.contains(.kswapdReclaim) { flags.insert(.kswapd) }
+        let pref = list[first]
+        if pref.zone == .normal, let n = nodeIndex(pref.nid),
+           !(numa.nodeOnline.count > 1 && !nodes[n].zones[ZoneType.dma32.rawValue].isPopulated) {
+            flags.insert(.noFragment)
+        }
+        if let pfn = getPageFromFreelist(gfp, order: order, flags: flags, &ctx, cpu: cpu, &l) { return pfn }
+        return allocSlowpath(gfp, order: order, &ctx, cpu: cpu, &l)
+    }
+
+    /// Linux: numa_mem_id() for a node without memory: the nearest one that has some.
+    func preferredNode(_ nid: Int32) -> Int32 {
+        let n = nid == numaNoNode || Int(nid) >= zonelists.fallback.count ? bootCPUNode : nid
+        if Int(n) < zonelists.fallback.count, !zonelists.fallback[Int(n)].isEmpty { return n }
+        for (i, z) in zonelists.fallback.enumerated() where !z.isEmpty { return Int32(i) }
+        return 0
+    }
+
+    /// Linux: __alloc_pages_slowpath(), reduced to its watermark retries.
+    mutating func allocSlowpath<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, _ ctx: inout AllocContext,
+                                                    cpu: Int, _ l: inout L) -> UInt64? {
+        var flags: AllocFlags = [.cpuset]
+        if gfp.contains(.high) { flags.insert(.minReserve) }
+        if gfp.contains(.kswapdReclaim) { flags.insert(.kswapd) }
+        if !gfp.contains(.directReclaim) {
+            if !gfp.contains(.nomemalloc) {
+                flags.insert(.nonBlock)
+                if order > 0 && flags.contains(.minReserve) { flags.insert(.highAtomic) }
+            }
+            if flags.contains(.minReserve) { flags.remove(.cpuset) }
+        }
+        if flags.contains(.kswapd) { l.pageAlloc(.slowPath(.wakeKswapd)) }
+        l.pageAlloc(.slowPath(.retryMinWatermark))
+        if let pfn = getPageFromFreelist(gfp, order: order, flags: flags, &ctx, cpu: cpu, &l) { return pfn }
+        // Linux: __gfp_pfmemalloc_flags(): __GFP_MEMALLOC ignores the watermarks.
+        if gfp.contains(.memalloc) && !gfp.contains(.nomemalloc) {
+            if let pfn = getPageFromFreelist(gfp, order: order, flags: flags.union(.noWatermarks), &ctx,
+                                             cpu: cpu, &l) { return pfn }
+        }
+        if gfp.contains(.directReclaim) {
+            if order > pageAllocCostlyOrder || order > 0 { l.pageAlloc(.slowPath(.directCompaction)) }
+            l.pageAlloc(.slowPath(.directReclaim))
+            if !gfp.contains(.noretry) && !gfp.contains(.retryMayfail) && order <= pageAllocCostlyOrder {
+                l.pageAlloc(.slowPath(.oomKiller))
+            }
+        }
+        l.pageAlloc(.slowPath(.giveUp))
+        l.pageAlloc(.failed(order: order, gfp: gfp))
+        return nil
+    }
+
+    /// Linux: get_page_from_freelist().
+    mutating func getPageFromFreelist<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, flags flags0: AllocFlags,
+                                                          _ ctx: inout AllocContext, cpu: Int,
+                                                          _ l: inout L) -> UInt64? {
+        var flags = flags0
+        let list = zonelists.fallback[Int(ctx.nid)]
+        let multiNode = numa.nodeOnline.count > 1
+        retry: while true {
+            let noFallback = flags.contains(.noFragment)
+            var i = ctx.prefIndex
+            while i < list.count {
+                let ref = list[i]
+                i += 1
+                guard ref.zone <= ctx.highest, !ctx.thisNode || ref.nid == ctx.nid,
+                      let n = nodeIndex(ref.nid) else { continue }
+                let z = ref.zone.rawValue
+                if noFallback && multiNode && i - 1 != ctx.prefIndex && ref.nid != list[ctx.prefIndex].nid {
+                    flags.remove(.noFragment)
+                    l.pageAlloc(.noFragmentDropped)
+                    continue retry
+                }
+                let mark = nodes[n].zones[z].wmarkPages(flags.watermark)
+                if !nodes[n].zones[z].watermarkFast(order: order, mark: mark, highestZone: ctx.highest.rawValue,
+                                                    flags: flags, gfp: gfp) {
+                    l.pageAlloc(.watermarkFailed(zone: nodes[n].zones[z].slot, order: order, mark: mark,
+                                                 free: nodes[n].zones[z].freePages))
+                    if !flags.contains(.noWatermarks) { continue }
+                }
+                if let pfn = rmqueue(node: n, zone: z, order: order, gfp: gfp, flags: flags, mt: ctx.migratetype,
+                                     cpu: cpu, &l) {
+                    prepNewPage(pfn, order: order, gfp: gfp)
+                    if flags.contains(.highAtomic) {
+                        nodes[n].zones[z].reserveHighatomicPageblock(pfn, &memmap, &l)
+                    }
+                    l.pageAlloc(.allocated(pfn: pfn, order: order, gfp: gfp,
+                                           migratetype: MigrateType(rawValue: UInt8(ctx.migratetype))!))
+                    return pfn
+                }
+            }
+            if noFallback {
+                flags.remove(.noFragment)
+                l.pageAlloc(.noFragmentDropped)
+                continue retry
+            }
+            return nil
+        }
+    }
+
+    /// Linux: rmqueue(): the CPU's list for small orders and THP, the buddy lists otherwise or
+    /// when the list cannot be refilled; a boosted zone wakes kswapd.
+    mutating func rmqueue<L: PageAllocListener>(node n: Int, zone z: Int, order: Int, gfp: GFPFlags,
+                                              flags: AllocFlags, mt: Int, cpu: Int, _ l: inout L) -> UInt64? {
+        var pfn: UInt64?
+        if pcpAllowedOrder(order) {
+            pfn = nodes[n].zones[z].rmqueuePcplist(cpu: cpu, order: order, mt: mt, flags: flags, &memmap, &l)
+        }
+        if pfn == nil {
+            pfn = nodes[n].zones[z].rmqueue(order: order, mt: mt, flags: flags, &memmap, &l)?.0
+        }
+        if nodes[n].zones[z].boostedWatermark {
+            nodes[n].zones[z].boostedWatermark = false
+            l.pageAlloc(.slowPath(.wakeKswapd))
+        }
+        return pfn
+    }
+
+    /// Linux: prep_new_page(): refcount 1, compound head and tails for __GFP_COMP, and zeroed
+    /// when init_on_alloc (Debian's default) or __GFP_ZERO asks.
+    mutating func prepNewPage(_ pfn: UInt64, order: Int, gfp: GFPFlags) {
+        let mt = UInt8(gfp.migratetype?.rawValue ?? 0)
+        memmap.withPage(pfn) { d in
+            d.flags = gfp.contains(.comp) && order > 0 ? .head : []
+            d.refcount = 1
+            d.order = UInt8(order)
+            d.migratetype = mt
+        }
+        if gfp.contains(.comp) && order > 0 {
+            for p in (pfn + 1)..<(pfn + (1 << UInt64(order))) {
+                memmap.withPage(p) { d in d.flags = .tail; d.order = UInt8(order); d.refcount = 0 }
+            }
+        }
+        if initOnAlloc || gfp.contains(.zero) { physMem.zero(pfn, pages: 1 << UInt64(order)) }
+    }
+
+    /// Linux: __free_pages(page, order). Misuse is refused with Linux's "Bad page state" report.
+    @discardableResult
+    public mutating func freePages(_ pfn: UInt64, order: Int, cpu: Int = 0) -> FreeOutcome {
+        var l = NoListener()
+        return freePages(pfn, order: order, cpu: cpu, listener: &l)
+    }
+
+    @discardableResult
+    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int = 0,
+                                                       listener l: inout L) -> FreeOutcome {
+        guard order >= 0, order < maxOrder, pfn < memmap.endPfn, let slot = memmap.zoneSlot(pfn),
+              let (n, z) = zoneIndex(slot), cpu >= 0, cpu < nrCPUIds
+        else { return .invalidPfn }
+        if let reason = freeCheck(pfn, order: order) {
+            badPage(pfn, reason: reason.text, refcount: reason.refcount)
+            l.pageAlloc(.badPage(pfn: pfn, reason: reason.text))
+            return .badPage(reason: reason.text)
+        }
+        let compound = memmap.page(pfn).flags.contains(.head)
+        memmap.withPage(pfn) { d in d.refcount = 0; d.flags = []; d.order = 0 }
+        if compound {
+            for p in (pfn + 1)..<(pfn + (1 << UInt64(order))) { memmap.withPage(p) { $0 = PageDescriptor() } }
+        }
+        if pcpAllowedOrder(order) {
+            nodes[n].zones[z].freeUnrefPage(pfn, order: order, cpu: cpu, &memmap, &l)
+        } else {
+            let mt = Int(memmap.pageblockMigratetype(pfn))
+            let merged = nodes[n].zones[z].freeOneBlock(pfn, order: order, mt: mt, fpi: [], &memmap)
+            l.pageAlloc(.freedToBuddy(zone: slot, pfn: pfn, order: order, mergedOrder: merged, toTail: false))
+        }
+        return .freed
+    }
+
+    /// The node and zone indices of a zone slot.
+    func zoneIndex(_ slot: ZoneSlot) -> (Int, Int)? {
+        guard let n = nodeIndex(Int32(slot / 8)) else { return nil }
+        return (n, Int(slot % 8))
+    }
+
+    /// Linux: free_pages_prepare()'s checks (and, for what Linux only catches with DEBUG_VM or
+    /// not at all, the model's own): nil when the free is sound.
+    func freeCheck(_ pfn: UInt64, order: Int) -> (text: String, refcount: Int)? {
+        let d = memmap.page(pfn)
+        if d.flags.contains(.reserved) { return ("PAGE_FLAGS_CHECK_AT_FREE flag(s) set", Int(d.refcount)) }
+        if memmap.buddyOrder(pfn) != nil { return ("nonzero mapcount", 0) }
+        if d.refcount <= 0 || d.flags.contains(.pcp) || d.flags.contains(.tail) {
+            return ("nonzero _refcount", Int(d.refcount) - 1)
+        }
+        if d.flags.contains(.slab) { return ("PAGE_FLAGS_CHECK_AT_FREE flag(s) set", Int(d.refcount)) }
+        if Int(d.order) != order {
+            if d.flags.contains(.head) {
+                return ("VM_BUG_ON_PAGE(compound && compound_order(page) != order)", Int(d.refcount))
+            }
+            return ("freed with order \(order), allocated with order \(d.order)", Int(d.refcount))
+        }
+        return nil
+    }
+
+    /// Linux: bad_page() and dump_page(): the report, with the page's address in the vmemmap
+    /// and its flags word as Linux lays it out (node, zone, last cpupid above the flag bits).
+    mutating func badPage(_ pfn: UInt64, reason: String, refcount: Int) {
+        let d = memmap.page(pfn)
+        let slot = memmap.zoneSlot(pfn) ?? 0
+        let node = UInt64(slot / 8), zone = UInt64(slot % 8)
+        var bits: UInt64 = node << 54 | zone << 51 | 0x1fffff << 30
+        var names: [String] = []
+        if d.flags.contains(.slab) { bits |= 1 << 9; names.append("slab") }
+        if d.flags.contains(.reserved) { bits |= 1 << 12; names.append("reserved") }
+        if d.flags.contains(.head) { bits |= 1 << 16; names.append("head") }
+        names.append("node=\(node)")
+        names.append("zone=\(zone)")
+        names.append("lastcpupid=0x1fffff")
+        var joined = ""
+        for (i, n) in names.enumerated() { joined += (i == 0 ? "" : "|") + n }
+        let mapcount = memmap.buddyOrder(pfn) != nil ? -128 : 0
+        let page = sections.vmemmap.base &+ pfn &* 64
+        log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
+        log.info("page:\(padLeftZero(String(page, radix: 16), 16)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
+        log.info("flags: \(hex(bits))(\(joined))")
+        log.info("page dumped because: \(reason)")
+    }
+
+    /// Linux: init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y in Debian; init_on_alloc=0 turns
+    /// it off).
+    public var initOnAlloc: Bool {
+        if let v = commandLine.last("init_on_alloc") { return !(v == "0" || v == "off" || v == "n") }
+        return true
+    }
+}
+
+/// Linux: struct alloc_context.
+struct AllocContext {
+    var highest: ZoneType
+    var migratetype: Int
+    var prefIndex: Int
+    var nid: Int32
+    var thisNode: Bool
+}

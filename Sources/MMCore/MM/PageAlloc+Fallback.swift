@@ -1,0 +1,177 @@
+// Taking memory of another migratetype: fallback, pageblock stealing, watermark boost, and the
+// highatomic reserve.
+//
+// Linux: mm/page_alloc.c — fallbacks[], __rmqueue(), __rmqueue_fallback(),
+//        find_suitable_fallback(), can_steal_fallback(), steal_suitable_fallback(),
+//        change_pageblock_range(), boost_watermark(), reserve_highatomic_pageblock(),
+//        rmqueue_buddy().
+// Exact: which list is raided (largest block first, smallest for movable requests that cannot
+//        steal), when a whole pageblock changes owner, how far the boost goes.
+// Reference: shared/reference/linux-6.1-mm.md §4.5, §4.6, §4.9.
+
+/// Linux: fallbacks[][]: the lists each type may borrow from, in order.
+@inlinable func fallbackTypes(_ mt: Int) -> (Int, Int)? {
+    switch mt {
+    case 0: return (2, 1)
+    case 1: return (2, 0)
+    case 2: return (0, 1)
+    default: return nil
+    }
+}
+
+extension Zone {
+    /// Linux: rmqueue_buddy()'s list choice under zone->lock: the highatomic reserve first for
+    /// ALLOC_HIGHATOMIC, then __rmqueue(), then the reserve for OOM and non-blocking callers.
+    /// Returns the block and the list type it came from (page->index on a pcp list).
+    mutating func rmqueue<L: PageAllocListener>(order: Int, mt: Int, flags: AllocFlags,
+                                              _ mm: inout Memmap, _ l: inout L) -> (UInt64, Int)? {
+        let ha = Int(MigrateType.highAtomic.rawValue)
+        if flags.contains(.highAtomic), let r = rmqueueSmallest(order: order, mt: ha, &mm) {
+            l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order, migratetype: .highAtomic))
+            return (r.pfn, ha)
+        }
+        while true {
+            if let r = rmqueueSmallest(order: order, mt: mt, &mm) {
+                l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order,
+                                   migratetype: MigrateType(rawValue: UInt8(mt))!))
+                return (r.pfn, mt)
+            }
+            if !rmqueueFallback(order: order, startMT: mt, flags: flags, &mm, &l) { break }
+        }
+        if !flags.isDisjoint(with: [.oom, .nonBlock]), let r = rmqueueSmallest(order: order, mt: ha, &mm) {
+            l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order, migratetype: .highAtomic))
+            return (r.pfn, ha)
+        }
+        return nil
+    }
+
+    /// Linux: can_steal_fallback().
+    func canStealFallback(order: Int, startMT: Int, mobilityDisabled: Bool) -> Bool {
+        if UInt64(order) >= pageblockOrder { return true }
+        if UInt64(order) >= pageblockOrder / 2 || startMT == 2 || startMT == 0 || mobilityDisabled { return true }
+        return false
+    }
+
+    /// Linux: find_suitable_fallback(): the first fallback list of this order with a block.
+    func findSuitableFallback(order: Int, startMT: Int, onlyStealable: Bool)
+        -> (mt: Int, canSteal: Bool)?
+    {
+        guard nrFree[order] != 0, let (a, b) = fallbackTypes(startMT) else { return nil }
+        for fmt in [a, b] where !freeLists[Zone.listIndex(order, fmt)].isEmpty {
+            let can = canStealFallback(order: order, startMT: startMT, mobilityDisabled: false)
+            if !onlyStealable || can { return (fmt, can) }
+        }
+        return nil
+    }
+
+    /// Linux: __rmqueue_fallback(): move a block (and maybe its pageblock) of another type to
+    /// `startMT`'s lists. True if something moved.
+    mutating func rmqueueFallback<L: PageAllocListener>(order: Int, startMT: Int, flags: AllocFlags,
+                                                      _ mm: inout Memmap, _ l: inout L) -> Bool {
+        var minOrder = order
+        if UInt64(order) < pageblockOrder && flags.contains(.noFragment) { minOrder = Int(pageblockOrder) }
+        var o = maxOrder - 1
+        var found: (mt: Int, canSteal: Bool)?
+        while o >= minOrder {
+            if let f = findSuitableFallback(order: o, startMT: startMT, onlyStealable: false) {
+                found = f
+                if !f.canSteal && startMT == Int(MigrateType.movable.rawValue) && o > order {
+                    // Cannot take the whole block: split the smallest one instead.
+                    o = order
+                    while o < maxOrder {
+                        if let g = findSuitableFallback(order: o, startMT: startMT, onlyStealable: false) {
+                            found = g
+                            break
+                        }
+                        o += 1
+                    }
+                }
+                break
+            }
+            o -= 1
+        }
+        guard let f = found, o < maxOrder else { return false }
+        let pfn = freeLists[Zone.listIndex(o, f.mt)].head
+        let claimed = stealSuitableFallback(pfn, order: o, flags: flags, startMT: startMT,
+                                            wholeBlock: f.canSteal, &mm, &l)
+        l.pageAlloc(.fallback(zone: slot, order: order, foundOrder: o,
+                              wanted: MigrateType(rawValue: UInt8(startMT))!,
+                              fallback: MigrateType(rawValue: UInt8(f.mt))!, claimedPageblock: claimed))
+        return true
+    }
+
+    /// Linux: steal_suitable_fallback(). Returns whether the pageblock(s) now belong to
+    /// `startMT` (what mm_page_alloc_extfrag reports as change_ownership).
+    mutating func stealSuitableFallback<L: PageAllocListener>(_ pfn: UInt64, order: Int, flags: AllocFlags,
+                                                            startMT: Int, wholeBlock: Bool,
+                                                            _ mm: inout Memmap, _ l: inout L) -> Bool {
+        let old = Int(mm.pageblockMigratetype(pfn))
+        if old == Int(MigrateType.highAtomic.rawValue) {
+            moveToFreeList(pfn, order: order, mt: startMT, &mm)
+            return false
+        }
+        if UInt64(order) >= pageblockOrder {
+            var b = pfn
+            while b < pfn + (1 << UInt64(order)) {
+                mm.setPageblockMigratetype(b, UInt8(startMT))
+                b += pageblockNrPages
+            }
+            moveToFreeList(pfn, order: order, mt: startMT, &mm)
+            return true
+        }
+        if boostWatermark(&l) && flags.contains(.kswapd) { boostedWatermark = true }
+        if !wholeBlock {
+            moveToFreeList(pfn, order: order, mt: startMT, &mm)
+            return false
+        }
+        let (free, movable) = moveFreepagesBlock(pfn, mt: startMT, &mm)
+        let alike: UInt64
+        if startMT == Int(MigrateType.movable.rawValue) {
+            alike = movable
+        } else if old == Int(MigrateType.movable.rawValue) {
+            alike = pageblockNrPages - (free + movable)
+        } else {
+            alike = 0
+        }
+        if free == 0 {
+            moveToFreeList(pfn, order: order, mt: startMT, &mm)
+            return false
+        }
+        if free + alike >= 1 << (pageblockOrder - 1) {
+            mm.setPageblockMigratetype(pfn, UInt8(startMT))
+            return true
+        }
+        return false
+    }
+
+    /// Linux: boost_watermark(): raise every watermark by a pageblock, up to
+    /// watermark_boost_factor of the high mark, so kswapd reclaims before more blocks mix.
+    mutating func boostWatermark<L: PageAllocListener>(_ l: inout L) -> Bool {
+        guard boostFactor != 0, pageblockNrPages * 4 <= managedPages else { return false }
+        var maxBoost = mulFrac(watermark.high, boostFactor, 10000)
+        if maxBoost == 0 { return false }
+        maxBoost = Swift.max(pageblockNrPages, maxBoost)
+        watermarkBoost = Swift.min(watermarkBoost + pageblockNrPages, maxBoost)
+        l.pageAlloc(.watermarkBoosted(zone: slot, boost: watermarkBoost))
+        return true
+    }
+
+    /// Linux: reserve_highatomic_pageblock(): after a high-order atomic allocation, keep its
+    /// pageblock for such allocations (up to 1% of the zone plus a pageblock).
+    mutating func reserveHighatomicPageblock<L: PageAllocListener>(_ pfn: UInt64, _ mm: inout Memmap, _ l: inout L) {
+        let maxManaged = managedPages / 100 + pageblockNrPages
+        guard nrReservedHighatomic < maxManaged else { return }
+        let mt = Int(mm.pageblockMigratetype(pfn))
+        guard mt < migratePCPTypes else { return }
+        nrReservedHighatomic += pageblockNrPages
+        mm.setPageblockMigratetype(pfn, MigrateType.highAtomic.rawValue)
+        _ = moveFreepagesBlock(pfn, mt: Int(MigrateType.highAtomic.rawValue), &mm)
+        l.pageAlloc(.highatomicReserved(zone: slot, pfn: roundDown(pfn, pageblockNrPages)))
+    }
+}
+
+/// Linux: mult_frac(x, n, d) without overflow.
+@inlinable func mulFrac(_ x: UInt64, _ n: UInt64, _ d: UInt64) -> UInt64 {
+    let q = x / d, r = x % d
+    return q * n + r * n / d
+}

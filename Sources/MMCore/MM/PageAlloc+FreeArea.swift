@@ -1,0 +1,222 @@
+// The buddy free lists: free_area[order].free_list[migratetype], and the merge on free.
+//
+// Linux: mm/page_alloc.c — add_to_free_list(), add_to_free_list_tail(), move_to_free_list(),
+//        del_page_from_free_list(), __free_one_page(), buddy_merge_likely(), expand(),
+//        __rmqueue_smallest(), move_freepages(), move_freepages_block(); include/linux/list.h.
+// Exact: which list a block goes on, head or tail, how far it merges (pageblock and isolation
+//        limits), which block allocation takes and how the remainder is split.
+// Simplified: Linux's circular list_head becomes a doubly linked list of pfns with an explicit
+//        head and tail; each list also counts its blocks (Linux counts only per order).
+// Invariants (Zone.checkFreeLists): nr_free[order] is the sum of that order's list counts; every
+//        listed block is a buddy of that order whose recorded list is the one holding it;
+//        NR_FREE_PAGES is the pages on all lists.
+// Reference: shared/reference/linux-6.1-mm.md §4.1, §4.5, §4.8.
+
+/// One doubly linked list of blocks (or of pcp pages).
+public struct FreeList: Sendable, Equatable {
+    public var head: UInt64 = PageDescriptor.nilLink
+    public var tail: UInt64 = PageDescriptor.nilLink
+    public var count: UInt64 = 0
+    public init() {}
+    @inlinable public var isEmpty: Bool { head == PageDescriptor.nilLink }
+}
+
+/// Linux: FPI_* flags of __free_one_page().
+public struct FPIFlags: OptionSet, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Linux: FPI_TO_TAIL — memory handed over at boot goes to the list's tail.
+    public static let toTail = FPIFlags(rawValue: 1 << 1)
+}
+
+extension Memmap {
+    /// Linux: list_add().
+    @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+        setPrev(pfn, order: order, PageDescriptor.nilLink)
+        setNext(pfn, order: order, l.head)
+        if l.head == PageDescriptor.nilLink { l.tail = pfn } else { setPrev(l.head, order: order, pfn) }
+        l.head = pfn
+        l.count += 1
+    }
+
+    /// Linux: list_add_tail().
+    @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+        setNext(pfn, order: order, PageDescriptor.nilLink)
+        setPrev(pfn, order: order, l.tail)
+        if l.tail == PageDescriptor.nilLink { l.head = pfn } else { setNext(l.tail, order: order, pfn) }
+        l.tail = pfn
+        l.count += 1
+    }
+
+    /// Linux: list_del().
+    @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+        let p = prev(pfn, order: order), n = next(pfn, order: order)
+        if p == PageDescriptor.nilLink { l.head = n } else { setNext(p, order: order, n) }
+        if n == PageDescriptor.nilLink { l.tail = p } else { setPrev(n, order: order, p) }
+        l.count -= 1
+    }
+
+    /// Linux: PageBuddy() && buddy_order(): the order of the free block whose head is `pfn`.
+    @inlinable public func buddyOrder(_ pfn: UInt64) -> Int? {
+        guard pfn < endPfn else { return nil }
+        if pfn & (maxOrderNrPages - 1) == 0 && isMaxOrderFree(pfn) { return maxOrder - 1 }
+        let s = Int(pfn / pagesPerSection)
+        if pages[s].isEmpty { return nil }
+        let d = pages[s][Int(pfn % pagesPerSection)]
+        return d.flags.contains(.buddy) ? Int(d.order) : nil
+    }
+
+    /// The free list (migratetype) a free block is on.
+    @inlinable func freeListType(_ pfn: UInt64, order: Int) -> Int {
+        if order == maxOrder - 1 { return Int(maxListMT[Int(pfn >> 10)]) }
+        return Int(pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].migratetype)
+    }
+
+    /// Linux: set_buddy_order() / rmv_page_order(), plus the list the block is on.
+    @inlinable mutating func markFree(_ pfn: UInt64, order: Int, list mt: Int) {
+        if order == maxOrder - 1 {
+            setMaxOrderFree(pfn, true)
+            maxListMT[Int(pfn >> 10)] = UInt8(mt)
+        } else {
+            withPage(pfn) { d in
+                d.flags.insert(.buddy)
+                d.order = UInt8(order)
+                d.migratetype = UInt8(mt)
+            }
+        }
+    }
+
+    @inlinable mutating func clearFree(_ pfn: UInt64, order: Int) {
+        if order == maxOrder - 1 {
+            setMaxOrderFree(pfn, false)
+        } else {
+            withPage(pfn) { d in d.flags.remove(.buddy); d.order = 0 }
+        }
+    }
+}
+
+extension Zone {
+    @inlinable static func listIndex(_ order: Int, _ mt: Int) -> Int { order * migrateTypes + mt }
+
+    /// Linux: add_to_free_list() / add_to_free_list_tail().
+    @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Int, mt: Int, tail: Bool, _ mm: inout Memmap) {
+        mm.markFree(pfn, order: order, list: mt)
+        if tail {
+            mm.listAddTail(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
+        } else {
+            mm.listAddHead(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
+        }
+        nrFree[order] += 1
+    }
+
+    /// Linux: del_page_from_free_list().
+    @inlinable mutating func delFromFreeList(_ pfn: UInt64, order: Int, _ mm: inout Memmap) {
+        let mt = mm.freeListType(pfn, order: order)
+        mm.listDel(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
+        mm.clearFree(pfn, order: order)
+        nrFree[order] -= 1
+    }
+
+    /// Linux: move_to_free_list(): to the tail of another migratetype's list.
+    @inlinable mutating func moveToFreeList(_ pfn: UInt64, order: Int, mt: Int, _ mm: inout Memmap) {
+        let old = mm.freeListType(pfn, order: order)
+        mm.listDel(&freeLists[Zone.listIndex(order, old)], pfn, order: order)
+        mm.markFree(pfn, order: order, list: mt)
+        mm.listAddTail(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
+    }
+
+    /// Linux: __free_one_page(): merge with free buddies as far as allowed, then list the result.
+    /// Returns the order the block reached.
+    @discardableResult
+    mutating func freeOneBlock(_ pfn0: UInt64, order order0: Int, mt: Int, fpi: FPIFlags,
+                               _ mm: inout Memmap) -> Int {
+        var pfn = pfn0, order = order0, buddy: UInt64 = 0
+        if mt != Int(MigrateType.isolate.rawValue) { freePages += 1 << UInt64(order) }
+        while order < maxOrder - 1 {
+            buddy = pfn ^ (1 << UInt64(order))
+            guard buddy < mm.endPfn, mm.buddyOrder(buddy) == order, mm.zoneSlot(buddy) == slot else { break }
+            if UInt64(order) >= pageblockOrder {
+                let bmt = Int(mm.pageblockMigratetype(buddy))
+                if mt != bmt && (mt >= migratePCPTypes || bmt >= migratePCPTypes) { break }
+            }
+            delFromFreeList(buddy, order: order, &mm)
+            pfn &= buddy
+            order += 1
+        }
+        // (buddy is the last pfn the loop looked at, merged or not, as in Linux.)
+        let tail = fpi.contains(.toTail) || buddyMergeLikely(pfn, buddy: buddy, order: order, mm)
+        addToFreeList(pfn, order: order, mt: mt, tail: tail, &mm)
+        return order
+    }
+
+    /// Linux: buddy_merge_likely(): a block whose next-larger buddy is free goes to the tail, so
+    /// it stays free long enough to merge.
+    func buddyMergeLikely(_ pfn: UInt64, buddy: UInt64, order: Int, _ mm: borrowing Memmap) -> Bool {
+        guard order < maxOrder - 2 else { return false }
+        let higherPfn = buddy & pfn
+        let higherBuddy = higherPfn ^ (1 << UInt64(order + 1))
+        guard higherBuddy < mm.endPfn, mm.zoneSlot(higherBuddy) == slot else { return false }
+        return mm.buddyOrder(higherBuddy) == order + 1
+    }
+
+    /// Linux: expand(): split the block at `pfn` from order `high` down to `low`, listing the
+    /// upper halves at the head; the caller keeps the lowest part.
+    mutating func expand(_ pfn: UInt64, low: Int, high: Int, mt: Int, _ mm: inout Memmap) {
+        var high = high
+        while high > low {
+            high -= 1
+            addToFreeList(pfn + (1 << UInt64(high)), order: high, mt: mt, tail: false, &mm)
+        }
+    }
+
+    /// Linux: __rmqueue_smallest(): the head of the smallest non-empty list of `mt` at or above
+    /// `order`, split down to `order`.
+    mutating func rmqueueSmallest(order: Int, mt: Int, _ mm: inout Memmap) -> (pfn: UInt64, from: Int)? {
+        var o = order
+        while o < maxOrder {
+            let l = freeLists[Zone.listIndex(o, mt)]
+            if !l.isEmpty {
+                let pfn = l.head
+                delFromFreeList(pfn, order: o, &mm)
+                expand(pfn, low: order, high: o, mt: mt, &mm)
+                freePages -= 1 << UInt64(order)
+                return (pfn, o)
+            }
+            o += 1
+        }
+        return nil
+    }
+
+    /// Linux: move_freepages(): move every free block in [start, end] to `mt`'s lists, and count
+    /// the in-use pages that are movable.
+    mutating func moveFreepages(_ start: UInt64, _ end: UInt64, mt: Int, _ mm: inout Memmap)
+        -> (moved: UInt64, movable: UInt64)
+    {
+        var pfn = start, moved: UInt64 = 0, movable: UInt64 = 0
+        while pfn <= end {
+            guard let o = mm.buddyOrder(pfn) else {
+                let d = mm.page(pfn)
+                if d.refcount > 0 && d.migratetype == MigrateType.movable.rawValue && !d.flags.contains(.slab) {
+                    movable += 1
+                }
+                pfn += 1
+                continue
+            }
+            moveToFreeList(pfn, order: o, mt: mt, &mm)
+            pfn += 1 << UInt64(o)
+            moved += 1 << UInt64(o)
+        }
+        return (moved, movable)
+    }
+
+    /// Linux: move_freepages_block(): the pageblock around `pfn`, or nothing if it leaves the zone.
+    mutating func moveFreepagesBlock(_ pfn: UInt64, mt: Int, _ mm: inout Memmap)
+        -> (moved: UInt64, movable: UInt64)
+    {
+        var start = roundDown(pfn, pageblockNrPages)
+        let end = start + pageblockNrPages - 1
+        if start < zoneStartPfn { start = pfn }
+        if end >= zoneEndPfn { return (0, 0) }
+        return moveFreepages(start, end, mt: mt, &mm)
+    }
+}

@@ -1,0 +1,147 @@
+// Per-cpu page lists (pcp): the order-0…3 and THP cache in front of the buddy free lists.
+//
+// Linux: mm/page_alloc.c — order_to_pindex(), pindex_to_order(), pcp_allowed_order(),
+//        rmqueue_pcplist(), __rmqueue_pcplist(), rmqueue_bulk(), free_unref_page(),
+//        free_unref_page_commit(), nr_pcp_free(), nr_pcp_high(), free_pcppages_bulk(),
+//        drain_pages_zone(); include/linux/mmzone.h (struct per_cpu_pages).
+// Exact: the batch a refill takes, which list a freed page joins, when the list spills and how
+//        many pages go back, in which order (round robin from the list just used, tail first).
+// Simplified: one simulated CPU runs at a time, so pcp->lock and its trylock failure are not
+//        modelled; ZONE_RECLAIM_ACTIVE is never set (no reclaim yet).
+// Invariants: count is the pages on the 14 lists; each list holds one order and migratetype.
+// Reference: shared/reference/linux-6.1-mm.md §3.11, §4.7.
+
+/// Linux: NR_PCP_LISTS (orders 0…3 × 3 types, plus THP unmovable and movable).
+public let nrPCPLists = 14
+/// Linux: PAGE_ALLOC_COSTLY_ORDER.
+public let pageAllocCostlyOrder = 3
+/// Linux: CONFIG_PCP_BATCH_SCALE_MAX (default 5).
+let pcpBatchScaleMax: UInt8 = 5
+
+/// Linux: struct per_cpu_pages. high and batch are the zone's (pageset_high / pageset_batch).
+public struct PerCPUPages: Sendable, Equatable {
+    /// Pages (not blocks) on the lists.
+    public var count: UInt64 = 0
+    public var freeFactor: UInt8 = 0
+    public var lists = [FreeList](repeating: FreeList(), count: nrPCPLists)
+    public init() {}
+}
+
+/// Linux: order_to_pindex().
+@inlinable public func orderToPindex(_ mt: Int, _ order: Int) -> Int {
+    if order > pageAllocCostlyOrder { return migratePCPTypes * (pageAllocCostlyOrder + 1) + (mt == 1 ? 1 : 0) }
+    return order * migratePCPTypes + mt
+}
+
+/// Linux: pindex_to_order().
+@inlinable public func pindexToOrder(_ pindex: Int) -> Int {
+    pindex >= migratePCPTypes * (pageAllocCostlyOrder + 1) ? Int(pageblockOrder) : pindex / migratePCPTypes
+}
+
+/// Linux: pcp_allowed_order(): small orders, and THP's pageblock order.
+@inlinable public func pcpAllowedOrder(_ order: Int) -> Bool {
+    order <= pageAllocCostlyOrder || order == Int(pageblockOrder)
+}
+
+extension Zone {
+    /// Linux: rmqueue_pcplist() and __rmqueue_pcplist(): the head of the CPU's list, refilled
+    /// with a batch from the buddy lists when empty.
+    mutating func rmqueuePcplist<L: PageAllocListener>(cpu: Int, order: Int, mt: Int, flags: AllocFlags,
+                                                     _ mm: inout Memmap, _ l: inout L) -> UInt64? {
+        pcp[cpu].freeFactor >>= 1
+        let pindex = orderToPindex(mt, order)
+        if pcp[cpu].lists[pindex].isEmpty {
+            var batch = pagesetBatch
+            if batch > 1 { batch = Swift.max(batch >> UInt64(order), 2) }
+            var got = 0
+            for _ in 0..<batch {
+                guard let (pfn, listMT) = rmqueue(order: order, mt: mt, flags: flags, &mm, &l) else { break }
+                mm.withPage(pfn) { d in d.migratetype = UInt8(listMT); d.flags.insert(.pcp) }
+                mm.listAddTail(&pcp[cpu].lists[pindex], pfn, order: order)
+                got += 1
+            }
+            pcp[cpu].count += UInt64(got) << UInt64(order)
+            l.pageAlloc(.pcpRefill(zone: slot, cpu: cpu, order: order, blocks: got))
+            if got == 0 { return nil }
+        } else {
+            l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: MigrateType(rawValue: UInt8(mt))!))
+        }
+        let pfn = pcp[cpu].lists[pindex].head
+        mm.listDel(&pcp[cpu].lists[pindex], pfn, order: order)
+        mm.withPage(pfn) { $0.flags.remove(.pcp) }
+        pcp[cpu].count -= 1 << UInt64(order)
+        return pfn
+    }
+
+    /// Linux: free_unref_page() after free_pages_prepare(): onto the CPU's list (HIGHATOMIC
+    /// pages on the movable one, keeping their type), spilling to the buddy lists above high.
+    mutating func freeUnrefPage<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int,
+                                                    _ mm: inout Memmap, _ l: inout L) {
+        let mt = Int(mm.pageblockMigratetype(pfn))
+        if mt == Int(MigrateType.isolate.rawValue) {
+            let merged = freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
+            l.pageAlloc(.freedToBuddy(zone: slot, pfn: pfn, order: order, mergedOrder: merged, toTail: false))
+            return
+        }
+        let pcpMT = mt >= migratePCPTypes ? Int(MigrateType.movable.rawValue) : mt
+        mm.withPage(pfn) { d in d.migratetype = UInt8(mt); d.flags.insert(.pcp) }
+        let pindex = orderToPindex(pcpMT, order)
+        mm.listAddHead(&pcp[cpu].lists[pindex], pfn, order: order)
+        pcp[cpu].count += 1 << UInt64(order)
+        l.pageAlloc(.pcpFree(zone: slot, cpu: cpu, pfn: pfn, order: order, migratetype: MigrateType(rawValue: UInt8(mt))!))
+        let freeHigh = pcp[cpu].freeFactor != 0 && order != 0 && order <= pageAllocCostlyOrder
+        let high: UInt64 = pagesetHigh == 0 || freeHigh ? 0 : pagesetHigh
+        if pcp[cpu].count >= high {
+            let n = nrPcpFree(cpu: cpu, high: high, batch: pagesetBatch, freeHigh: freeHigh)
+            freePcppagesBulk(cpu: cpu, count: n, pindex: pindex, &mm, &l)
+        }
+    }
+
+    /// Linux: nr_pcp_free(): how many pages a spill frees; grows while frees come without
+    /// allocations in between.
+    mutating func nrPcpFree(cpu: Int, high: UInt64, batch: UInt64, freeHigh: Bool) -> UInt64 {
+        if freeHigh { return pcp[cpu].count }
+        if high < batch { return 1 }
+        let lo = batch, hi = high - batch
+        let b = batch << UInt64(pcp[cpu].freeFactor)
+        if b < hi && pcp[cpu].freeFactor < pcpBatchScaleMax { pcp[cpu].freeFactor += 1 }
+        return Swift.min(Swift.max(b, lo), hi)
+    }
+
+    /// Linux: free_pcppages_bulk(): round robin over the lists, starting with `pindex`, each
+    /// visit freeing from the list's tail until it is empty or the count is reached.
+    mutating func freePcppagesBulk<L: PageAllocListener>(cpu: Int, count: UInt64, pindex: Int,
+                                                       _ mm: inout Memmap, _ l: inout L) {
+        var count = Int64(Swift.min(count, pcp[cpu].count))
+        var minP = 0, maxP = nrPCPLists - 1, p = pindex - 1
+        var freed = 0
+        while count > 0 {
+            while true {
+                p += 1
+                if p > maxP { p = minP }
+                if !pcp[cpu].lists[p].isEmpty { break }
+                if p == maxP { maxP -= 1 }
+                if p == minP { minP += 1 }
+            }
+            let order = pindexToOrder(p)
+            repeat {
+                let pfn = pcp[cpu].lists[p].tail
+                mm.listDel(&pcp[cpu].lists[p], pfn, order: order)
+                let mt = mm.withPage(pfn) { d -> Int in d.flags.remove(.pcp); return Int(d.migratetype) }
+                count -= 1 << Int64(order)
+                pcp[cpu].count -= 1 << UInt64(order)
+                freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
+                freed += 1 << order
+            } while count > 0 && !pcp[cpu].lists[p].isEmpty
+        }
+        l.pageAlloc(.pcpDrain(zone: slot, cpu: cpu, pages: freed))
+    }
+
+    /// Linux: drain_pages_zone(): everything on one CPU's lists back to the buddy lists.
+    mutating func drainPages<L: PageAllocListener>(cpu: Int, _ mm: inout Memmap, _ l: inout L) {
+        while pcp[cpu].count > 0 {
+            let n = Swift.min(pcp[cpu].count, pagesetBatch << 5)
+            freePcppagesBulk(cpu: cpu, count: n, pindex: 0, &mm, &l)
+        }
+    }
+}
