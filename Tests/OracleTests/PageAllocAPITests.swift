@@ -1,0 +1,103 @@
+// alloc_pages/__free_pages behaviour on a booted machine: pcp lists, paths, misuse.
+
+import KmemlabTestSupport
+import MMCore
+import Testing
+
+/// #require cannot wrap a mutating call; this can.
+func must(_ pfn: UInt64?, sourceLocation: SourceLocation = #_sourceLocation) throws -> UInt64 {
+    try #require(pfn, sourceLocation: sourceLocation)
+}
+
+@Suite("alloc_pages and __free_pages")
+struct PageAllocAPITests {
+    @Test("order 0: an empty pcp list takes a batch, the next allocation hits, a free is reused first (LIFO)")
+    func pcpLists() throws {
+        var k = try bootCase("pc-1g-2cpu", replay: false)
+        let z = k.nodes[0].zones[ZoneType.dma32.rawValue]
+        var rec = EventRecorder()
+        let a = try must(k.allocPages(.gfpKernel, order: 0, cpu: 1, listener: &rec))
+        #expect(rec.events.contains(.pcpRefill(zone: z.slot, cpu: 1, order: 0, blocks: Int(z.pagesetBatch))))
+        #expect(k.nodes[0].zones[1].pcp[1].count == z.pagesetBatch - 1)
+        rec = EventRecorder()
+        let b = try must(k.allocPages(.gfpKernel, order: 0, cpu: 1, listener: &rec))
+        #expect(rec.events.first == .pcpHit(zone: z.slot, cpu: 1, order: 0, migratetype: .unmovable))
+        #expect(b == a + 1, "a refill lists its pages in ascending order")
+        #expect(k.freePages(a, order: 0, cpu: 1) == .freed)
+        #expect(k.allocPages(.gfpKernel, order: 0, cpu: 1) == a)
+    }
+
+    @Test("frees beyond pcp->high spill a batch (growing while frees continue) to the buddy lists")
+    func pcpSpill() throws {
+        var k = try bootCase("pc-1g-2cpu", replay: false)
+        let high = k.nodes[0].zones[1].pagesetHigh, batch = k.nodes[0].zones[1].pagesetBatch
+        var pages: [UInt64] = []
+        for _ in 0..<(high + 2 * batch) { pages.append(try must(k.allocPages(.gfpHighuserMovable, order: 0, cpu: 0))) }
+        var rec = EventRecorder()
+        for p in pages { k.freePages(p, order: 0, cpu: 0, listener: &rec) }
+        let drains = rec.events.compactMap { e -> Int? in if case let .pcpDrain(_, _, n) = e { return n }; return nil }
+        #expect(drains.first == Int(batch), "the first spill frees one batch (free_factor 0)")
+        #expect(drains.count >= 2 && drains[1] == Int(batch) * 2, "the next one twice that")
+        #expect(k.nodes[0].zones[1].pcp[0].count < high)
+        #expect(k.checkPageAllocInvariants() == nil)
+    }
+
+    @Test("orders above 3 (but not 9) bypass the pcp lists and split from the smallest block")
+    func buddyPath() throws {
+        var k = try bootCase("pc-1g-2cpu", replay: false)
+        var rec = EventRecorder()
+        _ = try must(k.allocPages(.gfpHighuserMovable, order: 5, listener: &rec))
+        #expect(!rec.events.contains { if case .pcpRefill = $0 { return true }; return false })
+        #expect(rec.events.contains { if case let .split(_, _, from, to, mt) = $0 { return to == 5 && from >= 5 && mt == .movable }; return false })
+    }
+
+    @Test("misuse is reported as Linux's Bad page state and refused; the lists stay sound")
+    func misuse() throws {
+        var k = try bootCase("pc-1g-2cpu", replay: false)
+        let p = try must(k.allocPages(.gfpKernel, order: 0))
+        #expect(k.freePages(p, order: 0) == .freed)
+        #expect(k.freePages(p, order: 0) == .badPage(reason: "nonzero _refcount"))
+        #expect(k.log.lines.contains("BUG: Bad page state in process kmemlab  pfn:\(String(p, radix: 16))"))
+        #expect(k.log.lines.contains("page dumped because: nonzero _refcount"))
+        k.drainAllPages()
+        #expect(k.freePages(p, order: 0) == .badPage(reason: "nonzero mapcount") || k.memmap.buddyOrder(p) == nil)
+        // The first MiB stays reserved for the BIOS and the real-mode trampoline.
+        #expect(k.freePages(0x10, order: 0) == .badPage(reason: "PAGE_FLAGS_CHECK_AT_FREE flag(s) set"))
+        let q = try must(k.allocPages(.gfpKernel, order: 2))
+        #expect(k.freePages(q, order: 0) == .badPage(reason: "freed with order 0, allocated with order 2"))
+        #expect(k.freePages(q, order: 2) == .freed)
+        let c = try must(k.allocPages(GFPFlags.gfpKernel.union(.comp), order: 3))
+        #expect(k.freePages(c + 1, order: 0) == .badPage(reason: "nonzero _refcount"))
+        #expect(k.freePages(c, order: 2) == .badPage(reason: "VM_BUG_ON_PAGE(compound && compound_order(page) != order)"))
+        #expect(k.freePages(c, order: 3) == .freed)
+        #expect(k.freePages(1 << 40, order: 0) == .invalidPfn)
+        #expect(k.checkPageAllocInvariants() == nil)
+    }
+
+    @Test("the invariant walk notices a counter that is off by one")
+    func checkerCanFail() throws {
+        var k = try bootCase("pc-128m-1cpu", replay: false)
+        #expect(k.checkPageAllocInvariants() == nil)
+        k.nodes[0].zones[1].freePages += 1
+        #expect(k.checkPageAllocInvariants() != nil)
+        k.nodes[0].zones[1].freePages -= 1
+        k.nodes[0].zones[1].nrFree[3] += 1
+        #expect(k.checkPageAllocInvariants() != nil)
+    }
+
+    @Test("gfp flags map to zones and migratetypes as gfp_zone() and gfp_migratetype() do")
+    func gfpMapping() {
+        #expect(GFPFlags.gfpKernel.zone == .normal)
+        #expect(GFPFlags.gfpHighuserMovable.zone == .movable)
+        #expect(GFPFlags.gfpHighuser.zone == .normal)
+        #expect(GFPFlags([.dma, .movable]).zone == .dma)
+        #expect(GFPFlags([.dma32, .movable]).zone == .dma32)
+        #expect(GFPFlags([.dma, .dma32]).zone == nil)
+        #expect(GFPFlags.gfpHighuserMovable.migratetype == .movable)
+        #expect(GFPFlags([.reclaimable]).migratetype == .reclaimable)
+        #expect(GFPFlags([.reclaimable, .movable]).migratetype == nil)
+        #expect(GFPFlags.gfpAtomic.rawValue == 0xa20)
+        #expect(GFPFlags.gfpKernel.rawValue == 0xcc0)
+        #expect(MemoryLayout<PageDescriptor>.size == 16)
+    }
+}
