@@ -9,7 +9,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -146,6 +146,73 @@ struct Boot: ParsableCommand {
             }
         }
         if panic != nil { throw ExitCode(1) }
+    }
+}
+
+/// Boots the machine the options describe; a kernel panic is an error here.
+func bootForShell(_ machine: MachineArguments) throws -> Kernel {
+    var kernel = Kernel(machine: try machine.options.build())
+    do { try kernel.boot() } catch {
+        if case let .panic(msg) = error {
+            print("[    0.000000] Kernel panic - not syncing: \(msg)")
+            throw ExitCode(1)
+        }
+    }
+    return kernel
+}
+
+struct Alloc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a machine, then allocate and free pages by hand and print each call's path.",
+        discussion: AllocShell.help + """
+
+
+        Example:
+          kmemlab alloc --preset qemu-pc --mem 1G "alloc GFP_KERNEL 0" "alloc GFP_ATOMIC|__GFP_COMP 3" \\
+                        "free all" "show buddyinfo"
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Argument(help: "Commands, one per argument (see below).")
+    var commands: [String] = []
+
+    func run() throws {
+        var shell = AllocShell(kernel: try bootForShell(machine), source: "(arguments)")
+        for (i, c) in commands.enumerated() {
+            for line in try shell.run(c, line: i + 1) { print(line) }
+        }
+    }
+}
+
+struct Shell: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a machine, then read page-allocator commands from standard input.",
+        discussion: AllocShell.help + """
+
+
+        A bad command prints one line to standard error and the shell goes on; the exit status
+        is 2 if any command was bad.
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    func run() throws {
+        var shell = AllocShell(kernel: try bootForShell(machine), source: "<stdin>")
+        let interactive = isatty(0) != 0
+        var n = 0, bad = false
+        while true {
+            if interactive { FileHandle.standardOutput.write(Data("kmemlab> ".utf8)) }
+            guard let text = readLine() else { break }
+            n += 1
+            do {
+                for line in try shell.run(text, line: n) { print(line) }
+            } catch {
+                FileHandle.standardError.write(Data("kmemlab: \(error)\n".utf8))
+                bad = true
+            }
+        }
+        if bad { throw ExitCode(2) }
     }
 }
 

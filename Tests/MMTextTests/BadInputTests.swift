@@ -120,13 +120,18 @@ struct CommandTests {
     static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(".build/debug/kmemlab").path
 
-    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out; p.standardError = err
+        if stdin != nil { p.standardInput = input }
         try p.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -148,12 +153,31 @@ struct CommandTests {
                       ["boot", "--no-such-option"], ["boot", "--preset", "qemu-pc", "--from-dmesg", "x"],
                       ["boot", "--from-dmesg", #filePath], ["boot", "--sysctl", "vm.min_free_kbytes"],
                       ["boot", "--sysctl", "vm.min_free_kbytes=-5"], ["boot", "--sysctl", "vm.swappiness=60"],
-                      ["boot", "--sysctl", "vm.percpu_pagelist_high_fraction=3"]])
+                      ["boot", "--sysctl", "vm.percpu_pagelist_high_fraction=3"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "alloc GFP_BOGUS 0"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "alloc GFP_KERNEL 11"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "free banana"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "dance"]])
     func badInput(_ args: [String]) throws {
         let r = try run(args)
         #expect(r.status == 2)
         #expect(r.out.isEmpty)
         #expect(!r.err.isEmpty)
+    }
+
+    @Test("alloc: bad commands name the argument and field; good ones print their path", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func allocCommand() throws {
+        let bad = try run(["alloc", "--preset", "qemu-pc", "--mem", "128M", "alloc GFP_KERNEL 0", "alloc __GFP_DMA|__GFP_DMA32 0"])
+        #expect(bad.status == 2)
+        #expect(bad.err == "kmemlab: (arguments):2: gfp: \"__GFP_DMA|__GFP_DMA32\": these zone bits name no zone (Linux: BUG in gfp_zone)\n")
+        let good = try run(["alloc", "--preset", "qemu-pc", "--mem", "128M", "alloc GFP_KERNEL 4", "free all", "check"])
+        #expect(good.status == 0)
+        #expect(good.out.contains("mm_page_alloc: pfn="))
+        #expect(good.out.contains("alloc GFP_KERNEL order 4: pfn 0x"))
+        #expect(good.out.hasSuffix("freed 1 allocations\ninvariants hold\n"))
+        let shell = try run(["shell", "--preset", "qemu-pc", "--mem", "128M"], stdin: "alloc GFP_KERNEL 0\nbogus\n")
+        #expect(shell.status == 2)
+        #expect(shell.err == "kmemlab: <stdin>:2: command: \"bogus\": unknown (try help)\n")
     }
 
     @Test("--replay-memblock --show memblock prints the real boot's reservations", .enabled(if: FileManager.default.fileExists(atPath: binary)))

@@ -133,3 +133,36 @@ public struct AllocFlags: OptionSet, Sendable, Hashable {
     /// Linux: alloc_flags & ALLOC_WMARK_MASK.
     @inlinable public var watermark: Int { Int(rawValue & 3) }
 }
+
+extension GFPFlags {
+    /// Linux: the names %pGg prints (include/trace/events/mmflags.h, __def_gfpflag_names),
+    /// combinations first, as the kernel matches them.
+    public static let names: [(name: String, flags: GFPFlags)] = [
+        ("GFP_TRANSHUGE", .gfpTranshuge), ("GFP_TRANSHUGE_LIGHT", .gfpTranshugeLight),
+        ("GFP_HIGHUSER_MOVABLE", .gfpHighuserMovable), ("GFP_HIGHUSER", .gfpHighuser), ("GFP_USER", .gfpUser),
+        ("GFP_KERNEL_ACCOUNT", GFPFlags.gfpKernel.union(.account)), ("GFP_KERNEL", .gfpKernel),
+        ("GFP_NOFS", .gfpNofs), ("GFP_ATOMIC", .gfpAtomic), ("GFP_NOIO", .gfpNoio), ("GFP_NOWAIT", .gfpNowait),
+        ("GFP_DMA", .dma), ("__GFP_HIGHMEM", .highmem), ("GFP_DMA32", .dma32), ("__GFP_HIGH", .high),
+        ("__GFP_ATOMIC", .atomic), ("__GFP_IO", .io), ("__GFP_FS", .fs), ("__GFP_NOWARN", .nowarn),
+        ("__GFP_RETRY_MAYFAIL", .retryMayfail), ("__GFP_NOFAIL", .nofail), ("__GFP_NORETRY", .noretry),
+        ("__GFP_COMP", .comp), ("__GFP_ZERO", .zero), ("__GFP_NOMEMALLOC", .nomemalloc),
+        ("__GFP_MEMALLOC", .memalloc), ("__GFP_HARDWALL", .hardwall), ("__GFP_THISNODE", .thisnode),
+        ("__GFP_RECLAIMABLE", .reclaimable), ("__GFP_MOVABLE", .movable), ("__GFP_ACCOUNT", .account),
+        ("__GFP_WRITE", .write), ("__GFP_RECLAIM", .reclaim), ("__GFP_DIRECT_RECLAIM", .directReclaim),
+        ("__GFP_KSWAPD_RECLAIM", .kswapdReclaim),
+    ]
+
+    /// Linux: %pGg: the names of the set flags joined by "|", greedily from `names`.
+    public var description: String {
+        var left = self, parts: [String] = []
+        for (n, f) in GFPFlags.names where !f.isEmpty && left.isSuperset(of: f) && !left.isDisjoint(with: f) {
+            parts.append(n)
+            left.subtract(f)
+        }
+        if !left.isEmpty { parts.append(hex(UInt64(left.rawValue))) }
+        if parts.isEmpty { return "0" }
+        var s = parts[0]
+        for p in parts.dropFirst() { s += "|" + p }
+        return s
+    }
+}

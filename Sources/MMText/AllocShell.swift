@@ -1,0 +1,198 @@
+// kmemlab's page-allocator shell: allocate and free pages by hand on a booted machine and watch
+// the path each call takes and the lists change. `kmemlab alloc` runs commands given as
+// arguments; `kmemlab shell` reads them from standard input.
+
+import MMCore
+
+extension GFPFlags {
+    /// Parses "GFP_KERNEL|__GFP_ZERO", names without their prefix ("kernel|zero"), or numbers.
+    public init?(parsing text: String) {
+        var f = GFPFlags()
+        for part in text.split(separator: "|") {
+            let p = String(part)
+            if let v = UInt32(p) { f.formUnion(GFPFlags(rawValue: v)); continue }
+            if p.hasPrefix("0x"), let v = UInt32(p.dropFirst(2), radix: 16) { f.formUnion(GFPFlags(rawValue: v)); continue }
+            func base(_ n: String) -> Substring {
+                var b = Substring(n.uppercased())
+                if b.hasPrefix("__") { b = b.dropFirst(2) }
+                if b.hasPrefix("GFP_") { b = b.dropFirst(4) }
+                return b
+            }
+            let want = base(p)
+            guard let hit = GFPFlags.names.first(where: { base($0.name) == want }) else { return nil }
+            f.formUnion(hit.flags)
+        }
+        self = f
+    }
+}
+
+public struct AllocShell {
+    public var kernel: Kernel
+    /// Live allocations by the shell: pfn → order (so `free PFN` can omit the order).
+    public var live: [UInt64: Int] = [:]
+    let source: String
+
+    public init(kernel: Kernel, source: String) {
+        self.kernel = kernel
+        self.source = source
+    }
+
+    public static let help = """
+        commands (one per line or argument; numbers in decimal or 0x hex):
+          alloc GFP ORDER [xCOUNT] [cpu N] [node N]   alloc_pages_node(); GFP like GFP_KERNEL|__GFP_ZERO
+          free PFN [ORDER] [cpu N]                    __free_pages() (ORDER defaults to the allocation's)
+          free all                                    free everything this shell allocated
+          drain                                       drain every CPU's pcp lists
+          sysctl vm.NAME=VALUE                        write a vm sysctl
+          show buddyinfo|pagetypeinfo|zoneinfo|meminfo|sysctl
+          check                                       walk the allocator's invariants
+          help
+        """
+
+    /// Runs one command; returns what it prints. Bad input throws, naming `line` and the field.
+    public mutating func run(_ text: String, line: Int) throws(InputError) -> [String] {
+        let w = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let cmd = w.first, !cmd.hasPrefix("#") else { return [] }
+        func bad(_ field: String, _ msg: String) -> InputError { InputError(file: source, line: line, field: field, msg) }
+        func number(_ s: String, _ field: String) throws(InputError) -> UInt64 {
+            if s.hasPrefix("0x"), let v = UInt64(s.dropFirst(2), radix: 16) { return v }
+            if let v = UInt64(s) { return v }
+            throw bad(field, "\"\(s)\" is not a number")
+        }
+        func option(_ name: String) throws(InputError) -> UInt64? {
+            guard let i = w.firstIndex(of: name) else { return nil }
+            guard i + 1 < w.count else { throw bad(name, "needs a value") }
+            return try number(w[i + 1], name)
+        }
+        switch cmd {
+        case "help":
+            return AllocShell.help.split(separator: "\n").map(String.init)
+        case "alloc":
+            guard w.count >= 3 else { throw bad("alloc", "expected: alloc GFP ORDER [xCOUNT] [cpu N] [node N]") }
+            guard let gfp = GFPFlags(parsing: w[1]) else { throw bad("gfp", "\"\(w[1])\": unknown flag (e.g. GFP_KERNEL|__GFP_ZERO)") }
+            guard gfp.zone != nil else { throw bad("gfp", "\"\(w[1])\": these zone bits name no zone (Linux: BUG in gfp_zone)") }
+            guard gfp.migratetype != nil else { throw bad("gfp", "\"\(w[1])\": __GFP_MOVABLE and __GFP_RECLAIMABLE together") }
+            let order = try number(w[2], "order")
+            guard order < UInt64(maxOrder) else { throw bad("order", "\(order): the largest order is \(maxOrder - 1)") }
+            var count: UInt64 = 1
+            if let x = w.dropFirst(3).first(where: { $0.hasPrefix("x") }) { count = try number(String(x.dropFirst()), "count") }
+            let cpu = Int(try option("cpu") ?? 0)
+            guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
+            let node = try option("node").map { Int32($0) }
+            var out: [String] = []
+            for _ in 0..<count {
+                var rec = EventRecorder()
+                let pfn = kernel.allocPages(gfp, order: Int(order), cpu: cpu, nid: node, listener: &rec)
+                if let pfn { live[pfn] = Int(order) }
+                if count == 1 || pfn == nil { out += rec.events.map { "  " + describe($0) } }
+                out.append(pfn.map { "alloc \(gfp.description) order \(order): pfn \(hex($0))" + zoneName($0) }
+                           ?? "alloc \(gfp.description) order \(order): failed")
+                if pfn == nil { break }
+            }
+            return out
+        case "free":
+            guard w.count >= 2 else { throw bad("free", "expected: free PFN [ORDER] [cpu N] | free all") }
+            let cpu = Int(try option("cpu") ?? 0)
+            guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
+            if w[1] == "all" {
+                let n = live.count
+                for (pfn, order) in live.sorted(by: { $0.key < $1.key }) { kernel.freePages(pfn, order: order, cpu: cpu) }
+                live = [:]
+                return ["freed \(n) allocations"]
+            }
+            let pfn = try number(w[1], "pfn")
+            var order = live[pfn] ?? 0
+            if w.count >= 3 && w[2] != "cpu" { order = Int(try number(w[2], "order")) }
+            guard order < maxOrder else { throw bad("order", "\(order): the largest order is \(maxOrder - 1)") }
+            let before = kernel.log.lines.count
+            var rec = EventRecorder()
+            let r = kernel.freePages(pfn, order: order, cpu: cpu, listener: &rec)
+            var out = rec.events.map { "  " + describe($0) }
+            switch r {
+            case .freed:
+                live[pfn] = nil
+                out.append("free pfn \(hex(pfn)) order \(order): done")
+            case .badPage:
+                out += kernel.log.lines[before...].map { "  " + $0 }
+                out.append("free pfn \(hex(pfn)) order \(order): refused")
+            case .invalidPfn:
+                throw bad("pfn", "\(hex(pfn)) has no struct page (no zone holds it)")
+            }
+            return out
+        case "drain":
+            kernel.drainAllPages()
+            return ["drained every CPU's pcp lists"]
+        case "sysctl":
+            guard w.count == 2, let eq = w[1].firstIndex(of: "=") else { throw bad("sysctl", "expected: sysctl vm.NAME=VALUE") }
+            do { try kernel.writeSysctl(String(w[1][..<eq]), String(w[1][w[1].index(after: eq)...])) } catch {
+                throw bad("sysctl", "\"\(w[1])\": " + { if case .unknown = error { return "not a sysctl kmemlab models" }; return "invalid value (EINVAL)" }())
+            }
+            return []
+        case "show":
+            guard w.count == 2 else { throw bad("show", "expected: show buddyinfo|pagetypeinfo|zoneinfo|meminfo|sysctl") }
+            switch w[1] {
+            case "buddyinfo": return ProcFiles.buddyinfo(kernel)
+            case "pagetypeinfo": return ProcFiles.pagetypeinfo(kernel)
+            case "zoneinfo": return ProcFiles.zoneinfo(kernel)
+            case "meminfo": return ProcFiles.meminfo(kernel)
+            case "sysctl": return ProcFiles.sysctl(kernel)
+            default: throw bad("show", "\"\(w[1])\": unknown (buddyinfo, pagetypeinfo, zoneinfo, meminfo, sysctl)")
+            }
+        case "check":
+            return [kernel.checkPageAllocInvariants() ?? "invariants hold"]
+        default:
+            throw bad("command", "\"\(cmd)\": unknown (try help)")
+        }
+    }
+
+    func zoneName(_ pfn: UInt64) -> String {
+        guard let s = kernel.memmap.zoneSlot(pfn) else { return "" }
+        return " (node \(s / 8), zone \(ZoneType(rawValue: Int(s % 8))?.name ?? "?"))"
+    }
+
+    func zone(_ s: ZoneSlot) -> String { "node \(s / 8) \(ZoneType(rawValue: Int(s % 8))?.name ?? "?")" }
+
+    /// One event in words.
+    public func describe(_ e: PageAllocEvent) -> String {
+        switch e {
+        case let .watermarkFailed(z, o, mark, free):
+            return "\(zone(z)): order-\(o) watermark check failed (free \(free), mark \(mark) + reserves)"
+        case .noFragmentDropped:
+            return "no whole pageblock to steal nearby: retrying without ALLOC_NOFRAGMENT"
+        case let .pcpHit(z, cpu, o, mt):
+            return "\(zone(z)): pcp hit on cpu \(cpu) (order \(o), \(mt.name))"
+        case let .pcpRefill(z, cpu, o, n):
+            return "\(zone(z)): pcp list of cpu \(cpu) empty: refilled with \(n) order-\(o) blocks"
+        case let .split(z, pfn, from, to, mt):
+            return from == to ? "\(zone(z)): took order-\(to) block \(hex(pfn)) from the \(mt.name) list"
+                : "\(zone(z)): split order-\(from) block \(hex(pfn)) (\(mt.name)) down to order \(to)"
+        case let .fallback(z, o, fo, want, fb, claimed):
+            return "\(zone(z)): no \(want.name) block for order \(o): took an order-\(fo) block from \(fb.name)" + (claimed ? ", stealing its pageblock" : "")
+        case let .watermarkBoosted(z, b):
+            return "\(zone(z)): fallback boosts the watermarks by \(b) pages"
+        case let .highatomicReserved(z, pfn):
+            return "\(zone(z)): pageblock \(hex(pfn)) joins the highatomic reserve"
+        case let .allocated(pfn, o, gfp, mt):
+            return "mm_page_alloc: pfn=\(hex(pfn)) order=\(o) migratetype=\(mt.rawValue) gfp_flags=\(gfp.description)"
+        case let .slowPath(step):
+            switch step {
+            case .wakeKswapd: return "slow path: wake kswapd"
+            case .retryMinWatermark: return "slow path: retry at the min watermark"
+            case .directCompaction: return "slow path: direct compaction would run (not modelled)"
+            case .directReclaim: return "slow path: direct reclaim would run (not modelled)"
+            case .oomKiller: return "slow path: the OOM killer would be invoked (not modelled)"
+            case .giveUp: return "slow path: giving up, as a __GFP_NORETRY allocation would"
+            }
+        case let .failed(o, gfp):
+            return "page allocation failure: order:\(o), mode:\(hex(UInt64(gfp.rawValue)))(\(gfp.description))"
+        case let .pcpFree(z, cpu, pfn, o, mt):
+            return "\(zone(z)): pfn \(hex(pfn)) onto cpu \(cpu)'s pcp list (order \(o), \(mt.name))"
+        case let .pcpDrain(z, cpu, n):
+            return "\(zone(z)): cpu \(cpu)'s pcp list over high: \(n) pages back to the buddy lists"
+        case let .freedToBuddy(z, pfn, o, merged, tail):
+            return "\(zone(z)): pfn \(hex(pfn)) order \(o) merged up to order \(merged), at the list's \(tail ? "tail" : "head")"
+        case let .badPage(pfn, reason):
+            return "Bad page state at pfn \(hex(pfn)): \(reason)"
+        }
+    }
+}
