@@ -9,7 +9,7 @@ import MMText
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Boot QEMU-preset machines of 4 GiB … 64 TiB to the end of boot; print time and host memory.",
+        abstract: "Boot QEMU-preset machines of 4 GiB … 64 TiB; time the page allocator's alloc+free paths.",
         discussion: """
         Each size is booted --repeat times (default 5, 2 with --quick) in this process; the median
         time is reported, with the process's peak resident memory after the size's boots (sizes
@@ -20,6 +20,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer repetitions.") var quick = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Option(help: "Boots per size.") var `repeat`: Int?
+
+    /// alloc_pages/__free_pages pairs: orders 0, 3 and 9 go through the pcp lists as in Linux;
+    /// 4 and 10 always split from and merge into the buddy lists.
+    static let pageWorkloads: [(String, GFPFlags, Int)] = [
+        ("page_order0_pcp_ns", .gfpKernel, 0), ("page_order3_pcp_ns", .gfpKernel, 3),
+        ("page_order9_pcp_ns", .gfpTranshugeLight, 9), ("page_order4_buddy_ns", .gfpKernel, 4),
+        ("page_order10_buddy_ns", .gfpHighuserMovable, 10),
+    ]
 
     static let sizes: [(String, UInt64)] = [("4gib", 4 << 30), ("64gib", 64 << 30), ("1tib", 1 << 40), ("64tib", 64 << 40)]
 
@@ -40,18 +48,51 @@ struct Bench: ParsableCommand {
             times.sort()
             figures.append((name, times[times.count / 2], Bench.peakRSSBytes()))
         }
+        // The page allocator on a booted 4 GiB machine: ns per alloc+free pair.
+        var pageFigures: [(String, Double)] = []
+        var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 4 << 30, cpus: 2).machine())
+        k.log.enabled = false
+        try? k.boot()
+        let iterations = quick ? 100_000 : 1_000_000
+        for (label, gfp, order) in Bench.pageWorkloads {
+            var best = Double.infinity
+            for _ in 0..<n {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<iterations {
+                    guard let p = k.allocPages(gfp, order: order) else { fatalError("bench: allocation failed") }
+                    k.freePages(p, order: order)
+                }
+                best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(iterations))
+            }
+            pageFigures.append((label, best))
+        }
+        // A burst: 1024 order-0 pages out, then back (refills, spills, merges).
+        var burst = Double.infinity
+        var held = [UInt64](repeating: 0, count: 1024)
+        for _ in 0..<n {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<(iterations / 1024) {
+                for i in 0..<1024 { held[i] = k.allocPages(.gfpKernel, order: 0)! }
+                for i in 0..<1024 { k.freePages(held[i], order: 0) }
+            }
+            burst = Swift.min(burst, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(iterations / 1024 * 1024))
+        }
+        pageFigures.append(("page_order0_burst1024_ns", burst))
         if json {
             var parts: [String] = []
             for (name, t, rss) in figures {
                 parts.append("\"boot_\(name)_s\": \(String(format: "%.6f", t))")
                 parts.append("\"boot_\(name)_peak_rss_bytes\": \(rss)")
             }
+            for (name, ns) in pageFigures { parts.append("\"\(name)\": \(String(format: "%.1f", ns))") }
             print("{" + parts.joined(separator: ", ") + "}")
         } else {
             print("machine   boot (median of \(n))   peak host RSS")
             for (name, t, rss) in figures {
                 print("\(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(format: "%10.4f s", t))                   \(rss >> 20) MiB")
             }
+            print("\npage allocator, 4 GiB pc, ns per alloc+free (best of \(n) × \(iterations))")
+            for (name, ns) in pageFigures { print("\(name.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", ns))") }
         }
     }
 
