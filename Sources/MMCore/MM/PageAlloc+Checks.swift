@@ -38,8 +38,8 @@ extension Kernel {
 
     /// The first broken invariant, or nil.
     public func checkPageAllocInvariants() -> String? {
-        for (n, node) in nodes.enumerated() {
-            for (zi, z) in node.zones.enumerated() {
+        for node in nodes {
+            for z in node.zones {
                 var pages: UInt64 = 0
                 for o in 0..<maxOrder {
                     var blocks: UInt64 = 0
@@ -75,7 +75,6 @@ extension Kernel {
                     }
                     if count != pcp.count { return "node \(node.nodeId) zone \(z.type.name) cpu \(cpu): pcp count \(pcp.count) but lists hold \(count)" }
                 }
-                _ = (n, zi)
             }
         }
         return nil

@@ -57,8 +57,10 @@ extension Zone {
         -> (mt: Int, canSteal: Bool)?
     {
         guard nrFree[order] != 0, let (a, b) = fallbackTypes(startMT) else { return nil }
-        for fmt in [a, b] where !freeLists[Zone.listIndex(order, fmt)].isEmpty {
-            let can = canStealFallback(order: order, startMT: startMT, mobilityDisabled: false)
+        let can = canStealFallback(order: order, startMT: startMT, mobilityDisabled: false)
+        for i in 0..<2 {
+            let fmt = i == 0 ? a : b
+            if freeLists[Zone.listIndex(order, fmt)].isEmpty { continue }
             if !onlyStealable || can { return (fmt, can) }
         }
         return nil
