@@ -99,26 +99,20 @@ public enum ProcFiles {
                     out.append(line)
                 }
             }
-            out.append("")
-            var bt = padRight("Number of blocks type ", 23)
-            for mt in MigrateType.allCases { bt += padLeft(mt.name, 12) + " " }
-            out.append(bt)
-            for z in node.zones where z.isPopulated {
-                var line = "Node \(node.nodeId), zone \(padLeft(z.type.name, 8)) "
-                for c in k.pageblockCounts(z) { line += padLeft(String(c), 12) + " " }
-                out.append(line)
-            }
-            if k.pageOwnerEnabled {
+            /// A table of pageblock counts per migratetype, one row per populated zone.
+            func blockTable(_ title: String, _ counts: (Zone) -> [UInt64]) {
                 out.append("")
-                var mh = padRight("Number of mixed blocks ", 23)
-                for mt in MigrateType.allCases { mh += padLeft(mt.name, 12) + " " }
-                out.append(mh)
+                var head = padRight(title, 23)
+                for mt in MigrateType.allCases { head += padLeft(mt.name, 12) + " " }
+                out.append(head)
                 for z in node.zones where z.isPopulated {
                     var line = "Node \(node.nodeId), zone \(padLeft(z.type.name, 8)) "
-                    for c in k.mixedPageblockCounts(z) { line += padLeft(String(c), 12) + " " }
+                    for c in counts(z) { line += padLeft(String(c), 12) + " " }
                     out.append(line)
                 }
             }
+            blockTable("Number of blocks type ", k.pageblockCounts)
+            if k.pageOwnerEnabled { blockTable("Number of mixed blocks ", k.mixedPageblockCounts) }
         }
         return out
     }

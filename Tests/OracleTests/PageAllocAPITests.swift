@@ -74,6 +74,20 @@ struct PageAllocAPITests {
         #expect(k.checkPageAllocInvariants() == nil)
     }
 
+    @Test("mixed pageblocks: once movable pages run out they claim the blocks boot stole, where unmovable pages live")
+    func mixedBlocks() throws {
+        var k = try bootCase("pc-128m-1cpu", replay: false)
+        let dma32 = k.nodes[0].zones[ZoneType.dma32.rawValue]
+        #expect(k.mixedPageblockCounts(dma32) == [0, 0, 0, 0, 0])
+        var n = 0
+        while k.allocPages(.gfpHighuserMovable, order: 0) != nil { n += 1 }
+        let mixed = k.mixedPageblockCounts(k.nodes[0].zones[ZoneType.dma32.rawValue])
+        // The blocks boot's unmovable (vmalloc page-table) pages stole are mostly free: a movable
+        // fallback of order ≥ 4 claims them back, so they are MOVABLE blocks holding unmovable
+        // pages.
+        #expect(mixed[1] > 0, "\(mixed) after \(n) movable pages")
+    }
+
     @Test("the invariant walk notices a counter that is off by one")
     func checkerCanFail() throws {
         var k = try bootCase("pc-128m-1cpu", replay: false)
