@@ -20,6 +20,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer repetitions.") var quick = false
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Option(help: "Boots per size.") var `repeat`: Int?
+    @Option(help: "alloc+free pairs per page workload (default 1000000, 100000 with --quick).") var iterations: Int?
 
     /// alloc_pages/__free_pages pairs: orders 0, 3 and 9 go through the pcp lists as in Linux;
     /// 4 and 10 always split from and merge into the buddy lists.
@@ -53,7 +54,7 @@ struct Bench: ParsableCommand {
         var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 4 << 30, cpus: 2).machine())
         k.log.enabled = false
         try? k.boot()
-        let iterations = quick ? 100_000 : 1_000_000
+        let iterations = Swift.max(1024, iterations ?? (quick ? 100_000 : 1_000_000))
         for (label, gfp, order) in Bench.pageWorkloads {
             var best = Double.infinity
             for _ in 0..<n {

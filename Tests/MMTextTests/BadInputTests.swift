@@ -207,7 +207,7 @@ struct CommandTests {
 
     @Test("bench --json reports boot time and host memory for 4 GiB … 64 TiB", .enabled(if: FileManager.default.fileExists(atPath: binary)))
     func bench() throws {
-        let r = try run(["bench", "--json", "--repeat", "1"])
+        let r = try run(["bench", "--json", "--repeat", "1", "--iterations", "1024"])
         #expect(r.status == 0)
         let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
         for size in ["4gib", "64gib", "1tib", "64tib"] {
@@ -215,6 +215,11 @@ struct CommandTests {
             let rss = try #require(object?["boot_\(size)_peak_rss_bytes"] as? Int)
             #expect(t > 0 && t < 60)
             #expect(rss > 0 && rss < 4 << 30)
+        }
+        for key in ["page_order0_pcp_ns", "page_order3_pcp_ns", "page_order9_pcp_ns", "page_order4_buddy_ns",
+                    "page_order10_buddy_ns", "page_order0_burst1024_ns"] {
+            let ns = try #require(object?[key] as? Double)
+            #expect(ns > 0)
         }
     }
 
