@@ -149,6 +149,25 @@ extension Zone {
         return order
     }
 
+    /// Deferred init's common case in one loop: `blocks` whole 4 MiB blocks from `pfn`, each
+    /// pageblock set MOVABLE and the block freed as __free_pages_core() would (managed, then the
+    /// tail of the MOVABLE order-10 list; no merging beyond the maximum order).
+    mutating func freeMaxOrderRun(_ pfn: UInt64, blocks: UInt64, _ mm: inout Memmap) {
+        let movable = Int(MigrateType.movable.rawValue)
+        var p = pfn
+        for _ in 0..<blocks {
+            mm.setPageblockMigratetype(p, UInt8(movable))
+            mm.setPageblockMigratetype(p + pageblockNrPages, UInt8(movable))
+            if mm.isMaterialised(p) {
+                for q in p..<(p + maxOrderNrPages) { mm.withPage(q) { $0 = PageDescriptor() } }
+            }
+            addToFreeList(p, order: maxOrder - 1, mt: movable, tail: true, &mm)
+            p += maxOrderNrPages
+        }
+        managedPages += blocks * maxOrderNrPages
+        freePages += blocks * maxOrderNrPages
+    }
+
     /// Linux: buddy_merge_likely(): a block whose next-larger buddy is free goes to the tail, so
     /// it stays free long enough to merge.
     func buddyMergeLikely(_ pfn: UInt64, buddy: UInt64, order: Int, _ mm: borrowing Memmap) -> Bool {

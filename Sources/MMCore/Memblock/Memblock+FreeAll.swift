@@ -34,16 +34,25 @@ extension Kernel {
             total += end - start
             let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn(start)) : f.nid
             guard let n = nodeIndex(nid) else { continue }
+            let cut = nodes[n].firstDeferredPfn
             var pfn = start
+            var zone: (index: Int, start: UInt64, end: UInt64)? = nil
             while pfn < end {
                 var order = Swift.min(maxOrder - 1, pfn.trailingZeroBitCount)
                 while pfn + (1 << UInt64(order)) > end { order -= 1 }
-                if let z = zoneOf(node: n, pfn) {
-                    if pfn >= nodes[n].firstDeferredPfn {
-                        nodes[n].zones[z].deferredFreePages += 1 << UInt64(order)
-                    } else {
-                        freePagesCore(node: n, zone: z, pfn, order: order)
+                if zone == nil || pfn < zone!.start || pfn >= zone!.end {
+                    zone = zoneOf(node: n, pfn).map { ($0, nodes[n].zones[$0].zoneStartPfn, nodes[n].zones[$0].zoneEndPfn) }
+                }
+                if let z = zone?.index {
+                    if pfn >= cut {
+                        // Deferred: only counted now, so the rest of this zone's part of the
+                        // range can be counted at once.
+                        let stop = Swift.min(end, zone!.end)
+                        nodes[n].zones[z].deferredFreePages += stop - pfn
+                        pfn = stop
+                        continue
                     }
+                    freePagesCore(node: n, zone: z, pfn, order: order)
                 }
                 pfn += 1 << UInt64(order)
             }
@@ -87,7 +96,9 @@ extension Kernel {
 
     /// The zone of `node` that holds `pfn`.
     func zoneOf(node n: Int, _ pfn: UInt64) -> Int? {
-        for (i, z) in nodes[n].zones.enumerated() where z.zoneStartPfn <= pfn && pfn < z.zoneEndPfn { return i }
+        for i in nodes[n].zones.indices where nodes[n].zones[i].zoneStartPfn <= pfn && pfn < nodes[n].zones[i].zoneEndPfn {
+            return i
+        }
         return nil
     }
 
@@ -132,10 +143,9 @@ extension Kernel {
         var pfn = start
         while pfn < end {
             if pfn & (maxOrderNrPages - 1) == 0 && pfn + maxOrderNrPages <= end {
-                memmap.setPageblockMigratetype(pfn, MigrateType.movable.rawValue)
-                memmap.setPageblockMigratetype(pfn + pageblockNrPages, MigrateType.movable.rawValue)
-                freePagesCore(node: n, zone: z, pfn, order: maxOrder - 1)
-                pfn += maxOrderNrPages
+                let blocks = (end - pfn) / maxOrderNrPages
+                nodes[n].zones[z].freeMaxOrderRun(pfn, blocks: blocks, &memmap)
+                pfn += blocks * maxOrderNrPages
                 continue
             }
             let runEnd = Swift.min(end, roundDown(pfn, pageblockNrPages) + pageblockNrPages)
