@@ -43,6 +43,7 @@ public struct AllocShell {
           free PFN [ORDER] [cpu N]                    __free_pages() (ORDER defaults to the allocation's)
           free all                                    free everything this shell allocated
           drain                                       drain every CPU's pcp lists
+          poke ADDR BYTE | peek ADDR                  write / read a byte of simulated RAM
           sysctl vm.NAME=VALUE                        write a vm sysctl
           show buddyinfo|pagetypeinfo|zoneinfo|meminfo|sysctl
           check                                       walk the allocator's invariants
@@ -119,6 +120,14 @@ public struct AllocShell {
                 throw bad("pfn", "\(hex(pfn)) has no struct page (no zone holds it)")
             }
             return out
+        case "poke", "peek":
+            guard w.count == (cmd == "poke" ? 3 : 2) else { throw bad(cmd, cmd == "poke" ? "expected: poke ADDR BYTE" : "expected: peek ADDR") }
+            let addr = try number(w[1], "addr")
+            if cmd == "peek" { return ["\(hex(addr)): \(hex(UInt64(kernel.physMem.read(addr))))"] }
+            let v = try number(w[2], "byte")
+            guard v < 256 else { throw bad("byte", "\(v) does not fit a byte") }
+            kernel.physMem.write(addr, UInt8(v))
+            return []
         case "drain":
             kernel.drainAllPages()
             return ["drained every CPU's pcp lists"]

@@ -17,7 +17,7 @@ struct Allocation { var pfn: UInt64; var order: Int; var gfp: GFPFlags }
 
 /// Runs `ops` random operations on `k` and checks, after each, that the block handed out
 /// overlaps no live one and lies in a zone the gfp allows. Returns the live allocations.
-func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, allocBias: UInt64 = 55,
+func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, kinds: [GFPFlags] = gfpKinds, allocBias: UInt64 = 55,
                     checkEvery: Int = 20_000) -> (live: [Allocation], failures: Int) {
     var rng = SplitMix64(seed: seed)
     var live: [Allocation] = []
@@ -27,7 +27,7 @@ func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, allocBias: UInt64
     let cpus = k.onlineCPUs
     for i in 0..<ops {
         if live.isEmpty || rng.next() % 100 < allocBias {
-            let gfp = gfpKinds[Int(rng.next() % UInt64(gfpKinds.count))]
+            let gfp = kinds[Int(rng.next() % UInt64(kinds.count))]
             let r = rng.next() % 100
             let order = r < 60 ? 0 : r < 85 ? Int(1 + rng.next() % 3) : r < 95 ? Int(4 + rng.next() % 5) : r < 99 ? 9 : 10
             let cpu = Int(rng.next() % UInt64(cpus))
@@ -81,9 +81,9 @@ func totalFree(_ k: Kernel) -> UInt64 {
 
 @Suite("buddy allocator properties")
 struct BuddyPropertyTests {
-    @Test("1.2 million random operations: no block twice, pages conserved, full free restores the lists",
+    @Test("2 million random operations: no block twice, pages conserved, full free restores the lists",
           arguments: [("pc-1g-2cpu-nologbuf", UInt64(1)), ("q35-4g-numa2-nologbuf", 2), ("pc-6g-movablecore", 3),
-                      ("pc-128m-1cpu", 4)])
+                      ("pc-128m-1cpu", 4), ("pc-1g-2cpu", 5)])
     func randomOps(_ name: String, seed: UInt64) throws {
         var k = try bootCase(name, replay: false)
         k.drainAllPages()
@@ -92,7 +92,10 @@ struct BuddyPropertyTests {
         for n in k.nodes.indices {
             blocks.append(k.nodes[n].zones.indices.map { z in k.freeBlocks(node: n, zone: z).map { $0.pfn << 4 | UInt64($0.order) } })
         }
-        let (live, failures) = randomWorkload(&k, ops: 300_000, seed: seed)
+        // The last run leaves out atomic allocations, so no highatomic pageblock is reserved and
+        // the strict check below (the very same free blocks) applies.
+        let kinds = seed == 5 ? gfpKinds.filter { !$0.contains(.atomic) } : gfpKinds
+        let (live, failures) = randomWorkload(&k, ops: seed == 5 ? 200_000 : 450_000, seed: seed, kinds: kinds)
         var inUse: UInt64 = 0
         for a in live { inUse += 1 << UInt64(a.order) }
         #expect(totalFree(k) + inUse == before, "free \(totalFree(k)) + in use \(inUse) != \(before)")
@@ -110,9 +113,10 @@ struct BuddyPropertyTests {
                 // ...and, unless highatomic pageblocks (which never merge with others) were
                 // reserved, in exactly the same blocks.
                 if highatomic == 0 { #expect(now == blocks[n][z], "node \(n) zone \(z): free blocks differ") }
+                if seed == 5 { #expect(highatomic == 0) }
             }
         }
-        print(name, "failures", failures, "live", live.count, "highatomic", highatomic)
+        _ = failures
     }
 
     @Test("under pressure: atomic high-order allocations build the highatomic reserve and fallbacks boost watermarks")
@@ -139,8 +143,5 @@ struct BuddyPropertyTests {
         #expect(rec.events.contains { if case .slowPath(.wakeKswapd) = $0 { return true }; return false })
         #expect(rec.events.contains { if case .failed = $0 { return true }; return false })
         #expect(k.checkPageAllocInvariants() == nil)
-        var kinds: [String: Int] = [:]
-        for e in rec.events { kinds[String(describing: e).split(separator: "(").first.map(String.init) ?? "", default: 0] += 1 }
-        print("pressure events:", kinds.sorted { $0.key < $1.key }, "highatomic:", k.nodes[0].zones.map { $0.nrReservedHighatomic }, "boost:", k.nodes[0].zones.map { $0.watermarkBoost })
     }
 }

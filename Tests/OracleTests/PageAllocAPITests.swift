@@ -2,6 +2,7 @@
 
 import KmemlabTestSupport
 import MMCore
+import MMText
 import Testing
 
 /// #require cannot wrap a mutating call; this can.
@@ -86,6 +87,26 @@ struct PageAllocAPITests {
         // fallback of order ≥ 4 claims them back, so they are MOVABLE blocks holding unmovable
         // pages.
         #expect(mixed[1] > 0, "\(mixed) after \(n) movable pages")
+    }
+
+    @Test("page contents: a freed page keeps its data unless init_on_alloc (Debian's default) or __GFP_ZERO clears it")
+    func contents() throws {
+        for initOnAlloc in [true, false] {
+            let path = Fixtures.casePath("pc-128m-1cpu", "dmesg.txt")
+            var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
+            if !initOnAlloc { m.commandLine += " init_on_alloc=0" }
+            var k = Kernel(machine: m)
+            try k.boot()
+            let p = try must(k.allocPages(.gfpKernel, order: 0))
+            k.physMem.write(p << 12 + 100, 0xab)
+            k.freePages(p, order: 0)
+            let q = try must(k.allocPages(.gfpKernel, order: 0))
+            #expect(q == p, "the pcp list hands the same page back")
+            #expect(k.physMem.read(q << 12 + 100) == (initOnAlloc ? 0 : 0xab))
+            k.freePages(q, order: 0)
+            let r = try must(k.allocPages(GFPFlags.gfpKernel.union(.zero), order: 0))
+            #expect(r == p && k.physMem.read(r << 12 + 100) == 0)
+        }
     }
 
     @Test("the invariant walk notices a counter that is off by one")
