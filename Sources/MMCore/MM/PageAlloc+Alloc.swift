@@ -94,9 +94,13 @@ extension Kernel {
         }
         if zonelists.mobilityGroupingDisabled { mt = .unmovable }
         let prefNid = preferredNode(nid ?? earlyCPUToNode(cpu))
-        let list = zonelists.fallback[Int(prefNid)]
-        guard let first = list.firstIndex(where: { $0.zone <= highest && (!gfp.contains(.thisnode) || $0.nid == prefNid) })
-        else {
+        let nl = Int(prefNid)
+        var firstFound: Int?
+        for i in zonelists.fallback[nl].indices {
+            let r = zonelists.fallback[nl][i]
+            if r.zone <= highest && (!gfp.contains(.thisnode) || r.nid == prefNid) { firstFound = i; break }
+        }
+        guard let first = firstFound else {
             l.pageAlloc(.failed(order: order, gfp: gfp))
             return nil
         }
@@ -105,7 +109,7 @@ extension Kernel {
         // Fast path: the low watermark, and whole pageblocks only when Normal is preferred.
         var flags: AllocFlags = [.wmarkLow]
         if gfp.contains(.kswapdReclaim) { flags.insert(.kswapd) }
-        let pref = list[first]
+        let pref = zonelists.fallback[nl][first]
         if pref.zone == .normal, let n = nodeIndex(pref.nid),
            !(numa.nodeOnline.count > 1 && !nodes[n].zones[ZoneType.dma32.rawValue].isPopulated) {
             flags.insert(.noFragment)
@@ -160,18 +164,18 @@ extension Kernel {
                                                           _ ctx: inout AllocContext, cpu: Int,
                                                           _ l: inout L) -> UInt64? {
         var flags = flags0
-        let list = zonelists.fallback[Int(ctx.nid)]
+        let nl = Int(ctx.nid)
         let multiNode = numa.nodeOnline.count > 1
         retry: while true {
             let noFallback = flags.contains(.noFragment)
             var i = ctx.prefIndex
-            while i < list.count {
-                let ref = list[i]
+            while i < zonelists.fallback[nl].count {
+                let ref = zonelists.fallback[nl][i]
                 i += 1
                 guard ref.zone <= ctx.highest, !ctx.thisNode || ref.nid == ctx.nid,
                       let n = nodeIndex(ref.nid) else { continue }
                 let z = ref.zone.rawValue
-                if noFallback && multiNode && i - 1 != ctx.prefIndex && ref.nid != list[ctx.prefIndex].nid {
+                if noFallback && multiNode && i - 1 != ctx.prefIndex && ref.nid != zonelists.fallback[nl][ctx.prefIndex].nid {
                     flags.remove(.noFragment)
                     l.pageAlloc(.noFragmentDropped)
                     continue retry
