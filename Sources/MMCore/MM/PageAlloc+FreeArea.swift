@@ -88,6 +88,10 @@ extension Memmap {
 
     @inlinable mutating func clearFree(_ pfn: UInt64, order: Int) {
         if order == maxOrder - 1 {
+            // The block's pages read as free only through its bit: give the section its
+            // descriptors while they still do, or materialising later would mark them reserved.
+            let s = Int(pfn / pagesPerSection)
+            if pages[s].isEmpty { materialise(section: s) }
             setMaxOrderFree(pfn, false)
         } else {
             withPage(pfn) { d in d.flags.remove(.buddy); d.order = 0 }
