@@ -45,7 +45,7 @@ public struct AllocShell {
           drain                                       drain every CPU's pcp lists
           poke ADDR BYTE | peek ADDR                  write / read a byte of simulated RAM
           sysctl vm.NAME=VALUE                        write a vm sysctl
-          show buddyinfo|pagetypeinfo|zoneinfo|meminfo|sysctl
+          show zoneinfo|buddyinfo|pagetypeinfo|meminfo|sysctl|memblock
           check                                       walk the allocator's invariants
           help
         """
@@ -138,15 +138,11 @@ public struct AllocShell {
             }
             return []
         case "show":
-            guard w.count == 2 else { throw bad("show", "expected: show buddyinfo|pagetypeinfo|zoneinfo|meminfo|sysctl") }
-            switch w[1] {
-            case "buddyinfo": return ProcFiles.buddyinfo(kernel)
-            case "pagetypeinfo": return ProcFiles.pagetypeinfo(kernel)
-            case "zoneinfo": return ProcFiles.zoneinfo(kernel)
-            case "meminfo": return ProcFiles.meminfo(kernel)
-            case "sysctl": return ProcFiles.sysctl(kernel)
-            default: throw bad("show", "\"\(w[1])\": unknown (buddyinfo, pagetypeinfo, zoneinfo, meminfo, sysctl)")
+            guard w.count == 2 else { throw bad("show", "expected: show " + ProcFiles.names.joined(separator: "|")) }
+            guard let lines = ProcFiles.render(w[1], kernel) else {
+                throw bad("show", "\"\(w[1])\": unknown (\(ProcFiles.names.joined(separator: ", ")))")
             }
+            return lines
         case "check":
             return [kernel.checkPageAllocInvariants() ?? "invariants hold"]
         default:

@@ -8,6 +8,22 @@
 import MMCore
 
 public enum ProcFiles {
+    /// The files `--show` and the shell's `show` know, by name.
+    public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "meminfo", "sysctl", "memblock"]
+
+    /// One file by name (one of `names`), or nil.
+    public static func render(_ name: String, _ k: Kernel) -> [String]? {
+        switch name {
+        case "zoneinfo": return zoneinfo(k)
+        case "buddyinfo": return buddyinfo(k)
+        case "pagetypeinfo": return pagetypeinfo(k)
+        case "meminfo": return meminfo(k)
+        case "sysctl": return sysctl(k)
+        case "memblock": return memblock(k)
+        default: return nil
+        }
+    }
+
     /// /sys/kernel/debug/memblock/memory and …/reserved (mm/memblock.c: memblock_debug_show()),
     /// each after a line naming it.
     public static func memblock(_ k: Kernel) -> [String] {

@@ -89,7 +89,7 @@ struct Boot: ParsableCommand {
     @Option(help: ArgumentHelp("Write a vm sysctl after boot (repeatable): vm.min_free_kbytes=8192.", valueName: "name=value"))
     var sysctl: [String] = []
 
-    static let showable = ["dmesg", "zoneinfo", "meminfo", "sysctl", "memblock", "buddyinfo", "pagetypeinfo"]
+    static let showable = ["dmesg"] + ProcFiles.names
     static let planned = ["slabinfo", "iomem"]
 
     func run() throws {
@@ -127,20 +127,9 @@ struct Boot: ParsableCommand {
         }
         for n in names {
             if names.count > 1 { print("==> \(n) <==") }
-            switch n {
-            case "memblock":
-                for line in ProcFiles.memblock(kernel) { print(line) }
-            case "zoneinfo":
-                for line in ProcFiles.zoneinfo(kernel) { print(line) }
-            case "meminfo":
-                for line in ProcFiles.meminfo(kernel) { print(line) }
-            case "sysctl":
-                for line in ProcFiles.sysctl(kernel) { print(line) }
-            case "buddyinfo":
-                for line in ProcFiles.buddyinfo(kernel) { print(line) }
-            case "pagetypeinfo":
-                for line in ProcFiles.pagetypeinfo(kernel) { print(line) }
-            default:
+            if let lines = ProcFiles.render(n, kernel) {
+                for line in lines { print(line) }
+            } else {
                 for line in kernel.log.rendered() { print(line) }
                 if let panic { print("[    0.000000] Kernel panic - not syncing: \(panic)") }
             }

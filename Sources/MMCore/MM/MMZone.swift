@@ -47,8 +47,6 @@ public struct Zone: Equatable, Sendable {
     public var managedPages: UInt64 = 0
     /// Linux: NR_FREE_PAGES (pages on this zone's free lists).
     public var freePages: UInt64 = 0
-    /// Free pages memblock_free_all() left above first_deferred_pfn for deferred init to free.
-    public var deferredFreePages: UInt64 = 0
 
     /// Linux: zone->_watermark[WMARK_MIN, LOW, HIGH, PROMO], without the boost.
     public var watermark = Watermarks()

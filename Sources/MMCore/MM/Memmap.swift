@@ -134,6 +134,15 @@ public struct Memmap: Sendable {
         return body(&pages[s][Int(pfn % pagesPerSection)])
     }
 
+    /// Linux: the struct pages of a block going free, as __free_pages_core() and
+    /// free_pages_prepare() leave them: no flags, refcount 0. A whole max-order block in a
+    /// section never touched already reads that way once its free bit is set, so it stays
+    /// without descriptors.
+    @inlinable public mutating func resetPages(_ pfn: UInt64, count: UInt64) {
+        if count == maxOrderNrPages && !isMaterialised(pfn) { return }
+        for p in pfn..<(pfn + count) { withPage(p) { $0 = PageDescriptor() } }
+    }
+
     /// Gives a section its descriptors: pages inside free max-order blocks are free (refcount 0,
     /// no flags: the block's head is free through the per-block table), all others reserved.
     @usableFromInline mutating func materialise(section s: Int) {

@@ -253,9 +253,9 @@ extension Kernel {
     @discardableResult
     public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int = 0,
                                                        listener l: inout L) -> FreeOutcome {
-        guard order >= 0, order < maxOrder, pfn < memmap.endPfn, let slot = memmap.zoneSlot(pfn),
-              let (n, z) = zoneIndex(slot), cpu >= 0, cpu < nrCPUIds
+        guard order >= 0, order < maxOrder, let (n, z) = zoneIndex(ofPfn: pfn), cpu >= 0, cpu < nrCPUIds
         else { return .invalidPfn }
+        let slot = nodes[n].zones[z].slot
         if let reason = freeCheck(pfn, order: order) {
             badPage(pfn, reason: reason.text, refcount: reason.refcount)
             l.pageAlloc(.badPage(pfn: pfn, reason: reason.text))
@@ -263,9 +263,7 @@ extension Kernel {
         }
         let compound = memmap.page(pfn).flags.contains(.head)
         memmap.withPage(pfn) { d in d.refcount = 0; d.flags = []; d.order = 0 }
-        if compound {
-            for p in (pfn + 1)..<(pfn + (1 << UInt64(order))) { memmap.withPage(p) { $0 = PageDescriptor() } }
-        }
+        if compound { memmap.resetPages(pfn + 1, count: (1 << UInt64(order)) - 1) }
         if pcpAllowedOrder(order) {
             nodes[n].zones[z].freeUnrefPage(pfn, order: order, cpu: cpu, &memmap, &l)
         } else {
@@ -276,9 +274,10 @@ extension Kernel {
         return .freed
     }
 
-    /// The node and zone indices of a zone slot.
-    func zoneIndex(_ slot: ZoneSlot) -> (Int, Int)? {
-        guard let n = nodeIndex(Int32(slot / 8)) else { return nil }
+    /// The node and zone indices of the zone holding `pfn` (Linux: page_zone()), nil outside
+    /// every zone.
+    func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? {
+        guard let slot = memmap.zoneSlot(pfn), let n = nodeIndex(Int32(slot / 8)) else { return nil }
         return (n, Int(slot % 8))
     }
 

@@ -162,9 +162,7 @@ extension Zone {
         for _ in 0..<blocks {
             mm.setPageblockMigratetype(p, UInt8(movable))
             mm.setPageblockMigratetype(p + pageblockNrPages, UInt8(movable))
-            if mm.isMaterialised(p) {
-                for q in p..<(p + maxOrderNrPages) { mm.withPage(q) { $0 = PageDescriptor() } }
-            }
+            mm.resetPages(p, count: maxOrderNrPages)
             addToFreeList(p, order: maxOrder - 1, mt: movable, tail: true, &mm)
             p += maxOrderNrPages
         }

@@ -24,7 +24,6 @@ extension Kernel {
         forEachZone { z in
             z.managedPages = 0
             z.freePages = 0
-            z.deferredFreePages = 0
         }
         var total: UInt64 = 0
         for f in memblock.freeRanges() {
@@ -32,28 +31,20 @@ extension Kernel {
             let end = Swift.min(Pfn.down(f.end).raw, maxLowPfn.raw)
             guard start < end else { continue }
             total += end - start
+            // Chunks at or above first_deferred_pfn wait for deferred init; the cut is
+            // section-aligned, so no chunk straddles it.
             let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn(start)) : f.nid
             guard let n = nodeIndex(nid) else { continue }
-            let cut = nodes[n].firstDeferredPfn
+            let stop = Swift.min(end, nodes[n].firstDeferredPfn)
             var pfn = start
-            var zone: (index: Int, start: UInt64, end: UInt64)? = nil
-            while pfn < end {
+            var zone: (n: Int, z: Int, start: UInt64, end: UInt64)? = nil
+            while pfn < stop {
                 var order = Swift.min(maxOrder - 1, pfn.trailingZeroBitCount)
                 while pfn + (1 << UInt64(order)) > end { order -= 1 }
                 if zone == nil || pfn < zone!.start || pfn >= zone!.end {
-                    zone = zoneOf(node: n, pfn).map { ($0, nodes[n].zones[$0].zoneStartPfn, nodes[n].zones[$0].zoneEndPfn) }
+                    zone = zoneIndex(ofPfn: pfn).map { ($0.0, $0.1, nodes[$0.0].zones[$0.1].zoneStartPfn, nodes[$0.0].zones[$0.1].zoneEndPfn) }
                 }
-                if let z = zone?.index {
-                    if pfn >= cut {
-                        // Deferred: only counted now, so the rest of this zone's part of the
-                        // range can be counted at once.
-                        let stop = Swift.min(end, zone!.end)
-                        nodes[n].zones[z].deferredFreePages += stop - pfn
-                        pfn = stop
-                        continue
-                    }
-                    freePagesCore(node: n, zone: z, pfn, order: order)
-                }
+                if let zone { freePagesCore(node: zone.n, zone: zone.z, pfn, order: order) }
                 pfn += 1 << UInt64(order)
             }
         }
@@ -94,21 +85,11 @@ extension Kernel {
         }
     }
 
-    /// The zone of `node` that holds `pfn`.
-    func zoneOf(node n: Int, _ pfn: UInt64) -> Int? {
-        for i in nodes[n].zones.indices where nodes[n].zones[i].zoneStartPfn <= pfn && pfn < nodes[n].zones[i].zoneEndPfn {
-            return i
-        }
-        return nil
-    }
-
     /// Linux: __free_pages_core(): the pages lose PG_reserved, become managed, and the block
     /// goes to the tail of its list after merging.
     mutating func freePagesCore(node n: Int, zone z: Int, _ pfn: UInt64, order: Int) {
         let count: UInt64 = 1 << UInt64(order)
-        if order < maxOrder - 1 || memmap.isMaterialised(pfn) {
-            for p in pfn..<(pfn + count) { memmap.withPage(p) { $0 = PageDescriptor() } }
-        }
+        memmap.resetPages(pfn, count: count)
         nodes[n].zones[z].managedPages += count
         let mt = Int(memmap.pageblockMigratetype(pfn))
         nodes[n].zones[z].freeOneBlock(pfn, order: order, mt: mt, fpi: .toTail, &memmap)
@@ -129,7 +110,6 @@ extension Kernel {
                     let e = Swift.min(Pfn.down(f.end).raw, ze)
                     if s < e { deferredFreePages(node: n, zone: z, s, e) }
                 }
-                nodes[n].zones[z].deferredFreePages = 0
             }
             // (The kernel prints the time this took; the model takes none.)
             log.info("node \(nodes[n].nodeId) deferred pages initialised in 0ms")
@@ -170,8 +150,7 @@ extension Kernel {
     mutating func freeReservedPages(_ start: UInt64, _ end: UInt64) {
         guard start < end else { return }
         for pfn in start..<end {
-            guard pfn < memmap.endPfn, let slot = memmap.zoneSlot(pfn), let (n, z) = zoneIndex(slot),
-                  memmap.page(pfn).flags.contains(.reserved) else { continue }
+            guard let (n, z) = reservedPageZone(pfn) else { continue }
             memmap.withPage(pfn) { d in d = PageDescriptor(); d.refcount = 1 }
             nodes[n].zones[z].managedPages += 1
             totalramPages += 1
@@ -186,11 +165,16 @@ extension Kernel {
         let start = Pfn.up(base).raw, end = Pfn.down(base &+ size).raw
         guard start < end else { return }
         for pfn in start..<end {
-            guard pfn < memmap.endPfn, let slot = memmap.zoneSlot(pfn), let (n, z) = zoneIndex(slot),
-                  memmap.page(pfn).flags.contains(.reserved) else { continue }
+            guard let (n, z) = reservedPageZone(pfn) else { continue }
             freePagesCore(node: n, zone: z, pfn, order: 0)
             totalramPages += 1
         }
+    }
+
+    /// The zone of a page that is still reserved (the only pages a late free may hand over).
+    func reservedPageZone(_ pfn: UInt64) -> (Int, Int)? {
+        guard let nz = zoneIndex(ofPfn: pfn), memmap.page(pfn).flags.contains(.reserved) else { return nil }
+        return nz
     }
 
     /// Linux: memblock_discard(): memblock's arrays are no longer needed once boot is over; the
