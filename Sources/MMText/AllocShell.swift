@@ -30,7 +30,7 @@ public struct AllocShell {
     public var kernel: Kernel
     /// Live allocations by the shell: pfn → order (so `free PFN` can omit the order).
     public var live: [UInt64: Int] = [:]
-    let source: String
+    public let source: String
 
     public init(kernel: Kernel, source: String) {
         self.kernel = kernel
@@ -45,7 +45,7 @@ public struct AllocShell {
           drain                                       drain every CPU's pcp lists
           poke ADDR BYTE | peek ADDR                  write / read a byte of simulated RAM
           sysctl vm.NAME=VALUE                        write a vm sysctl
-          show zoneinfo|buddyinfo|pagetypeinfo|meminfo|sysctl|memblock
+          show zoneinfo|buddyinfo|pagetypeinfo|slabinfo|meminfo|sysctl|memblock
           check                                       walk the allocator's invariants
           help
         """
@@ -67,7 +67,7 @@ public struct AllocShell {
         }
         switch cmd {
         case "help":
-            return AllocShell.help.split(separator: "\n").map(String.init)
+            return (AllocShell.help + "\n" + AllocShell.slabHelp).split(separator: "\n").map(String.init)
         case "alloc":
             guard w.count >= 3 else { throw bad("alloc", "expected: alloc GFP ORDER [xCOUNT] [cpu N] [node N]") }
             guard let gfp = GFPFlags(parsing: w[1]) else { throw bad("gfp", "\"\(w[1])\": unknown flag (e.g. GFP_KERNEL|__GFP_ZERO)") }
@@ -122,7 +122,8 @@ public struct AllocShell {
             return out
         case "poke", "peek":
             guard w.count == (cmd == "poke" ? 3 : 2) else { throw bad(cmd, cmd == "poke" ? "expected: poke ADDR BYTE" : "expected: peek ADDR") }
-            let addr = try number(w[1], "addr")
+            var addr = try number(w[1], "addr")
+            if let phys = kernel.directMapPhys(addr) { addr = phys }
             if cmd == "peek" { return ["\(hex(addr)): \(hex(UInt64(kernel.physMem.read(addr))))"] }
             let v = try number(w[2], "byte")
             guard v < 256 else { throw bad("byte", "\(v) does not fit a byte") }
@@ -146,6 +147,7 @@ public struct AllocShell {
         case "check":
             return [kernel.checkPageAllocInvariants() ?? "invariants hold"]
         default:
+            if let out = try runSlab(w, line: line) { return out }
             throw bad("command", "\"\(cmd)\": unknown (try help)")
         }
     }

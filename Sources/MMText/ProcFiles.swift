@@ -9,7 +9,7 @@ import MMCore
 
 public enum ProcFiles {
     /// The files `--show` and the shell's `show` know, by name.
-    public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "meminfo", "sysctl", "memblock"]
+    public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "meminfo", "sysctl", "memblock"]
 
     /// One file by name (one of `names`), or nil.
     public static func render(_ name: String, _ k: Kernel) -> [String]? {
@@ -20,6 +20,7 @@ public enum ProcFiles {
         case "meminfo": return meminfo(k)
         case "sysctl": return sysctl(k)
         case "memblock": return memblock(k)
+        case "slabinfo": return SlabFiles.slabinfo(k)
         default: return nil
         }
     }

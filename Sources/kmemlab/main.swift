@@ -9,7 +9,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -38,6 +38,21 @@ struct MachineArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Add to the kernel command line (repeatable).", valueName: "text"))
     var append: [String] = []
 
+    @Option(name: .customLong("slab-caches"), help: ArgumentHelp("Create these caches at boot instead of the built-in table (the oracle's slab-attrs.tsv format).", valueName: "file"))
+    var slabCaches: String?
+
+    @Option(help: ArgumentHelp("Seed for everything random (freelist order, hardened pointers). Default 0.", valueName: "n"))
+    var seed: UInt64 = 0
+
+    /// The machine, ready to boot, with the slab table and seed applied.
+    func kernel(_ built: Machine? = nil) throws -> Kernel {
+        let m = try built ?? options.build()
+        var k = Kernel(machine: m)
+        k.seed = seed
+        if let path = slabCaches { k.slabCacheTable = try SlabCacheTable.parse(try readText(path), file: path) }
+        return k
+    }
+
     var options: MachineOptions {
         var o = MachineOptions()
         o.fromDmesg = fromDmesg; o.preset = preset; o.mem = mem; o.smp = smp; o.numa = numa
@@ -63,7 +78,9 @@ struct Boot: ParsableCommand {
           sysctl       the vm.* sysctls the page allocator reads, as `sysctl vm.NAME` prints them
           memblock     /sys/kernel/debug/memblock/{memory,reserved} at memblock_free_all()
                        (with --replay-memblock: the real boot's reservations)
-        Later releases add buddyinfo, pagetypeinfo, slabinfo and iomem.
+          buddyinfo, pagetypeinfo   free blocks per order (and migratetype)
+          slabinfo     /proc/slabinfo: every cache's geometry (objects only those the model
+                       allocated: boot's own kernel objects are not modelled)
 
         --sysctl vm.NAME=VALUE writes a sysctl after boot, as `sysctl -w` would, and
         recomputes what depends on it (min_free_kbytes, watermark_scale_factor,
@@ -90,7 +107,7 @@ struct Boot: ParsableCommand {
     var sysctl: [String] = []
 
     static let showable = ["dmesg"] + ProcFiles.names
-    static let planned = ["slabinfo", "iomem"]
+    static let planned = ["iomem"]
 
     func run() throws {
         var names = show.flatMap { $0.split(separator: ",").map(String.init) }
@@ -109,7 +126,7 @@ struct Boot: ParsableCommand {
             throw InputError(file: "(options)", field: "--replay-memblock",
                              "the machine has no memblock=debug calls to replay (give --from-dmesg a log booted with memblock=debug)")
         }
-        var kernel = Kernel(machine: m)
+        var kernel = try machine.kernel(m)
         kernel.replayMemblock = replayMemblock
         var panic: String? = nil
         do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
@@ -140,7 +157,7 @@ struct Boot: ParsableCommand {
 
 /// Boots the machine the options describe; a kernel panic is an error here.
 func bootForShell(_ machine: MachineArguments) throws -> Kernel {
-    var kernel = Kernel(machine: try machine.options.build())
+    var kernel = try machine.kernel()
     do { try kernel.boot() } catch {
         if case let .panic(msg) = error {
             print("[    0.000000] Kernel panic - not syncing: \(msg)")
@@ -171,6 +188,38 @@ struct Alloc: ParsableCommand {
         for (i, c) in commands.enumerated() {
             for line in try shell.run(c, line: i + 1) { print(line) }
         }
+    }
+}
+
+struct Slab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a machine and show one slab cache: its /sys/kernel/slab attributes and where its slabs are.",
+        discussion: """
+        CACHE is a cache's name or one of the names merged into it (kmalloc-64, dentry, PING…).
+        Without CACHE, lists every cache with the names merged into it.
+
+        Example:
+          kmemlab slab --preset qemu-pc --smp 8 task_struct
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Argument(help: "The cache.")
+    var cache: String?
+
+    func run() throws {
+        let kernel = try bootForShell(machine)
+        guard let name = cache else {
+            for id in kernel.slabCachesNewestFirst {
+                let c = kernel.slub.caches[Int(id)]
+                print(c.name + (c.aliases.isEmpty ? "" : " (also: " + c.aliases.joined(separator: ", ") + ")"))
+            }
+            return
+        }
+        guard let id = kernel.slub.find(name) else {
+            throw InputError(file: "(arguments)", field: "CACHE", "\"\(name)\": no such cache (kmemlab slab lists them)")
+        }
+        for line in SlabFiles.describe(kernel, id) { print(line) }
     }
 }
 

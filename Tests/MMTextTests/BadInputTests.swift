@@ -149,7 +149,7 @@ struct CommandTests {
     }
 
     @Test("bad input exits 2 with one line on stderr", .enabled(if: FileManager.default.fileExists(atPath: binary)),
-          arguments: [["boot", "--mem", "banana"], ["boot", "--from-dmesg", "/nonexistent"], ["boot", "--show", "slabinfo"], ["boot", "--replay-memblock"],
+          arguments: [["boot", "--mem", "banana"], ["boot", "--from-dmesg", "/nonexistent"], ["boot", "--show", "iomem"], ["boot", "--slab-caches", "/nonexistent"], ["slab", "no_such_cache"], ["boot", "--replay-memblock"],
                       ["boot", "--no-such-option"], ["boot", "--preset", "qemu-pc", "--from-dmesg", "x"],
                       ["boot", "--from-dmesg", #filePath], ["boot", "--sysctl", "vm.min_free_kbytes"],
                       ["boot", "--sysctl", "vm.min_free_kbytes=-5"], ["boot", "--sysctl", "vm.swappiness=60"],

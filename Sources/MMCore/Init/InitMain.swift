@@ -36,6 +36,7 @@ extension Kernel {
         setupPerCPUAreas()
         buildAllZonelists()
         log.info("Kernel command line: \(machine.commandLine)")
+        setupSlubParams()
         printUnknownBootoptions()
         setupLogBuf(early: false)
         vfsCachesInitEarly()
@@ -45,6 +46,7 @@ extension Kernel {
         reportMeminit()
         memInit()
         memInitPrintInfo()
+        kmemCacheInit()
         setupPerCPUPageset()
         // arch_cpu_finalize_init() → alternative_instructions(): the lock-prefix table is kept
         // only while the kernel is patched for one CPU and more could still arrive.
@@ -58,6 +60,7 @@ extension Kernel {
         // do_basic_setup(): the initcalls that matter here, by level.
         initPerZoneWmarkMin()            // postcore
         hugepageInit()                   // subsys
+        createBootSlabCaches()           // the named caches, made across boot
         freeInitrdMem()                  // rootfs (populate_rootfs)
         // kernel_init(): free_initmem(), mark_readonly().
         freeImagePart("unused decrypted", machine.kernel.unusedDecryptedSize)

@@ -303,6 +303,17 @@ extension Kernel {
     /// Linux: bad_page() and dump_page(): the report, with the page's address in the vmemmap
     /// and its flags word as Linux lays it out (node, zone, last cpupid above the flag bits).
     mutating func badPage(_ pfn: UInt64, reason: String, refcount: Int) {
+        let mapcount = memmap.buddyOrder(pfn) != nil ? -128 : 0
+        let page = sections.vmemmap.base &+ pfn &* 64
+        log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
+        log.info("page:\(padLeftZero(String(page, radix: 16), 16)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
+        log.info("flags: \(pageFlagsText(pfn))")
+        log.info("page dumped because: \(reason)")
+        taint |= Kernel.taintBadPage
+    }
+
+    /// Linux: %pGp — page->flags as a number, then the set flags and the node/zone fields.
+    func pageFlagsText(_ pfn: UInt64) -> String {
         let d = memmap.page(pfn)
         let slot = memmap.zoneSlot(pfn) ?? 0
         let node = UInt64(slot / 8), zone = UInt64(slot % 8)
@@ -316,12 +327,7 @@ extension Kernel {
         names.append("lastcpupid=0x1fffff")
         var joined = ""
         for (i, n) in names.enumerated() { joined += (i == 0 ? "" : "|") + n }
-        let mapcount = memmap.buddyOrder(pfn) != nil ? -128 : 0
-        let page = sections.vmemmap.base &+ pfn &* 64
-        log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
-        log.info("page:\(padLeftZero(String(page, radix: 16), 16)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
-        log.info("flags: \(hex(bits))(\(joined))")
-        log.info("page dumped because: \(reason)")
+        return "\(hex(bits))(\(joined))"
     }
 
     /// Linux: init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y in Debian; init_on_alloc=0 turns

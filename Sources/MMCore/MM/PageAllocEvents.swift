@@ -56,6 +56,7 @@ public enum SlowPathStep: Sendable, Equatable {
 /// Someone who wants to hear the path. Generic, so that `NoListener` compiles to nothing.
 public protocol PageAllocListener {
     mutating func pageAlloc(_ event: PageAllocEvent)
+    mutating func slab(_ event: SlabEvent)
 }
 
 /// Nobody listens: every report folds away.
@@ -67,6 +68,8 @@ public struct NoListener: PageAllocListener {
 /// Keeps every event, for the CLI, the shell and tests.
 public struct EventRecorder: PageAllocListener {
     public var events: [PageAllocEvent] = []
+    public var slabEvents: [SlabEvent] = []
     public init() {}
     public mutating func pageAlloc(_ event: PageAllocEvent) { events.append(event) }
+    public mutating func slab(_ event: SlabEvent) { slabEvents.append(event) }
 }

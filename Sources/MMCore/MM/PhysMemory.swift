@@ -6,40 +6,110 @@
 // Exact: a byte written is read back; a zeroed page reads as zeros.
 // Simplified: only pages somebody wrote hold host memory (4 KiB each); every other page reads as
 //        zeros, as freshly booted RAM on QEMU does.
+//
+// Layout: written pages are 512-word frames in one growing word array, found through a
+// pfn → frame table. SLUB's fast path reads and writes one aligned word per call, so a word
+// access is one hash lookup and one array access, with no copying and no reference counting.
+// Frames of zeroed pages are kept for reuse instead of being given back.
 
 public struct PhysMemory: Sendable {
-    @usableFromInline var pages: [UInt64: [UInt8]] = [:]
+    @usableFromInline var frameOf: [UInt64: UInt32] = [:]
+    @usableFromInline var words: [UInt64] = []
+    @usableFromInline var spareFrames: [UInt32] = []
+
+    @usableFromInline static let wordsPerPage = Int(pageSize) / 8
 
     public init() {}
 
     /// How many pages hold written data.
-    public var writtenPages: Int { pages.count }
+    public var writtenPages: Int { frameOf.count }
 
-    /// Zeroes `count` pages from `pfn` (dropping their storage).
+    /// Zeroes `count` pages from `pfn`.
     @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
-        if pages.isEmpty { return }
-        for p in pfn..<(pfn + count) { pages[p] = nil }
+        if frameOf.isEmpty { return }
+        for p in pfn..<(pfn + count) {
+            if let f = frameOf.removeValue(forKey: p) { spareFrames.append(f) }
+        }
+    }
+
+    /// The frame holding `pfn`, made (zeroed) when `create` and it has none.
+    @inlinable mutating func frame(_ pfn: UInt64) -> Int {
+        if let f = frameOf[pfn] { return Int(f) }
+        let f: UInt32
+        if let s = spareFrames.popLast() {
+            f = s
+            let base = Int(f) * PhysMemory.wordsPerPage
+            for i in base..<(base + PhysMemory.wordsPerPage) { words[i] = 0 }
+        } else {
+            f = UInt32(words.count / PhysMemory.wordsPerPage)
+            words.append(contentsOf: repeatElement(0, count: PhysMemory.wordsPerPage))
+        }
+        frameOf[pfn] = f
+        return Int(f)
+    }
+
+    /// The aligned 64-bit word at `addr` (little-endian, as x86 stores it).
+    @inlinable public func readWord(_ addr: PhysAddr) -> UInt64 {
+        guard let f = frameOf[addr >> pageShift] else { return 0 }
+        return words[Int(f) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)]
+    }
+
+    /// Writes the aligned 64-bit word at `addr`.
+    @inlinable public mutating func writeWord(_ addr: PhysAddr, _ value: UInt64) {
+        let pfn = addr >> pageShift
+        if value == 0 && frameOf[pfn] == nil { return }
+        let f = frame(pfn)
+        words[f * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)] = value
     }
 
     /// The byte at a physical address.
     @inlinable public func read(_ addr: PhysAddr) -> UInt8 {
-        guard let p = pages[addr >> pageShift] else { return 0 }
-        return p[Int(addr & (pageSize - 1))]
+        UInt8(truncatingIfNeeded: readWord(addr & ~7) >> ((addr & 7) * 8))
     }
 
     /// Writes one byte.
     @inlinable public mutating func write(_ addr: PhysAddr, _ byte: UInt8) {
         let pfn = addr >> pageShift
-        if pages[pfn] == nil {
-            if byte == 0 { return }
-            pages[pfn] = [UInt8](repeating: 0, count: Int(pageSize))
-        }
-        pages[pfn]![Int(addr & (pageSize - 1))] = byte
+        if byte == 0 && frameOf[pfn] == nil { return }
+        let i = frame(pfn) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)
+        let shift = (addr & 7) * 8
+        words[i] = (words[i] & ~(0xff << shift)) | (UInt64(byte) << shift)
     }
 
-    /// Fills [addr, addr + len) with `byte`.
+    /// Fills [addr, addr + len) with `byte` (memset), a word at a time where it can.
     public mutating func fill(_ addr: PhysAddr, _ len: UInt64, _ byte: UInt8) {
         var a = addr
-        while a < addr + len { write(a, byte); a += 1 }
+        let end = addr + len
+        let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
+        while a < end {
+            if a & 7 == 0 && end - a >= 8 {
+                let pageEnd = Swift.min(end, (a | (pageSize - 1)) + 1)
+                let pfn = a >> pageShift
+                if byte == 0 && frameOf[pfn] == nil { a = pageEnd; continue }
+                let base = frame(pfn) * PhysMemory.wordsPerPage
+                while a + 8 <= pageEnd {
+                    words[base + Int((a & (pageSize - 1)) >> 3)] = pattern
+                    a += 8
+                }
+            } else {
+                write(a, byte)
+                a += 1
+            }
+        }
+    }
+
+    /// Linux: memchr_inv(): the first address in [addr, addr + len) whose byte is not `byte`.
+    public func firstMismatch(_ addr: PhysAddr, _ len: UInt64, _ byte: UInt8) -> PhysAddr? {
+        var a = addr
+        let end = addr + len
+        let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
+        while a < end {
+            if a & 7 == 0 && end - a >= 8 {
+                if readWord(a) == pattern { a += 8; continue }
+            }
+            if read(a) != byte { return a }
+            a += 1
+        }
+        return nil
     }
 }

@@ -92,6 +92,18 @@ public struct Kernel: Sendable {
     public var memmap = Memmap()
     /// The contents of simulated RAM.
     public var physMem = PhysMemory()
+    /// The slab allocator.
+    public var slub = SlubState()
+    /// The caches `--slab-caches` asks for instead of the built-in boot table.
+    public var slabCacheTable: [KmemCacheSpec]?
+    /// Pages kmalloc took straight from the page allocator (Linux: part of NR_SLAB_UNRECLAIMABLE_B).
+    public var largeKmallocPages = 0
+    /// The seed of everything random (KASLR offsets, s->random, freelist order, shuffle).
+    public var seed: UInt64 = 0
+    /// Linux: tainted_mask.
+    public var taint: UInt32 = 0
+    /// Oopses so far (the "[#N]" of an oops line).
+    var oopsCount = 0
     /// Where the next part of the kernel image that boot frees lies (the parts are laid out one
     /// after another from the image's start).
     var imageFreeCursor: UInt64 = 0

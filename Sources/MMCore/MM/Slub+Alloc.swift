@@ -1,0 +1,759 @@
+// SLUB's allocation and free paths, with objects in simulated memory.
+//
+// Linux: mm/slub.c — slab_alloc_node(), ___slab_alloc(), get_partial(), get_partial_node(),
+//        get_any_partial(), acquire_slab(), put_cpu_partial(), __unfreeze_partials(),
+//        deactivate_slab(), flush_slab(), allocate_slab(), shuffle_freelist(), discard_slab(),
+//        do_slab_free(), __slab_free(), free_to_partial_list(), alloc_single_from_partial(),
+//        alloc_single_from_new_slab(), __kmem_cache_do_shrink(), kmem_cache_alloc_bulk(),
+//        freelist_ptr() and set_freepointer() (SLAB_FREELIST_HARDENED).
+// Exact: which object comes next, when a slab moves between the cpu slab, the cpu partial list
+//        and the node lists, when it goes back to the page allocator, the order fallback, the
+//        stored (hardened) free pointer word, the randomised initial freelist.
+// Simplified: one CPU runs at a time, so every cmpxchg succeeds first time; get_any_partial()'s
+//        get_cycles() draw comes from the seeded generator. The model also keeps one bit per
+//        object (allocated or not), which Linux does not: it lets the model refuse a double
+//        free Linux would not notice without slub_debug (the report says so).
+// Reference: shared/reference/linux-6.1-mm.md §5.7, §5.8.
+
+/// The path one slab allocation or free took.
+public enum SlabEvent: Sendable, Equatable {
+    /// Linux: the lockless fast path — the CPU's freelist had an object.
+    case cpuFreelist(cache: Int32, object: UInt64)
+    /// Linux: ALLOC_REFILL — the cpu slab's own freelist (remote frees) was taken over.
+    case cpuSlabRefill(cache: Int32, slab: UInt64)
+    /// Linux: CPU_PARTIAL_ALLOC — a slab from the CPU's partial list became the cpu slab.
+    case cpuPartial(cache: Int32, slab: UInt64)
+    /// Linux: ALLOC_FROM_PARTIAL — a slab from node `nid`'s partial list (and `extra` more moved
+    /// to the cpu partial list).
+    case nodePartial(cache: Int32, slab: UInt64, nid: Int32, extra: Int)
+    /// Linux: ALLOC_SLAB — a new slab of `order` from the page allocator (`fallback`: the
+    /// preferred order failed and the minimum order was used).
+    case newSlab(cache: Int32, slab: UInt64, order: Int, nid: Int32, zone: ZoneType?, fallback: Bool)
+    /// Linux: the cpu slab was deactivated onto the node lists (or freed when empty).
+    case deactivated(cache: Int32, slab: UInt64, to: SlabPlace, discarded: Bool)
+    /// Linux: FREE_FASTPATH — back on this CPU's freelist.
+    case freeFast(cache: Int32, object: UInt64)
+    /// Linux: FREE_SLOWPATH — onto the slab's own freelist; `to` is where the slab went.
+    case freeSlow(cache: Int32, object: UInt64, slab: UInt64, to: SlabPlace)
+    /// Linux: a slab went back to the page allocator (discard_slab).
+    case slabFreed(cache: Int32, slab: UInt64, order: Int)
+    /// Linux: the cpu partial list was full and was unfrozen onto the node lists.
+    case cpuPartialDrained(cache: Int32, slabs: Int)
+    /// kmalloc above KMALLOC_MAX_CACHE_SIZE: straight from the page allocator.
+    case largeKmalloc(pfn: UInt64, order: Int)
+    /// Misuse caught; the report is in the kernel log.
+    case misuse(cache: Int32, object: UInt64, what: String)
+    /// Allocation failed (slab_out_of_memory).
+    case outOfMemory(cache: Int32)
+}
+
+/// Linux: GFP_RECLAIM_MASK and GFP_CONSTRAINT_MASK, what new_slab() keeps of the caller's gfp.
+let gfpSlabKeep: GFPFlags = [.directReclaim, .kswapdReclaim, .io, .fs, .nowarn, .retryMayfail, .nofail,
+                              .noretry, .memalloc, .nomemalloc, .hardwall, .thisnode]
+
+public enum SlabFreeOutcome: Sendable, Equatable {
+    case freed
+    /// Refused: the object was not freeable; the report is in the kernel log.
+    case refused(String)
+}
+
+extension Kernel {
+    // MARK: addresses and free pointers
+
+    /// The direct-map address of a physical address (Linux: __va()).
+    public func directMapVirt(_ phys: PhysAddr) -> UInt64 { phys &+ pageOffset }
+    /// The physical address of a direct-map address (Linux: __pa()); nil outside the map.
+    public func directMapPhys(_ virt: UInt64) -> PhysAddr? {
+        guard virt >= pageOffset, virt - pageOffset < maxPfn.raw << pageShift else { return nil }
+        return virt - pageOffset
+    }
+
+    /// Linux: slab_address().
+    func slabAddress(_ sid: Int32) -> UInt64 { directMapVirt(slub.slabs[Int(sid)].pfn << pageShift) }
+
+    /// Linux: get_freepointer(): the word at object + offset, decoded.
+    func getFreepointer(_ id: Int32, _ object: UInt64) -> UInt64 {
+        let slot = object &+ UInt64(slub.caches[Int(id)].offset)
+        return physMem.readWord(slot &- pageOffset) ^ slub.caches[Int(id)].random ^ slot.byteSwapped
+    }
+
+    /// Linux: set_freepointer() (the BUG_ON for an object freed onto itself is the caller's).
+    mutating func setFreepointer(_ id: Int32, _ object: UInt64, _ fp: UInt64) {
+        let slot = object &+ UInt64(slub.caches[Int(id)].offset)
+        physMem.writeWord(slot &- pageOffset, fp ^ slub.caches[Int(id)].random ^ slot.byteSwapped)
+    }
+
+    /// Which object of its slab an address is (nil if not an object's start).
+    func objectIndex(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Int? {
+        let s = slub.caches[Int(id)]
+        let base = slabAddress(sid) &+ UInt64(s.redLeftPad)
+        guard object >= base else { return nil }
+        let off = Int(object - base)
+        guard off % s.size == 0, off / s.size < Int(slub.slabs[Int(sid)].objects) else { return nil }
+        return off / s.size
+    }
+
+    /// Linux: check_valid_pointer().
+    func checkValidPointer(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Bool {
+        object == 0 || objectIndex(id, sid, object) != nil
+    }
+
+    func isAllocatedObject(_ sid: Int32, _ index: Int) -> Bool {
+        slub.objectBits[Int(sid)][index >> 6] & (1 << UInt64(index & 63)) != 0
+    }
+    mutating func setAllocatedObject(_ sid: Int32, _ index: Int, _ on: Bool) {
+        if on { slub.objectBits[Int(sid)][index >> 6] |= 1 << UInt64(index & 63) }
+        else { slub.objectBits[Int(sid)][index >> 6] &= ~(1 << UInt64(index & 63)) }
+    }
+    mutating func markAllocated(_ id: Int32, _ object: UInt64, _ on: Bool) {
+        guard let pfn = directMapPhys(object).map({ $0 >> pageShift }), let sid = slabID(ofPfn: pfn),
+              let i = objectIndex(id, sid, object) else { return }
+        setAllocatedObject(sid, i, on)
+    }
+
+    /// Linux: virt_to_slab(): the slab a page belongs to (nil for a page that is not a slab's).
+    public func slabID(ofPfn pfn: UInt64) -> Int32? {
+        guard pfn < maxPfn.raw, memmap.isMaterialised(pfn) else { return nil }
+        var d = memmap.page(pfn)
+        var head = pfn
+        if d.flags.contains(.tail) {
+            head = pfn & ~((UInt64(1) << UInt64(d.order)) - 1)
+            d = memmap.page(head)
+        }
+        guard d.flags.contains(.slab) else { return nil }
+        let sid = Int32(truncatingIfNeeded: d.next)
+        guard sid >= 0, Int(sid) < slub.slabs.count, slub.slabs[Int(sid)].pfn == head else { return nil }
+        return sid
+    }
+
+    // MARK: lists
+
+    mutating func addPartial(_ id: Int32, _ sid: Int32, toTail: Bool) {
+        let nid = Int(slub.slabs[Int(sid)].nid)
+        slub.caches[Int(id)].node[nid].nrPartial += 1
+        slub.slabs[Int(sid)].where_ = .nodePartial
+        var n = slub.caches[Int(id)].node[nid]
+        if n.partialHead < 0 {
+            n.partialHead = sid; n.partialTail = sid
+            slub.slabs[Int(sid)].next = -1; slub.slabs[Int(sid)].prev = -1
+        } else if toTail {
+            slub.slabs[Int(n.partialTail)].next = sid
+            slub.slabs[Int(sid)].prev = n.partialTail; slub.slabs[Int(sid)].next = -1
+            n.partialTail = sid
+        } else {
+            slub.slabs[Int(n.partialHead)].prev = sid
+            slub.slabs[Int(sid)].next = n.partialHead; slub.slabs[Int(sid)].prev = -1
+            n.partialHead = sid
+        }
+        slub.caches[Int(id)].node[nid].partialHead = n.partialHead
+        slub.caches[Int(id)].node[nid].partialTail = n.partialTail
+    }
+
+    mutating func removePartial(_ id: Int32, _ sid: Int32) {
+        let nid = Int(slub.slabs[Int(sid)].nid)
+        let (p, q) = (slub.slabs[Int(sid)].prev, slub.slabs[Int(sid)].next)
+        if p >= 0 { slub.slabs[Int(p)].next = q } else { slub.caches[Int(id)].node[nid].partialHead = q }
+        if q >= 0 { slub.slabs[Int(q)].prev = p } else { slub.caches[Int(id)].node[nid].partialTail = p }
+        slub.slabs[Int(sid)].next = -1; slub.slabs[Int(sid)].prev = -1
+        slub.slabs[Int(sid)].where_ = .none
+        slub.caches[Int(id)].node[nid].nrPartial -= 1
+    }
+
+    /// Linux: add_full() — only SLAB_STORE_USER caches keep a full list.
+    mutating func addFull(_ id: Int32, _ sid: Int32) {
+        guard slub.caches[Int(id)].flags.contains(.storeUser) else { return }
+        let nid = Int(slub.slabs[Int(sid)].nid)
+        let h = slub.caches[Int(id)].node[nid].fullHead
+        slub.slabs[Int(sid)].next = h; slub.slabs[Int(sid)].prev = -1
+        if h >= 0 { slub.slabs[Int(h)].prev = sid } else { slub.caches[Int(id)].node[nid].fullTail = sid }
+        slub.caches[Int(id)].node[nid].fullHead = sid
+        slub.slabs[Int(sid)].where_ = .nodeFull
+    }
+
+    mutating func removeFull(_ id: Int32, _ sid: Int32) {
+        guard slub.caches[Int(id)].flags.contains(.storeUser), slub.slabs[Int(sid)].where_ == .nodeFull else { return }
+        let nid = Int(slub.slabs[Int(sid)].nid)
+        let (p, q) = (slub.slabs[Int(sid)].prev, slub.slabs[Int(sid)].next)
+        if p >= 0 { slub.slabs[Int(p)].next = q } else { slub.caches[Int(id)].node[nid].fullHead = q }
+        if q >= 0 { slub.slabs[Int(q)].prev = p } else { slub.caches[Int(id)].node[nid].fullTail = p }
+        slub.slabs[Int(sid)].next = -1; slub.slabs[Int(sid)].prev = -1
+        slub.slabs[Int(sid)].where_ = .none
+    }
+
+    mutating func incSlabsNode(_ id: Int32, _ nid: Int32, objects: Int) {
+        slub.caches[Int(id)].node[Int(nid)].nrSlabs += 1
+        slub.caches[Int(id)].node[Int(nid)].totalObjects += objects
+    }
+
+    mutating func decSlabsNode(_ id: Int32, _ nid: Int32, objects: Int) {
+        slub.caches[Int(id)].node[Int(nid)].nrSlabs -= 1
+        slub.caches[Int(id)].node[Int(nid)].totalObjects -= objects
+    }
+
+    // MARK: slabs from and to the page allocator
+
+    /// Linux: new_slab() → allocate_slab(): pages, then the initial freelist (shuffled when the
+    /// cache has a random sequence). Returns the slab's id.
+    mutating func newSlab<L: PageAllocListener>(_ id: Int32, gfp: GFPFlags, nid: Int32, cpu: Int, _ l: inout L) -> Int32? {
+        let s = slub.caches[Int(id)]
+        let flags = gfp.intersection(gfpSlabKeep).union(s.allocflags)
+        var allocGFP = flags.union([.nowarn, .noretry]).subtracting(.nofail)
+        if allocGFP.contains(.directReclaim) && s.order > s.minOrder {
+            allocGFP = allocGFP.union(.nomemalloc).subtracting(.reclaim)
+        }
+        var order = s.order, objects = s.objects, fallback = false
+        var pfn = allocPages(allocGFP, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid, listener: &l)
+        if pfn == nil {
+            order = s.minOrder; objects = s.minObjects; fallback = true
+            var g = flags
+            if order > 0 { g.insert(.comp) } else { g.remove(.comp) }
+            pfn = allocPages(g, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid, listener: &l)
+        }
+        guard let pfn else { return nil }
+        let zone = zoneIndex(ofPfn: pfn)
+        let slabNid = Int32(zone.map { nodes[$0.0].nodeId } ?? 0)
+        let sid: Int32
+        if let reuse = slub.freeSlabIDs.popLast() { sid = reuse } else {
+            sid = Int32(slub.slabs.count)
+            slub.slabs.append(Slab(cache: id, pfn: 0, order: 0, nid: 0, objects: 0, inuse: 0, frozen: false, freelist: 0))
+            slub.objectBits.append([])
+        }
+        slub.slabs[Int(sid)] = Slab(cache: id, pfn: pfn, order: UInt8(order), nid: slabNid, objects: Int32(objects),
+                                    inuse: 0, frozen: false, freelist: 0)
+        let words = (objects + 63) / 64
+        if slub.objectBits[Int(sid)].count != words {
+            slub.objectBits[Int(sid)] = [UInt64](repeating: 0, count: words)
+        } else {
+            for w in 0..<words { slub.objectBits[Int(sid)][w] = 0 }
+        }
+        memmap.withPage(pfn) { d in d.flags.insert(.slab); d.next = UInt64(sid) }
+        slub.caches[Int(id)].pages += 1 << order
+        let start = directMapVirt(pfn << pageShift)
+        setupSlabDebug(id, sid)
+        // shuffle_freelist() or the linear list.
+        let first = start &+ UInt64(s.redLeftPad)
+        if objects >= 2 && !s.randomSeq.isEmpty {
+            let count = s.randomSeq.count
+            var pos = Int(UInt32(truncatingIfNeeded: slub.rng.next()) % UInt32(count))
+            let limit = UInt32(objects * s.size)
+            func nextEntry() -> UInt64 {
+                while true {
+                    let idx = s.randomSeq[pos]
+                    pos += 1
+                    if pos >= count { pos = 0 }
+                    if idx < limit { return first &+ UInt64(idx) }
+                }
+            }
+            var cur = nextEntry()
+            setupObject(id, cur)
+            slub.slabs[Int(sid)].freelist = cur
+            for _ in 1..<objects {
+                let next = nextEntry()
+                setupObject(id, next)
+                setFreepointer(id, cur, next)
+                cur = next
+            }
+            setFreepointer(id, cur, 0)
+        } else {
+            var p = first
+            setupObject(id, p)
+            slub.slabs[Int(sid)].freelist = p
+            for _ in 0..<(objects - 1) {
+                let next = p &+ UInt64(s.size)
+                setupObject(id, next)
+                setFreepointer(id, p, next)
+                p = next
+            }
+            setFreepointer(id, p, 0)
+        }
+        l.slab(.newSlab(cache: id, slab: start, order: order, nid: slabNid,
+                        zone: zone.map { ZoneType(rawValue: $0.1) ?? .normal }, fallback: fallback))
+        return sid
+    }
+
+    mutating func newSlab(_ id: Int32, gfp: GFPFlags, nid: Int32, cpu: Int) -> Int32? {
+        var l = NoListener()
+        return newSlab(id, gfp: gfp, nid: nid, cpu: cpu, &l)
+    }
+
+    /// Linux: discard_slab() → dec_slabs_node() and __free_slab().
+    mutating func discardSlab<L: PageAllocListener>(_ id: Int32, _ sid: Int32, cpu: Int, _ l: inout L) {
+        let slab = slub.slabs[Int(sid)]
+        decSlabsNode(id, slab.nid, objects: Int(slab.objects))
+        if slub.caches[Int(id)].isDebug { slabPadCheck(id, sid) }
+        memmap.withPage(slab.pfn) { d in d.flags.remove(.slab); d.next = PageDescriptor.nilLink }
+        slub.caches[Int(id)].pages -= 1 << Int(slab.order)
+        slub.slabs[Int(sid)].where_ = .none
+        slub.slabs[Int(sid)].pfn = .max
+        slub.freeSlabIDs.append(sid)
+        l.slab(.slabFreed(cache: id, slab: directMapVirt(slab.pfn << pageShift), order: Int(slab.order)))
+        _ = freePages(slab.pfn, order: Int(slab.order), cpu: cpu, listener: &l)
+    }
+
+    // MARK: allocation
+
+    /// Linux: kmem_cache_alloc() / kmem_cache_alloc_node(): an object's address, or nil.
+    public mutating func slabAllocNode(_ id: Int32, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0) -> UInt64? {
+        var l = NoListener()
+        return slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: -1, &l)
+    }
+
+    public mutating func slabAllocNode<L: PageAllocListener>(_ id: Int32, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
+                                                           cpu: Int = 0, origSize: Int = -1, _ l: inout L) -> UInt64? {
+        guard id >= 0, Int(id) < slub.caches.count, !slub.caches[Int(id)].destroyed,
+              cpu >= 0, cpu < slub.caches[Int(id)].cpu.count else { return nil }
+        let orig = origSize < 0 ? slub.caches[Int(id)].objectSize : origSize
+        var object: UInt64 = 0
+        let c = slub.caches[Int(id)].cpu[cpu]
+        if c.freelist != 0, c.slab >= 0, nid == numaNoNode || slub.slabs[Int(c.slab)].nid == nid {
+            // The lockless fast path.
+            object = c.freelist
+            slub.caches[Int(id)].cpu[cpu].freelist = getFreepointer(id, object)
+            slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+            l.slab(.cpuFreelist(cache: id, object: object))
+        } else {
+            guard let o = slabAllocSlow(id, gfp, nid: nid, cpu: cpu, origSize: orig, &l) else {
+                l.slab(.outOfMemory(cache: id))
+                return nil
+            }
+            object = o
+        }
+        if slub.initOnFree && !slub.caches[Int(id)].freeptrOutsideObject && slub.caches[Int(id)].ctor == nil
+            && slub.caches[Int(id)].flags.isDisjoint(with: [.typesafeByRCU, .poison]) {
+            // maybe_wipe_obj_freeptr()
+            physMem.writeWord(object &+ UInt64(slub.caches[Int(id)].offset) &- pageOffset, 0)
+        }
+        markAllocated(id, object, true)
+        if slabWantInitOnAlloc(id, gfp) {
+            physMem.fill(object &- pageOffset, UInt64(slub.caches[Int(id)].objectSize), 0)
+        }
+        return object
+    }
+
+    /// Linux: slab_want_init_on_alloc().
+    func slabWantInitOnAlloc(_ id: Int32, _ gfp: GFPFlags) -> Bool {
+        if slub.initOnAlloc {
+            let s = slub.caches[Int(id)]
+            if s.ctor != nil { return false }
+            if !s.flags.isDisjoint(with: [.typesafeByRCU, .poison]) { return gfp.contains(.zero) }
+            return true
+        }
+        return gfp.contains(.zero)
+    }
+
+    /// Linux: ___slab_alloc().
+    mutating func slabAllocSlow<L: PageAllocListener>(_ id: Int32, _ gfp: GFPFlags, nid nodeIn: Int32, cpu: Int,
+                                                    origSize: Int, _ l: inout L) -> UInt64? {
+        var node = nodeIn
+        if node != numaNoNode && (Int(node) >= slub.slabNodes.count || !slub.slabNodes[Int(node)]) { node = numaNoNode }
+        var sid = slub.caches[Int(id)].cpu[cpu].slab
+        while true {
+            if sid >= 0 {
+                // redo:
+                if node != numaNoNode && slub.slabs[Int(sid)].nid != node {
+                    deactivateCPUSlab(id, cpu: cpu, &l)
+                } else {
+                    if slub.caches[Int(id)].cpu[cpu].freelist == 0 {
+                        // get_freelist(): the objects freed to the frozen slab meanwhile.
+                        let fl = slub.slabs[Int(sid)].freelist
+                        slub.slabs[Int(sid)].freelist = 0
+                        slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
+                        slub.slabs[Int(sid)].frozen = fl != 0
+                        if fl == 0 {
+                            slub.slabs[Int(sid)].where_ = .none
+                            slub.caches[Int(id)].cpu[cpu].slab = -1
+                            slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+                            sid = -1
+                            continue
+                        }
+                        l.slab(.cpuSlabRefill(cache: id, slab: slabAddress(sid)))
+                        slub.caches[Int(id)].cpu[cpu].freelist = fl
+                    }
+                    // load_freelist:
+                    let object = slub.caches[Int(id)].cpu[cpu].freelist
+                    slub.caches[Int(id)].cpu[cpu].freelist = getFreepointer(id, object)
+                    slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+                    return object
+                }
+            }
+            // new_slab:
+            let p = slub.caches[Int(id)].cpu[cpu].partial
+            if p >= 0 {
+                slub.caches[Int(id)].cpu[cpu].partial = slub.slabs[Int(p)].next
+                if slub.slabs[Int(p)].next >= 0 {
+                    slub.slabs[Int(slub.slabs[Int(p)].next)].slabs = slub.slabs[Int(p)].slabs - 1
+                }
+                slub.slabs[Int(p)].next = -1
+                slub.slabs[Int(p)].where_ = .cpuSlab
+                slub.caches[Int(id)].cpu[cpu].slab = p
+                sid = p
+                l.slab(.cpuPartial(cache: id, slab: slabAddress(p)))
+                continue
+            }
+            // new_objects:
+            if let (object, from) = getPartial(id, gfp, node: node, cpu: cpu, origSize: origSize, &l) {
+                if slub.caches[Int(id)].isDebug { return object }
+                if let from { return loadNewCPUSlab(id, from, freelist: object, cpu: cpu, &l) }
+            }
+            guard let fresh = newSlab(id, gfp: gfp, nid: node, cpu: cpu, &l) else { return nil }
+            if slub.caches[Int(id)].isDebug {
+                guard let object = allocSingleFromNewSlab(id, fresh, origSize: origSize) else { continue }
+                return object
+            }
+            let freelist = slub.slabs[Int(fresh)].freelist
+            slub.slabs[Int(fresh)].freelist = 0
+            slub.slabs[Int(fresh)].inuse = slub.slabs[Int(fresh)].objects
+            slub.slabs[Int(fresh)].frozen = true
+            incSlabsNode(id, slub.slabs[Int(fresh)].nid, objects: Int(slub.slabs[Int(fresh)].objects))
+            return loadNewCPUSlab(id, fresh, freelist: freelist, cpu: cpu, &l)
+        }
+    }
+
+    /// Linux: retry_load_slab: flush whatever cpu slab appeared, install the new one, then
+    /// load_freelist.
+    mutating func loadNewCPUSlab<L: PageAllocListener>(_ id: Int32, _ sid: Int32, freelist: UInt64, cpu: Int, _ l: inout L) -> UInt64 {
+        if slub.caches[Int(id)].cpu[cpu].slab >= 0 { deactivateCPUSlab(id, cpu: cpu, &l) }
+        slub.caches[Int(id)].cpu[cpu].slab = sid
+        slub.slabs[Int(sid)].where_ = .cpuSlab
+        slub.caches[Int(id)].cpu[cpu].freelist = getFreepointer(id, freelist)
+        slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+        return freelist
+    }
+
+    /// Linux: get_partial(): this node's partial list, then (for any-node requests) the other
+    /// nodes in zonelist order. Returns the object and, without debugging, the slab that
+    /// becomes the cpu slab.
+    mutating func getPartial<L: PageAllocListener>(_ id: Int32, _ gfp: GFPFlags, node: Int32, cpu: Int, origSize: Int,
+                                                 _ l: inout L) -> (UInt64, Int32?)? {
+        let search = node == numaNoNode ? preferredNode(earlyCPUToNode(cpu)) : node
+        if let r = getPartialNode(id, search, origSize: origSize, cpu: cpu, &l) { return r }
+        if node != numaNoNode { return nil }
+        // get_any_partial(): remote_node_defrag_ratio 1000 of 1024.
+        if slub.rng.next() % 1024 > 1000 { return nil }
+        guard let highest = gfp.zone, Int(search) < zonelists.fallback.count else { return nil }
+        for r in zonelists.fallback[Int(search)] where r.zone <= highest {
+            let n = Int(r.nid)
+            guard n < slub.caches[Int(id)].node.count, slub.caches[Int(id)].node[n].present,
+                  slub.caches[Int(id)].node[n].nrPartial > slub.caches[Int(id)].minPartial else { continue }
+            if let r = getPartialNode(id, r.nid, origSize: origSize, cpu: cpu, &l) { return r }
+        }
+        return nil
+    }
+
+    /// Linux: get_partial_node().
+    mutating func getPartialNode<L: PageAllocListener>(_ id: Int32, _ nid: Int32, origSize: Int, cpu: Int,
+                                                     _ l: inout L) -> (UInt64, Int32?)? {
+        guard Int(nid) < slub.caches[Int(id)].node.count, slub.caches[Int(id)].node[Int(nid)].nrPartial > 0 else { return nil }
+        var sid = slub.caches[Int(id)].node[Int(nid)].partialHead
+        var object: UInt64 = 0
+        var taken: Int32 = -1
+        var extra = 0
+        while sid >= 0 {
+            let next = slub.slabs[Int(sid)].next
+            if slub.caches[Int(id)].isDebug {
+                if let o = allocSingleFromPartial(id, sid, origSize: origSize) {
+                    l.slab(.nodePartial(cache: id, slab: slabAddress(sid), nid: nid, extra: 0))
+                    return (o, nil)
+                }
+                sid = next
+                continue
+            }
+            // acquire_slab(): the first slab gives its whole freelist; the rest stay frozen
+            // with theirs, on the cpu partial list.
+            let fl = slub.slabs[Int(sid)].freelist
+            removePartial(id, sid)
+            slub.slabs[Int(sid)].frozen = true
+            if object == 0 {
+                slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
+                slub.slabs[Int(sid)].freelist = 0
+                object = fl
+                taken = sid
+            } else {
+                putCPUPartial(id, sid, drain: false, cpu: cpu, &l)
+                extra += 1
+            }
+            if !slub.caches[Int(id)].hasCPUPartial || extra > slub.caches[Int(id)].cpuPartialSlabs / 2 { break }
+            sid = next
+        }
+        guard object != 0 else { return nil }
+        l.slab(.nodePartial(cache: id, slab: slabAddress(taken), nid: nid, extra: extra))
+        return (object, taken)
+    }
+
+    /// Linux: put_cpu_partial(): push a frozen slab onto this CPU's partial list; with `drain`,
+    /// a list already holding cpu_partial_slabs slabs is unfrozen onto the node lists first.
+    mutating func putCPUPartial<L: PageAllocListener>(_ id: Int32, _ sid: Int32, drain: Bool, cpu: Int, _ l: inout L) {
+        var old = slub.caches[Int(id)].cpu[cpu].partial
+        var slabs: Int32 = 0
+        var toUnfreeze: Int32 = -1
+        if old >= 0 {
+            if drain && Int(slub.slabs[Int(old)].slabs) >= slub.caches[Int(id)].cpuPartialSlabs {
+                toUnfreeze = old
+                old = -1
+            } else {
+                slabs = slub.slabs[Int(old)].slabs
+            }
+        }
+        slub.slabs[Int(sid)].slabs = slabs + 1
+        slub.slabs[Int(sid)].next = old
+        slub.slabs[Int(sid)].where_ = .cpuPartial
+        slub.caches[Int(id)].cpu[cpu].partial = sid
+        if toUnfreeze >= 0 { unfreezePartials(id, toUnfreeze, cpu: cpu, &l) }
+    }
+
+    /// Linux: __unfreeze_partials().
+    mutating func unfreezePartials<L: PageAllocListener>(_ id: Int32, _ first: Int32, cpu: Int, _ l: inout L) {
+        var sid = first
+        var discard: [Int32] = []
+        var count = 0
+        while sid >= 0 {
+            let next = slub.slabs[Int(sid)].next
+            slub.slabs[Int(sid)].frozen = false
+            slub.slabs[Int(sid)].next = -1
+            let nid = Int(slub.slabs[Int(sid)].nid)
+            if slub.slabs[Int(sid)].inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= slub.caches[Int(id)].minPartial {
+                discard.append(sid)
+            } else {
+                addPartial(id, sid, toTail: true)
+            }
+            count += 1
+            sid = next
+        }
+        l.slab(.cpuPartialDrained(cache: id, slabs: count))
+        for d in discard { discardSlab(id, d, cpu: cpu, &l) }
+    }
+
+    /// Linux: the deactivate_slab: label — take the cpu slab away and deactivate it.
+    mutating func deactivateCPUSlab<L: PageAllocListener>(_ id: Int32, cpu: Int, _ l: inout L) {
+        let sid = slub.caches[Int(id)].cpu[cpu].slab
+        guard sid >= 0 else { return }
+        let freelist = slub.caches[Int(id)].cpu[cpu].freelist
+        slub.caches[Int(id)].cpu[cpu].slab = -1
+        slub.caches[Int(id)].cpu[cpu].freelist = 0
+        slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+        deactivateSlab(id, sid, freelist: freelist, cpu: cpu, &l)
+    }
+
+    /// Linux: deactivate_slab(): give the CPU's objects back to the slab, unfreeze it and put it
+    /// where it belongs.
+    mutating func deactivateSlab<L: PageAllocListener>(_ id: Int32, _ sid: Int32, freelist: UInt64, cpu: Int, _ l: inout L) {
+        let nid = Int(slub.slabs[Int(sid)].nid)
+        let toTail = slub.slabs[Int(sid)].freelist != 0
+        var delta: Int32 = 0
+        var tail: UInt64 = 0
+        var it = freelist
+        while it != 0 {
+            let next = getFreepointer(id, it)
+            if slub.caches[Int(id)].flags.contains(.consistencyChecks) && !checkValidPointer(id, sid, next) {
+                objectErr(id, sid, it, "Freechain corrupt")
+                slabFix(id, "Isolate corrupted freechain")
+                break
+            }
+            tail = it
+            delta += 1
+            it = next
+        }
+        var newFreelist = slub.slabs[Int(sid)].freelist
+        if tail != 0 {
+            slub.slabs[Int(sid)].inuse -= delta
+            setFreepointer(id, tail, newFreelist)
+            newFreelist = freelist
+        }
+        slub.slabs[Int(sid)].freelist = newFreelist
+        slub.slabs[Int(sid)].frozen = false
+        slub.slabs[Int(sid)].where_ = .none
+        let addr = slabAddress(sid)
+        if slub.slabs[Int(sid)].inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= slub.caches[Int(id)].minPartial {
+            l.slab(.deactivated(cache: id, slab: addr, to: .none, discarded: true))
+            discardSlab(id, sid, cpu: cpu, &l)
+        } else if newFreelist != 0 {
+            addPartial(id, sid, toTail: toTail)
+            l.slab(.deactivated(cache: id, slab: addr, to: .nodePartial, discarded: false))
+        } else {
+            addFull(id, sid)
+            l.slab(.deactivated(cache: id, slab: addr, to: slub.slabs[Int(sid)].where_, discarded: false))
+        }
+    }
+
+    /// Linux: __flush_cpu_slab(): the cpu slab and the cpu partial list go to the node lists.
+    public mutating func flushCPUSlab(_ id: Int32, cpu: Int) {
+        var l = NoListener()
+        flushCPUSlab(id, cpu: cpu, &l)
+    }
+
+    mutating func flushCPUSlab<L: PageAllocListener>(_ id: Int32, cpu: Int, _ l: inout L) {
+        deactivateCPUSlab(id, cpu: cpu, &l)
+        let p = slub.caches[Int(id)].cpu[cpu].partial
+        slub.caches[Int(id)].cpu[cpu].partial = -1
+        if p >= 0 { unfreezePartials(id, p, cpu: cpu, &l) }
+    }
+
+    // MARK: free
+
+    /// Linux: kmem_cache_free(): the object goes back to its slab. Misuse (a pointer that is no
+    /// object of this cache, a double free) is reported and refused.
+    public mutating func slabFree(_ id: Int32, _ object: UInt64, cpu: Int = 0) -> SlabFreeOutcome {
+        var l = NoListener()
+        return slabFree(id, object, cpu: cpu, &l)
+    }
+
+    public mutating func slabFree<L: PageAllocListener>(_ idIn: Int32, _ object: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
+        guard idIn >= 0, Int(idIn) < slub.caches.count, cpu >= 0, cpu < slub.caches[Int(idIn)].cpu.count else {
+            return .refused("no such cache or CPU")
+        }
+        // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used.
+        guard let phys = directMapPhys(object), let sid = slabID(ofPfn: phys >> pageShift) else {
+            log.info("------------[ cut here ]------------")
+            log.info("virt_to_cache: Object is not a Slab page!")
+            taint |= Kernel.taintWarn
+            l.slab(.misuse(cache: idIn, object: object, what: "not a slab page"))
+            return .refused("not a slab page")
+        }
+        var id = idIn
+        let owner = slub.slabs[Int(sid)].cache
+        if owner != idIn {
+            log.info("------------[ cut here ]------------")
+            log.info("kmem_cache_free: Wrong slab cache. \(slub.caches[Int(idIn)].name) but object is from \(slub.caches[Int(owner)].name)")
+            taint |= Kernel.taintWarn
+            id = owner
+        }
+        if slub.caches[Int(id)].isDebug {
+            return freeToPartialList(id, sid, object, cpu: cpu, &l)
+        }
+        guard let index = objectIndex(id, sid, object) else {
+            let what = "free of a pointer that is not an object's start"
+            modelReport(id, object, what)
+            l.slab(.misuse(cache: id, object: object, what: what))
+            return .refused(what)
+        }
+        guard isAllocatedObject(sid, index) else {
+            let c = slub.caches[Int(id)].cpu[cpu]
+            let head = c.slab == sid ? c.freelist : slub.slabs[Int(sid)].freelist
+            if head == object {
+                // set_freepointer()'s naive double-free check.
+                log.info("kernel BUG at mm/slub.c:419!")
+                log.info("invalid opcode: 0000 [#\(nextOops())] PREEMPT SMP NOPTI")
+                taint |= Kernel.taintDie
+            } else {
+                modelReport(id, object, "double free")
+            }
+            l.slab(.misuse(cache: id, object: object, what: "double free"))
+            return .refused("double free")
+        }
+        setAllocatedObject(sid, index, false)
+        if slub.initOnFree && slub.caches[Int(id)].ctor == nil && slub.caches[Int(id)].flags.isDisjoint(with: [.typesafeByRCU, .poison]) {
+            // slab_free_hook(): init_on_free clears the object (and the metadata after it).
+            let s = slub.caches[Int(id)]
+            physMem.fill(phys, UInt64(s.objectSize), 0)
+            let rsize = s.redZone ? s.redLeftPad : 0
+            physMem.fill(phys &+ UInt64(s.inuse), UInt64(s.size - s.inuse - rsize), 0)
+        }
+        doSlabFree(id, sid, object, cpu: cpu, &l)
+        return .freed
+    }
+
+    /// Linux: do_slab_free(): onto the CPU's freelist if the object's slab is the cpu slab.
+    mutating func doSlabFree<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int, _ l: inout L) {
+        if slub.caches[Int(id)].cpu[cpu].slab == sid {
+            setFreepointer(id, object, slub.caches[Int(id)].cpu[cpu].freelist)
+            slub.caches[Int(id)].cpu[cpu].freelist = object
+            slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+            l.slab(.freeFast(cache: id, object: object))
+            return
+        }
+        slabFreeSlow(id, sid, object, cpu: cpu, &l)
+    }
+
+    /// Linux: __slab_free() without debugging.
+    mutating func slabFreeSlow<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int, _ l: inout L) {
+        let prior = slub.slabs[Int(sid)].freelist
+        setFreepointer(id, object, prior)
+        slub.slabs[Int(sid)].freelist = object
+        slub.slabs[Int(sid)].inuse -= 1
+        let wasFrozen = slub.slabs[Int(sid)].frozen
+        let inuse = slub.slabs[Int(sid)].inuse
+        let addr = slabAddress(sid)
+        if wasFrozen {
+            l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[Int(sid)].where_))
+            return
+        }
+        if prior == 0 && slub.caches[Int(id)].hasCPUPartial {
+            slub.slabs[Int(sid)].frozen = true
+            putCPUPartial(id, sid, drain: true, cpu: cpu, &l)
+            l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .cpuPartial))
+            return
+        }
+        let nid = Int(slub.slabs[Int(sid)].nid)
+        if inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= slub.caches[Int(id)].minPartial {
+            if prior != 0 { removePartial(id, sid) } else { removeFull(id, sid) }
+            l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .none))
+            discardSlab(id, sid, cpu: cpu, &l)
+            return
+        }
+        if !slub.caches[Int(id)].hasCPUPartial && prior == 0 {
+            removeFull(id, sid)
+            addPartial(id, sid, toTail: true)
+        }
+        l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[Int(sid)].where_))
+    }
+
+    // MARK: shrink, bulk
+
+    /// Linux: kmem_cache_shrink() → __kmem_cache_do_shrink(): flush every CPU, free the empty
+    /// slabs on the node partial lists and sort the rest by how full they are.
+    public mutating func kmemCacheShrink(_ id: Int32) {
+        var l = NoListener()
+        kmemCacheShrink(id, &l)
+    }
+
+    public mutating func kmemCacheShrink<L: PageAllocListener>(_ id: Int32, _ l: inout L) {
+        for cpu in slub.caches[Int(id)].cpu.indices { flushCPUSlab(id, cpu: cpu, &l) }
+        let objects = slub.caches[Int(id)].objects
+        for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
+            // Buckets by free objects: the fullest slabs first, the emptiest last.
+            var buckets = [[Int32]](repeating: [], count: 32)
+            var empty: [Int32] = []
+            var sid = slub.caches[Int(id)].node[nid].partialHead
+            while sid >= 0 {
+                let next = slub.slabs[Int(sid)].next
+                let free = Int(slub.slabs[Int(sid)].objects - slub.slabs[Int(sid)].inuse)
+                removePartial(id, sid)
+                if free == Int(slub.slabs[Int(sid)].objects) { empty.append(sid) }
+                else if free <= 32 { buckets[free - 1].append(sid) }
+                else { buckets[31].append(sid) }
+                sid = next
+            }
+            _ = objects
+            for b in (0..<32).reversed() { for s in buckets[b] { addPartial(id, s, toTail: false) } }
+            for e in empty { discardSlab(id, e, cpu: 0, &l) }
+        }
+    }
+
+    /// Linux: kmem_cache_alloc_bulk(): `count` objects, or none if any allocation fails.
+    public mutating func kmemCacheAllocBulk(_ id: Int32, _ gfp: GFPFlags, count: Int, cpu: Int = 0) -> [UInt64] {
+        var out: [UInt64] = []
+        out.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let o = slabAllocNode(id, gfp, cpu: cpu) else {
+                for p in out { _ = slabFree(id, p, cpu: cpu) }
+                return []
+            }
+            out.append(o)
+        }
+        return out
+    }
+
+    /// Linux: kmem_cache_free_bulk().
+    public mutating func kmemCacheFreeBulk(_ id: Int32, _ objects: [UInt64], cpu: Int = 0) {
+        for o in objects { _ = slabFree(id, o, cpu: cpu) }
+    }
+}
+
+extension KmemCache {
+    var redZone: Bool { flags.contains(.redZone) }
+}
+
+extension PageAllocListener {
+    /// Slab events are optional for a listener.
+    public mutating func slab(_ event: SlabEvent) {}
+}

@@ -1,0 +1,508 @@
+// slab_debug: red zones, poison, tracking, consistency checks and the reports Linux prints.
+//
+// Linux: mm/slub.c — init_object(), setup_object_debug(), setup_slab_debug(),
+//        alloc_debug_processing(), free_debug_processing(), free_consistency_checks(),
+//        check_object(), check_bytes_and_report(), check_pad_bytes(), slab_pad_check(),
+//        check_slab(), on_freelist(), validate_slab_cache(), slab_bug(), slab_fix(),
+//        slab_err(), object_err(), print_trailer(), print_section(); lib/hexdump.c;
+//        kernel/panic.c (print_tainted).
+// Exact: the bytes written (0x6b/0xa5 poison, 0xbb/0xcc red zones, 0x5a padding), which check
+//        runs when, the report lines ("BUG <cache> (<taint>): <what>", the offsets, the hex
+//        dumps, "FIX …"), the repairs, and the error count lib/slub_kunit.c expects.
+// Simplified: dump_stack()'s lines are not printed (the model has no call stack); a track
+//        records the CPU and PID 1 but no caller and no stack ("object allocation/free stack
+//        trace missing", which Linux prints for a track without a stack handle).
+
+extension Kernel {
+    /// Linux: TAINT_BAD_PAGE, TAINT_DIE, TAINT_WARN as bits of tainted_mask.
+    static let taintBadPage: UInt32 = 1 << 5
+    static let taintDie: UInt32 = 1 << 7
+    static let taintWarn: UInt32 = 1 << 9
+
+    /// Linux: print_tainted().
+    public var taintText: String {
+        if taint == 0 { return "Not tainted" }
+        let chars: [(Character, Character)] = [("P", "G"), ("F", " "), ("S", " "), ("R", " "), ("M", " "), ("B", " "),
+                                                ("U", " "), ("D", " "), ("A", " "), ("W", " "), ("C", " "), ("I", " "),
+                                                ("O", " "), ("E", " "), ("L", " "), ("K", " "), ("X", " "), ("T", " "), ("N", " ")]
+        var s = "Tainted: "
+        for (i, c) in chars.enumerated() { s.append(taint & (1 << UInt32(i)) != 0 ? c.0 : c.1) }
+        return s
+    }
+
+    mutating func nextOops() -> Int { oopsCount += 1; return oopsCount }
+
+    /// A misuse Linux would not notice without slub_debug: the model refuses it and says so.
+    mutating func modelReport(_ id: Int32, _ object: UInt64, _ what: String) {
+        log.info("kmemlab: \(slub.caches[Int(id)].name): \(what) of 0x\(hex16(object)) refused (Linux 6.1 without slub_debug does not check this and would corrupt the freelist)")
+    }
+
+    func hex16(_ v: UInt64) -> String { padLeftZero(String(v, radix: 16), 16) }
+
+    // MARK: setting objects up
+
+    /// Linux: setup_slab_debug(): a poisoned cache's new slab is filled with POISON_INUSE.
+    mutating func setupSlabDebug(_ id: Int32, _ sid: Int32) {
+        guard slub.caches[Int(id)].flags.contains(.poison) else { return }
+        let slab = slub.slabs[Int(sid)]
+        physMem.fill(slab.pfn << pageShift, pageSize << UInt64(slab.order), SlabPoison.inUse)
+    }
+
+    /// Linux: setup_object() → setup_object_debug() (the constructor is not run: see
+    /// KmemCacheSpec.ctor).
+    mutating func setupObject(_ id: Int32, _ object: UInt64) {
+        if slub.caches[Int(id)].flags.isDisjoint(with: [.storeUser, .redZone, .objectPoison]) { return }
+        setupObjectDebug(id, object)
+    }
+
+    mutating func setupObjectDebug(_ id: Int32, _ object: UInt64) {
+        initObject(id, object, SlabPoison.redInactive)
+        let s = slub.caches[Int(id)]
+        if s.flags.contains(.storeUser) {
+            physMem.fill(object &- pageOffset &+ UInt64(s.infoEnd), UInt64(2 * Kernel.trackSize), 0)
+        }
+    }
+
+    /// Linux: init_object().
+    mutating func initObject(_ id: Int32, _ object: UInt64, _ val: UInt8) {
+        let s = slub.caches[Int(id)]
+        let p = object &- pageOffset
+        if s.flags.contains(.redZone) { physMem.fill(p &- UInt64(s.redLeftPad), UInt64(s.redLeftPad), val) }
+        if s.flags.contains(.objectPoison) {
+            physMem.fill(p, UInt64(s.objectSize - 1), SlabPoison.free)
+            physMem.write(p &+ UInt64(s.objectSize - 1), SlabPoison.end)
+        }
+        if s.flags.contains(.redZone) { physMem.fill(p &+ UInt64(s.objectSize), UInt64(s.inuse - s.objectSize), val) }
+    }
+
+    /// Linux: set_track() — what the model can record of a caller.
+    mutating func setTrack(_ id: Int32, _ object: UInt64, free: Bool, cpu: Int) {
+        let s = slub.caches[Int(id)]
+        guard s.flags.contains(.storeUser) else { return }
+        let t = object &- pageOffset &+ UInt64(s.infoEnd + (free ? Kernel.trackSize : 0))
+        physMem.writeWord(t, free ? Kernel.trackFreeAddr : Kernel.trackAllocAddr)   // addr
+        physMem.writeWord(t + 8, UInt64(UInt32(cpu)) << 32)                         // handle, cpu
+        physMem.writeWord(t + 16, 1)                                                 // pid
+        physMem.writeWord(t + 24, 0)                                                 // when
+    }
+
+    /// Stand-ins for the callers' addresses (the model has no code): non-zero, so that
+    /// print_track() prints them, and named by `trackCaller`.
+    static let trackAllocAddr: UInt64 = 0xffff_ffff_8100_0001
+    static let trackFreeAddr: UInt64 = 0xffff_ffff_8100_0002
+
+    // MARK: reports
+
+    /// Linux: slab_bug().
+    mutating func slabBug(_ id: Int32, _ what: String) {
+        log.info("=============================================================================")
+        // A message ending in a newline (Linux's "… are to be freed\n") leaves an empty line.
+        let trimmed = what.hasSuffix("\n") ? String(what.dropLast()) : what
+        log.info("BUG \(slub.caches[Int(id)].name) (\(taintText)): \(trimmed)")
+        if trimmed != what { log.info("") }
+        log.info("-----------------------------------------------------------------------------")
+        log.info("")
+    }
+
+    /// Linux: slab_fix().
+    mutating func slabFix(_ id: Int32, _ what: String) {
+        slub.errors += 1
+        log.info("FIX \(slub.caches[Int(id)].name): \(what)")
+    }
+
+    /// Linux: print_slab_info().
+    func slabInfoLine(_ sid: Int32) -> String {
+        let slab = slub.slabs[Int(sid)]
+        let page = sections.vmemmap.base &+ slab.pfn &* 64
+        return "Slab 0x\(hex16(page)) objects=\(slab.objects) used=\(slab.inuse) fp=0x\(hex16(slab.freelist)) flags=\(pageFlagsText(slab.pfn))"
+    }
+
+    /// Linux: slab_err().
+    mutating func slabErr(_ id: Int32, _ sid: Int32, _ what: String) {
+        slub.errors += 1
+        slabBug(id, what)
+        log.info(slabInfoLine(sid))
+        taint |= Kernel.taintBadPage
+    }
+
+    /// Linux: object_err().
+    mutating func objectErr(_ id: Int32, _ sid: Int32, _ object: UInt64, _ reason: String) {
+        slub.errors += 1
+        slabBug(id, reason)
+        if object == 0 || !checkValidPointer(id, sid, object) {
+            log.info(slabInfoLine(sid))
+            log.info("Invalid pointer 0x\(hex16(object))")
+        } else {
+            printTrailer(id, sid, object)
+        }
+        taint |= Kernel.taintBadPage
+    }
+
+    /// Linux: print_section() → print_hex_dump(DUMP_PREFIX_ADDRESS, 16, 1, ascii).
+    mutating func printSection(_ text: String, _ addr: UInt64, _ length: Int) {
+        var off = 0
+        while off < length {
+            let n = Swift.min(16, length - off)
+            var hexPart = "", ascii = ""
+            for i in 0..<n {
+                let b = physMem.read(addr &+ UInt64(off + i) &- pageOffset)
+                hexPart += (i == 0 ? "" : " ") + padLeftZero(String(b, radix: 16), 2)
+                ascii.append(b >= 0x20 && b < 0x7f ? Character(Unicode.Scalar(b)) : ".")
+            }
+            while hexPart.utf8.count < 49 { hexPart += " " }
+            log.info("\(text)\(hex16(addr &+ UInt64(off))): \(hexPart)\(ascii)")
+            off += 16
+        }
+    }
+
+    /// Linux: print_trailer().
+    mutating func printTrailer(_ id: Int32, _ sid: Int32, _ p: UInt64) {
+        let s = slub.caches[Int(id)]
+        let addr = slabAddress(sid)
+        if s.flags.contains(.storeUser) {
+            for (label, free) in [("Allocated", false), ("Freed", true)] {
+                let t = p &- pageOffset &+ UInt64(s.infoEnd + (free ? Kernel.trackSize : 0))
+                let caller = physMem.readWord(t)
+                if caller == 0 { continue }
+                let cpu = physMem.readWord(t + 8) >> 32
+                let name = caller == Kernel.trackAllocAddr ? "kmem_cache_alloc" : "kmem_cache_free"
+                log.info("\(label) in \(name) age=0 cpu=\(cpu) pid=1")
+                log.info("object allocation/free stack trace missing")
+            }
+        }
+        log.info(slabInfoLine(sid))
+        log.info("Object 0x\(hex16(p)) @offset=\(p &- addr) fp=0x\(hex16(getFreepointer(id, p)))")
+        log.info("")
+        if s.flags.contains(.redZone) {
+            printSection("Redzone  ", p &- UInt64(s.redLeftPad), s.redLeftPad)
+        } else if p > addr &+ 16 {
+            printSection("Bytes b4 ", p &- 16, 16)
+        }
+        printSection("Object   ", p, Swift.min(s.objectSize, Int(pageSize)))
+        if s.flags.contains(.redZone) {
+            printSection("Redzone  ", p &+ UInt64(s.objectSize), s.inuse - s.objectSize)
+        }
+        var off = s.infoEnd
+        if s.flags.contains(.storeUser) { off += 2 * Kernel.trackSize }
+        if s.flags.contains(.storeUser) && s.flags.contains(.kmalloc) { off += 4 }
+        if off != sizeFromObject(s) { printSection("Padding  ", p &+ UInt64(off), sizeFromObject(s) - off) }
+    }
+
+    /// Linux: size_from_object().
+    func sizeFromObject(_ s: KmemCache) -> Int { s.flags.contains(.redZone) ? s.size - s.redLeftPad : s.size }
+
+    /// Linux: check_bytes_and_report(): a byte range that should hold `value`; on a mismatch
+    /// the report, then the bytes are restored.
+    mutating func checkBytesAndReport(_ id: Int32, _ sid: Int32, _ object: UInt64, _ what: String,
+                                      _ start: UInt64, _ value: UInt8, _ bytes: Int) -> Bool {
+        guard bytes > 0, let faultPhys = physMem.firstMismatch(start &- pageOffset, UInt64(bytes), value) else { return true }
+        let fault = faultPhys &+ pageOffset
+        var end = start &+ UInt64(bytes)
+        while end > fault && physMem.read(end &- 1 &- pageOffset) == value { end -= 1 }
+        slub.errors += 1
+        slabBug(id, "\(what) overwritten")
+        let first = physMem.read(faultPhys)
+        log.info("0x\(hex16(fault))-0x\(hex16(end &- 1)) @offset=\(fault &- slabAddress(sid)). First byte 0x\(String(first, radix: 16)) instead of 0x\(String(value, radix: 16))")
+        printTrailer(id, sid, object)
+        taint |= Kernel.taintBadPage
+        slabFix(id, "Restoring \(what) 0x\(hex16(fault))-0x\(hex16(end &- 1))=0x\(String(value, radix: 16))")
+        physMem.fill(faultPhys, end &- fault, value)
+        return false
+    }
+
+    /// Linux: check_pad_bytes().
+    mutating func checkPadBytes(_ id: Int32, _ sid: Int32, _ p: UInt64) -> Bool {
+        let s = slub.caches[Int(id)]
+        var off = s.infoEnd
+        if s.flags.contains(.storeUser) {
+            off += 2 * Kernel.trackSize
+            if s.flags.contains(.kmalloc) { off += 4 }
+        }
+        if sizeFromObject(s) == off { return true }
+        return checkBytesAndReport(id, sid, p, "Object padding", p &+ UInt64(off), SlabPoison.inUse, sizeFromObject(s) - off)
+    }
+
+    /// Linux: slab_pad_check(): the bytes after the last object of a poisoned cache's slab.
+    mutating func slabPadCheck(_ id: Int32, _ sid: Int32) {
+        let s = slub.caches[Int(id)]
+        guard s.flags.contains(.poison) else { return }
+        let slab = slub.slabs[Int(sid)]
+        let start = slabAddress(sid)
+        let length = Int(pageSize) << Int(slab.order)
+        let remainder = length % s.size
+        guard remainder > 0 else { return }
+        let pad = start &+ UInt64(length - remainder)
+        guard let faultPhys = physMem.firstMismatch(pad &- pageOffset, UInt64(remainder), SlabPoison.inUse) else { return }
+        let fault = faultPhys &+ pageOffset
+        var end = start &+ UInt64(length)
+        while end > fault && physMem.read(end &- 1 &- pageOffset) == SlabPoison.inUse { end -= 1 }
+        slabErr(id, sid, "Padding overwritten. 0x\(hex16(fault))-0x\(hex16(end &- 1)) @offset=\(fault &- start)")
+        printSection("Padding ", pad, remainder)
+        slabFix(id, "Restoring slab padding 0x\(hex16(fault))-0x\(hex16(end &- 1))=0x5a")
+        physMem.fill(faultPhys, end &- fault, SlabPoison.inUse)
+    }
+
+    /// Linux: check_object().
+    mutating func checkObject(_ id: Int32, _ sid: Int32, _ p: UInt64, _ val: UInt8) -> Bool {
+        let s = slub.caches[Int(id)]
+        let endObject = p &+ UInt64(s.objectSize)
+        if s.flags.contains(.redZone) {
+            if !checkBytesAndReport(id, sid, p, "Left Redzone", p &- UInt64(s.redLeftPad), val, s.redLeftPad) { return false }
+            if !checkBytesAndReport(id, sid, p, "Right Redzone", endObject, val, s.inuse - s.objectSize) { return false }
+        } else if s.flags.contains(.poison) && s.objectSize < s.inuse {
+            _ = checkBytesAndReport(id, sid, p, "Alignment padding", endObject, SlabPoison.inUse, s.inuse - s.objectSize)
+        }
+        if s.flags.contains(.poison) {
+            if val != SlabPoison.redActive && s.flags.contains(.objectPoison) {
+                if !checkBytesAndReport(id, sid, p, "Poison", p, SlabPoison.free, s.objectSize - 1) { return false }
+                if !checkBytesAndReport(id, sid, p, "End Poison", endObject &- 1, SlabPoison.end, 1) { return false }
+            }
+            _ = checkPadBytes(id, sid, p)
+        }
+        if !s.freeptrOutsideObject && val == SlabPoison.redActive { return true }
+        if !checkValidPointer(id, sid, getFreepointer(id, p)) {
+            objectErr(id, sid, p, "Freepointer corrupt")
+            setFreepointer(id, p, 0)
+            return false
+        }
+        return true
+    }
+
+    /// Linux: check_slab().
+    mutating func checkSlab(_ id: Int32, _ sid: Int32) -> Bool {
+        let slab = slub.slabs[Int(sid)]
+        let maxObj = Kernel.orderObjects(Int(slab.order), slub.caches[Int(id)].size)
+        if Int(slab.objects) > maxObj {
+            slabErr(id, sid, "objects \(slab.objects) > max \(maxObj)"); return false
+        }
+        if slab.inuse > slab.objects {
+            slabErr(id, sid, "inuse \(slab.inuse) > max \(slab.objects)"); return false
+        }
+        if slab.frozen && slub.caches[Int(id)].isDebug && slab.where_ == .none {
+            slabErr(id, sid, "Slab disabled since SLUB metadata consistency check failed"); return false
+        }
+        slabPadCheck(id, sid)
+        return true
+    }
+
+    /// Linux: on_freelist(): walk the slab's freelist looking for `search` (0: just count and
+    /// repair the counters).
+    mutating func onFreelist(_ id: Int32, _ sid: Int32, _ search: UInt64) -> Bool {
+        var nr: Int32 = 0
+        var fp = slub.slabs[Int(sid)].freelist
+        var object: UInt64 = 0
+        while fp != 0 && nr <= slub.slabs[Int(sid)].objects {
+            if fp == search { return true }
+            if !checkValidPointer(id, sid, fp) {
+                if object != 0 {
+                    objectErr(id, sid, object, "Freechain corrupt")
+                    setFreepointer(id, object, 0)
+                } else {
+                    slabErr(id, sid, "Freepointer corrupt")
+                    slub.slabs[Int(sid)].freelist = 0
+                    slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
+                    slabFix(id, "Freelist cleared")
+                    return false
+                }
+                break
+            }
+            object = fp
+            fp = getFreepointer(id, object)
+            nr += 1
+        }
+        let maxObjects = Int32(Swift.min(32767, Kernel.orderObjects(Int(slub.slabs[Int(sid)].order), slub.caches[Int(id)].size)))
+        if slub.slabs[Int(sid)].objects != maxObjects {
+            slabErr(id, sid, "Wrong number of objects. Found \(slub.slabs[Int(sid)].objects) but should be \(maxObjects)")
+            slub.slabs[Int(sid)].objects = maxObjects
+            slabFix(id, "Number of objects adjusted")
+        }
+        if slub.slabs[Int(sid)].inuse != slub.slabs[Int(sid)].objects - nr {
+            slabErr(id, sid, "Wrong object count. Counter is \(slub.slabs[Int(sid)].inuse) but counted were \(slub.slabs[Int(sid)].objects - nr)")
+            slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects - nr
+            slabFix(id, "Object count adjusted")
+        }
+        return search == 0
+    }
+
+    // MARK: the debug allocation and free paths
+
+    /// Linux: alloc_debug_processing().
+    mutating func allocDebugProcessing(_ id: Int32, _ sid: Int32, _ object: UInt64, origSize: Int) -> Bool {
+        let s = slub.caches[Int(id)]
+        var ok = true
+        if s.flags.contains(.consistencyChecks) {
+            if !checkSlab(id, sid) { ok = false }
+            else if !checkValidPointer(id, sid, object) {
+                objectErr(id, sid, object, "Freelist Pointer check fails"); ok = false
+            } else if !checkObject(id, sid, object, SlabPoison.redInactive) { ok = false }
+        }
+        if ok {
+            if s.flags.contains(.trace) {
+                log.info("TRACE \(s.name) alloc 0x\(hex16(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=0x\(hex16(slub.slabs[Int(sid)].freelist))")
+            }
+            if s.flags.contains(.storeUser) && s.flags.contains(.kmalloc) {
+                let at = object &- pageOffset &+ UInt64(s.infoEnd + 2 * Kernel.trackSize)
+                for i in 0..<4 { physMem.write(at + UInt64(i), UInt8(truncatingIfNeeded: origSize >> (8 * i))) }
+            }
+            initObject(id, object, SlabPoison.redActive)
+            return true
+        }
+        // The slab is given up: every object counts as used.
+        slabFix(id, "Marking all objects used")
+        slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
+        slub.slabs[Int(sid)].freelist = 0
+        slub.slabs[Int(sid)].frozen = true
+        return false
+    }
+
+    /// Linux: alloc_single_from_partial().
+    mutating func allocSingleFromPartial(_ id: Int32, _ sid: Int32, origSize: Int) -> UInt64? {
+        let object = slub.slabs[Int(sid)].freelist
+        slub.slabs[Int(sid)].freelist = getFreepointer(id, object)
+        slub.slabs[Int(sid)].inuse += 1
+        if !allocDebugProcessing(id, sid, object, origSize: origSize) {
+            removePartial(id, sid)
+            return nil
+        }
+        if slub.slabs[Int(sid)].inuse == slub.slabs[Int(sid)].objects {
+            removePartial(id, sid)
+            addFull(id, sid)
+        }
+        setTrack(id, object, free: false, cpu: 0)
+        return object
+    }
+
+    /// Linux: alloc_single_from_new_slab().
+    mutating func allocSingleFromNewSlab(_ id: Int32, _ sid: Int32, origSize: Int) -> UInt64? {
+        let object = slub.slabs[Int(sid)].freelist
+        slub.slabs[Int(sid)].freelist = getFreepointer(id, object)
+        slub.slabs[Int(sid)].inuse = 1
+        if !allocDebugProcessing(id, sid, object, origSize: origSize) { return nil }
+        if slub.slabs[Int(sid)].inuse == slub.slabs[Int(sid)].objects { addFull(id, sid) }
+        else { addPartial(id, sid, toTail: false) }
+        incSlabsNode(id, slub.slabs[Int(sid)].nid, objects: Int(slub.slabs[Int(sid)].objects))
+        setTrack(id, object, free: false, cpu: 0)
+        return object
+    }
+
+    /// Linux: free_consistency_checks().
+    mutating func freeConsistencyChecks(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Bool {
+        if !checkValidPointer(id, sid, object) {
+            slabErr(id, sid, "Invalid object pointer 0x\(hex16(object))"); return false
+        }
+        if onFreelist(id, sid, object) {
+            objectErr(id, sid, object, "Object already free"); return false
+        }
+        if !checkObject(id, sid, object, SlabPoison.redActive) { return false }
+        return true
+    }
+
+    /// Linux: free_to_partial_list() with free_debug_processing().
+    mutating func freeToPartialList<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int,
+                                                        _ l: inout L) -> SlabFreeOutcome {
+        let s = slub.caches[Int(id)]
+        var ok = false
+        var why = "not freed"
+        checks: do {
+            if s.flags.contains(.consistencyChecks) && !checkSlab(id, sid) { why = "slab check failed"; break checks }
+            if slub.slabs[Int(sid)].inuse < 1 {
+                slabErr(id, sid, "Slab has \(slub.slabs[Int(sid)].inuse) allocated objects but 1 are to be freed\n")
+                why = "slab has no allocated objects"
+                break checks
+            }
+            if s.flags.contains(.consistencyChecks) {
+                if !freeConsistencyChecks(id, sid, object) { why = "consistency check failed"; break checks }
+            } else if let i = objectIndex(id, sid, object) {
+                // Without F Linux checks nothing here; the model still refuses what would
+                // corrupt it.
+                if !isAllocatedObject(sid, i) { modelReport(id, object, "double free"); why = "double free"; break checks }
+            } else {
+                modelReport(id, object, "free of a pointer that is not an object's start")
+                why = "not an object"
+                break checks
+            }
+            setTrack(id, object, free: true, cpu: cpu)
+            if s.flags.contains(.trace) {
+                log.info("TRACE \(s.name) free 0x\(hex16(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=0x\(hex16(slub.slabs[Int(sid)].freelist))")
+            }
+            initObject(id, object, SlabPoison.redInactive)
+            ok = true
+        }
+        if !ok {
+            slabFix(id, "Object at 0x\(hex16(object)) not freed")
+            l.slab(.misuse(cache: id, object: object, what: why))
+            return .refused(why)
+        }
+        if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, false) }
+        let nid = Int(slub.slabs[Int(sid)].nid)
+        let prior = slub.slabs[Int(sid)].freelist
+        slub.slabs[Int(sid)].inuse -= 1
+        setFreepointer(id, object, prior)
+        slub.slabs[Int(sid)].freelist = object
+        let empty = slub.slabs[Int(sid)].inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= s.minPartial
+        if prior == 0 {
+            removeFull(id, sid)
+            if !empty { addPartial(id, sid, toTail: true) }
+        } else if empty {
+            removePartial(id, sid)
+        }
+        l.slab(.freeSlow(cache: id, object: object, slab: slabAddress(sid), to: empty ? .none : slub.slabs[Int(sid)].where_))
+        if empty { discardSlab(id, sid, cpu: cpu, &l) }
+        return .freed
+    }
+
+    /// Linux: validate_slab_cache() (what writing 1 to /sys/kernel/slab/<cache>/validate does):
+    /// flush the CPUs, then check every slab on the node lists. Returns the slabs checked.
+    @discardableResult
+    public mutating func validateSlabCache(_ id: Int32) -> Int {
+        for cpu in slub.caches[Int(id)].cpu.indices { flushCPUSlab(id, cpu: cpu) }
+        var total = 0
+        for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
+            var count = 0
+            var sid = slub.caches[Int(id)].node[nid].partialHead
+            while sid >= 0 {
+                validateSlab(id, sid)
+                count += 1
+                sid = slub.slabs[Int(sid)].next
+            }
+            if count != slub.caches[Int(id)].node[nid].nrPartial {
+                log.info("SLUB \(slub.caches[Int(id)].name): \(count) partial slabs counted but counter=\(slub.caches[Int(id)].node[nid].nrPartial)")
+                slub.errors += 1
+            }
+            if slub.caches[Int(id)].flags.contains(.storeUser) {
+                sid = slub.caches[Int(id)].node[nid].fullHead
+                while sid >= 0 {
+                    validateSlab(id, sid)
+                    count += 1
+                    sid = slub.slabs[Int(sid)].next
+                }
+                if count != slub.caches[Int(id)].node[nid].nrSlabs {
+                    log.info("SLUB: \(slub.caches[Int(id)].name) \(count) slabs counted but counter=\(slub.caches[Int(id)].node[nid].nrSlabs)")
+                    slub.errors += 1
+                }
+            }
+            total += count
+        }
+        return total
+    }
+
+    /// Linux: validate_slab().
+    mutating func validateSlab(_ id: Int32, _ sid: Int32) {
+        guard checkSlab(id, sid), onFreelist(id, sid, 0) else { return }
+        let s = slub.caches[Int(id)]
+        let objects = Int(slub.slabs[Int(sid)].objects)
+        var free = [Bool](repeating: false, count: objects)
+        var p = slub.slabs[Int(sid)].freelist
+        var guardCount = 0
+        while p != 0 && guardCount <= objects {
+            if let i = objectIndex(id, sid, p) { free[i] = true }
+            p = getFreepointer(id, p)
+            guardCount += 1
+        }
+        let first = slabAddress(sid) &+ UInt64(s.redLeftPad)
+        for i in 0..<objects {
+            let o = first &+ UInt64(i * s.size)
+            if !checkObject(id, sid, o, free[i] ? SlabPoison.redInactive : SlabPoison.redActive) { break }
+        }
+    }
+}

@@ -1,0 +1,484 @@
+// SLUB's caches: their layout, slab order and limits, and how the allocator bootstraps itself.
+//
+// Linux: mm/slub.c — calculate_sizes(), calculate_order(), calc_slab_order(), set_min_partial(),
+//        set_cpu_partial(), kmem_cache_open(), early_kmem_cache_node_alloc(), bootstrap(),
+//        kmem_cache_init(), init_cache_random_seq(), create_unique_id(); mm/slab.h (struct
+//        kmem_cache_node); include/linux/slub_def.h (struct kmem_cache, kmem_cache_cpu).
+// Exact: object size, alignment, free-pointer offset, red-zone padding, slab order and objects
+//        per slab (and the order-fallback `min`), min_partial, cpu_partial and its slab count,
+//        allocflags, the "SLUB:" line; caches are listed newest first as slab_caches is.
+// Simplified: the per-cpu structures are plain arrays (no percpu allocator behind them); a
+//        cache's `struct kmem_cache` is still allocated from the kmem_cache cache, as in Linux.
+// Reference: shared/reference/linux-6.1-mm.md §5.1, §5.3–5.5.
+
+/// Linux: struct slab (the fields SLUB keeps in the head page's struct page).
+public struct Slab: Sendable, Equatable {
+    public var cache: Int32
+    public var pfn: UInt64
+    public var order: UInt8
+    public var nid: Int32
+    public var objects: Int32
+    public var inuse: Int32
+    public var frozen: Bool
+    /// The first free object (a virtual address), 0 when the slab has none.
+    public var freelist: UInt64
+    /// Links on a node's partial or full list, or the next slab on a cpu partial list.
+    var next: Int32 = -1
+    var prev: Int32 = -1
+    /// Linux: slab->slabs — on the first slab of a cpu partial list, how many the list holds.
+    var slabs: Int32 = 0
+    public var where_: SlabPlace = .none
+}
+
+/// Where a slab is, for checks and for `kmemlab slab`.
+public enum SlabPlace: UInt8, Sendable {
+    /// Full and on no list (or freed).
+    case none
+    case cpuSlab, cpuPartial, nodePartial
+    /// Linux: n->full (only kept with SLAB_STORE_USER).
+    case nodeFull
+}
+
+/// Linux: struct kmem_cache_cpu.
+public struct KmemCacheCPU: Sendable {
+    public var freelist: UInt64 = 0
+    public var tid: UInt64
+    public var slab: Int32 = -1
+    /// The first slab of the cpu partial list.
+    public var partial: Int32 = -1
+}
+
+/// Linux: struct kmem_cache_node.
+public struct KmemCacheNode: Sendable {
+    public var present = false
+    public var nrPartial = 0
+    public var nrSlabs = 0
+    public var totalObjects = 0
+    var partialHead: Int32 = -1
+    var partialTail: Int32 = -1
+    var fullHead: Int32 = -1
+    var fullTail: Int32 = -1
+    /// Where this node's struct kmem_cache_node lives (an object of the kmem_cache_node cache).
+    public var address: UInt64 = 0
+}
+
+/// Linux: struct kmem_cache.
+public struct KmemCache: Sendable {
+    public var name: String
+    public var objectSize: Int
+    /// Linux: s->size — an object with its metadata, the stride between objects.
+    public var size: Int
+    public var align: Int
+    /// Where the free pointer lies from the object's start.
+    public var offset = 0
+    /// Linux: s->inuse — where the metadata starts.
+    public var inuse = 0
+    public var redLeftPad = 0
+    public var flags: SlabFlags
+    public var useroffset = 0
+    public var usersize = 0
+    public var ctor: String?
+    /// Linux: refcount: −1 never merges (boot and kmalloc caches), otherwise 1 + aliases.
+    public var refcount = 1
+    /// Linux: s->oo, s->min (order and objects per slab; `min` is the order-fallback).
+    public var order = 0
+    public var objects = 0
+    public var minOrder = 0
+    public var minObjects = 0
+    public var minPartial = 5
+    /// Linux: s->cpu_partial (objects) and cpu_partial_slabs.
+    public var cpuPartial = 0
+    public var cpuPartialSlabs = 0
+    public var allocflags: GFPFlags = []
+    /// Linux: s->random (SLAB_FREELIST_HARDENED).
+    public var random: UInt64 = 0
+    /// Linux: s->random_seq, already multiplied by the object size.
+    public var randomSeq: [UInt32] = []
+    /// Names merged into this cache (Linux: the sysfs symlinks to it).
+    public var aliases: [String] = []
+    /// Where its struct kmem_cache lives (0 for the two static boot caches before bootstrap).
+    public var address: UInt64 = 0
+    public var destroyed = false
+    public var node: [KmemCacheNode] = []
+    public var cpu: [KmemCacheCPU] = []
+    /// Linux: NR_SLAB_*_B accounting of this cache's pages.
+    public var pages = 0
+
+    public init(name: String, objectSize: Int, align: Int, flags: SlabFlags) {
+        self.name = name; self.objectSize = objectSize; self.size = objectSize; self.align = align; self.flags = flags
+    }
+
+    /// Linux: kmem_cache_debug(s).
+    public var isDebug: Bool { !flags.isDisjoint(with: .debugFlags) }
+    /// Linux: kmem_cache_has_cpu_partial().
+    public var hasCPUPartial: Bool { !isDebug }
+    /// Linux: freeptr_outside_object().
+    public var freeptrOutsideObject: Bool { offset >= inuse }
+    /// Linux: get_info_end().
+    public var infoEnd: Int { freeptrOutsideObject ? inuse + 8 : inuse }
+
+    /// Linux: create_unique_id() — the sysfs name of a mergeable cache.
+    public var uniqueID: String {
+        var s = ":"
+        if flags.contains(.cacheDMA) { s += "d" }
+        if flags.contains(.cacheDMA32) { s += "D" }
+        if flags.contains(.reclaimAccount) { s += "a" }
+        if flags.contains(.consistencyChecks) { s += "F" }
+        if flags.contains(.account) { s += "A" }
+        if s.utf8.count > 1 { s += "-" }
+        let digits = "\(size)"
+        return s + String(repeating: "0", count: Swift.max(0, 7 - digits.utf8.count)) + digits
+    }
+}
+
+/// Linux: slab_state.
+public enum SlabState: Int, Sendable, Comparable {
+    case down, partial, up, full
+    public static func < (a: SlabState, b: SlabState) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Everything SLUB keeps: the caches, their slabs and the boot-time settings.
+public struct SlubState: Sendable {
+    public var caches: [KmemCache] = []
+    /// Linux: slab_caches, oldest first (Linux's list has the newest at its head).
+    public var list: [Int32] = []
+    public var slabs: [Slab] = []
+    var freeSlabIDs: [Int32] = []
+    /// Linux: kmalloc_caches[type][index] (−1: none).
+    public var kmallocCaches = [[Int32]](repeating: [Int32](repeating: -1, count: Kmalloc.shiftHigh + 1),
+                                         count: KmallocType.allCases.count)
+    public var kmemCache: Int32 = -1
+    public var kmemCacheNode: Int32 = -1
+    public var state: SlabState = .down
+    /// Linux: slub_min_order, slub_max_order, slub_min_objects.
+    public var minOrder = 0
+    public var maxOrder = 3
+    public var minObjects = 0
+    /// Linux: slab_nomerge.
+    public var nomerge = false
+    /// Linux: slub_debug and the per-cache blocks of slub_debug_string.
+    public var debugFlags: SlabFlags = []
+    var debugBlocks: [(flags: SlabFlags, names: [String])] = []
+    var disableHigherOrderDebug = false
+    var initOnAlloc = true
+    var initOnFree = false
+    var rng = SplitMix64(seed: 0)
+    /// Linux: TID_STEP (NR_CPUS rounded to a power of two under CONFIG_PREEMPTION).
+    static let tidStep: UInt64 = 8192
+    /// Linux: slab_nodes (N_NORMAL_MEMORY), by node id.
+    public var slabNodes: [Bool] = []
+    /// How many reports (BUG and FIX lines' blocks) slab debugging printed; lib/slub_kunit.c
+    /// counts the same things as slab_errors.
+    public var errors = 0
+    /// One bit per object of each slab (by slab id): allocated or not.
+    var objectBits: [[UInt64]] = []
+    /// Linux: num_present_cpus() and nr_cpu_ids when caches are created.
+    var presentCPUs = 1
+    var possibleCPUs = 1
+
+    public init() {}
+
+    /// Linux: calculate_order() — nil when no order up to MAX_ORDER − 1 holds an object.
+    func calculateOrder(_ size: Int) -> Int? {
+        var minObjects = self.minObjects
+        if minObjects == 0 {
+            var nr = presentCPUs
+            if nr <= 1 { nr = possibleCPUs }
+            minObjects = 4 * ((Int.bitWidth - nr.leadingZeroBitCount) + 1)
+        }
+        minObjects = Swift.min(minObjects, Kernel.orderObjects(maxOrder, size))
+        while minObjects > 1 {
+            for fract in [16, 8, 4] {
+                let o = Kernel.calcSlabOrder(size, minObjects: minObjects, maxOrder: maxOrder, fract: fract, minOrder: minOrder)
+                if o <= maxOrder { return o }
+            }
+            minObjects -= 1
+        }
+        var o = Kernel.calcSlabOrder(size, minObjects: 1, maxOrder: maxOrder, fract: 1, minOrder: minOrder)
+        if o <= maxOrder { return o }
+        o = Kernel.calcSlabOrder(size, minObjects: 1, maxOrder: MMCore.maxOrder - 1, fract: 1, minOrder: minOrder)
+        if o < MMCore.maxOrder { return o }
+        return nil
+    }
+
+    /// The cache with this name or alias.
+    public func find(_ name: String) -> Int32? {
+        for id in list.reversed() where caches[Int(id)].name == name { return id }
+        for id in list.reversed() where caches[Int(id)].aliases.contains(name) { return id }
+        return nil
+    }
+}
+
+extension Kernel {
+    /// Linux: calculate_alignment().
+    static func calculateAlignment(_ flags: SlabFlags, _ align: Int, _ size: Int) -> Int {
+        var a = align
+        if flags.contains(.hwcacheAlign) {
+            var ralign = 64
+            while size <= ralign / 2 { ralign /= 2 }
+            a = Swift.max(a, ralign)
+        }
+        a = Swift.max(a, 8)
+        return alignUp(a, 8)
+    }
+
+    /// Linux: order_objects().
+    static func orderObjects(_ order: Int, _ size: Int) -> Int { (Int(pageSize) << order) / size }
+
+    /// Linux: get_order().
+    static func getOrder(_ size: Int) -> Int {
+        var o = 0
+        while (Int(pageSize) << o) < size { o += 1 }
+        return o
+    }
+
+    /// Linux: calc_slab_order(): the lowest order whose leftover is at most 1/fract of the slab.
+    static func calcSlabOrder(_ size: Int, minObjects: Int, maxOrder: Int, fract: Int, minOrder: Int) -> Int {
+        if orderObjects(minOrder, size) > 32767 { return getOrder(size * 32767) - 1 }
+        var o = Swift.max(minOrder, getOrder(minObjects * size))
+        while o <= maxOrder {
+            let slab = Int(pageSize) << o
+            if slab % size <= slab / fract { return o }
+            o += 1
+        }
+        return maxOrder + 1
+    }
+
+
+    /// Linux: calculate_sizes(): the object layout, then order and objects per slab.
+    static func calculateSizes(_ s: inout KmemCache, _ slub: SlubState) -> Bool {
+        let flags = s.flags
+        var size = alignUp(s.objectSize, 8)
+        if flags.contains(.poison) && !flags.contains(.typesafeByRCU) && s.ctor == nil {
+            s.flags.insert(.objectPoison)
+        } else {
+            s.flags.remove(.objectPoison)
+        }
+        if flags.contains(.redZone) && size == s.objectSize { size += 8 }
+        s.inuse = size
+        if !flags.isDisjoint(with: [.typesafeByRCU, .poison]) || (flags.contains(.redZone) && s.objectSize < 8) || s.ctor != nil {
+            s.offset = size
+            size += 8
+        } else {
+            s.offset = (s.objectSize / 2) & ~7
+        }
+        if flags.contains(.storeUser) {
+            size += 2 * Kernel.trackSize
+            if flags.contains(.kmalloc) { size += 4 }
+        }
+        s.redLeftPad = 0
+        if flags.contains(.redZone) {
+            size += 8
+            s.redLeftPad = alignUp(8, s.align)
+            size += s.redLeftPad
+        }
+        size = alignUp(size, s.align)
+        s.size = size
+        guard let o = slub.calculateOrder(size) else { return false }
+        s.allocflags = o > 0 ? [.comp] : []
+        if s.flags.contains(.cacheDMA) { s.allocflags.insert(.dma) }
+        if s.flags.contains(.cacheDMA32) { s.allocflags.insert(.dma32) }
+        if s.flags.contains(.reclaimAccount) { s.allocflags.insert(.reclaimable) }
+        s.order = o
+        s.objects = orderObjects(o, size)
+        s.minOrder = getOrder(size)
+        s.minObjects = orderObjects(s.minOrder, size)
+        return s.objects > 0
+    }
+
+    /// Linux: sizeof(struct track) with STACKDEPOT (handle, addr, cpu, pid, when).
+    static let trackSize = 32
+
+    /// Linux: kmem_cache_flags(): the slub_debug flags that apply to a cache of this name.
+    func kmemCacheFlags(_ flags: SlabFlags, name: String) -> SlabFlags {
+        if flags.contains(.noUserFlags) { return flags }
+        var local = slub.debugFlags
+        if flags.contains(.noLeakTrace) { local.remove(.storeUser) }
+        for block in slub.debugBlocks {
+            for pattern in block.names {
+                if let star = pattern.firstIndex(of: "*") {
+                    if name.hasPrefix(String(pattern[..<star])) { return flags.union(block.flags) }
+                } else if pattern == name {
+                    return flags.union(block.flags)
+                }
+            }
+        }
+        return flags.union(local)
+    }
+
+    /// Linux: kmem_cache_open() for the cache at `id` (its name, sizes, align, flags and ctor
+    /// are set): layout, limits, the hardened-pointer secret, the random sequence once SLUB
+    /// is up, and the per-node structures.
+    mutating func kmemCacheOpen(_ id: Int32) -> Bool {
+        var s = slub.caches[Int(id)]
+        s.flags = kmemCacheFlags(s.flags, name: s.name)
+        s.random = slub.rng.next()
+        guard Kernel.calculateSizes(&s, slub) else { return false }
+        if slub.disableHigherOrderDebug && Kernel.getOrder(s.size) > Kernel.getOrder(s.objectSize) {
+            // Linux: disable_higher_order_debug — drop the metadata that made the slab bigger.
+            s.flags.subtract([.redZone, .poison, .storeUser])
+            s.offset = 0
+            guard Kernel.calculateSizes(&s, slub) else { return false }
+        }
+        // set_min_partial(s, ilog2(s->size) / 2)
+        s.minPartial = Swift.min(10, Swift.max(5, (Int.bitWidth - 1 - s.size.leadingZeroBitCount) / 2))
+        // set_cpu_partial()
+        if !s.hasCPUPartial { s.cpuPartial = 0 }
+        else if s.size >= Int(pageSize) { s.cpuPartial = 6 }
+        else if s.size >= 1024 { s.cpuPartial = 24 }
+        else if s.size >= 256 { s.cpuPartial = 52 }
+        else { s.cpuPartial = 120 }
+        s.cpuPartialSlabs = s.cpuPartial == 0 ? 0 : (2 * s.cpuPartial + s.objects - 1) / s.objects
+        s.cpu = (0..<slub.possibleCPUs).map { KmemCacheCPU(tid: UInt64($0)) }
+        s.node = [KmemCacheNode](repeating: KmemCacheNode(), count: slub.slabNodes.count)
+        slub.caches[Int(id)] = s
+        if slub.state >= .up { initCacheRandomSeq(id) }
+        // init_kmem_cache_nodes()
+        for nid in slub.slabNodes.indices where slub.slabNodes[nid] {
+            slub.caches[Int(id)].node[nid].present = true
+            if slub.state == .down {
+                earlyKmemCacheNodeAlloc(Int32(nid))
+            } else {
+                let addr = slabAllocNode(slub.kmemCacheNode, .gfpKernel, nid: Int32(nid), cpu: 0) ?? 0
+                slub.caches[Int(id)].node[nid].address = addr
+            }
+        }
+        return true
+    }
+
+    /// Linux: init_cache_random_seq() / cache_random_seq_create(): a Fisher–Yates permutation
+    /// of one slab's objects, as byte offsets.
+    mutating func initCacheRandomSeq(_ id: Int32) {
+        let s = slub.caches[Int(id)]
+        guard s.randomSeq.isEmpty, s.objects >= 2 else { return }
+        var seq = (0..<s.objects).map { UInt32($0) }
+        var state = SplitMix64(seed: slub.rng.next())
+        var i = seq.count - 1
+        while i > 0 {
+            let j = Int(UInt32(truncatingIfNeeded: state.next()) % UInt32(i + 1))
+            seq.swapAt(i, j)
+            i -= 1
+        }
+        for k in seq.indices { seq[k] *= UInt32(s.size) }
+        slub.caches[Int(id)].randomSeq = seq
+    }
+
+    /// Linux: early_kmem_cache_node_alloc(): the kmem_cache_node cache's own node structure,
+    /// carved from a slab taken straight from the page allocator.
+    mutating func earlyKmemCacheNodeAlloc(_ nid: Int32) {
+        let id = slub.kmemCacheNode
+        guard let sid = newSlab(id, gfp: .gfpNowait, nid: nid, cpu: 0) else { return }
+        let object = slub.slabs[Int(sid)].freelist
+        slub.slabs[Int(sid)].freelist = getFreepointer(id, object)
+        slub.slabs[Int(sid)].inuse = 1
+        if slub.caches[Int(id)].isDebug { initObject(id, object, SlabPoison.redActive) }
+        let actual = slub.slabs[Int(sid)].nid
+        slub.caches[Int(id)].node[Int(actual)].address = object
+        incSlabsNode(id, actual, objects: Int(slub.slabs[Int(sid)].objects))
+        addPartial(id, sid, toTail: false)
+    }
+
+    /// Linux: kmem_cache_init().
+    mutating func kmemCacheInit() {
+        slub.initOnFree = commandLineFlag("init_on_free", default: false)
+        slub.initOnAlloc = !slub.initOnFree && initOnAlloc
+        slub.rng = SplitMix64(seed: seed ^ 0x5ab1_5eed)
+        slub.presentCPUs = Swift.max(1, machine.cpus.present)
+        slub.possibleCPUs = nrCPUIds
+        slub.slabNodes = [Bool](repeating: false, count: nrNodeIds)
+        for n in nodes where Int(n.nodeId) < nrNodeIds {
+            for t in [ZoneType.dma, .dma32, .normal] where n.zones[t.rawValue].presentPages > 0 {
+                slub.slabNodes[Int(n.nodeId)] = true
+            }
+        }
+        // kmem_cache_node first: its node structures come from its own first slab.
+        slub.kmemCacheNode = Int32(slub.caches.count)   // (Linux: kmem_cache_node = &boot_kmem_cache_node)
+        slub.kmemCacheNode = createBootCache(KmemCacheSpec(name: "kmem_cache_node", size: 64, flags: .hwcacheAlign))
+        slub.state = .partial
+        // struct kmem_cache ends in node[nr_node_ids].
+        slub.kmemCache = Int32(slub.caches.count)
+        slub.kmemCache = createBootCache(KmemCacheSpec(name: "kmem_cache", size: 216 + 8 * nrNodeIds, flags: .hwcacheAlign))
+        // bootstrap(): each static cache moves into an object of kmem_cache, and the boot CPU's
+        // slabs are flushed to the node lists.
+        for id in [slub.kmemCache, slub.kmemCacheNode] {
+            slub.caches[Int(id)].address = slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0) ?? 0
+            flushCPUSlab(id, cpu: 0)
+            slub.list.append(id)
+        }
+        createKmallocCaches()
+        slub.state = .up
+        for id in slub.list { initCacheRandomSeq(id) }
+        log.info("SLUB: HWalign=64, Order=\(slub.minOrder)-\(slub.maxOrder), MinObjects=\(slub.minObjects), CPUs=\(nrCPUIds), Nodes=\(nrNodeIds)")
+    }
+
+    /// Linux: create_boot_cache(): natural alignment for power-of-two sizes, never merged.
+    mutating func createBootCache(_ spec: KmemCacheSpec) -> Int32 {
+        var align = 8
+        if spec.size & (spec.size - 1) == 0 { align = Swift.max(align, spec.size) }
+        var c = KmemCache(name: spec.name, objectSize: spec.size,
+                          align: Kernel.calculateAlignment(spec.flags, align, spec.size), flags: spec.flags)
+        c.useroffset = spec.useroffset
+        c.usersize = spec.usersize
+        let id = Int32(slub.caches.count)
+        slub.caches.append(c)
+        _ = kmemCacheOpen(id)
+        slub.caches[Int(id)].refcount = -1
+        return id
+    }
+
+    /// Linux: a boolean boot parameter ("1", "on", "y" and the like).
+    func commandLineFlag(_ name: String, default dflt: Bool) -> Bool {
+        guard let v = commandLine.last(name) else { return dflt }
+        return v == "1" || v == "on" || v == "y" || v == "Y" || v == ""
+    }
+}
+
+func alignUp(_ x: Int, _ a: Int) -> Int { (x + a - 1) / a * a }
+
+/// Linux: struct slabinfo as get_slabinfo() fills it.
+public struct SlabInfo: Sendable, Equatable {
+    public var activeObjs = 0
+    public var numObjs = 0
+    public var numSlabs = 0
+    public init(activeObjs: Int = 0, numObjs: Int = 0, numSlabs: Int = 0) {
+        self.activeObjs = activeObjs; self.numObjs = numObjs; self.numSlabs = numSlabs
+    }
+}
+
+extension Kernel {
+    /// Linux: get_slabinfo(): free objects on cpu slabs and cpu partial slabs count as active.
+    public func slabInfo(_ id: Int32) -> SlabInfo {
+        var info = SlabInfo()
+        let s = slub.caches[Int(id)]
+        for n in s.node where n.present {
+            info.numSlabs += n.nrSlabs
+            info.numObjs += n.totalObjects
+            var sid = n.partialHead
+            while sid >= 0 {
+                info.activeObjs -= Int(slub.slabs[Int(sid)].objects - slub.slabs[Int(sid)].inuse)
+                sid = slub.slabs[Int(sid)].next
+            }
+        }
+        info.activeObjs += info.numObjs
+        return info
+    }
+
+    /// Linux: slab_caches from its head: the caches /proc/slabinfo lists, newest first.
+    public var slabCachesNewestFirst: [Int32] { slub.list.reversed() }
+
+    /// Linux: slab_unmergeable() as sysfs_slab_add() asks it: a mergeable cache's sysfs
+    /// directory is its unique id, with its name as a symlink.
+    public func hasUniqueSysfsName(_ id: Int32) -> Bool { !slabUnmergeable(slub.caches[Int(id)]) }
+}
+
+extension Kernel {
+    /// The live slabs of a cache, in slab-table order.
+    public func slabs(of id: Int32) -> [Int32] {
+        var out: [Int32] = []
+        for (i, s) in slub.slabs.enumerated() where s.cache == id && s.pfn != .max { out.append(Int32(i)) }
+        return out
+    }
+
+    /// The slab after `sid` on a cpu partial list (−1 at the end).
+    public func nextCPUPartial(_ sid: Int32) -> Int32 { slub.slabs[Int(sid)].next }
+}

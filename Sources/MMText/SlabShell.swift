@@ -1,0 +1,207 @@
+// The shell's slab commands: create caches, allocate and free objects, kmalloc and kfree, and
+// look at a cache, with each call's path in words.
+
+import MMCore
+
+/// Page and slab events in the order they happened.
+public struct PathRecorder: PageAllocListener {
+    public enum Event: Sendable, Equatable { case page(PageAllocEvent), slab(SlabEvent) }
+    public var events: [Event] = []
+    public init() {}
+    public mutating func pageAlloc(_ event: PageAllocEvent) { events.append(.page(event)) }
+    public mutating func slab(_ event: SlabEvent) { events.append(.slab(event)) }
+}
+
+extension SlabFlags {
+    /// Parses "SLAB_HWCACHE_ALIGN|SLAB_POISON" or the names without the prefix, lower case.
+    public init?(parsing text: String) {
+        let table: [(String, SlabFlags)] = [
+            ("HWCACHE_ALIGN", .hwcacheAlign), ("RECLAIM_ACCOUNT", .reclaimAccount), ("TYPESAFE_BY_RCU", .typesafeByRCU),
+            ("CACHE_DMA", .cacheDMA), ("CACHE_DMA32", .cacheDMA32), ("ACCOUNT", .account), ("RED_ZONE", .redZone),
+            ("POISON", .poison), ("STORE_USER", .storeUser), ("CONSISTENCY_CHECKS", .consistencyChecks),
+            ("TRACE", .trace), ("NO_USER_FLAGS", .noUserFlags), ("PANIC", .panic), ("MEM_SPREAD", .memSpread),
+            ("NOLEAKTRACE", .noLeakTrace), ("TEMPORARY", .reclaimAccount),
+        ]
+        var f = SlabFlags()
+        for part in text.split(separator: "|") {
+            var p = Substring(part.uppercased())
+            if p.hasPrefix("SLAB_") { p = p.dropFirst(5) }
+            if p == "0" || p.isEmpty { continue }
+            guard let hit = table.first(where: { $0.0 == p }) else { return nil }
+            f.formUnion(hit.1)
+        }
+        self = f
+    }
+}
+
+extension AllocShell {
+    public static let slabHelp = """
+          kmalloc SIZE [GFP] [cpu N] [node N]         kmalloc() (GFP defaults to GFP_KERNEL)
+          kzalloc SIZE [GFP] [cpu N]                  kzalloc()
+          kfree ADDR [cpu N]                          kfree()
+          cache_create NAME SIZE [align N] [flags F|F] [ctor NAME] [usersize N]
+                                                      kmem_cache_create(); flags like SLAB_HWCACHE_ALIGN|SLAB_POISON
+          cache_alloc CACHE [GFP] [cpu N] [node N]    kmem_cache_alloc_node()
+          cache_free CACHE ADDR [cpu N]               kmem_cache_free()
+          cache_shrink CACHE | cache_destroy CACHE    kmem_cache_shrink() / kmem_cache_destroy()
+          validate CACHE                              write 1 to /sys/kernel/slab/CACHE/validate
+          slab CACHE                                  the cache's sysfs attributes and slabs
+          (poke/peek also take direct-map addresses such as 0xffff888000100000)
+        """
+
+    mutating func runSlab(_ w: [String], line: Int) throws(InputError) -> [String]? {
+        func bad(_ field: String, _ msg: String) -> InputError { InputError(file: source, line: line, field: field, msg) }
+        func number(_ s: String, _ field: String) throws(InputError) -> UInt64 {
+            if s.hasPrefix("0x"), let v = UInt64(s.dropFirst(2), radix: 16) { return v }
+            if let v = UInt64(s) { return v }
+            throw bad(field, "\"\(s)\" is not a number")
+        }
+        func option(_ name: String) throws(InputError) -> UInt64? {
+            guard let i = w.firstIndex(of: name) else { return nil }
+            guard i + 1 < w.count else { throw bad(name, "needs a value") }
+            return try number(w[i + 1], name)
+        }
+        func cpuOption() throws(InputError) -> Int {
+            let cpu = Int(try option("cpu") ?? 0)
+            guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
+            return cpu
+        }
+        func gfpArg(_ i: Int) throws(InputError) -> GFPFlags {
+            guard i < w.count, w[i] != "cpu", w[i] != "node" else { return .gfpKernel }
+            guard let g = GFPFlags(parsing: w[i]) else { throw bad("gfp", "\"\(w[i])\": unknown flag (e.g. GFP_KERNEL|__GFP_ZERO)") }
+            guard g.zone != nil, g.migratetype != nil else { throw bad("gfp", "\"\(w[i])\": no valid zone or migratetype") }
+            return g
+        }
+        func cache(_ i: Int) throws(InputError) -> Int32 {
+            guard i < w.count else { throw bad("cache", "missing cache name") }
+            guard let id = kernel.slub.find(w[i]) else { throw bad("cache", "\"\(w[i])\": no such cache (see show slabinfo)") }
+            return id
+        }
+        func path(_ rec: PathRecorder) -> [String] { rec.events.map { "  " + describe($0) } }
+        let before = kernel.log.lines.count
+        func newLog() -> [String] { kernel.log.lines[before...].map { "  " + $0 } }
+
+        switch w[0] {
+        case "kmalloc", "kzalloc":
+            guard w.count >= 2 else { throw bad(w[0], "expected: \(w[0]) SIZE [GFP] [cpu N] [node N]") }
+            let size = try number(w[1], "size")
+            guard size <= UInt64(Kmalloc.maxSize) else { throw bad("size", "\(size): above KMALLOC_MAX_SIZE (\(Kmalloc.maxSize)); kmalloc would warn and fail") }
+            var gfp = try gfpArg(2)
+            if w[0] == "kzalloc" { gfp.insert(.zero) }
+            let cpu = try cpuOption()
+            let node = try option("node").map { Int32($0) } ?? numaNoNode
+            var rec = PathRecorder()
+            let p = kernel.kmalloc(Int(size), gfp, nid: node, cpu: cpu, &rec)
+            let where_ = kernel.kmallocSlab(Int(size), gfp).map { " (\(kernel.slub.caches[Int($0)].name))" } ?? (size > UInt64(Kmalloc.maxCacheSize) ? " (pages)" : "")
+            return path(rec) + [p.map { "\(w[0])(\(size), \(gfp.description)) = 0x\(hex16($0))\(where_)" } ?? "\(w[0])(\(size), \(gfp.description)) failed"]
+        case "kfree":
+            guard w.count >= 2 else { throw bad("kfree", "expected: kfree ADDR [cpu N]") }
+            let addr = try number(w[1], "addr")
+            var rec = PathRecorder()
+            let r = kernel.kfree(addr, cpu: try cpuOption(), &rec)
+            return path(rec) + newLog() + [r == .freed ? "kfree(0x\(hex16(addr))): done" : "kfree(0x\(hex16(addr))): refused"]
+        case "cache_create":
+            guard w.count >= 3 else { throw bad("cache_create", "expected: cache_create NAME SIZE [align N] [flags F|F] [ctor NAME] [usersize N]") }
+            let size = try number(w[2], "size")
+            guard size <= UInt64(Int32.max) else { throw bad("size", "\(size) is too large") }
+            var spec = KmemCacheSpec(name: w[1], size: Int(size))
+            spec.align = Int(try option("align") ?? 0)
+            if let a = try option("align"), a & (a &- 1) != 0 { throw bad("align", "\(a) is not a power of two") }
+            spec.usersize = Int(try option("usersize") ?? 0)
+            if let i = w.firstIndex(of: "flags") {
+                guard i + 1 < w.count, let f = SlabFlags(parsing: w[i + 1]) else { throw bad("flags", "unknown flag in \"\(i + 1 < w.count ? w[i + 1] : "")\"") }
+                spec.flags = f
+            }
+            if let i = w.firstIndex(of: "ctor") {
+                guard i + 1 < w.count else { throw bad("ctor", "needs a name") }
+                spec.ctor = w[i + 1]
+            }
+            let existing = kernel.slub.caches.count
+            do {
+                let id = try kernel.kmemCacheCreate(spec)
+                let c = kernel.slub.caches[Int(id)]
+                let merged = Int(id) < existing
+                return newLog() + [merged ? "\(w[1]): merged into \(c.name) (size \(c.size))"
+                                          : "\(w[1]): object_size \(c.objectSize), size \(c.size), align \(c.align), \(c.objects) objects per order-\(c.order) slab, free pointer at \(c.offset)"]
+            } catch {
+                return newLog() + ["\(w[1]): kmem_cache_create failed (\(error))"]
+            }
+        case "cache_alloc":
+            let id = try cache(1)
+            let gfp = try gfpArg(2)
+            let node = try option("node").map { Int32($0) } ?? numaNoNode
+            var rec = PathRecorder()
+            let p = kernel.slabAllocNode(id, gfp, nid: node, cpu: try cpuOption(), origSize: -1, &rec)
+            return path(rec) + newLog() + [p.map { "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) = 0x\(hex16($0))" } ?? "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) failed"]
+        case "cache_free":
+            let id = try cache(1)
+            guard w.count >= 3 else { throw bad("cache_free", "expected: cache_free CACHE ADDR [cpu N]") }
+            let addr = try number(w[2], "addr")
+            var rec = PathRecorder()
+            let r = kernel.slabFree(id, addr, cpu: try cpuOption(), &rec)
+            return path(rec) + newLog() + [r == .freed ? "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), 0x\(hex16(addr))): done" : "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), 0x\(hex16(addr))): refused"]
+        case "cache_shrink":
+            let id = try cache(1)
+            var rec = PathRecorder()
+            kernel.kmemCacheShrink(id, &rec)
+            return path(rec) + ["\(kernel.slub.caches[Int(id)].name): shrunk"]
+        case "cache_destroy":
+            let id = try cache(1)
+            kernel.kmemCacheDestroy(id)
+            return newLog() + ["\(w[1]): " + (kernel.slub.caches[Int(id)].destroyed ? "destroyed" : "still in use")]
+        case "validate":
+            let id = try cache(1)
+            guard kernel.slub.caches[Int(id)].isDebug else { return ["\(w[1]): validate: EINVAL (the cache has no debugging enabled)"] }
+            let errors = kernel.slub.errors
+            let n = kernel.validateSlabCache(id)
+            return newLog() + ["\(w[1]): validated \(n) slabs, \(kernel.slub.errors - errors) errors"]
+        case "slab":
+            return SlabFiles.describe(kernel, try cache(1))
+        default:
+            return nil
+        }
+    }
+
+    func hex16(_ v: UInt64) -> String { padLeftZero(String(v, radix: 16), 16) }
+
+    func cacheName(_ id: Int32) -> String { kernel.slub.caches[Int(id)].name }
+
+    public func describe(_ e: PathRecorder.Event) -> String {
+        switch e {
+        case .page(let p): return describe(p)
+        case .slab(let s): return describe(s)
+        }
+    }
+
+    /// One slab event in words.
+    public func describe(_ e: SlabEvent) -> String {
+        switch e {
+        case let .cpuFreelist(c, o): return "\(cacheName(c)): cpu freelist hit (0x\(hex16(o)))"
+        case let .cpuSlabRefill(c, s): return "\(cacheName(c)): cpu freelist empty: took the objects freed to the cpu slab 0x\(hex16(s))"
+        case let .cpuPartial(c, s): return "\(cacheName(c)): slab 0x\(hex16(s)) from the cpu partial list becomes the cpu slab"
+        case let .nodePartial(c, s, nid, extra):
+            return "\(cacheName(c)): slab 0x\(hex16(s)) from node \(nid)'s partial list" + (extra > 0 ? " (+\(extra) more to the cpu partial list)" : "")
+        case let .newSlab(c, s, o, nid, z, fb):
+            return "\(cacheName(c)): new slab 0x\(hex16(s)) of order \(o) from node \(nid) \(z?.name ?? "?")" + (fb ? " (order fallback)" : "")
+        case let .deactivated(c, s, to, discarded):
+            return "\(cacheName(c)): cpu slab 0x\(hex16(s)) deactivated: " + (discarded ? "empty, freed" : place(to))
+        case let .freeFast(c, o): return "\(cacheName(c)): 0x\(hex16(o)) onto the cpu freelist"
+        case let .freeSlow(c, o, s, to): return "\(cacheName(c)): 0x\(hex16(o)) back to slab 0x\(hex16(s)) (\(place(to)))"
+        case let .slabFreed(c, s, o): return "\(cacheName(c)): slab 0x\(hex16(s)) (order \(o)) back to the page allocator"
+        case let .cpuPartialDrained(c, n): return "\(cacheName(c)): cpu partial list full: \(n) slabs unfrozen to the node lists"
+        case let .largeKmalloc(pfn, o): return "kmalloc: large: order-\(o) pages at pfn \(hex(pfn))"
+        case let .misuse(c, o, what): return "\(cacheName(c)): 0x\(hex16(o)): \(what)"
+        case let .outOfMemory(c): return "\(cacheName(c)): out of memory"
+        }
+    }
+
+    func place(_ p: SlabPlace) -> String {
+        switch p {
+        case .none: return "full or freed: on no list"
+        case .cpuSlab: return "the cpu slab"
+        case .cpuPartial: return "on the cpu partial list"
+        case .nodePartial: return "on the node partial list"
+        case .nodeFull: return "on the node full list"
+        }
+    }
+}
