@@ -9,7 +9,7 @@ import MMText
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Boot QEMU-preset machines of 4 GiB … 64 TiB; time the page allocator's alloc+free paths.",
+        abstract: "Boot QEMU-preset machines of 4 GiB … 64 TiB; time the page and slab allocators' alloc+free paths.",
         discussion: """
         Each size is booted --repeat times (default 5, 2 with --quick) in this process; the median
         time is reported, with the process's peak resident memory after the size's boots (sizes
@@ -79,6 +79,47 @@ struct Bench: ParsableCommand {
             burst = Swift.min(burst, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(iterations / 1024 * 1024))
         }
         pageFigures.append(("page_order0_burst1024_ns", burst))
+        // SLUB on the same machine. The fast path: one object out and back on one CPU (the cpu
+        // freelist both ways). kmalloc+kfree of three sizes. A slow-path pattern: 4096 objects
+        // out (new slabs), every other one back (slabs to the cpu partial list and the node
+        // lists), the rest back (empty slabs to the page allocator); ns per alloc+free.
+        let saved = k.slub.nomerge
+        k.slub.nomerge = true
+        let cache = try! k.kmemCacheCreate(KmemCacheSpec(name: "bench_256", size: 256))
+        k.slub.nomerge = saved
+        func best(_ pairs: Int, _ body: (inout Kernel) -> Void) -> Double {
+            var b = Double.infinity
+            for _ in 0..<n {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                body(&k)
+                b = Swift.min(b, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(pairs))
+            }
+            return b
+        }
+        pageFigures.append(("slab_cache_alloc_free_fast_ns", best(iterations) { k in
+            for _ in 0..<iterations {
+                let o = k.slabAllocNode(cache, .gfpKernel)!
+                _ = k.slabFree(cache, o)
+            }
+        }))
+        for size in [16, 256, 4096] {
+            pageFigures.append(("kmalloc_kfree_\(size)_ns", best(iterations) { k in
+                for _ in 0..<iterations {
+                    let o = k.kmalloc(size, .gfpKernel)!
+                    k.kfree(o)
+                }
+            }))
+        }
+        var objs = [UInt64](repeating: 0, count: 4096)
+        let rounds = Swift.max(1, iterations / 4096)
+        pageFigures.append(("slab_slowpath_4096_ns", best(rounds * 4096) { k in
+            for _ in 0..<rounds {
+                for i in 0..<4096 { objs[i] = k.slabAllocNode(cache, .gfpKernel)! }
+                for i in stride(from: 0, to: 4096, by: 2) { _ = k.slabFree(cache, objs[i], cpu: 1) }
+                for i in stride(from: 1, to: 4096, by: 2) { _ = k.slabFree(cache, objs[i]) }
+                k.kmemCacheShrink(cache)
+            }
+        }))
         if json {
             var parts: [String] = []
             for (name, t, rss) in figures {
@@ -92,7 +133,7 @@ struct Bench: ParsableCommand {
             for (name, t, rss) in figures {
                 print("\(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(format: "%10.4f s", t))                   \(rss >> 20) MiB")
             }
-            print("\npage allocator, 4 GiB pc, ns per alloc+free (best of \(n) × \(iterations))")
+            print("\npage and slab allocators, 4 GiB pc, ns per alloc+free (best of \(n) × \(iterations))")
             for (name, ns) in pageFigures { print("\(name.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", ns))") }
         }
     }

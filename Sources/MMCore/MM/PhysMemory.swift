@@ -16,6 +16,9 @@ public struct PhysMemory: Sendable {
     @usableFromInline var frameOf: [UInt64: UInt32] = [:]
     @usableFromInline var words: [UInt64] = []
     @usableFromInline var spareFrames: [UInt32] = []
+    /// Written frames per max-order block (pfn >> 10), so that zeroing a large block that was
+    /// never written costs one lookup, not one per page.
+    @usableFromInline var framesInBlock: [UInt64: UInt32] = [:]
 
     @usableFromInline static let wordsPerPage = Int(pageSize) / 8
 
@@ -27,8 +30,19 @@ public struct PhysMemory: Sendable {
     /// Zeroes `count` pages from `pfn`.
     @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
         if frameOf.isEmpty { return }
-        for p in pfn..<(pfn + count) {
-            if let f = frameOf.removeValue(forKey: p) { spareFrames.append(f) }
+        var p = pfn
+        let end = pfn + count
+        while p < end {
+            let block = p >> 10
+            let blockEnd = Swift.min(end, (block + 1) << 10)
+            if var n = framesInBlock[block] {
+                while p < blockEnd && n > 0 {
+                    if let f = frameOf.removeValue(forKey: p) { spareFrames.append(f); n -= 1 }
+                    p += 1
+                }
+                framesInBlock[block] = n == 0 ? nil : n
+            }
+            p = blockEnd
         }
     }
 
@@ -45,6 +59,7 @@ public struct PhysMemory: Sendable {
             words.append(contentsOf: repeatElement(0, count: PhysMemory.wordsPerPage))
         }
         frameOf[pfn] = f
+        framesInBlock[pfn >> 10, default: 0] += 1
         return Int(f)
     }
 
