@@ -157,7 +157,12 @@ struct CommandTests {
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "alloc GFP_BOGUS 0"],
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "alloc GFP_KERNEL 11"],
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "free banana"],
-                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "dance"]])
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "dance"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "kmalloc banana"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "kmalloc 99999999"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_alloc no_such_cache"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_create x 64 flags SLAB_BOGUS"],
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_create x 64 align 3"]])
     func badInput(_ args: [String]) throws {
         let r = try run(args)
         #expect(r.status == 2)

@@ -121,6 +121,27 @@ struct SlabAPITests {
         #expect(k.slub.find("t_slow") == nil)
     }
 
+    @Test("NUMA: kmalloc_node takes its slab from the asked node; a cpu slab of another node is deactivated")
+    func numaNodes() throws {
+        var k = try bootCase("pc-16g-numa2", replay: false)
+        #expect(k.slub.slabNodes == [true, true])
+        let id = try testCache(&k, "t_numa", 192, [])
+        for nid: Int32 in [0, 1, 0] {
+            var rec = EventRecorder()
+            let o = try must64(k.slabAllocNode(id, .gfpKernel, nid: nid, cpu: 0, origSize: -1, &rec))
+            let phys = try #require(k.directMapPhys(o))
+            let sid = try #require(k.slabID(ofPfn: phys >> 12))
+            #expect(k.slub.slabs[Int(sid)].nid == nid)
+            #expect(k.memmap.zoneSlot(phys >> 12).map { Int32($0 / 8) } == nid)
+        }
+        // Each node's structure came from kmem_cache_node on that node.
+        for nid in 0..<2 {
+            let a = try #require(k.directMapPhys(k.slub.caches[Int(id)].node[nid].address))
+            let sid = try #require(k.slabID(ofPfn: a >> 12))
+            #expect(k.slub.slabs[Int(sid)].nid == Int32(nid) && k.slub.slabs[Int(sid)].cache == k.slub.kmemCacheNode)
+        }
+    }
+
     @Test("merging: a compatible request joins the oldest fitting cache; a ctor or debug flag prevents it")
     func merging() throws {
         var k = try bootCase("pc-1g-2cpu", replay: false)
