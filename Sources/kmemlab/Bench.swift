@@ -21,6 +21,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Option(help: "Boots per size.") var `repeat`: Int?
     @Option(help: "alloc+free pairs per page workload (default 1000000, 100000 with --quick).") var iterations: Int?
+    @Option(help: ArgumentHelp("Run only the workloads whose name starts with this (for profiling); skips the boots.", valueName: "prefix")) var only: String?
 
     /// alloc_pages/__free_pages pairs: orders 0, 3 and 9 go through the pcp lists as in Linux;
     /// 4 and 10 always split from and merge into the buddy lists.
@@ -35,7 +36,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         let n = Swift.max(1, `repeat` ?? (quick ? 2 : 5))
         var figures: [(String, Double, Int)] = []
-        for (name, bytes) in Bench.sizes {
+        for (name, bytes) in Bench.sizes where only == nil {
             let m = QEMUPreset(type: .pc, memBytes: bytes, cpus: 2).machine()
             var times: [Double] = []
             for _ in 0..<n {
@@ -55,7 +56,7 @@ struct Bench: ParsableCommand {
         k.log.enabled = false
         try? k.boot()
         let iterations = Swift.max(1024, iterations ?? (quick ? 100_000 : 1_000_000))
-        for (label, gfp, order) in Bench.pageWorkloads {
+        for (label, gfp, order) in Bench.pageWorkloads where only.map({ label.hasPrefix($0) }) ?? true {
             var best = Double.infinity
             for _ in 0..<n {
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -70,7 +71,7 @@ struct Bench: ParsableCommand {
         // A burst: 1024 order-0 pages out, then back (refills, spills, merges).
         var burst = Double.infinity
         var held = [UInt64](repeating: 0, count: 1024)
-        for _ in 0..<n {
+        for _ in 0..<n where only.map({ "page_order0_burst1024_ns".hasPrefix($0) }) ?? true {
             let t0 = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<(iterations / 1024) {
                 for i in 0..<1024 { held[i] = k.allocPages(.gfpKernel, order: 0)! }
@@ -78,17 +79,18 @@ struct Bench: ParsableCommand {
             }
             burst = Swift.min(burst, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(iterations / 1024 * 1024))
         }
-        pageFigures.append(("page_order0_burst1024_ns", burst))
-        // SLUB on the same machine. The fast path: one object out and back on one CPU (the cpu
+        if burst.isFinite { pageFigures.append(("page_order0_burst1024_ns", burst)) }
+        // SLUB on the same machine. The fast path: one 64-byte object out and back on one CPU (the cpu
         // freelist both ways). kmalloc+kfree of three sizes. A slow-path pattern: 4096 objects
         // out (new slabs), every other one back (slabs to the cpu partial list and the node
         // lists), the rest back (empty slabs to the page allocator); ns per alloc+free.
         let saved = k.slub.nomerge
         k.slub.nomerge = true
-        let cache = try! k.kmemCacheCreate(KmemCacheSpec(name: "bench_256", size: 256))
+        let cache = try! k.kmemCacheCreate(KmemCacheSpec(name: "bench_64", size: 64))
         k.slub.nomerge = saved
         func best(_ pairs: Int, _ body: (inout Kernel) -> Void) -> Double {
             var b = Double.infinity
+            if let only, !pendingName.hasPrefix(only) { return .nan }
             for _ in 0..<n {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 body(&k)
@@ -96,14 +98,16 @@ struct Bench: ParsableCommand {
             }
             return b
         }
-        pageFigures.append(("slab_cache_alloc_free_fast_ns", best(iterations) { k in
+        var pendingName = "slab_cache_alloc_free_fast_ns"
+        pageFigures.append((pendingName, best(iterations) { k in
             for _ in 0..<iterations {
                 let o = k.slabAllocNode(cache, .gfpKernel)!
                 _ = k.slabFree(cache, o)
             }
         }))
         for size in [16, 256, 4096] {
-            pageFigures.append(("kmalloc_kfree_\(size)_ns", best(iterations) { k in
+            pendingName = "kmalloc_kfree_\(size)_ns"
+            pageFigures.append((pendingName, best(iterations) { k in
                 for _ in 0..<iterations {
                     let o = k.kmalloc(size, .gfpKernel)!
                     k.kfree(o)
@@ -112,7 +116,8 @@ struct Bench: ParsableCommand {
         }
         var objs = [UInt64](repeating: 0, count: 4096)
         let rounds = Swift.max(1, iterations / 4096)
-        pageFigures.append(("slab_slowpath_4096_ns", best(rounds * 4096) { k in
+        pendingName = "slab_slowpath_4096_ns"
+        pageFigures.append((pendingName, best(rounds * 4096) { k in
             for _ in 0..<rounds {
                 for i in 0..<4096 { objs[i] = k.slabAllocNode(cache, .gfpKernel)! }
                 for i in stride(from: 0, to: 4096, by: 2) { _ = k.slabFree(cache, objs[i], cpu: 1) }
@@ -126,7 +131,7 @@ struct Bench: ParsableCommand {
                 parts.append("\"boot_\(name)_s\": \(String(format: "%.6f", t))")
                 parts.append("\"boot_\(name)_peak_rss_bytes\": \(rss)")
             }
-            for (name, ns) in pageFigures { parts.append("\"\(name)\": \(String(format: "%.1f", ns))") }
+            for (name, ns) in pageFigures where !ns.isNaN { parts.append("\"\(name)\": \(String(format: "%.1f", ns))") }
             print("{" + parts.joined(separator: ", ") + "}")
         } else {
             print("machine   boot (median of \(n))   peak host RSS")
@@ -134,7 +139,7 @@ struct Bench: ParsableCommand {
                 print("\(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(format: "%10.4f s", t))                   \(rss >> 20) MiB")
             }
             print("\npage and slab allocators, 4 GiB pc, ns per alloc+free (best of \(n) × \(iterations))")
-            for (name, ns) in pageFigures { print("\(name.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", ns))") }
+            for (name, ns) in pageFigures where !ns.isNaN { print("\(name.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", ns))") }
         }
     }
 

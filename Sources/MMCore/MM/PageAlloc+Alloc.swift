@@ -332,7 +332,9 @@ extension Kernel {
 
     /// Linux: init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y in Debian; init_on_alloc=0 turns
     /// it off).
-    public var initOnAlloc: Bool {
+    public var initOnAlloc: Bool { initOnAllocParam }
+
+    static func initOnAllocParam(_ commandLine: KernelCommandLine) -> Bool {
         if let v = commandLine.last("init_on_alloc") { return !(v == "0" || v == "off" || v == "n") }
         return true
     }

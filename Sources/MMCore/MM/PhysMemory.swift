@@ -19,6 +19,10 @@ public struct PhysMemory: Sendable {
     /// Written frames per max-order block (pfn >> 10), so that zeroing a large block that was
     /// never written costs one lookup, not one per page.
     @usableFromInline var framesInBlock: [UInt64: UInt32] = [:]
+    /// The last page written or looked up for writing, and its first word: SLUB touches the
+    /// same page over and over, and this saves the hash lookup.
+    @usableFromInline var lastPfn: UInt64 = .max
+    @usableFromInline var lastBase = 0
 
     @usableFromInline static let wordsPerPage = Int(pageSize) / 8
 
@@ -30,6 +34,7 @@ public struct PhysMemory: Sendable {
     /// Zeroes `count` pages from `pfn`.
     @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
         if frameOf.isEmpty { return }
+        lastPfn = .max
         var p = pfn
         let end = pfn + count
         while p < end {
@@ -48,7 +53,11 @@ public struct PhysMemory: Sendable {
 
     /// The frame holding `pfn`, made (zeroed) when `create` and it has none.
     @inlinable mutating func frame(_ pfn: UInt64) -> Int {
-        if let f = frameOf[pfn] { return Int(f) }
+        if pfn == lastPfn { return lastBase / PhysMemory.wordsPerPage }
+        if let f = frameOf[pfn] {
+            lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
+            return Int(f)
+        }
         let f: UInt32
         if let s = spareFrames.popLast() {
             f = s
@@ -60,11 +69,13 @@ public struct PhysMemory: Sendable {
         }
         frameOf[pfn] = f
         framesInBlock[pfn >> 10, default: 0] += 1
+        lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
         return Int(f)
     }
 
     /// The aligned 64-bit word at `addr` (little-endian, as x86 stores it).
     @inlinable public func readWord(_ addr: PhysAddr) -> UInt64 {
+        if addr >> pageShift == lastPfn { return words[lastBase + Int((addr & (pageSize - 1)) >> 3)] }
         guard let f = frameOf[addr >> pageShift] else { return 0 }
         return words[Int(f) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)]
     }
@@ -72,7 +83,7 @@ public struct PhysMemory: Sendable {
     /// Writes the aligned 64-bit word at `addr`.
     @inlinable public mutating func writeWord(_ addr: PhysAddr, _ value: UInt64) {
         let pfn = addr >> pageShift
-        if value == 0 && frameOf[pfn] == nil { return }
+        if value == 0 && pfn != lastPfn && frameOf[pfn] == nil { return }
         let f = frame(pfn)
         words[f * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)] = value
     }
@@ -85,7 +96,7 @@ public struct PhysMemory: Sendable {
     /// Writes one byte.
     @inlinable public mutating func write(_ addr: PhysAddr, _ byte: UInt8) {
         let pfn = addr >> pageShift
-        if byte == 0 && frameOf[pfn] == nil { return }
+        if byte == 0 && pfn != lastPfn && frameOf[pfn] == nil { return }
         let i = frame(pfn) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)
         let shift = (addr & 7) * 8
         words[i] = (words[i] & ~(0xff << shift)) | (UInt64(byte) << shift)
@@ -100,12 +111,13 @@ public struct PhysMemory: Sendable {
             if a & 7 == 0 && end - a >= 8 {
                 let pageEnd = Swift.min(end, (a | (pageSize - 1)) + 1)
                 let pfn = a >> pageShift
-                if byte == 0 && frameOf[pfn] == nil { a = pageEnd; continue }
-                let base = frame(pfn) * PhysMemory.wordsPerPage
-                while a + 8 <= pageEnd {
-                    words[base + Int((a & (pageSize - 1)) >> 3)] = pattern
-                    a += 8
+                if byte == 0 && pfn != lastPfn && frameOf[pfn] == nil { a = pageEnd; continue }
+                let first = frame(pfn) * PhysMemory.wordsPerPage + Int((a & (pageSize - 1)) >> 3)
+                let count = Int((pageEnd - a) >> 3)
+                words.withUnsafeMutableBufferPointer { w in
+                    w.baseAddress!.advanced(by: first).update(repeating: pattern, count: count)
                 }
+                a += UInt64(count) << 3
             } else {
                 write(a, byte)
                 a += 1

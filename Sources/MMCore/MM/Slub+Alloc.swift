@@ -61,36 +61,43 @@ extension Kernel {
     // MARK: addresses and free pointers
 
     /// The direct-map address of a physical address (Linux: __va()).
+    @inline(__always)
     public func directMapVirt(_ phys: PhysAddr) -> UInt64 { phys &+ pageOffset }
     /// The physical address of a direct-map address (Linux: __pa()); nil outside the map.
+    @inline(__always)
     public func directMapPhys(_ virt: UInt64) -> PhysAddr? {
         guard virt >= pageOffset, virt - pageOffset < maxPfn.raw << pageShift else { return nil }
         return virt - pageOffset
     }
 
     /// Linux: slab_address().
+    @inline(__always)
     func slabAddress(_ sid: Int32) -> UInt64 { directMapVirt(slub.slabs[Int(sid)].pfn << pageShift) }
 
     /// Linux: get_freepointer(): the word at object + offset, decoded.
+    @inline(__always)
     func getFreepointer(_ id: Int32, _ object: UInt64) -> UInt64 {
         let slot = object &+ UInt64(slub.caches[Int(id)].offset)
         return physMem.readWord(slot &- pageOffset) ^ slub.caches[Int(id)].random ^ slot.byteSwapped
     }
 
     /// Linux: set_freepointer() (the BUG_ON for an object freed onto itself is the caller's).
+    @inline(__always)
     mutating func setFreepointer(_ id: Int32, _ object: UInt64, _ fp: UInt64) {
         let slot = object &+ UInt64(slub.caches[Int(id)].offset)
         physMem.writeWord(slot &- pageOffset, fp ^ slub.caches[Int(id)].random ^ slot.byteSwapped)
     }
 
     /// Which object of its slab an address is (nil if not an object's start).
+    @inline(__always)
     func objectIndex(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Int? {
-        let s = slub.caches[Int(id)]
-        let base = slabAddress(sid) &+ UInt64(s.redLeftPad)
+        let size = slub.caches[Int(id)].size
+        let base = slabAddress(sid) &+ UInt64(slub.caches[Int(id)].redLeftPad)
         guard object >= base else { return nil }
         let off = Int(object - base)
-        guard off % s.size == 0, off / s.size < Int(slub.slabs[Int(sid)].objects) else { return nil }
-        return off / s.size
+        let (q, r) = off.quotientAndRemainder(dividingBy: size)
+        guard r == 0, q < Int(slub.slabs[Int(sid)].objects) else { return nil }
+        return q
     }
 
     /// Linux: check_valid_pointer().
@@ -98,9 +105,11 @@ extension Kernel {
         object == 0 || objectIndex(id, sid, object) != nil
     }
 
+    @inline(__always)
     func isAllocatedObject(_ sid: Int32, _ index: Int) -> Bool {
         slub.objectBits[Int(sid)][index >> 6] & (1 << UInt64(index & 63)) != 0
     }
+    @inline(__always)
     mutating func setAllocatedObject(_ sid: Int32, _ index: Int, _ on: Bool) {
         if on { slub.objectBits[Int(sid)][index >> 6] |= 1 << UInt64(index & 63) }
         else { slub.objectBits[Int(sid)][index >> 6] &= ~(1 << UInt64(index & 63)) }
@@ -112,6 +121,7 @@ extension Kernel {
     }
 
     /// Linux: virt_to_slab(): the slab a page belongs to (nil for a page that is not a slab's).
+    @inline(__always)
     public func slabID(ofPfn pfn: UInt64) -> Int32? {
         guard pfn < maxPfn.raw, memmap.isMaterialised(pfn) else { return nil }
         var d = memmap.page(pfn)
@@ -302,43 +312,37 @@ extension Kernel {
                                                            cpu: Int = 0, origSize: Int = -1, _ l: inout L) -> UInt64? {
         guard id >= 0, Int(id) < slub.caches.count, !slub.caches[Int(id)].destroyed,
               cpu >= 0, cpu < slub.caches[Int(id)].cpu.count else { return nil }
-        let orig = origSize < 0 ? slub.caches[Int(id)].objectSize : origSize
+        let ci = Int(id)
         var object: UInt64 = 0
-        let c = slub.caches[Int(id)].cpu[cpu]
+        var sid: Int32 = -1
+        let c = slub.caches[ci].cpu[cpu]
         if c.freelist != 0, c.slab >= 0, nid == numaNoNode || slub.slabs[Int(c.slab)].nid == nid {
             // The lockless fast path.
             object = c.freelist
-            slub.caches[Int(id)].cpu[cpu].freelist = getFreepointer(id, object)
-            slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+            sid = c.slab
+            slub.caches[ci].cpu[cpu].freelist = getFreepointer(id, object)
+            slub.caches[ci].cpu[cpu].tid &+= SlubState.tidStep
             l.slab(.cpuFreelist(cache: id, object: object))
         } else {
+            let orig = origSize < 0 ? slub.caches[ci].objectSize : origSize
             guard let o = slabAllocSlow(id, gfp, nid: nid, cpu: cpu, origSize: orig, &l) else {
                 l.slab(.outOfMemory(cache: id))
                 return nil
             }
             object = o
         }
-        if slub.initOnFree && !slub.caches[Int(id)].freeptrOutsideObject && slub.caches[Int(id)].ctor == nil
-            && slub.caches[Int(id)].flags.isDisjoint(with: [.typesafeByRCU, .poison]) {
+        let plain = slub.caches[ci].plainInit
+        if slub.initOnFree && plain && !slub.caches[ci].freeptrOutsideObject {
             // maybe_wipe_obj_freeptr()
-            physMem.writeWord(object &+ UInt64(slub.caches[Int(id)].offset) &- pageOffset, 0)
+            physMem.writeWord(object &+ UInt64(slub.caches[ci].offset) &- pageOffset, 0)
         }
-        markAllocated(id, object, true)
-        if slabWantInitOnAlloc(id, gfp) {
-            physMem.fill(object &- pageOffset, UInt64(slub.caches[Int(id)].objectSize), 0)
+        if sid >= 0, let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
+        else { markAllocated(id, object, true) }
+        // slab_want_init_on_alloc()
+        if slub.initOnAlloc ? (plain || gfp.contains(.zero) && !slub.caches[ci].hasCtor) : gfp.contains(.zero) {
+            physMem.fill(object &- pageOffset, UInt64(slub.caches[ci].objectSize), 0)
         }
         return object
-    }
-
-    /// Linux: slab_want_init_on_alloc().
-    func slabWantInitOnAlloc(_ id: Int32, _ gfp: GFPFlags) -> Bool {
-        if slub.initOnAlloc {
-            let s = slub.caches[Int(id)]
-            if s.ctor != nil { return false }
-            if !s.flags.isDisjoint(with: [.typesafeByRCU, .poison]) { return gfp.contains(.zero) }
-            return true
-        }
-        return gfp.contains(.zero)
     }
 
     /// Linux: ___slab_alloc().
@@ -601,8 +605,15 @@ extension Kernel {
         guard idIn >= 0, Int(idIn) < slub.caches.count, cpu >= 0, cpu < slub.caches[Int(idIn)].cpu.count else {
             return .refused("no such cache or CPU")
         }
-        // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used.
-        guard let phys = directMapPhys(object), let sid = slabID(ofPfn: phys >> pageShift) else {
+        // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used. An object
+        // of this CPU's cpu slab is found without a page lookup.
+        let cs = slub.caches[Int(idIn)].cpu[cpu].slab
+        var known: Int32? = nil
+        if cs >= 0 {
+            let base = slabAddress(cs)
+            if object >= base && object - base < pageSize << UInt64(slub.slabs[Int(cs)].order) { known = cs }
+        }
+        guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: phys >> pageShift) else {
             log.info("------------[ cut here ]------------")
             log.info("virt_to_cache: Object is not a Slab page!")
             taint |= Kernel.taintWarn
@@ -641,7 +652,7 @@ extension Kernel {
             return .refused("double free")
         }
         setAllocatedObject(sid, index, false)
-        if slub.initOnFree && slub.caches[Int(id)].ctor == nil && slub.caches[Int(id)].flags.isDisjoint(with: [.typesafeByRCU, .poison]) {
+        if slub.initOnFree && slub.caches[Int(id)].plainInit {
             // slab_free_hook(): init_on_free clears the object (and the metadata after it).
             let s = slub.caches[Int(id)]
             physMem.fill(phys, UInt64(s.objectSize), 0)
@@ -653,6 +664,7 @@ extension Kernel {
     }
 
     /// Linux: do_slab_free(): onto the CPU's freelist if the object's slab is the cpu slab.
+    @inline(__always)
     mutating func doSlabFree<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int, _ l: inout L) {
         if slub.caches[Int(id)].cpu[cpu].slab == sid {
             setFreepointer(id, object, slub.caches[Int(id)].cpu[cpu].freelist)

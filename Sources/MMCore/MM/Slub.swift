@@ -103,6 +103,10 @@ public struct KmemCache: Sendable {
     public var cpu: [KmemCacheCPU] = []
     /// Linux: NR_SLAB_*_B accounting of this cache's pages.
     public var pages = 0
+    /// No constructor, not RCU-typesafe, not poisoned: init_on_alloc/init_on_free apply
+    /// (slab_want_init_on_alloc()/_free()). Kept so the hot path reads a flag, not the ctor.
+    public var plainInit = true
+    public var hasCtor = false
 
     public init(name: String, objectSize: Int, align: Int, flags: SlabFlags) {
         self.name = name; self.objectSize = objectSize; self.size = objectSize; self.align = align; self.flags = flags
@@ -329,6 +333,8 @@ extension Kernel {
         else if s.size >= 256 { s.cpuPartial = 52 }
         else { s.cpuPartial = 120 }
         s.cpuPartialSlabs = s.cpuPartial == 0 ? 0 : (2 * s.cpuPartial + s.objects - 1) / s.objects
+        s.hasCtor = s.ctor != nil
+        s.plainInit = !s.hasCtor && s.flags.isDisjoint(with: [.typesafeByRCU, .poison])
         s.cpu = (0..<slub.possibleCPUs).map { KmemCacheCPU(tid: UInt64($0)) }
         s.node = [KmemCacheNode](repeating: KmemCacheNode(), count: slub.slabNodes.count)
         slub.caches[Int(id)] = s

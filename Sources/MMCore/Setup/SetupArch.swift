@@ -102,6 +102,8 @@ public struct Kernel: Sendable {
     public var seed: UInt64 = 0
     /// Linux: tainted_mask.
     public var taint: UInt32 = 0
+    /// `init_on_alloc=` as parsed once (the page allocator asks on every allocation).
+    let initOnAllocParam: Bool
     /// Oopses so far (the "[#N]" of an oops line).
     var oopsCount = 0
     /// Where the next part of the kernel image that boot frees lies (the parts are laid out one
@@ -125,6 +127,7 @@ public struct Kernel: Sendable {
         self.machine = machine
         self.commandLine = KernelCommandLine(machine.commandLine)
         self.la57 = machine.cpus.la57 && !commandLine.has("no5lvl")
+        self.initOnAllocParam = Kernel.initOnAllocParam(commandLine)
     }
 
     /// Linux: MAX_PHYSMEM_BITS — 46 with 4-level paging, 52 with 5-level.
