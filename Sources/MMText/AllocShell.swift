@@ -46,7 +46,7 @@ public struct AllocShell {
           poke ADDR BYTE | peek ADDR                  write / read a byte of simulated RAM
           sysctl vm.NAME=VALUE                        write a vm sysctl
           show zoneinfo|buddyinfo|pagetypeinfo|slabinfo|meminfo|sysctl|memblock
-          check                                       walk the allocator's invariants
+          check                                       walk the page and slab allocators' invariants
           help
         """
 
@@ -145,7 +145,7 @@ public struct AllocShell {
             }
             return lines
         case "check":
-            return [kernel.checkPageAllocInvariants() ?? "invariants hold"]
+            return [kernel.checkPageAllocInvariants() ?? kernel.checkSlubInvariants() ?? "invariants hold"]
         default:
             if let out = try runSlab(w, line: line) { return out }
             throw bad("command", "\"\(cmd)\": unknown (try help)")

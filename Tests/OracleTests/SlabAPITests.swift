@@ -142,6 +142,45 @@ struct SlabAPITests {
         }
     }
 
+    @Test("krealloc keeps a fitting object, moves a growing one with its bytes; ksize; bulk alloc/free")
+    func kreallocAndBulk() throws {
+        var k = try bootCase("pc-1g-2cpu", replay: false)
+        let a = try must64(k.kmalloc(40, .gfpKernel))
+        #expect(k.ksize(a) == 64)
+        let pa = try #require(k.directMapPhys(a))
+        for i in 0..<40 { k.physMem.write(pa + UInt64(i), UInt8(i + 1)) }
+        #expect(k.krealloc(a, 60, .gfpKernel) == a, "still fits kmalloc-64")
+        let b = try must64(k.krealloc(a, 300, .gfpKernel))
+        #expect(b != a && k.ksize(b) == 512)
+        let pb = try #require(k.directMapPhys(b))
+        for i in 0..<40 { #expect(k.physMem.read(pb + UInt64(i)) == UInt8(i + 1)) }
+        #expect(k.kfree(a) == .refused("double free"), "krealloc freed the old object")
+        #expect(k.krealloc(b, 0, .gfpKernel) == Kmalloc.zeroSizePtr)
+        let id = try testCache(&k, "t_bulk", 128, [])
+        let objs = k.kmemCacheAllocBulk(id, .gfpKernel, count: 100)
+        #expect(objs.count == 100 && Set(objs).count == 100)
+        k.kmemCacheFreeBulk(id, objs)
+        #expect(k.checkSlubInvariants() == nil)
+    }
+
+    @Test("init_on_free=1 clears freed objects; cgroup.memory=nokmem makes kmalloc-cg the normal caches")
+    func bootOptions() throws {
+        let path = Fixtures.casePath("pc-1g-2cpu", "dmesg.txt")
+        var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
+        m.commandLine += " init_on_free=1 cgroup.memory=nokmem"
+        var k = Kernel(machine: m)
+        try k.boot()
+        #expect(k.log.lines.contains("mem auto-init: stack:all(zero), heap alloc:off, heap free:on"))
+        #expect(!SlabFiles.slabinfo(k).contains { $0.hasPrefix("kmalloc-cg-") })
+        #expect(k.kmallocSlab(64, [.reclaim, .account]) == k.kmallocSlab(64, .gfpKernel))
+        let id = try testCache(&k, "t_iof", 64, [])
+        let o = try must64(k.slabAllocNode(id, .gfpKernel))
+        let po = try #require(k.directMapPhys(o))
+        k.physMem.write(po + 5, 0x77)
+        #expect(k.slabFree(id, o) == .freed)
+        #expect(k.physMem.read(po + 5) == 0)
+    }
+
     @Test("merging: a compatible request joins the oldest fitting cache; a ctor or debug flag prevents it")
     func merging() throws {
         var k = try bootCase("pc-1g-2cpu", replay: false)

@@ -377,6 +377,7 @@ extension Kernel {
         let object = slub.slabs[Int(sid)].freelist
         slub.slabs[Int(sid)].freelist = getFreepointer(id, object)
         slub.slabs[Int(sid)].inuse = 1
+        if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
         if slub.caches[Int(id)].isDebug { initObject(id, object, SlabPoison.redActive) }
         let actual = slub.slabs[Int(sid)].nid
         slub.caches[Int(id)].node[Int(actual)].address = object

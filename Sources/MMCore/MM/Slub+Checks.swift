@@ -1,0 +1,88 @@
+// A full consistency walk of SLUB's state, for tests and the shell's `check`.
+//
+// Linux: no single counterpart; it is what validate_slab_cache() and the list/counter
+//        assertions of mm/slub.c would say together, plus the model's own allocation bits.
+
+extension Kernel {
+    /// nil when every cache's lists, counters, freelists and allocation bits agree; otherwise
+    /// the first disagreement, in words.
+    public func checkSlubInvariants() -> String? {
+        var slabsSeen = [Int](repeating: 0, count: slub.slabs.count)
+        for id in slub.list {
+            let s = slub.caches[Int(id)]
+            var perNodeSlabs = [Int](repeating: 0, count: s.node.count)
+            var perNodeObjects = [Int](repeating: 0, count: s.node.count)
+            for (nid, n) in s.node.enumerated() where n.present {
+                var count = 0
+                var prev: Int32 = -1
+                var sid = n.partialHead
+                while sid >= 0 {
+                    let slab = slub.slabs[Int(sid)]
+                    if slab.where_ != .nodePartial || slab.frozen { return "\(s.name): slab \(sid) on node \(nid)'s partial list is \(slab.where_)\(slab.frozen ? ", frozen" : "")" }
+                    if slab.prev != prev { return "\(s.name): partial list link broken at slab \(sid)" }
+                    if slab.inuse == slab.objects { return "\(s.name): a full slab \(sid) on the partial list" }
+                    count += 1
+                    prev = sid
+                    sid = slab.next
+                    if count > slub.slabs.count { return "\(s.name): node \(nid)'s partial list loops" }
+                }
+                if count != n.nrPartial { return "\(s.name): node \(nid) nr_partial \(n.nrPartial), list holds \(count)" }
+                if prev != n.partialTail { return "\(s.name): node \(nid)'s partial tail is wrong" }
+            }
+            for cpu in s.cpu.indices {
+                var p = s.cpu[cpu].partial
+                var n = 0
+                while p >= 0 {
+                    if slub.slabs[Int(p)].where_ != .cpuPartial || !slub.slabs[Int(p)].frozen { return "\(s.name): cpu \(cpu) partial slab \(p) is not a frozen cpu-partial slab" }
+                    n += 1
+                    p = slub.slabs[Int(p)].next
+                    if n > slub.slabs.count { return "\(s.name): cpu \(cpu)'s partial list loops" }
+                }
+                let c = s.cpu[cpu].slab
+                if c >= 0 && (slub.slabs[Int(c)].where_ != .cpuSlab || !slub.slabs[Int(c)].frozen) { return "\(s.name): cpu \(cpu)'s slab is not a frozen cpu slab" }
+            }
+            for sid in slabs(of: id) {
+                let slab = slub.slabs[Int(sid)]
+                slabsSeen[Int(sid)] += 1
+                perNodeSlabs[Int(slab.nid)] += 1
+                perNodeObjects[Int(slab.nid)] += Int(slab.objects)
+                // Free objects: the slab's own freelist, and the CPU freelist if it is a cpu slab.
+                var free = Set<UInt64>()
+                var lists = [slab.freelist]
+                for c in s.cpu where c.slab == sid { lists.append(c.freelist) }
+                for head in lists {
+                    var o = head
+                    while o != 0 {
+                        guard let i = objectIndex(id, sid, o) else { return "\(s.name): slab \(sid)'s freelist has 0x\(String(o, radix: 16)), not an object" }
+                        if isAllocatedObject(sid, i) { return "\(s.name): object \(i) of slab \(sid) is free and allocated" }
+                        guard free.insert(o).inserted else { return "\(s.name): object 0x\(String(o, radix: 16)) twice on freelists" }
+                        o = getFreepointer(id, o)
+                    }
+                }
+                var allocated = 0
+                for i in 0..<Int(slab.objects) where isAllocatedObject(sid, i) { allocated += 1 }
+                if allocated + free.count != Int(slab.objects) { return "\(s.name): slab \(sid): \(allocated) allocated + \(free.count) free ≠ \(slab.objects)" }
+                // inuse counts what is not on the slab's own freelist (a cpu slab's CPU freelist
+                // counts as in use, as in Linux).
+                let own = countList(id, slab.freelist)
+                if Int(slab.inuse) != Int(slab.objects) - own {
+                    return "\(s.name): slab \(sid) inuse \(slab.inuse), but \(own) objects are on its own freelist"
+                }
+                let d = memmap.page(slab.pfn)
+                if !d.flags.contains(.slab) || slabID(ofPfn: slab.pfn) != sid { return "\(s.name): slab \(sid)'s page is not marked as its slab" }
+            }
+            for (nid, n) in s.node.enumerated() where n.present {
+                if n.nrSlabs != perNodeSlabs[nid] { return "\(s.name): node \(nid) nr_slabs \(n.nrSlabs), found \(perNodeSlabs[nid])" }
+                if n.totalObjects != perNodeObjects[nid] { return "\(s.name): node \(nid) total_objects \(n.totalObjects), found \(perNodeObjects[nid])" }
+            }
+        }
+        return nil
+    }
+
+    func countList(_ id: Int32, _ head: UInt64) -> Int {
+        var n = 0
+        var o = head
+        while o != 0 { n += 1; o = getFreepointer(id, o) }
+        return n
+    }
+}
