@@ -26,6 +26,29 @@ extension GFPFlags {
     }
 }
 
+/// One command's words, and how its bad parts are reported.
+struct Args {
+    let words: [String]
+    let source: String
+    let line: Int
+
+    func bad(_ field: String, _ msg: String) -> InputError { InputError(file: source, line: line, field: field, msg) }
+
+    /// A number in decimal or 0x hex.
+    func number(_ s: String, _ field: String) throws(InputError) -> UInt64 {
+        if s.hasPrefix("0x"), let v = UInt64(s.dropFirst(2), radix: 16) { return v }
+        if let v = UInt64(s) { return v }
+        throw bad(field, "\"\(s)\" is not a number")
+    }
+
+    /// The number after the word `name`, if the command has it.
+    func option(_ name: String) throws(InputError) -> UInt64? {
+        guard let i = words.firstIndex(of: name) else { return nil }
+        guard i + 1 < words.count else { throw bad(name, "needs a value") }
+        return try number(words[i + 1], name)
+    }
+}
+
 public struct AllocShell {
     public var kernel: Kernel
     /// Live allocations by the shell: pfn → order (so `free PFN` can omit the order).
@@ -54,17 +77,10 @@ public struct AllocShell {
     public mutating func run(_ text: String, line: Int) throws(InputError) -> [String] {
         let w = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard let cmd = w.first, !cmd.hasPrefix("#") else { return [] }
-        func bad(_ field: String, _ msg: String) -> InputError { InputError(file: source, line: line, field: field, msg) }
-        func number(_ s: String, _ field: String) throws(InputError) -> UInt64 {
-            if s.hasPrefix("0x"), let v = UInt64(s.dropFirst(2), radix: 16) { return v }
-            if let v = UInt64(s) { return v }
-            throw bad(field, "\"\(s)\" is not a number")
-        }
-        func option(_ name: String) throws(InputError) -> UInt64? {
-            guard let i = w.firstIndex(of: name) else { return nil }
-            guard i + 1 < w.count else { throw bad(name, "needs a value") }
-            return try number(w[i + 1], name)
-        }
+        let a = Args(words: w, source: source, line: line)
+        func bad(_ field: String, _ msg: String) -> InputError { a.bad(field, msg) }
+        func number(_ s: String, _ field: String) throws(InputError) -> UInt64 { try a.number(s, field) }
+        func option(_ name: String) throws(InputError) -> UInt64? { try a.option(name) }
         switch cmd {
         case "help":
             return (AllocShell.help + "\n" + AllocShell.slabHelp).split(separator: "\n").map(String.init)

@@ -50,17 +50,10 @@ extension AllocShell {
         """
 
     mutating func runSlab(_ w: [String], line: Int) throws(InputError) -> [String]? {
-        func bad(_ field: String, _ msg: String) -> InputError { InputError(file: source, line: line, field: field, msg) }
-        func number(_ s: String, _ field: String) throws(InputError) -> UInt64 {
-            if s.hasPrefix("0x"), let v = UInt64(s.dropFirst(2), radix: 16) { return v }
-            if let v = UInt64(s) { return v }
-            throw bad(field, "\"\(s)\" is not a number")
-        }
-        func option(_ name: String) throws(InputError) -> UInt64? {
-            guard let i = w.firstIndex(of: name) else { return nil }
-            guard i + 1 < w.count else { throw bad(name, "needs a value") }
-            return try number(w[i + 1], name)
-        }
+        let a = Args(words: w, source: source, line: line)
+        func bad(_ field: String, _ msg: String) -> InputError { a.bad(field, msg) }
+        func number(_ s: String, _ field: String) throws(InputError) -> UInt64 { try a.number(s, field) }
+        func option(_ name: String) throws(InputError) -> UInt64? { try a.option(name) }
         func cpuOption() throws(InputError) -> Int {
             let cpu = Int(try option("cpu") ?? 0)
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }

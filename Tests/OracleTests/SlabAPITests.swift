@@ -6,6 +6,16 @@ import MMCore
 import MMText
 import Testing
 
+/// An oracle case's machine with more on its command line.
+func bootCase(_ name: String, append: String) throws -> Kernel {
+    let path = Fixtures.casePath(name, "dmesg.txt")
+    var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
+    m.commandLine += " " + append
+    var k = Kernel(machine: m)
+    try k.boot()
+    return k
+}
+
 func must64(_ v: UInt64?, sourceLocation: SourceLocation = #_sourceLocation) throws -> UInt64 {
     try #require(v, sourceLocation: sourceLocation)
 }
@@ -165,11 +175,7 @@ struct SlabAPITests {
 
     @Test("init_on_free=1 clears freed objects; cgroup.memory=nokmem makes kmalloc-cg the normal caches")
     func bootOptions() throws {
-        let path = Fixtures.casePath("pc-1g-2cpu", "dmesg.txt")
-        var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
-        m.commandLine += " init_on_free=1 cgroup.memory=nokmem"
-        var k = Kernel(machine: m)
-        try k.boot()
+        var k = try bootCase("pc-1g-2cpu", append: "init_on_free=1 cgroup.memory=nokmem")
         #expect(k.log.lines.contains("mem auto-init: stack:all(zero), heap alloc:off, heap free:on"))
         #expect(!SlabFiles.slabinfo(k).contains { $0.hasPrefix("kmalloc-cg-") })
         #expect(k.kmallocSlab(64, [.reclaim, .account]) == k.kmallocSlab(64, .gfpKernel))
@@ -196,11 +202,7 @@ struct SlabAPITests {
 
     @Test("slub_debug=FZPU lays objects out with red zones, tracks and padding, and reports a double free")
     func slubDebugLayout() throws {
-        let path = Fixtures.casePath("pc-1g-2cpu", "dmesg.txt")
-        var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
-        m.commandLine += " slub_debug=FZPU,kmalloc-64"
-        var k = Kernel(machine: m)
-        try k.boot()
+        var k = try bootCase("pc-1g-2cpu", append: "slub_debug=FZPU,kmalloc-64")
         let id = try #require(k.slub.find("kmalloc-64"))
         let s = k.slub.caches[Int(id)]
         // 64 + 8 right red zone, free pointer outside (72), 2 tracks (64), orig size (4), left

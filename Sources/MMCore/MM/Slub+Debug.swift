@@ -458,24 +458,13 @@ extension Kernel {
         for cpu in slub.caches[Int(id)].cpu.indices { flushCPUSlab(id, cpu: cpu) }
         var total = 0
         for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
-            var count = 0
-            var sid = slub.caches[Int(id)].node[nid].partialHead
-            while sid >= 0 {
-                validateSlab(id, sid)
-                count += 1
-                sid = slub.slabs[Int(sid)].next
-            }
+            var count = validateList(id, from: slub.caches[Int(id)].node[nid].partialHead)
             if count != slub.caches[Int(id)].node[nid].nrPartial {
                 log.info("SLUB \(slub.caches[Int(id)].name): \(count) partial slabs counted but counter=\(slub.caches[Int(id)].node[nid].nrPartial)")
                 slub.errors += 1
             }
             if slub.caches[Int(id)].flags.contains(.storeUser) {
-                sid = slub.caches[Int(id)].node[nid].fullHead
-                while sid >= 0 {
-                    validateSlab(id, sid)
-                    count += 1
-                    sid = slub.slabs[Int(sid)].next
-                }
+                count += validateList(id, from: slub.caches[Int(id)].node[nid].fullHead)
                 if count != slub.caches[Int(id)].node[nid].nrSlabs {
                     log.info("SLUB: \(slub.caches[Int(id)].name) \(count) slabs counted but counter=\(slub.caches[Int(id)].node[nid].nrSlabs)")
                     slub.errors += 1
@@ -484,6 +473,18 @@ extension Kernel {
             total += count
         }
         return total
+    }
+
+    /// Validates each slab of a node list; returns how many there were.
+    mutating func validateList(_ id: Int32, from head: Int32) -> Int {
+        var count = 0
+        var sid = head
+        while sid >= 0 {
+            validateSlab(id, sid)
+            count += 1
+            sid = slub.slabs[Int(sid)].next
+        }
+        return count
     }
 
     /// Linux: validate_slab().
