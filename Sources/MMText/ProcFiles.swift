@@ -141,7 +141,15 @@ public enum ProcFiles {
         func line(_ name: String, _ pages: UInt64) -> String {
             padRight(name + ":", 16) + padLeft(String(pages << 2), 8) + " kB"
         }
-        return [line("MemTotal", k.totalramPages), line("MemFree", free)]
+        // NR_SLAB_RECLAIMABLE_B / NR_SLAB_UNRECLAIMABLE_B: the caches' slab pages (large
+        // kmallocs count as unreclaimable).
+        var reclaimable: UInt64 = 0, unreclaimable = UInt64(k.largeKmallocPages)
+        for id in k.slub.list {
+            let c = k.slub.caches[Int(id)]
+            if c.flags.contains(.reclaimAccount) { reclaimable += UInt64(c.pages) } else { unreclaimable += UInt64(c.pages) }
+        }
+        return [line("MemTotal", k.totalramPages), line("MemFree", free), line("KReclaimable", reclaimable),
+                line("Slab", reclaimable + unreclaimable), line("SReclaimable", reclaimable), line("SUnreclaim", unreclaimable)]
     }
 
     /// The vm.* sysctls the model keeps, in `sysctl` format (vm-sysctl.txt's first lines).

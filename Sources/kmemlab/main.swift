@@ -74,7 +74,7 @@ struct Boot: ParsableCommand {
           zoneinfo     /proc/zoneinfo at the end of boot: sizes, managed pages, watermarks,
                        protection, pageset high/batch, stat thresholds (counters the model
                        does not keep print 0; free pages are managed minus boot's own pages)
-          meminfo      /proc/meminfo's MemTotal and MemFree
+          meminfo      /proc/meminfo: MemTotal, MemFree and the Slab lines
           sysctl       the vm.* sysctls the page allocator reads, as `sysctl vm.NAME` prints them
           memblock     /sys/kernel/debug/memblock/{memory,reserved} at memblock_free_all()
                        (with --replay-memblock: the real boot's reservations)

@@ -50,7 +50,10 @@ struct SlabAPITests {
         #expect(k.kmallocSlab(0, .gfpKernel) == nil && k.kmallocSlab(8193, .gfpKernel) == nil)
         var k2 = k
         #expect(k2.kmalloc(0, .gfpKernel) == Kmalloc.zeroSizePtr)
+        let unreclaim = { (k: Kernel) in ProcFiles.meminfo(k).first { $0.hasPrefix("SUnreclaim:") } ?? "" }
+        #expect(unreclaim(k2) == "SUnreclaim:           52 kB", "kmem_cache and kmem_cache_node slabs")
         let big = try must64(k2.kmalloc(20000, .gfpKernel))
+        #expect(unreclaim(k2) == "SUnreclaim:           84 kB", "+ an order-3 large kmalloc")
         #expect(k2.ksize(big) == 32768, "order 3")
         #expect(k2.kfree(big) == .freed)
         #expect(k2.kmalloc(Kmalloc.maxSize + 1, .gfpKernel) == nil)
