@@ -78,3 +78,15 @@ extension Kernel {
         log.info("printk: early log buf free: \(free)(\(free * 100 / Kernel.staticLogBufLen)%)")
     }
 }
+
+extension Kernel {
+    /// Linux: WARN() / WARN_ON_ONCE() — the cut line, WARN()'s message, and the WARNING line
+    /// (the register dump and call trace that follow are not modelled; the function has no
+    /// +offset/size because the model has no code addresses). Taints with W.
+    mutating func warnOnce(file: String, line: Int, function: String, cpu: Int = 0, pid: Int = 0, message: String? = nil) {
+        log.info("------------[ cut here ]------------")
+        if let message { log.info(message) }
+        log.info("WARNING: CPU: \(cpu) PID: \(pid) at \(file):\(line) \(function)")
+        taint |= Kernel.taintWarn
+    }
+}

@@ -285,10 +285,8 @@ extension Kernel {
         }
         let order = d.flags.contains(.head) ? Int(d.order) : 0
         if order == 0 {
-            log.info("------------[ cut here ]------------")
-            log.info("WARNING: CPU: \(cpu) PID: 1 at mm/slab_common.c:904 free_large_kmalloc")
+            warnOnce(file: "mm/slab_common.c", line: 904, function: "free_large_kmalloc", cpu: cpu, pid: 1)
             log.info("object pointer: 0x\(hex16(addr))")
-            taint |= Kernel.taintWarn
         }
         switch freePages(pfn, order: order, cpu: cpu, listener: &l) {
         case .freed:

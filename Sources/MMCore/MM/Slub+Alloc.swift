@@ -614,18 +614,16 @@ extension Kernel {
             if object >= base && object - base < pageSize << UInt64(slub.slabs[Int(cs)].order) { known = cs }
         }
         guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: phys >> pageShift) else {
-            log.info("------------[ cut here ]------------")
-            log.info("virt_to_cache: Object is not a Slab page!")
-            taint |= Kernel.taintWarn
+            warnOnce(file: "mm/slab.h", line: 630, function: "kmem_cache_free", cpu: cpu, pid: 1,
+                     message: "virt_to_cache: Object is not a Slab page!")
             l.slab(.misuse(cache: idIn, object: object, what: "not a slab page"))
             return .refused("not a slab page")
         }
         var id = idIn
         let owner = slub.slabs[Int(sid)].cache
         if owner != idIn {
-            log.info("------------[ cut here ]------------")
-            log.info("kmem_cache_free: Wrong slab cache. \(slub.caches[Int(idIn)].name) but object is from \(slub.caches[Int(owner)].name)")
-            taint |= Kernel.taintWarn
+            warnOnce(file: "mm/slab.h", line: 665, function: "kmem_cache_free", cpu: cpu, pid: 1,
+                     message: "kmem_cache_free: Wrong slab cache. \(slub.caches[Int(idIn)].name) but object is from \(slub.caches[Int(owner)].name)")
             id = owner
         }
         if slub.caches[Int(id)].isDebug {

@@ -102,8 +102,21 @@ extension Kernel {
 
     /// Linux: memblocks_present() → memory_present() for every memblock range.
     mutating func memblocksPresent() {
+        var warned = (start: false, end: false)
         for r in memPfnRanges() {
-            let s = r.start, e = r.end, nid = r.nid
+            var s = r.start & ~(pagesPerSection - 1), e = r.end
+            let nid = r.nid
+            // mminit_validate_memmodel_limits(): SPARSEMEM cannot describe memory above
+            // MAX_PHYSMEM_BITS (64 TiB with 4-level paging); such ranges are cut off.
+            let maxPfn = UInt64(1) << (maxPhysmemBits - pageShift)
+            if s > maxPfn {
+                if !warned.start { warnOnce(file: "mm/sparse.c", line: 142, function: "sparse_init"); warned.start = true }
+                s = maxPfn; e = maxPfn
+            } else if e > maxPfn {
+                if !warned.end { warnOnce(file: "mm/sparse.c", line: 149, function: "sparse_init"); warned.end = true }
+                e = maxPfn
+            }
+            if s >= e { continue }
             if sections.rootArray == 0 {
                 sections.rootArray = memblock.allocTryNid(size: 8 * nrSectionRoots, align: memblock.smpCacheBytes,
                                                          caller: Caller("sparse_init+0x9f/0x23c"), log: &log)
