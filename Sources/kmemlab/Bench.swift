@@ -1,6 +1,8 @@
-// `kmemlab bench`: how fast the model boots machines of growing size, and what it costs in host
-// memory. Ratios between runs on one machine are meaningful; absolute times on shared machines
-// are not.
+// `kmemlab bench`: how fast the model boots machines of growing size and what that costs in host
+// memory; how fast its page and slab allocators run; and, in the same run, the host's own
+// allocators (glibc, and jemalloc and mimalloc when installed) and the bare limit of a hardened
+// freelist on the same operations. Ratios between figures of one run are meaningful; absolute
+// times on shared machines are not.
 
 import ArgumentParser
 import Foundation
@@ -9,37 +11,121 @@ import MMText
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Boot QEMU-preset machines of 4 GiB … 64 TiB; time the page and slab allocators' alloc+free paths.",
+        abstract: "Time boots (4 GiB … 4 PiB), the page and slab allocators, and glibc/jemalloc/mimalloc on the same work.",
         discussion: """
-        Each size is booted --repeat times (default 5, 2 with --quick) in this process; the median
-        time is reported, with the process's peak resident memory after the size's boots (sizes
-        run in ascending order, so each peak includes the smaller ones'). Build with -c release
-        for meaningful numbers: swift run -c release kmemlab bench
+        Each boot size runs --repeat times (default 5, 2 with --quick; the 4 PiB boot once) and
+        reports the median, with the process's peak resident memory after it (sizes run in
+        ascending order). The allocator workloads run on a booted 4 GiB machine, best of
+        --repeat: a 64-byte kmem_cache_alloc+free pair on the fast path, kmalloc+kfree cycling
+        through 8 … 4096 bytes, 100 000 objects out and back in random order, and page pairs of
+        orders 0, 3, 9 (pcp) and 4, 10 (buddy); the same counts of malloc/free on glibc,
+        jemalloc (libjemalloc2) and mimalloc (libmimalloc2.0) when their libraries load; and a
+        bare inlined freelist pop+push with the same pointer hardening (the fast path's limit).
+        Build with -c release for meaningful numbers: swift run -c release kmemlab bench
         """)
 
-    @Flag(help: "Fewer repetitions.") var quick = false
-    @Flag(help: "Print one JSON object instead of a table.") var json = false
-    @Option(help: "Boots per size.") var `repeat`: Int?
-    @Option(help: "alloc+free pairs per page workload (default 1000000, 100000 with --quick).") var iterations: Int?
+    @Flag(help: "Fewer repetitions (every workload still runs).") var quick = false
+    @Flag(help: "Print one JSON object of named figures instead of tables.") var json = false
+    @Option(help: "Repetitions per workload.") var `repeat`: Int?
+    @Option(help: "alloc+free pairs per workload (default 1000000, 200000 with --quick).") var iterations: Int?
     @Option(help: ArgumentHelp("Run only the workloads whose name starts with this (for profiling); skips the boots.", valueName: "prefix")) var only: String?
+    @Option(name: .customLong("native"), help: ArgumentHelp(visibility: .hidden)) var nativeChild: String?
+    @Option(name: .customLong("max-boot"), help: ArgumentHelp("Skip boots larger than this (e.g. 64T); their figures print as null.", valueName: "size")) var maxBoot: String?
+
+    static let mixedSizes = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096]
+    static let slowpathObjects = 100_000
 
     /// alloc_pages/__free_pages pairs: orders 0, 3 and 9 go through the pcp lists as in Linux;
     /// 4 and 10 always split from and merge into the buddy lists.
     static let pageWorkloads: [(String, GFPFlags, Int)] = [
-        ("page_order0_pcp_ns", .gfpKernel, 0), ("page_order3_pcp_ns", .gfpKernel, 3),
-        ("page_order9_pcp_ns", .gfpTranshugeLight, 9), ("page_order4_buddy_ns", .gfpKernel, 4),
+        ("page_order0_pair_ns", .gfpKernel, 0), ("page_order3_pair_ns", .gfpKernel, 3),
+        ("page_order9_pair_ns", .gfpTranshugeLight, 9), ("page_order4_buddy_ns", .gfpKernel, 4),
         ("page_order10_buddy_ns", .gfpHighuserMovable, 10),
     ]
 
-    static let sizes: [(String, UInt64)] = [("4gib", 4 << 30), ("64gib", 64 << 30), ("1tib", 1 << 40), ("64tib", 64 << 40)]
+    /// The boots: QEMU pc machines, the last one the most a 5-level x86-64 machine can hold
+    /// below the 52-bit limit (QEMU keeps the top 2 TiB for its PCI hole).
+    static let sizes: [(String, UInt64)] = [("4gib", 4 << 30), ("64gib", 64 << 30), ("1tib", 1 << 40),
+                                            ("64tib", 64 << 40), ("4pib", (1 << 52) - (1 << 41))]
+
+    /// Named figures in the order they were measured (nil: not measured).
+    struct Figures {
+        var items: [(String, Double?)] = []
+        subscript(_ key: String) -> Double? {
+            get { items.first { $0.0 == key }?.1 ?? nil }
+            set {
+                if let i = items.firstIndex(where: { $0.0 == key }) { items[i].1 = newValue } else { items.append((key, newValue)) }
+            }
+        }
+    }
+
+    func wanted(_ key: String) -> Bool { only.map { key.hasPrefix($0) } ?? true }
 
     func run() throws {
         let n = Swift.max(1, `repeat` ?? (quick ? 2 : 5))
-        var figures: [(String, Double, Int)] = []
-        for (name, bytes) in Bench.sizes where only == nil {
-            let m = QEMUPreset(type: .pc, memBytes: bytes, cpus: 2).machine()
+        let iterations = Swift.max(1024, iterations ?? (quick ? 200_000 : 1_000_000))
+        var f = Figures()
+        if let name = nativeChild {
+            // The child side of childFigures(): malloc here is the preloaded library's.
+            nativeFigures(&f, name, .glibc, n, iterations)
+            print(f.items.map { "\($0.0)=\($0.1 ?? -1)" }.joined(separator: " "))
+            return
+        }
+        try boots(&f, n)
+        allocators(&f, n, iterations)
+        if json {
+            let parts = f.items.map { key, v -> String in
+                guard let v else { return "\"\(key)\": null" }
+                return key.hasSuffix("_bytes")
+                    ? "\"\(key)\": \(String(format: "%.0f", v))" : "\"\(key)\": \(String(format: "%.6g", v))"
+            }
+            print("{" + parts.joined(separator: ", ") + "}")
+            return
+        }
+        if only == nil {
+            print("machine   boot (median)     per GiB     peak host RSS")
+            for (name, _) in Bench.sizes {
+                guard let t = f["boot_\(name)_s"], let rss = f["boot_\(name)_peak_rss_bytes"], let g = f["boot_\(name)_ns_per_gib"] else {
+                    print("\(name.padding(toLength: 9, withPad: " ", startingAt: 0)) skipped (--max-boot)")
+                    continue
+                }
+                print("\(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(format: "%10.4f s", t))  \(String(format: "%8.1f µs", g / 1000))  \(String(format: "%8d", Int(rss) >> 20)) MiB")
+            }
+            if let b = f["host_bytes_per_page"] { print(String(format: "host memory per simulated page (largest boot): %.4f bytes", b)) }
+            print("")
+        }
+        print("workload (4 GiB pc), ns per alloc+free, best of \(n) × \(iterations)")
+        for (key, v) in f.items where key.hasSuffix("_ns") && !key.hasPrefix("boot_") {
+            print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) " + (v.map { String(format: "%9.2f", $0) } ?? "      n/a"))
+        }
+        let ratios = f.items.filter { $0.0.hasSuffix("_ratio") }
+        if !ratios.isEmpty {
+            print("\nratios (kmemlab ÷ other, same run)")
+            for (key, v) in ratios {
+                print("\(key.padding(toLength: 36, withPad: " ", startingAt: 0)) " + (v.map { String(format: "%8.3f", $0) } ?? "     n/a"))
+            }
+        }
+    }
+
+    func boots(_ f: inout Figures, _ n: Int) throws {
+        guard only == nil else { return }
+        var limit = UInt64.max
+        if let maxBoot {
+            guard let v = MachineOptions.parseSize(maxBoot) else {
+                throw InputError(file: "(options)", field: "--max-boot", "\"\(maxBoot)\" is not a size such as 64T")
+            }
+            limit = v
+        }
+        var largest: (bytes: UInt64, rss: Int)?
+        for (name, bytes) in Bench.sizes {
+            guard bytes <= limit else {
+                f["boot_\(name)_s"] = nil; f["boot_\(name)_peak_rss_bytes"] = nil; f["boot_\(name)_ns_per_gib"] = nil
+                continue
+            }
+            var m = QEMUPreset(type: .pc, memBytes: bytes, cpus: 2).machine()
+            if bytes > 64 << 40 { m.cpus.la57 = true }
             var times: [Double] = []
-            for _ in 0..<n {
+            for _ in 0..<(bytes > 64 << 40 ? 1 : n) {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 var k = Kernel(machine: m)
                 k.log.enabled = false
@@ -48,98 +134,163 @@ struct Bench: ParsableCommand {
                 precondition(!k.nodes.isEmpty)
             }
             times.sort()
-            figures.append((name, times[times.count / 2], Bench.peakRSSBytes()))
+            let t = times[times.count / 2]
+            let rss = Bench.peakRSSBytes()
+            f["boot_\(name)_s"] = t
+            f["boot_\(name)_peak_rss_bytes"] = Double(rss)
+            f["boot_\(name)_ns_per_gib"] = t * 1e9 / Double(bytes >> 30)
+            largest = (bytes, rss)
         }
-        // The page allocator on a booted 4 GiB machine: ns per alloc+free pair.
-        var pageFigures: [(String, Double)] = []
+        if let largest { f["host_bytes_per_page"] = Double(largest.rss) / Double(largest.bytes >> 12) }
+    }
+
+    func allocators(_ f: inout Figures, _ n: Int, _ iterations: Int) {
         var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 4 << 30, cpus: 2).machine())
         k.log.enabled = false
         try? k.boot()
-        let iterations = Swift.max(1024, iterations ?? (quick ? 100_000 : 1_000_000))
-        for (label, gfp, order) in Bench.pageWorkloads where only.map({ label.hasPrefix($0) }) ?? true {
-            var best = Double.infinity
+        func best(_ key: String, _ ops: Int, _ body: (inout Kernel) -> Void) {
+            guard wanted(key) else { return }
+            var b = Double.infinity
             for _ in 0..<n {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                for _ in 0..<iterations {
-                    guard let p = k.allocPages(gfp, order: order) else { fatalError("bench: allocation failed") }
-                    k.freePages(p, order: order)
-                }
-                best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(iterations))
+                body(&k)
+                b = Swift.min(b, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(ops))
             }
-            pageFigures.append((label, best))
+            f[key] = b
         }
-        // A burst: 1024 order-0 pages out, then back (refills, spills, merges).
-        var burst = Double.infinity
-        var held = [UInt64](repeating: 0, count: 1024)
-        for _ in 0..<n where only.map({ "page_order0_burst1024_ns".hasPrefix($0) }) ?? true {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<(iterations / 1024) {
-                for i in 0..<1024 { held[i] = k.allocPages(.gfpKernel, order: 0)! }
-                for i in 0..<1024 { k.freePages(held[i], order: 0) }
+        func time(_ ops: Int, _ body: () -> UInt) -> Double {
+            var b = Double.infinity
+            var sink: UInt = 0
+            for _ in 0..<n {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                sink &+= body()
+                b = Swift.min(b, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(ops))
             }
-            burst = Swift.min(burst, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(iterations / 1024 * 1024))
+            if sink == 42 { print("") }  // keeps the work observable
+            return b
         }
-        if burst.isFinite { pageFigures.append(("page_order0_burst1024_ns", burst)) }
-        // SLUB on the same machine. The fast path: one 64-byte object out and back on one CPU (the cpu
-        // freelist both ways). kmalloc+kfree of three sizes. A slow-path pattern: 4096 objects
-        // out (new slabs), every other one back (slabs to the cpu partial list and the node
-        // lists), the rest back (empty slabs to the page allocator); ns per alloc+free.
+        // The slab allocator. A cache of its own (no merging), 64-byte objects.
         let saved = k.slub.nomerge
         k.slub.nomerge = true
         let cache = try! k.kmemCacheCreate(KmemCacheSpec(name: "bench_64", size: 64))
         k.slub.nomerge = saved
-        func best(_ pairs: Int, _ body: (inout Kernel) -> Void) -> Double {
-            var b = Double.infinity
-            if let only, !pendingName.hasPrefix(only) { return .nan }
-            for _ in 0..<n {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                body(&k)
-                b = Swift.min(b, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(pairs))
-            }
-            return b
-        }
-        var pendingName = "slab_cache_alloc_free_fast_ns"
-        pageFigures.append((pendingName, best(iterations) { k in
+        best("slab_pair_ns", iterations) { k in
             for _ in 0..<iterations {
                 let o = k.slabAllocNode(cache, .gfpKernel)!
                 _ = k.slabFree(cache, o)
             }
-        }))
-        for size in [16, 256, 4096] {
-            pendingName = "kmalloc_kfree_\(size)_ns"
-            pageFigures.append((pendingName, best(iterations) { k in
-                for _ in 0..<iterations {
-                    let o = k.kmalloc(size, .gfpKernel)!
-                    k.kfree(o)
-                }
-            }))
         }
-        var objs = [UInt64](repeating: 0, count: 4096)
-        let rounds = Swift.max(1, iterations / 4096)
-        pendingName = "slab_slowpath_4096_ns"
-        pageFigures.append((pendingName, best(rounds * 4096) { k in
+        best("kmalloc_mixed_ns", iterations) { k in
+            var i = 0
+            for _ in 0..<iterations {
+                let o = k.kmalloc(Bench.mixedSizes[i], .gfpKernel)!
+                k.kfree(o)
+                i += 1
+                if i == Bench.mixedSizes.count { i = 0 }
+            }
+        }
+        var rng = SplitMix64(seed: 7)
+        var order = Array(0..<Bench.slowpathObjects)
+        order.shuffle(using: &rng)
+        let rounds = Swift.max(1, iterations / Bench.slowpathObjects)
+        var objs = [UInt64](repeating: 0, count: Bench.slowpathObjects)
+        best("slab_slowpath_ns", rounds * Bench.slowpathObjects) { k in
             for _ in 0..<rounds {
-                for i in 0..<4096 { objs[i] = k.slabAllocNode(cache, .gfpKernel)! }
-                for i in stride(from: 0, to: 4096, by: 2) { _ = k.slabFree(cache, objs[i], cpu: 1) }
-                for i in stride(from: 1, to: 4096, by: 2) { _ = k.slabFree(cache, objs[i]) }
-                k.kmemCacheShrink(cache)
+                for i in 0..<Bench.slowpathObjects { objs[i] = k.slabAllocNode(cache, .gfpKernel)! }
+                for i in order { _ = k.slabFree(cache, objs[i]) }
             }
-        }))
-        if json {
-            var parts: [String] = []
-            for (name, t, rss) in figures {
-                parts.append("\"boot_\(name)_s\": \(String(format: "%.6f", t))")
-                parts.append("\"boot_\(name)_peak_rss_bytes\": \(rss)")
+        }
+        // The page allocator.
+        for (key, gfp, order) in Bench.pageWorkloads {
+            best(key, iterations) { k in
+                for _ in 0..<iterations {
+                    guard let p = k.allocPages(gfp, order: order) else { fatalError("bench: allocation failed") }
+                    k.freePages(p, order: order)
+                }
             }
-            for (name, ns) in pageFigures where !ns.isNaN { parts.append("\"\(name)\": \(String(format: "%.1f", ns))") }
-            print("{" + parts.joined(separator: ", ") + "}")
+        }
+        var held = [UInt64](repeating: 0, count: 1024)
+        best("page_order0_burst1024_ns", iterations / 1024 * 1024) { k in
+            for _ in 0..<(iterations / 1024) {
+                for i in 0..<1024 { held[i] = k.allocPages(.gfpKernel, order: 0)! }
+                for i in 0..<1024 { k.freePages(held[i], order: 0) }
+            }
+        }
+        // The same work on the host's allocators, and the bare freelist.
+        nativeFigures(&f, "glibc", .glibc, n, iterations)
+        if FileManager.default.fileExists(atPath: NativeAllocator.jemallocLibrary) {
+            childFigures(&f, "jemalloc", preload: NativeAllocator.jemallocLibrary, n, iterations)
         } else {
-            print("machine   boot (median of \(n))   peak host RSS")
-            for (name, t, rss) in figures {
-                print("\(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(String(format: "%10.4f s", t))                   \(rss >> 20) MiB")
+            nativeFigures(&f, "jemalloc", nil, n, iterations)
+        }
+        nativeFigures(&f, "mimalloc", .mimalloc, n, iterations)
+        if wanted("freelist_limit_pair_ns") {
+            var bare = BareFreelist()
+            f["freelist_limit_pair_ns"] = time(iterations) { bare.pairs(iterations) }
+        }
+        // kmemlab ÷ each, for the three workloads, and the distance to the limit.
+        for (mine, work) in [("slab_pair_ns", "pair"), ("kmalloc_mixed_ns", "mixed"), ("slab_slowpath_ns", "slowpath")] {
+            for other in ["glibc", "jemalloc", "mimalloc"] {
+                guard let a = f[mine], f.items.contains(where: { $0.0 == "\(other)_\(work)_ns" }) else { continue }
+                f["\(mine.dropLast(3))_vs_\(other)_ratio"] = f["\(other)_\(work)_ns"].map { a / $0 }
             }
-            print("\npage and slab allocators, 4 GiB pc, ns per alloc+free (best of \(n) × \(iterations))")
-            for (name, ns) in pageFigures where !ns.isNaN { print("\(name.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", ns))") }
+        }
+        if let a = f["slab_pair_ns"], let b = f["freelist_limit_pair_ns"] { f["slab_pair_vs_freelist_limit_ratio"] = a / b }
+        if let a = f["page_order0_pair_ns"], let b = f["slab_pair_ns"] { f["page_order0_pair_vs_slab_pair_ratio"] = a / b }
+    }
+
+    /// Workloads 1–3 on one C allocator (nil: not installed, the figures are null).
+    func nativeFigures(_ f: inout Figures, _ name: String, _ a: NativeAllocator?, _ n: Int, _ iterations: Int) {
+        var rng = SplitMix64(seed: 7)
+        var order = Array(0..<Bench.slowpathObjects)
+        order.shuffle(using: &rng)
+        let rounds = Swift.max(1, iterations / Bench.slowpathObjects)
+        for (work, ops) in [("pair", iterations), ("mixed", iterations), ("slowpath", rounds * Bench.slowpathObjects)] {
+            let key = "\(name)_\(work)_ns"
+            guard wanted(key) else { continue }
+            guard let a else { f[key] = nil; continue }
+            var best = Double.infinity
+            var sink: UInt = 0
+            for _ in 0..<n {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                switch work {
+                case "pair": sink &+= a.pair(ops)
+                case "mixed": sink &+= a.mixed(ops)
+                default: sink &+= a.slowpath(count: Bench.slowpathObjects, rounds: rounds, order: order)
+                }
+                best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(ops))
+            }
+            if sink == 42 { print("") }
+            f[key] = best
+        }
+    }
+
+    /// Runs workloads 1–3 in a child kmemlab with `preload` as its malloc (LD_PRELOAD), for a
+    /// library that cannot be loaded with dlopen(); null figures if the child fails.
+    func childFigures(_ f: inout Figures, _ name: String, preload: String, _ n: Int, _ iterations: Int) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path),
+           let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            p.executableURL = URL(fileURLWithPath: exe)
+        }
+        p.arguments = ["bench", "--native", name, "--repeat", "\(n)", "--iterations", "\(iterations)"] + (only.map { ["--only", $0] } ?? [])
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = preload
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        var values: [String: Double] = [:]
+        if (try? p.run()) != nil {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            for item in String(decoding: data, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+                let kv = item.split(separator: "=")
+                if kv.count == 2, let v = Double(kv[1]), v >= 0 { values[String(kv[0]).replacingOccurrences(of: "\(name)_", with: "")] = v }
+            }
+        }
+        for work in ["pair", "mixed", "slowpath"] where wanted("\(name)_\(work)_ns") {
+            f["\(name)_\(work)_ns"] = values["\(work)_ns"]
         }
     }
 

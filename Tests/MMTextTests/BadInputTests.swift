@@ -210,21 +210,26 @@ struct CommandTests {
         #expect(r.out.contains("        min      2016\n        low      2520\n        high     3024\n"))
     }
 
-    @Test("bench --json reports boot time and host memory for 4 GiB … 64 TiB", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    @Test("bench --json reports boot time and host memory, every workload, and the host allocators in one object", .enabled(if: FileManager.default.fileExists(atPath: binary)))
     func bench() throws {
-        let r = try run(["bench", "--json", "--repeat", "1", "--iterations", "1024"])
+        let r = try run(["bench", "--json", "--repeat", "1", "--iterations", "1024", "--max-boot", "64T"])
         #expect(r.status == 0)
-        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         for size in ["4gib", "64gib", "1tib", "64tib"] {
-            let t = try #require(object?["boot_\(size)_s"] as? Double)
-            let rss = try #require(object?["boot_\(size)_peak_rss_bytes"] as? Int)
+            let t = try #require(object["boot_\(size)_s"] as? Double)
+            let rss = try #require(object["boot_\(size)_peak_rss_bytes"] as? Double)
             #expect(t > 0 && t < 60)
-            #expect(rss > 0 && rss < 4 << 30)
+            #expect(rss > 0 && rss < Double(4 << 30))
         }
-        for key in ["page_order0_pcp_ns", "page_order3_pcp_ns", "page_order9_pcp_ns", "page_order4_buddy_ns",
-                    "page_order10_buddy_ns", "page_order0_burst1024_ns"] {
-            let ns = try #require(object?[key] as? Double)
-            #expect(ns > 0)
+        #expect(object["boot_4pib_s"] is NSNull, "skipped by --max-boot: null, but present")
+        for key in ["slab_pair_ns", "kmalloc_mixed_ns", "slab_slowpath_ns", "page_order0_pair_ns", "page_order3_pair_ns",
+                    "page_order9_pair_ns", "glibc_pair_ns", "glibc_mixed_ns", "freelist_limit_pair_ns", "host_bytes_per_page"] {
+            let v = try #require(object[key] as? Double, "\(key)")
+            #expect(v > 0)
+        }
+        // Present either way: a number when the library is installed, null when not.
+        for key in ["jemalloc_pair_ns", "jemalloc_mixed_ns", "mimalloc_pair_ns", "mimalloc_mixed_ns"] {
+            #expect(object[key] is Double || object[key] is NSNull, "\(key)")
         }
     }
 
