@@ -17,3 +17,29 @@ struct PhysmemLimitTests {
         #expect(k.taintText.contains("W"))
     }
 }
+
+@Suite("untouched memory costs nothing per block")
+struct CompactMemmapTests {
+    @Test("a 64 TiB boot keeps explicit block tables for only a handful of sections; the lists still hold every block")
+    func compact() throws {
+        var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 64 << 40, cpus: 2).machine())
+        k.log.enabled = false
+        try k.boot()
+        #expect(k.memmap.chunkedSections < 64, "\(k.memmap.chunkedSections) sections with chunks")
+        #expect(k.memmap.materialisedSections < 64)
+        // Walk the MOVABLE order-10 list of Normal: it must visit exactly nr_free blocks, in
+        // ascending order except where boot's late frees (pcp spills) interleave.
+        let z = k.nodes[0].zones[ZoneType.normal.rawValue]
+        let l = z.freeLists[10 * migrateTypes + Int(MigrateType.movable.rawValue)]
+        var n: UInt64 = 0, p = l.head, last: UInt64 = 0, descending = 0
+        while p != PageDescriptor.nilLink {
+            #expect(k.memmap.buddyOrder(p) == 10)
+            if p < last { descending += 1 }
+            last = p
+            n += 1
+            p = k.memmap.nextFree(p)
+        }
+        #expect(n == l.count && n > 16_000_000)
+        #expect(descending < 8)
+    }
+}

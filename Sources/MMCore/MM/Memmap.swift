@@ -5,9 +5,12 @@
 //        set_pageblock_migratetype(); include/linux/mm.h — page_zone_id().
 // Exact: the state of every page and pageblock the allocator can observe.
 // Simplified: a section's descriptors are materialised only when the allocator first touches a
-//        page in it. Until then the section holds only reserved pages and free max-order blocks,
-//        and those blocks' free-list links live in a per-block table (8 bytes per 4 MiB), so a
-//        machine whose memory nobody has touched needs no per-page host memory at all.
+//        page in it. Until then the section holds only reserved pages and free max-order blocks.
+//        Those blocks' list links, list types and the section's pageblock types live in a
+//        per-section chunk that exists only where they differ from the section's defaults (one
+//        pageblock type, one list type, and each block linked to its neighbours b ± 1, which is
+//        what boot's ascending hand-over leaves). So memory nobody has touched costs a few
+//        bytes per 128 MiB section and one bit per 4 MiB block, and a 4 PiB machine fits.
 // Invariants (checkInvariants): a section's descriptors either do not exist or cover it whole;
 //        a max-order block is free only through the per-block table, never through PG_buddy.
 // Reference: shared/reference/linux-6.1-mm.md §2.5, §4.1, §4.11.
@@ -20,15 +23,19 @@ public struct Memmap: Sendable {
     public private(set) var endPfn: UInt64 = 0
     /// Per section: the page descriptors once materialised, else empty.
     @usableFromInline var pages: [[PageDescriptor]] = []
-    /// Per max-order block (pfn >> 10): free as a whole order-10 block, and its list links
-    /// (block numbers; UInt32.max for none).
+    /// Per max-order block (pfn >> 10): free as a whole order-10 block.
     @usableFromInline var maxFree: [UInt64] = []
-    @usableFromInline var maxNext: [UInt32] = []
-    @usableFromInline var maxPrev: [UInt32] = []
-    /// Per max-order block: the migratetype list a free one is on.
-    @usableFromInline var maxListMT: [UInt8] = []
-    /// Per pageblock (pfn >> 9): Linux's pageblock flags' migratetype bits.
-    @usableFromInline var pageblockMT: [UInt8] = []
+    /// Per section: its chunk of explicit per-block values, or `noChunk`.
+    @usableFromInline var sectionChunk: [UInt32] = []
+    /// Per section without a chunk: the pageblock migratetype (low nibble) and the list type of
+    /// its free max-order blocks (high nibble).
+    @usableFromInline var sectionDefault: [UInt8] = []
+    /// Chunks: per block its list links (block numbers, UInt32.max for none) and list type, per
+    /// pageblock its migratetype.
+    @usableFromInline var chunkNext: [UInt32] = []
+    @usableFromInline var chunkPrev: [UInt32] = []
+    @usableFromInline var chunkListMT: [UInt8] = []
+    @usableFromInline var chunkPageblockMT: [UInt8] = []
     /// Per 2 MiB subsection (= pageblock): whether it overlaps memory (Linux: the early
     /// sections' subsection_map, which pfn_to_online_page() consults).
     @usableFromInline var subsectionValid: [UInt64] = []
@@ -41,6 +48,9 @@ public struct Memmap: Sendable {
     public static let mixedZone: ZoneSlot = .max
     public static let noZone: ZoneSlot = .max - 1
     public static let nilBlock: UInt32 = .max
+    public static let noChunk: UInt32 = .max
+    @usableFromInline static let blocksPerSection = Int(pagesPerSection / maxOrderNrPages)
+    @usableFromInline static let pageblocksPerSection = Int(pagesPerSection / pageblockNrPages)
 
     public init() {}
 
@@ -54,10 +64,8 @@ public struct Memmap: Sendable {
         pages = [[PageDescriptor]](repeating: [], count: nSections)
         let nBlocks = Int(end / maxOrderNrPages)
         maxFree = [UInt64](repeating: 0, count: (nBlocks + 63) / 64)
-        maxNext = [UInt32](repeating: Memmap.nilBlock, count: nBlocks)
-        maxPrev = [UInt32](repeating: Memmap.nilBlock, count: nBlocks)
-        maxListMT = [UInt8](repeating: 0, count: nBlocks)
-        pageblockMT = [UInt8](repeating: 0, count: Int(end / pageblockNrPages))
+        sectionChunk = [UInt32](repeating: Memmap.noChunk, count: nSections)
+        sectionDefault = [UInt8](repeating: MigrateType.movable.rawValue << 4 | MigrateType.unmovable.rawValue, count: nSections)
         sectionZone = [ZoneSlot](repeating: Memmap.noZone, count: nSections)
         subsectionValid = [UInt64](repeating: 0, count: (Int(end / pageblockNrPages) + 63) / 64)
         zoneRanges = zones.filter { $0.start < $0.end }
@@ -102,13 +110,57 @@ public struct Memmap: Sendable {
 
     /// Linux: get_pageblock_migratetype().
     @inlinable public func pageblockMigratetype(_ pfn: UInt64) -> UInt8 {
-        pageblockMT[Int(pfn >> pageblockOrder)]
+        let s = Int(pfn / pagesPerSection)
+        let c = sectionChunk[s]
+        if c == Memmap.noChunk { return sectionDefault[s] & 0xf }
+        return chunkPageblockMT[Int(c) * Memmap.pageblocksPerSection + Int((pfn >> pageblockOrder) & UInt64(Memmap.pageblocksPerSection - 1))]
     }
 
     /// Linux: set_pageblock_migratetype().
     @inlinable public mutating func setPageblockMigratetype(_ pfn: UInt64, _ mt: UInt8) {
-        pageblockMT[Int(pfn >> pageblockOrder)] = mt
+        let s = Int(pfn / pagesPerSection)
+        var c = sectionChunk[s]
+        if c == Memmap.noChunk {
+            if sectionDefault[s] & 0xf == mt { return }
+            c = makeChunk(section: s)
+        }
+        chunkPageblockMT[Int(c) * Memmap.pageblocksPerSection + Int((pfn >> pageblockOrder) & UInt64(Memmap.pageblocksPerSection - 1))] = mt
     }
+
+    /// set_pageblock_migratetype() for every pageblock starting in [start, end), a whole
+    /// section without a chunk at a time.
+    public mutating func setPageblockMigratetypes(_ start: UInt64, _ end: UInt64, _ mt: UInt8) {
+        var b = roundUp(start, pageblockNrPages)
+        while b < end {
+            let s = Int(b / pagesPerSection)
+            let sectionStart = UInt64(s) * pagesPerSection
+            if b == sectionStart && sectionStart + pagesPerSection <= end && sectionChunk[s] == Memmap.noChunk {
+                sectionDefault[s] = sectionDefault[s] & 0xf0 | mt
+                b += pagesPerSection
+                continue
+            }
+            setPageblockMigratetype(b, mt)
+            b += pageblockNrPages
+        }
+    }
+
+    /// Gives a section a chunk holding its defaults, so that one block or pageblock can differ.
+    @usableFromInline mutating func makeChunk(section s: Int) -> UInt32 {
+        let c = UInt32(chunkListMT.count / Memmap.blocksPerSection)
+        let first = UInt32(s * Memmap.blocksPerSection)
+        let d = sectionDefault[s]
+        for i in 0..<UInt32(Memmap.blocksPerSection) {
+            chunkNext.append(first + i + 1)
+            chunkPrev.append(first &+ i &- 1)
+            chunkListMT.append(d >> 4)
+        }
+        chunkPageblockMT.append(contentsOf: repeatElement(d & 0xf, count: Memmap.pageblocksPerSection))
+        sectionChunk[s] = c
+        return c
+    }
+
+    /// How many sections have chunks (each 320 bytes of host memory).
+    public var chunkedSections: Int { chunkListMT.count / Memmap.blocksPerSection }
 
     // MARK: Page descriptors
 
@@ -185,7 +237,7 @@ public struct Memmap: Sendable {
     /// The next block on the list that holds the `order` block at `pfn`.
     @inlinable func next(_ pfn: UInt64, order: Int) -> UInt64 {
         if order == maxOrder - 1 {
-            let n = maxNext[Int(pfn >> 10)]
+            let n = blockLink(pfn >> 10, next: true)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
         }
         return pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].next
@@ -193,7 +245,7 @@ public struct Memmap: Sendable {
 
     @inlinable func prev(_ pfn: UInt64, order: Int) -> UInt64 {
         if order == maxOrder - 1 {
-            let n = maxPrev[Int(pfn >> 10)]
+            let n = blockLink(pfn >> 10, next: false)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
         }
         return pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].prev
@@ -201,7 +253,7 @@ public struct Memmap: Sendable {
 
     @inlinable mutating func setNext(_ pfn: UInt64, order: Int, _ v: UInt64) {
         if order == maxOrder - 1 {
-            maxNext[Int(pfn >> 10)] = v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10)
+            setBlockLink(pfn >> 10, next: true, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
             pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].next = v
         }
@@ -209,9 +261,99 @@ public struct Memmap: Sendable {
 
     @inlinable mutating func setPrev(_ pfn: UInt64, order: Int, _ v: UInt64) {
         if order == maxOrder - 1 {
-            maxPrev[Int(pfn >> 10)] = v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10)
+            setBlockLink(pfn >> 10, next: false, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
             pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].prev = v
         }
     }
+
+    /// A max-order block's link: explicit in its section's chunk, else its neighbour.
+    @inlinable func blockLink(_ b: UInt64, next: Bool) -> UInt32 {
+        let s = Int(b) / Memmap.blocksPerSection
+        let c = sectionChunk[s]
+        if c == Memmap.noChunk { return next ? UInt32(b + 1) : UInt32(truncatingIfNeeded: b &- 1) }
+        let i = Int(c) * Memmap.blocksPerSection + Int(b) % Memmap.blocksPerSection
+        return next ? chunkNext[i] : chunkPrev[i]
+    }
+
+    @inlinable mutating func setBlockLink(_ b: UInt64, next: Bool, _ v: UInt32) {
+        let s = Int(b) / Memmap.blocksPerSection
+        var c = sectionChunk[s]
+        if c == Memmap.noChunk {
+            if v == (next ? UInt32(b + 1) : UInt32(truncatingIfNeeded: b &- 1)) { return }
+            c = makeChunk(section: s)
+        }
+        let i = Int(c) * Memmap.blocksPerSection + Int(b) % Memmap.blocksPerSection
+        if next { chunkNext[i] = v } else { chunkPrev[i] = v }
+    }
+
+    /// The list type of a free max-order block.
+    @inlinable func blockListType(_ b: UInt64) -> UInt8 {
+        let s = Int(b) / Memmap.blocksPerSection
+        let c = sectionChunk[s]
+        if c == Memmap.noChunk { return sectionDefault[s] >> 4 }
+        return chunkListMT[Int(c) * Memmap.blocksPerSection + Int(b) % Memmap.blocksPerSection]
+    }
+
+    @inlinable mutating func setBlockListType(_ b: UInt64, _ mt: UInt8) {
+        let s = Int(b) / Memmap.blocksPerSection
+        var c = sectionChunk[s]
+        if c == Memmap.noChunk {
+            if sectionDefault[s] >> 4 == mt { return }
+            c = makeChunk(section: s)
+        }
+        chunkListMT[Int(c) * Memmap.blocksPerSection + Int(b) % Memmap.blocksPerSection] = mt
+    }
+
+    /// Linux: a run of list_add_tail()s of consecutive free max-order blocks [first, first +
+    /// count × 1024) onto `l`, with their free bits and list type, writing only the links that
+    /// differ from the neighbour defaults (boot hands untouched memory over this way).
+    mutating func appendMaxOrderRun(_ l: inout FreeList, _ first: UInt64, count: UInt64, mt: UInt8) {
+        guard count > 0 else { return }
+        let b0 = first >> 10, bEnd = b0 + count
+        let last = (bEnd - 1) << 10
+        if l.tail == PageDescriptor.nilLink { l.head = first } else { setNext(l.tail, order: maxOrder - 1, first) }
+        setPrev(first, order: maxOrder - 1, l.tail)
+        var b = b0
+        while b < bEnd {
+            let s = Int(b) / Memmap.blocksPerSection
+            let sectionEnd = UInt64(s + 1) * UInt64(Memmap.blocksPerSection)
+            let runEnd = Swift.min(bEnd, sectionEnd)
+            let whole = b == UInt64(s) * UInt64(Memmap.blocksPerSection) && runEnd == sectionEnd
+            if sectionChunk[s] == Memmap.noChunk && (whole || sectionDefault[s] >> 4 == mt) {
+                if whole { sectionDefault[s] = sectionDefault[s] & 0x0f | mt << 4 }
+            } else {
+                for x in b..<runEnd {
+                    setBlockListType(x, mt)
+                    if x > b0 { setBlockLink(x, next: false, UInt32(x - 1)) }
+                    if x + 1 < bEnd { setBlockLink(x, next: true, UInt32(x + 1)) }
+                }
+            }
+            // Links across the section boundary, when the section before had a chunk.
+            if b > b0 && sectionChunk[Int(b - 1) / Memmap.blocksPerSection] != Memmap.noChunk {
+                setBlockLink(b - 1, next: true, UInt32(b))
+            }
+            if b > b0 { setBlockLink(b, next: false, UInt32(b - 1)) }
+            b = runEnd
+        }
+        setNext(last, order: maxOrder - 1, PageDescriptor.nilLink)
+        setMaxOrderFreeRange(b0, bEnd)
+        l.tail = last
+        l.count += count
+    }
+
+    /// Sets the free bits of blocks [b0, b1).
+    mutating func setMaxOrderFreeRange(_ b0: UInt64, _ b1: UInt64) {
+        var b = b0
+        while b < b1 {
+            if b & 63 == 0 && b + 64 <= b1 { maxFree[Int(b >> 6)] = .max; b += 64; continue }
+            maxFree[Int(b >> 6)] |= 1 << (b & 63)
+            b += 1
+        }
+    }
+}
+
+extension Memmap {
+    /// The block after a free max-order block on its list (for walks from outside the model).
+    public func nextFree(_ pfn: UInt64) -> UInt64 { next(pfn, order: maxOrder - 1) }
 }

@@ -68,7 +68,7 @@ extension Memmap {
 
     /// The free list (migratetype) a free block is on.
     @inlinable func freeListType(_ pfn: UInt64, order: Int) -> Int {
-        if order == maxOrder - 1 { return Int(maxListMT[Int(pfn >> 10)]) }
+        if order == maxOrder - 1 { return Int(blockListType(pfn >> 10)) }
         return Int(pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].migratetype)
     }
 
@@ -76,7 +76,7 @@ extension Memmap {
     @inlinable mutating func markFree(_ pfn: UInt64, order: Int, list mt: Int) {
         if order == maxOrder - 1 {
             setMaxOrderFree(pfn, true)
-            maxListMT[Int(pfn >> 10)] = UInt8(mt)
+            setBlockListType(pfn >> 10, UInt8(mt))
         } else {
             withPage(pfn) { d in
                 d.flags.insert(.buddy)
@@ -157,15 +157,18 @@ extension Zone {
     /// pageblock set MOVABLE and the block freed as __free_pages_core() would (managed, then the
     /// tail of the MOVABLE order-10 list; no merging beyond the maximum order).
     mutating func freeMaxOrderRun(_ pfn: UInt64, blocks: UInt64, _ mm: inout Memmap) {
-        let movable = Int(MigrateType.movable.rawValue)
+        let movable = MigrateType.movable.rawValue
+        let end = pfn + blocks * maxOrderNrPages
+        mm.setPageblockMigratetypes(pfn, end, movable)
+        // Descriptors exist only in sections something touched; only those need resetting.
         var p = pfn
-        for _ in 0..<blocks {
-            mm.setPageblockMigratetype(p, UInt8(movable))
-            mm.setPageblockMigratetype(p + pageblockNrPages, UInt8(movable))
-            mm.resetPages(p, count: maxOrderNrPages)
-            addToFreeList(p, order: maxOrder - 1, mt: movable, tail: true, &mm)
-            p += maxOrderNrPages
+        while p < end {
+            let sectionEnd = Swift.min(end, (p / pagesPerSection + 1) * pagesPerSection)
+            if mm.isMaterialised(p) { mm.resetPages(p, count: sectionEnd - p) }
+            p = sectionEnd
         }
+        mm.appendMaxOrderRun(&freeLists[Zone.listIndex(maxOrder - 1, Int(movable))], pfn, count: blocks, mt: movable)
+        nrFree[maxOrder - 1] += blocks
         managedPages += blocks * maxOrderNrPages
         freePages += blocks * maxOrderNrPages
     }

@@ -72,11 +72,7 @@ extension Kernel {
                 for z in nodes[n].zones where z.spannedPages > 0 {
                     let s = Swift.max(r.start, z.zoneStartPfn)
                     let e = Swift.min(r.end, z.zoneEndPfn, cut)
-                    var b = roundUp(s, pageblockNrPages)
-                    while b < e {
-                        memmap.setPageblockMigratetype(b, MigrateType.movable.rawValue)
-                        b += pageblockNrPages
-                    }
+                    if s < e { memmap.setPageblockMigratetypes(s, e, MigrateType.movable.rawValue) }
                 }
             }
             for i in nodes[n].zones.indices {
