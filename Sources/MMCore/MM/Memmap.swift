@@ -12,7 +12,7 @@
 //        what boot's ascending hand-over leaves). So memory nobody has touched costs a few
 //        bytes per 128 MiB section and one bit per 4 MiB block, and a 4 PiB machine fits.
 // Invariants (checkInvariants): a section's descriptors either do not exist or cover it whole;
-//        a max-order block is free only through the per-block table, never through PG_buddy.
+//        a max-order block is free only through its free bit, never through PG_buddy.
 // Reference: shared/reference/linux-6.1-mm.md §2.5, §4.1, §4.11.
 
 /// Linux: page_zone_id(): which node's zone a page belongs to, as nid × 8 + zone type.
@@ -196,7 +196,7 @@ public struct Memmap: Sendable {
     }
 
     /// Gives a section its descriptors: pages inside free max-order blocks are free (refcount 0,
-    /// no flags: the block's head is free through the per-block table), all others reserved.
+    /// no flags: the block's head is free through its free bit), all others reserved.
     @usableFromInline mutating func materialise(section s: Int) {
         var reserved = PageDescriptor()
         reserved.flags = .reserved
