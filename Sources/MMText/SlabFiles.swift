@@ -34,7 +34,7 @@ public enum SlabFiles {
             partialObjects += Int(k.slub.slabs[Int(sid)].inuse)
         }
         var cpuSlabs = 0, cpuPartialSlabs = 0
-        for c in s.cpu {
+        for c in k.cpuSlabs(of: id) {
             if c.slab >= 0 { cpuSlabs += 1 }
             var p = c.partial
             while p >= 0 { cpuPartialSlabs += 1; p = k.nextCPUPartial(p) }

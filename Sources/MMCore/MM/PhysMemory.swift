@@ -52,6 +52,7 @@ public struct PhysMemory: Sendable {
     }
 
     /// The frame holding `pfn`, made (zeroed) when `create` and it has none.
+    @inline(__always)
     @inlinable mutating func frame(_ pfn: UInt64) -> Int {
         if pfn == lastPfn { return lastBase / PhysMemory.wordsPerPage }
         if let f = frameOf[pfn] {
@@ -74,6 +75,7 @@ public struct PhysMemory: Sendable {
     }
 
     /// The aligned 64-bit word at `addr` (little-endian, as x86 stores it).
+    @inline(__always)
     @inlinable public func readWord(_ addr: PhysAddr) -> UInt64 {
         if addr >> pageShift == lastPfn { return words[lastBase + Int((addr & (pageSize - 1)) >> 3)] }
         guard let f = frameOf[addr >> pageShift] else { return 0 }
@@ -81,6 +83,7 @@ public struct PhysMemory: Sendable {
     }
 
     /// Writes the aligned 64-bit word at `addr`.
+    @inline(__always)
     @inlinable public mutating func writeWord(_ addr: PhysAddr, _ value: UInt64) {
         let pfn = addr >> pageShift
         if value == 0 && pfn != lastPfn && frameOf[pfn] == nil { return }

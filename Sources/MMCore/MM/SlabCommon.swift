@@ -160,7 +160,7 @@ extension Kernel {
         guard id >= 0, Int(id) < slub.caches.count, !slub.caches[Int(id)].destroyed else { return }
         slub.caches[Int(id)].refcount -= 1
         if slub.caches[Int(id)].refcount > 0 { return }
-        for cpu in slub.caches[Int(id)].cpu.indices { flushCPUSlab(id, cpu: cpu) }
+        for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu) }
         var leaked = false
         for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
             var sid = slub.caches[Int(id)].node[nid].partialHead

@@ -94,9 +94,12 @@ extension Kernel {
         let size = slub.caches[Int(id)].size
         let base = slabAddress(sid) &+ UInt64(slub.caches[Int(id)].redLeftPad)
         guard object >= base else { return nil }
-        let off = Int(object - base)
-        let (q, r) = off.quotientAndRemainder(dividingBy: size)
-        guard r == 0, q < Int(slub.slabs[Int(sid)].objects) else { return nil }
+        let off = object - base
+        guard off < UInt64(1) << 22 else { return nil }
+        // Linux: obj_to_index() divides with a reciprocal too. ceil(2^44 / size) is exact
+        // for every offset inside a slab (< 4 MiB) and every object size (≤ 4 MiB).
+        let q = Int((off &* slub.caches[Int(id)].reciprocal) >> 44)
+        guard off == UInt64(q * size), q < Int(slub.slabs[Int(sid)].objects) else { return nil }
         return q
     }
 
@@ -311,17 +314,17 @@ extension Kernel {
     public mutating func slabAllocNode<L: PageAllocListener>(_ id: Int32, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
                                                            cpu: Int = 0, origSize: Int = -1, _ l: inout L) -> UInt64? {
         guard id >= 0, Int(id) < slub.caches.count, !slub.caches[Int(id)].destroyed,
-              cpu >= 0, cpu < slub.caches[Int(id)].cpu.count else { return nil }
+              cpu >= 0, cpu < slub.possibleCPUs else { return nil }
         let ci = Int(id)
         var object: UInt64 = 0
         var sid: Int32 = -1
-        let c = slub.caches[ci].cpu[cpu]
+        let c = slub.cpuSlabs[cpuIndex(ci, cpu)]
         if c.freelist != 0, c.slab >= 0, nid == numaNoNode || slub.slabs[Int(c.slab)].nid == nid {
             // The lockless fast path.
             object = c.freelist
             sid = c.slab
-            slub.caches[ci].cpu[cpu].freelist = getFreepointer(id, object)
-            slub.caches[ci].cpu[cpu].tid &+= SlubState.tidStep
+            slub.cpuSlabs[cpuIndex(ci, cpu)].freelist = getFreepointer(id, object)
+            slub.cpuSlabs[cpuIndex(ci, cpu)].tid &+= SlubState.tidStep
             l.slab(.cpuFreelist(cache: id, object: object))
         } else {
             let orig = origSize < 0 ? slub.caches[ci].objectSize : origSize
@@ -350,14 +353,14 @@ extension Kernel {
                                                     origSize: Int, _ l: inout L) -> UInt64? {
         var node = nodeIn
         if node != numaNoNode && (Int(node) >= slub.slabNodes.count || !slub.slabNodes[Int(node)]) { node = numaNoNode }
-        var sid = slub.caches[Int(id)].cpu[cpu].slab
+        var sid = slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab
         while true {
             if sid >= 0 {
                 // redo:
                 if node != numaNoNode && slub.slabs[Int(sid)].nid != node {
                     deactivateCPUSlab(id, cpu: cpu, &l)
                 } else {
-                    if slub.caches[Int(id)].cpu[cpu].freelist == 0 {
+                    if slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist == 0 {
                         // get_freelist(): the objects freed to the frozen slab meanwhile.
                         let fl = slub.slabs[Int(sid)].freelist
                         slub.slabs[Int(sid)].freelist = 0
@@ -365,31 +368,31 @@ extension Kernel {
                         slub.slabs[Int(sid)].frozen = fl != 0
                         if fl == 0 {
                             slub.slabs[Int(sid)].where_ = .none
-                            slub.caches[Int(id)].cpu[cpu].slab = -1
-                            slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+                            slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = -1
+                            slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
                             sid = -1
                             continue
                         }
                         l.slab(.cpuSlabRefill(cache: id, slab: slabAddress(sid)))
-                        slub.caches[Int(id)].cpu[cpu].freelist = fl
+                        slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = fl
                     }
                     // load_freelist:
-                    let object = slub.caches[Int(id)].cpu[cpu].freelist
-                    slub.caches[Int(id)].cpu[cpu].freelist = getFreepointer(id, object)
-                    slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+                    let object = slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist
+                    slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = getFreepointer(id, object)
+                    slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
                     return object
                 }
             }
             // new_slab:
-            let p = slub.caches[Int(id)].cpu[cpu].partial
+            let p = slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial
             if p >= 0 {
-                slub.caches[Int(id)].cpu[cpu].partial = slub.slabs[Int(p)].next
+                slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial = slub.slabs[Int(p)].next
                 if slub.slabs[Int(p)].next >= 0 {
                     slub.slabs[Int(slub.slabs[Int(p)].next)].slabs = slub.slabs[Int(p)].slabs - 1
                 }
                 slub.slabs[Int(p)].next = -1
                 slub.slabs[Int(p)].where_ = .cpuSlab
-                slub.caches[Int(id)].cpu[cpu].slab = p
+                slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = p
                 sid = p
                 l.slab(.cpuPartial(cache: id, slab: slabAddress(p)))
                 continue
@@ -416,11 +419,11 @@ extension Kernel {
     /// Linux: retry_load_slab: flush whatever cpu slab appeared, install the new one, then
     /// load_freelist.
     mutating func loadNewCPUSlab<L: PageAllocListener>(_ id: Int32, _ sid: Int32, freelist: UInt64, cpu: Int, _ l: inout L) -> UInt64 {
-        if slub.caches[Int(id)].cpu[cpu].slab >= 0 { deactivateCPUSlab(id, cpu: cpu, &l) }
-        slub.caches[Int(id)].cpu[cpu].slab = sid
+        if slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab >= 0 { deactivateCPUSlab(id, cpu: cpu, &l) }
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = sid
         slub.slabs[Int(sid)].where_ = .cpuSlab
-        slub.caches[Int(id)].cpu[cpu].freelist = getFreepointer(id, freelist)
-        slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = getFreepointer(id, freelist)
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
         return freelist
     }
 
@@ -487,7 +490,7 @@ extension Kernel {
     /// Linux: put_cpu_partial(): push a frozen slab onto this CPU's partial list; with `drain`,
     /// a list already holding cpu_partial_slabs slabs is unfrozen onto the node lists first.
     mutating func putCPUPartial<L: PageAllocListener>(_ id: Int32, _ sid: Int32, drain: Bool, cpu: Int, _ l: inout L) {
-        var old = slub.caches[Int(id)].cpu[cpu].partial
+        var old = slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial
         var slabs: Int32 = 0
         var toUnfreeze: Int32 = -1
         if old >= 0 {
@@ -501,7 +504,7 @@ extension Kernel {
         slub.slabs[Int(sid)].slabs = slabs + 1
         slub.slabs[Int(sid)].next = old
         slub.slabs[Int(sid)].where_ = .cpuPartial
-        slub.caches[Int(id)].cpu[cpu].partial = sid
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial = sid
         if toUnfreeze >= 0 { unfreezePartials(id, toUnfreeze, cpu: cpu, &l) }
     }
 
@@ -529,12 +532,12 @@ extension Kernel {
 
     /// Linux: the deactivate_slab: label — take the cpu slab away and deactivate it.
     mutating func deactivateCPUSlab<L: PageAllocListener>(_ id: Int32, cpu: Int, _ l: inout L) {
-        let sid = slub.caches[Int(id)].cpu[cpu].slab
+        let sid = slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab
         guard sid >= 0 else { return }
-        let freelist = slub.caches[Int(id)].cpu[cpu].freelist
-        slub.caches[Int(id)].cpu[cpu].slab = -1
-        slub.caches[Int(id)].cpu[cpu].freelist = 0
-        slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+        let freelist = slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = -1
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = 0
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
         deactivateSlab(id, sid, freelist: freelist, cpu: cpu, &l)
     }
 
@@ -587,8 +590,8 @@ extension Kernel {
 
     mutating func flushCPUSlab<L: PageAllocListener>(_ id: Int32, cpu: Int, _ l: inout L) {
         deactivateCPUSlab(id, cpu: cpu, &l)
-        let p = slub.caches[Int(id)].cpu[cpu].partial
-        slub.caches[Int(id)].cpu[cpu].partial = -1
+        let p = slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial
+        slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial = -1
         if p >= 0 { unfreezePartials(id, p, cpu: cpu, &l) }
     }
 
@@ -602,12 +605,12 @@ extension Kernel {
     }
 
     public mutating func slabFree<L: PageAllocListener>(_ idIn: Int32, _ object: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
-        guard idIn >= 0, Int(idIn) < slub.caches.count, cpu >= 0, cpu < slub.caches[Int(idIn)].cpu.count else {
+        guard idIn >= 0, Int(idIn) < slub.caches.count, cpu >= 0, cpu < slub.possibleCPUs else {
             return .refused("no such cache or CPU")
         }
         // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used. An object
         // of this CPU's cpu slab is found without a page lookup.
-        let cs = slub.caches[Int(idIn)].cpu[cpu].slab
+        let cs = slub.cpuSlabs[cpuIndex(Int(idIn), cpu)].slab
         var known: Int32? = nil
         if cs >= 0 {
             let base = slabAddress(cs)
@@ -636,7 +639,7 @@ extension Kernel {
             return .refused(what)
         }
         guard isAllocatedObject(sid, index) else {
-            let c = slub.caches[Int(id)].cpu[cpu]
+            let c = slub.cpuSlabs[cpuIndex(Int(id), cpu)]
             let head = c.slab == sid ? c.freelist : slub.slabs[Int(sid)].freelist
             if head == object {
                 // set_freepointer()'s naive double-free check.
@@ -664,10 +667,10 @@ extension Kernel {
     /// Linux: do_slab_free(): onto the CPU's freelist if the object's slab is the cpu slab.
     @inline(__always)
     mutating func doSlabFree<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int, _ l: inout L) {
-        if slub.caches[Int(id)].cpu[cpu].slab == sid {
-            setFreepointer(id, object, slub.caches[Int(id)].cpu[cpu].freelist)
-            slub.caches[Int(id)].cpu[cpu].freelist = object
-            slub.caches[Int(id)].cpu[cpu].tid &+= SlubState.tidStep
+        if slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab == sid {
+            setFreepointer(id, object, slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist)
+            slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = object
+            slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
             l.slab(.freeFast(cache: id, object: object))
             return
         }
@@ -717,7 +720,7 @@ extension Kernel {
     }
 
     public mutating func kmemCacheShrink<L: PageAllocListener>(_ id: Int32, _ l: inout L) {
-        for cpu in slub.caches[Int(id)].cpu.indices { flushCPUSlab(id, cpu: cpu, &l) }
+        for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu, &l) }
         let objects = slub.caches[Int(id)].objects
         for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
             // Buckets by free objects: the fullest slabs first, the emptiest last.

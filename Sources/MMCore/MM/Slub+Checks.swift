@@ -29,8 +29,9 @@ extension Kernel {
                 if count != n.nrPartial { return "\(s.name): node \(nid) nr_partial \(n.nrPartial), list holds \(count)" }
                 if prev != n.partialTail { return "\(s.name): node \(nid)'s partial tail is wrong" }
             }
-            for cpu in s.cpu.indices {
-                var p = s.cpu[cpu].partial
+            for cpu in 0..<slub.possibleCPUs {
+                let cs = slub.cpuSlabs[cpuIndex(Int(id), cpu)]
+                var p = cs.partial
                 var n = 0
                 while p >= 0 {
                     if slub.slabs[Int(p)].where_ != .cpuPartial || !slub.slabs[Int(p)].frozen { return "\(s.name): cpu \(cpu) partial slab \(p) is not a frozen cpu-partial slab" }
@@ -38,7 +39,7 @@ extension Kernel {
                     p = slub.slabs[Int(p)].next
                     if n > slub.slabs.count { return "\(s.name): cpu \(cpu)'s partial list loops" }
                 }
-                let c = s.cpu[cpu].slab
+                let c = cs.slab
                 if c >= 0 && (slub.slabs[Int(c)].where_ != .cpuSlab || !slub.slabs[Int(c)].frozen) { return "\(s.name): cpu \(cpu)'s slab is not a frozen cpu slab" }
             }
             for sid in slabs(of: id) {
@@ -49,7 +50,7 @@ extension Kernel {
                 // Free objects: the slab's own freelist, and the CPU freelist if it is a cpu slab.
                 var free = Set<UInt64>()
                 var lists = [slab.freelist]
-                for c in s.cpu where c.slab == sid { lists.append(c.freelist) }
+                for c in cpuSlabs(of: id) where c.slab == sid { lists.append(c.freelist) }
                 for head in lists {
                     var o = head
                     while o != 0 {

@@ -455,7 +455,7 @@ extension Kernel {
     /// flush the CPUs, then check every slab on the node lists. Returns the slabs checked.
     @discardableResult
     public mutating func validateSlabCache(_ id: Int32) -> Int {
-        for cpu in slub.caches[Int(id)].cpu.indices { flushCPUSlab(id, cpu: cpu) }
+        for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu) }
         var total = 0
         for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
             var count = validateList(id, from: slub.caches[Int(id)].node[nid].partialHead)

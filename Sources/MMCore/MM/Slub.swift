@@ -100,13 +100,14 @@ public struct KmemCache: Sendable {
     public var address: UInt64 = 0
     public var destroyed = false
     public var node: [KmemCacheNode] = []
-    public var cpu: [KmemCacheCPU] = []
     /// Linux: NR_SLAB_*_B accounting of this cache's pages.
     public var pages = 0
     /// No constructor, not RCU-typesafe, not poisoned: init_on_alloc/init_on_free apply
     /// (slab_want_init_on_alloc()/_free()). Kept so the hot path reads a flag, not the ctor.
     public var plainInit = true
     public var hasCtor = false
+    /// Linux: s->reciprocal_size — here ceil(2^44 / size), for objectIndex().
+    public var reciprocal: UInt64 = 0
 
     public init(name: String, objectSize: Int, align: Int, flags: SlabFlags) {
         self.name = name; self.objectSize = objectSize; self.size = objectSize; self.align = align; self.flags = flags
@@ -148,6 +149,9 @@ public struct SlubState: Sendable {
     public var list: [Int32] = []
     public var slabs: [Slab] = []
     var freeSlabIDs: [Int32] = []
+    /// Linux: each cache's kmem_cache_cpu, one per possible CPU: cache id × nr_cpu_ids + cpu
+    /// (one flat array, so the fast path checks one buffer's uniqueness, not two).
+    public var cpuSlabs: [KmemCacheCPU] = []
     /// Linux: kmalloc_caches[type][index] (−1: none).
     public var kmallocCaches = [[Int32]](repeating: [Int32](repeating: -1, count: Kmalloc.shiftHigh + 1),
                                          count: KmallocType.allCases.count)
@@ -178,7 +182,7 @@ public struct SlubState: Sendable {
     var objectBits: [[UInt64]] = []
     /// Linux: num_present_cpus() and nr_cpu_ids when caches are created.
     var presentCPUs = 1
-    var possibleCPUs = 1
+    public internal(set) var possibleCPUs = 1
 
     public init() {}
 
@@ -333,9 +337,14 @@ extension Kernel {
         else if s.size >= 256 { s.cpuPartial = 52 }
         else { s.cpuPartial = 120 }
         s.cpuPartialSlabs = s.cpuPartial == 0 ? 0 : (2 * s.cpuPartial + s.objects - 1) / s.objects
+        s.reciprocal = ((UInt64(1) << 44) + UInt64(s.size) - 1) / UInt64(s.size)
         s.hasCtor = s.ctor != nil
         s.plainInit = !s.hasCtor && s.flags.isDisjoint(with: [.typesafeByRCU, .poison])
-        s.cpu = (0..<slub.possibleCPUs).map { KmemCacheCPU(tid: UInt64($0)) }
+        // Its kmem_cache_cpu slots (ids are dense, so the slots of cache `id` start at
+        // id × nr_cpu_ids).
+        while slub.cpuSlabs.count < (Int(id) + 1) * slub.possibleCPUs {
+            slub.cpuSlabs.append(KmemCacheCPU(tid: UInt64(slub.cpuSlabs.count % slub.possibleCPUs)))
+        }
         s.node = [KmemCacheNode](repeating: KmemCacheNode(), count: slub.slabNodes.count)
         slub.caches[Int(id)] = s
         if slub.state >= .up { initCacheRandomSeq(id) }
@@ -479,6 +488,14 @@ extension Kernel {
 }
 
 extension Kernel {
+    /// Where cache `ci`'s kmem_cache_cpu for `cpu` is in `slub.cpuSlabs`.
+    @inline(__always) public func cpuIndex(_ ci: Int, _ cpu: Int) -> Int { ci * slub.possibleCPUs + cpu }
+
+    /// A cache's kmem_cache_cpu for every possible CPU.
+    public func cpuSlabs(of id: Int32) -> ArraySlice<KmemCacheCPU> {
+        slub.cpuSlabs[cpuIndex(Int(id), 0)..<cpuIndex(Int(id), slub.possibleCPUs)]
+    }
+
     /// The live slabs of a cache, in slab-table order.
     public func slabs(of id: Int32) -> [Int32] {
         var out: [Int32] = []
