@@ -52,6 +52,7 @@ extension Zone {
     }
 
     /// Linux: zone_watermark_fast().
+    @inline(__always)
     func watermarkFast(order: Int, mark: UInt64, highestZone: Int, flags: AllocFlags, gfp: GFPFlags) -> Bool {
         let free = Int64(freePages)
         if order == 0 {
@@ -119,6 +120,7 @@ extension Kernel {
     }
 
     /// Linux: numa_mem_id() for a node without memory: the nearest one that has some.
+    @inline(__always)
     func preferredNode(_ nid: Int32) -> Int32 {
         let n = nid == numaNoNode || Int(nid) >= zonelists.fallback.count ? bootCPUNode : nid
         if Int(n) < zonelists.fallback.count, !zonelists.fallback[Int(n)].isEmpty { return n }
@@ -276,6 +278,7 @@ extension Kernel {
 
     /// The node and zone indices of the zone holding `pfn` (Linux: page_zone()), nil outside
     /// every zone.
+    @inline(__always)
     func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? {
         guard let slot = memmap.zoneSlot(pfn), let n = nodeIndex(Int32(slot / 8)) else { return nil }
         return (n, Int(slot % 8))
@@ -283,6 +286,7 @@ extension Kernel {
 
     /// Linux: free_pages_prepare()'s checks (and, for what Linux only catches with DEBUG_VM or
     /// not at all, the model's own): nil when the free is sound.
+    @inline(__always)
     func freeCheck(_ pfn: UInt64, order: Int) -> (text: String, refcount: Int)? {
         let d = memmap.page(pfn)
         if d.flags.contains(.reserved) { return ("PAGE_FLAGS_CHECK_AT_FREE flag(s) set", Int(d.refcount)) }

@@ -19,6 +19,9 @@ public struct PhysMemory: Sendable {
     /// Written frames per max-order block (pfn >> 10), so that zeroing a large block that was
     /// never written costs one lookup, not one per page.
     @usableFromInline var framesInBlock: [UInt64: UInt32] = [:]
+    /// The same, as one bit per block: the page allocator zeroes a page on every allocation,
+    /// and this answers "nothing written there" without hashing.
+    @usableFromInline var blockWritten = Bitset()
     /// The last page written or looked up for writing, and its first word: SLUB touches the
     /// same page over and over, and this saves the hash lookup.
     @usableFromInline var lastPfn: UInt64 = .max
@@ -34,18 +37,22 @@ public struct PhysMemory: Sendable {
     /// Zeroes `count` pages from `pfn`.
     @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
         if frameOf.isEmpty { return }
-        lastPfn = .max
         var p = pfn
         let end = pfn + count
         while p < end {
             let block = p >> 10
             let blockEnd = Swift.min(end, (block + 1) << 10)
-            if var n = framesInBlock[block] {
-                while p < blockEnd && n > 0 {
-                    if let f = frameOf.removeValue(forKey: p) { spareFrames.append(f); n -= 1 }
-                    p += 1
+            if blockWritten.contains(block) {
+                var removed: UInt32 = 0
+                for q in p..<blockEnd {
+                    if let f = frameOf.removeValue(forKey: q) { spareFrames.append(f); removed += 1 }
                 }
-                framesInBlock[block] = n == 0 ? nil : n
+                if removed > 0 {
+                    lastPfn = .max
+                    let n = (framesInBlock[block] ?? removed) - removed
+                    framesInBlock[block] = n == 0 ? nil : n
+                    if n == 0 { blockWritten.remove(block) }
+                }
             }
             p = blockEnd
         }
@@ -70,6 +77,7 @@ public struct PhysMemory: Sendable {
         }
         frameOf[pfn] = f
         framesInBlock[pfn >> 10, default: 0] += 1
+        blockWritten.insert(pfn >> 10)
         lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
         return Int(f)
     }
