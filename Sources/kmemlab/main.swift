@@ -9,7 +9,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -41,6 +41,9 @@ struct MachineArguments: ParsableArguments {
     @Option(name: .customLong("slab-caches"), help: ArgumentHelp("Create these caches at boot instead of the built-in table (the oracle's slab-attrs.tsv format).", valueName: "file"))
     var slabCaches: String?
 
+    @Option(name: .customLong("memory-model"), help: ArgumentHelp("flat, sparse or vmemmap (Debian's; the default): how struct pages are laid out.", valueName: "model"))
+    var memoryModel: String?
+
     @Option(help: ArgumentHelp("Seed for everything random (freelist order, hardened pointers). Default 0.", valueName: "n"))
     var seed: UInt64 = 0
 
@@ -49,6 +52,12 @@ struct MachineArguments: ParsableArguments {
         let m = try built ?? options.build()
         var k = Kernel(machine: m)
         k.seed = seed
+        if let name = memoryModel {
+            guard let m = MemoryModel(rawValue: name) else {
+                throw InputError(file: "(options)", field: "--memory-model", "\"\(name)\": expected flat, sparse or vmemmap")
+            }
+            k.memoryModel = m
+        }
         if let path = slabCaches { k.slabCacheTable = try SlabCacheTable.parse(try readText(path), file: path) }
         return k
     }
@@ -130,6 +139,7 @@ struct Boot: ParsableCommand {
         kernel.replayMemblock = replayMemblock
         var panic: String? = nil
         do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
+        if panic == nil { try kernel.checkMemoryModel() }
         for assignment in sysctl where panic == nil {
             guard let eq = assignment.firstIndex(of: "=") else {
                 throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
@@ -158,13 +168,29 @@ struct Boot: ParsableCommand {
 /// Boots the machine the options describe; a kernel panic is an error here.
 func bootForShell(_ machine: MachineArguments) throws -> Kernel {
     var kernel = try machine.kernel()
-    do { try kernel.boot() } catch {
-        if case let .panic(msg) = error {
-            print("[    0.000000] Kernel panic - not syncing: \(msg)")
-            throw ExitCode(1)
+    try kernel.bootChecked()
+    return kernel
+}
+
+extension Kernel {
+    /// Boots; a kernel panic prints its line and exits 1; a model the machine cannot have is an
+    /// input error.
+    mutating func bootChecked() throws {
+        do { try boot() } catch {
+            if case let .panic(msg) = error {
+                print("[    0.000000] Kernel panic - not syncing: \(msg)")
+                throw ExitCode(1)
+            }
+        }
+        try checkMemoryModel()
+    }
+
+    func checkMemoryModel() throws {
+        if memoryModel == .flat && nodes.filter({ $0.nodeSpannedPages > 0 }).count > 1 {
+            throw InputError(file: "(options)", field: "--memory-model",
+                             "flat: FLATMEM describes one node; this machine has \(nodes.filter { $0.nodeSpannedPages > 0 }.count) (Linux: FLATMEM depends on !NUMA)")
         }
     }
-    return kernel
 }
 
 struct Alloc: ParsableCommand {
@@ -220,6 +246,31 @@ struct Slab: ParsableCommand {
             throw InputError(file: "(arguments)", field: "CACHE", "\"\(name)\": no such cache (kmemlab slab lists them)")
         }
         for line in SlabFiles.describe(kernel, id) { print(line) }
+    }
+}
+
+struct Pfn: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a machine and show how its memory model turns a pfn into a struct page and back.",
+        discussion: """
+        PFN is decimal or 0x hex. --memory-model picks FLATMEM, classic SPARSEMEM or
+        SPARSEMEM_VMEMMAP (Debian's); the boot then allocates the memmap as that model does.
+
+        Example:
+          kmemlab pfn --memory-model sparse 0x12345
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Argument(help: "The page frame number.")
+    var pfn: String
+
+    func run() throws {
+        let value: UInt64?
+        if pfn.hasPrefix("0x") { value = UInt64(pfn.dropFirst(2), radix: 16) } else { value = UInt64(pfn) }
+        guard let v = value else { throw InputError(file: "(arguments)", field: "PFN", "\"\(pfn)\" is not a number") }
+        let kernel = try bootForShell(machine)
+        for line in PfnExplain.lines(kernel, v) { print(line) }
     }
 }
 

@@ -112,6 +112,8 @@ public struct PGData: Equatable, Sendable {
     public var firstDeferredPfn: UInt64 = .max
     /// Where NODE_DATA lives (0 for a node allocated as memoryless).
     public var physAddr: PhysAddr = 0
+    /// FLATMEM: pgdat->node_mem_map (the physical address of node_start_pfn's struct page).
+    public var nodeMemMap: PhysAddr = 0
 
     public init(nodeId: Int32) {
         self.nodeId = nodeId

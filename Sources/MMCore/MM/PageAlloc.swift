@@ -180,8 +180,25 @@ extension Kernel {
             log.info("Initmem setup node \(nid) as memoryless")
         }
         calculateNodeTotalpages(&pgdat, start, end)
+        if memoryModel == .flat { allocNodeMemMap(&pgdat) }
         freeAreaInitCore(&pgdat)
         return pgdat
+    }
+
+    /// Linux: alloc_node_mem_map() (FLATMEM): the node's struct pages in one array from the
+    /// MAX_ORDER-aligned start below node_start_pfn to the aligned end.
+    mutating func allocNodeMemMap(_ pgdat: inout PGData) {
+        guard pgdat.nodeSpannedPages > 0 else { return }
+        let start = pgdat.nodeStartPfn & ~(maxOrderNrPages - 1)
+        let end = roundUp(pgdat.nodeStartPfn + pgdat.nodeSpannedPages, maxOrderNrPages)
+        let size = (end - start) * 64
+        let map = memblock.allocTryNid(size: size, align: memblock.smpCacheBytes, nid: pgdat.nodeId,
+                                       caller: .unknownOffset("alloc_node_mem_map"), log: &log)
+        if map == 0 {
+            pendingPanic = "Failed to allocate \(size) bytes for node \(pgdat.nodeId) memory map"
+            return
+        }
+        pgdat.nodeMemMap = map + (pgdat.nodeStartPfn - start) * 64
     }
 
     /// Linux: zone_spanned_pages_in_node() / zone_absent_pages_in_node()'s shared clamping, with
@@ -231,9 +248,10 @@ extension Kernel {
 
     /// Linux: calc_memmap_size(): the struct pages a zone's memmap costs (its present pages
     /// when the zone is mostly holes).
-    static func calcMemmapSize(spanned: UInt64, present: UInt64) -> UInt64 {
+    static func calcMemmapSize(spanned: UInt64, present: UInt64, sparse: Bool = true) -> UInt64 {
         var pages = spanned
-        if spanned > present + (present >> 4) { pages = present }
+        // Only SPARSEMEM leaves large holes without struct pages.
+        if sparse && spanned > present + (present >> 4) { pages = present }
         return roundUp(pages * 64, pageSize) >> pageShift
     }
 
@@ -243,7 +261,7 @@ extension Kernel {
         for j in 0..<maxNrZones {
             let z = pgdat.zones[j]
             var freesize = z.presentPages
-            let memmap = Kernel.calcMemmapSize(spanned: z.spannedPages, present: freesize)
+            let memmap = Kernel.calcMemmapSize(spanned: z.spannedPages, present: freesize, sparse: memoryModel != .flat)
             if freesize >= memmap {
                 freesize -= memmap
             } else {
@@ -278,7 +296,8 @@ extension Kernel {
                 deferInit(node: n, zone: z, start: s, end: e, counted: &counted)
             }
         }
-        let end = roundUp(lastEnd, pagesPerSection)
+        // The hole up to the end of the last section: SPARSEMEM only.
+        let end = memoryModel == .flat ? lastEnd : roundUp(lastEnd, pagesPerSection)
         if hole < end { initUnavailableRange(hole, end, zoneId, lastNid) }
     }
 
@@ -289,6 +308,7 @@ extension Kernel {
     /// skips holes; the cut falls on the first section boundary after more than a section.
     mutating func deferInit(node n: Int, zone z: Zone, start s: UInt64, end e: UInt64,
                             counted: inout (zoneEnd: UInt64, pages: UInt64)) {
+        if memoryModel == .flat { return }   // DEFERRED_STRUCT_PAGE_INIT needs SPARSEMEM
         if counted.zoneEnd != z.zoneEndPfn { counted = (z.zoneEndPfn, 0) }
         guard z.zoneEndPfn >= nodes[n].nodeEndPfn, nodes[n].firstDeferredPfn == .max else { return }
         let firstEligible = s + (counted.pages >= pagesPerSection ? 0 : pagesPerSection - counted.pages)

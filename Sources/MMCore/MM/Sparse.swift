@@ -18,6 +18,21 @@ public let sectionSizeBits: UInt64 = 27
 public let pfnSectionShift: UInt64 = sectionSizeBits - pageShift
 public let pagesPerSection: UInt64 = 1 << pfnSectionShift
 
+/// Linux: the memory model the kernel is built with (Debian: SPARSEMEM_VMEMMAP). The others
+/// are what-ifs: x86-64 cannot select FLATMEM (it needs !NUMA and 32-bit), and classic
+/// SPARSEMEM differs from VMEMMAP only in how a pfn becomes a struct page and in the page
+/// tables the vmemmap needs.
+public enum MemoryModel: String, Sendable, CaseIterable {
+    /// One mem_map array per node (CONFIG_FLATMEM): pfn_to_page = mem_map + pfn; no sections,
+    /// so no DEFERRED_STRUCT_PAGE_INIT either.
+    case flat
+    /// CONFIG_SPARSEMEM without VMEMMAP: each section's mem_section records where its struct
+    /// pages are, minus the section's first pfn.
+    case sparse
+    /// CONFIG_SPARSEMEM_VMEMMAP: all struct pages at vmemmap + pfn, backed section by section.
+    case vmemmap
+}
+
 /// A run of consecutive present sections of one node.
 public struct SectionRun: Equatable, Sendable {
     public var start: UInt64   // first section number
@@ -88,6 +103,15 @@ extension Kernel {
     mutating func sparseInit() {
         sections = SparseState()
         sections.vmemmap = PageTableShadow(base: vmemmapBase, la57: la57)
+        if memoryModel == .flat {
+            // No sections: the model still keeps the present ranges for its own lookups, and
+            // under FLATMEM every pfn below the end of memory has a struct page (pfn_valid()).
+            var end: UInt64 = 0
+            for r in memPfnRanges() { end = Swift.max(end, r.end) }
+            let maxSection = (UInt64(1) << (maxPhysmemBits - pageShift)) / pagesPerSection
+            if end > 0 { sections.present = [SectionRun(start: 0, end: Swift.min(maxSection, (end + pagesPerSection - 1) / pagesPerSection), nid: 0)] }
+            return
+        }
         memblocksPresent()
         // Group present sections by node, in section order.
         var i = 0
@@ -180,6 +204,14 @@ extension Kernel {
     /// Linux: vmemmap_populate_hugepages() for one section: its 2 MiB of struct pages is one PMD
     /// entry; the tables above it are allocated on the node as they are first needed.
     mutating func vmemmapPopulateSection(_ section: UInt64, nid: Int32, haveBuffer: Bool) {
+        if memoryModel == .sparse {
+            // __populate_section_memmap(): the buffer, else memblock; no vmemmap tables.
+            if !haveBuffer {
+                _ = memblock.allocTryNidRaw(size: Kernel.sectionMapSize, align: Kernel.sectionMapSize, minAddr: Kernel.maxDMAAddress,
+                                            nid: nid, caller: .unknownOffset("__populate_section_memmap"), log: &log)
+            }
+            return
+        }
         let offset = (section << pfnSectionShift) * 64
         if la57 {
             let top = sections.vmemmap.slot(offset, sections.vmemmap.pgdShift)
@@ -201,4 +233,52 @@ extension Kernel {
         _ = memblock.allocTryNidRaw(size: pageSize, align: pageSize, minAddr: Kernel.maxDMAAddress, nid: nid,
                                     caller: Caller("vmemmap_alloc_block_zero.constprop.0+0xc/0x28"), log: &log)
     }
+}
+
+extension Kernel {
+    /// Where Linux's struct page for `pfn` is under the chosen memory model, and how it got
+    /// there: the steps pfn_to_page() takes. nil when the pfn has no struct page.
+    public func structPage(_ pfn: UInt64) -> StructPageLocation? {
+        switch memoryModel {
+        case .flat:
+            // mem_map starts at the node's MAX_ORDER-aligned first pfn.
+            guard let n = nodes.first(where: { $0.nodeMemMap != 0 && pfn >= $0.nodeStartPfn & ~(maxOrderNrPages - 1)
+                                               && pfn < roundUp($0.nodeEndPfn, maxOrderNrPages) })
+            else { return nil }
+            let start = n.nodeStartPfn & ~(maxOrderNrPages - 1)
+            let map = n.nodeMemMap - (n.nodeStartPfn - start) * 64
+            return StructPageLocation(model: .flat, section: nil, virt: directMapVirt(map + (pfn - start) * 64),
+                                      phys: map + (pfn - start) * 64, sectionMap: map, nid: n.nodeId)
+        case .sparse, .vmemmap:
+            let section = pfn >> pfnSectionShift
+            guard let nid = sections.nid(ofSection: section) else { return nil }
+            // The section's 2 MiB of struct pages: its place in its node's buffer.
+            var phys: PhysAddr = 0
+            for b in sections.blocks where b.buffer != 0 {
+                var idx: UInt64 = 0
+                for r in b.runs {
+                    if section >= r.start && section < r.end { phys = b.buffer + (idx + section - r.start) * Kernel.sectionMapSize }
+                    idx += r.end - r.start
+                }
+            }
+            let offset = (pfn - (section << pfnSectionShift)) * 64
+            let virt = memoryModel == .vmemmap ? vmemmapBase &+ pfn &* 64 : directMapVirt(phys + offset)
+            return StructPageLocation(model: memoryModel, section: section, virt: virt,
+                                      phys: phys == 0 ? nil : phys + offset, sectionMap: phys, nid: nid)
+        }
+    }
+}
+
+/// The answer of Kernel.structPage(_:).
+public struct StructPageLocation: Sendable, Equatable {
+    public var model: MemoryModel
+    /// The section number (SPARSEMEM models).
+    public var section: UInt64?
+    /// The struct page's kernel virtual address (what pfn_to_page() returns).
+    public var virt: UInt64
+    /// The RAM holding it (nil if its memmap allocation failed).
+    public var phys: PhysAddr?
+    /// FLATMEM: mem_map's physical address; SPARSEMEM: the section's memmap block.
+    public var sectionMap: PhysAddr
+    public var nid: Int32
 }

@@ -98,6 +98,8 @@ public struct Kernel: Sendable {
     public var slabCacheTable: [KmemCacheSpec]?
     /// Pages kmalloc took straight from the page allocator (Linux: part of NR_SLAB_UNRECLAIMABLE_B).
     public var largeKmallocPages = 0
+    /// The memory model the kernel is built with (`--memory-model`; Debian: VMEMMAP).
+    public var memoryModel = MemoryModel.vmemmap
     /// The seed of everything random (KASLR offsets, s->random, freelist order, shuffle).
     public var seed: UInt64 = 0
     /// Linux: tainted_mask.

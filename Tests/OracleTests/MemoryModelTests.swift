@@ -1,0 +1,68 @@
+// The three memory models: how each allocates the memmap at boot, and how each turns a pfn into
+// a struct page (kmemlab pfn).
+
+import KmemlabTestSupport
+import MMCore
+import MMText
+import Testing
+
+func bootCase(_ name: String, model: MemoryModel) throws -> Kernel {
+    let path = Fixtures.casePath(name, "dmesg.txt")
+    var k = Kernel(machine: try DmesgParser(fileName: path).parse(Fixtures.text(path)))
+    k.memoryModel = model
+    try k.boot()
+    return k
+}
+
+@Suite("memory models: FLATMEM, SPARSEMEM, SPARSEMEM_VMEMMAP")
+struct MemoryModelTests {
+    @Test("each model's memmap allocations at boot", arguments: MemoryModel.allCases)
+    func bootAllocations(_ model: MemoryModel) throws {
+        let k = try bootCase("pc-1g-2cpu", model: model)
+        let lines = k.log.lines
+        let vmemmapTables = lines.filter { $0.contains("vmemmap_alloc_block_zero") && $0.hasPrefix("memblock_alloc_try_nid_raw") }.count
+        let sparseBuffer = lines.contains { $0.hasPrefix("memblock_alloc_exact_nid_raw") && $0.hasSuffix("sparse_init_nid+0x11f/0x34d") }
+        let flatMap = lines.first { $0.hasSuffix("alloc_node_mem_map+0x0/0x0") }
+        switch model {
+        case .vmemmap:
+            #expect(vmemmapTables == 2 && sparseBuffer && flatMap == nil)
+            #expect(k.nodes[0].firstDeferredPfn != .max)
+        case .sparse:
+            #expect(vmemmapTables == 0 && sparseBuffer && flatMap == nil)
+        case .flat:
+            // One array from pfn 0 to the MAX_ORDER-aligned end: 0x3ffe0 pfns → 0x40000 × 64 bytes.
+            #expect(vmemmapTables == 0 && !sparseBuffer)
+            #expect(flatMap?.hasPrefix("memblock_alloc_try_nid: 16777216 bytes align=0x40 nid=0 ") == true)
+            #expect(k.nodes[0].firstDeferredPfn == .max, "no deferred struct page init without SPARSEMEM")
+            #expect(!lines.contains { $0.contains("sparse_init") })
+        }
+        #expect(k.checkPageAllocInvariants() == nil)
+        #expect(k.checkSlubInvariants() == nil)
+    }
+
+    @Test("pfn_to_page and page_to_pfn agree, and each model puts the struct page where it says", arguments: MemoryModel.allCases)
+    func translation(_ model: MemoryModel) throws {
+        let k = try bootCase("pc-1g-2cpu", model: model)
+        for pfn: UInt64 in [1, 0x9f, 0x100, 0x12345, 0x3ffdf] {
+            let loc = try #require(k.structPage(pfn), "pfn \(pfn)")
+            let text = PfnExplain.lines(k, pfn).joined(separator: "\n")
+            #expect(text.contains("= 0x\(String(pfn, radix: 16))"), "page_to_pfn gives the pfn back")
+            switch model {
+            case .vmemmap: #expect(loc.virt == k.vmemmapBase + pfn * 64)
+            case .sparse, .flat: #expect(loc.virt == k.directMapVirt(try #require(loc.phys)))
+            }
+            // Consecutive pfns of one section (or mem_map) have consecutive struct pages.
+            if let next = k.structPage(pfn + 1), (pfn + 1) % pagesPerSection != 0 { #expect(next.virt == loc.virt + 64) }
+        }
+        // Beyond memory: no struct page (FLATMEM's mem_map ends at the aligned end of the node).
+        #expect(k.structPage(0x1_0000_0000) == nil)
+    }
+
+    @Test("FLATMEM counts every hole page as unavailable, SPARSEMEM only those in present sections")
+    func unavailableRanges() throws {
+        let flat = try bootCase("pc-1g-2cpu", model: .flat).log.lines.filter { $0.contains("unavailable ranges") }
+        let vm = try bootCase("pc-1g-2cpu", model: .vmemmap).log.lines.filter { $0.contains("unavailable ranges") }
+        #expect(vm.contains("On node 0, zone DMA32: 32 pages in unavailable ranges"), "the kernel's: the rest of the last section")
+        #expect(!flat.contains("On node 0, zone DMA32: 32 pages in unavailable ranges"), "FLATMEM's mem_map ends with the memory")
+    }
+}
