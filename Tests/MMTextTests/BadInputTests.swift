@@ -162,7 +162,9 @@ struct CommandTests {
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "kmalloc 99999999"],
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_alloc no_such_cache"],
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_create x 64 flags SLAB_BOGUS"],
-                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_create x 64 align 3"]])
+                      ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_create x 64 align 3"],
+                      ["pfn", "--mem", "128M", "banana"], ["pfn", "--mem", "128M", "--memory-model", "discontig", "1"],
+                      ["pfn", "--memory-model", "flat", "--numa", "0:1G,1:1G", "0x100"]])
     func badInput(_ args: [String]) throws {
         let r = try run(args)
         #expect(r.status == 2)
