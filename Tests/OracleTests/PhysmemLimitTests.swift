@@ -1,6 +1,7 @@
 // Memory beyond what the memory model can describe: Linux trims it with a warning; kmemlab must
 // do the same rather than try to describe it (it once crashed allocating a 2^61-byte bitmap).
 
+import KmemlabTestSupport
 import MMCore
 import MMText
 import Testing
@@ -41,5 +42,26 @@ struct CompactMemmapTests {
         }
         #expect(n == l.count && n > 16_000_000)
         #expect(descending < 8)
+    }
+}
+
+@Suite("nodes without memory")
+struct MemorylessNodeTests {
+    @Test("a node with CPUs but no memory gets a pg_data_t from memblock and the kernel's lines")
+    func memoryless() throws {
+        // srv-03 is a 5.19 boot; its node lines are the same in 6.1.
+        let path = Fixtures.hardwarePath("srv-03-5.19.txt")
+        var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
+        m.commandLine += " memblock=debug"
+        var k = Kernel(machine: m)
+        try k.boot()
+        let lines = k.log.lines
+        let i = try #require(lines.firstIndex(of: "Initializing node 1 as memoryless"))
+        #expect(lines[i + 1].hasPrefix("memblock_alloc_try_nid: 176128 bytes align=0x40 nid=-1 from=0x0000000000000000 max_addr=0x0000000000000000 free_area_init"))
+        #expect(lines[i + 3] == "Initmem setup node 1 as memoryless")
+        let expected = Fixtures.messages(Fixtures.text(path)).filter { $0.hasPrefix("Fallback order for Node") }
+        #expect(lines.filter { $0.hasPrefix("Fallback order for Node") } == expected)
+        let node1 = try #require(k.nodes.first { $0.nodeId == 1 })
+        #expect(node1.physAddr != 0 && node1.nodeSpannedPages == 0)
     }
 }

@@ -73,8 +73,17 @@ extension Kernel {
         for nid in NUMAState.members(numa.nodePossible) {
             if !numa.nodeOnline.contains(UInt64(nid)) {
                 log.info("Initializing node \(nid) as memoryless")
-                var pgdat = PGData(nodeId: nid)
-                freeAreaInitCore(&pgdat)
+                // arch_alloc_nodedata(): memblock_alloc(sizeof(pg_data_t), SMP_CACHE_BYTES). The
+                // model knows only the page-rounded size alloc_node_data() uses (0x2b000).
+                let pa = memblock.allocTryNid(size: Kernel.pgDataSize, align: memblock.smpCacheBytes,
+                                              caller: .unknownOffset("free_area_init"), log: &log)
+                if pa == 0 {
+                    log.info("Cannot allocate \(Kernel.pgDataSize)B for node \(nid).")
+                    continue
+                }
+                // free_area_init_memoryless_node() → free_area_init_node().
+                var pgdat = freeAreaInitNode(nid)
+                pgdat.physAddr = pa
                 nodes.append(pgdat)
                 continue
             }
