@@ -3,6 +3,7 @@
 
 import KmemlabTestSupport
 import MMCore
+import MMText
 import Testing
 
 /// The gfp kinds the property runs draw from.
@@ -125,12 +126,26 @@ struct BuddyPropertyTests {
         var rec = EventRecorder()
         var held: [(UInt64, Int)] = []
         // Fill the machine with movable order-0 pages, then give back enough to sit between the
-        // min and low watermarks: the fast path fails, the slow path's reserves succeed.
-        while let p = k.allocPages(.gfpHighuserMovable, order: 0) { held.append((p, 0)) }
+        // min and low watermarks: the fast path fails, the slow path's reserves succeed. Only
+        // pages of MOVABLE pageblocks go back, so unmovable requests must fall back.
         let dma32 = ZoneType.dma32.rawValue
+        while let p = k.allocPages(.gfpHighuserMovable, order: 0) { held.append((p, 0)) }
+        // Filling may have stolen pageblocks and boosted the watermarks; kswapd would reset the
+        // boost (reclaim is not modelled). Then __GFP_HIGH digs below min, so the frees below
+        // decide where the zone sits whatever boot's own allocations left.
+        k.nodes[0].zones[dma32].watermarkBoost = 0
+        while let p = k.allocPages([.movable, .high], order: 0) { held.append((p, 0)) }
         let target = (k.nodes[0].zones[dma32].watermark.min + k.nodes[0].zones[dma32].watermark.low) / 2
+        #expect(k.nodes[0].zones[dma32].freePages < target)
         var i = 0
-        while k.nodes[0].zones[dma32].freePages < target && i < held.count { k.freePages(held[i].0, order: 0); i += 1 }
+        while k.nodes[0].zones[dma32].freePages < target && i < held.count {
+            if k.memmap.pageblockMigratetype(held[i].0) == MigrateType.movable.rawValue {
+                k.freePages(held[i].0, order: 0)
+                held[i].1 = -1
+            }
+            i += 1
+        }
+        held.removeAll { $0.1 < 0 }
         k.drainAllPages()
         for _ in 0..<200 {
             if let p = k.allocPages(.gfpAtomic, order: 2, listener: &rec) { held.append((p, 2)) }

@@ -127,3 +127,15 @@ struct SysctlTests {
         #expect(throws: SysctlError.unknown("vm.nonsense")) { try k.writeSysctl("vm.nonsense", "1") }
     }
 }
+
+@Suite("large system hashes")
+struct HashTableOracleTests {
+    @Test("every hash table line of the boot (dentry … UDP-Lite, Dquot, TCP summary) equals the kernel's", arguments: Fixtures.caseNames)
+    func hashLines(_ name: String) throws {
+        let k = try bootCase(name, replay: false)
+        let pick = { (lines: [String]) in lines.filter { $0.contains("hash table entries") || $0.hasPrefix("TCP: Hash tables configured") } }
+        let expected = pick(Fixtures.messages(Fixtures.text(Fixtures.casePath(name, "dmesg.txt"))))
+        #expect(expected.count == 15)
+        #expect(pick(k.log.lines) == expected)
+    }
+}

@@ -54,13 +54,17 @@ extension Kernel {
         if !uniprocPatched || machine.cpus.possible <= 1 {
             freeImagePart("SMP alternatives", machine.kernel.smpAlternativesSize)
         }
+        vfsCachesInit()
         // kernel_init_freeable(): smp_init(), then page_alloc_init_late().
         deferredInitMemmap()
         memblockDiscard()
         // do_basic_setup(): the initcalls that matter here, by level.
+        futexInit()                      // core
         initPerZoneWmarkMin()            // postcore
         hugepageInit()                   // subsys
         createBootSlabCaches()           // the named caches, made across boot
+        dquotInit()                      // fs
+        inetInit()                       // fs
         freeInitrdMem()                  // rootfs (populate_rootfs)
         // kernel_init(): free_initmem(), mark_readonly().
         freeImagePart("unused decrypted", machine.kernel.unusedDecryptedSize)
