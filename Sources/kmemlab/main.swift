@@ -9,7 +9,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -271,6 +271,27 @@ struct Pfn: ParsableCommand {
         guard let v = value else { throw InputError(file: "(arguments)", field: "PFN", "\"\(pfn)\" is not a number") }
         let kernel = try bootForShell(machine)
         for line in PfnExplain.lines(kernel, v) { print(line) }
+    }
+}
+
+struct LayoutCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "layout",
+        abstract: "Boot a machine and print the kernel's virtual memory map with this boot's bases.",
+        discussion: """
+        The table follows Documentation/x86/x86_64/mm.rst. Without nokaslr the direct map,
+        vmalloc and vmemmap bases are randomised as kernel_randomize_memory() does, from --seed.
+
+        Examples:
+          kmemlab layout --cmdline "nokaslr"
+          kmemlab layout --seed 7
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    func run() throws {
+        let kernel = try bootForShell(machine)
+        for line in Layout.lines(kernel) { print(line) }
     }
 }
 

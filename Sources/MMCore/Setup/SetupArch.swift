@@ -98,6 +98,8 @@ public struct Kernel: Sendable {
     public var slabCacheTable: [KmemCacheSpec]?
     /// Pages kmalloc took straight from the page allocator (Linux: part of NR_SLAB_UNRECLAIMABLE_B).
     public var largeKmallocPages = 0
+    /// The direct map, vmalloc and vmemmap bases (randomised unless `nokaslr`).
+    public var layout: KernelLayout
     /// The memory model the kernel is built with (`--memory-model`; Debian: VMEMMAP).
     public var memoryModel = MemoryModel.vmemmap
     /// The seed of everything random (KASLR offsets, s->random, freelist order, shuffle).
@@ -130,6 +132,7 @@ public struct Kernel: Sendable {
         self.commandLine = KernelCommandLine(machine.commandLine)
         self.la57 = machine.cpus.la57 && !commandLine.has("no5lvl")
         self.initOnAllocParam = Kernel.initOnAllocParam(commandLine)
+        self.layout = KernelLayout.fixed(la57: machine.cpus.la57 && !commandLine.has("no5lvl"))
     }
 
     /// Linux: MAX_PHYSMEM_BITS — 46 with 4-level paging, 52 with 5-level.
@@ -161,6 +164,7 @@ public struct Kernel: Sendable {
         } else {
             maxLowPfn = maxPfn
         }
+        kernelRandomizeMemory()
         findSMPConfig()
         earlyAllocPgtBuf()
         reserveBrk()

@@ -22,9 +22,9 @@ public struct MapRange: Equatable, Sendable {
 
 extension Kernel {
     /// Linux: __PAGE_OFFSET_BASE_L4 / _L5 (page_offset_base without KASLR).
-    public var pageOffset: UInt64 { la57 ? 0xff11_0000_0000_0000 : 0xffff_8880_0000_0000 }
+    public var pageOffset: UInt64 { layout.pageOffsetBase }
     /// Linux: VMEMMAP_START without KASLR.
-    public var vmemmapBase: UInt64 { la57 ? 0xffd4_0000_0000_0000 : 0xffff_ea00_0000_0000 }
+    public var vmemmapBase: UInt64 { layout.vmemmapBase }
     /// Linux: INIT_PGT_BUF_SIZE = 4 × INIT_PGD_PAGE_TABLES (4 with X86_5LEVEL) pages under
     /// RANDOMIZE_MEMORY.
     static let initPgtBufPages: UInt64 = 16
