@@ -6,13 +6,6 @@ import MMCore
 import MMText
 import Testing
 
-func bootCase(_ name: String, model: MemoryModel) throws -> Kernel {
-    let path = Fixtures.casePath(name, "dmesg.txt")
-    var k = Kernel(machine: try DmesgParser(fileName: path).parse(Fixtures.text(path)))
-    k.memoryModel = model
-    try k.boot()
-    return k
-}
 
 @Suite("memory models: FLATMEM, SPARSEMEM, SPARSEMEM_VMEMMAP")
 struct MemoryModelTests {

@@ -9,11 +9,21 @@ import MMText
 import KmemlabTestSupport
 import Testing
 
-/// Boots an oracle case's machine, rebuilt from its log, with or without its memblock calls.
-func bootCase(_ name: String, replay: Bool) throws -> Kernel {
+/// Boots an oracle case's machine, rebuilt from its log: with or without its memblock calls,
+/// with the case's own slab-attrs.tsv as `--slab-caches`, another memory model, or more on
+/// the command line.
+func bootCase(_ name: String, replay: Bool = false, slabCaches: Bool = false, model: MemoryModel = .vmemmap,
+              append: String? = nil) throws -> Kernel {
     let path = Fixtures.casePath(name, "dmesg.txt")
-    var k = Kernel(machine: try DmesgParser(fileName: path).parse(Fixtures.text(path)))
+    var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
+    if let append { m.commandLine += " " + append }
+    var k = Kernel(machine: m)
     k.replayMemblock = replay
+    k.memoryModel = model
+    if slabCaches {
+        let tsv = Fixtures.casePath(name, "slab-attrs.tsv")
+        k.slabCacheTable = try SlabCacheTable.parse(Fixtures.text(tsv), file: tsv)
+    }
     try k.boot()
     return k
 }

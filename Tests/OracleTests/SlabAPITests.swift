@@ -6,15 +6,6 @@ import MMCore
 import MMText
 import Testing
 
-/// An oracle case's machine with more on its command line.
-func bootCase(_ name: String, append: String) throws -> Kernel {
-    let path = Fixtures.casePath(name, "dmesg.txt")
-    var m = try DmesgParser(fileName: path).parse(Fixtures.text(path))
-    m.commandLine += " " + append
-    var k = Kernel(machine: m)
-    try k.boot()
-    return k
-}
 
 func must64(_ v: UInt64?, sourceLocation: SourceLocation = #_sourceLocation) throws -> UInt64 {
     try #require(v, sourceLocation: sourceLocation)

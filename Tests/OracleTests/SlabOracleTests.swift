@@ -32,16 +32,6 @@ func slabinfoGeometry(_ lines: [String]) -> [[String]] {
     }
 }
 
-func bootCase(_ name: String, slabCaches: Bool) throws -> Kernel {
-    let path = Fixtures.casePath(name, "dmesg.txt")
-    var k = Kernel(machine: try DmesgParser(fileName: path).parse(Fixtures.text(path)))
-    if slabCaches {
-        let tsv = Fixtures.casePath(name, "slab-attrs.tsv")
-        k.slabCacheTable = try SlabCacheTable.parse(Fixtures.text(tsv), file: tsv)
-    }
-    try k.boot()
-    return k
-}
 
 /// The attributes of the cache a name (or alias) leads to, as slab-attrs.tsv's columns.
 func modelAttrs(_ k: Kernel, _ name: String) -> [String: String]? {
