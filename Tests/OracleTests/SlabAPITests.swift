@@ -181,6 +181,37 @@ struct SlabAPITests {
         #expect(k.physMem.read(po + 5) == 0)
     }
 
+    @Test("kmem_cache_shrink: empty slabs freed, nearly full slabs first on the node list")
+    func shrinkOrder() throws {
+        var k = try bootCase("pc-1g-2cpu")
+        let id = try testCache(&k, "t_shrink", 1024, [])   // 16 objects per order-2 slab
+        let per = k.slub.caches[Int(id)].objects
+        var objs: [[UInt64]] = []
+        for _ in 0..<4 { objs.append((0..<per).map { _ in k.slabAllocNode(id, .gfpKernel)! }) }
+        // Slab 0 keeps 1 object, slab 1 keeps 15, slab 2 none, slab 3 stays full.
+        for o in objs[0].dropFirst() { _ = k.slabFree(id, o) }
+        for o in objs[1].prefix(1) { _ = k.slabFree(id, o) }
+        for o in objs[2] { _ = k.slabFree(id, o) }
+        k.kmemCacheShrink(id)
+        let order = k.nodePartialSlabs(id, nid: 0).map { k.slub.slabs[Int($0)].inuse }
+        #expect(order == [15, 1], "fullest first; the empty slab is gone; the full one is on no list")
+        #expect(k.slabInfo(id).numSlabs == 3)
+        #expect(k.checkSlubInvariants() == nil)
+        // Slabs with more than 32 free objects are not promoted: they keep their order behind.
+        let small = try testCache(&k, "t_shrink64", 64, [])   // 64 objects per slab
+        var held: [[UInt64]] = []
+        for _ in 0..<5 { held.append((0..<64).map { _ in k.slabAllocNode(small, .gfpKernel)! }) }
+        for (i, keep) in [10, 60, 30, 62, 20].enumerated() { for o in held[i].dropFirst(keep) { _ = k.slabFree(small, o) } }
+        for cpu in 0..<2 { k.flushCPUSlab(small, cpu: cpu) }
+        let before = k.nodePartialSlabs(small, nid: 0)
+        let free = { (sid: Int32) in Int(k.slub.slabs[Int(sid)].objects - k.slub.slabs[Int(sid)].inuse) }
+        let promoted = before.filter { free($0) <= 32 }.reversed().sorted { free($0) < free($1) }
+        let rest = before.filter { free($0) > 32 }
+        k.kmemCacheShrink(small)
+        #expect(k.nodePartialSlabs(small, nid: 0) == promoted + rest)
+        #expect(rest.count == 3 && promoted.count == 2)
+    }
+
     @Test("merging: a compatible request joins the oldest fitting cache; a ctor or debug flag prevents it")
     func merging() throws {
         var k = try bootCase("pc-1g-2cpu", replay: false)

@@ -721,10 +721,11 @@ extension Kernel {
 
     public mutating func kmemCacheShrink<L: PageAllocListener>(_ id: Int32, _ l: inout L) {
         for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu, &l) }
-        let objects = slub.caches[Int(id)].objects
         for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
-            // Buckets by free objects: the fullest slabs first, the emptiest last.
-            var buckets = [[Int32]](repeating: [], count: 32)
+            // Empty slabs go; slabs with at most 32 free objects move to the head, fullest
+            // first (SHRINK_PROMOTE_MAX); the rest keep their place behind them.
+            var promote = [[Int32]](repeating: [], count: 32)
+            var rest: [Int32] = []
             var empty: [Int32] = []
             var sid = slub.caches[Int(id)].node[nid].partialHead
             while sid >= 0 {
@@ -732,13 +733,14 @@ extension Kernel {
                 let free = Int(slub.slabs[Int(sid)].objects - slub.slabs[Int(sid)].inuse)
                 removePartial(id, sid)
                 if free == Int(slub.slabs[Int(sid)].objects) { empty.append(sid) }
-                else if free <= 32 { buckets[free - 1].append(sid) }
-                else { buckets[31].append(sid) }
+                else if free <= 32 { promote[free - 1].append(sid) }
+                else { rest.append(sid) }
                 sid = next
             }
-            _ = objects
-            for b in (0..<32).reversed() { for s in buckets[b] { addPartial(id, s, toTail: false) } }
-            for e in empty { discardSlab(id, e, cpu: 0, &l) }
+            for r in rest { addPartial(id, r, toTail: true) }
+            // list_move() put each bucket in reverse order; list_splice() keeps that.
+            for b in (0..<32).reversed() { for s in promote[b] { addPartial(id, s, toTail: false) } }
+            for e in empty.reversed() { discardSlab(id, e, cpu: 0, &l) }   // the discard list, built by list_move()
         }
     }
 

@@ -506,3 +506,13 @@ extension Kernel {
     /// The slab after `sid` on a cpu partial list (−1 at the end).
     public func nextCPUPartial(_ sid: Int32) -> Int32 { slub.slabs[Int(sid)].next }
 }
+
+extension Kernel {
+    /// A node's partial list, head first.
+    public func nodePartialSlabs(_ id: Int32, nid: Int) -> [Int32] {
+        var out: [Int32] = []
+        var sid = slub.caches[Int(id)].node[nid].partialHead
+        while sid >= 0 && out.count <= slub.slabs.count { out.append(sid); sid = slub.slabs[Int(sid)].next }
+        return out
+    }
+}
