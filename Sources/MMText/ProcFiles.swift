@@ -9,7 +9,7 @@ import MMCore
 
 public enum ProcFiles {
     /// The files `--show` and the shell's `show` know, by name.
-    public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "meminfo", "sysctl", "memblock"]
+    public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "vmallocinfo", "meminfo", "sysctl", "memblock"]
 
     /// One file by name (one of `names`), or nil.
     public static func render(_ name: String, _ k: Kernel) -> [String]? {
@@ -21,6 +21,7 @@ public enum ProcFiles {
         case "sysctl": return sysctl(k)
         case "memblock": return memblock(k)
         case "slabinfo": return SlabFiles.slabinfo(k)
+        case "vmallocinfo": return vmallocinfo(k)
         default: return nil
         }
     }
@@ -150,6 +151,17 @@ public enum ProcFiles {
         }
         return [line("MemTotal", k.totalramPages), line("MemFree", free), line("KReclaimable", reclaimable),
                 line("Slab", reclaimable + unreclaimable), line("SReclaimable", reclaimable), line("SUnreclaim", unreclaimable)]
+    }
+
+    /// /proc/vmallocinfo (mm/vmalloc.c: s_show()), as root reads it (no pointer hashing).
+    public static func vmallocinfo(_ k: Kernel) -> [String] {
+        k.vmalloc.areas.map { a in
+            var line = "0x\(padLeftZero(String(a.start, radix: 16), 16))-0x\(padLeftZero(String(a.end, radix: 16), 16)) \(padLeft(String(a.end - a.start), 7))"
+            line += " \(a.caller) pages=\(a.nrPages) vmalloc"
+            if a.vpages { line += " vpages" }
+            for (nid, n) in a.perNode.enumerated() where n > 0 { line += " N\(nid)=\(n)" }
+            return line
+        }
     }
 
     /// The vm.* sysctls the model keeps, in `sysctl` format (vm-sysctl.txt's first lines).

@@ -46,6 +46,7 @@ extension AllocShell {
           cache_shrink CACHE | cache_destroy CACHE    kmem_cache_shrink() / kmem_cache_destroy()
           validate CACHE                              write 1 to /sys/kernel/slab/CACHE/validate
           slab CACHE                                  the cache's sysfs attributes and slabs
+          vmalloc SIZE | vfree ADDR                   vmalloc()/vfree() (pages interleaved over the nodes)
           (poke/peek also take direct-map addresses such as 0xffff888000100000)
         """
 
@@ -150,6 +151,17 @@ extension AllocShell {
             return newLog() + ["\(w[1]): validated \(n) slabs, \(kernel.slub.errors - errors) errors"]
         case "slab":
             return SlabFiles.describe(kernel, try cache(1))
+        case "vmalloc":
+            guard w.count == 2 else { throw bad("vmalloc", "expected: vmalloc SIZE") }
+            let size = try number(w[1], "size")
+            guard size > 0 else { throw bad("size", "0: vmalloc of nothing") }
+            guard let a = kernel.vmallocNode(size, caller: "kmemlab") else { return ["vmalloc(\(size)) failed"] }
+            let area = kernel.vmalloc.areas.first { $0.start == a }!
+            return ["vmalloc(\(size)) = 0x\(hex16(a)): \(area.nrPages) pages\(area.order > 0 ? " in 2 MiB pages" : ""), area \(area.end - area.start) bytes with its guard page"]
+        case "vfree":
+            guard w.count == 2 else { throw bad("vfree", "expected: vfree ADDR") }
+            let addr = try number(w[1], "addr")
+            return [kernel.vfree(addr) ? "vfree(0x\(hex16(addr))): done" : "vfree(0x\(hex16(addr))): no vmalloc area starts there"]
         default:
             return nil
         }

@@ -88,6 +88,7 @@ struct Boot: ParsableCommand {
           memblock     /sys/kernel/debug/memblock/{memory,reserved} at memblock_free_all()
                        (with --replay-memblock: the real boot's reservations)
           buddyinfo, pagetypeinfo   free blocks per order (and migratetype)
+          vmallocinfo  /proc/vmallocinfo: the vmap areas the model made (boot's NUMA hash tables…)
           slabinfo     /proc/slabinfo: every cache's geometry (objects only those the model
                        allocated: boot's own kernel objects are not modelled)
 

@@ -149,3 +149,43 @@ struct HashTableOracleTests {
         #expect(pick(k.log.lines) == expected)
     }
 }
+
+@Suite("vmalloc")
+struct VmallocOracleTests {
+    /// A vmallocinfo line without its addresses (they depend on areas the model does not make).
+    static func shape(_ line: String) -> String {
+        String(line.drop { $0 != " " }.drop { $0 == " " })
+    }
+
+    @Test("the hash tables boot vmallocs have the sizes, page counts, flags and per-node pages of /proc/vmallocinfo", arguments: Fixtures.caseNames)
+    func hashAreas(_ name: String) throws {
+        let k = try bootCase(name)
+        let pick = { (lines: [String]) in lines.filter { $0.contains("alloc_large_system_hash") }.map(VmallocOracleTests.shape).sorted() }
+        let expected = pick(Fixtures.text(Fixtures.casePath(name, "vmallocinfo.txt")).split(separator: "\n").map(String.init))
+        #expect(pick(ProcFiles.vmallocinfo(k)) == expected)
+        #expect(k.checkPageAllocInvariants() == nil)
+    }
+
+    @Test("vmalloc and vfree: guard page, first fit, pages back to the buddy allocator")
+    func vmallocVfree() throws {
+        var k = try bootCase("pc-1g-2cpu")
+        k.drainAllPages()
+        let free0 = k.nodes[0].zones.reduce(0) { $0 + $1.freePages }
+        let slab0 = k.slub.caches.reduce(0) { $0 + $1.pages }
+        let a = try must(k.vmallocNode(10_000))
+        let b = try must(k.vmallocNode(3 * 4096))
+        let areas = k.vmalloc.areas
+        #expect(areas.count == 2 && areas[0].end - areas[0].start == 4 * 4096 && areas[0].nrPages == 3)
+        #expect(b == a + 4 * 4096, "first fit right after the guard page")
+        #expect(k.vfree(a) && !k.vfree(a))
+        let c = try must(k.vmallocNode(4096))
+        #expect(c == a, "the freed range is reused")
+        k.vfree(b); k.vfree(c)
+        k.drainAllPages()
+        // Only the page-table pages the mappings needed (and any new slab for the page arrays)
+        // stay allocated.
+        let slabDelta = UInt64(k.slub.caches.reduce(0) { $0 + $1.pages } - slab0)
+        #expect(k.vmalloc.tablePages == 2, "one PMD page and one PTE page")
+        #expect(k.nodes[0].zones.reduce(0) { $0 + $1.freePages } + UInt64(k.vmalloc.tablePages) + slabDelta == free0)
+    }
+}

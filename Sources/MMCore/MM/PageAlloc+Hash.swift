@@ -11,7 +11,7 @@
 // Exact: the number of entries, where the table comes from and the line printed. Early tables
 //        come from memblock; later ones from the page allocator (alloc_pages_exact) or, when
 //        too big or spread over nodes (hashdist), from vmalloc.
-// Simplified: vmalloc'd tables take no pages in the model yet (vmalloc is not modelled).
+// (vmalloc'd tables are real vmap areas: see Vmalloc.swift.)
 
 extension Kernel {
     /// Linux: hashdist after page_alloc_init(): 0 when only one node has memory.
@@ -62,9 +62,12 @@ extension Kernel {
                 if memblock.allocTryNid(size: size, align: 64, caller: Caller("alloc_large_system_hash+0x15a/0x27c"), log: &log) != 0 { break }
             } else if Kernel.getOrder(size) >= UInt64(maxOrder) || hashdist {
                 // vmalloc_huge(): huge pages when each node's share is at least a PMD.
-                let online = Swift.max(1, NUMAState.members(numa.nodeOnline).count)
-                how = size / UInt64(online) >= pmdSize ? "vmalloc hugepage" : "vmalloc"
-                break
+                var gfp = GFPFlags.gfpAtomic
+                if zero { gfp.insert(.zero) }
+                if let a = vmallocNode(size, gfp: gfp, huge: true, caller: "alloc_large_system_hash+0x197/0x27c") {
+                    how = vmalloc.areas.first { $0.start == a }.map { $0.order > 0 ? "vmalloc hugepage" : "vmalloc" } ?? "vmalloc"
+                    break
+                }
             } else if allocPagesExact(size, zero: zero) {
                 break
             }

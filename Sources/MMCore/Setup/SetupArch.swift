@@ -94,6 +94,8 @@ public struct Kernel: Sendable {
     public var physMem = PhysMemory()
     /// The slab allocator.
     public var slub = SlubState()
+    /// vmalloc's areas.
+    public var vmalloc = VmallocState()
     /// The caches `--slab-caches` asks for instead of the built-in boot table.
     public var slabCacheTable: [KmemCacheSpec]?
     /// Pages kmalloc took straight from the page allocator (Linux: part of NR_SLAB_UNRECLAIMABLE_B).
