@@ -121,10 +121,10 @@ public enum Layout {
                 out.append("                  |            |                  |         | \(row.what)")
                 continue
             }
-            let startText = row.startText.map { padLeft($0, 17) } ?? " " + padLeftZero(String(row.start!, radix: 16), 16)
+            let startText = row.startText.map { padLeft($0, 17) } ?? " " + ptr(row.start!)
             let off = row.start.map { offset($0) } ?? "~-11    MB"
             let sz = row.sizeText ?? size(end &- row.start! &+ 1)
-            out.append("\(startText) | \(padRight(off, 10)) | \(padLeftZero(String(end, radix: 16), 16)) | \(padLeft(sz, 7)) | \(row.what)")
+            out.append("\(startText) | \(padRight(off, 10)) | \(ptr(end)) | \(padLeft(sz, 7)) | \(row.what)")
         }
         return out
     }

@@ -9,8 +9,6 @@
 import MMCore
 
 public enum PfnExplain {
-    static func h(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-
     public static func lines(_ k: Kernel, _ pfn: UInt64) -> [String] {
         var out: [String] = []
         let model: String
@@ -19,33 +17,33 @@ public enum PfnExplain {
         case .sparse: model = "SPARSEMEM (classic, SPARSEMEM_EXTREME)"
         case .vmemmap: model = "SPARSEMEM_VMEMMAP (Debian's)"
         }
-        out.append("pfn \(h(pfn)) = physical \(h(pfn << 12))–\(h((pfn << 12) + 4095)), memory model \(model)")
+        out.append("pfn \(hex(pfn)) = physical \(hex(pfn << 12))–\(hex((pfn << 12) + 4095)), memory model \(model)")
         guard let loc = k.structPage(pfn) else {
-            out.append("pfn_valid(\(h(pfn))) is false: " + (k.memoryModel == .flat ? "beyond the node's mem_map" : "section \(pfn >> pfnSectionShift) is not present"))
+            out.append("pfn_valid(\(hex(pfn))) is false: " + (k.memoryModel == .flat ? "beyond the node's mem_map" : "section \(pfn >> pfnSectionShift) is not present"))
             out.append("pfn_to_page() must not be called for it; pfn_to_online_page() returns NULL")
             return out
         }
         switch loc.model {
         case .flat:
             out.append("1. pfn_to_page(pfn) = mem_map + (pfn − ARCH_PFN_OFFSET)        [ARCH_PFN_OFFSET is 0 on x86]")
-            out.append("   mem_map = NODE_DATA(\(loc.nid))->node_mem_map, allocated by alloc_node_mem_map() at \(h(loc.sectionMap)) (direct map \(h(k.directMapVirt(loc.sectionMap))))")
-            out.append("   = \(h(k.directMapVirt(loc.sectionMap))) + \(h(pfn)) × 64 = \(h(loc.virt))")
-            out.append("2. page_to_pfn(page) = (page − mem_map) / sizeof(struct page) + ARCH_PFN_OFFSET = \(h((loc.virt &- k.directMapVirt(loc.sectionMap)) / 64))")
+            out.append("   mem_map = NODE_DATA(\(loc.nid))->node_mem_map, allocated by alloc_node_mem_map() at \(hex(loc.sectionMap)) (direct map \(hex(k.directMapVirt(loc.sectionMap))))")
+            out.append("   = \(hex(k.directMapVirt(loc.sectionMap))) + \(hex(pfn)) × 64 = \(hex(loc.virt))")
+            out.append("2. page_to_pfn(page) = (page − mem_map) / sizeof(struct page) + ARCH_PFN_OFFSET = \(hex((loc.virt &- k.directMapVirt(loc.sectionMap)) / 64))")
         case .sparse:
             let s = loc.section!
             out.append("1. section = pfn_to_section_nr(pfn) = pfn >> PFN_SECTION_SHIFT (15) = \(s)")
-            out.append("2. ms = __nr_to_section(section) = &mem_section[\(s / 128)][\(s % 128)]   [SECTIONS_PER_ROOT 128; the root array at \(h(k.sections.rootArray))]")
+            out.append("2. ms = __nr_to_section(section) = &mem_section[\(s / 128)][\(s % 128)]   [SECTIONS_PER_ROOT 128; the root array at \(hex(k.sections.rootArray))]")
             let encoded = k.directMapVirt(loc.sectionMap) &- (s << pfnSectionShift) &* 64
-            out.append("3. ms->section_mem_map holds the section's struct pages minus its first pfn: \(h(k.directMapVirt(loc.sectionMap))) − \(h(s << pfnSectionShift)) × 64 = \(h(encoded)) (| SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE | SECTION_IS_EARLY, and the node id, in the low bits)")
-            out.append("4. pfn_to_page(pfn) = __section_mem_map_addr(ms) + pfn = \(h(encoded)) + \(h(pfn)) × 64 = \(h(loc.virt))")
-            out.append("5. page_to_pfn(page): the section number is kept in page->flags; page − __section_mem_map_addr(__nr_to_section(\(s))) = \(h((loc.virt &- encoded) / 64))")
+            out.append("3. ms->section_mem_map holds the section's struct pages minus its first pfn: \(hex(k.directMapVirt(loc.sectionMap))) − \(hex(s << pfnSectionShift)) × 64 = \(hex(encoded)) (| SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE | SECTION_IS_EARLY, and the node id, in the low bits)")
+            out.append("4. pfn_to_page(pfn) = __section_mem_map_addr(ms) + pfn = \(hex(encoded)) + \(hex(pfn)) × 64 = \(hex(loc.virt))")
+            out.append("5. page_to_pfn(page): the section number is kept in page->flags; page − __section_mem_map_addr(__nr_to_section(\(s))) = \(hex((loc.virt &- encoded) / 64))")
         case .vmemmap:
             let s = loc.section!
-            out.append("1. pfn_to_page(pfn) = vmemmap + pfn = \(h(k.vmemmapBase)) + \(h(pfn)) × 64 = \(h(loc.virt))")
-            out.append("2. page_to_pfn(page) = page − vmemmap = \(h((loc.virt &- k.vmemmapBase) / 64))   (no lookup either way)")
-            out.append("   the vmemmap is backed section by section: section \(s)'s struct pages are a 2 MiB PMD mapping of \(h(loc.sectionMap)) (node \(loc.nid)'s memmap buffer)")
+            out.append("1. pfn_to_page(pfn) = vmemmap + pfn = \(hex(k.vmemmapBase)) + \(hex(pfn)) × 64 = \(hex(loc.virt))")
+            out.append("2. page_to_pfn(page) = page − vmemmap = \(hex((loc.virt &- k.vmemmapBase) / 64))   (no lookup either way)")
+            out.append("   the vmemmap is backed section by section: section \(s)'s struct pages are a 2 MiB PMD mapping of \(hex(loc.sectionMap)) (node \(loc.nid)'s memmap buffer)")
         }
-        if let p = loc.phys { out.append("the struct page itself is at physical \(h(p)) (node \(loc.nid))") }
+        if let p = loc.phys { out.append("the struct page itself is at physical \(hex(p)) (node \(loc.nid))") }
         out.append(state(k, pfn))
         return out
     }

@@ -156,7 +156,7 @@ public enum ProcFiles {
     /// /proc/vmallocinfo (mm/vmalloc.c: s_show()), as root reads it (no pointer hashing).
     public static func vmallocinfo(_ k: Kernel) -> [String] {
         k.vmalloc.areas.map { a in
-            var line = "0x\(padLeftZero(String(a.start, radix: 16), 16))-0x\(padLeftZero(String(a.end, radix: 16), 16)) \(padLeft(String(a.end - a.start), 7))"
+            var line = "\(pa(a.start))-\(pa(a.end)) \(padLeft(String(a.end - a.start), 7))"
             line += " \(a.caller) pages=\(a.nrPages) vmalloc"
             if a.vpages { line += " vpages" }
             for (nid, n) in a.perNode.enumerated() where n > 0 { line += " N\(nid)=\(n)" }

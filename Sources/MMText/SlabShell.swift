@@ -87,13 +87,13 @@ extension AllocShell {
             var rec = PathRecorder()
             let p = kernel.kmalloc(Int(size), gfp, nid: node, cpu: cpu, &rec)
             let where_ = kernel.kmallocSlab(Int(size), gfp).map { " (\(kernel.slub.caches[Int($0)].name))" } ?? (size > UInt64(Kmalloc.maxCacheSize) ? " (pages)" : "")
-            return path(rec) + [p.map { "\(w[0])(\(size), \(gfp.description)) = 0x\(hex16($0))\(where_)" } ?? "\(w[0])(\(size), \(gfp.description)) failed"]
+            return path(rec) + [p.map { "\(w[0])(\(size), \(gfp.description)) = \(pa($0))\(where_)" } ?? "\(w[0])(\(size), \(gfp.description)) failed"]
         case "kfree":
             guard w.count >= 2 else { throw bad("kfree", "expected: kfree ADDR [cpu N]") }
             let addr = try number(w[1], "addr")
             var rec = PathRecorder()
             let r = kernel.kfree(addr, cpu: try cpuOption(), &rec)
-            return path(rec) + newLog() + [r == .freed ? "kfree(0x\(hex16(addr))): done" : "kfree(0x\(hex16(addr))): refused"]
+            return path(rec) + newLog() + [r == .freed ? "kfree(\(pa(addr))): done" : "kfree(\(pa(addr))): refused"]
         case "cache_create":
             guard w.count >= 3 else { throw bad("cache_create", "expected: cache_create NAME SIZE [align N] [flags F|F] [ctor NAME] [usersize N]") }
             let size = try number(w[2], "size")
@@ -126,14 +126,14 @@ extension AllocShell {
             let node = try option("node").map { Int32($0) } ?? numaNoNode
             var rec = PathRecorder()
             let p = kernel.slabAllocNode(id, gfp, nid: node, cpu: try cpuOption(), origSize: -1, &rec)
-            return path(rec) + newLog() + [p.map { "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) = 0x\(hex16($0))" } ?? "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) failed"]
+            return path(rec) + newLog() + [p.map { "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) = \(pa($0))" } ?? "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) failed"]
         case "cache_free":
             let id = try cache(1)
             guard w.count >= 3 else { throw bad("cache_free", "expected: cache_free CACHE ADDR [cpu N]") }
             let addr = try number(w[2], "addr")
             var rec = PathRecorder()
             let r = kernel.slabFree(id, addr, cpu: try cpuOption(), &rec)
-            return path(rec) + newLog() + [r == .freed ? "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), 0x\(hex16(addr))): done" : "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), 0x\(hex16(addr))): refused"]
+            return path(rec) + newLog() + [r == .freed ? "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), \(pa(addr))): done" : "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), \(pa(addr))): refused"]
         case "cache_shrink":
             let id = try cache(1)
             var rec = PathRecorder()
@@ -157,17 +157,15 @@ extension AllocShell {
             guard size > 0 else { throw bad("size", "0: vmalloc of nothing") }
             guard let a = kernel.vmallocNode(size, caller: "kmemlab") else { return ["vmalloc(\(size)) failed"] }
             let area = kernel.vmalloc.areas.first { $0.start == a }!
-            return ["vmalloc(\(size)) = 0x\(hex16(a)): \(area.nrPages) pages\(area.order > 0 ? " in 2 MiB pages" : ""), area \(area.end - area.start) bytes with its guard page"]
+            return ["vmalloc(\(size)) = \(pa(a)): \(area.nrPages) pages\(area.order > 0 ? " in 2 MiB pages" : ""), area \(area.end - area.start) bytes with its guard page"]
         case "vfree":
             guard w.count == 2 else { throw bad("vfree", "expected: vfree ADDR") }
             let addr = try number(w[1], "addr")
-            return [kernel.vfree(addr) ? "vfree(0x\(hex16(addr))): done" : "vfree(0x\(hex16(addr))): no vmalloc area starts there"]
+            return [kernel.vfree(addr) ? "vfree(\(pa(addr))): done" : "vfree(\(pa(addr))): no vmalloc area starts there"]
         default:
             return nil
         }
     }
-
-    func hex16(_ v: UInt64) -> String { padLeftZero(String(v, radix: 16), 16) }
 
     func cacheName(_ id: Int32) -> String { kernel.slub.caches[Int(id)].name }
 
@@ -181,21 +179,21 @@ extension AllocShell {
     /// One slab event in words.
     public func describe(_ e: SlabEvent) -> String {
         switch e {
-        case let .cpuFreelist(c, o): return "\(cacheName(c)): cpu freelist hit (0x\(hex16(o)))"
-        case let .cpuSlabRefill(c, s): return "\(cacheName(c)): cpu freelist empty: took the objects freed to the cpu slab 0x\(hex16(s))"
-        case let .cpuPartial(c, s): return "\(cacheName(c)): slab 0x\(hex16(s)) from the cpu partial list becomes the cpu slab"
+        case let .cpuFreelist(c, o): return "\(cacheName(c)): cpu freelist hit (\(pa(o)))"
+        case let .cpuSlabRefill(c, s): return "\(cacheName(c)): cpu freelist empty: took the objects freed to the cpu slab \(pa(s))"
+        case let .cpuPartial(c, s): return "\(cacheName(c)): slab \(pa(s)) from the cpu partial list becomes the cpu slab"
         case let .nodePartial(c, s, nid, extra):
-            return "\(cacheName(c)): slab 0x\(hex16(s)) from node \(nid)'s partial list" + (extra > 0 ? " (+\(extra) more to the cpu partial list)" : "")
+            return "\(cacheName(c)): slab \(pa(s)) from node \(nid)'s partial list" + (extra > 0 ? " (+\(extra) more to the cpu partial list)" : "")
         case let .newSlab(c, s, o, nid, z, fb):
-            return "\(cacheName(c)): new slab 0x\(hex16(s)) of order \(o) from node \(nid) \(z?.name ?? "?")" + (fb ? " (order fallback)" : "")
+            return "\(cacheName(c)): new slab \(pa(s)) of order \(o) from node \(nid) \(z?.name ?? "?")" + (fb ? " (order fallback)" : "")
         case let .deactivated(c, s, to, discarded):
-            return "\(cacheName(c)): cpu slab 0x\(hex16(s)) deactivated: " + (discarded ? "empty, freed" : place(to))
-        case let .freeFast(c, o): return "\(cacheName(c)): 0x\(hex16(o)) onto the cpu freelist"
-        case let .freeSlow(c, o, s, to): return "\(cacheName(c)): 0x\(hex16(o)) back to slab 0x\(hex16(s)) (\(place(to)))"
-        case let .slabFreed(c, s, o): return "\(cacheName(c)): slab 0x\(hex16(s)) (order \(o)) back to the page allocator"
+            return "\(cacheName(c)): cpu slab \(pa(s)) deactivated: " + (discarded ? "empty, freed" : place(to))
+        case let .freeFast(c, o): return "\(cacheName(c)): \(pa(o)) onto the cpu freelist"
+        case let .freeSlow(c, o, s, to): return "\(cacheName(c)): \(pa(o)) back to slab \(pa(s)) (\(place(to)))"
+        case let .slabFreed(c, s, o): return "\(cacheName(c)): slab \(pa(s)) (order \(o)) back to the page allocator"
         case let .cpuPartialDrained(c, n): return "\(cacheName(c)): cpu partial list full: \(n) slabs unfrozen to the node lists"
         case let .largeKmalloc(pfn, o): return "kmalloc: large: order-\(o) pages at pfn \(hex(pfn))"
-        case let .misuse(c, o, what): return "\(cacheName(c)): 0x\(hex16(o)): \(what)"
+        case let .misuse(c, o, what): return "\(cacheName(c)): \(pa(o)): \(what)"
         case let .outOfMemory(c): return "\(cacheName(c)): out of memory"
         }
     }

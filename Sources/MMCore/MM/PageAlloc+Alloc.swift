@@ -310,7 +310,7 @@ extension Kernel {
         let mapcount = memmap.buddyOrder(pfn) != nil ? -128 : 0
         let page = sections.vmemmap.base &+ pfn &* 64
         log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
-        log.info("page:\(padLeftZero(String(page, radix: 16), 16)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
+        log.info("page:\(ptr(page)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
         log.info("flags: \(pageFlagsText(pfn))")
         log.info("page dumped because: \(reason)")
         taint |= Kernel.taintBadPage

@@ -270,7 +270,7 @@ extension Kernel {
     public mutating func kfree<L: PageAllocListener>(_ addr: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
         if addr <= Kmalloc.zeroSizePtr { return .freed }
         guard let phys = directMapPhys(addr) else {
-            log.info("kmemlab: kfree(0x\(hex16(addr))): not a direct-map address (Linux would oops)")
+            log.info("kmemlab: kfree(\(pa(addr))): not a direct-map address (Linux would oops)")
             return .refused("not a direct-map address")
         }
         let pfn = phys >> pageShift
@@ -280,13 +280,13 @@ extension Kernel {
         // free_large_kmalloc(): a compound head (or an order-0 page) given out by kmalloc.
         let d = memmap.isMaterialised(pfn) ? memmap.page(pfn) : PageDescriptor()
         if d.flags.contains(.tail) || phys & (pageSize - 1) != 0 {
-            log.info("kmemlab: kfree(0x\(hex16(addr))): not the start of an allocation (Linux would free the wrong page or oops)")
+            log.info("kmemlab: kfree(\(pa(addr))): not the start of an allocation (Linux would free the wrong page or oops)")
             return .refused("not the start of an allocation")
         }
         let order = d.flags.contains(.head) ? Int(d.order) : 0
         if order == 0 {
             warnOnce(file: "mm/slab_common.c", line: 904, function: "free_large_kmalloc", cpu: cpu, pid: 1)
-            log.info("object pointer: 0x\(hex16(addr))")
+            log.info("object pointer: \(pa(addr))")
         }
         switch freePages(pfn, order: order, cpu: cpu, listener: &l) {
         case .freed:

@@ -34,10 +34,8 @@ extension Kernel {
 
     /// A misuse Linux would not notice without slub_debug: the model refuses it and says so.
     mutating func modelReport(_ id: Int32, _ object: UInt64, _ what: String) {
-        log.info("kmemlab: \(slub.caches[Int(id)].name): \(what) of 0x\(hex16(object)) refused (Linux 6.1 without slub_debug does not check this and would corrupt the freelist)")
+        log.info("kmemlab: \(slub.caches[Int(id)].name): \(what) of \(pa(object)) refused (Linux 6.1 without slub_debug does not check this and would corrupt the freelist)")
     }
-
-    func hex16(_ v: UInt64) -> String { padLeftZero(String(v, radix: 16), 16) }
 
     // MARK: setting objects up
 
@@ -114,7 +112,7 @@ extension Kernel {
     func slabInfoLine(_ sid: Int32) -> String {
         let slab = slub.slabs[Int(sid)]
         let page = sections.vmemmap.base &+ slab.pfn &* 64
-        return "Slab 0x\(hex16(page)) objects=\(slab.objects) used=\(slab.inuse) fp=0x\(hex16(slab.freelist)) flags=\(pageFlagsText(slab.pfn))"
+        return "Slab \(pa(page)) objects=\(slab.objects) used=\(slab.inuse) fp=\(pa(slab.freelist)) flags=\(pageFlagsText(slab.pfn))"
     }
 
     /// Linux: slab_err().
@@ -131,7 +129,7 @@ extension Kernel {
         slabBug(id, reason)
         if object == 0 || !checkValidPointer(id, sid, object) {
             log.info(slabInfoLine(sid))
-            log.info("Invalid pointer 0x\(hex16(object))")
+            log.info("Invalid pointer \(pa(object))")
         } else {
             printTrailer(id, sid, object)
         }
@@ -150,7 +148,7 @@ extension Kernel {
                 ascii.append(b >= 0x20 && b < 0x7f ? Character(Unicode.Scalar(b)) : ".")
             }
             while hexPart.utf8.count < 49 { hexPart += " " }
-            log.info("\(text)\(hex16(addr &+ UInt64(off))): \(hexPart)\(ascii)")
+            log.info("\(text)\(ptr(addr &+ UInt64(off))): \(hexPart)\(ascii)")
             off += 16
         }
     }
@@ -171,7 +169,7 @@ extension Kernel {
             }
         }
         log.info(slabInfoLine(sid))
-        log.info("Object 0x\(hex16(p)) @offset=\(p &- addr) fp=0x\(hex16(getFreepointer(id, p)))")
+        log.info("Object \(pa(p)) @offset=\(p &- addr) fp=\(pa(getFreepointer(id, p)))")
         log.info("")
         if s.flags.contains(.redZone) {
             printSection("Redzone  ", p &- UInt64(s.redLeftPad), s.redLeftPad)
@@ -202,10 +200,10 @@ extension Kernel {
         slub.errors += 1
         slabBug(id, "\(what) overwritten")
         let first = physMem.read(faultPhys)
-        log.info("0x\(hex16(fault))-0x\(hex16(end &- 1)) @offset=\(fault &- slabAddress(sid)). First byte 0x\(String(first, radix: 16)) instead of 0x\(String(value, radix: 16))")
+        log.info("\(pa(fault))-\(pa(end &- 1)) @offset=\(fault &- slabAddress(sid)). First byte 0x\(String(first, radix: 16)) instead of 0x\(String(value, radix: 16))")
         printTrailer(id, sid, object)
         taint |= Kernel.taintBadPage
-        slabFix(id, "Restoring \(what) 0x\(hex16(fault))-0x\(hex16(end &- 1))=0x\(String(value, radix: 16))")
+        slabFix(id, "Restoring \(what) \(pa(fault))-\(pa(end &- 1))=0x\(String(value, radix: 16))")
         physMem.fill(faultPhys, end &- fault, value)
         return false
     }
@@ -236,9 +234,9 @@ extension Kernel {
         let fault = faultPhys &+ pageOffset
         var end = start &+ UInt64(length)
         while end > fault && physMem.read(end &- 1 &- pageOffset) == SlabPoison.inUse { end -= 1 }
-        slabErr(id, sid, "Padding overwritten. 0x\(hex16(fault))-0x\(hex16(end &- 1)) @offset=\(fault &- start)")
+        slabErr(id, sid, "Padding overwritten. \(pa(fault))-\(pa(end &- 1)) @offset=\(fault &- start)")
         printSection("Padding ", pad, remainder)
-        slabFix(id, "Restoring slab padding 0x\(hex16(fault))-0x\(hex16(end &- 1))=0x5a")
+        slabFix(id, "Restoring slab padding \(pa(fault))-\(pa(end &- 1))=0x5a")
         physMem.fill(faultPhys, end &- fault, SlabPoison.inUse)
     }
 
@@ -338,7 +336,7 @@ extension Kernel {
         }
         if ok {
             if s.flags.contains(.trace) {
-                log.info("TRACE \(s.name) alloc 0x\(hex16(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=0x\(hex16(slub.slabs[Int(sid)].freelist))")
+                log.info("TRACE \(s.name) alloc \(pa(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=\(pa(slub.slabs[Int(sid)].freelist))")
             }
             if s.flags.contains(.storeUser) && s.flags.contains(.kmalloc) {
                 let at = object &- pageOffset &+ UInt64(s.infoEnd + 2 * Kernel.trackSize)
@@ -388,7 +386,7 @@ extension Kernel {
     /// Linux: free_consistency_checks().
     mutating func freeConsistencyChecks(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Bool {
         if !checkValidPointer(id, sid, object) {
-            slabErr(id, sid, "Invalid object pointer 0x\(hex16(object))"); return false
+            slabErr(id, sid, "Invalid object pointer \(pa(object))"); return false
         }
         if onFreelist(id, sid, object) {
             objectErr(id, sid, object, "Object already free"); return false
@@ -423,13 +421,13 @@ extension Kernel {
             }
             setTrack(id, object, free: true, cpu: cpu)
             if s.flags.contains(.trace) {
-                log.info("TRACE \(s.name) free 0x\(hex16(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=0x\(hex16(slub.slabs[Int(sid)].freelist))")
+                log.info("TRACE \(s.name) free \(pa(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=\(pa(slub.slabs[Int(sid)].freelist))")
             }
             initObject(id, object, SlabPoison.redInactive)
             ok = true
         }
         if !ok {
-            slabFix(id, "Object at 0x\(hex16(object)) not freed")
+            slabFix(id, "Object at \(pa(object)) not freed")
             l.slab(.misuse(cache: id, object: object, what: why))
             return .refused(why)
         }

@@ -18,6 +18,11 @@ public func hex(_ value: UInt64) -> String {
     "0x" + String(value, radix: 16)
 }
 
+/// "%p" of a pointer, as printed with no_hash_pointers: 16 hex digits.
+public func ptr(_ value: UInt64) -> String {
+    padLeftZero(String(value, radix: 16), 16)
+}
+
 /// "%pa" of a phys_addr_t: "0x" and 16 hex digits.
 public func pa(_ value: UInt64) -> String {
     hexPadded(value, width: 18)
