@@ -150,10 +150,11 @@ extension Kernel {
         return simpleStrtoull(Array(v.utf8)[...]).0
     }
 
-    /// Linux: get_order(): the smallest order of pages that holds `size` bytes.
-    static func getOrder(_ size: UInt64) -> UInt64 {
-        var order: UInt64 = 0
-        while (pageSize << order) < size { order += 1 }
+    /// Linux: get_order(): the smallest order of pages that holds `size` bytes (in the
+    /// caller's integer type: byte counts are UInt64 here, Int in SLUB).
+    static func getOrder<T: BinaryInteger>(_ size: T) -> T {
+        var order: T = 0
+        while (T(pageSize) << order) < size { order += 1 }
         return order
     }
 }

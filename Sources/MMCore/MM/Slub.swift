@@ -233,13 +233,6 @@ extension Kernel {
     /// Linux: order_objects().
     static func orderObjects(_ order: Int, _ size: Int) -> Int { (Int(pageSize) << order) / size }
 
-    /// Linux: get_order().
-    static func getOrder(_ size: Int) -> Int {
-        var o = 0
-        while (Int(pageSize) << o) < size { o += 1 }
-        return o
-    }
-
     /// Linux: calc_slab_order(): the lowest order whose leftover is at most 1/fract of the slab.
     static func calcSlabOrder(_ size: Int, minObjects: Int, maxOrder: Int, fract: Int, minOrder: Int) -> Int {
         if orderObjects(minOrder, size) > 32767 { return getOrder(size * 32767) - 1 }
