@@ -105,14 +105,11 @@ extension Kernel {
         }
     }
 
-    /// Linux: report_meminit() (Debian: INIT_STACK_ALL_ZERO, INIT_ON_ALLOC_DEFAULT_ON).
+    /// Linux: report_meminit() (Debian: INIT_STACK_ALL_ZERO, INIT_ON_ALLOC_DEFAULT_ON). The two
+    /// heap switches are independent (init_mem_debugging_and_hardening()).
     mutating func reportMeminit() {
-        func flag(_ name: String, _ dflt: Bool) -> Bool {
-            guard let v = commandLine.last(name) else { return dflt }
-            return v == "1" || v == "on" || v == "y"
-        }
-        let free = flag("init_on_free", false)
-        let alloc = !free && flag("init_on_alloc", true)
+        let free = initOnFree
+        let alloc = initOnAlloc
         log.info("mem auto-init: stack:all(zero), heap alloc:\(alloc ? "on" : "off"), heap free:\(free ? "on" : "off")")
         if free { log.info("mem auto-init: clearing system memory may take some time...") }
     }

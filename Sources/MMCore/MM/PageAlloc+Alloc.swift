@@ -335,13 +335,11 @@ extension Kernel {
     }
 
     /// Linux: init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y in Debian; init_on_alloc=0 turns
-    /// it off).
+    /// it off), parsed once at Kernel.init.
     public var initOnAlloc: Bool { initOnAllocParam }
 
-    static func initOnAllocParam(_ commandLine: KernelCommandLine) -> Bool {
-        if let v = commandLine.last("init_on_alloc") { return !(v == "0" || v == "off" || v == "n") }
-        return true
-    }
+    /// Linux: init_on_free (off by default in Debian).
+    public var initOnFree: Bool { commandLine.bool("init_on_free", default: false) }
 }
 
 /// Linux: struct alloc_context.

@@ -71,7 +71,7 @@ extension Kernel {
             if !slub.debugBlocks.isEmpty && !globalChanged { global = [] }
         }
         slub.debugFlags = global
-        if (initOnAlloc || commandLineFlag("init_on_free", default: false)) && global.contains(.poison) {
+        if (initOnAlloc || initOnFree) && global.contains(.poison) {
             log.info("mem auto-init: SLAB_POISON will take precedence over init_on_alloc/init_on_free")
         }
     }

@@ -389,8 +389,8 @@ extension Kernel {
 
     /// Linux: kmem_cache_init().
     mutating func kmemCacheInit() {
-        slub.initOnFree = commandLineFlag("init_on_free", default: false)
-        slub.initOnAlloc = !slub.initOnFree && initOnAlloc
+        slub.initOnFree = initOnFree
+        slub.initOnAlloc = initOnAlloc
         slub.rng = SplitMix64(seed: seed ^ 0x5ab1_5eed)
         slub.presentCPUs = Swift.max(1, machine.cpus.present)
         slub.possibleCPUs = nrCPUIds
@@ -433,12 +433,6 @@ extension Kernel {
         _ = kmemCacheOpen(id)
         slub.caches[Int(id)].refcount = -1
         return id
-    }
-
-    /// Linux: a boolean boot parameter ("1", "on", "y" and the like).
-    func commandLineFlag(_ name: String, default dflt: Bool) -> Bool {
-        guard let v = commandLine.last(name) else { return dflt }
-        return v == "1" || v == "on" || v == "y" || v == "Y" || v == ""
     }
 }
 

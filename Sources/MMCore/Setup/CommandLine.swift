@@ -33,6 +33,35 @@ public struct KernelCommandLine: Equatable, Sendable {
 
     public func has(_ name: String) -> Bool { params.contains { $0.name == name } }
 
+    /// A boolean parameter as its early_param handler reads it with kstrtobool(): y/Y/t/T/1 and
+    /// on are true, n/N/f/F/0 and off false; anything else (or no "=") is refused and leaves the
+    /// value as it was, so `dflt` or the last valid occurrence wins.
+    public func bool(_ name: String, default dflt: Bool) -> Bool {
+        var v = dflt
+        for p in params where p.name == name {
+            if let b = p.value.flatMap(KernelCommandLine.kstrtobool) { v = b }
+        }
+        return v
+    }
+
+    /// Linux: kstrtobool().
+    static func kstrtobool(_ s: String) -> Bool? {
+        let b = Array(s.utf8)
+        guard let c = b.first else { return nil }
+        switch c {
+        case UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "1"): return true
+        case UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "0"): return false
+        case UInt8(ascii: "o"), UInt8(ascii: "O"):
+            guard b.count > 1 else { return nil }
+            switch b[1] {
+            case UInt8(ascii: "n"), UInt8(ascii: "N"): return true
+            case UInt8(ascii: "f"), UInt8(ascii: "F"): return false
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
     /// Linux: next_arg(), applied until the line is used up.
     public static func split(_ raw: String) -> [KernelParam] {
         let bytes = Array(raw.utf8)

@@ -133,7 +133,7 @@ public struct Kernel: Sendable {
         self.machine = machine
         self.commandLine = KernelCommandLine(machine.commandLine)
         self.la57 = machine.cpus.la57 && !commandLine.has("no5lvl")
-        self.initOnAllocParam = Kernel.initOnAllocParam(commandLine)
+        self.initOnAllocParam = commandLine.bool("init_on_alloc", default: true)
         self.layout = KernelLayout.fixed(la57: machine.cpus.la57 && !commandLine.has("no5lvl"))
     }
 
