@@ -26,12 +26,11 @@ public enum SlabFiles {
     public static func attributes(_ k: Kernel, _ id: Int32) -> [(String, String)] {
         let s = k.slub.caches[Int(id)]
         let info = k.slabInfo(id)
+        // Linux: n->nr_partial, and count_partial(count_inuse) over each node's partial list.
         var partialSlabs = 0, partialObjects = 0
-        for n in s.node where n.present {
-            partialSlabs += n.nrPartial
-        }
-        for sid in k.slabs(of: id) where k.slub.slabs[Int(sid)].where_ == .nodePartial {
-            partialObjects += Int(k.slub.slabs[Int(sid)].inuse)
+        for nid in s.node.indices where s.node[nid].present {
+            partialSlabs += s.node[nid].nrPartial
+            for sid in k.nodePartialSlabs(id, nid: nid) { partialObjects += Int(k.slub.slabs[Int(sid)].inuse) }
         }
         var cpuSlabs = 0, cpuPartialSlabs = 0
         for c in k.cpuSlabs(of: id) {

@@ -150,24 +150,7 @@ struct Bench: ParsableCommand {
         try? k.boot()
         func best(_ key: String, _ ops: Int, _ body: (inout Kernel) -> Void) {
             guard wanted(key) else { return }
-            var b = Double.infinity
-            for _ in 0..<n {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                body(&k)
-                b = Swift.min(b, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(ops))
-            }
-            f[key] = b
-        }
-        func time(_ ops: Int, _ body: () -> UInt) -> Double {
-            var b = Double.infinity
-            var sink: UInt = 0
-            for _ in 0..<n {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                sink &+= body()
-                b = Swift.min(b, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(ops))
-            }
-            if sink == 42 { print("") }  // keeps the work observable
-            return b
+            f[key] = Bench.bestNs(n, ops) { body(&k); return 0 }
         }
         // The slab allocator. A cache of its own (no merging), 64-byte objects.
         let saved = k.slub.nomerge
@@ -189,9 +172,7 @@ struct Bench: ParsableCommand {
                 if i == Bench.mixedSizes.count { i = 0 }
             }
         }
-        var rng = SplitMix64(seed: 7)
-        var order = Array(0..<Bench.slowpathObjects)
-        order.shuffle(using: &rng)
+        let order = Bench.slowpathOrder
         let rounds = Swift.max(1, iterations / Bench.slowpathObjects)
         var objs = [UInt64](repeating: 0, count: Bench.slowpathObjects)
         best("slab_slowpath_ns", rounds * Bench.slowpathObjects) { k in
@@ -226,7 +207,7 @@ struct Bench: ParsableCommand {
         nativeFigures(&f, "mimalloc", .mimalloc, n, iterations)
         if wanted("freelist_limit_pair_ns") {
             var bare = BareFreelist()
-            f["freelist_limit_pair_ns"] = time(iterations) { bare.pairs(iterations) }
+            f["freelist_limit_pair_ns"] = Bench.bestNs(n, iterations) { bare.pairs(iterations) }
         }
         // kmemlab ÷ each, for the three workloads, and the distance to the limit.
         for (mine, work) in [("slab_pair_ns", "pair"), ("kmalloc_mixed_ns", "mixed"), ("slab_slowpath_ns", "slowpath")] {
@@ -241,28 +222,41 @@ struct Bench: ParsableCommand {
 
     /// Workloads 1–3 on one C allocator (nil: not installed, the figures are null).
     func nativeFigures(_ f: inout Figures, _ name: String, _ a: NativeAllocator?, _ n: Int, _ iterations: Int) {
-        var rng = SplitMix64(seed: 7)
-        var order = Array(0..<Bench.slowpathObjects)
-        order.shuffle(using: &rng)
         let rounds = Swift.max(1, iterations / Bench.slowpathObjects)
         for (work, ops) in [("pair", iterations), ("mixed", iterations), ("slowpath", rounds * Bench.slowpathObjects)] {
             let key = "\(name)_\(work)_ns"
             guard wanted(key) else { continue }
             guard let a else { f[key] = nil; continue }
-            var best = Double.infinity
-            var sink: UInt = 0
-            for _ in 0..<n {
-                let t0 = DispatchTime.now().uptimeNanoseconds
+            f[key] = Bench.bestNs(n, ops) {
                 switch work {
-                case "pair": sink &+= a.pair(ops)
-                case "mixed": sink &+= a.mixed(ops)
-                default: sink &+= a.slowpath(count: Bench.slowpathObjects, rounds: rounds, order: order)
+                case "pair": return a.pair(ops)
+                case "mixed": return a.mixed(ops)
+                default: return a.slowpath(count: Bench.slowpathObjects, rounds: rounds, order: Bench.slowpathOrder)
                 }
-                best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(ops))
             }
-            if sink == 42 { print("") }
-            f[key] = best
         }
+    }
+
+    /// Workload 3's free order: one seeded permutation, the same for kmemlab and the others.
+    static let slowpathOrder: [Int] = {
+        var rng = SplitMix64(seed: 7)
+        var order = Array(0..<slowpathObjects)
+        order.shuffle(using: &rng)
+        return order
+    }()
+
+    /// The best of `n` runs of `body`, in ns per operation; what body returns is kept
+    /// observable so the work is not optimised away.
+    static func bestNs(_ n: Int, _ ops: Int, _ body: () -> UInt) -> Double {
+        var b = Double.infinity
+        var sink: UInt = 0
+        for _ in 0..<n {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            sink &+= body()
+            b = Swift.min(b, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(ops))
+        }
+        if sink == 42 { print("") }
+        return b
     }
 
     /// Runs workloads 1–3 in a child kmemlab with `preload` as its malloc (LD_PRELOAD), for a

@@ -657,7 +657,7 @@ extension Kernel {
             // slab_free_hook(): init_on_free clears the object (and the metadata after it).
             let s = slub.caches[Int(id)]
             physMem.fill(phys, UInt64(s.objectSize), 0)
-            let rsize = s.redZone ? s.redLeftPad : 0
+            let rsize = s.flags.contains(.redZone) ? s.redLeftPad : 0
             physMem.fill(phys &+ UInt64(s.inuse), UInt64(s.size - s.inuse - rsize), 0)
         }
         doSlabFree(id, sid, object, cpu: cpu, &l)
@@ -762,10 +762,6 @@ extension Kernel {
     public mutating func kmemCacheFreeBulk(_ id: Int32, _ objects: [UInt64], cpu: Int = 0) {
         for o in objects { _ = slabFree(id, o, cpu: cpu) }
     }
-}
-
-extension KmemCache {
-    var redZone: Bool { flags.contains(.redZone) }
 }
 
 extension PageAllocListener {
