@@ -323,17 +323,14 @@ public struct Memmap: Sendable {
             if sectionChunk[s] == Memmap.noChunk && (whole || sectionDefault[s] >> 4 == mt) {
                 if whole { sectionDefault[s] = sectionDefault[s] & 0x0f | mt << 4 }
             } else {
+                // (Links across a section boundary are written here too: x − 1 and x + 1 may lie in
+                // the neighbouring section.)
                 for x in b..<runEnd {
                     setBlockListType(x, mt)
                     if x > b0 { setBlockLink(x, next: false, UInt32(x - 1)) }
                     if x + 1 < bEnd { setBlockLink(x, next: true, UInt32(x + 1)) }
                 }
             }
-            // Links across the section boundary, when the section before had a chunk.
-            if b > b0 && sectionChunk[Int(b - 1) / Memmap.blocksPerSection] != Memmap.noChunk {
-                setBlockLink(b - 1, next: true, UInt32(b))
-            }
-            if b > b0 { setBlockLink(b, next: false, UInt32(b - 1)) }
             b = runEnd
         }
         setNext(last, order: maxOrder - 1, PageDescriptor.nilLink)

@@ -115,7 +115,7 @@ extension Kernel {
             throw .invalidSize
         }
         var spec = spec
-        if spec.flags.rawValue & ~(SlabFlags.createMask.rawValue | SlabFlags.debugObjects.rawValue) != 0 {
+        if !spec.flags.isSubset(of: .createMask) {
             log.info("kmem_cache_create(\(spec.name)) failed with error -22")
             throw .badFlags
         }
