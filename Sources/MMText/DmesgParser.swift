@@ -91,6 +91,7 @@ public struct DmesgParser {
         var cpusPossible: Int? = nil, cpusHotplug = 0
         var initrd: Initrd? = nil
         var gbPages = false
+        var pti = false
         var efi = false
         var mpFloating: UInt64? = nil
         var mpConfig: (UInt64, UInt64)? = nil
@@ -231,6 +232,7 @@ public struct DmesgParser {
                 continue
             }
             if m.hasPrefix("Using GB pages for direct mapping") { gbPages = true; continue }
+            if m.hasPrefix("Kernel/User page tables isolation: enabled") { pti = true; continue }
             if m.hasPrefix("efi: EFI v") { efi = true; continue }
             if m.hasPrefix("found SMP MP-table at ") {
                 let (a, _, _) = try memRange(m.dropFirst("found SMP MP-table at ".count), line: lineNo, field: "MP-table")
@@ -341,7 +343,7 @@ public struct DmesgParser {
 
         var machine = Machine(
             name: baseName(fileName), e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: srat,
-            cpus: CPUTopology(present: Swift.max(1, present), possible: cpusPossible, nodeOfCPU: nodeOfCPU, gbPages: gbPages),
+            cpus: CPUTopology(present: Swift.max(1, present), possible: cpusPossible, nodeOfCPU: nodeOfCPU, gbPages: gbPages, pti: pti),
             commandLine: commandLine, kernel: kernel, initrd: initrd, mpTable: mp, efiBoot: efi, acpiTables: acpiTables,
             memblockLog: memblockLog, memblockLogZoneIndex: zoneIndex, memblockLogNumaIndex: numaIndex)
         machine.ioapics = ioapics

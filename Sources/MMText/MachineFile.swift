@@ -21,7 +21,7 @@ public enum MachineFile {
                 ["start": pa(e.addr), "end": pa(e.addr &+ e.size &- 1), "type": typeName(e.type)]
             },
             "cpus": ["present": m.cpus.present, "possible": m.cpus.possible,
-                     "gbPages": m.cpus.gbPages, "la57": m.cpus.la57] as [String: Any],
+                     "gbPages": m.cpus.gbPages, "la57": m.cpus.la57, "pti": m.cpus.pti] as [String: Any],
             "kernel": [
                 "start": pa(m.kernel.start), "reserveEnd": pa(m.kernel.reserveEnd), "end": pa(m.kernel.end),
                 "brkUsed": hex(m.kernel.brkUsed), "textKB": m.kernel.textSize / 1024,
@@ -133,7 +133,8 @@ public enum MachineFile {
         }
         let cpus = CPUTopology(present: present, possible: possible, nodeOfCPU: nodeOfCPU,
                                gbPages: try r.bool(cpusO, "gbPages", "cpus", default: false),
-                               la57: try r.bool(cpusO, "la57", "cpus", default: false))
+                               la57: try r.bool(cpusO, "la57", "cpus", default: false),
+                               pti: try r.bool(cpusO, "pti", "cpus", default: false))
 
         var kernel = KernelImage.debian6_1_192
         if let k = root["kernel"] {

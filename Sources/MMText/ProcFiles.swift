@@ -149,8 +149,13 @@ public enum ProcFiles {
             let c = k.slub.caches[Int(id)]
             if c.flags.contains(.reclaimAccount) { reclaimable += UInt64(c.pages) } else { unreclaimable += UInt64(c.pages) }
         }
-        return [line("MemTotal", k.totalramPages), line("MemFree", free), line("KReclaimable", reclaimable),
-                line("Slab", reclaimable + unreclaimable), line("SReclaimable", reclaimable), line("SUnreclaim", unreclaimable)]
+        var lines = [line("MemTotal", k.totalramPages), line("MemFree", free), line("KReclaimable", reclaimable),
+                     line("Slab", reclaimable + unreclaimable), line("SReclaimable", reclaimable), line("SUnreclaim", unreclaimable)]
+        // arch_report_meminfo(): the direct map's pages by size (DirectMap1G only with GB pages).
+        lines.append(line("DirectMap4k", k.directPagesCount[0]))
+        lines.append(line("DirectMap2M", k.directPagesCount[1] << 9))
+        if k.pageSizeMask.contains(.size1G) { lines.append(line("DirectMap1G", k.directPagesCount[2] << 18)) }
+        return lines
     }
 
     /// /proc/vmallocinfo (mm/vmalloc.c: s_show()), as root reads it (no pointer hashing).

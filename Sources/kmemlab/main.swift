@@ -9,7 +9,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, Translate.self, PageTables.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -343,4 +343,69 @@ do {
     }
     FileHandle.standardError.write(Data((Kmemlab.fullMessage(for: error) + "\n").utf8))
     exit(2)
+}
+
+/// Parses a number given as decimal or 0x hex.
+func parseAddress(_ text: String, field: String) throws -> UInt64 {
+    let t = text.replacingOccurrences(of: "_", with: "")
+    let v: UInt64? = t.lowercased().hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
+    guard let value = v else { throw InputError(file: "(arguments)", field: field, "\"\(text)\" is not a number (decimal or 0x hex)") }
+    return value
+}
+
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a machine and walk a virtual address through the kernel page tables.",
+        discussion: """
+        Each level's entry is read from the tables boot built in simulated memory (init_top_pgt,
+        the direct map init_mem_mapping made, the vmemmap, vmalloc areas, the kernel image) and
+        shown with its flags; the walk ends at a physical address, a non-present entry or a
+        non-canonical address.
+
+        Examples:
+          kmemlab translate --cmdline nokaslr 0xffff888001000000
+          kmemlab translate 0xffffffff81000000
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Argument(help: "Virtual addresses (decimal or 0x hex).")
+    var addresses: [String]
+
+    func run() throws {
+        let values = try addresses.map { try parseAddress($0, field: "ADDR") }
+        let kernel = try bootForShell(machine)
+        for (i, v) in values.enumerated() {
+            if i > 0 { print("") }
+            for line in PageTableText.translate(kernel, v) { print(line) }
+        }
+    }
+}
+
+struct PageTables: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pagetables",
+        abstract: "Boot a machine and print its kernel page tables as /sys/kernel/debug/page_tables/kernel does.",
+        discussion: """
+        The ptdump format: ranges of equal protections per level between the address markers.
+        --check-wx adds the line mark_rodata_ro()'s W+X check prints.
+
+        Example:
+          kmemlab pagetables --cmdline nokaslr
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Flag(name: .customLong("check-wx"), help: "Also print the W+X check's verdict.")
+    var checkWX = false
+
+    func run() throws {
+        let kernel = try bootForShell(machine)
+        let d = PageTableDump.dump(kernel)
+        for line in d.lines { print(line) }
+        if checkWX {
+            print(d.wxPages == 0 ? "x86/mm: Checked W+X mappings: passed, no W+X pages found."
+                                 : "x86/mm: Checked W+X mappings: FAILED, \(d.wxPages) W+X pages found.")
+        }
+    }
 }

@@ -69,8 +69,7 @@ extension Kernel {
         // kernel_init(): free_initmem(), mark_readonly().
         freeImagePart("unused decrypted", machine.kernel.unusedDecryptedSize)
         freeImagePart("unused kernel image (initmem)", machine.kernel.initSize)
-        freeImagePart("unused kernel image (text/rodata gap)", machine.kernel.textRodataGapSize)
-        freeImagePart("unused kernel image (rodata/data gap)", machine.kernel.rodataDataGapSize)
+        markRodataRO()
     }
 
     /// Linux: setup_command_line(): saved_command_line and static_command_line, each the
@@ -120,7 +119,7 @@ extension Kernel {
         pciIOMMUAlloc()
         if replayMemblock { applyReplayedReservations(count: machine.memblockLog.count) }
         memblockFreeAll()
-        takeKernelPages(vmallocPreallocatedPages)
+        preallocateVmallocPages()
         var free: UInt64 = 0
         forEachZone { free += $0.freePages }
         freePagesAtMemInit = free
@@ -131,6 +130,17 @@ extension Kernel {
     mutating func takeKernelPages(_ count: UInt64) {
         for _ in 0..<count {
             if allocPages([], order: 0, cpu: 0) == nil { break }
+        }
+    }
+
+    /// Linux: preallocate_vmalloc_pages(): the P4D (5-level) or PUD (4-level) page under every
+    /// top-level entry of [VMALLOC_START, VMALLOC_END], linked into init_top_pgt.
+    mutating func preallocateVmallocPages() {
+        var addr = vmallocStart
+        for _ in 0..<vmallocPreallocatedPages {
+            guard let pfn = allocPages([.zero], order: 0, cpu: 0) else { break }
+            populate(entryAddress(pgtRoots.initTopPgt, addr, .pgd), pfn << pageShift)
+            addr = roundUp(addr &+ 1, UInt64(1) << pgdShift)
         }
     }
 

@@ -11,6 +11,12 @@
 // pfn → frame table. SLUB's fast path reads and writes one aligned word per call, so a word
 // access is one hash lookup and one array access, with no copying and no reference counting.
 // Frames of zeroed pages are kept for reuse instead of being given back.
+//
+// Page tables are the exception to "written pages cost 4 KiB": a table that maps a contiguous
+// physical range (the direct map's PUD and PMD pages, the vmemmap's PMD pages) holds entries
+// that go up by a fixed step. Such a page is stored as a *linear frame* — first entry, step,
+// index range — and only becomes a real frame when a write breaks the pattern, so that a 4 PiB
+// machine's tables cost bytes, not gigabytes.
 
 public struct PhysMemory: Sendable {
     @usableFromInline var frameOf: [UInt64: UInt32] = [:]
@@ -28,6 +34,21 @@ public struct PhysMemory: Sendable {
     @usableFromInline var lastBase = 0
 
     @usableFromInline static let wordsPerPage = Int(pageSize) / 8
+    /// frameOf values from here up name linear frames (index = value − linearTag).
+    @usableFromInline static let linearTag: UInt32 = 0x8000_0000
+    @usableFromInline var linear: [LinearFrame] = []
+    @usableFromInline var spareLinear: [UInt32] = []
+
+    /// Words [from, to) of a page hold first, first + step, first + 2·step …; the rest are zero.
+    @usableFromInline struct LinearFrame: Sendable {
+        @usableFromInline var from: Int
+        @usableFromInline var to: Int
+        @usableFromInline var first: UInt64
+        @usableFromInline var step: UInt64
+        @inlinable func word(_ i: Int) -> UInt64 {
+            i >= from && i < to ? first &+ UInt64(i - from) &* step : 0
+        }
+    }
 
     public init() {}
 
@@ -45,7 +66,10 @@ public struct PhysMemory: Sendable {
             if blockWritten.contains(block) {
                 var removed: UInt32 = 0
                 for q in p..<blockEnd {
-                    if let f = frameOf.removeValue(forKey: q) { spareFrames.append(f); removed += 1 }
+                    if let f = frameOf.removeValue(forKey: q) {
+                        if f >= PhysMemory.linearTag { spareLinear.append(f - PhysMemory.linearTag) } else { spareFrames.append(f) }
+                        removed += 1
+                    }
                 }
                 if removed > 0 {
                     lastPfn = .max
@@ -62,9 +86,16 @@ public struct PhysMemory: Sendable {
     @inline(__always)
     @inlinable mutating func frame(_ pfn: UInt64) -> Int {
         if pfn == lastPfn { return lastBase / PhysMemory.wordsPerPage }
+        var pattern: LinearFrame?
         if let f = frameOf[pfn] {
-            lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
-            return Int(f)
+            if f < PhysMemory.linearTag {
+                lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
+                return Int(f)
+            }
+            pattern = linear[Int(f - PhysMemory.linearTag)]
+            spareLinear.append(f - PhysMemory.linearTag)
+            frameOf[pfn] = nil
+            framesInBlock[pfn >> 10, default: 1] -= 1
         }
         let f: UInt32
         if let s = spareFrames.popLast() {
@@ -79,7 +110,47 @@ public struct PhysMemory: Sendable {
         framesInBlock[pfn >> 10, default: 0] += 1
         blockWritten.insert(pfn >> 10)
         lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
+        if let p = pattern {
+            for i in p.from..<p.to { words[lastBase + i] = p.word(i) }
+        }
         return Int(f)
+    }
+
+    /// The pattern of a linear frame (see the file comment), or nil for any other page: lets a
+    /// page-table walk take a whole table of evenly spaced entries in one step.
+    public func linearPattern(_ pfn: UInt64) -> (from: Int, to: Int, first: UInt64, step: UInt64)? {
+        guard let f = frameOf[pfn], f >= PhysMemory.linearTag else { return nil }
+        let l = linear[Int(f - PhysMemory.linearTag)]
+        return (l.from, l.to, l.first, l.step)
+    }
+
+    /// Writes `count` words from word `index` of page `pfn`: first, first + step, … Kept as a
+    /// linear frame when the page is empty or the run extends its pattern at either end.
+    public mutating func writeRun(_ pfn: UInt64, index: Int, count: Int, first: UInt64, step: UInt64) {
+        guard count > 0 else { return }
+        if let f = frameOf[pfn], f >= PhysMemory.linearTag {
+            let li = Int(f - PhysMemory.linearTag)
+            var l = linear[li]
+            let last = first &+ UInt64(count - 1) &* step
+            if step == l.step && index == l.to && first == l.word(l.to - 1) &+ step {
+                l.to += count; linear[li] = l; return
+            }
+            if step == l.step && index + count == l.from && last &+ step == l.first {
+                l.from = index; l.first = first; linear[li] = l; return
+            }
+            if step == l.step && index >= l.from && index + count <= l.to && l.word(index) == first { return }
+        } else if frameOf[pfn] == nil && (first != 0 || step != 0) {
+            let l = LinearFrame(from: index, to: index + count, first: first, step: step)
+            let li: UInt32
+            if let s = spareLinear.popLast() { li = s; linear[Int(s)] = l } else { li = UInt32(linear.count); linear.append(l) }
+            frameOf[pfn] = PhysMemory.linearTag + li
+            framesInBlock[pfn >> 10, default: 0] += 1
+            blockWritten.insert(pfn >> 10)
+            return
+        }
+        for i in 0..<count {
+            writeWord(pfn << pageShift + UInt64(index + i) * 8, first &+ UInt64(i) &* step)
+        }
     }
 
     /// The aligned 64-bit word at `addr` (little-endian, as x86 stores it).
@@ -87,7 +158,9 @@ public struct PhysMemory: Sendable {
     @inlinable public func readWord(_ addr: PhysAddr) -> UInt64 {
         if addr >> pageShift == lastPfn { return words[lastBase + Int((addr & (pageSize - 1)) >> 3)] }
         guard let f = frameOf[addr >> pageShift] else { return 0 }
-        return words[Int(f) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)]
+        let i = Int((addr & (pageSize - 1)) >> 3)
+        if f >= PhysMemory.linearTag { return linear[Int(f - PhysMemory.linearTag)].word(i) }
+        return words[Int(f) * PhysMemory.wordsPerPage + i]
     }
 
     /// Writes the aligned 64-bit word at `addr`.

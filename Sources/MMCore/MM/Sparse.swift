@@ -199,6 +199,7 @@ extension Kernel {
                 vmemmapPopulateSection(s, nid: nid, haveBuffer: buffer != 0)
             }
         }
+        vmemmapMapBuffer(sections.blocks[sections.blocks.count - 1])
     }
 
     /// Linux: vmemmap_populate_hugepages() for one section: its 2 MiB of struct pages is one PMD
@@ -213,24 +214,55 @@ extension Kernel {
             return
         }
         let offset = (section << pfnSectionShift) * 64
+        let va = vmemmapBase &+ offset
+        let pgdEntry = entryAddress(pgtRoots.initTopPgt, va, .pgd)
         if la57 {
             let top = sections.vmemmap.slot(offset, sections.vmemmap.pgdShift)
-            if !sections.vmemmap.pgd.contains(top) { sections.vmemmap.pgd.insert(top); vmemmapAllocBlockZero(nid) }
+            if !sections.vmemmap.pgd.contains(top) { sections.vmemmap.pgd.insert(top); populate(pgdEntry, vmemmapAllocBlockZero(nid)) }
         }
         let p4 = sections.vmemmap.slot(offset, p4dShift)
-        if !sections.vmemmap.p4d.contains(p4) { sections.vmemmap.p4d.insert(p4); vmemmapAllocBlockZero(nid) }
+        if !sections.vmemmap.p4d.contains(p4) {
+            sections.vmemmap.p4d.insert(p4)
+            populate(la57 ? entryAddress(tableBelow(pgdEntry), va, .p4d) : pgdEntry, vmemmapAllocBlockZero(nid))
+        }
         let pud = sections.vmemmap.slot(offset, pudShift)
-        if !sections.vmemmap.pudTable.contains(pud) { sections.vmemmap.pudTable.insert(pud); vmemmapAllocBlockZero(nid) }
+        if !sections.vmemmap.pudTable.contains(pud) {
+            sections.vmemmap.pudTable.insert(pud)
+            let table = vmemmapAllocBlockZero(nid)
+            if let e = entryAddress(va, at: .pud) { populate(e, table) }
+        }
         if !haveBuffer {
             // vmemmap_alloc_block_buf() without a buffer: one 2 MiB block straight from memblock.
-            _ = memblock.allocTryNidRaw(size: pmdSize, align: pmdSize, minAddr: Kernel.maxDMAAddress, nid: nid,
-                                        caller: .unknownOffset("vmemmap_alloc_block"), log: &log)
+            let block = memblock.allocTryNidRaw(size: pmdSize, align: pmdSize, minAddr: Kernel.maxDMAAddress, nid: nid,
+                                                caller: .unknownOffset("vmemmap_alloc_block"), log: &log)
+            if block != 0, let e = entryAddress(va, at: .pmd) { physMem.writeWord(e, block | pageKernelLarge) }
+        }
+    }
+
+    /// Linux: vmemmap_set_pmd() for sections whose struct pages came from the node's buffer: one
+    /// 2 MiB PAGE_KERNEL_LARGE entry per section, consecutive sections on consecutive blocks.
+    mutating func vmemmapMapBuffer(_ block: SparseNodeBlock) {
+        guard memoryModel == .vmemmap, block.buffer != 0 else { return }
+        var phys = block.buffer
+        for r in block.runs {
+            var s = r.start
+            while s < r.end {
+                let va = vmemmapBase &+ (s << pfnSectionShift) &* 64
+                // Up to the end of the PMD page (1 GiB of vmemmap: 512 sections).
+                let n = Swift.min(r.end - s, 512 - ((va >> pmdShift) & 511))
+                if let e = entryAddress(va, at: .pmd) {
+                    physMem.writeRun(e >> pageShift, index: Int((e & (pageSize - 1)) >> 3), count: Int(n),
+                                     first: phys | pageKernelLarge, step: pmdSize)
+                }
+                s += n
+                phys += n * pmdSize
+            }
         }
     }
 
     /// Linux: vmemmap_alloc_block_zero(PAGE_SIZE, node) before slab: memblock, above 16 MiB.
-    mutating func vmemmapAllocBlockZero(_ nid: Int32) {
-        _ = memblock.allocTryNidRaw(size: pageSize, align: pageSize, minAddr: Kernel.maxDMAAddress, nid: nid,
+    mutating func vmemmapAllocBlockZero(_ nid: Int32) -> PhysAddr {
+        memblock.allocTryNidRaw(size: pageSize, align: pageSize, minAddr: Kernel.maxDMAAddress, nid: nid,
                                     caller: Caller("vmemmap_alloc_block_zero.constprop.0+0xc/0x28"), log: &log)
     }
 }

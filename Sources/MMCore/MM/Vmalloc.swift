@@ -103,25 +103,45 @@ extension Kernel {
             if let slot = memmap.zoneSlot(pfn) { area.perNode[Int(slot / 8)] += 1 << order }
         }
         replaceArea(area)
-        mapVmalloc(gap.start, bytes: UInt64(nrPages) << pageShift, huge: order > 0)
+        mapVmalloc(gap.start, blocks: area.blocks, order: order)
         return gap.start
     }
 
-    /// The page-table pages a mapping needs: a PMD page per new 1 GiB, a PTE page per new 2 MiB
-    /// of small pages (the PUD pages were preallocated at boot).
-    mutating func mapVmalloc(_ start: UInt64, bytes: UInt64, huge: Bool) {
+    /// Linux: vmap_pages_range() (vmap_pmd_range/vmap_pte_range, vmap_try_huge_pmd): the
+    /// PAGE_KERNEL entries for an area's pages, with a PMD page per new 1 GiB and a PTE page per
+    /// new 2 MiB of small pages (the PUD pages were preallocated at boot).
+    mutating func mapVmalloc(_ start: UInt64, blocks: [UInt64], order: Int) {
+        let huge = order > 0
         var a = start
-        while a < start + bytes {
+        for pfn in blocks {
             let off = a - vmallocStart
             if !vmalloc.pmdTables.contains(off >> pudShift) {
                 vmalloc.pmdTables.insert(off >> pudShift)
-                if allocPages([.zero], order: 0) != nil { vmalloc.tablePages += 1 }
+                if let t = allocPages([.zero], order: 0) {
+                    vmalloc.tablePages += 1
+                    if let e = entryAddress(a, at: .pud) { populate(e, t << pageShift) }
+                }
             }
             if !huge && !vmalloc.pteTables.contains(off >> pmdShift) {
                 vmalloc.pteTables.insert(off >> pmdShift)
-                if allocPages([.zero], order: 0) != nil { vmalloc.tablePages += 1 }
+                if let t = allocPages([.zero], order: 0) {
+                    vmalloc.tablePages += 1
+                    if let e = entryAddress(a, at: .pmd) { populate(e, t << pageShift) }
+                }
             }
-            a = (a | (pmdSize - 1)) + 1
+            if let e = entryAddress(a, at: huge ? .pmd : .pte) {
+                physMem.writeWord(e, (pfn << pageShift) | (huge ? pageKernelLarge : pageKernel))
+            }
+            a += pageSize << order
+        }
+    }
+
+    /// Linux: vunmap_range_noflush(): the area's leaf entries cleared; the tables stay.
+    mutating func unmapVmalloc(_ area: VmapArea) {
+        var a = area.start
+        for _ in area.blocks {
+            if let e = entryAddress(a, at: area.order > 0 ? .pmd : .pte) { physMem.writeWord(e, 0) }
+            a += pageSize << area.order
         }
     }
 
@@ -139,6 +159,7 @@ extension Kernel {
     public mutating func vfree(_ addr: UInt64) -> Bool {
         guard let i = vmalloc.areas.firstIndex(where: { $0.start == addr }) else { return false }
         let a = vmalloc.areas.remove(at: i)
+        unmapVmalloc(a)
         for b in a.blocks { _ = freePages(b, order: a.order) }
         if a.vpages { vfree(a.pagesArray) } else if a.pagesArray != 0 { kfree(a.pagesArray) }
         return true

@@ -124,9 +124,13 @@ public struct CPUTopology: Equatable, Sendable {
     /// CPU features that change memory setup.
     public var gbPages: Bool
     public var la57: Bool
-    public init(present: Int, possible: Int? = nil, nodeOfCPU: [Int32] = [], gbPages: Bool = false, la57: Bool = false) {
+    /// The CPU is vulnerable to Meltdown, so page-table isolation comes on ("Kernel/User page
+    /// tables isolation: enabled"); the kernel's own pages then lose _PAGE_GLOBAL.
+    public var pti: Bool
+    public init(present: Int, possible: Int? = nil, nodeOfCPU: [Int32] = [], gbPages: Bool = false, la57: Bool = false,
+                pti: Bool = false) {
         self.present = present; self.possible = possible ?? present; self.nodeOfCPU = nodeOfCPU
-        self.gbPages = gbPages; self.la57 = la57
+        self.gbPages = gbPages; self.la57 = la57; self.pti = pti
     }
 }
 
@@ -171,6 +175,11 @@ public struct KernelImage: Equatable, Sendable {
         self.smpAlternativesSize = smpAlternativesSize; self.unusedDecryptedSize = unusedDecryptedSize
         self.textRodataGapSize = textRodataGapSize; self.rodataDataGapSize = rodataDataGapSize
     }
+
+    /// Linux: __start_rodata and _sdata: the text ends on a 2 MiB boundary (the text/rodata gap
+    /// fills it), and so does the read-only data (__end_rodata_hpage_align).
+    public var rodataStart: PhysAddr { roundUp(start + textSize, pmdSize) }
+    public var dataStart: PhysAddr { roundUp(rodataStart + rodataSize, pmdSize) }
 
     /// Debian bookworm's linux-image-6.1.0-56-amd64 (6.1.192-2) without KASLR, as the oracle
     /// boots show it: "14343K kernel code, 2338K rwdata, 9132K rodata, 2824K init, 17344K bss",

@@ -45,8 +45,15 @@ public struct Kernel: Sendable {
     // Direct map (arch/x86/mm/init.c).
     /// Linux: page_size_mask after probe_page_size_mask().
     public var pageSizeMask: PageSizeMask = []
-    /// The direct map's page-table pages.
+    /// The direct map's page-table pages (an index; the entries are in physMem).
     public var directMap = PageTableShadow(base: 0, la57: false)
+    /// Where head_64.S's tables are (init_top_pgt is the root of every walk).
+    public var pgtRoots = KernelPageTableRoots()
+    /// Linux: __default_kernel_pte_mask, set by probe_page_size_mask(): without PTI the
+    /// kernel's pages are global; every modelled CPU has NX.
+    public var defaultKernelPteMask: UInt64 = ~UInt64(0)
+    /// Linux: direct_pages_count[PG_LEVEL_4K / 2M / 1G] (/proc/meminfo's DirectMap lines).
+    public var directPagesCount: [UInt64] = [0, 0, 0]
     /// Table pages init_mem_mapping() allocated (from .brk and memblock).
     public var directMapTablePages = 0
     /// Linux: pgt_buf_start, pgt_buf_end, pgt_buf_top (the .brk page-table buffer, in pfns).
@@ -170,6 +177,8 @@ public struct Kernel: Sendable {
         findSMPConfig()
         earlyAllocPgtBuf()
         reserveBrk()
+        setupHeadPageTables()   // (head_64.S's tables exist from the start; nothing reads them earlier)
+        cleanupHighmap()
         memblock.currentLimit = 0x10_0000  // ISA_END_ADDRESS
         e820MemblockSetup()
         applyFirmwareEdits(.efiEarlyReserve)

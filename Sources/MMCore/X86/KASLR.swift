@@ -30,7 +30,7 @@ public struct KernelLayout: Sendable, Equatable {
 
 extension Kernel {
     /// Linux: CPU_ENTRY_AREA_BASE, where KASLR's range ends (vaddr_end).
-    static let cpuEntryAreaBase: UInt64 = 0xffff_fe00_0000_0000
+    public static let cpuEntryAreaBase: UInt64 = 0xffff_fe00_0000_0000
     /// Linux: CONFIG_RANDOMIZE_MEMORY_PHYSICAL_PADDING (Debian: 0xa).
     static let randomizeMemoryPhysicalPaddingTB: UInt64 = 0xa
 

@@ -57,6 +57,7 @@ extension Kernel {
     /// movable_node), so that each step's tables come from memory the previous steps mapped.
     mutating func initMemMapping() {
         pageSizeMask = probePageSizeMask
+        defaultKernelPteMask = ptiEnabled ? ~PTE.global : ~UInt64(0)
         directMap = PageTableShadow(base: pageOffset, la57: la57)
         let end = maxPfn.physAddr
         _ = initMemoryMapping(0, SZ_1M)
@@ -231,10 +232,12 @@ extension Kernel {
     }
 
     /// Linux: alloc_low_pages(1): the .brk buffer while it lasts (and unless the range being
-    /// mapped covers it), then memblock, from memory that is already mapped.
-    mutating func allocLowPage() {
+    /// mapped covers it), then memblock, from memory that is already mapped. Returns the page
+    /// (0 when there is none: boot then panics).
+    @discardableResult
+    mutating func allocLowPage() -> PhysAddr {
+        var ret: PhysAddr = 0
         if pgtBufEnd.raw + 1 > pgtBufTop.raw || !canUseBrkPgt {
-            var ret: PhysAddr = 0
             if minPfnMapped < maxPfnMapped {
                 ret = memblock.physAllocRange(size: pageSize, align: pageSize, start: minPfnMapped.physAddr,
                                               end: maxPfnMapped.physAddr,
@@ -243,71 +246,149 @@ extension Kernel {
             // (The kernel would then extend .brk; the modelled image has no room left there.)
             if ret == 0 { pendingPanic = "alloc_low_pages: can not alloc memory" }
         } else {
+            ret = pgtBufEnd.physAddr
             pgtBufEnd = Pfn(pgtBufEnd.raw + 1)
         }
         directMapTablePages += 1
+        return ret
     }
 
-    /// Linux: kernel_physical_mapping_init() for one map_range: fills the PGD (and P4D), PUD and
-    /// PMD levels, allocating a table page for every empty entry that needs one.
+    /// Linux: kernel_physical_mapping_init() for one map_range: fills the PGD (and P4D), PUD,
+    /// PMD and PTE levels, allocating a table page for every empty entry that needs one.
     mutating func kernelPhysicalMappingInit(_ mr: MapRange) -> PhysAddr {
         let start = mr.start, end = mr.end
         var p = start
         while p < end {
             let topEnd = Swift.min(end, directMap.slotEnd(p, directMap.pgdShift))
             let top = directMap.slot(p, directMap.pgdShift)
-            if !directMap.pgd.contains(top) { allocLowPage(); directMap.pgd.insert(top) }
+            let pgdEntry = entryAddress(pgtRoots.initTopPgt, pageOffset &+ p, .pgd)
+            if !directMap.pgd.contains(top) { populate(pgdEntry, allocLowPage()); directMap.pgd.insert(top) }
             if la57 {
                 var q = p
                 while q < topEnd {
                     let qEnd = Swift.min(topEnd, directMap.slotEnd(q, p4dShift))
                     let s = directMap.slot(q, p4dShift)
-                    if !directMap.p4d.contains(s) { allocLowPage(); directMap.p4d.insert(s) }
-                    physPudInit(q, qEnd, mr.pageSizeMask)
+                    let p4dEntry = entryAddress(tableBelow(pgdEntry), pageOffset &+ q, .p4d)
+                    if !directMap.p4d.contains(s) { populate(p4dEntry, allocLowPage()); directMap.p4d.insert(s) }
+                    physPudInit(q, qEnd, mr.pageSizeMask, tableBelow(p4dEntry))
                     q = qEnd
                 }
             } else {
-                physPudInit(p, topEnd, mr.pageSizeMask)
+                physPudInit(p, topEnd, mr.pageSizeMask, tableBelow(pgdEntry))
             }
             p = topEnd
         }
         return end
     }
 
-    /// Linux: phys_pud_init() and phys_pmd_init() over [start, end).
-    mutating func physPudInit(_ start: PhysAddr, _ end: PhysAddr, _ mask: PageSizeMask) {
+    /// Linux: phys_pud_init() over [start, end) of one PUD page.
+    mutating func physPudInit(_ start: PhysAddr, _ end: PhysAddr, _ mask: PageSizeMask, _ pudPage: PhysAddr) {
         var p = start
+        var run = LeafRun()
         while p < end {
             let gEnd = Swift.min(end, directMap.slotEnd(p, pudShift))
             let g = directMap.slot(p, pudShift)
-            var walkPMD = true
+            let entry = entryAddress(pudPage, pageOffset &+ p, .pud)
             if directMap.pudLarge.contains(g) {
                 if mask.contains(.size1G) {
-                    walkPMD = false
+                    directPagesCount[2] += 1   // counted again, as Linux counts a reused mapping
                 } else {
-                    // A 1 GiB page split into a PMD table.
-                    allocLowPage()
+                    // A 1 GiB page split into a PMD table with the same protections; only
+                    // [p, gEnd) is mapped in it.
+                    flushLeaves(&run, pudPage)
+                    let pmd = allocLowPage()
                     directMap.pudLarge.remove(g)
                     directMap.pudTable.insert(g)
+                    directPagesCount[2] -= 1
+                    populate(entry, pmd)
+                    physPmdInit(p, gEnd, mask, pmd, fresh: true)
                 }
-            } else if !directMap.pudTable.contains(g) {
-                if mask.contains(.size1G) {
-                    directMap.pudLarge.insert(g)
-                    walkPMD = false
-                } else {
-                    allocLowPage()
-                    directMap.pudTable.insert(g)
-                }
-            }
-            if walkPMD && !mask.contains(.size2M) {
-                var q = roundDown(p, pmdSize)
-                while q < gEnd {
-                    let s = directMap.slot(q, pmdShift)
-                    if !directMap.hasPTETable(s) { allocLowPage(); directMap.insertPTETable(s) }
-                    q += pmdSize
-                }
+            } else if directMap.pudTable.contains(g) {
+                physPmdInit(p, gEnd, mask, tableBelow(entry), fresh: false)
+            } else if mask.contains(.size1G) {
+                directMap.pudLarge.insert(g)
+                directPagesCount[2] += 1
+                addLeaf(&run, pudPage, index: Int((entry & (pageSize - 1)) >> 3),
+                        value: roundDown(p, pudSize) | pageKernelLarge, step: pudSize)
+            } else {
+                let pmd = allocLowPage()
+                directMap.pudTable.insert(g)
+                populate(entry, pmd)
+                physPmdInit(p, gEnd, mask, pmd, fresh: true)
             }
             p = gEnd
         }
+        flushLeaves(&run, pudPage)
+    }
+
+    /// Linux: phys_pmd_init() and phys_pte_init() over [start, end) of one PMD page. `fresh`: the
+    /// page was just allocated, so no entry needs reading first.
+    mutating func physPmdInit(_ start: PhysAddr, _ end: PhysAddr, _ mask: PageSizeMask, _ pmdPage: PhysAddr, fresh: Bool) {
+        if fresh && mask.contains(.size2M) {
+            // A new table mapped with 2 MiB pages only (split_mem_range() gave whole blocks): one run.
+            let first = roundDown(start, pmdSize)
+            let count = (roundUp(end, pmdSize) - first) >> pmdShift
+            directPagesCount[1] += count
+            physMem.writeRun(pmdPage >> pageShift, index: Int(((pageOffset &+ first) >> pmdShift) & 511), count: Int(count),
+                             first: first | pageKernelLarge, step: pmdSize)
+            return
+        }
+        var run = LeafRun()
+        var p = start
+        while p < end {
+            let next = Swift.min(end, roundDown(p, pmdSize) + pmdSize)
+            let s = directMap.slot(p, pmdShift)
+            let entry = entryAddress(pmdPage, pageOffset &+ p, .pmd)
+            let old = fresh ? 0 : physMem.readWord(entry)
+            if directMap.hasPTETable(s) {
+                physPteInit(p, next, tableBelow(entry))
+            } else if old & PTE.pse != 0 && mask.contains(.size2M) {
+                directPagesCount[1] += 1
+            } else if mask.contains(.size2M) {
+                directPagesCount[1] += 1
+                addLeaf(&run, pmdPage, index: Int((entry & (pageSize - 1)) >> 3),
+                        value: roundDown(p, pmdSize) | pageKernelLarge, step: pmdSize)
+            } else {
+                flushLeaves(&run, pmdPage)
+                let pte = allocLowPage()
+                directMap.insertPTETable(s)
+                if old & PTE.pse != 0 { directPagesCount[1] -= 1 }
+                populate(entry, pte)
+                physPteInit(p, next, pte)
+            }
+            p = next
+        }
+        flushLeaves(&run, pmdPage)
+    }
+
+    /// Linux: phys_pte_init(): 4 KiB pages for [start, end), all inside one PTE page.
+    mutating func physPteInit(_ start: PhysAddr, _ end: PhysAddr, _ ptePage: PhysAddr) {
+        let first = Int((start >> pageShift) & 511)
+        let count = Int((end - start) >> pageShift)
+        directPagesCount[0] += UInt64(count)
+        physMem.writeRun(ptePage >> pageShift, index: first, count: count, first: start | pageKernel, step: pageSize)
+    }
+
+    /// Consecutive leaf entries of one table, written as one run.
+    struct LeafRun {
+        var index = 0, count = 0
+        var first: UInt64 = 0, step: UInt64 = 0
+    }
+
+    /// Adds a leaf entry to `run`, writing out the run first when the entry does not continue it.
+    mutating func addLeaf(_ run: inout LeafRun, _ table: PhysAddr, index: Int, value: UInt64, step: UInt64) {
+        if run.count > 0 && index == run.index + run.count && value == run.first &+ UInt64(run.count) &* run.step {
+            run.count += 1
+            return
+        }
+        flushLeaves(&run, table)
+        run = LeafRun(index: index, count: 1, first: value, step: step)
+    }
+
+    mutating func flushLeaves(_ run: inout LeafRun, _ table: PhysAddr) {
+        if run.count > 0 {
+            physMem.writeRun(table >> pageShift, index: run.index, count: run.count, first: run.first, step: run.step)
+        }
+        run = LeafRun()
     }
 }
