@@ -161,8 +161,9 @@ public enum ProcFiles {
     /// /proc/vmallocinfo (mm/vmalloc.c: s_show()), as root reads it (no pointer hashing).
     public static func vmallocinfo(_ k: Kernel) -> [String] {
         k.vmalloc.areas.map { a in
-            var line = "\(pa(a.start))-\(pa(a.end)) \(padLeft(String(a.end - a.start), 7))"
-            line += " \(a.caller) pages=\(a.nrPages) vmalloc"
+            var line = "\(pa(a.start))-\(pa(a.end)) \(padLeft(String(a.end - a.start), 7)) \(a.caller)"
+            if let phys = a.ioremapPhys { return line + " phys=\(pa(phys)) ioremap" }
+            line += " pages=\(a.nrPages) vmalloc"
             if a.vpages { line += " vpages" }
             for (nid, n) in a.perNode.enumerated() where n > 0 { line += " N\(nid)=\(n)" }
             return line

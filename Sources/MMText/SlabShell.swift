@@ -47,6 +47,8 @@ extension AllocShell {
           validate CACHE                              write 1 to /sys/kernel/slab/CACHE/validate
           slab CACHE                                  the cache's sysfs attributes and slabs
           vmalloc SIZE | vfree ADDR                   vmalloc()/vfree() (pages interleaved over the nodes)
+          ioremap PHYS SIZE | iounmap ADDR            map firmware or device memory uncached (RAM in use is refused)
+          translate ADDR                              walk a virtual address through the kernel page tables
           (poke/peek also take direct-map addresses such as 0xffff888000100000)
         """
 
@@ -162,6 +164,19 @@ extension AllocShell {
             guard w.count == 2 else { throw bad("vfree", "expected: vfree ADDR") }
             let addr = try number(w[1], "addr")
             return [kernel.vfree(addr) ? "vfree(\(pa(addr))): done" : "vfree(\(pa(addr))): no vmalloc area starts there"]
+        case "ioremap":
+            guard w.count == 3 else { throw bad("ioremap", "expected: ioremap PHYS SIZE") }
+            let phys = try number(w[1], "phys"), size = try number(w[2], "size")
+            guard size > 0 else { throw bad("size", "0: ioremap of nothing") }
+            guard let a = kernel.ioremap(phys, size, caller: "kmemlab") else { return newLog() + ["ioremap(\(pa(phys)), \(size)) failed"] }
+            return newLog() + ["ioremap(\(pa(phys)), \(size)) = \(pa(a)) (PAGE_KERNEL_IO | _PAGE_PCD: uncached minus)"]
+        case "iounmap":
+            guard w.count == 2 else { throw bad("iounmap", "expected: iounmap ADDR") }
+            let addr = try number(w[1], "addr")
+            return [kernel.iounmap(addr) ? "iounmap(\(pa(addr))): done" : "iounmap(\(pa(addr))): no ioremap area there"]
+        case "translate":
+            guard w.count == 2 else { throw bad("translate", "expected: translate ADDR") }
+            return PageTableText.translate(kernel, try number(w[1], "addr"))
         default:
             return nil
         }

@@ -200,4 +200,30 @@ struct PageTableTests {
         try k2.boot()
         #expect(try #require(k2.pageWalk(k2.pageOffset + 0x20_0000).steps.last?.entry) & PTE.global != 0)
     }
+
+    @Test("ioremap: firmware ranges map uncached in VM_IOREMAP areas (vmallocinfo's phys= lines); RAM in use is refused with Linux's warning")
+    func ioremap() throws {
+        var k = try bootPreset("nokaslr", mem: 1 << 30)
+        k.log.enabled = true
+        // HPET's page and an ACPI table that does not start on a page (QEMU's pc layout).
+        let hpetAddr = k.ioremap(0xfed0_0000, 0x400, caller: "hpet_enable+0xef/0x46d")
+        let acpiAddr = k.ioremap(0x3ffe_1040, 0x1100, caller: "acpi_os_map_iomem+0x1b6/0x1d0")
+        let hpet = try #require(hpetAddr), acpi = try #require(acpiAddr)
+        #expect(hpet == k.vmallocStart)
+        #expect(acpi == k.vmallocStart + 0x2000 + 0x40, "two pages: aligned to 8 KiB (the size's order, before the guard page)")
+        #expect(k.translate(hpet + 0x3f8) == 0xfed0_03f8)
+        #expect(k.translate(acpi) == 0x3ffe_1040)
+        let e = try #require(k.pageWalk(hpet).steps.last?.entry)
+        #expect(e & PTE.pcd != 0 && e & PTE.nx != 0 && e & PTE.rw != 0)
+        #expect(ProcFiles.vmallocinfo(k) == [
+            "0xffffc90000000000-0xffffc90000002000    8192 hpet_enable+0xef/0x46d phys=0x00000000fed00000 ioremap",
+            "0xffffc90000002000-0xffffc90000005000   12288 acpi_os_map_iomem+0x1b6/0x1d0 phys=0x000000003ffe1000 ioremap",
+        ])
+        let ram = k.ioremap(0x20_0000, pageSize)
+        #expect(ram == nil)
+        #expect(k.log.lines.contains("ioremap on RAM at 0x0000000000200000 - 0x0000000000200fff"))
+        let unmapped = k.iounmap(hpet + 8), again = k.iounmap(hpet)
+        #expect(unmapped && !again)
+        #expect(k.translate(hpet) == nil)
+    }
 }

@@ -27,6 +27,8 @@ public struct VmapArea: Sendable, Equatable {
     /// Linux: VM_VPAGES — the page array was itself vmalloc'd; else kmalloc'd at `pagesArray`.
     public var vpages: Bool
     public var pagesArray: UInt64
+    /// Linux: VM_IOREMAP's phys_addr — the physical range an ioremap() area maps (nil: vmalloc).
+    public var ioremapPhys: PhysAddr?
     public var nrPages: Int { blocks.count << order }
 }
 
@@ -73,7 +75,7 @@ extension Kernel {
         guard let gap = findVmapGap(size: areaSize, align: UInt64(1) << shift) else { return nil }
         let order = Int(shift - pageShift)
         var area = VmapArea(start: gap.start, end: gap.start + areaSize, caller: caller, blocks: [], order: order,
-                            perNode: [Int](repeating: 0, count: nrNodeIds), vpages: false, pagesArray: 0)
+                            perNode: [Int](repeating: 0, count: nrNodeIds), vpages: false, pagesArray: 0, ioremapPhys: nil)
         vmalloc.areas.insert(area, at: gap.index)
         // __vmalloc_area_node(): the array of page pointers first.
         let nrPages = Int(roundUp(real, UInt64(1) << shift) >> pageShift)
@@ -153,11 +155,84 @@ extension Kernel {
         vmalloc.areas.removeAll { $0.start == start }
     }
 
+    /// Linux: ioremap() → __ioremap_caller() with _PAGE_CACHE_MODE_UC_MINUS: a VM_IOREMAP area
+    /// (aligned to its size's power of two, up to 1 GiB, plus the guard page) whose PTEs map
+    /// [phys, phys + size) with PAGE_KERNEL_IO | _PAGE_PCD. Normal RAM in use is refused with
+    /// Linux's warning. Returns the mapped address of `phys` (the page offset kept), or nil.
+    public mutating func ioremap(_ phys: PhysAddr, _ size: UInt64, caller: String = "ioremap") -> UInt64? {
+        let last = phys &+ size &- 1
+        guard size > 0, last >= phys else { return nil }
+        guard last >> maxPhysmemBits == 0 else {
+            log.info("ioremap: invalid physical address \(String(phys, radix: 16))")
+            return nil
+        }
+        // __ioremap_check_ram(): a System RAM page that is not PageReserved is in use.
+        var p = Pfn.up(phys).raw
+        while p < (last + 1) >> pageShift {
+            if e820.mappedAny(p << pageShift, (p + 1) << pageShift, type: .ram) && !memblock.isRegionReserved(p << pageShift, pageSize) {
+                if !ioremapOnRAMWarned {
+                    ioremapOnRAMWarned = true
+                    warnOnce(file: "arch/x86/mm/ioremap.c", line: 211, function: "__ioremap_caller",
+                             message: "ioremap on RAM at \(pa(phys)) - \(pa(last))")
+                }
+                return nil
+            }
+            p += 1
+        }
+        let offset = phys & (pageSize - 1)
+        let base = phys & ~(pageSize - 1)
+        let bytes = roundUp(last + 1, pageSize) - base
+        // __get_vm_area_node(): VM_IOREMAP aligns to the size's order, clamped to [PAGE_SHIFT, PUD_SHIFT].
+        var orderBits = pageShift
+        while (UInt64(1) << orderBits) < bytes && orderBits < pudShift { orderBits += 1 }
+        guard let gap = findVmapGap(size: bytes + pageSize, align: UInt64(1) << orderBits) else { return nil }
+        let area = VmapArea(start: gap.start, end: gap.start + bytes + pageSize, caller: caller, blocks: [], order: 0,
+                            perNode: [Int](repeating: 0, count: nrNodeIds), vpages: false, pagesArray: 0, ioremapPhys: base)
+        vmalloc.areas.insert(area, at: gap.index)
+        // ioremap_page_range(): 4 KiB entries (see DIVERGENCES: no huge ioremap mappings).
+        var va = gap.start
+        while va < gap.start + bytes {
+            let off = va - vmallocStart
+            if !vmalloc.pmdTables.contains(off >> pudShift) {
+                vmalloc.pmdTables.insert(off >> pudShift)
+                if let t = allocPages([.zero], order: 0) {
+                    vmalloc.tablePages += 1
+                    if let e = entryAddress(va, at: .pud) { populate(e, t << pageShift) }
+                }
+            }
+            if !vmalloc.pteTables.contains(off >> pmdShift) {
+                vmalloc.pteTables.insert(off >> pmdShift)
+                if let t = allocPages([.zero], order: 0) {
+                    vmalloc.tablePages += 1
+                    if let e = entryAddress(va, at: .pmd) { populate(e, t << pageShift) }
+                }
+            }
+            if let e = entryAddress(va, at: .pte) { physMem.writeWord(e, (base + va - gap.start) | pageKernel | PTE.pcd) }
+            va += pageSize
+        }
+        return gap.start + offset
+    }
+
+    /// Linux: iounmap(): the area's entries cleared and the area released. false if `addr` is
+    /// not inside an ioremap() area.
+    @discardableResult
+    public mutating func iounmap(_ addr: UInt64) -> Bool {
+        guard let i = vmalloc.areas.firstIndex(where: { $0.ioremapPhys != nil && addr >= $0.start && addr < $0.end - pageSize })
+        else { return false }
+        let a = vmalloc.areas.remove(at: i)
+        var va = a.start
+        while va < a.end - pageSize {
+            if let e = entryAddress(va, at: .pte) { physMem.writeWord(e, 0) }
+            va += pageSize
+        }
+        return true
+    }
+
     /// Linux: vfree(): the pages back to the buddy allocator, the page array freed, the area
     /// released (page tables stay, as Linux keeps them). false if `addr` starts no area.
     @discardableResult
     public mutating func vfree(_ addr: UInt64) -> Bool {
-        guard let i = vmalloc.areas.firstIndex(where: { $0.start == addr }) else { return false }
+        guard let i = vmalloc.areas.firstIndex(where: { $0.start == addr && $0.ioremapPhys == nil }) else { return false }
         let a = vmalloc.areas.remove(at: i)
         unmapVmalloc(a)
         for b in a.blocks { _ = freePages(b, order: a.order) }

@@ -117,6 +117,8 @@ public struct Kernel: Sendable {
     public var taint: UInt32 = 0
     /// `init_on_alloc=` as parsed once (the page allocator asks on every allocation).
     let initOnAllocParam: Bool
+    /// Linux: the WARN_ONCE of __ioremap_caller() has fired.
+    var ioremapOnRAMWarned = false
     /// Oopses so far (the "[#N]" of an oops line).
     var oopsCount = 0
     /// Where the next part of the kernel image that boot frees lies (the parts are laid out one
