@@ -38,7 +38,7 @@ let package = Package(
             path: "Benchmarks/KmemlabBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
-        .target(name: "KmemlabTestSupport", path: "Tests/KmemlabTestSupport"),
+        .target(name: "KmemlabTestSupport", dependencies: ["MMCore", "MMText"], path: "Tests/KmemlabTestSupport"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
         .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
         .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),

@@ -267,9 +267,7 @@ struct Pfn: ParsableCommand {
     var pfn: String
 
     func run() throws {
-        let value: UInt64?
-        if pfn.hasPrefix("0x") { value = UInt64(pfn.dropFirst(2), radix: 16) } else { value = UInt64(pfn) }
-        guard let v = value else { throw InputError(file: "(arguments)", field: "PFN", "\"\(pfn)\" is not a number") }
+        let v = try parseAddress(pfn, field: "PFN")
         let kernel = try bootForShell(machine)
         for line in PfnExplain.lines(kernel, v) { print(line) }
     }
@@ -345,7 +343,7 @@ do {
     exit(2)
 }
 
-/// Parses a number given as decimal or 0x hex.
+/// Parses a number (an address, a pfn) given as decimal or 0x hex.
 func parseAddress(_ text: String, field: String) throws -> UInt64 {
     let t = text.replacingOccurrences(of: "_", with: "")
     let v: UInt64? = t.lowercased().hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)

@@ -2,18 +2,8 @@
 
 import MMCore
 import MMText
+import KmemlabTestSupport
 import Testing
-
-func bootPreset(_ cmdline: String, la57: Bool = false, seed: UInt64 = 0, mem: UInt64 = 4 << 30) throws -> Kernel {
-    var m = QEMUPreset(type: .pc, memBytes: mem, cpus: 2).machine()
-    m.commandLine = cmdline
-    m.cpus.la57 = la57
-    var k = Kernel(machine: m)
-    k.seed = seed
-    k.log.enabled = false
-    try k.boot()
-    return k
-}
 
 @Suite("the kernel's virtual layout")
 struct LayoutTests {

@@ -6,17 +6,6 @@ import MMText
 import KmemlabTestSupport
 import Testing
 
-func bootPreset(_ cmdline: String, la57: Bool = false, seed: UInt64 = 0, mem: UInt64 = 4 << 30) throws -> Kernel {
-    var m = QEMUPreset(type: .pc, memBytes: mem, cpus: 2).machine()
-    m.commandLine = cmdline
-    m.cpus.la57 = la57
-    var k = Kernel(machine: m)
-    k.seed = seed
-    k.log.enabled = false
-    try k.boot()
-    return k
-}
-
 /// Every address worth walking in [start, end): both edges, every 2 MiB boundary, and `n`
 /// random ones (a fixed seed).
 func sampleAddresses(_ start: UInt64, _ end: UInt64, n: Int, rng: inout SplitMix64) -> [UInt64] {

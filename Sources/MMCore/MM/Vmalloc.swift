@@ -116,25 +116,31 @@ extension Kernel {
         let huge = order > 0
         var a = start
         for pfn in blocks {
-            let off = a - vmallocStart
-            if !vmalloc.pmdTables.contains(off >> pudShift) {
-                vmalloc.pmdTables.insert(off >> pudShift)
-                if let t = allocPages([.zero], order: 0) {
-                    vmalloc.tablePages += 1
-                    if let e = entryAddress(a, at: .pud) { populate(e, t << pageShift) }
-                }
-            }
-            if !huge && !vmalloc.pteTables.contains(off >> pmdShift) {
-                vmalloc.pteTables.insert(off >> pmdShift)
-                if let t = allocPages([.zero], order: 0) {
-                    vmalloc.tablePages += 1
-                    if let e = entryAddress(a, at: .pmd) { populate(e, t << pageShift) }
-                }
-            }
+            vmallocTables(a, pte: !huge)
             if let e = entryAddress(a, at: huge ? .pmd : .pte) {
                 physMem.writeWord(e, (pfn << pageShift) | (huge ? pageKernelLarge : pageKernel))
             }
             a += pageSize << order
+        }
+    }
+
+    /// The tables under a vmalloc-space address: a PMD page for a new 1 GiB, a PTE page for a new
+    /// 2 MiB (`pte`: the mapping uses 4 KiB pages), from the page allocator, linked in.
+    mutating func vmallocTables(_ va: UInt64, pte: Bool) {
+        let off = va - vmallocStart
+        if !vmalloc.pmdTables.contains(off >> pudShift) {
+            vmalloc.pmdTables.insert(off >> pudShift)
+            if let t = allocPages([.zero], order: 0) {
+                vmalloc.tablePages += 1
+                if let e = entryAddress(va, at: .pud) { populate(e, t << pageShift) }
+            }
+        }
+        if pte && !vmalloc.pteTables.contains(off >> pmdShift) {
+            vmalloc.pteTables.insert(off >> pmdShift)
+            if let t = allocPages([.zero], order: 0) {
+                vmalloc.tablePages += 1
+                if let e = entryAddress(va, at: .pmd) { populate(e, t << pageShift) }
+            }
         }
     }
 
@@ -192,21 +198,7 @@ extension Kernel {
         // ioremap_page_range(): 4 KiB entries (see DIVERGENCES: no huge ioremap mappings).
         var va = gap.start
         while va < gap.start + bytes {
-            let off = va - vmallocStart
-            if !vmalloc.pmdTables.contains(off >> pudShift) {
-                vmalloc.pmdTables.insert(off >> pudShift)
-                if let t = allocPages([.zero], order: 0) {
-                    vmalloc.tablePages += 1
-                    if let e = entryAddress(va, at: .pud) { populate(e, t << pageShift) }
-                }
-            }
-            if !vmalloc.pteTables.contains(off >> pmdShift) {
-                vmalloc.pteTables.insert(off >> pmdShift)
-                if let t = allocPages([.zero], order: 0) {
-                    vmalloc.tablePages += 1
-                    if let e = entryAddress(va, at: .pmd) { populate(e, t << pageShift) }
-                }
-            }
+            vmallocTables(va, pte: true)
             if let e = entryAddress(va, at: .pte) { physMem.writeWord(e, (base + va - gap.start) | pageKernel | PTE.pcd) }
             va += pageSize
         }
