@@ -46,21 +46,27 @@ extension Kernel {
                 va = pageStart + size
                 continue
             }
-            splitLargePage(entryAddr, old, leaf.level, va: pageStart)
+            // Linux returns -ENOMEM when the split's page cannot be had; the rest stays as it is.
+            guard splitLargePage(entryAddr, old, leaf.level, va: pageStart) else { return }
         }
     }
 
     /// Linux: split_large_page(): a 1 GiB or 2 MiB leaf becomes a table of 512 leaves one size
     /// down with the same protections, so that part of it can change.
-    mutating func splitLargePage(_ entryAddr: PhysAddr, _ old: UInt64, _ level: PageTableLevel, va: UInt64) {
-        guard let pfn = allocPages([.zero], order: 0) else { return }
+    /// false when no page was free for the new table.
+    mutating func splitLargePage(_ entryAddr: PhysAddr, _ old: UInt64, _ level: PageTableLevel, va: UInt64) -> Bool {
+        guard let pfn = allocPages([.zero], order: 0) else { return false }
         let table = pfn << pageShift
         let childSize: UInt64 = level == .pud ? pmdSize : pageSize
-        var flags = old & ~PTE.pfnMask & ~PTE.patLarge
+        // Bit 12 of a large entry is its PAT bit, inside the address mask: carried over by hand.
+        var flags = old & ~PTE.pfnMask
+        let pat = old & PTE.patLarge != 0
         if level == .pmd {
-            // 4 KiB entries: no PSE; the large page's PAT bit moves to bit 7.
+            // 4 KiB entries: no PSE; the PAT bit moves to bit 7.
             flags &= ~PTE.pse
-            if old & PTE.patLarge != 0 { flags |= PTE.pse }
+            if pat { flags |= PTE.pse }
+        } else if pat {
+            flags |= PTE.patLarge
         }
         let base = old & PTE.pfnMask & ~(childSize * 512 - 1)
         physMem.writeRun(pfn, index: 0, count: 512, first: base | flags, step: childSize)
@@ -72,6 +78,7 @@ extension Kernel {
             if level == .pmd { directPagesCount[1] -= 1; directPagesCount[0] += 512 }
             else { directPagesCount[2] -= 1; directPagesCount[1] += 512 }
         }
+        return true
     }
 
     /// Linux: mark_rodata_ro(): the text and read-only data become read-only (in the direct map
