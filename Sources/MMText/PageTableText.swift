@@ -13,16 +13,10 @@ public enum PageTableText {
         for s in w.steps {
             let entryAddr = s.table + UInt64(s.index) * 8
             var line = "  \(s.level.name)[\(padLeft(String(s.index), 3))] at \(pa(entryAddr)) = \(hex16Prefixed(s.entry))  \(flagNames(s.entry, s.level))"
-            if s.entry & PTE.present != 0 {
-                let large = (s.level == .pud || s.level == .pmd) && s.entry & PTE.pse != 0
-                if s.level == .pte || large {
-                    let size = UInt64(1) << k.levelShift(s.level)
-                    var frame = s.entry & PTE.pfnMask
-                    if large { frame &= ~(size - 1) }
-                    line += "  → \(sizeName(size)) page at \(pa(frame))"
-                } else {
-                    line += "  → table at \(pa(s.entry & PTE.pfnMask))"
-                }
+            if let page = s.leafPage {
+                line += "  → \(sizeName(page.size)) page at \(pa(page.base))"
+            } else if s.entry & PTE.present != 0 {
+                line += "  → table at \(pa(s.entry & PTE.pfnMask))"
             }
             out.append(line)
         }

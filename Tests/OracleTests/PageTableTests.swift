@@ -55,7 +55,7 @@ struct PageTableTests {
         }
         #expect(k.translate(k.kernelTextVirt) == k.machine.kernel.start)
         #expect(k.translate(k.kernelTextVirt - 1) == nil, "below _text: cleared by cleanup_highmap()")
-        let brkEnd = k.machine.kernel.reserveEnd + k.machine.kernel.brkUsed
+        let brkEnd = k.machine.kernel.brkEnd
         #expect(k.translate(k.imageVirt(brkEnd)) == brkEnd)
         #expect(k.translate(k.imageVirt(roundUp(brkEnd, pmdSize))) == nil)
     }

@@ -176,6 +176,9 @@ public struct KernelImage: Equatable, Sendable {
         self.textRodataGapSize = textRodataGapSize; self.rodataDataGapSize = rodataDataGapSize
     }
 
+    /// Linux: _brk_end once reserve_brk() has run.
+    public var brkEnd: PhysAddr { reserveEnd + brkUsed }
+
     /// Linux: __start_rodata and _sdata: the text ends on a 2 MiB boundary (the text/rodata gap
     /// fills it), and so does the read-only data (__end_rodata_hpage_align).
     public var rodataStart: PhysAddr { roundUp(start + textSize, pmdSize) }

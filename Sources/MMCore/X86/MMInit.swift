@@ -47,7 +47,7 @@ extension Kernel {
     mutating func earlyAllocPgtBuf() {
         let k = machine.kernel
         let bytes = Kernel.initPgtBufPages * pageSize
-        let top = k.brkUsed >= bytes ? k.reserveEnd + k.brkUsed : k.reserveEnd + bytes
+        let top = k.brkUsed >= bytes ? k.brkEnd : k.reserveEnd + bytes
         pgtBufTop = Pfn.down(top)
         pgtBufStart = Pfn(pgtBufTop.raw - Kernel.initPgtBufPages)
         pgtBufEnd = pgtBufStart

@@ -139,12 +139,37 @@ public struct KernelPageTableRoots: Sendable, Equatable {
     public init() {}
 }
 
+extension PageTableLevel {
+    /// The size an entry at this level maps (the PGD's depends on the paging mode: not a leaf).
+    public var pageSize: UInt64 {
+        switch self {
+        case .pte: return 1 << pageShift
+        case .pmd: return pmdSize
+        case .pud: return pudSize
+        case .p4d, .pgd: return 0
+        }
+    }
+
+    /// Whether a present `entry` at this level maps memory rather than a table: every PTE, and a
+    /// PUD or PMD with _PAGE_PSE (Linux: pud_large(), pmd_large()).
+    public func mapsPage(_ entry: UInt64) -> Bool {
+        self == .pte || ((self == .pud || self == .pmd) && entry & PTE.pse != 0)
+    }
+}
+
 /// One step of a page walk: the table read, the index in it and the entry found.
 public struct PageWalkStep: Sendable, Equatable {
     public var level: PageTableLevel
     public var table: PhysAddr
     public var index: Int
     public var entry: UInt64
+
+    /// The page a present leaf entry maps: its base and size (a large entry's bit 12 is its PAT
+    /// bit, not address). nil for a table pointer or a non-present entry.
+    public var leafPage: (base: PhysAddr, size: UInt64)? {
+        guard entry & PTE.present != 0, level.mapsPage(entry) else { return nil }
+        return (entry & PTE.pfnMask & ~(level.pageSize - 1), level.pageSize)
+    }
 }
 
 /// Where a walk ended.
@@ -189,6 +214,8 @@ extension Kernel {
     public var kernelTextVirt: UInt64 { Kernel.startKernelMap &+ Kernel.loadPhysicalAddr }
     /// Linux: __pa_symbol(): a high-mapping address to its physical address.
     public func paSymbol(_ va: UInt64) -> PhysAddr { va &- Kernel.startKernelMap &+ physBase }
+    /// The high-mapping address of a physical address inside the image (its inverse).
+    public func imageVirt(_ phys: PhysAddr) -> UInt64 { phys &- physBase &+ Kernel.startKernelMap }
 
     /// Linux: PGDIR_SHIFT for the paging mode in use.
     @inlinable public var pgdShift: UInt64 { la57 ? 48 : 39 }
@@ -240,7 +267,7 @@ extension Kernel {
             let e = entryAddress(table, va, l)
             if l == level { return e }
             let v = physMem.readWord(e)
-            if v & PTE.present == 0 || (l != .pgd && l != .p4d && v & PTE.pse != 0) { return nil }
+            if v & PTE.present == 0 || l.mapsPage(v) { return nil }
             table = v & PTE.pfnMask
         }
         return nil
@@ -261,14 +288,11 @@ extension Kernel {
         for l in pageTableLevels {
             let index = Int((va >> levelShift(l)) & 511)
             let v = physMem.readWord(table + UInt64(index) * 8)
-            steps.append(PageWalkStep(level: l, table: table, index: index, entry: v))
+            let step = PageWalkStep(level: l, table: table, index: index, entry: v)
+            steps.append(step)
             if v & PTE.present == 0 { return PageWalk(va: va, steps: steps, end: .notPresent(l)) }
-            let large = (l == .pud || l == .pmd) && v & PTE.pse != 0
-            if l == .pte || large {
-                let size = UInt64(1) << levelShift(l)
-                var frame = v & PTE.pfnMask
-                if large { frame &= ~(size - 1) }   // bit 12 is the large page's PAT bit
-                return PageWalk(va: va, steps: steps, end: .mapped(phys: frame | (va & (size - 1)), pageSize: size))
+            if let page = step.leafPage {
+                return PageWalk(va: va, steps: steps, end: .mapped(phys: page.base | (va & (page.size - 1)), pageSize: page.size))
             }
             table = v & PTE.pfnMask
         }
@@ -319,8 +343,7 @@ extension Kernel {
     /// Linux: cleanup_highmap(): the image's PMD entries beyond the 2 MiB holding _brk_end are
     /// zeroed, so that only the image itself stays mapped.
     mutating func cleanupHighmap() {
-        let brkEnd = machine.kernel.reserveEnd + machine.kernel.brkUsed
-        let endVirt = roundUp(brkEnd - physBase + Kernel.startKernelMap, pmdSize) - 1
+        let endVirt = roundUp(imageVirt(machine.kernel.brkEnd), pmdSize) - 1
         var va = Kernel.startKernelMap
         for i in 0..<512 {
             if va < kernelTextVirt || va > endVirt { physMem.writeWord(pgtRoots.level2Kernel + UInt64(i) * 8, 0) }

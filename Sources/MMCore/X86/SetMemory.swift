@@ -34,11 +34,10 @@ extension Kernel {
         var va = start
         while va < end {
             let w = pageWalk(va)
-            guard case .mapped = w.end, let leaf = w.steps.last else { va += pageSize; continue }
+            guard let leaf = w.steps.last, let size = leaf.leafPage?.size else { va += pageSize; continue }
             let entryAddr = leaf.table + UInt64(leaf.index) * 8
             let old = leaf.entry
             let new = (old & ~clear) | set
-            let size = UInt64(1) << levelShift(leaf.level)
             let pageStart = roundDown(va, size)
             if leaf.level == .pte || new == old || (pageStart == va && end - va >= size) {
                 // should_split_large_page(): no change, or the whole large page changes alike.
@@ -93,15 +92,12 @@ extension Kernel {
         let rodataEnd = end - k.rodataDataGapSize             // PFN_ALIGN(__end_rodata)
         log.info("Write protecting the kernel read-only data: \((end - start) >> 10)k")
         setMemoryRO(start, (end - start) >> pageShift)
-        let allEnd = roundUp(imageVirt(k.reserveEnd + k.brkUsed), pmdSize)   // roundup(_brk_end, PMD_SIZE)
+        let allEnd = roundUp(imageVirt(k.brkEnd), pmdSize)   // roundup(_brk_end, PMD_SIZE)
         setMemoryNX(textEnd, (allEnd - textEnd) >> pageShift)
         freeKernelImagePages("unused kernel image (text/rodata gap)", textEnd, rodataStart)
         freeKernelImagePages("unused kernel image (rodata/data gap)", rodataEnd, end)
         debugCheckWX()
     }
-
-    /// The high-mapping address of a physical address inside the image.
-    public func imageVirt(_ phys: PhysAddr) -> UInt64 { phys &- physBase &+ Kernel.startKernelMap }
 
     /// Linux: free_kernel_image_pages() → free_init_pages(): writable and non-executable first,
     /// then the pages go to the buddy allocator.
