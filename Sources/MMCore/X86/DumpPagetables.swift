@@ -148,7 +148,7 @@ public enum PageTableDump {
         let shift = k.levelShift(l)
         let size = UInt64(1) << shift
         let d = depth(l)
-        if st.shortcut && l != .pgd && l != .p4d, let p = k.physMem.linearPattern(table >> pageShift), l == .pte || p.first & PTE.pse != 0 {
+        if st.shortcut && l != .pgd && l != .p4d, let p = k.physMem.linearPattern(table >> pageShift), l.mapsPage(p.first) {
             // Evenly spaced leaves, zero around them.
             let base = start & ~((size << 9) &- 1)
             let runStart = base &+ UInt64(p.from) << shift, runEnd = base &+ UInt64(p.to) << shift
@@ -188,7 +188,7 @@ public enum PageTableDump {
                     note(&st, addr, d, 0)
                 } else {
                     effective(&st, d, v)
-                    if v & PTE.pse != 0 {
+                    if l.mapsPage(v) {
                         note(&st, addr, d, v)
                     } else if v & PTE.present != 0 {
                         walk(k, &st, table: v & PTE.pfnMask, levelIndex: levelIndex + 1, start: addr, end: stop)
