@@ -1,7 +1,7 @@
 // Reconstructing a Machine from a Linux boot log (`kmemlab boot --from-dmesg FILE`).
 //
 // What a log reveals, and where:
-// - "Command line: …" — the command line; "BIOS-e820: [mem a-b] type" — the map the kernel was
+// - "Command line: …" (or, from 32-bit kernels, "Kernel command line: …") — the command line; "BIOS-e820: [mem a-b] type" — the map the kernel was
 //   given (already sanitised, which sanitising again leaves as it is).
 // - "e820: update [mem a-b] usable ==> usable" before "extended physical RAM map:" — setup_data
 //   blobs (printed twice when the kexec table is updated too, once when kexec recreates it).
@@ -118,6 +118,11 @@ public struct DmesgParser {
 
             if m.hasPrefix("Command line: ") {
                 if commandLine == nil { commandLine = String(m.dropFirst("Command line: ".count)) }
+                continue
+            }
+            // 32-bit kernels print only start_kernel()'s line (the same text).
+            if m.hasPrefix("Kernel command line: ") {
+                if commandLine == nil { commandLine = String(m.dropFirst("Kernel command line: ".count)) }
                 continue
             }
             if m.hasPrefix("BIOS-e820: ") || m.hasPrefix("BIOS-e801: ") || m.hasPrefix("BIOS-88: ") {

@@ -129,3 +129,77 @@ public enum Layout {
         return out
     }
 }
+
+extension Layout {
+    /// "3 GB", "879 MB", "8 kB": a 32-bit size, exact when whole, else with one decimal in MB.
+    static func size32(_ bytes: UInt64) -> String {
+        for (u, name) in [(UInt64(1) << 30, "GB"), (1 << 20, "MB"), (1 << 10, "kB")] where bytes >= u && bytes % u == 0 {
+            if u == 1 << 10 && bytes >= 100 << 20 { break }
+            return "\(bytes / u) \(name)"
+        }
+        if bytes >= 1 << 20 { let t = bytes * 10 / (1 << 20); return "\(t / 10).\(t % 10) MB" }
+        return "\(bytes / 1024) kB"
+    }
+
+    static func hex8(_ v: UInt64) -> String { padLeftZero(String(v, radix: 16), 8) }
+
+    /// The i386 map from the top gigabyte's areas, and the physical memory each reaches: why
+    /// highmem exists.
+    public static func lines32(_ k: Kernel) -> [String] {
+        guard let st = k.i386 else { return [] }
+        let l = st.layout
+        let pae = k.arch == .i386PAE
+        var rows: [(UInt64, UInt64, String)] = []   // [start, end), description
+        func add(_ s: UInt64, _ e: UInt64, _ what: String) { if e > s { rows.append((s, e, what)) } }
+        let lowBytes = k.maxLowPfn.raw << pageShift
+        add(0, l.pageOffset, "user-space virtual memory, different per mm")
+        add(l.pageOffset, l.highMemory, "direct mapping of lowmem: physical 0-\(hex8(lowBytes &- 1)) (high_memory ends it)")
+        add(l.highMemory, l.vmallocStart, "guard hole (VMALLOC_OFFSET)")
+        add(l.vmallocStart, l.vmallocEnd, "vmalloc/ioremap space, modules (VMALLOC_START-VMALLOC_END)")
+        add(l.vmallocEnd, l.pkmapBase, "guard hole (2 pages)")
+        let pkmapEnd = l.pkmapAddr(l.lastPkmap)
+        add(l.pkmapBase, pkmapEnd, "persistent kmap window: LAST_PKMAP = \(l.lastPkmap) slots (kmap)")
+        add(pkmapEnd, l.ldtBase, "... unused hole")
+        add(l.ldtBase, l.ldtEnd, pae ? "LDT remap for PTI" : "LDT remap (reserved; PTI needs PAE)")
+        add(l.ldtEnd, l.cpuEntryAreaBase, "... unused hole")
+        let ceaEnd = l.cpuEntryAreaBase + (l.cpuEntryAreaPages + 1) * UInt64(pageSize)
+        add(l.cpuEntryAreaBase, ceaEnd, "cpu_entry_area: \(l.nrCpus) CPUs x \(I386Layout.cpuEntryAreaPagesPerCPU) pages, IDT page")
+        add(ceaEnd, l.fixaddrTotStart, "... unused hole")
+        add(l.fixaddrTotStart, l.fixaddrStart, "fixmap, boot time: early_ioremap slots, WP test page")
+        add(l.fixaddrStart, l.fixaddrTop + UInt64(pageSize), "fixmap: APIC, I/O APICs, kmap_local (\(I386Layout.kmMaxIdx) slots per CPU), PCIe MCFG, GHES")
+        add(l.fixaddrTop + UInt64(pageSize), 1 << 32, "reserved (reservetop=)")
+
+        var out = ["i386 \(pae ? "with PAE (Debian 686-pae: HIGHMEM64G, 3-level page tables, 2 MB large pages)" : "(Debian 686: HIGHMEM4G, 2-level page tables, 4 MB large pages)"), NR_CPUS \(l.nrCpus)",
+                   "",
+                   " Start addr |  End addr  |   Size   | VM area description",
+                   " ======================================================================================================="]
+        for (s, e, what) in rows {
+            out.append("  \(hex8(s))  |  \(hex8(e - 1))  | \(padLeft(size32(e - s), 8)) | \(what)")
+        }
+        let maxmem = l.maxmem ?? 0
+        out += ["",
+                "MAXMEM = VMALLOC_END - PAGE_OFFSET - __VMALLOC_RESERVE = \(hex(l.vmallocEnd)) - \(hex(l.pageOffset)) - \(size32(l.vmallocReserve)) = \(hex(maxmem)) (\(maxmem >> 20) MB): the most RAM the kernel can map permanently.",
+                ""]
+        // Physical memory: which part is reachable through the direct map.
+        let maxPfn = k.maxPfn.raw
+        let highBytes = (st.highendPfn - st.highstartPfn) << pageShift
+        out.append("Physical memory up to max_pfn \(hex(maxPfn)) (\(maxPfn >> 8) MB):")
+        out.append("  lowmem   \(hexPadded(0, width: 11))-\(hexPadded(lowBytes &- 1, width: 11))  \(padLeft("\(lowBytes >> 20) MB", 8))  always mapped at \(hex8(l.pageOffset))-\(hex8(l.highMemory - 1)): the kernel reads it directly (ZONE_DMA, ZONE_NORMAL)")
+        if highBytes > 0 {
+            out.append("  highmem  \(hexPadded(lowBytes, width: 11))-\(hexPadded((maxPfn << pageShift) - 1, width: 11))  \(padLeft("\(highBytes >> 20) MB", 8))  never mapped: reached through kmap() (\(l.lastPkmap) slots, \(size32(l.lastPkmap << pageShift)) at a time) or kmap_local_page() (\(I386Layout.kmMaxIdx - 1) nested per CPU) (ZONE_HIGHMEM)")
+        } else {
+            out.append("  highmem  none: all RAM fits in the direct map")
+        }
+        let width = 64
+        var bar = ""
+        let span = Swift.max(maxPfn, 1)
+        let ram = k.memPfnRanges()
+        for i in 0..<width {
+            let pfn = span * UInt64(i) / UInt64(width)
+            let isRAM = ram.contains { pfn >= $0.start && pfn < $0.end }
+            bar += !isRAM ? "." : pfn < k.maxLowPfn.raw ? "L" : "H"
+        }
+        out.append("  [\(bar)]  L lowmem, H highmem, . no RAM (one mark per 1/\(width) of the physical addresses)")
+        return out
+    }
+}

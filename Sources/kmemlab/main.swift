@@ -9,7 +9,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, Translate.self, PageTables.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -47,11 +47,23 @@ struct MachineArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Seed for everything random (freelist order, hardened pointers). Default 0.", valueName: "n"))
     var seed: UInt64 = 0
 
+    @Option(help: ArgumentHelp("The kernel build: x86_64 (Debian's amd64; the default), i386 (686: HIGHMEM4G) or i386-pae (686-pae: PAE, HIGHMEM64G). The i386 builds boot as far as zones and highmem.", valueName: "arch"))
+    var arch: String?
+
     /// The machine, ready to boot, with the slab table and seed applied.
     func kernel(_ built: Machine? = nil) throws -> Kernel {
         let m = try built ?? options.build()
         var k = Kernel(machine: m)
         k.seed = seed
+        if let name = arch {
+            guard let a = Arch(rawValue: name) else {
+                throw InputError(file: "(options)", field: "--arch", "\"\(name)\": expected x86_64, i386 or i386-pae")
+            }
+            k.arch = a
+            if a.is32Bit, let mm = memoryModel, mm != "flat" {
+                throw InputError(file: "(options)", field: "--memory-model", "\"\(mm)\": Debian's i386 kernels are FLATMEM")
+            }
+        }
         if let name = memoryModel {
             guard let m = MemoryModel(rawValue: name) else {
                 throw InputError(file: "(options)", field: "--memory-model", "\"\(name)\": expected flat, sparse or vmemmap")
@@ -138,6 +150,14 @@ struct Boot: ParsableCommand {
         }
         var kernel = try machine.kernel(m)
         kernel.replayMemblock = replayMemblock
+        if kernel.arch.is32Bit {
+            if let n = names.first(where: { $0 != "dmesg" }) {
+                throw InputError(file: "(options)", field: "--show", "\"\(n)\": the \(kernel.arch.rawValue) model boots as far as zones and highmem; only dmesg is there")
+            }
+            if !sysctl.isEmpty || replayMemblock {
+                throw InputError(file: "(options)", field: sysctl.isEmpty ? "--replay-memblock" : "--sysctl", "not modelled for \(kernel.arch.rawValue)")
+            }
+        }
         var panic: String? = nil
         do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
         if panic == nil { try kernel.checkMemoryModel() }
@@ -166,9 +186,13 @@ struct Boot: ParsableCommand {
     }
 }
 
-/// Boots the machine the options describe; a kernel panic is an error here.
-func bootForShell(_ machine: MachineArguments) throws -> Kernel {
+/// Boots the machine the options describe; a kernel panic is an error here. Commands that need
+/// the x86-64 model refuse an i386 build.
+func bootForShell(_ machine: MachineArguments, command: String = "", allow32: Bool = false) throws -> Kernel {
     var kernel = try machine.kernel()
+    if kernel.arch.is32Bit && !allow32 {
+        throw InputError(file: "(options)", field: "--arch", "\(kernel.arch.rawValue): kmemlab \(command) needs the x86-64 model (the i386 boot stops after zones and highmem; try boot, layout or highmem)")
+    }
     try kernel.bootChecked()
     return kernel
 }
@@ -211,7 +235,7 @@ struct Alloc: ParsableCommand {
     var commands: [String] = []
 
     func run() throws {
-        var shell = AllocShell(kernel: try bootForShell(machine), source: "(arguments)")
+        var shell = AllocShell(kernel: try bootForShell(machine, command: "alloc"), source: "(arguments)")
         for (i, c) in commands.enumerated() {
             for line in try shell.run(c, line: i + 1) { print(line) }
         }
@@ -235,7 +259,7 @@ struct Slab: ParsableCommand {
     var cache: String?
 
     func run() throws {
-        let kernel = try bootForShell(machine)
+        let kernel = try bootForShell(machine, command: "slab")
         guard let name = cache else {
             for id in kernel.slabCachesNewestFirst {
                 let c = kernel.slub.caches[Int(id)]
@@ -268,7 +292,7 @@ struct Pfn: ParsableCommand {
 
     func run() throws {
         let v = try parseAddress(pfn, field: "PFN")
-        let kernel = try bootForShell(machine)
+        let kernel = try bootForShell(machine, command: "pfn")
         for line in PfnExplain.lines(kernel, v) { print(line) }
     }
 }
@@ -284,13 +308,45 @@ struct LayoutCommand: ParsableCommand {
         Examples:
           kmemlab layout --cmdline "nokaslr"
           kmemlab layout --seed 7
+          kmemlab layout --arch i386-pae --mem 4G      (32-bit: lowmem, highmem and why)
+          kmemlab layout --arch i386 --mem 2G --append vmalloc=256M
         """)
 
     @OptionGroup var machine: MachineArguments
 
     func run() throws {
-        let kernel = try bootForShell(machine)
-        for line in Layout.lines(kernel) { print(line) }
+        let kernel = try bootForShell(machine, allow32: true)
+        for line in kernel.arch.is32Bit ? Layout.lines32(kernel) : Layout.lines(kernel) { print(line) }
+    }
+}
+
+struct HighmemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "highmem",
+        abstract: "Boot an i386 machine, then kmap and kunmap highmem pages by hand.",
+        discussion: HighmemShell.help + """
+
+
+        Examples:
+          kmemlab highmem --arch i386-pae --mem 4G "kmap 0x40000" "kmap 0x1000" "pkmap"
+          kmemlab highmem --arch i386 --mem 2G "kmap_local 0x50000" "kunmap_local 0xfffbb000"
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Argument(help: "Commands, one per argument.")
+    var commands: [String] = []
+
+    func run() throws {
+        var m = machine
+        if m.arch == nil { m.arch = Arch.i386PAE.rawValue }
+        var shell = HighmemShell(kernel: try bootForShell(m, command: "highmem", allow32: true), source: "(arguments)")
+        guard shell.kernel.i386 != nil else {
+            throw InputError(file: "(options)", field: "--arch", "highmem needs an i386 build (i386 or i386-pae)")
+        }
+        for (i, c) in commands.enumerated() {
+            for line in try shell.run(c, line: i + 1) { print(line) }
+        }
     }
 }
 
@@ -307,7 +363,7 @@ struct Shell: ParsableCommand {
     @OptionGroup var machine: MachineArguments
 
     func run() throws {
-        var shell = AllocShell(kernel: try bootForShell(machine), source: "<stdin>")
+        var shell = AllocShell(kernel: try bootForShell(machine, command: "shell"), source: "<stdin>")
         let interactive = isatty(0) != 0
         var n = 0, bad = false
         while true {
@@ -372,7 +428,7 @@ struct Translate: ParsableCommand {
 
     func run() throws {
         let values = try addresses.map { try parseAddress($0, field: "ADDR") }
-        let kernel = try bootForShell(machine)
+        let kernel = try bootForShell(machine, command: "translate")
         for (i, v) in values.enumerated() {
             if i > 0 { print("") }
             for line in PageTableText.translate(kernel, v) { print(line) }
@@ -398,7 +454,7 @@ struct PageTables: ParsableCommand {
     var checkWX = false
 
     func run() throws {
-        let kernel = try bootForShell(machine)
+        let kernel = try bootForShell(machine, command: "pagetables")
         let d = PageTableDump.dump(kernel)
         for line in d.lines { print(line) }
         if checkWX {

@@ -9,6 +9,11 @@ public enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/oracle")
 
+    /// Tests/Fixtures/i386: 32-bit boot logs (no QEMU oracle exists for i386).
+    public static func i386Path(_ name: String) -> String {
+        oracle.deletingLastPathComponent().appendingPathComponent("i386/\(name)").path
+    }
+
     public static var caseNames: [String] {
         let dir = oracle.appendingPathComponent("cases")
         return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()

@@ -164,12 +164,33 @@ struct CommandTests {
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_create x 64 flags SLAB_BOGUS"],
                       ["alloc", "--preset", "qemu-pc", "--mem", "128M", "cache_create x 64 align 3"],
                       ["pfn", "--mem", "128M", "banana"], ["pfn", "--mem", "128M", "--memory-model", "discontig", "1"],
-                      ["pfn", "--memory-model", "flat", "--numa", "0:1G,1:1G", "0x100"]])
+                      ["pfn", "--memory-model", "flat", "--numa", "0:1G,1:1G", "0x100"],
+                      ["boot", "--arch", "sparc"], ["boot", "--arch", "i386", "--show", "zoneinfo"],
+                      ["alloc", "--arch", "i386", "--mem", "128M", "alloc GFP_KERNEL 0"],
+                      ["translate", "--arch", "i386-pae", "0xc0000000"],
+                      ["boot", "--arch", "i386", "--memory-model", "vmemmap"],
+                      ["highmem", "--mem", "128M", "kmap banana"], ["highmem", "--mem", "128M", "kmap 0x999999"],
+                      ["highmem", "--mem", "128M", "kmap_local 0x10 cpu 99"], ["highmem", "--mem", "128M", "juggle"]])
     func badInput(_ args: [String]) throws {
         let r = try run(args)
         #expect(r.status == 2)
         #expect(r.out.isEmpty)
         #expect(!r.err.isEmpty)
+    }
+
+    @Test("highmem: kmap's path and the kernel's BUG line for an unbalanced kunmap", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func highmemCommand() throws {
+        let r = try run(["highmem", "--arch", "i386-pae", "--mem", "4G", "kmap 0x40000", "kunmap 0x40000", "kunmap 0x40000", "kmap 0x1000"])
+        #expect(r.status == 0)
+        #expect(r.out == """
+            kmap 0x40000 -> 0xff001000  (slot 1, new)
+            kunmap 0x40000: slot 1 count 1 (mapped, unused: reclaimed at the next flush)
+            kernel BUG at mm/highmem.c:368! (kunmap_high)
+            kmap 0x1000 -> 0xc1000000  (lowmem: the direct map, no slot)
+
+            """)
+        let l = try run(["layout", "--arch", "i386", "--mem", "2G"])
+        #expect(l.status == 0 && l.out.contains("MAXMEM = VMALLOC_END - PAGE_OFFSET - __VMALLOC_RESERVE = 0xfebfe000 - 0xc0000000 - 128 MB = 0x36bfe000 (875 MB)"))
     }
 
     @Test("alloc: bad commands name the argument and field; good ones print their path", .enabled(if: FileManager.default.fileExists(atPath: binary)))

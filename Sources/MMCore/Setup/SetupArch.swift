@@ -135,8 +135,18 @@ public struct Kernel: Sendable {
     /// A panic raised inside a step that cannot throw; boot() throws it after the step.
     var pendingPanic: String?
 
+    /// The kernel build: Debian's amd64 (the whole model) or one of its i386 flavours (the boot
+    /// as far as zones and highmem; X86/Init32.swift).
+    public var arch = Arch.x86_64
+    /// What a 32-bit boot computed (nil on x86-64).
+    public var i386: I386State?
+
     /// The kernel this model follows, as its first log line names it.
-    public static let banner = "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"
+    public static let banner = banner(flavour: "amd64")
+    /// The banner of the same Debian build for a flavour (amd64, 686, 686-pae).
+    public static func banner(flavour: String) -> String {
+        "Linux version 6.1.0-56-\(flavour) (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)"
+    }
 
     public init(machine: Machine) {
         self.machine = machine
@@ -153,6 +163,7 @@ public struct Kernel: Sendable {
 
     /// Runs setup_arch(), then the rest of start_kernel() and kernel_init() (Init/Main.swift).
     public mutating func boot() throws(BootPanic) {
+        if arch.is32Bit { return try bootI386() }
         log.info(Kernel.banner)
         log.info("Command line: \(machine.commandLine)")
         earlyReserveMemory()
@@ -408,6 +419,19 @@ public struct Kernel: Sendable {
         guard let rd = machine.initrd, rd.addr != 0, rd.size != 0 else { return }
         let end = roundUp(rd.addr + rd.size, pageSize)
         log.info("RAMDISK: [mem \(hexPadded(rd.addr, width: 10))-\(hexPadded(end - 1, width: 10))]")
+        // pfn_range_is_mapped(): on x86-64 init_mem_mapping() maps all RAM; on i386 only lowmem,
+        // and an initrd reaching above it is copied down (relocate_initrd()).
+        if !arch.is32Bit || Pfn.down(end).raw <= maxPfnMapped.raw { return }
+        let area = roundUp(rd.size, pageSize)
+        let new = memblock.physAllocRange(size: area, align: pageSize, start: 0, end: maxPfnMapped.physAddr,
+                                          caller: .unknownOffset("relocate_initrd"), log: &log)
+        if new == 0 {
+            pendingPanic = "Cannot find place for new RAMDISK of size \(rd.size)"
+            return
+        }
+        log.info("Allocated new RAMDISK: [mem \(hexPadded(new, width: 10))-\(hexPadded(new + rd.size - 1, width: 10))]")
+        log.info("Move RAMDISK from [mem \(hexPadded(rd.addr, width: 10))-\(hexPadded(rd.addr + rd.size - 1, width: 10))] to [mem \(hexPadded(new, width: 10))-\(hexPadded(new + rd.size - 1, width: 10))]")
+        _ = memblock.physFree(rd.addr, end - rd.addr, caller: .unknownOffset("reserve_initrd"), log: &log)
     }
 
     /// Linux: acpi_reserve_initial_tables() (drivers/acpi/tables.c): every table the firmware
@@ -439,12 +463,13 @@ public struct Kernel: Sendable {
 
     /// Linux: e820__memblock_setup(): RAM (and RESERVED_KERN) becomes memblock memory, soft
     /// reserved memory is reserved, partial pages are trimmed away.
-    mutating func e820MemblockSetup() {
+    mutating func e820MemblockSetup(physAddrBits: UInt64 = 64) {
         memblock.allowResize()
         let caller = Caller("e820__memblock_setup+0x65/0x7d")
         for e in e820.entries {
-            // (The kernel skips entries whose end overflows resource_size_t, which is 64 bits
-            // wide on x86-64: nothing is skipped.)
+            // The kernel skips entries whose end overflows resource_size_t: 64 bits wide on
+            // x86-64 and i386 with PAE, 32 bits on i386 without, where RAM above 4 GiB is lost.
+            if physAddrBits < 64 && (e.end >> physAddrBits) != 0 { continue }
             if e.type == .softReserved { memblock.reserve(e.addr, e.size, caller: .unknownOffset("e820__memblock_setup"), log: &log) }
             if e.type != .ram && e.type != .reservedKern { continue }
             memblock.add(e.addr, e.size, caller: caller, log: &log)
