@@ -141,8 +141,6 @@ extension Layout {
         return "\(bytes / 1024) kB"
     }
 
-    static func hex8(_ v: UInt64) -> String { padLeftZero(String(v, radix: 16), 8) }
-
     /// The i386 map from the top gigabyte's areas, and the physical memory each reaches: why
     /// highmem exists.
     public static func lines32(_ k: Kernel) -> [String] {
@@ -153,7 +151,7 @@ extension Layout {
         func add(_ s: UInt64, _ e: UInt64, _ what: String) { if e > s { rows.append((s, e, what)) } }
         let lowBytes = k.maxLowPfn.raw << pageShift
         add(0, l.pageOffset, "user-space virtual memory, different per mm")
-        add(l.pageOffset, l.highMemory, "direct mapping of lowmem: physical 0-\(hex8(lowBytes &- 1)) (high_memory ends it)")
+        add(l.pageOffset, l.highMemory, "direct mapping of lowmem: physical 0-\(hex08(lowBytes &- 1)) (high_memory ends it)")
         add(l.highMemory, l.vmallocStart, "guard hole (VMALLOC_OFFSET)")
         add(l.vmallocStart, l.vmallocEnd, "vmalloc/ioremap space, modules (VMALLOC_START-VMALLOC_END)")
         add(l.vmallocEnd, l.pkmapBase, "guard hole (2 pages)")
@@ -174,7 +172,7 @@ extension Layout {
                    " Start addr |  End addr  |   Size   | VM area description",
                    " ======================================================================================================="]
         for (s, e, what) in rows {
-            out.append("  \(hex8(s))  |  \(hex8(e - 1))  | \(padLeft(size32(e - s), 8)) | \(what)")
+            out.append("  \(hex08(s))  |  \(hex08(e - 1))  | \(padLeft(size32(e - s), 8)) | \(what)")
         }
         let maxmem = l.maxmem ?? 0
         out += ["",
@@ -184,7 +182,7 @@ extension Layout {
         let maxPfn = k.maxPfn.raw
         let highBytes = (st.highendPfn - st.highstartPfn) << pageShift
         out.append("Physical memory up to max_pfn \(hex(maxPfn)) (\(maxPfn >> 8) MB):")
-        out.append("  lowmem   \(hexPadded(0, width: 11))-\(hexPadded(lowBytes &- 1, width: 11))  \(padLeft("\(lowBytes >> 20) MB", 8))  always mapped at \(hex8(l.pageOffset))-\(hex8(l.highMemory - 1)): the kernel reads it directly (ZONE_DMA, ZONE_NORMAL)")
+        out.append("  lowmem   \(hexPadded(0, width: 11))-\(hexPadded(lowBytes &- 1, width: 11))  \(padLeft("\(lowBytes >> 20) MB", 8))  always mapped at \(hex08(l.pageOffset))-\(hex08(l.highMemory - 1)): the kernel reads it directly (ZONE_DMA, ZONE_NORMAL)")
         if highBytes > 0 {
             out.append("  highmem  \(hexPadded(lowBytes, width: 11))-\(hexPadded((maxPfn << pageShift) - 1, width: 11))  \(padLeft("\(highBytes >> 20) MB", 8))  never mapped: reached through kmap() (\(l.lastPkmap) slots, \(size32(l.lastPkmap << pageShift)) at a time) or kmap_local_page() (\(I386Layout.kmMaxIdx - 1) nested per CPU) (ZONE_HIGHMEM)")
         } else {

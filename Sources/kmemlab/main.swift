@@ -340,10 +340,10 @@ struct HighmemCommand: ParsableCommand {
     func run() throws {
         var m = machine
         if m.arch == nil { m.arch = Arch.i386PAE.rawValue }
-        var shell = HighmemShell(kernel: try bootForShell(m, command: "highmem", allow32: true), source: "(arguments)")
-        guard shell.kernel.i386 != nil else {
+        if m.arch == Arch.x86_64.rawValue {
             throw InputError(file: "(options)", field: "--arch", "highmem needs an i386 build (i386 or i386-pae)")
         }
+        var shell = HighmemShell(kernel: try bootForShell(m, command: "highmem", allow32: true), source: "(arguments)")
         for (i, c) in commands.enumerated() {
             for line in try shell.run(c, line: i + 1) { print(line) }
         }

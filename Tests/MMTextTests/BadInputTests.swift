@@ -170,7 +170,8 @@ struct CommandTests {
                       ["translate", "--arch", "i386-pae", "0xc0000000"],
                       ["boot", "--arch", "i386", "--memory-model", "vmemmap"],
                       ["highmem", "--mem", "128M", "kmap banana"], ["highmem", "--mem", "128M", "kmap 0x999999"],
-                      ["highmem", "--mem", "128M", "kmap_local 0x10 cpu 99"], ["highmem", "--mem", "128M", "juggle"]])
+                      ["highmem", "--mem", "128M", "kmap_local 0x10 cpu 99"], ["highmem", "--mem", "128M", "juggle"],
+                      ["highmem", "--arch", "x86_64", "--mem", "128M", "pkmap"]])
     func badInput(_ args: [String]) throws {
         let r = try run(args)
         #expect(r.status == 2)

@@ -69,7 +69,7 @@ public struct Highmem: Equatable, Sendable {
 
     /// Linux: kmap_high(): the page's slot (count + 1), or a new one.
     public mutating func kmapHigh(pfn: UInt64) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
-        var path: KmapPath
+        let path: KmapPath
         let nr: Int
         if let s = slot(ofPfn: pfn) {
             nr = s

@@ -42,30 +42,25 @@ extension Kernel {
     /// Linux: free_area_init().
     mutating func freeAreaInit(_ maxZonePfn: [UInt64]) {
         var zb = ZoneBoundaries()
-        var start = Pfn.down(memblock.startOfDRAM).raw
-        for z in ZoneType.allCases where z != .movable {
-            let end = Swift.max(maxZonePfn[z.rawValue], start)
-            zb.lowest[z.rawValue] = start
-            zb.highest[z.rawValue] = end
-            start = end
+        let zones = ZoneType.allCases.filter { $0 != .movable }
+        let bounds = zoneRangesFromMax(zones.map { maxZonePfn[$0.rawValue] })
+        for (i, z) in zones.enumerated() {
+            zb.lowest[z.rawValue] = bounds[i].lo
+            zb.highest[z.rawValue] = bounds[i].hi
         }
         zoneBoundaries = zb
         findZoneMovablePfnsForNodes()
 
-        log.info("Zone ranges:")
-        for z in ZoneType.allCases where z != .movable && (z != .device || machine.kernel.zoneDevice) {
-            let lo = zoneBoundaries.lowest[z.rawValue], hi = zoneBoundaries.highest[z.rawValue]
-            let range = lo == hi ? "empty" : "[mem \(hexPadded(lo << pageShift, width: 18))-\(hexPadded((hi << pageShift) - 1, width: 18))]"
-            log.info("  \(padRight(z.name, 8)) \(range)")
+        var printed: [(name: String, lo: UInt64, hi: UInt64)] = []
+        for z in zones where z != .device || machine.kernel.zoneDevice {
+            printed.append((z.name, zoneBoundaries.lowest[z.rawValue], zoneBoundaries.highest[z.rawValue]))
         }
+        logZoneRanges(printed)
         log.info("Movable zone start for each node")
         for (nid, pfn) in zoneBoundaries.movableStart.enumerated() where pfn != 0 {
             log.info("  Node \(nid): \(hexPadded(pfn << pageShift, width: 18))")
         }
-        log.info("Early memory node ranges")
-        for r in memPfnRanges() {
-            log.info("  node \(padLeft(String(r.nid), 3)): [mem \(hexPadded(r.start << pageShift, width: 18))-\(hexPadded((r.end << pageShift) - 1, width: 18))]")
-        }
+        logEarlyNodeRanges(memPfnRanges())
 
         nodes = []
         nrKernelPages = 0
@@ -90,6 +85,47 @@ extension Kernel {
             nodes.append(freeAreaInitNode(nid))
         }
         memmapInit()
+    }
+
+    /// Linux: free_area_init()'s arch_zone_lowest/highest_possible_pfn: each zone (in index
+    /// order, Movable excluded) runs from the previous one's end, or the start of DRAM, to its
+    /// max_zone_pfn, and is empty when that lies below.
+    func zoneRangesFromMax(_ maxZonePfn: [UInt64]) -> [(lo: UInt64, hi: UInt64)] {
+        var start = Pfn.down(memblock.startOfDRAM).raw
+        var out: [(lo: UInt64, hi: UInt64)] = []
+        for m in maxZonePfn {
+            let end = Swift.max(m, start)
+            out.append((start, end))
+            start = end
+        }
+        return out
+    }
+
+    /// free_area_init()'s "Zone ranges:" block.
+    mutating func logZoneRanges(_ zones: [(name: String, lo: UInt64, hi: UInt64)]) {
+        log.info("Zone ranges:")
+        for z in zones {
+            let range = z.lo == z.hi ? "empty" : "[mem \(hexPadded(z.lo << pageShift, width: 18))-\(hexPadded((z.hi << pageShift) - 1, width: 18))]"
+            log.info("  \(padRight(z.name, 8)) \(range)")
+        }
+    }
+
+    /// free_area_init()'s "Early memory node ranges" block.
+    mutating func logEarlyNodeRanges(_ ranges: [PfnRange]) {
+        log.info("Early memory node ranges")
+        for r in ranges {
+            log.info("  node \(padLeft(String(r.nid), 3)): [mem \(hexPadded(r.start << pageShift, width: 18))-\(hexPadded((r.end << pageShift) - 1, width: 18))]")
+        }
+    }
+
+    /// free_area_init_node()'s line for a node with memory.
+    mutating func logInitmemSetup(_ nid: Int32, _ start: UInt64, _ end: UInt64) {
+        log.info("Initmem setup node \(nid) [mem \(hexPadded(start << pageShift, width: 18))-\(hexPadded(end != 0 ? (end << pageShift) - 1 : 0, width: 18))]")
+    }
+
+    /// memmap_init()'s report of a hole's pages that have a struct page.
+    mutating func logUnavailable(_ nid: Int32, _ zone: String, _ count: UInt64) {
+        if count != 0 { log.info("On node \(nid), zone \(zone): \(count) pages in unavailable ranges") }
     }
 
     /// Linux: find_zone_movable_pfns_for_nodes(), with `kernelcore=` / `movablecore=` /
@@ -184,7 +220,7 @@ extension Kernel {
         let (start, end) = pfnRange(forNode: nid)
         pgdat.nodeStartPfn = start
         if start != end {
-            log.info("Initmem setup node \(nid) [mem \(hexPadded(start << pageShift, width: 18))-\(hexPadded(end != 0 ? (end << pageShift) - 1 : 0, width: 18))]")
+            logInitmemSetup(nid, start, end)
         } else {
             log.info("Initmem setup node \(nid) as memoryless")
         }
@@ -337,7 +373,7 @@ extension Kernel {
             let e = Swift.min(epfn, run.end << pfnSectionShift)
             if s < e { count += e - s }
         }
-        if count != 0 { log.info("On node \(nid), zone \(zone.name): \(count) pages in unavailable ranges") }
+        logUnavailable(nid, zone.name, count)
     }
 
     /// Linux: numa_node_id() on the boot CPU (CPU 0), whose zonelist boot allocations walk.

@@ -30,6 +30,18 @@ extension Memblock {
         return false
     }
 
+    /// Whole free pages inside the pfn range [lo, hi) (partial pages at a free range's ends do
+    /// not count), as memblock_find_dma_reserve() and add_highpages_with_active_regions() count.
+    public func freePages(inPfns lo: UInt64, _ hi: UInt64) -> UInt64 {
+        var n: UInt64 = 0
+        for f in freeRanges() {
+            let s = Swift.min(Swift.max(Pfn.up(f.start).raw, lo), hi)
+            let e = Swift.min(Swift.max(Pfn.down(f.end).raw, lo), hi)
+            if s < e { n += e - s }
+        }
+        return n
+    }
+
     /// Linux: for_each_free_mem_range(): memory regions of `nid` (or all) minus every
     /// reservation, in ascending order.
     public func freeRanges(nid: Int32 = numaNoNode, flags: MemblockFlags = []) -> [FreeRange] {

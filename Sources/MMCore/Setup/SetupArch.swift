@@ -450,15 +450,11 @@ public struct Kernel: Sendable {
         if replayMemblock { applyReplayedReservations(count: machine.memblockLogZoneIndex) }
         defer { memblock.reserved = saved }
         let maxDMA: UInt64 = 16 * SZ_1M >> pageShift
-        var nrPages: UInt64 = 0, nrFree: UInt64 = 0
+        var nrPages: UInt64 = 0
         for r in memblock.pfnRanges() {
             nrPages += Swift.min(r.end, maxDMA) - Swift.min(r.start, maxDMA)
         }
-        for f in memblock.freeRanges() {
-            let s = Swift.min(Pfn.up(f.start).raw, maxDMA), e = Swift.min(Pfn.down(f.end).raw, maxDMA)
-            if s < e { nrFree += e - s }
-        }
-        dmaReserve = nrPages - nrFree
+        dmaReserve = nrPages - memblock.freePages(inPfns: 0, maxDMA)
     }
 
     /// Linux: e820__memblock_setup(): RAM (and RESERVED_KERN) becomes memblock memory, soft

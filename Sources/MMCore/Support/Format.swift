@@ -18,6 +18,11 @@ public func hex(_ value: UInt64) -> String {
     "0x" + String(value, radix: 16)
 }
 
+/// "%08lx": eight lowercase hex digits, no prefix (32-bit addresses and pfns).
+public func hex08(_ value: UInt64) -> String {
+    padLeftZero(String(value, radix: 16), 8)
+}
+
 /// "%p" of a pointer, as printed with no_hash_pointers: 16 hex digits.
 public func ptr(_ value: UInt64) -> String {
     padLeftZero(String(value, radix: 16), 16)

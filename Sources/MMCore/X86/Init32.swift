@@ -282,31 +282,19 @@ extension Kernel {
     /// Linux: zone_sizes_init() → free_area_init() for i386's DMA, Normal and HighMem, one node,
     /// FLATMEM (no deferred init, every pfn of the node's span has a struct page).
     mutating func zoneSizesInit32(_ st: inout I386State) {
-        let maxZonePfn = [Swift.min(16 * SZ_1M >> pageShift, maxLowPfn.raw), maxLowPfn.raw, maxPfn.raw]
-        var start = Pfn.down(memblock.startOfDRAM).raw
-        for i in 0..<3 {
-            let end = Swift.max(maxZonePfn[i], start)
-            st.zoneLowest[i] = start
-            st.zoneHighest[i] = end
-            start = end
-        }
-        log.info("Zone ranges:")
-        for t in [I386ZoneType.dma, .normal, .highmem] {
-            let lo = st.zoneLowest[t.rawValue], hi = st.zoneHighest[t.rawValue]
-            let range = lo == hi ? "empty" : "[mem \(hexPadded(lo << pageShift, width: 18))-\(hexPadded((hi << pageShift) - 1, width: 18))]"
-            log.info("  \(padRight(t.name, 8)) \(range)")
-        }
+        let types = [I386ZoneType.dma, .normal, .highmem]
+        let bounds = zoneRangesFromMax([Swift.min(16 * SZ_1M >> pageShift, maxLowPfn.raw), maxLowPfn.raw, maxPfn.raw])
+        st.zoneLowest = bounds.map { $0.lo }
+        st.zoneHighest = bounds.map { $0.hi }
+        logZoneRanges(types.map { ($0.name, bounds[$0.rawValue].lo, bounds[$0.rawValue].hi) })
         log.info("Movable zone start for each node")
-        log.info("Early memory node ranges")
         let ranges = memPfnRanges()
-        for r in ranges {
-            log.info("  node \(padLeft(String(r.nid), 3)): [mem \(hexPadded(r.start << pageShift, width: 18))-\(hexPadded((r.end << pageShift) - 1, width: 18))]")
-        }
+        logEarlyNodeRanges(ranges)
         let (nodeStart, nodeEnd) = pfnRange(forNode: 0)
-        log.info("Initmem setup node 0 [mem \(hexPadded(nodeStart << pageShift, width: 18))-\(hexPadded((nodeEnd << pageShift) - 1, width: 18))]")
+        logInitmemSetup(0, nodeStart, nodeEnd)
         nrKernelPages = 0
         nrAllPages = 0
-        for t in [I386ZoneType.dma, .normal, .highmem] {
+        for t in types {
             // calculate_node_totalpages(): the zone's range clamped to the node.
             let zs = Swift.min(Swift.max(nodeStart, st.zoneLowest[t.rawValue]), st.zoneHighest[t.rawValue])
             let ze = Swift.min(Swift.max(nodeEnd, st.zoneLowest[t.rawValue]), st.zoneHighest[t.rawValue])
@@ -340,7 +328,7 @@ extension Kernel {
                 let s = Swift.min(Swift.max(r.start, z.startPfn), z.endPfn)
                 let e = Swift.min(Swift.max(r.end, z.startPfn), z.endPfn)
                 if s >= e { continue }
-                if hole < s { log.info("On node 0, zone \(z.type.name): \(s - hole) pages in unavailable ranges") }
+                if hole < s { logUnavailable(0, z.type.name, s - hole) }
                 hole = e
             }
         }
@@ -364,11 +352,7 @@ extension Kernel {
             let z = st.zone(t)
             log.info("Initializing \(t.name) for node 0 (\(hex08(z.startPfn)):\(hex08(z.endPfn)))")
             // add_highpages_with_active_regions(): every free memblock page of the zone.
-            for f in memblock.freeRanges() {
-                let s = Swift.min(Swift.max(Pfn.up(f.start).raw, z.startPfn), z.endPfn)
-                let e = Swift.min(Swift.max(Pfn.down(f.end).raw, z.startPfn), z.endPfn)
-                if s < e { st.totalhighPages += e - s }
-            }
+            st.totalhighPages += memblock.freePages(inPfns: z.startPfn, z.endPfn)
         }
         let l = st.layout
         if l.vmallocStart >= l.vmallocEnd {
@@ -381,6 +365,3 @@ extension I386Layout {
     /// Line of mem_init()'s BUG_ON(VMALLOC_START >= VMALLOC_END) in Debian's 6.1 tree.
     static let vmallocBugLine = 772
 }
-
-/// "%08lx": eight lowercase hex digits, no prefix.
-func hex08(_ v: UInt64) -> String { padLeftZero(String(v, radix: 16), 8) }
