@@ -16,8 +16,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // Benchmarks/: `swift package benchmark` (malloc counts through the interposer).
-        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // The package-benchmark suite is its own package (Benchmarks/Package.swift), so the
+        // build and the tests do not build it.
     ],
     targets: [
         .target(
@@ -31,12 +31,6 @@ let package = Package(
                 "MMCore", "MMText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
-        ),
-        .executableTarget(
-            name: "KmemlabBenchmarks",
-            dependencies: ["MMCore", "MMText", .product(name: "Benchmark", package: "package-benchmark")],
-            path: "Benchmarks/KmemlabBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
         .target(name: "KmemlabTestSupport", dependencies: ["MMCore", "MMText"], path: "Tests/KmemlabTestSupport"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),

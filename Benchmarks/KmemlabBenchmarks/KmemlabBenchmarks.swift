@@ -1,6 +1,6 @@
 // package-benchmark suite: the model's hot paths with the malloc interposer's counters, so that
 // "no heap allocation on the fast path" is measured, not assumed. Run:
-//   swift package --allow-writing-to-package-directory benchmark
+//   cd Benchmarks && swift package --allow-writing-to-package-directory benchmark
 // (`kmemlab bench` prints the wider comparison with glibc, jemalloc and mimalloc.)
 
 import Benchmark
