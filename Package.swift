@@ -22,6 +22,9 @@ let package = Package(
     targets: [
         .target(
             name: "MMCore",
+            // Each folder of concern opens with an overview essay (README.md).
+            exclude: ["Boot", "E820", "Highmem", "Memblock", "MemoryModel", "NUMA", "PageAlloc",
+                      "PageTables", "Slab", "Support", "Vmalloc"].map { "\($0)/README.md" },
             swiftSettings: [.define("MMCORE_CHECKS", .when(configuration: .debug))]
         ),
         .target(name: "MMText", dependencies: ["MMCore"]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates Sources/MMCore/Setup/KnownParameters.swift from Debian's linux-source-6.1
+# Regenerates Sources/MMCore/Boot/KnownParameters.swift from Debian's linux-source-6.1
 # (apt-get install linux-source-6.1). Not run by CI: the kernel source is not needed to test.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +10,7 @@ files() { find . -name '*.c' \( -not -path './arch/*' -o -path './arch/x86/*' \)
 files | xargs grep -hoE '\b(__setup|early_param)\("[^"]*"' > "$work/setup.txt"
 files | xargs grep -hoE '\bcore_param\([a-z_0-9]+' > "$work/core.txt"
 aliases=$(awk '/static const struct sysctl_alias sysctl_aliases/,/};/' fs/proc/proc_sysctl.c | grep -oE '"[a-z_]+"' | head -100 | sort -u | tr '\n' ' ')
-python3 - "$work" "$root/Sources/MMCore/Setup/KnownParameters.swift" "$aliases" <<'PY'
+python3 - "$work" "$root/Sources/MMCore/Boot/KnownParameters.swift" "$aliases" <<'PY'
 import re, sys
 work, out, aliases = sys.argv[1], sys.argv[2], [a.strip('"') for a in sys.argv[3].split()]
 setups, early = set(), set()
@@ -31,4 +31,4 @@ head = open(out).read().split("enum KnownParameters {")[0]
 open(out, 'w').write(head + "enum KnownParameters {\n" + "\n".join(
     [arr("setup", setups), arr("early", early), arr("core", core), arr("sysctlAliases", aliases)]) + "\n}\n")
 PY
-echo "wrote $root/Sources/MMCore/Setup/KnownParameters.swift"
+echo "wrote $root/Sources/MMCore/Boot/KnownParameters.swift"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-# Generates Sources/MMCore/MM/SlubBootCaches.swift from an oracle case: the caches a booted
+# Generates Sources/MMCore/Slab/SlubBootCaches.swift from an oracle case: the caches a booted
 # Debian 6.1 kernel creates after kmem_cache_init(), in creation order (/proc/slabinfo lists the
 # newest first), then the names merged into them (sysfs symlinks that are not in slabinfo).
-# Usage: Scripts/gen-slab-caches.py Tests/Fixtures/oracle/cases/pc-1g-2cpu > Sources/MMCore/MM/SlubBootCaches.swift
+# Usage: Scripts/gen-slab-caches.py Tests/Fixtures/oracle/cases/pc-1g-2cpu > Sources/MMCore/Slab/SlubBootCaches.swift
 import sys, os
 case = sys.argv[1]
 rows = [l.rstrip('\n').split('\t') for l in open(os.path.join(case, 'slab-attrs.tsv'))]

@@ -136,7 +136,7 @@ public struct Kernel: Sendable {
     var pendingPanic: String?
 
     /// The kernel build: Debian's amd64 (the whole model) or one of its i386 flavours (the boot
-    /// as far as zones and highmem; X86/Init32.swift).
+    /// as far as zones and highmem; Highmem/Init32.swift).
     public var arch = Arch.x86_64
     /// What a 32-bit boot computed (nil on x86-64).
     public var i386: I386State?
@@ -161,7 +161,7 @@ public struct Kernel: Sendable {
     /// Linux: MAX_ARCH_PFN = MAXMEM >> PAGE_SHIFT.
     public var maxArchPfn: Pfn { Pfn(1 << (maxPhysmemBits - pageShift)) }
 
-    /// Runs setup_arch(), then the rest of start_kernel() and kernel_init() (Init/Main.swift).
+    /// Runs setup_arch(), then the rest of start_kernel() and kernel_init() (Boot/InitMain.swift).
     public mutating func boot() throws(BootPanic) {
         if arch.is32Bit { return try bootI386() }
         log.info(Kernel.banner)

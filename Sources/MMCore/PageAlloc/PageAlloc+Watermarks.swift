@@ -6,7 +6,7 @@
 //        calculate_totalreserve_pages(), zone_batchsize(), zone_highsize(),
 //        zone_set_high_and_batch(), and the vm.* sysctl handlers.
 // Exact: every value, and *when* it is computed — each uses managed_pages as it stood at that
-//        moment, which is why boot replays the calls in the kernel's order (Init/Main.swift).
+//        moment, which is why boot replays the calls in the kernel's order (Boot/InitMain.swift).
 
 /// The vm.* sysctls that shape the reserves, with Debian 6.1's defaults.
 public struct VMTunables: Equatable, Sendable {
