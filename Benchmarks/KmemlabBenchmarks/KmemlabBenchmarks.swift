@@ -8,7 +8,7 @@ import MMCore
 import MMText
 
 /// A booted 4 GiB QEMU pc with a 64-byte cache of its own.
-func bootedMachine() -> (Kernel, Int32) {
+func bootedMachine() -> (Kernel, CacheID) {
     var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 4 << 30, cpus: 2).machine())
     k.log.enabled = false
     try? k.boot()

@@ -59,7 +59,7 @@ public enum PfnExplain {
         if d.flags.contains(.reserved) { return "page state: reserved (\(zone))" }
         if d.flags.contains(.tail) { return "page state: tail page of a compound page (\(zone))" }
         if d.flags.contains(.pcp) { return "page state: free, on a per-cpu list (\(zone))" }
-        if let sid = k.slabID(ofPfn: pfn) { return "page state: slab of \(k.slub.caches[Int(k.slub.slabs[Int(sid)].cache)].name) (\(zone))" }
+        if let sid = k.slabID(ofPfn: pfn) { return "page state: slab of \(k.slub.caches[k.slub.slabs[sid].cache].name) (\(zone))" }
         if d.refcount > 0 { return "page state: allocated, refcount \(d.refcount) (\(zone))" }
         return "page state: free, inside a larger free block (\(zone))"
     }

@@ -146,7 +146,7 @@ public enum ProcFiles {
         // kmallocs count as unreclaimable).
         var reclaimable: UInt64 = 0, unreclaimable = UInt64(k.largeKmallocPages)
         for id in k.slub.list {
-            let c = k.slub.caches[Int(id)]
+            let c = k.slub.caches[id]
             if c.flags.contains(.reclaimAccount) { reclaimable += UInt64(c.pages) } else { unreclaimable += UInt64(c.pages) }
         }
         var lines = [line("MemTotal", k.totalramPages), line("MemFree", free), line("KReclaimable", reclaimable),

@@ -12,7 +12,7 @@ public enum SlabFiles {
         var out = ["slabinfo - version: 2.1",
                    "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>"]
         for id in k.slabCachesNewestFirst {
-            let s = k.slub.caches[Int(id)]
+            let s = k.slub.caches[id]
             let i = k.slabInfo(id)
             out.append(padRight(s.name, 17) + " " + padLeft(String(i.activeObjs), 6) + " " + padLeft(String(i.numObjs), 6)
                        + " " + padLeft(String(s.size), 6) + " " + padLeft(String(s.objects), 4) + " " + padLeft(String(1 << s.order), 4)
@@ -23,20 +23,20 @@ public enum SlabFiles {
     }
 
     /// The sysfs attributes `kmemlab slab` prints, in slab_attrs[] order.
-    public static func attributes(_ k: Kernel, _ id: Int32) -> [(String, String)] {
-        let s = k.slub.caches[Int(id)]
+    public static func attributes(_ k: Kernel, _ id: CacheID) -> [(String, String)] {
+        let s = k.slub.caches[id]
         let info = k.slabInfo(id)
         // Linux: n->nr_partial, and count_partial(count_inuse) over each node's partial list.
         var partialSlabs = 0, partialObjects = 0
         for nid in s.node.indices where s.node[nid].present {
             partialSlabs += s.node[nid].nrPartial
-            for sid in k.nodePartialSlabs(id, nid: nid) { partialObjects += Int(k.slub.slabs[Int(sid)].inuse) }
+            for sid in k.nodePartialSlabs(id, nid: nid) { partialObjects += Int(k.slub.slabs[sid].inuse) }
         }
         var cpuSlabs = 0, cpuPartialSlabs = 0
         for c in k.cpuSlabs(of: id) {
-            if c.slab >= 0 { cpuSlabs += 1 }
+            if !c.slab.isNone { cpuSlabs += 1 }
             var p = c.partial
-            while p >= 0 { cpuPartialSlabs += 1; p = k.nextCPUPartial(p) }
+            while !p.isNone { cpuPartialSlabs += 1; p = k.nextCPUPartial(p) }
         }
         func b(_ f: SlabFlags) -> String { s.flags.contains(f) ? "1" : "0" }
         return [
@@ -54,8 +54,8 @@ public enum SlabFiles {
     }
 
     /// `kmemlab slab CACHE`: the attributes, the merged names, and where each slab is.
-    public static func describe(_ k: Kernel, _ id: Int32) -> [String] {
-        let s = k.slub.caches[Int(id)]
+    public static func describe(_ k: Kernel, _ id: CacheID) -> [String] {
+        let s = k.slub.caches[id]
         var out: [String] = []
         let dir = k.hasUniqueSysfsName(id) ? s.uniqueID : s.name
         out.append("/sys/kernel/slab/\(dir)/" + (dir != s.name ? "  (\(([s.name] + s.aliases).joined(separator: ", ")) link here)" : ""))
@@ -64,7 +64,7 @@ public enum SlabFiles {
         let slabs = k.slabs(of: id)
         if slabs.isEmpty { out.append("no slabs") }
         for sid in slabs {
-            let slab = k.slub.slabs[Int(sid)]
+            let slab = k.slub.slabs[sid]
             let place: String
             switch slab.where_ {
             case .cpuSlab: place = "cpu slab"

@@ -68,7 +68,7 @@ extension AllocShell {
             guard g.zone != nil, g.migratetype != nil else { throw bad("gfp", "\"\(w[i])\": no valid zone or migratetype") }
             return g
         }
-        func cache(_ i: Int) throws(InputError) -> Int32 {
+        func cache(_ i: Int) throws(InputError) -> CacheID {
             guard i < w.count else { throw bad("cache", "missing cache name") }
             guard let id = kernel.slub.find(w[i]) else { throw bad("cache", "\"\(w[i])\": no such cache (see show slabinfo)") }
             return id
@@ -88,7 +88,7 @@ extension AllocShell {
             let node = try option("node").map { Int32($0) } ?? numaNoNode
             var rec = PathRecorder()
             let p = kernel.kmalloc(Int(size), gfp, nid: node, cpu: cpu, &rec)
-            let where_ = kernel.kmallocSlab(Int(size), gfp).map { " (\(kernel.slub.caches[Int($0)].name))" } ?? (size > UInt64(Kmalloc.maxCacheSize) ? " (pages)" : "")
+            let where_ = kernel.kmallocSlab(Int(size), gfp).map { " (\(kernel.slub.caches[$0].name))" } ?? (size > UInt64(Kmalloc.maxCacheSize) ? " (pages)" : "")
             return path(rec) + [p.map { "\(w[0])(\(size), \(gfp.description)) = \(pa($0))\(where_)" } ?? "\(w[0])(\(size), \(gfp.description)) failed"]
         case "kfree":
             guard w.count >= 2 else { throw bad("kfree", "expected: kfree ADDR [cpu N]") }
@@ -115,8 +115,8 @@ extension AllocShell {
             let existing = kernel.slub.caches.count
             do {
                 let id = try kernel.kmemCacheCreate(spec)
-                let c = kernel.slub.caches[Int(id)]
-                let merged = Int(id) < existing
+                let c = kernel.slub.caches[id]
+                let merged = id.index < existing
                 return newLog() + [merged ? "\(w[1]): merged into \(c.name) (size \(c.size))"
                                           : "\(w[1]): object_size \(c.objectSize), size \(c.size), align \(c.align), \(c.objects) objects per order-\(c.order) slab, free pointer at \(c.offset)"]
             } catch {
@@ -128,26 +128,26 @@ extension AllocShell {
             let node = try option("node").map { Int32($0) } ?? numaNoNode
             var rec = PathRecorder()
             let p = kernel.slabAllocNode(id, gfp, nid: node, cpu: try cpuOption(), origSize: -1, &rec)
-            return path(rec) + newLog() + [p.map { "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) = \(pa($0))" } ?? "kmem_cache_alloc(\(kernel.slub.caches[Int(id)].name)) failed"]
+            return path(rec) + newLog() + [p.map { "kmem_cache_alloc(\(kernel.slub.caches[id].name)) = \(pa($0))" } ?? "kmem_cache_alloc(\(kernel.slub.caches[id].name)) failed"]
         case "cache_free":
             let id = try cache(1)
             guard w.count >= 3 else { throw bad("cache_free", "expected: cache_free CACHE ADDR [cpu N]") }
             let addr = try number(w[2], "addr")
             var rec = PathRecorder()
             let r = kernel.slabFree(id, addr, cpu: try cpuOption(), &rec)
-            return path(rec) + newLog() + [r == .freed ? "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), \(pa(addr))): done" : "kmem_cache_free(\(kernel.slub.caches[Int(id)].name), \(pa(addr))): refused"]
+            return path(rec) + newLog() + [r == .freed ? "kmem_cache_free(\(kernel.slub.caches[id].name), \(pa(addr))): done" : "kmem_cache_free(\(kernel.slub.caches[id].name), \(pa(addr))): refused"]
         case "cache_shrink":
             let id = try cache(1)
             var rec = PathRecorder()
             kernel.kmemCacheShrink(id, &rec)
-            return path(rec) + ["\(kernel.slub.caches[Int(id)].name): shrunk"]
+            return path(rec) + ["\(kernel.slub.caches[id].name): shrunk"]
         case "cache_destroy":
             let id = try cache(1)
             kernel.kmemCacheDestroy(id)
-            return newLog() + ["\(w[1]): " + (kernel.slub.caches[Int(id)].destroyed ? "destroyed" : "still in use")]
+            return newLog() + ["\(w[1]): " + (kernel.slub.caches[id].destroyed ? "destroyed" : "still in use")]
         case "validate":
             let id = try cache(1)
-            guard kernel.slub.caches[Int(id)].isDebug else { return ["\(w[1]): validate: EINVAL (the cache has no debugging enabled)"] }
+            guard kernel.slub.caches[id].isDebug else { return ["\(w[1]): validate: EINVAL (the cache has no debugging enabled)"] }
             let errors = kernel.slub.errors
             let n = kernel.validateSlabCache(id)
             return newLog() + ["\(w[1]): validated \(n) slabs, \(kernel.slub.errors - errors) errors"]
@@ -182,7 +182,7 @@ extension AllocShell {
         }
     }
 
-    func cacheName(_ id: Int32) -> String { kernel.slub.caches[Int(id)].name }
+    func cacheName(_ id: CacheID) -> String { kernel.slub.caches[id].name }
 
     public func describe(_ e: PathRecorder.Event) -> String {
         switch e {

@@ -262,7 +262,7 @@ struct Slab: ParsableCommand {
         let kernel = try bootForShell(machine, command: "slab")
         guard let name = cache else {
             for id in kernel.slabCachesNewestFirst {
-                let c = kernel.slub.caches[Int(id)]
+                let c = kernel.slub.caches[id]
                 print(c.name + (c.aliases.isEmpty ? "" : " (also: " + c.aliases.joined(separator: ", ") + ")"))
             }
             return

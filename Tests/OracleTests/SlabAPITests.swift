@@ -14,7 +14,7 @@ func must64(_ v: UInt64?, sourceLocation: SourceLocation = #_sourceLocation) thr
 /// A cache the tests own (SLAB_NO_USER_FLAGS keeps slub_debug out, as slub_kunit.c does).
 /// Merging is switched off for its creation so that the cache is its own (a plain 512-byte
 /// cache would otherwise join a boot cache of that size, as it would in Linux).
-func testCache(_ k: inout Kernel, _ name: String, _ size: Int, _ flags: SlabFlags) throws -> Int32 {
+func testCache(_ k: inout Kernel, _ name: String, _ size: Int, _ flags: SlabFlags) throws -> CacheID {
     let saved = k.slub.nomerge
     k.slub.nomerge = true
     defer { k.slub.nomerge = saved }
@@ -36,7 +36,7 @@ struct SlabAPITests {
         ]
         for (size, gfp, name) in cases {
             let id = try #require(k.kmallocSlab(size, gfp))
-            #expect(k.slub.caches[Int(id)].name == name, "kmalloc(\(size), \(gfp.description))")
+            #expect(k.slub.caches[id].name == name, "kmalloc(\(size), \(gfp.description))")
         }
         #expect(k.kmallocSlab(0, .gfpKernel) == nil && k.kmallocSlab(8193, .gfpKernel) == nil)
         var k2 = k
@@ -54,7 +54,7 @@ struct SlabAPITests {
     func fastPath() throws {
         var k = try bootCase("pc-1g-2cpu", replay: false)
         let id = try testCache(&k, "t_fast", 100, [])
-        let s = k.slub.caches[Int(id)]
+        let s = k.slub.caches[id]
         #expect(s.size == 104 && s.offset == 48 && s.objects == 39 && s.order == 0)
         var rec = EventRecorder()
         let a = try must64(k.slabAllocNode(id, .gfpKernel, cpu: 0, origSize: -1, &rec))
@@ -67,7 +67,7 @@ struct SlabAPITests {
         #expect(rec.slabEvents.last == .freeFast(cache: id, object: a))
         // The stored word is next ^ s->random ^ bswap(address of the word): never the plain pointer.
         let word = k.physMem.readWord(try #require(k.directMapPhys(a)) + 48)
-        let next = k.slub.cpuSlabs[k.cpuIndex(Int(id), 0)].freelist
+        let next = k.slub.cpuSlabs[k.cpuIndex(id, 0)].freelist
         #expect(next == a)
         #expect(word != 0 && word != b)
         #expect(k.slabAllocNode(id, .gfpKernel, cpu: 0) == a, "LIFO")
@@ -76,7 +76,7 @@ struct SlabAPITests {
         for i in 0..<100 { #expect(k.physMem.read(pa + UInt64(i)) == 0) }
         let phys = try #require(k.directMapPhys(a))
         let slab = try #require(k.slabID(ofPfn: phys >> 12))
-        #expect(k.slub.slabs[Int(slab)].where_ == .cpuSlab && k.slub.slabs[Int(slab)].frozen)
+        #expect(k.slub.slabs[slab].where_ == .cpuSlab && k.slub.slabs[slab].frozen)
     }
 
     @Test("the freelist of a new slab is a seeded permutation; the same seed gives the same order")
@@ -102,8 +102,8 @@ struct SlabAPITests {
     func slowPaths() throws {
         var k = try bootCase("pc-1g-2cpu", replay: false)
         let id = try testCache(&k, "t_slow", 512, [])
-        let per = k.slub.caches[Int(id)].objects
-        #expect(per == 16 && k.slub.caches[Int(id)].order == 1 && k.slub.caches[Int(id)].cpuPartial == 52)
+        let per = k.slub.caches[id].objects
+        #expect(per == 16 && k.slub.caches[id].order == 1 && k.slub.caches[id].cpuPartial == 52)
         var objs: [UInt64] = []
         for _ in 0..<(per * 3) { objs.append(try must64(k.slabAllocNode(id, .gfpKernel, cpu: 0))) }
         #expect(k.slabInfo(id).numSlabs == 3)
@@ -111,7 +111,7 @@ struct SlabAPITests {
         var rec = EventRecorder()
         #expect(k.slabFree(id, objs[0], cpu: 1, &rec) == .freed)
         #expect(rec.slabEvents.contains { if case .freeSlow(_, _, _, .cpuPartial) = $0 { return true }; return false })
-        #expect(k.slub.cpuSlabs[k.cpuIndex(Int(id), 1)].partial >= 0)
+        #expect(k.slub.cpuSlabs[k.cpuIndex(id, 1)].partial.isNone == false)
         // CPU 1 now allocates from that partial slab.
         rec = EventRecorder()
         #expect(k.slabAllocNode(id, .gfpKernel, nid: numaNoNode, cpu: 1, origSize: -1, &rec) == objs[0])
@@ -135,14 +135,14 @@ struct SlabAPITests {
             let o = try must64(k.slabAllocNode(id, .gfpKernel, nid: nid, cpu: 0, origSize: -1, &rec))
             let phys = try #require(k.directMapPhys(o))
             let sid = try #require(k.slabID(ofPfn: phys >> 12))
-            #expect(k.slub.slabs[Int(sid)].nid == nid)
+            #expect(k.slub.slabs[sid].nid == nid)
             #expect(k.memmap.zoneSlot(phys >> 12).map { Int32($0 / 8) } == nid)
         }
         // Each node's structure came from kmem_cache_node on that node.
         for nid in 0..<2 {
-            let a = try #require(k.directMapPhys(k.slub.caches[Int(id)].node[nid].address))
+            let a = try #require(k.directMapPhys(k.slub.caches[id].node[nid].address))
             let sid = try #require(k.slabID(ofPfn: a >> 12))
-            #expect(k.slub.slabs[Int(sid)].nid == Int32(nid) && k.slub.slabs[Int(sid)].cache == k.slub.kmemCacheNode)
+            #expect(k.slub.slabs[sid].nid == Int32(nid) && k.slub.slabs[sid].cache == k.slub.kmemCacheNode)
         }
     }
 
@@ -186,7 +186,7 @@ struct SlabAPITests {
     func shrinkOrder() throws {
         var k = try bootCase("pc-1g-2cpu")
         let id = try testCache(&k, "t_shrink", 1024, [])   // 16 objects per order-2 slab
-        let per = k.slub.caches[Int(id)].objects
+        let per = k.slub.caches[id].objects
         var objs: [[UInt64]] = []
         for _ in 0..<4 { objs.append((0..<per).map { _ in k.slabAllocNode(id, .gfpKernel)! }) }
         // Slab 0 keeps 1 object, slab 1 keeps 15, slab 2 none, slab 3 stays full.
@@ -194,7 +194,7 @@ struct SlabAPITests {
         for o in objs[1].prefix(1) { _ = k.slabFree(id, o) }
         for o in objs[2] { _ = k.slabFree(id, o) }
         k.kmemCacheShrink(id)
-        let order = k.nodePartialSlabs(id, nid: 0).map { k.slub.slabs[Int($0)].inuse }
+        let order = k.nodePartialSlabs(id, nid: 0).map { k.slub.slabs[$0].inuse }
         #expect(order == [15, 1], "fullest first; the empty slab is gone; the full one is on no list")
         #expect(k.slabInfo(id).numSlabs == 3)
         #expect(k.checkSlubInvariants() == nil)
@@ -205,7 +205,7 @@ struct SlabAPITests {
         for (i, keep) in [10, 60, 30, 62, 20].enumerated() { for o in held[i].dropFirst(keep) { _ = k.slabFree(small, o) } }
         for cpu in 0..<2 { k.flushCPUSlab(small, cpu: cpu) }
         let before = k.nodePartialSlabs(small, nid: 0)
-        let free = { (sid: Int32) in Int(k.slub.slabs[Int(sid)].objects - k.slub.slabs[Int(sid)].inuse) }
+        let free = { (sid: SlabID) in Int(k.slub.slabs[sid].objects - k.slub.slabs[sid].inuse) }
         let promoted = before.filter { free($0) <= 32 }.reversed().sorted { free($0) < free($1) }
         let rest = before.filter { free($0) > 32 }
         k.kmemCacheShrink(small)
@@ -218,9 +218,9 @@ struct SlabAPITests {
         var k = try bootCase("pc-1g-2cpu", replay: false)
         let a = try k.kmemCacheCreate(KmemCacheSpec(name: "t_a", size: 700))
         let b = try k.kmemCacheCreate(KmemCacheSpec(name: "t_b", size: 700))
-        #expect(a == b && k.slub.caches[Int(a)].aliases.contains("t_b"))
+        #expect(a == b && k.slub.caches[a].aliases.contains("t_b"))
         let c = try k.kmemCacheCreate(KmemCacheSpec(name: "t_c", size: 700, ctor: "t_ctor"))
-        #expect(c != a && k.slub.caches[Int(c)].size == 712, "a ctor moves the free pointer out: 704 + 8")
+        #expect(c != a && k.slub.caches[c].size == 712, "a ctor moves the free pointer out: 704 + 8")
         let d = try k.kmemCacheCreate(KmemCacheSpec(name: "t_d", size: 700, flags: .poison))
         #expect(d != a)
         #expect(throws: Kernel.CacheCreateError.invalidSize) { try k.kmemCacheCreate(KmemCacheSpec(name: "t_e", size: 4)) }
@@ -230,12 +230,12 @@ struct SlabAPITests {
     func slubDebugLayout() throws {
         var k = try bootCase("pc-1g-2cpu", append: "slub_debug=FZPU,kmalloc-64")
         let id = try #require(k.slub.find("kmalloc-64"))
-        let s = k.slub.caches[Int(id)]
+        let s = k.slub.caches[id]
         // 64 + 8 right red zone, free pointer outside (72), 2 tracks (64), orig size (4), left
         // pad 64, right 8 → 220, aligned to 64.
         #expect(s.redLeftPad == 64 && s.inuse == 72 && s.offset == 72 && s.size == 256)
         #expect(s.cpuPartial == 0 && s.isDebug)
-        #expect(k.slub.caches[Int(k.slub.find("kmalloc-32")!)].isDebug == false)
+        #expect(k.slub.caches[k.slub.find("kmalloc-32")!].isDebug == false)
         let p = try must64(k.kmalloc(40, .gfpKernel))
         let q = try must64(k.kmalloc(40, .gfpKernel))
         #expect(k.kfree(p) == .freed)
@@ -280,7 +280,7 @@ struct SlubKunitTests {
         let id = try testCache(&k, "TestSlub_next_ptr_free", 64, .poison)
         let p = try must64(k.slabAllocNode(id, .gfpKernel))
         #expect(k.slabFree(id, p) == .freed)
-        let slot = try #require(k.directMapPhys(p)) + UInt64(k.slub.caches[Int(id)].offset)
+        let slot = try #require(k.directMapPhys(p)) + UInt64(k.slub.caches[id].offset)
         let saved = k.physMem.readWord(slot)
         k.physMem.write(slot, ~k.physMem.read(slot))
         k.validateSlabCache(id)

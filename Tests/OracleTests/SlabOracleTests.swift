@@ -79,7 +79,7 @@ struct SlabOracleTests {
         // slabinfo line up by name or alias.
         for line in slabinfoGeometry(Fixtures.text(Fixtures.casePath(name, "slabinfo.txt")).split(separator: "\n").map(String.init)) {
             let id = try #require(k.slub.find(line[0]), "\(line[0]) missing")
-            let c = k.slub.caches[Int(id)]
+            let c = k.slub.caches[id]
             #expect([line[0], "\(c.size)", "\(c.objects)", "\(1 << c.order)"] == line)
         }
         try compareAttributes(k, name, aliasCounts: true)
@@ -97,7 +97,7 @@ struct SlabOracleTests {
             // A merged name's sysfs directory is its cache's unique id.
             let id = try #require(k.slub.find(row["name"]))
             if row["alias_of"] != "-" {
-                #expect(k.hasUniqueSysfsName(id) && k.slub.caches[Int(id)].uniqueID == row["alias_of"], "\(row["name"]) → \(row["alias_of"])")
+                #expect(k.hasUniqueSysfsName(id) && k.slub.caches[id].uniqueID == row["alias_of"], "\(row["name"]) → \(row["alias_of"])")
             } else {
                 #expect(!k.hasUniqueSysfsName(id), "\(row["name"]) should not be mergeable")
             }

@@ -19,7 +19,7 @@ struct SlabPropertyTests {
         let caches = [plain, debug, rcu]
         let cpus = k.machine.cpus.possible
         let nodes = Int32(k.slub.slabNodes.count)
-        struct Live { var addr: UInt64; var cache: Int32?; var size: Int; var tag: UInt8 }
+        struct Live { var addr: UInt64; var cache: CacheID?; var size: Int; var tag: UInt8 }
         var live: [Live] = []
         var seen = Set<UInt64>()
         let freeBefore = k.nodes.reduce(0) { $0 + $1.zones.reduce(0) { $0 + $1.freePages } }
@@ -31,7 +31,7 @@ struct SlabPropertyTests {
                 if r % 3 == 0 {
                     let c = caches[Int((r >> 16) % 3)]
                     guard let a = k.slabAllocNode(c, .gfpKernel, nid: nid, cpu: cpu) else { continue }
-                    live.append(Live(addr: a, cache: c, size: k.slub.caches[Int(c)].objectSize, tag: UInt8(truncatingIfNeeded: step)))
+                    live.append(Live(addr: a, cache: c, size: k.slub.caches[c].objectSize, tag: UInt8(truncatingIfNeeded: step)))
                 } else {
                     let size = r % 50 == 0 ? Int((r >> 20) % 40000) + 1 : Int((r >> 20) % 4096) + 1
                     let gfp: GFPFlags = r % 11 == 0 ? [.reclaim, .reclaimable] : r % 13 == 0 ? [.reclaim, .io, .fs, .account] : .gfpKernel

@@ -82,7 +82,7 @@ extension Kernel {
     }
 
     /// Linux: find_mergeable(): the oldest cache this request could share.
-    func findMergeable(_ spec: KmemCacheSpec) -> Int32? {
+    func findMergeable(_ spec: KmemCacheSpec) -> CacheID? {
         if slub.nomerge || spec.ctor != nil { return nil }
         var size = alignUp(spec.size, 8)
         let align = Kernel.calculateAlignment(spec.flags, spec.align, size)
@@ -90,7 +90,7 @@ extension Kernel {
         let flags = kmemCacheFlags(spec.flags, name: spec.name)
         if !flags.isDisjoint(with: .neverMerge) { return nil }
         for id in slub.list {
-            let s = slub.caches[Int(id)]
+            let s = slub.caches[id]
             if slabUnmergeable(s) || size > s.size { continue }
             if flags.intersection(.mergeSame) != s.flags.intersection(.mergeSame) { continue }
             if s.size & ~(align - 1) != s.size { continue }
@@ -109,7 +109,7 @@ extension Kernel {
     }
 
     /// Linux: kmem_cache_create_usercopy(): a new cache, or an existing one it merges into.
-    public mutating func kmemCacheCreate(_ spec: KmemCacheSpec) throws(CacheCreateError) -> Int32 {
+    public mutating func kmemCacheCreate(_ spec: KmemCacheSpec) throws(CacheCreateError) -> CacheID {
         guard spec.size >= 8, spec.size <= Int(Int32.max) - 8 else {
             log.info("kmem_cache_create(\(spec.name)) failed with error -22")
             throw .invalidSize
@@ -125,10 +125,10 @@ extension Kernel {
         }
         if spec.usersize == 0, let target = findMergeable(spec) {
             // __kmem_cache_alias()
-            slub.caches[Int(target)].refcount += 1
-            slub.caches[Int(target)].objectSize = Swift.max(slub.caches[Int(target)].objectSize, spec.size)
-            slub.caches[Int(target)].inuse = Swift.max(slub.caches[Int(target)].inuse, alignUp(spec.size, 8))
-            slub.caches[Int(target)].aliases.append(spec.name)
+            slub.caches[target].refcount += 1
+            slub.caches[target].objectSize = Swift.max(slub.caches[target].objectSize, spec.size)
+            slub.caches[target].inuse = Swift.max(slub.caches[target].inuse, alignUp(spec.size, 8))
+            slub.caches[target].aliases.append(spec.name)
             return target
         }
         // create_cache(): the struct kmem_cache itself comes from the kmem_cache cache.
@@ -142,10 +142,10 @@ extension Kernel {
         c.usersize = spec.usersize
         c.ctor = spec.ctor
         c.address = addr
-        let id = Int32(slub.caches.count)
+        let id = CacheID(index: slub.caches.count)
         slub.caches.append(c)
         guard kmemCacheOpen(id) else {
-            slub.caches[Int(id)].destroyed = true
+            slub.caches[id].destroyed = true
             _ = slabFree(slub.kmemCache, addr)
             log.info("kmem_cache_create(\(spec.name)) failed with error -22")
             throw .noOrder
@@ -156,38 +156,38 @@ extension Kernel {
 
     /// Linux: kmem_cache_destroy(): an alias only drops its reference; the last user flushes the
     /// CPUs and frees every slab. Objects still allocated are reported as Linux does.
-    public mutating func kmemCacheDestroy(_ id: Int32) {
-        guard id >= 0, Int(id) < slub.caches.count, !slub.caches[Int(id)].destroyed else { return }
-        slub.caches[Int(id)].refcount -= 1
-        if slub.caches[Int(id)].refcount > 0 { return }
+    public mutating func kmemCacheDestroy(_ id: CacheID) {
+        guard !id.isNone, id.index < slub.caches.count, !slub.caches[id].destroyed else { return }
+        slub.caches[id].refcount -= 1
+        if slub.caches[id].refcount > 0 { return }
         for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu) }
         var leaked = false
-        for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
-            var sid = slub.caches[Int(id)].node[nid].partialHead
-            while sid >= 0 {
-                let next = slub.slabs[Int(sid)].next
-                if slub.slabs[Int(sid)].inuse == 0 {
+        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].present {
+            var sid = slub.caches[id].node[nid].partialHead
+            while !sid.isNone {
+                let next = slub.slabs[sid].next
+                if slub.slabs[sid].inuse == 0 {
                     removePartial(id, sid)
                     var l = NoListener()
                     discardSlab(id, sid, cpu: 0, &l)
                 } else {
                     leaked = true
-                    slabErr(id, sid, "Objects remaining in \(slub.caches[Int(id)].name) on __kmem_cache_shutdown()")
+                    slabErr(id, sid, "Objects remaining in \(slub.caches[id].name) on __kmem_cache_shutdown()")
                 }
                 sid = next
             }
-            if slub.caches[Int(id)].node[nid].nrSlabs > 0 { leaked = true }
+            if slub.caches[id].node[nid].nrSlabs > 0 { leaked = true }
         }
         if leaked {
-            log.info("kmem_cache_destroy \(slub.caches[Int(id)].name): Slab cache still has objects when called from kmemlab")
-            slub.caches[Int(id)].refcount = 1
+            log.info("kmem_cache_destroy \(slub.caches[id].name): Slab cache still has objects when called from kmemlab")
+            slub.caches[id].refcount = 1
             return
         }
-        for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].address != 0 {
-            _ = slabFree(slub.kmemCacheNode, slub.caches[Int(id)].node[nid].address)
+        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].address != 0 {
+            _ = slabFree(slub.kmemCacheNode, slub.caches[id].node[nid].address)
         }
-        if slub.caches[Int(id)].address != 0 { _ = slabFree(slub.kmemCache, slub.caches[Int(id)].address) }
-        slub.caches[Int(id)].destroyed = true
+        if slub.caches[id].address != 0 { _ = slabFree(slub.kmemCache, slub.caches[id].address) }
+        slub.caches[id].destroyed = true
         slub.list.removeAll { $0 == id }
     }
 
@@ -212,8 +212,8 @@ extension Kernel {
                 let addr = slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0) ?? 0
                 let id = createBootCache(KmemCacheSpec(name: type.name(Kmalloc.sizeName(index: i)), size: size,
                                                        flags: flags.union(.kmalloc), usersize: size))
-                slub.caches[Int(id)].address = addr
-                slub.caches[Int(id)].refcount = type == .normal ? -1 : 1
+                slub.caches[id].address = addr
+                slub.caches[id].refcount = type == .normal ? -1 : 1
                 slub.list.append(id)
                 slub.kmallocCaches[type.rawValue][i] = id
             }
@@ -222,10 +222,10 @@ extension Kernel {
 
     /// Linux: kmalloc_slab(): the cache a kmalloc of `size` with `gfp` uses (nil for 0 and for
     /// sizes above KMALLOC_MAX_CACHE_SIZE).
-    public func kmallocSlab(_ size: Int, _ gfp: GFPFlags) -> Int32? {
+    public func kmallocSlab(_ size: Int, _ gfp: GFPFlags) -> CacheID? {
         guard size > 0, size <= Kmalloc.maxCacheSize else { return nil }
         let id = slub.kmallocCaches[KmallocType.of(gfp).rawValue][Kmalloc.index(ofSize: size)]
-        return id >= 0 ? id : nil
+        return id.isNone ? nil : id
     }
 
     /// Linux: kmalloc() / kmalloc_node(): ZERO_SIZE_PTR for 0, a kmalloc cache's object, or
@@ -275,7 +275,7 @@ extension Kernel {
         }
         let pfn = phys >> pageShift
         if let sid = slabID(ofPfn: pfn) {
-            return slabFree(slub.slabs[Int(sid)].cache, addr, cpu: cpu, &l)
+            return slabFree(slub.slabs[sid].cache, addr, cpu: cpu, &l)
         }
         // free_large_kmalloc(): a compound head (or an order-0 page) given out by kmalloc.
         let d = memmap.isMaterialised(pfn) ? memmap.page(pfn) : PageDescriptor()
@@ -303,7 +303,7 @@ extension Kernel {
         if addr <= Kmalloc.zeroSizePtr { return 0 }
         guard let phys = directMapPhys(addr) else { return 0 }
         let pfn = phys >> pageShift
-        if let sid = slabID(ofPfn: pfn) { return slub.caches[Int(slub.slabs[Int(sid)].cache)].objectSize }
+        if let sid = slabID(ofPfn: pfn) { return slub.caches[slub.slabs[sid].cache].objectSize }
         let d = memmap.isMaterialised(pfn) ? memmap.page(pfn) : PageDescriptor()
         return Int(pageSize) << (d.flags.contains(.head) ? Int(d.order) : 0)
     }

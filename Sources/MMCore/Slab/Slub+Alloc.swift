@@ -18,33 +18,33 @@
 /// The path one slab allocation or free took.
 public enum SlabEvent: Sendable, Equatable {
     /// Linux: the lockless fast path — the CPU's freelist had an object.
-    case cpuFreelist(cache: Int32, object: UInt64)
+    case cpuFreelist(cache: CacheID, object: UInt64)
     /// Linux: ALLOC_REFILL — the cpu slab's own freelist (remote frees) was taken over.
-    case cpuSlabRefill(cache: Int32, slab: UInt64)
+    case cpuSlabRefill(cache: CacheID, slab: UInt64)
     /// Linux: CPU_PARTIAL_ALLOC — a slab from the CPU's partial list became the cpu slab.
-    case cpuPartial(cache: Int32, slab: UInt64)
+    case cpuPartial(cache: CacheID, slab: UInt64)
     /// Linux: ALLOC_FROM_PARTIAL — a slab from node `nid`'s partial list (and `extra` more moved
     /// to the cpu partial list).
-    case nodePartial(cache: Int32, slab: UInt64, nid: Int32, extra: Int)
+    case nodePartial(cache: CacheID, slab: UInt64, nid: Int32, extra: Int)
     /// Linux: ALLOC_SLAB — a new slab of `order` from the page allocator (`fallback`: the
     /// preferred order failed and the minimum order was used).
-    case newSlab(cache: Int32, slab: UInt64, order: Int, nid: Int32, zone: ZoneType?, fallback: Bool)
+    case newSlab(cache: CacheID, slab: UInt64, order: Int, nid: Int32, zone: ZoneType?, fallback: Bool)
     /// Linux: the cpu slab was deactivated onto the node lists (or freed when empty).
-    case deactivated(cache: Int32, slab: UInt64, to: SlabPlace, discarded: Bool)
+    case deactivated(cache: CacheID, slab: UInt64, to: SlabPlace, discarded: Bool)
     /// Linux: FREE_FASTPATH — back on this CPU's freelist.
-    case freeFast(cache: Int32, object: UInt64)
+    case freeFast(cache: CacheID, object: UInt64)
     /// Linux: FREE_SLOWPATH — onto the slab's own freelist; `to` is where the slab went.
-    case freeSlow(cache: Int32, object: UInt64, slab: UInt64, to: SlabPlace)
+    case freeSlow(cache: CacheID, object: UInt64, slab: UInt64, to: SlabPlace)
     /// Linux: a slab went back to the page allocator (discard_slab).
-    case slabFreed(cache: Int32, slab: UInt64, order: Int)
+    case slabFreed(cache: CacheID, slab: UInt64, order: Int)
     /// Linux: the cpu partial list was full and was unfrozen onto the node lists.
-    case cpuPartialDrained(cache: Int32, slabs: Int)
+    case cpuPartialDrained(cache: CacheID, slabs: Int)
     /// kmalloc above KMALLOC_MAX_CACHE_SIZE: straight from the page allocator.
     case largeKmalloc(pfn: UInt64, order: Int)
     /// Misuse caught; the report is in the kernel log.
-    case misuse(cache: Int32, object: UInt64, what: String)
+    case misuse(cache: CacheID, object: UInt64, what: String)
     /// Allocation failed (slab_out_of_memory).
-    case outOfMemory(cache: Int32)
+    case outOfMemory(cache: CacheID)
 }
 
 /// Linux: GFP_RECLAIM_MASK and GFP_CONSTRAINT_MASK, what new_slab() keeps of the caller's gfp.
@@ -72,52 +72,52 @@ extension Kernel {
 
     /// Linux: slab_address().
     @inline(__always)
-    func slabAddress(_ sid: Int32) -> UInt64 { directMapVirt(slub.slabs[Int(sid)].pfn << pageShift) }
+    func slabAddress(_ sid: SlabID) -> UInt64 { directMapVirt(slub.slabs[sid].pfn << pageShift) }
 
     /// Linux: get_freepointer(): the word at object + offset, decoded.
     @inline(__always)
-    func getFreepointer(_ id: Int32, _ object: UInt64) -> UInt64 {
-        let slot = object &+ UInt64(slub.caches[Int(id)].offset)
-        return physMem.readWord(slot &- pageOffset) ^ slub.caches[Int(id)].random ^ slot.byteSwapped
+    func getFreepointer(_ id: CacheID, _ object: UInt64) -> UInt64 {
+        let slot = object &+ UInt64(slub.caches[id].offset)
+        return physMem.readWord(slot &- pageOffset) ^ slub.caches[id].random ^ slot.byteSwapped
     }
 
     /// Linux: set_freepointer() (the BUG_ON for an object freed onto itself is the caller's).
     @inline(__always)
-    mutating func setFreepointer(_ id: Int32, _ object: UInt64, _ fp: UInt64) {
-        let slot = object &+ UInt64(slub.caches[Int(id)].offset)
-        physMem.writeWord(slot &- pageOffset, fp ^ slub.caches[Int(id)].random ^ slot.byteSwapped)
+    mutating func setFreepointer(_ id: CacheID, _ object: UInt64, _ fp: UInt64) {
+        let slot = object &+ UInt64(slub.caches[id].offset)
+        physMem.writeWord(slot &- pageOffset, fp ^ slub.caches[id].random ^ slot.byteSwapped)
     }
 
     /// Which object of its slab an address is (nil if not an object's start).
     @inline(__always)
-    func objectIndex(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Int? {
-        let size = slub.caches[Int(id)].size
-        let base = slabAddress(sid) &+ UInt64(slub.caches[Int(id)].redLeftPad)
+    func objectIndex(_ id: CacheID, _ sid: SlabID, _ object: UInt64) -> Int? {
+        let size = slub.caches[id].size
+        let base = slabAddress(sid) &+ UInt64(slub.caches[id].redLeftPad)
         guard object >= base else { return nil }
         let off = object - base
         guard off < UInt64(1) << 22 else { return nil }
         // Linux: obj_to_index() divides with a reciprocal too. ceil(2^44 / size) is exact
         // for every offset inside a slab (< 4 MiB) and every object size (≤ 4 MiB).
-        let q = Int((off &* slub.caches[Int(id)].reciprocal) >> 44)
-        guard off == UInt64(q * size), q < Int(slub.slabs[Int(sid)].objects) else { return nil }
+        let q = Int((off &* slub.caches[id].reciprocal) >> 44)
+        guard off == UInt64(q * size), q < Int(slub.slabs[sid].objects) else { return nil }
         return q
     }
 
     /// Linux: check_valid_pointer().
-    func checkValidPointer(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Bool {
+    func checkValidPointer(_ id: CacheID, _ sid: SlabID, _ object: UInt64) -> Bool {
         object == 0 || objectIndex(id, sid, object) != nil
     }
 
     @inline(__always)
-    func isAllocatedObject(_ sid: Int32, _ index: Int) -> Bool {
-        slub.objectBits[Int(sid)][index >> 6] & (1 << UInt64(index & 63)) != 0
+    func isAllocatedObject(_ sid: SlabID, _ index: Int) -> Bool {
+        slub.objectBits[sid.index][index >> 6] & (1 << UInt64(index & 63)) != 0
     }
     @inline(__always)
-    mutating func setAllocatedObject(_ sid: Int32, _ index: Int, _ on: Bool) {
-        if on { slub.objectBits[Int(sid)][index >> 6] |= 1 << UInt64(index & 63) }
-        else { slub.objectBits[Int(sid)][index >> 6] &= ~(1 << UInt64(index & 63)) }
+    mutating func setAllocatedObject(_ sid: SlabID, _ index: Int, _ on: Bool) {
+        if on { slub.objectBits[sid.index][index >> 6] |= 1 << UInt64(index & 63) }
+        else { slub.objectBits[sid.index][index >> 6] &= ~(1 << UInt64(index & 63)) }
     }
-    mutating func markAllocated(_ id: Int32, _ object: UInt64, _ on: Bool) {
+    mutating func markAllocated(_ id: CacheID, _ object: UInt64, _ on: Bool) {
         guard let pfn = directMapPhys(object).map({ $0 >> pageShift }), let sid = slabID(ofPfn: pfn),
               let i = objectIndex(id, sid, object) else { return }
         setAllocatedObject(sid, i, on)
@@ -125,7 +125,7 @@ extension Kernel {
 
     /// Linux: virt_to_slab(): the slab a page belongs to (nil for a page that is not a slab's).
     @inline(__always)
-    public func slabID(ofPfn pfn: UInt64) -> Int32? {
+    public func slabID(ofPfn pfn: UInt64) -> SlabID? {
         guard pfn < maxPfn.raw, memmap.isMaterialised(pfn) else { return nil }
         var d = memmap.page(pfn)
         var head = pfn
@@ -134,81 +134,81 @@ extension Kernel {
             d = memmap.page(head)
         }
         guard d.flags.contains(.slab) else { return nil }
-        let sid = Int32(truncatingIfNeeded: d.next)
-        guard sid >= 0, Int(sid) < slub.slabs.count, slub.slabs[Int(sid)].pfn == head else { return nil }
+        let sid = SlabID(Int32(truncatingIfNeeded: d.next))
+        guard !sid.isNone, sid.index < slub.slabs.count, slub.slabs[sid].pfn == head else { return nil }
         return sid
     }
 
     // MARK: lists
 
-    mutating func addPartial(_ id: Int32, _ sid: Int32, toTail: Bool) {
-        let nid = Int(slub.slabs[Int(sid)].nid)
-        slub.caches[Int(id)].node[nid].nrPartial += 1
-        slub.slabs[Int(sid)].where_ = .nodePartial
-        var n = slub.caches[Int(id)].node[nid]
-        if n.partialHead < 0 {
+    mutating func addPartial(_ id: CacheID, _ sid: SlabID, toTail: Bool) {
+        let nid = Int(slub.slabs[sid].nid)
+        slub.caches[id].node[nid].nrPartial += 1
+        slub.slabs[sid].where_ = .nodePartial
+        var n = slub.caches[id].node[nid]
+        if n.partialHead.isNone {
             n.partialHead = sid; n.partialTail = sid
-            slub.slabs[Int(sid)].next = -1; slub.slabs[Int(sid)].prev = -1
+            slub.slabs[sid].next = .none; slub.slabs[sid].prev = .none
         } else if toTail {
-            slub.slabs[Int(n.partialTail)].next = sid
-            slub.slabs[Int(sid)].prev = n.partialTail; slub.slabs[Int(sid)].next = -1
+            slub.slabs[n.partialTail].next = sid
+            slub.slabs[sid].prev = n.partialTail; slub.slabs[sid].next = .none
             n.partialTail = sid
         } else {
-            slub.slabs[Int(n.partialHead)].prev = sid
-            slub.slabs[Int(sid)].next = n.partialHead; slub.slabs[Int(sid)].prev = -1
+            slub.slabs[n.partialHead].prev = sid
+            slub.slabs[sid].next = n.partialHead; slub.slabs[sid].prev = .none
             n.partialHead = sid
         }
-        slub.caches[Int(id)].node[nid].partialHead = n.partialHead
-        slub.caches[Int(id)].node[nid].partialTail = n.partialTail
+        slub.caches[id].node[nid].partialHead = n.partialHead
+        slub.caches[id].node[nid].partialTail = n.partialTail
     }
 
-    mutating func removePartial(_ id: Int32, _ sid: Int32) {
-        let nid = Int(slub.slabs[Int(sid)].nid)
-        let (p, q) = (slub.slabs[Int(sid)].prev, slub.slabs[Int(sid)].next)
-        if p >= 0 { slub.slabs[Int(p)].next = q } else { slub.caches[Int(id)].node[nid].partialHead = q }
-        if q >= 0 { slub.slabs[Int(q)].prev = p } else { slub.caches[Int(id)].node[nid].partialTail = p }
-        slub.slabs[Int(sid)].next = -1; slub.slabs[Int(sid)].prev = -1
-        slub.slabs[Int(sid)].where_ = .none
-        slub.caches[Int(id)].node[nid].nrPartial -= 1
+    mutating func removePartial(_ id: CacheID, _ sid: SlabID) {
+        let nid = Int(slub.slabs[sid].nid)
+        let (p, q) = (slub.slabs[sid].prev, slub.slabs[sid].next)
+        if !p.isNone { slub.slabs[p].next = q } else { slub.caches[id].node[nid].partialHead = q }
+        if !q.isNone { slub.slabs[q].prev = p } else { slub.caches[id].node[nid].partialTail = p }
+        slub.slabs[sid].next = .none; slub.slabs[sid].prev = .none
+        slub.slabs[sid].where_ = .none
+        slub.caches[id].node[nid].nrPartial -= 1
     }
 
     /// Linux: add_full() — only SLAB_STORE_USER caches keep a full list.
-    mutating func addFull(_ id: Int32, _ sid: Int32) {
-        guard slub.caches[Int(id)].flags.contains(.storeUser) else { return }
-        let nid = Int(slub.slabs[Int(sid)].nid)
-        let h = slub.caches[Int(id)].node[nid].fullHead
-        slub.slabs[Int(sid)].next = h; slub.slabs[Int(sid)].prev = -1
-        if h >= 0 { slub.slabs[Int(h)].prev = sid } else { slub.caches[Int(id)].node[nid].fullTail = sid }
-        slub.caches[Int(id)].node[nid].fullHead = sid
-        slub.slabs[Int(sid)].where_ = .nodeFull
+    mutating func addFull(_ id: CacheID, _ sid: SlabID) {
+        guard slub.caches[id].flags.contains(.storeUser) else { return }
+        let nid = Int(slub.slabs[sid].nid)
+        let h = slub.caches[id].node[nid].fullHead
+        slub.slabs[sid].next = h; slub.slabs[sid].prev = .none
+        if !h.isNone { slub.slabs[h].prev = sid } else { slub.caches[id].node[nid].fullTail = sid }
+        slub.caches[id].node[nid].fullHead = sid
+        slub.slabs[sid].where_ = .nodeFull
     }
 
-    mutating func removeFull(_ id: Int32, _ sid: Int32) {
-        guard slub.caches[Int(id)].flags.contains(.storeUser), slub.slabs[Int(sid)].where_ == .nodeFull else { return }
-        let nid = Int(slub.slabs[Int(sid)].nid)
-        let (p, q) = (slub.slabs[Int(sid)].prev, slub.slabs[Int(sid)].next)
-        if p >= 0 { slub.slabs[Int(p)].next = q } else { slub.caches[Int(id)].node[nid].fullHead = q }
-        if q >= 0 { slub.slabs[Int(q)].prev = p } else { slub.caches[Int(id)].node[nid].fullTail = p }
-        slub.slabs[Int(sid)].next = -1; slub.slabs[Int(sid)].prev = -1
-        slub.slabs[Int(sid)].where_ = .none
+    mutating func removeFull(_ id: CacheID, _ sid: SlabID) {
+        guard slub.caches[id].flags.contains(.storeUser), slub.slabs[sid].where_ == .nodeFull else { return }
+        let nid = Int(slub.slabs[sid].nid)
+        let (p, q) = (slub.slabs[sid].prev, slub.slabs[sid].next)
+        if !p.isNone { slub.slabs[p].next = q } else { slub.caches[id].node[nid].fullHead = q }
+        if !q.isNone { slub.slabs[q].prev = p } else { slub.caches[id].node[nid].fullTail = p }
+        slub.slabs[sid].next = .none; slub.slabs[sid].prev = .none
+        slub.slabs[sid].where_ = .none
     }
 
-    mutating func incSlabsNode(_ id: Int32, _ nid: Int32, objects: Int) {
-        slub.caches[Int(id)].node[Int(nid)].nrSlabs += 1
-        slub.caches[Int(id)].node[Int(nid)].totalObjects += objects
+    mutating func incSlabsNode(_ id: CacheID, _ nid: Int32, objects: Int) {
+        slub.caches[id].node[Int(nid)].nrSlabs += 1
+        slub.caches[id].node[Int(nid)].totalObjects += objects
     }
 
-    mutating func decSlabsNode(_ id: Int32, _ nid: Int32, objects: Int) {
-        slub.caches[Int(id)].node[Int(nid)].nrSlabs -= 1
-        slub.caches[Int(id)].node[Int(nid)].totalObjects -= objects
+    mutating func decSlabsNode(_ id: CacheID, _ nid: Int32, objects: Int) {
+        slub.caches[id].node[Int(nid)].nrSlabs -= 1
+        slub.caches[id].node[Int(nid)].totalObjects -= objects
     }
 
     // MARK: slabs from and to the page allocator
 
     /// Linux: new_slab() → allocate_slab(): pages, then the initial freelist (shuffled when the
     /// cache has a random sequence). Returns the slab's id.
-    mutating func newSlab<L: PageAllocListener>(_ id: Int32, gfp: GFPFlags, nid: Int32, cpu: Int, _ l: inout L) -> Int32? {
-        let s = slub.caches[Int(id)]
+    mutating func newSlab<L: PageAllocListener>(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int, _ l: inout L) -> SlabID? {
+        let s = slub.caches[id]
         let flags = gfp.intersection(gfpSlabKeep).union(s.allocflags)
         var allocGFP = flags.union([.nowarn, .noretry]).subtracting(.nofail)
         if allocGFP.contains(.directReclaim) && s.order > s.minOrder {
@@ -225,22 +225,22 @@ extension Kernel {
         guard let pfn else { return nil }
         let zone = zoneIndex(ofPfn: pfn)
         let slabNid = Int32(zone.map { nodes[$0.0].nodeId } ?? 0)
-        let sid: Int32
+        let sid: SlabID
         if let reuse = slub.freeSlabIDs.popLast() { sid = reuse } else {
-            sid = Int32(slub.slabs.count)
+            sid = SlabID(index: slub.slabs.count)
             slub.slabs.append(Slab(cache: id, pfn: 0, order: 0, nid: 0, objects: 0, inuse: 0, frozen: false, freelist: 0))
             slub.objectBits.append([])
         }
-        slub.slabs[Int(sid)] = Slab(cache: id, pfn: pfn, order: UInt8(order), nid: slabNid, objects: Int32(objects),
+        slub.slabs[sid] = Slab(cache: id, pfn: pfn, order: UInt8(order), nid: slabNid, objects: Int32(objects),
                                     inuse: 0, frozen: false, freelist: 0)
         let words = (objects + 63) / 64
-        if slub.objectBits[Int(sid)].count != words {
-            slub.objectBits[Int(sid)] = [UInt64](repeating: 0, count: words)
+        if slub.objectBits[sid.index].count != words {
+            slub.objectBits[sid.index] = [UInt64](repeating: 0, count: words)
         } else {
-            for w in 0..<words { slub.objectBits[Int(sid)][w] = 0 }
+            for w in 0..<words { slub.objectBits[sid.index][w] = 0 }
         }
-        memmap.withPage(pfn) { d in d.flags.insert(.slab); d.next = UInt64(sid) }
-        slub.caches[Int(id)].pages += 1 << order
+        memmap.withPage(pfn) { d in d.flags.insert(.slab); d.next = UInt64(UInt32(bitPattern: sid.raw)) }
+        slub.caches[id].pages += 1 << order
         let start = directMapVirt(pfn << pageShift)
         setupSlabDebug(id, sid)
         // shuffle_freelist() or the linear list.
@@ -259,7 +259,7 @@ extension Kernel {
             }
             var cur = nextEntry()
             setupObject(id, cur)
-            slub.slabs[Int(sid)].freelist = cur
+            slub.slabs[sid].freelist = cur
             for _ in 1..<objects {
                 let next = nextEntry()
                 setupObject(id, next)
@@ -270,7 +270,7 @@ extension Kernel {
         } else {
             var p = first
             setupObject(id, p)
-            slub.slabs[Int(sid)].freelist = p
+            slub.slabs[sid].freelist = p
             for _ in 0..<(objects - 1) {
                 let next = p &+ UInt64(s.size)
                 setupObject(id, next)
@@ -284,20 +284,20 @@ extension Kernel {
         return sid
     }
 
-    mutating func newSlab(_ id: Int32, gfp: GFPFlags, nid: Int32, cpu: Int) -> Int32? {
+    mutating func newSlab(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int) -> SlabID? {
         var l = NoListener()
         return newSlab(id, gfp: gfp, nid: nid, cpu: cpu, &l)
     }
 
     /// Linux: discard_slab() → dec_slabs_node() and __free_slab().
-    mutating func discardSlab<L: PageAllocListener>(_ id: Int32, _ sid: Int32, cpu: Int, _ l: inout L) {
-        let slab = slub.slabs[Int(sid)]
+    mutating func discardSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, cpu: Int, _ l: inout L) {
+        let slab = slub.slabs[sid]
         decSlabsNode(id, slab.nid, objects: Int(slab.objects))
-        if slub.caches[Int(id)].isDebug { slabPadCheck(id, sid) }
+        if slub.caches[id].isDebug { slabPadCheck(id, sid) }
         memmap.withPage(slab.pfn) { d in d.flags.remove(.slab); d.next = PageDescriptor.nilLink }
-        slub.caches[Int(id)].pages -= 1 << Int(slab.order)
-        slub.slabs[Int(sid)].where_ = .none
-        slub.slabs[Int(sid)].pfn = .max
+        slub.caches[id].pages -= 1 << Int(slab.order)
+        slub.slabs[sid].where_ = .none
+        slub.slabs[sid].pfn = .max
         slub.freeSlabIDs.append(sid)
         l.slab(.slabFreed(cache: id, slab: directMapVirt(slab.pfn << pageShift), order: Int(slab.order)))
         _ = freePages(slab.pfn, order: Int(slab.order), cpu: cpu, listener: &l)
@@ -306,25 +306,25 @@ extension Kernel {
     // MARK: allocation
 
     /// Linux: kmem_cache_alloc() / kmem_cache_alloc_node(): an object's address, or nil.
-    public mutating func slabAllocNode(_ id: Int32, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0) -> UInt64? {
+    public mutating func slabAllocNode(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0) -> UInt64? {
         var l = NoListener()
         return slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: -1, &l)
     }
 
-    public mutating func slabAllocNode<L: PageAllocListener>(_ id: Int32, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
+    public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
                                                            cpu: Int = 0, origSize: Int = -1, _ l: inout L) -> UInt64? {
-        guard id >= 0, Int(id) < slub.caches.count, !slub.caches[Int(id)].destroyed,
+        guard !id.isNone, id.index < slub.caches.count, !slub.caches[id].destroyed,
               cpu >= 0, cpu < slub.possibleCPUs else { return nil }
-        let ci = Int(id)
+        let ci = id.index
         var object: UInt64 = 0
-        var sid: Int32 = -1
-        let c = slub.cpuSlabs[cpuIndex(ci, cpu)]
-        if c.freelist != 0, c.slab >= 0, nid == numaNoNode || slub.slabs[Int(c.slab)].nid == nid {
+        var sid = SlabID.none
+        let c = slub.cpuSlabs[cpuIndex(id, cpu)]
+        if c.freelist != 0, !c.slab.isNone, nid == numaNoNode || slub.slabs[c.slab].nid == nid {
             // The lockless fast path.
             object = c.freelist
             sid = c.slab
-            slub.cpuSlabs[cpuIndex(ci, cpu)].freelist = getFreepointer(id, object)
-            slub.cpuSlabs[cpuIndex(ci, cpu)].tid &+= SlubState.tidStep
+            slub.cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object)
+            slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
             l.slab(.cpuFreelist(cache: id, object: object))
         } else {
             let orig = origSize < 0 ? slub.caches[ci].objectSize : origSize
@@ -339,7 +339,7 @@ extension Kernel {
             // maybe_wipe_obj_freeptr()
             physMem.writeWord(object &+ UInt64(slub.caches[ci].offset) &- pageOffset, 0)
         }
-        if sid >= 0, let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
+        if !sid.isNone, let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
         else { markAllocated(id, object, true) }
         // slab_want_init_on_alloc()
         if slub.initOnAlloc ? (plain || gfp.contains(.zero) && !slub.caches[ci].hasCtor) : gfp.contains(.zero) {
@@ -349,89 +349,89 @@ extension Kernel {
     }
 
     /// Linux: ___slab_alloc().
-    mutating func slabAllocSlow<L: PageAllocListener>(_ id: Int32, _ gfp: GFPFlags, nid nodeIn: Int32, cpu: Int,
+    mutating func slabAllocSlow<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid nodeIn: Int32, cpu: Int,
                                                     origSize: Int, _ l: inout L) -> UInt64? {
         var node = nodeIn
         if node != numaNoNode && (Int(node) >= slub.slabNodes.count || !slub.slabNodes[Int(node)]) { node = numaNoNode }
-        var sid = slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab
+        var sid = slub.cpuSlabs[cpuIndex(id, cpu)].slab
         while true {
-            if sid >= 0 {
+            if !sid.isNone {
                 // redo:
-                if node != numaNoNode && slub.slabs[Int(sid)].nid != node {
+                if node != numaNoNode && slub.slabs[sid].nid != node {
                     deactivateCPUSlab(id, cpu: cpu, &l)
                 } else {
-                    if slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist == 0 {
+                    if slub.cpuSlabs[cpuIndex(id, cpu)].freelist == 0 {
                         // get_freelist(): the objects freed to the frozen slab meanwhile.
-                        let fl = slub.slabs[Int(sid)].freelist
-                        slub.slabs[Int(sid)].freelist = 0
-                        slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
-                        slub.slabs[Int(sid)].frozen = fl != 0
+                        let fl = slub.slabs[sid].freelist
+                        slub.slabs[sid].freelist = 0
+                        slub.slabs[sid].inuse = slub.slabs[sid].objects
+                        slub.slabs[sid].frozen = fl != 0
                         if fl == 0 {
-                            slub.slabs[Int(sid)].where_ = .none
-                            slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = -1
-                            slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
-                            sid = -1
+                            slub.slabs[sid].where_ = .none
+                            slub.cpuSlabs[cpuIndex(id, cpu)].slab = .none
+                            slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+                            sid = .none
                             continue
                         }
                         l.slab(.cpuSlabRefill(cache: id, slab: slabAddress(sid)))
-                        slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = fl
+                        slub.cpuSlabs[cpuIndex(id, cpu)].freelist = fl
                     }
                     // load_freelist:
-                    let object = slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist
-                    slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = getFreepointer(id, object)
-                    slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
+                    let object = slub.cpuSlabs[cpuIndex(id, cpu)].freelist
+                    slub.cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object)
+                    slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
                     return object
                 }
             }
             // new_slab:
-            let p = slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial
-            if p >= 0 {
-                slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial = slub.slabs[Int(p)].next
-                if slub.slabs[Int(p)].next >= 0 {
-                    slub.slabs[Int(slub.slabs[Int(p)].next)].slabs = slub.slabs[Int(p)].slabs - 1
+            let p = slub.cpuSlabs[cpuIndex(id, cpu)].partial
+            if !p.isNone {
+                slub.cpuSlabs[cpuIndex(id, cpu)].partial = slub.slabs[p].next
+                if !slub.slabs[p].next.isNone {
+                    slub.slabs[slub.slabs[p].next].slabs = slub.slabs[p].slabs - 1
                 }
-                slub.slabs[Int(p)].next = -1
-                slub.slabs[Int(p)].where_ = .cpuSlab
-                slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = p
+                slub.slabs[p].next = .none
+                slub.slabs[p].where_ = .cpuSlab
+                slub.cpuSlabs[cpuIndex(id, cpu)].slab = p
                 sid = p
                 l.slab(.cpuPartial(cache: id, slab: slabAddress(p)))
                 continue
             }
             // new_objects:
             if let (object, from) = getPartial(id, gfp, node: node, cpu: cpu, origSize: origSize, &l) {
-                if slub.caches[Int(id)].isDebug { return object }
+                if slub.caches[id].isDebug { return object }
                 if let from { return loadNewCPUSlab(id, from, freelist: object, cpu: cpu, &l) }
             }
             guard let fresh = newSlab(id, gfp: gfp, nid: node, cpu: cpu, &l) else { return nil }
-            if slub.caches[Int(id)].isDebug {
+            if slub.caches[id].isDebug {
                 guard let object = allocSingleFromNewSlab(id, fresh, origSize: origSize) else { continue }
                 return object
             }
-            let freelist = slub.slabs[Int(fresh)].freelist
-            slub.slabs[Int(fresh)].freelist = 0
-            slub.slabs[Int(fresh)].inuse = slub.slabs[Int(fresh)].objects
-            slub.slabs[Int(fresh)].frozen = true
-            incSlabsNode(id, slub.slabs[Int(fresh)].nid, objects: Int(slub.slabs[Int(fresh)].objects))
+            let freelist = slub.slabs[fresh].freelist
+            slub.slabs[fresh].freelist = 0
+            slub.slabs[fresh].inuse = slub.slabs[fresh].objects
+            slub.slabs[fresh].frozen = true
+            incSlabsNode(id, slub.slabs[fresh].nid, objects: Int(slub.slabs[fresh].objects))
             return loadNewCPUSlab(id, fresh, freelist: freelist, cpu: cpu, &l)
         }
     }
 
     /// Linux: retry_load_slab: flush whatever cpu slab appeared, install the new one, then
     /// load_freelist.
-    mutating func loadNewCPUSlab<L: PageAllocListener>(_ id: Int32, _ sid: Int32, freelist: UInt64, cpu: Int, _ l: inout L) -> UInt64 {
-        if slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab >= 0 { deactivateCPUSlab(id, cpu: cpu, &l) }
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = sid
-        slub.slabs[Int(sid)].where_ = .cpuSlab
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = getFreepointer(id, freelist)
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
+    mutating func loadNewCPUSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int, _ l: inout L) -> UInt64 {
+        if !slub.cpuSlabs[cpuIndex(id, cpu)].slab.isNone { deactivateCPUSlab(id, cpu: cpu, &l) }
+        slub.cpuSlabs[cpuIndex(id, cpu)].slab = sid
+        slub.slabs[sid].where_ = .cpuSlab
+        slub.cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, freelist)
+        slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
         return freelist
     }
 
     /// Linux: get_partial(): this node's partial list, then (for any-node requests) the other
     /// nodes in zonelist order. Returns the object and, without debugging, the slab that
     /// becomes the cpu slab.
-    mutating func getPartial<L: PageAllocListener>(_ id: Int32, _ gfp: GFPFlags, node: Int32, cpu: Int, origSize: Int,
-                                                 _ l: inout L) -> (UInt64, Int32?)? {
+    mutating func getPartial<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, node: Int32, cpu: Int, origSize: Int,
+                                                 _ l: inout L) -> (UInt64, SlabID?)? {
         let search = node == numaNoNode ? preferredNode(earlyCPUToNode(cpu)) : node
         if let r = getPartialNode(id, search, origSize: origSize, cpu: cpu, &l) { return r }
         if node != numaNoNode { return nil }
@@ -440,24 +440,24 @@ extension Kernel {
         guard let highest = gfp.zone, Int(search) < zonelists.fallback.count else { return nil }
         for r in zonelists.fallback[Int(search)] where r.zone <= highest {
             let n = Int(r.nid)
-            guard n < slub.caches[Int(id)].node.count, slub.caches[Int(id)].node[n].present,
-                  slub.caches[Int(id)].node[n].nrPartial > slub.caches[Int(id)].minPartial else { continue }
+            guard n < slub.caches[id].node.count, slub.caches[id].node[n].present,
+                  slub.caches[id].node[n].nrPartial > slub.caches[id].minPartial else { continue }
             if let r = getPartialNode(id, r.nid, origSize: origSize, cpu: cpu, &l) { return r }
         }
         return nil
     }
 
     /// Linux: get_partial_node().
-    mutating func getPartialNode<L: PageAllocListener>(_ id: Int32, _ nid: Int32, origSize: Int, cpu: Int,
-                                                     _ l: inout L) -> (UInt64, Int32?)? {
-        guard Int(nid) < slub.caches[Int(id)].node.count, slub.caches[Int(id)].node[Int(nid)].nrPartial > 0 else { return nil }
-        var sid = slub.caches[Int(id)].node[Int(nid)].partialHead
+    mutating func getPartialNode<L: PageAllocListener>(_ id: CacheID, _ nid: Int32, origSize: Int, cpu: Int,
+                                                     _ l: inout L) -> (UInt64, SlabID?)? {
+        guard Int(nid) < slub.caches[id].node.count, slub.caches[id].node[Int(nid)].nrPartial > 0 else { return nil }
+        var sid = slub.caches[id].node[Int(nid)].partialHead
         var object: UInt64 = 0
-        var taken: Int32 = -1
+        var taken = SlabID.none
         var extra = 0
-        while sid >= 0 {
-            let next = slub.slabs[Int(sid)].next
-            if slub.caches[Int(id)].isDebug {
+        while !sid.isNone {
+            let next = slub.slabs[sid].next
+            if slub.caches[id].isDebug {
                 if let o = allocSingleFromPartial(id, sid, origSize: origSize) {
                     l.slab(.nodePartial(cache: id, slab: slabAddress(sid), nid: nid, extra: 0))
                     return (o, nil)
@@ -467,19 +467,19 @@ extension Kernel {
             }
             // acquire_slab(): the first slab gives its whole freelist; the rest stay frozen
             // with theirs, on the cpu partial list.
-            let fl = slub.slabs[Int(sid)].freelist
+            let fl = slub.slabs[sid].freelist
             removePartial(id, sid)
-            slub.slabs[Int(sid)].frozen = true
+            slub.slabs[sid].frozen = true
             if object == 0 {
-                slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
-                slub.slabs[Int(sid)].freelist = 0
+                slub.slabs[sid].inuse = slub.slabs[sid].objects
+                slub.slabs[sid].freelist = 0
                 object = fl
                 taken = sid
             } else {
                 putCPUPartial(id, sid, drain: false, cpu: cpu, &l)
                 extra += 1
             }
-            if !slub.caches[Int(id)].hasCPUPartial || extra > slub.caches[Int(id)].cpuPartialSlabs / 2 { break }
+            if !slub.caches[id].hasCPUPartial || extra > slub.caches[id].cpuPartialSlabs / 2 { break }
             sid = next
         }
         guard object != 0 else { return nil }
@@ -489,36 +489,36 @@ extension Kernel {
 
     /// Linux: put_cpu_partial(): push a frozen slab onto this CPU's partial list; with `drain`,
     /// a list already holding cpu_partial_slabs slabs is unfrozen onto the node lists first.
-    mutating func putCPUPartial<L: PageAllocListener>(_ id: Int32, _ sid: Int32, drain: Bool, cpu: Int, _ l: inout L) {
-        var old = slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial
+    mutating func putCPUPartial<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, drain: Bool, cpu: Int, _ l: inout L) {
+        var old = slub.cpuSlabs[cpuIndex(id, cpu)].partial
         var slabs: Int32 = 0
-        var toUnfreeze: Int32 = -1
-        if old >= 0 {
-            if drain && Int(slub.slabs[Int(old)].slabs) >= slub.caches[Int(id)].cpuPartialSlabs {
+        var toUnfreeze = SlabID.none
+        if !old.isNone {
+            if drain && Int(slub.slabs[old].slabs) >= slub.caches[id].cpuPartialSlabs {
                 toUnfreeze = old
-                old = -1
+                old = .none
             } else {
-                slabs = slub.slabs[Int(old)].slabs
+                slabs = slub.slabs[old].slabs
             }
         }
-        slub.slabs[Int(sid)].slabs = slabs + 1
-        slub.slabs[Int(sid)].next = old
-        slub.slabs[Int(sid)].where_ = .cpuPartial
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial = sid
-        if toUnfreeze >= 0 { unfreezePartials(id, toUnfreeze, cpu: cpu, &l) }
+        slub.slabs[sid].slabs = slabs + 1
+        slub.slabs[sid].next = old
+        slub.slabs[sid].where_ = .cpuPartial
+        slub.cpuSlabs[cpuIndex(id, cpu)].partial = sid
+        if !toUnfreeze.isNone { unfreezePartials(id, toUnfreeze, cpu: cpu, &l) }
     }
 
     /// Linux: __unfreeze_partials().
-    mutating func unfreezePartials<L: PageAllocListener>(_ id: Int32, _ first: Int32, cpu: Int, _ l: inout L) {
+    mutating func unfreezePartials<L: PageAllocListener>(_ id: CacheID, _ first: SlabID, cpu: Int, _ l: inout L) {
         var sid = first
-        var discard: [Int32] = []
+        var discard: [SlabID] = []
         var count = 0
-        while sid >= 0 {
-            let next = slub.slabs[Int(sid)].next
-            slub.slabs[Int(sid)].frozen = false
-            slub.slabs[Int(sid)].next = -1
-            let nid = Int(slub.slabs[Int(sid)].nid)
-            if slub.slabs[Int(sid)].inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= slub.caches[Int(id)].minPartial {
+        while !sid.isNone {
+            let next = slub.slabs[sid].next
+            slub.slabs[sid].frozen = false
+            slub.slabs[sid].next = .none
+            let nid = Int(slub.slabs[sid].nid)
+            if slub.slabs[sid].inuse == 0 && slub.caches[id].node[nid].nrPartial >= slub.caches[id].minPartial {
                 discard.append(sid)
             } else {
                 addPartial(id, sid, toTail: true)
@@ -531,27 +531,27 @@ extension Kernel {
     }
 
     /// Linux: the deactivate_slab: label — take the cpu slab away and deactivate it.
-    mutating func deactivateCPUSlab<L: PageAllocListener>(_ id: Int32, cpu: Int, _ l: inout L) {
-        let sid = slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab
-        guard sid >= 0 else { return }
-        let freelist = slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab = -1
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = 0
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
+    mutating func deactivateCPUSlab<L: PageAllocListener>(_ id: CacheID, cpu: Int, _ l: inout L) {
+        let sid = slub.cpuSlabs[cpuIndex(id, cpu)].slab
+        guard !sid.isNone else { return }
+        let freelist = slub.cpuSlabs[cpuIndex(id, cpu)].freelist
+        slub.cpuSlabs[cpuIndex(id, cpu)].slab = .none
+        slub.cpuSlabs[cpuIndex(id, cpu)].freelist = 0
+        slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
         deactivateSlab(id, sid, freelist: freelist, cpu: cpu, &l)
     }
 
     /// Linux: deactivate_slab(): give the CPU's objects back to the slab, unfreeze it and put it
     /// where it belongs.
-    mutating func deactivateSlab<L: PageAllocListener>(_ id: Int32, _ sid: Int32, freelist: UInt64, cpu: Int, _ l: inout L) {
-        let nid = Int(slub.slabs[Int(sid)].nid)
-        let toTail = slub.slabs[Int(sid)].freelist != 0
+    mutating func deactivateSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int, _ l: inout L) {
+        let nid = Int(slub.slabs[sid].nid)
+        let toTail = slub.slabs[sid].freelist != 0
         var delta: Int32 = 0
         var tail: UInt64 = 0
         var it = freelist
         while it != 0 {
             let next = getFreepointer(id, it)
-            if slub.caches[Int(id)].flags.contains(.consistencyChecks) && !checkValidPointer(id, sid, next) {
+            if slub.caches[id].flags.contains(.consistencyChecks) && !checkValidPointer(id, sid, next) {
                 objectErr(id, sid, it, "Freechain corrupt")
                 slabFix(id, "Isolate corrupted freechain")
                 break
@@ -560,17 +560,17 @@ extension Kernel {
             delta += 1
             it = next
         }
-        var newFreelist = slub.slabs[Int(sid)].freelist
+        var newFreelist = slub.slabs[sid].freelist
         if tail != 0 {
-            slub.slabs[Int(sid)].inuse -= delta
+            slub.slabs[sid].inuse -= delta
             setFreepointer(id, tail, newFreelist)
             newFreelist = freelist
         }
-        slub.slabs[Int(sid)].freelist = newFreelist
-        slub.slabs[Int(sid)].frozen = false
-        slub.slabs[Int(sid)].where_ = .none
+        slub.slabs[sid].freelist = newFreelist
+        slub.slabs[sid].frozen = false
+        slub.slabs[sid].where_ = .none
         let addr = slabAddress(sid)
-        if slub.slabs[Int(sid)].inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= slub.caches[Int(id)].minPartial {
+        if slub.slabs[sid].inuse == 0 && slub.caches[id].node[nid].nrPartial >= slub.caches[id].minPartial {
             l.slab(.deactivated(cache: id, slab: addr, to: .none, discarded: true))
             discardSlab(id, sid, cpu: cpu, &l)
         } else if newFreelist != 0 {
@@ -578,43 +578,43 @@ extension Kernel {
             l.slab(.deactivated(cache: id, slab: addr, to: .nodePartial, discarded: false))
         } else {
             addFull(id, sid)
-            l.slab(.deactivated(cache: id, slab: addr, to: slub.slabs[Int(sid)].where_, discarded: false))
+            l.slab(.deactivated(cache: id, slab: addr, to: slub.slabs[sid].where_, discarded: false))
         }
     }
 
     /// Linux: __flush_cpu_slab(): the cpu slab and the cpu partial list go to the node lists.
-    public mutating func flushCPUSlab(_ id: Int32, cpu: Int) {
+    public mutating func flushCPUSlab(_ id: CacheID, cpu: Int) {
         var l = NoListener()
         flushCPUSlab(id, cpu: cpu, &l)
     }
 
-    mutating func flushCPUSlab<L: PageAllocListener>(_ id: Int32, cpu: Int, _ l: inout L) {
+    mutating func flushCPUSlab<L: PageAllocListener>(_ id: CacheID, cpu: Int, _ l: inout L) {
         deactivateCPUSlab(id, cpu: cpu, &l)
-        let p = slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial
-        slub.cpuSlabs[cpuIndex(Int(id), cpu)].partial = -1
-        if p >= 0 { unfreezePartials(id, p, cpu: cpu, &l) }
+        let p = slub.cpuSlabs[cpuIndex(id, cpu)].partial
+        slub.cpuSlabs[cpuIndex(id, cpu)].partial = .none
+        if !p.isNone { unfreezePartials(id, p, cpu: cpu, &l) }
     }
 
     // MARK: free
 
     /// Linux: kmem_cache_free(): the object goes back to its slab. Misuse (a pointer that is no
     /// object of this cache, a double free) is reported and refused.
-    public mutating func slabFree(_ id: Int32, _ object: UInt64, cpu: Int = 0) -> SlabFreeOutcome {
+    public mutating func slabFree(_ id: CacheID, _ object: UInt64, cpu: Int = 0) -> SlabFreeOutcome {
         var l = NoListener()
         return slabFree(id, object, cpu: cpu, &l)
     }
 
-    public mutating func slabFree<L: PageAllocListener>(_ idIn: Int32, _ object: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
-        guard idIn >= 0, Int(idIn) < slub.caches.count, cpu >= 0, cpu < slub.possibleCPUs else {
+    public mutating func slabFree<L: PageAllocListener>(_ idIn: CacheID, _ object: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
+        guard !idIn.isNone, idIn.index < slub.caches.count, cpu >= 0, cpu < slub.possibleCPUs else {
             return .refused("no such cache or CPU")
         }
         // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used. An object
         // of this CPU's cpu slab is found without a page lookup.
-        let cs = slub.cpuSlabs[cpuIndex(Int(idIn), cpu)].slab
-        var known: Int32? = nil
-        if cs >= 0 {
+        let cs = slub.cpuSlabs[cpuIndex(idIn, cpu)].slab
+        var known: SlabID? = nil
+        if !cs.isNone {
             let base = slabAddress(cs)
-            if object >= base && object - base < pageSize << UInt64(slub.slabs[Int(cs)].order) { known = cs }
+            if object >= base && object - base < pageSize << UInt64(slub.slabs[cs].order) { known = cs }
         }
         guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: phys >> pageShift) else {
             warnOnce(file: "mm/slab.h", line: 630, function: "kmem_cache_free", cpu: cpu, pid: 1,
@@ -623,13 +623,13 @@ extension Kernel {
             return .refused("not a slab page")
         }
         var id = idIn
-        let owner = slub.slabs[Int(sid)].cache
+        let owner = slub.slabs[sid].cache
         if owner != idIn {
             warnOnce(file: "mm/slab.h", line: 665, function: "kmem_cache_free", cpu: cpu, pid: 1,
-                     message: "kmem_cache_free: Wrong slab cache. \(slub.caches[Int(idIn)].name) but object is from \(slub.caches[Int(owner)].name)")
+                     message: "kmem_cache_free: Wrong slab cache. \(slub.caches[idIn].name) but object is from \(slub.caches[owner].name)")
             id = owner
         }
-        if slub.caches[Int(id)].isDebug {
+        if slub.caches[id].isDebug {
             return freeToPartialList(id, sid, object, cpu: cpu, &l)
         }
         guard let index = objectIndex(id, sid, object) else {
@@ -639,8 +639,8 @@ extension Kernel {
             return .refused(what)
         }
         guard isAllocatedObject(sid, index) else {
-            let c = slub.cpuSlabs[cpuIndex(Int(id), cpu)]
-            let head = c.slab == sid ? c.freelist : slub.slabs[Int(sid)].freelist
+            let c = slub.cpuSlabs[cpuIndex(id, cpu)]
+            let head = c.slab == sid ? c.freelist : slub.slabs[sid].freelist
             if head == object {
                 // set_freepointer()'s naive double-free check.
                 log.info("kernel BUG at mm/slub.c:419!")
@@ -653,9 +653,9 @@ extension Kernel {
             return .refused("double free")
         }
         setAllocatedObject(sid, index, false)
-        if slub.initOnFree && slub.caches[Int(id)].plainInit {
+        if slub.initOnFree && slub.caches[id].plainInit {
             // slab_free_hook(): init_on_free clears the object (and the metadata after it).
-            let s = slub.caches[Int(id)]
+            let s = slub.caches[id]
             physMem.fill(phys, UInt64(s.objectSize), 0)
             let rsize = s.flags.contains(.redZone) ? s.redLeftPad : 0
             physMem.fill(phys &+ UInt64(s.inuse), UInt64(s.size - s.inuse - rsize), 0)
@@ -666,11 +666,11 @@ extension Kernel {
 
     /// Linux: do_slab_free(): onto the CPU's freelist if the object's slab is the cpu slab.
     @inline(__always)
-    mutating func doSlabFree<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int, _ l: inout L) {
-        if slub.cpuSlabs[cpuIndex(Int(id), cpu)].slab == sid {
-            setFreepointer(id, object, slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist)
-            slub.cpuSlabs[cpuIndex(Int(id), cpu)].freelist = object
-            slub.cpuSlabs[cpuIndex(Int(id), cpu)].tid &+= SlubState.tidStep
+    mutating func doSlabFree<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int, _ l: inout L) {
+        if slub.cpuSlabs[cpuIndex(id, cpu)].slab == sid {
+            setFreepointer(id, object, slub.cpuSlabs[cpuIndex(id, cpu)].freelist)
+            slub.cpuSlabs[cpuIndex(id, cpu)].freelist = object
+            slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
             l.slab(.freeFast(cache: id, object: object))
             return
         }
@@ -678,61 +678,61 @@ extension Kernel {
     }
 
     /// Linux: __slab_free() without debugging.
-    mutating func slabFreeSlow<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int, _ l: inout L) {
-        let prior = slub.slabs[Int(sid)].freelist
+    mutating func slabFreeSlow<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int, _ l: inout L) {
+        let prior = slub.slabs[sid].freelist
         setFreepointer(id, object, prior)
-        slub.slabs[Int(sid)].freelist = object
-        slub.slabs[Int(sid)].inuse -= 1
-        let wasFrozen = slub.slabs[Int(sid)].frozen
-        let inuse = slub.slabs[Int(sid)].inuse
+        slub.slabs[sid].freelist = object
+        slub.slabs[sid].inuse -= 1
+        let wasFrozen = slub.slabs[sid].frozen
+        let inuse = slub.slabs[sid].inuse
         let addr = slabAddress(sid)
         if wasFrozen {
-            l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[Int(sid)].where_))
+            l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[sid].where_))
             return
         }
-        if prior == 0 && slub.caches[Int(id)].hasCPUPartial {
-            slub.slabs[Int(sid)].frozen = true
+        if prior == 0 && slub.caches[id].hasCPUPartial {
+            slub.slabs[sid].frozen = true
             putCPUPartial(id, sid, drain: true, cpu: cpu, &l)
             l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .cpuPartial))
             return
         }
-        let nid = Int(slub.slabs[Int(sid)].nid)
-        if inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= slub.caches[Int(id)].minPartial {
+        let nid = Int(slub.slabs[sid].nid)
+        if inuse == 0 && slub.caches[id].node[nid].nrPartial >= slub.caches[id].minPartial {
             if prior != 0 { removePartial(id, sid) } else { removeFull(id, sid) }
             l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .none))
             discardSlab(id, sid, cpu: cpu, &l)
             return
         }
-        if !slub.caches[Int(id)].hasCPUPartial && prior == 0 {
+        if !slub.caches[id].hasCPUPartial && prior == 0 {
             removeFull(id, sid)
             addPartial(id, sid, toTail: true)
         }
-        l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[Int(sid)].where_))
+        l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[sid].where_))
     }
 
     // MARK: shrink, bulk
 
     /// Linux: kmem_cache_shrink() → __kmem_cache_do_shrink(): flush every CPU, free the empty
     /// slabs on the node partial lists and sort the rest by how full they are.
-    public mutating func kmemCacheShrink(_ id: Int32) {
+    public mutating func kmemCacheShrink(_ id: CacheID) {
         var l = NoListener()
         kmemCacheShrink(id, &l)
     }
 
-    public mutating func kmemCacheShrink<L: PageAllocListener>(_ id: Int32, _ l: inout L) {
+    public mutating func kmemCacheShrink<L: PageAllocListener>(_ id: CacheID, _ l: inout L) {
         for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu, &l) }
-        for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
+        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].present {
             // Empty slabs go; slabs with at most 32 free objects move to the head, fullest
             // first (SHRINK_PROMOTE_MAX); the rest keep their place behind them.
-            var promote = [[Int32]](repeating: [], count: 32)
-            var rest: [Int32] = []
-            var empty: [Int32] = []
-            var sid = slub.caches[Int(id)].node[nid].partialHead
-            while sid >= 0 {
-                let next = slub.slabs[Int(sid)].next
-                let free = Int(slub.slabs[Int(sid)].objects - slub.slabs[Int(sid)].inuse)
+            var promote = [[SlabID]](repeating: [], count: 32)
+            var rest: [SlabID] = []
+            var empty: [SlabID] = []
+            var sid = slub.caches[id].node[nid].partialHead
+            while !sid.isNone {
+                let next = slub.slabs[sid].next
+                let free = Int(slub.slabs[sid].objects - slub.slabs[sid].inuse)
                 removePartial(id, sid)
-                if free == Int(slub.slabs[Int(sid)].objects) { empty.append(sid) }
+                if free == Int(slub.slabs[sid].objects) { empty.append(sid) }
                 else if free <= 32 { promote[free - 1].append(sid) }
                 else { rest.append(sid) }
                 sid = next
@@ -745,7 +745,7 @@ extension Kernel {
     }
 
     /// Linux: kmem_cache_alloc_bulk(): `count` objects, or none if any allocation fails.
-    public mutating func kmemCacheAllocBulk(_ id: Int32, _ gfp: GFPFlags, count: Int, cpu: Int = 0) -> [UInt64] {
+    public mutating func kmemCacheAllocBulk(_ id: CacheID, _ gfp: GFPFlags, count: Int, cpu: Int = 0) -> [UInt64] {
         var out: [UInt64] = []
         out.reserveCapacity(count)
         for _ in 0..<count {
@@ -759,7 +759,7 @@ extension Kernel {
     }
 
     /// Linux: kmem_cache_free_bulk().
-    public mutating func kmemCacheFreeBulk(_ id: Int32, _ objects: [UInt64], cpu: Int = 0) {
+    public mutating func kmemCacheFreeBulk(_ id: CacheID, _ objects: [UInt64], cpu: Int = 0) {
         for o in objects { _ = slabFree(id, o, cpu: cpu) }
     }
 }

@@ -9,15 +9,15 @@ extension Kernel {
     public func checkSlubInvariants() -> String? {
         var slabsSeen = [Int](repeating: 0, count: slub.slabs.count)
         for id in slub.list {
-            let s = slub.caches[Int(id)]
+            let s = slub.caches[id]
             var perNodeSlabs = [Int](repeating: 0, count: s.node.count)
             var perNodeObjects = [Int](repeating: 0, count: s.node.count)
             for (nid, n) in s.node.enumerated() where n.present {
                 var count = 0
-                var prev: Int32 = -1
+                var prev = SlabID.none
                 var sid = n.partialHead
-                while sid >= 0 {
-                    let slab = slub.slabs[Int(sid)]
+                while !sid.isNone {
+                    let slab = slub.slabs[sid]
                     if slab.where_ != .nodePartial || slab.frozen { return "\(s.name): slab \(sid) on node \(nid)'s partial list is \(slab.where_)\(slab.frozen ? ", frozen" : "")" }
                     if slab.prev != prev { return "\(s.name): partial list link broken at slab \(sid)" }
                     if slab.inuse == slab.objects { return "\(s.name): a full slab \(sid) on the partial list" }
@@ -30,21 +30,21 @@ extension Kernel {
                 if prev != n.partialTail { return "\(s.name): node \(nid)'s partial tail is wrong" }
             }
             for cpu in 0..<slub.possibleCPUs {
-                let cs = slub.cpuSlabs[cpuIndex(Int(id), cpu)]
+                let cs = slub.cpuSlabs[cpuIndex(id, cpu)]
                 var p = cs.partial
                 var n = 0
-                while p >= 0 {
-                    if slub.slabs[Int(p)].where_ != .cpuPartial || !slub.slabs[Int(p)].frozen { return "\(s.name): cpu \(cpu) partial slab \(p) is not a frozen cpu-partial slab" }
+                while !p.isNone {
+                    if slub.slabs[p].where_ != .cpuPartial || !slub.slabs[p].frozen { return "\(s.name): cpu \(cpu) partial slab \(p) is not a frozen cpu-partial slab" }
                     n += 1
-                    p = slub.slabs[Int(p)].next
+                    p = slub.slabs[p].next
                     if n > slub.slabs.count { return "\(s.name): cpu \(cpu)'s partial list loops" }
                 }
                 let c = cs.slab
-                if c >= 0 && (slub.slabs[Int(c)].where_ != .cpuSlab || !slub.slabs[Int(c)].frozen) { return "\(s.name): cpu \(cpu)'s slab is not a frozen cpu slab" }
+                if !c.isNone && (slub.slabs[c].where_ != .cpuSlab || !slub.slabs[c].frozen) { return "\(s.name): cpu \(cpu)'s slab is not a frozen cpu slab" }
             }
             for sid in slabs(of: id) {
-                let slab = slub.slabs[Int(sid)]
-                slabsSeen[Int(sid)] += 1
+                let slab = slub.slabs[sid]
+                slabsSeen[sid.index] += 1
                 perNodeSlabs[Int(slab.nid)] += 1
                 perNodeObjects[Int(slab.nid)] += Int(slab.objects)
                 // Free objects: the slab's own freelist, and the CPU freelist if it is a cpu slab.
@@ -80,7 +80,7 @@ extension Kernel {
         return nil
     }
 
-    func countList(_ id: Int32, _ head: UInt64) -> Int {
+    func countList(_ id: CacheID, _ head: UInt64) -> Int {
         var n = 0
         var o = head
         while o != 0 { n += 1; o = getFreepointer(id, o) }

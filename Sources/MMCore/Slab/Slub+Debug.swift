@@ -33,37 +33,37 @@ extension Kernel {
     mutating func nextOops() -> Int { oopsCount += 1; return oopsCount }
 
     /// A misuse Linux would not notice without slub_debug: the model refuses it and says so.
-    mutating func modelReport(_ id: Int32, _ object: UInt64, _ what: String) {
-        log.info("kmemlab: \(slub.caches[Int(id)].name): \(what) of \(pa(object)) refused (Linux 6.1 without slub_debug does not check this and would corrupt the freelist)")
+    mutating func modelReport(_ id: CacheID, _ object: UInt64, _ what: String) {
+        log.info("kmemlab: \(slub.caches[id].name): \(what) of \(pa(object)) refused (Linux 6.1 without slub_debug does not check this and would corrupt the freelist)")
     }
 
     // MARK: setting objects up
 
     /// Linux: setup_slab_debug(): a poisoned cache's new slab is filled with POISON_INUSE.
-    mutating func setupSlabDebug(_ id: Int32, _ sid: Int32) {
-        guard slub.caches[Int(id)].flags.contains(.poison) else { return }
-        let slab = slub.slabs[Int(sid)]
+    mutating func setupSlabDebug(_ id: CacheID, _ sid: SlabID) {
+        guard slub.caches[id].flags.contains(.poison) else { return }
+        let slab = slub.slabs[sid]
         physMem.fill(slab.pfn << pageShift, pageSize << UInt64(slab.order), SlabPoison.inUse)
     }
 
     /// Linux: setup_object() → setup_object_debug() (the constructor is not run: see
     /// KmemCacheSpec.ctor).
-    mutating func setupObject(_ id: Int32, _ object: UInt64) {
-        if slub.caches[Int(id)].flags.isDisjoint(with: [.storeUser, .redZone, .objectPoison]) { return }
+    mutating func setupObject(_ id: CacheID, _ object: UInt64) {
+        if slub.caches[id].flags.isDisjoint(with: [.storeUser, .redZone, .objectPoison]) { return }
         setupObjectDebug(id, object)
     }
 
-    mutating func setupObjectDebug(_ id: Int32, _ object: UInt64) {
+    mutating func setupObjectDebug(_ id: CacheID, _ object: UInt64) {
         initObject(id, object, SlabPoison.redInactive)
-        let s = slub.caches[Int(id)]
+        let s = slub.caches[id]
         if s.flags.contains(.storeUser) {
             physMem.fill(object &- pageOffset &+ UInt64(s.infoEnd), UInt64(2 * Kernel.trackSize), 0)
         }
     }
 
     /// Linux: init_object().
-    mutating func initObject(_ id: Int32, _ object: UInt64, _ val: UInt8) {
-        let s = slub.caches[Int(id)]
+    mutating func initObject(_ id: CacheID, _ object: UInt64, _ val: UInt8) {
+        let s = slub.caches[id]
         let p = object &- pageOffset
         if s.flags.contains(.redZone) { physMem.fill(p &- UInt64(s.redLeftPad), UInt64(s.redLeftPad), val) }
         if s.flags.contains(.objectPoison) {
@@ -74,8 +74,8 @@ extension Kernel {
     }
 
     /// Linux: set_track() — what the model can record of a caller.
-    mutating func setTrack(_ id: Int32, _ object: UInt64, free: Bool, cpu: Int) {
-        let s = slub.caches[Int(id)]
+    mutating func setTrack(_ id: CacheID, _ object: UInt64, free: Bool, cpu: Int) {
+        let s = slub.caches[id]
         guard s.flags.contains(.storeUser) else { return }
         let t = object &- pageOffset &+ UInt64(s.infoEnd + (free ? Kernel.trackSize : 0))
         physMem.writeWord(t, free ? Kernel.trackFreeAddr : Kernel.trackAllocAddr)   // addr
@@ -92,31 +92,31 @@ extension Kernel {
     // MARK: reports
 
     /// Linux: slab_bug().
-    mutating func slabBug(_ id: Int32, _ what: String) {
+    mutating func slabBug(_ id: CacheID, _ what: String) {
         log.info("=============================================================================")
         // A message ending in a newline (Linux's "… are to be freed\n") leaves an empty line.
         let trimmed = what.hasSuffix("\n") ? String(what.dropLast()) : what
-        log.info("BUG \(slub.caches[Int(id)].name) (\(taintText)): \(trimmed)")
+        log.info("BUG \(slub.caches[id].name) (\(taintText)): \(trimmed)")
         if trimmed != what { log.info("") }
         log.info("-----------------------------------------------------------------------------")
         log.info("")
     }
 
     /// Linux: slab_fix().
-    mutating func slabFix(_ id: Int32, _ what: String) {
+    mutating func slabFix(_ id: CacheID, _ what: String) {
         slub.errors += 1
-        log.info("FIX \(slub.caches[Int(id)].name): \(what)")
+        log.info("FIX \(slub.caches[id].name): \(what)")
     }
 
     /// Linux: print_slab_info().
-    func slabInfoLine(_ sid: Int32) -> String {
-        let slab = slub.slabs[Int(sid)]
+    func slabInfoLine(_ sid: SlabID) -> String {
+        let slab = slub.slabs[sid]
         let page = sections.vmemmap.base &+ slab.pfn &* 64
         return "Slab \(pa(page)) objects=\(slab.objects) used=\(slab.inuse) fp=\(pa(slab.freelist)) flags=\(pageFlagsText(slab.pfn))"
     }
 
     /// Linux: slab_err().
-    mutating func slabErr(_ id: Int32, _ sid: Int32, _ what: String) {
+    mutating func slabErr(_ id: CacheID, _ sid: SlabID, _ what: String) {
         slub.errors += 1
         slabBug(id, what)
         log.info(slabInfoLine(sid))
@@ -124,7 +124,7 @@ extension Kernel {
     }
 
     /// Linux: object_err().
-    mutating func objectErr(_ id: Int32, _ sid: Int32, _ object: UInt64, _ reason: String) {
+    mutating func objectErr(_ id: CacheID, _ sid: SlabID, _ object: UInt64, _ reason: String) {
         slub.errors += 1
         slabBug(id, reason)
         if object == 0 || !checkValidPointer(id, sid, object) {
@@ -154,8 +154,8 @@ extension Kernel {
     }
 
     /// Linux: print_trailer().
-    mutating func printTrailer(_ id: Int32, _ sid: Int32, _ p: UInt64) {
-        let s = slub.caches[Int(id)]
+    mutating func printTrailer(_ id: CacheID, _ sid: SlabID, _ p: UInt64) {
+        let s = slub.caches[id]
         let addr = slabAddress(sid)
         if s.flags.contains(.storeUser) {
             for (label, free) in [("Allocated", false), ("Freed", true)] {
@@ -191,7 +191,7 @@ extension Kernel {
 
     /// Linux: check_bytes_and_report(): a byte range that should hold `value`; on a mismatch
     /// the report, then the bytes are restored.
-    mutating func checkBytesAndReport(_ id: Int32, _ sid: Int32, _ object: UInt64, _ what: String,
+    mutating func checkBytesAndReport(_ id: CacheID, _ sid: SlabID, _ object: UInt64, _ what: String,
                                       _ start: UInt64, _ value: UInt8, _ bytes: Int) -> Bool {
         guard bytes > 0, let faultPhys = physMem.firstMismatch(start &- pageOffset, UInt64(bytes), value) else { return true }
         let fault = faultPhys &+ pageOffset
@@ -209,8 +209,8 @@ extension Kernel {
     }
 
     /// Linux: check_pad_bytes().
-    mutating func checkPadBytes(_ id: Int32, _ sid: Int32, _ p: UInt64) -> Bool {
-        let s = slub.caches[Int(id)]
+    mutating func checkPadBytes(_ id: CacheID, _ sid: SlabID, _ p: UInt64) -> Bool {
+        let s = slub.caches[id]
         var off = s.infoEnd
         if s.flags.contains(.storeUser) {
             off += 2 * Kernel.trackSize
@@ -221,10 +221,10 @@ extension Kernel {
     }
 
     /// Linux: slab_pad_check(): the bytes after the last object of a poisoned cache's slab.
-    mutating func slabPadCheck(_ id: Int32, _ sid: Int32) {
-        let s = slub.caches[Int(id)]
+    mutating func slabPadCheck(_ id: CacheID, _ sid: SlabID) {
+        let s = slub.caches[id]
         guard s.flags.contains(.poison) else { return }
-        let slab = slub.slabs[Int(sid)]
+        let slab = slub.slabs[sid]
         let start = slabAddress(sid)
         let length = Int(pageSize) << Int(slab.order)
         let remainder = length % s.size
@@ -241,8 +241,8 @@ extension Kernel {
     }
 
     /// Linux: check_object().
-    mutating func checkObject(_ id: Int32, _ sid: Int32, _ p: UInt64, _ val: UInt8) -> Bool {
-        let s = slub.caches[Int(id)]
+    mutating func checkObject(_ id: CacheID, _ sid: SlabID, _ p: UInt64, _ val: UInt8) -> Bool {
+        let s = slub.caches[id]
         let endObject = p &+ UInt64(s.objectSize)
         if s.flags.contains(.redZone) {
             if !checkBytesAndReport(id, sid, p, "Left Redzone", p &- UInt64(s.redLeftPad), val, s.redLeftPad) { return false }
@@ -267,16 +267,16 @@ extension Kernel {
     }
 
     /// Linux: check_slab().
-    mutating func checkSlab(_ id: Int32, _ sid: Int32) -> Bool {
-        let slab = slub.slabs[Int(sid)]
-        let maxObj = Kernel.orderObjects(Int(slab.order), slub.caches[Int(id)].size)
+    mutating func checkSlab(_ id: CacheID, _ sid: SlabID) -> Bool {
+        let slab = slub.slabs[sid]
+        let maxObj = Kernel.orderObjects(Int(slab.order), slub.caches[id].size)
         if Int(slab.objects) > maxObj {
             slabErr(id, sid, "objects \(slab.objects) > max \(maxObj)"); return false
         }
         if slab.inuse > slab.objects {
             slabErr(id, sid, "inuse \(slab.inuse) > max \(slab.objects)"); return false
         }
-        if slab.frozen && slub.caches[Int(id)].isDebug && slab.where_ == .none {
+        if slab.frozen && slub.caches[id].isDebug && slab.where_ == .none {
             slabErr(id, sid, "Slab disabled since SLUB metadata consistency check failed"); return false
         }
         slabPadCheck(id, sid)
@@ -285,11 +285,11 @@ extension Kernel {
 
     /// Linux: on_freelist(): walk the slab's freelist looking for `search` (0: just count and
     /// repair the counters).
-    mutating func onFreelist(_ id: Int32, _ sid: Int32, _ search: UInt64) -> Bool {
+    mutating func onFreelist(_ id: CacheID, _ sid: SlabID, _ search: UInt64) -> Bool {
         var nr: Int32 = 0
-        var fp = slub.slabs[Int(sid)].freelist
+        var fp = slub.slabs[sid].freelist
         var object: UInt64 = 0
-        while fp != 0 && nr <= slub.slabs[Int(sid)].objects {
+        while fp != 0 && nr <= slub.slabs[sid].objects {
             if fp == search { return true }
             if !checkValidPointer(id, sid, fp) {
                 if object != 0 {
@@ -297,8 +297,8 @@ extension Kernel {
                     setFreepointer(id, object, 0)
                 } else {
                     slabErr(id, sid, "Freepointer corrupt")
-                    slub.slabs[Int(sid)].freelist = 0
-                    slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
+                    slub.slabs[sid].freelist = 0
+                    slub.slabs[sid].inuse = slub.slabs[sid].objects
                     slabFix(id, "Freelist cleared")
                     return false
                 }
@@ -308,15 +308,15 @@ extension Kernel {
             fp = getFreepointer(id, object)
             nr += 1
         }
-        let maxObjects = Int32(Swift.min(32767, Kernel.orderObjects(Int(slub.slabs[Int(sid)].order), slub.caches[Int(id)].size)))
-        if slub.slabs[Int(sid)].objects != maxObjects {
-            slabErr(id, sid, "Wrong number of objects. Found \(slub.slabs[Int(sid)].objects) but should be \(maxObjects)")
-            slub.slabs[Int(sid)].objects = maxObjects
+        let maxObjects = Int32(Swift.min(32767, Kernel.orderObjects(Int(slub.slabs[sid].order), slub.caches[id].size)))
+        if slub.slabs[sid].objects != maxObjects {
+            slabErr(id, sid, "Wrong number of objects. Found \(slub.slabs[sid].objects) but should be \(maxObjects)")
+            slub.slabs[sid].objects = maxObjects
             slabFix(id, "Number of objects adjusted")
         }
-        if slub.slabs[Int(sid)].inuse != slub.slabs[Int(sid)].objects - nr {
-            slabErr(id, sid, "Wrong object count. Counter is \(slub.slabs[Int(sid)].inuse) but counted were \(slub.slabs[Int(sid)].objects - nr)")
-            slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects - nr
+        if slub.slabs[sid].inuse != slub.slabs[sid].objects - nr {
+            slabErr(id, sid, "Wrong object count. Counter is \(slub.slabs[sid].inuse) but counted were \(slub.slabs[sid].objects - nr)")
+            slub.slabs[sid].inuse = slub.slabs[sid].objects - nr
             slabFix(id, "Object count adjusted")
         }
         return search == 0
@@ -325,8 +325,8 @@ extension Kernel {
     // MARK: the debug allocation and free paths
 
     /// Linux: alloc_debug_processing().
-    mutating func allocDebugProcessing(_ id: Int32, _ sid: Int32, _ object: UInt64, origSize: Int) -> Bool {
-        let s = slub.caches[Int(id)]
+    mutating func allocDebugProcessing(_ id: CacheID, _ sid: SlabID, _ object: UInt64, origSize: Int) -> Bool {
+        let s = slub.caches[id]
         var ok = true
         if s.flags.contains(.consistencyChecks) {
             if !checkSlab(id, sid) { ok = false }
@@ -336,7 +336,7 @@ extension Kernel {
         }
         if ok {
             if s.flags.contains(.trace) {
-                log.info("TRACE \(s.name) alloc \(pa(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=\(pa(slub.slabs[Int(sid)].freelist))")
+                log.info("TRACE \(s.name) alloc \(pa(object)) inuse=\(slub.slabs[sid].inuse) fp=\(pa(slub.slabs[sid].freelist))")
             }
             if s.flags.contains(.storeUser) && s.flags.contains(.kmalloc) {
                 let at = object &- pageOffset &+ UInt64(s.infoEnd + 2 * Kernel.trackSize)
@@ -347,22 +347,22 @@ extension Kernel {
         }
         // The slab is given up: every object counts as used.
         slabFix(id, "Marking all objects used")
-        slub.slabs[Int(sid)].inuse = slub.slabs[Int(sid)].objects
-        slub.slabs[Int(sid)].freelist = 0
-        slub.slabs[Int(sid)].frozen = true
+        slub.slabs[sid].inuse = slub.slabs[sid].objects
+        slub.slabs[sid].freelist = 0
+        slub.slabs[sid].frozen = true
         return false
     }
 
     /// Linux: alloc_single_from_partial().
-    mutating func allocSingleFromPartial(_ id: Int32, _ sid: Int32, origSize: Int) -> UInt64? {
-        let object = slub.slabs[Int(sid)].freelist
-        slub.slabs[Int(sid)].freelist = getFreepointer(id, object)
-        slub.slabs[Int(sid)].inuse += 1
+    mutating func allocSingleFromPartial(_ id: CacheID, _ sid: SlabID, origSize: Int) -> UInt64? {
+        let object = slub.slabs[sid].freelist
+        slub.slabs[sid].freelist = getFreepointer(id, object)
+        slub.slabs[sid].inuse += 1
         if !allocDebugProcessing(id, sid, object, origSize: origSize) {
             removePartial(id, sid)
             return nil
         }
-        if slub.slabs[Int(sid)].inuse == slub.slabs[Int(sid)].objects {
+        if slub.slabs[sid].inuse == slub.slabs[sid].objects {
             removePartial(id, sid)
             addFull(id, sid)
         }
@@ -371,20 +371,20 @@ extension Kernel {
     }
 
     /// Linux: alloc_single_from_new_slab().
-    mutating func allocSingleFromNewSlab(_ id: Int32, _ sid: Int32, origSize: Int) -> UInt64? {
-        let object = slub.slabs[Int(sid)].freelist
-        slub.slabs[Int(sid)].freelist = getFreepointer(id, object)
-        slub.slabs[Int(sid)].inuse = 1
+    mutating func allocSingleFromNewSlab(_ id: CacheID, _ sid: SlabID, origSize: Int) -> UInt64? {
+        let object = slub.slabs[sid].freelist
+        slub.slabs[sid].freelist = getFreepointer(id, object)
+        slub.slabs[sid].inuse = 1
         if !allocDebugProcessing(id, sid, object, origSize: origSize) { return nil }
-        if slub.slabs[Int(sid)].inuse == slub.slabs[Int(sid)].objects { addFull(id, sid) }
+        if slub.slabs[sid].inuse == slub.slabs[sid].objects { addFull(id, sid) }
         else { addPartial(id, sid, toTail: false) }
-        incSlabsNode(id, slub.slabs[Int(sid)].nid, objects: Int(slub.slabs[Int(sid)].objects))
+        incSlabsNode(id, slub.slabs[sid].nid, objects: Int(slub.slabs[sid].objects))
         setTrack(id, object, free: false, cpu: 0)
         return object
     }
 
     /// Linux: free_consistency_checks().
-    mutating func freeConsistencyChecks(_ id: Int32, _ sid: Int32, _ object: UInt64) -> Bool {
+    mutating func freeConsistencyChecks(_ id: CacheID, _ sid: SlabID, _ object: UInt64) -> Bool {
         if !checkValidPointer(id, sid, object) {
             slabErr(id, sid, "Invalid object pointer \(pa(object))"); return false
         }
@@ -396,15 +396,15 @@ extension Kernel {
     }
 
     /// Linux: free_to_partial_list() with free_debug_processing().
-    mutating func freeToPartialList<L: PageAllocListener>(_ id: Int32, _ sid: Int32, _ object: UInt64, cpu: Int,
+    mutating func freeToPartialList<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int,
                                                         _ l: inout L) -> SlabFreeOutcome {
-        let s = slub.caches[Int(id)]
+        let s = slub.caches[id]
         var ok = false
         var why = "not freed"
         checks: do {
             if s.flags.contains(.consistencyChecks) && !checkSlab(id, sid) { why = "slab check failed"; break checks }
-            if slub.slabs[Int(sid)].inuse < 1 {
-                slabErr(id, sid, "Slab has \(slub.slabs[Int(sid)].inuse) allocated objects but 1 are to be freed\n")
+            if slub.slabs[sid].inuse < 1 {
+                slabErr(id, sid, "Slab has \(slub.slabs[sid].inuse) allocated objects but 1 are to be freed\n")
                 why = "slab has no allocated objects"
                 break checks
             }
@@ -421,7 +421,7 @@ extension Kernel {
             }
             setTrack(id, object, free: true, cpu: cpu)
             if s.flags.contains(.trace) {
-                log.info("TRACE \(s.name) free \(pa(object)) inuse=\(slub.slabs[Int(sid)].inuse) fp=\(pa(slub.slabs[Int(sid)].freelist))")
+                log.info("TRACE \(s.name) free \(pa(object)) inuse=\(slub.slabs[sid].inuse) fp=\(pa(slub.slabs[sid].freelist))")
             }
             initObject(id, object, SlabPoison.redInactive)
             ok = true
@@ -432,19 +432,19 @@ extension Kernel {
             return .refused(why)
         }
         if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, false) }
-        let nid = Int(slub.slabs[Int(sid)].nid)
-        let prior = slub.slabs[Int(sid)].freelist
-        slub.slabs[Int(sid)].inuse -= 1
+        let nid = Int(slub.slabs[sid].nid)
+        let prior = slub.slabs[sid].freelist
+        slub.slabs[sid].inuse -= 1
         setFreepointer(id, object, prior)
-        slub.slabs[Int(sid)].freelist = object
-        let empty = slub.slabs[Int(sid)].inuse == 0 && slub.caches[Int(id)].node[nid].nrPartial >= s.minPartial
+        slub.slabs[sid].freelist = object
+        let empty = slub.slabs[sid].inuse == 0 && slub.caches[id].node[nid].nrPartial >= s.minPartial
         if prior == 0 {
             removeFull(id, sid)
             if !empty { addPartial(id, sid, toTail: true) }
         } else if empty {
             removePartial(id, sid)
         }
-        l.slab(.freeSlow(cache: id, object: object, slab: slabAddress(sid), to: empty ? .none : slub.slabs[Int(sid)].where_))
+        l.slab(.freeSlow(cache: id, object: object, slab: slabAddress(sid), to: empty ? .none : slub.slabs[sid].where_))
         if empty { discardSlab(id, sid, cpu: cpu, &l) }
         return .freed
     }
@@ -452,19 +452,19 @@ extension Kernel {
     /// Linux: validate_slab_cache() (what writing 1 to /sys/kernel/slab/<cache>/validate does):
     /// flush the CPUs, then check every slab on the node lists. Returns the slabs checked.
     @discardableResult
-    public mutating func validateSlabCache(_ id: Int32) -> Int {
+    public mutating func validateSlabCache(_ id: CacheID) -> Int {
         for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu) }
         var total = 0
-        for nid in slub.caches[Int(id)].node.indices where slub.caches[Int(id)].node[nid].present {
-            var count = validateList(id, from: slub.caches[Int(id)].node[nid].partialHead)
-            if count != slub.caches[Int(id)].node[nid].nrPartial {
-                log.info("SLUB \(slub.caches[Int(id)].name): \(count) partial slabs counted but counter=\(slub.caches[Int(id)].node[nid].nrPartial)")
+        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].present {
+            var count = validateList(id, from: slub.caches[id].node[nid].partialHead)
+            if count != slub.caches[id].node[nid].nrPartial {
+                log.info("SLUB \(slub.caches[id].name): \(count) partial slabs counted but counter=\(slub.caches[id].node[nid].nrPartial)")
                 slub.errors += 1
             }
-            if slub.caches[Int(id)].flags.contains(.storeUser) {
-                count += validateList(id, from: slub.caches[Int(id)].node[nid].fullHead)
-                if count != slub.caches[Int(id)].node[nid].nrSlabs {
-                    log.info("SLUB: \(slub.caches[Int(id)].name) \(count) slabs counted but counter=\(slub.caches[Int(id)].node[nid].nrSlabs)")
+            if slub.caches[id].flags.contains(.storeUser) {
+                count += validateList(id, from: slub.caches[id].node[nid].fullHead)
+                if count != slub.caches[id].node[nid].nrSlabs {
+                    log.info("SLUB: \(slub.caches[id].name) \(count) slabs counted but counter=\(slub.caches[id].node[nid].nrSlabs)")
                     slub.errors += 1
                 }
             }
@@ -474,24 +474,24 @@ extension Kernel {
     }
 
     /// Validates each slab of a node list; returns how many there were.
-    mutating func validateList(_ id: Int32, from head: Int32) -> Int {
+    mutating func validateList(_ id: CacheID, from head: SlabID) -> Int {
         var count = 0
         var sid = head
-        while sid >= 0 {
+        while !sid.isNone {
             validateSlab(id, sid)
             count += 1
-            sid = slub.slabs[Int(sid)].next
+            sid = slub.slabs[sid].next
         }
         return count
     }
 
     /// Linux: validate_slab().
-    mutating func validateSlab(_ id: Int32, _ sid: Int32) {
+    mutating func validateSlab(_ id: CacheID, _ sid: SlabID) {
         guard checkSlab(id, sid), onFreelist(id, sid, 0) else { return }
-        let s = slub.caches[Int(id)]
-        let objects = Int(slub.slabs[Int(sid)].objects)
+        let s = slub.caches[id]
+        let objects = Int(slub.slabs[sid].objects)
         var free = [Bool](repeating: false, count: objects)
-        var p = slub.slabs[Int(sid)].freelist
+        var p = slub.slabs[sid].freelist
         var guardCount = 0
         while p != 0 && guardCount <= objects {
             if let i = objectIndex(id, sid, p) { free[i] = true }

@@ -13,7 +13,7 @@
 
 /// Linux: struct slab (the fields SLUB keeps in the head page's struct page).
 public struct Slab: Sendable, Equatable {
-    public var cache: Int32
+    public var cache: CacheID
     public var pfn: UInt64
     public var order: UInt8
     public var nid: Int32
@@ -23,8 +23,8 @@ public struct Slab: Sendable, Equatable {
     /// The first free object (a virtual address), 0 when the slab has none.
     public var freelist: UInt64
     /// Links on a node's partial or full list, or the next slab on a cpu partial list.
-    var next: Int32 = -1
-    var prev: Int32 = -1
+    var next = SlabID.none
+    var prev = SlabID.none
     /// Linux: slab->slabs — on the first slab of a cpu partial list, how many the list holds.
     var slabs: Int32 = 0
     public var where_: SlabPlace = .none
@@ -43,9 +43,9 @@ public enum SlabPlace: UInt8, Sendable {
 public struct KmemCacheCPU: Sendable {
     public var freelist: UInt64 = 0
     public var tid: UInt64
-    public var slab: Int32 = -1
+    public var slab = SlabID.none
     /// The first slab of the cpu partial list.
-    public var partial: Int32 = -1
+    public var partial = SlabID.none
 }
 
 /// Linux: struct kmem_cache_node.
@@ -54,10 +54,10 @@ public struct KmemCacheNode: Sendable {
     public var nrPartial = 0
     public var nrSlabs = 0
     public var totalObjects = 0
-    var partialHead: Int32 = -1
-    var partialTail: Int32 = -1
-    var fullHead: Int32 = -1
-    var fullTail: Int32 = -1
+    var partialHead = SlabID.none
+    var partialTail = SlabID.none
+    var fullHead = SlabID.none
+    var fullTail = SlabID.none
     /// Where this node's struct kmem_cache_node lives (an object of the kmem_cache_node cache).
     public var address: UInt64 = 0
 }
@@ -146,17 +146,17 @@ public enum SlabState: Int, Sendable, Comparable {
 public struct SlubState: Sendable {
     public var caches: [KmemCache] = []
     /// Linux: slab_caches, oldest first (Linux's list has the newest at its head).
-    public var list: [Int32] = []
+    public var list: [CacheID] = []
     public var slabs: [Slab] = []
-    var freeSlabIDs: [Int32] = []
+    var freeSlabIDs: [SlabID] = []
     /// Linux: each cache's kmem_cache_cpu, one per possible CPU: cache id × nr_cpu_ids + cpu
     /// (one flat array, so the fast path checks one buffer's uniqueness, not two).
     public var cpuSlabs: [KmemCacheCPU] = []
     /// Linux: kmalloc_caches[type][index] (−1: none).
-    public var kmallocCaches = [[Int32]](repeating: [Int32](repeating: -1, count: Kmalloc.shiftHigh + 1),
+    public var kmallocCaches = [[CacheID]](repeating: [CacheID](repeating: .none, count: Kmalloc.shiftHigh + 1),
                                          count: KmallocType.allCases.count)
-    public var kmemCache: Int32 = -1
-    public var kmemCacheNode: Int32 = -1
+    public var kmemCache = CacheID.none
+    public var kmemCacheNode = CacheID.none
     public var state: SlabState = .down
     /// Linux: slub_min_order, slub_max_order, slub_min_objects.
     public var minOrder = 0
@@ -210,9 +210,9 @@ public struct SlubState: Sendable {
     }
 
     /// The cache with this name or alias.
-    public func find(_ name: String) -> Int32? {
-        for id in list.reversed() where caches[Int(id)].name == name { return id }
-        for id in list.reversed() where caches[Int(id)].aliases.contains(name) { return id }
+    public func find(_ name: String) -> CacheID? {
+        for id in list.reversed() where caches[id].name == name { return id }
+        for id in list.reversed() where caches[id].aliases.contains(name) { return id }
         return nil
     }
 }
@@ -310,8 +310,8 @@ extension Kernel {
     /// Linux: kmem_cache_open() for the cache at `id` (its name, sizes, align, flags and ctor
     /// are set): layout, limits, the hardened-pointer secret, the random sequence once SLUB
     /// is up, and the per-node structures.
-    mutating func kmemCacheOpen(_ id: Int32) -> Bool {
-        var s = slub.caches[Int(id)]
+    mutating func kmemCacheOpen(_ id: CacheID) -> Bool {
+        var s = slub.caches[id]
         s.flags = kmemCacheFlags(s.flags, name: s.name)
         s.random = slub.rng.next()
         guard Kernel.calculateSizes(&s, slub) else { return false }
@@ -335,20 +335,20 @@ extension Kernel {
         s.plainInit = !s.hasCtor && s.flags.isDisjoint(with: [.typesafeByRCU, .poison])
         // Its kmem_cache_cpu slots (ids are dense, so the slots of cache `id` start at
         // id × nr_cpu_ids).
-        while slub.cpuSlabs.count < (Int(id) + 1) * slub.possibleCPUs {
+        while slub.cpuSlabs.count < (id.index + 1) * slub.possibleCPUs {
             slub.cpuSlabs.append(KmemCacheCPU(tid: UInt64(slub.cpuSlabs.count % slub.possibleCPUs)))
         }
         s.node = [KmemCacheNode](repeating: KmemCacheNode(), count: slub.slabNodes.count)
-        slub.caches[Int(id)] = s
+        slub.caches[id] = s
         if slub.state >= .up { initCacheRandomSeq(id) }
         // init_kmem_cache_nodes()
         for nid in slub.slabNodes.indices where slub.slabNodes[nid] {
-            slub.caches[Int(id)].node[nid].present = true
+            slub.caches[id].node[nid].present = true
             if slub.state == .down {
                 earlyKmemCacheNodeAlloc(Int32(nid))
             } else {
                 let addr = slabAllocNode(slub.kmemCacheNode, .gfpKernel, nid: Int32(nid), cpu: 0) ?? 0
-                slub.caches[Int(id)].node[nid].address = addr
+                slub.caches[id].node[nid].address = addr
             }
         }
         return true
@@ -356,8 +356,8 @@ extension Kernel {
 
     /// Linux: init_cache_random_seq() / cache_random_seq_create(): a Fisher–Yates permutation
     /// of one slab's objects, as byte offsets.
-    mutating func initCacheRandomSeq(_ id: Int32) {
-        let s = slub.caches[Int(id)]
+    mutating func initCacheRandomSeq(_ id: CacheID) {
+        let s = slub.caches[id]
         guard s.randomSeq.isEmpty, s.objects >= 2 else { return }
         var seq = (0..<s.objects).map { UInt32($0) }
         var state = SplitMix64(seed: slub.rng.next())
@@ -368,7 +368,7 @@ extension Kernel {
             i -= 1
         }
         for k in seq.indices { seq[k] *= UInt32(s.size) }
-        slub.caches[Int(id)].randomSeq = seq
+        slub.caches[id].randomSeq = seq
     }
 
     /// Linux: early_kmem_cache_node_alloc(): the kmem_cache_node cache's own node structure,
@@ -376,14 +376,14 @@ extension Kernel {
     mutating func earlyKmemCacheNodeAlloc(_ nid: Int32) {
         let id = slub.kmemCacheNode
         guard let sid = newSlab(id, gfp: .gfpNowait, nid: nid, cpu: 0) else { return }
-        let object = slub.slabs[Int(sid)].freelist
-        slub.slabs[Int(sid)].freelist = getFreepointer(id, object)
-        slub.slabs[Int(sid)].inuse = 1
+        let object = slub.slabs[sid].freelist
+        slub.slabs[sid].freelist = getFreepointer(id, object)
+        slub.slabs[sid].inuse = 1
         if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
-        if slub.caches[Int(id)].isDebug { initObject(id, object, SlabPoison.redActive) }
-        let actual = slub.slabs[Int(sid)].nid
-        slub.caches[Int(id)].node[Int(actual)].address = object
-        incSlabsNode(id, actual, objects: Int(slub.slabs[Int(sid)].objects))
+        if slub.caches[id].isDebug { initObject(id, object, SlabPoison.redActive) }
+        let actual = slub.slabs[sid].nid
+        slub.caches[id].node[Int(actual)].address = object
+        incSlabsNode(id, actual, objects: Int(slub.slabs[sid].objects))
         addPartial(id, sid, toTail: false)
     }
 
@@ -401,16 +401,16 @@ extension Kernel {
             }
         }
         // kmem_cache_node first: its node structures come from its own first slab.
-        slub.kmemCacheNode = Int32(slub.caches.count)   // (Linux: kmem_cache_node = &boot_kmem_cache_node)
+        slub.kmemCacheNode = CacheID(index: slub.caches.count)   // (Linux: kmem_cache_node = &boot_kmem_cache_node)
         slub.kmemCacheNode = createBootCache(KmemCacheSpec(name: "kmem_cache_node", size: 64, flags: .hwcacheAlign))
         slub.state = .partial
         // struct kmem_cache ends in node[nr_node_ids].
-        slub.kmemCache = Int32(slub.caches.count)
+        slub.kmemCache = CacheID(index: slub.caches.count)
         slub.kmemCache = createBootCache(KmemCacheSpec(name: "kmem_cache", size: 216 + 8 * nrNodeIds, flags: .hwcacheAlign))
         // bootstrap(): each static cache moves into an object of kmem_cache, and the boot CPU's
         // slabs are flushed to the node lists.
         for id in [slub.kmemCache, slub.kmemCacheNode] {
-            slub.caches[Int(id)].address = slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0) ?? 0
+            slub.caches[id].address = slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0) ?? 0
             flushCPUSlab(id, cpu: 0)
             slub.list.append(id)
         }
@@ -421,17 +421,17 @@ extension Kernel {
     }
 
     /// Linux: create_boot_cache(): natural alignment for power-of-two sizes, never merged.
-    mutating func createBootCache(_ spec: KmemCacheSpec) -> Int32 {
+    mutating func createBootCache(_ spec: KmemCacheSpec) -> CacheID {
         var align = 8
         if spec.size & (spec.size - 1) == 0 { align = Swift.max(align, spec.size) }
         var c = KmemCache(name: spec.name, objectSize: spec.size,
                           align: Kernel.calculateAlignment(spec.flags, align, spec.size), flags: spec.flags)
         c.useroffset = spec.useroffset
         c.usersize = spec.usersize
-        let id = Int32(slub.caches.count)
+        let id = CacheID(index: slub.caches.count)
         slub.caches.append(c)
         _ = kmemCacheOpen(id)
-        slub.caches[Int(id)].refcount = -1
+        slub.caches[id].refcount = -1
         return id
     }
 }
@@ -450,16 +450,16 @@ public struct SlabInfo: Sendable, Equatable {
 
 extension Kernel {
     /// Linux: get_slabinfo(): free objects on cpu slabs and cpu partial slabs count as active.
-    public func slabInfo(_ id: Int32) -> SlabInfo {
+    public func slabInfo(_ id: CacheID) -> SlabInfo {
         var info = SlabInfo()
-        let s = slub.caches[Int(id)]
+        let s = slub.caches[id]
         for n in s.node where n.present {
             info.numSlabs += n.nrSlabs
             info.numObjs += n.totalObjects
             var sid = n.partialHead
-            while sid >= 0 {
-                info.activeObjs -= Int(slub.slabs[Int(sid)].objects - slub.slabs[Int(sid)].inuse)
-                sid = slub.slabs[Int(sid)].next
+            while !sid.isNone {
+                info.activeObjs -= Int(slub.slabs[sid].objects - slub.slabs[sid].inuse)
+                sid = slub.slabs[sid].next
             }
         }
         info.activeObjs += info.numObjs
@@ -467,39 +467,39 @@ extension Kernel {
     }
 
     /// Linux: slab_caches from its head: the caches /proc/slabinfo lists, newest first.
-    public var slabCachesNewestFirst: [Int32] { slub.list.reversed() }
+    public var slabCachesNewestFirst: [CacheID] { slub.list.reversed() }
 
     /// Linux: slab_unmergeable() as sysfs_slab_add() asks it: a mergeable cache's sysfs
     /// directory is its unique id, with its name as a symlink.
-    public func hasUniqueSysfsName(_ id: Int32) -> Bool { !slabUnmergeable(slub.caches[Int(id)]) }
+    public func hasUniqueSysfsName(_ id: CacheID) -> Bool { !slabUnmergeable(slub.caches[id]) }
 }
 
 extension Kernel {
     /// Where cache `ci`'s kmem_cache_cpu for `cpu` is in `slub.cpuSlabs`.
-    @inline(__always) public func cpuIndex(_ ci: Int, _ cpu: Int) -> Int { ci * slub.possibleCPUs + cpu }
+    @inline(__always) public func cpuIndex(_ id: CacheID, _ cpu: Int) -> Int { id.index * slub.possibleCPUs + cpu }
 
     /// A cache's kmem_cache_cpu for every possible CPU.
-    public func cpuSlabs(of id: Int32) -> ArraySlice<KmemCacheCPU> {
-        slub.cpuSlabs[cpuIndex(Int(id), 0)..<cpuIndex(Int(id), slub.possibleCPUs)]
+    public func cpuSlabs(of id: CacheID) -> ArraySlice<KmemCacheCPU> {
+        slub.cpuSlabs[cpuIndex(id, 0)..<cpuIndex(id, slub.possibleCPUs)]
     }
 
     /// The live slabs of a cache, in slab-table order.
-    public func slabs(of id: Int32) -> [Int32] {
-        var out: [Int32] = []
-        for (i, s) in slub.slabs.enumerated() where s.cache == id && s.pfn != .max { out.append(Int32(i)) }
+    public func slabs(of id: CacheID) -> [SlabID] {
+        var out: [SlabID] = []
+        for (i, s) in slub.slabs.enumerated() where s.cache == id && s.pfn != .max { out.append(SlabID(index: i)) }
         return out
     }
 
     /// The slab after `sid` on a cpu partial list (−1 at the end).
-    public func nextCPUPartial(_ sid: Int32) -> Int32 { slub.slabs[Int(sid)].next }
+    public func nextCPUPartial(_ sid: SlabID) -> SlabID { slub.slabs[sid].next }
 }
 
 extension Kernel {
     /// A node's partial list, head first.
-    public func nodePartialSlabs(_ id: Int32, nid: Int) -> [Int32] {
-        var out: [Int32] = []
-        var sid = slub.caches[Int(id)].node[nid].partialHead
-        while sid >= 0 && out.count <= slub.slabs.count { out.append(sid); sid = slub.slabs[Int(sid)].next }
+    public func nodePartialSlabs(_ id: CacheID, nid: Int) -> [SlabID] {
+        var out: [SlabID] = []
+        var sid = slub.caches[id].node[nid].partialHead
+        while !sid.isNone && out.count <= slub.slabs.count { out.append(sid); sid = slub.slabs[sid].next }
         return out
     }
 }
