@@ -215,7 +215,7 @@ public struct AllocShell {
         case let .freedToBuddy(z, pfn, o, merged, tail):
             return "\(zone(z)): pfn \(hex(pfn)) order \(o) merged up to order \(merged), at the list's \(tail ? "tail" : "head")"
         case let .badPage(pfn, reason):
-            return "Bad page state at pfn \(hex(pfn)): \(reason)"
+            return "Bad page state at pfn \(hex(pfn)): \(reason.dumpReason)"
         }
     }
 }

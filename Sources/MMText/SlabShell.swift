@@ -208,7 +208,7 @@ extension AllocShell {
         case let .slabFreed(c, s, o): return "\(cacheName(c)): slab \(pa(s)) (order \(o)) back to the page allocator"
         case let .cpuPartialDrained(c, n): return "\(cacheName(c)): cpu partial list full: \(n) slabs unfrozen to the node lists"
         case let .largeKmalloc(pfn, o): return "kmalloc: large: order-\(o) pages at pfn \(hex(pfn))"
-        case let .misuse(c, o, what): return "\(cacheName(c)): \(pa(o)): \(what)"
+        case let .misuse(c, o, what): return "\(cacheName(c)): \(pa(o)): \(what.text)"
         case let .outOfMemory(c): return "\(cacheName(c)): out of memory"
         }
     }

@@ -57,22 +57,22 @@ struct PageAllocAPITests {
         var k = try bootCase("pc-1g-2cpu", replay: false)
         let p = try must(k.allocPages(.gfpKernel, order: 0))
         #expect(k.freePages(p, order: 0) == .freed)
-        #expect(k.freePages(p, order: 0) == .badPage(reason: "nonzero _refcount"))
+        #expect(k.freePages(p, order: 0) == .badPage(reason: .nonzeroRefcount))
         #expect(k.log.lines.contains("BUG: Bad page state in process kmemlab  pfn:\(String(p, radix: 16))"))
         #expect(k.log.lines.contains("page dumped because: nonzero _refcount"))
         k.drainAllPages()
         // Back on the free lists: the head of a free block shows the buddy page type, a page
         // inside a merged block only its zero refcount.
-        let reason = k.memmap.buddyOrder(p) != nil ? "nonzero mapcount" : "nonzero _refcount"
+        let reason: BadPageReason = k.memmap.buddyOrder(p) != nil ? .nonzeroMapcount : .nonzeroRefcount
         #expect(k.freePages(p, order: 0) == .badPage(reason: reason))
         // The first MiB stays reserved for the BIOS and the real-mode trampoline.
-        #expect(k.freePages(0x10, order: 0) == .badPage(reason: "PAGE_FLAGS_CHECK_AT_FREE flag(s) set"))
+        #expect(k.freePages(0x10, order: 0) == .badPage(reason: .flagsCheckAtFree))
         let q = try must(k.allocPages(.gfpKernel, order: 2))
-        #expect(k.freePages(q, order: 0) == .badPage(reason: "freed with order 0, allocated with order 2"))
+        #expect(k.freePages(q, order: 0) == .badPage(reason: .orderMismatch(freed: 0, allocated: 2)))
         #expect(k.freePages(q, order: 2) == .freed)
         let c = try must(k.allocPages(GFPFlags.gfpKernel.union(.comp), order: 3))
-        #expect(k.freePages(c + 1, order: 0) == .badPage(reason: "nonzero _refcount"))
-        #expect(k.freePages(c, order: 2) == .badPage(reason: "VM_BUG_ON_PAGE(compound && compound_order(page) != order)"))
+        #expect(k.freePages(c + 1, order: 0) == .badPage(reason: .nonzeroRefcount))
+        #expect(k.freePages(c, order: 2) == .badPage(reason: .compoundOrderMismatch))
         #expect(k.freePages(c, order: 3) == .freed)
         #expect(k.freePages(1 << 40, order: 0) == .invalidPfn)
         #expect(k.checkPageAllocInvariants() == nil)

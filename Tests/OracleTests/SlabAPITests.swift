@@ -158,7 +158,7 @@ struct SlabAPITests {
         #expect(b != a && k.ksize(b) == 512)
         let pb = try #require(k.directMapPhys(b))
         for i in 0..<40 { #expect(k.physMem.read(pb + UInt64(i)) == UInt8(i + 1)) }
-        #expect(k.kfree(a) == .refused("double free"), "krealloc freed the old object")
+        #expect(k.kfree(a) == .refused(.doubleFree), "krealloc freed the old object")
         #expect(k.krealloc(b, 0, .gfpKernel) == Kmalloc.zeroSizePtr)
         let id = try testCache(&k, "t_bulk", 128, [])
         let objs = k.kmemCacheAllocBulk(id, .gfpKernel, count: 100)
@@ -240,7 +240,7 @@ struct SlabAPITests {
         let q = try must64(k.kmalloc(40, .gfpKernel))
         #expect(k.kfree(p) == .freed)
         let before = k.log.lines.count
-        #expect(k.kfree(p) == .refused("consistency check failed"))
+        #expect(k.kfree(p) == .refused(.consistencyCheckFailed))
         let report = Array(k.log.lines[before...])
         #expect(report.contains("BUG kmalloc-64 (Not tainted): Object already free"))
         #expect(report.contains { $0.hasPrefix("Object 0x\(String(p, radix: 16))") })
@@ -249,7 +249,7 @@ struct SlabAPITests {
         #expect(k.taintText == "Tainted: G    B             ")
         // With nothing left allocated in the slab, Linux's first check is the count.
         #expect(k.kfree(q) == .freed)
-        #expect(k.kfree(q) == .refused("slab has no allocated objects") || k.slub.slabs.allSatisfy { $0.cache != id || $0.pfn == .max })
+        #expect(k.kfree(q) == .refused(.noAllocatedObjects) || k.slub.slabs.allSatisfy { $0.cache != id || $0.pfn == .max })
     }
 }
 
@@ -332,13 +332,13 @@ struct SlubKunitTests {
         let a = try must64(k.slabAllocNode(id, .gfpKernel))
         let b = try must64(k.slabAllocNode(id, .gfpKernel))
         #expect(k.slabFree(id, a) == .freed)
-        #expect(k.slabFree(id, a) == .refused("double free"))
+        #expect(k.slabFree(id, a) == .refused(.doubleFree))
         #expect(k.log.lines.contains("kernel BUG at mm/slub.c:419!"))
         #expect(k.slabFree(id, b) == .freed)
-        #expect(k.slabFree(id, a) == .refused("double free"), "not at the head: only the model notices")
+        #expect(k.slabFree(id, a) == .refused(.doubleFree), "not at the head: only the model notices")
         #expect(k.log.lines.last?.hasPrefix("kmemlab: t_plain: double free of 0x") == true)
         let c = try must64(k.slabAllocNode(id, .gfpKernel))
-        #expect(k.slabFree(id, c + 8) == .refused("free of a pointer that is not an object's start"))
+        #expect(k.slabFree(id, c + 8) == .refused(.notObjectStart))
         let other = try #require(k.slub.find("kmalloc-128"))
         #expect(k.slabFree(other, c) == .freed, "freed into its own cache")
         #expect(k.log.lines.contains("kmem_cache_free: Wrong slab cache. kmalloc-128 but object is from t_plain"))

@@ -13,11 +13,39 @@
 //        not modelled). No cpusets, no dirty limits, no node reclaim (all off by default).
 // Reference: shared/reference/linux-6.1-mm.md §4.2–§4.5, §4.7, §4.8.
 
+/// Why __free_pages() refused a page: what free_pages_prepare() found. `dumpReason` is the text
+/// bad_page() logs after "page dumped because:" (the kernel's own words, so it lives with the
+/// log the model prints).
+public enum BadPageReason: Sendable, Equatable {
+    /// A flag PAGE_FLAGS_CHECK_AT_FREE covers (PG_reserved, PG_slab…) is still set.
+    case flagsCheckAtFree
+    /// The page is already free: a buddy page's mapcount holds PAGE_BUDDY_MAPCOUNT_VALUE.
+    case nonzeroMapcount
+    /// The refcount does not drop to zero: a free of a tail page, a pcp page or a page that is
+    /// not allocated.
+    case nonzeroRefcount
+    /// A compound head freed with another order (VM_BUG_ON_PAGE under DEBUG_VM).
+    case compoundOrderMismatch
+    /// A non-compound block freed with another order than it was allocated with (Linux does not
+    /// notice; the model refuses, since the buddy lists would be corrupted).
+    case orderMismatch(freed: Int, allocated: Int)
+
+    public var dumpReason: String {
+        switch self {
+        case .flagsCheckAtFree: return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set"
+        case .nonzeroMapcount: return "nonzero mapcount"
+        case .nonzeroRefcount: return "nonzero _refcount"
+        case .compoundOrderMismatch: return "VM_BUG_ON_PAGE(compound && compound_order(page) != order)"
+        case let .orderMismatch(freed, allocated): return "freed with order \(freed), allocated with order \(allocated)"
+        }
+    }
+}
+
 /// What a free did.
 public enum FreeOutcome: Sendable, Equatable {
     case freed
     /// Refused; the report is in the kernel log.
-    case badPage(reason: String)
+    case badPage(reason: BadPageReason)
     /// The pfn has no struct page (Linux would oops).
     case invalidPfn
 }
@@ -259,9 +287,9 @@ extension Kernel {
         else { return .invalidPfn }
         let slot = nodes[n].zones[z].slot
         if let reason = freeCheck(pfn, order: order) {
-            badPage(pfn, reason: reason.text, refcount: reason.refcount)
-            l.pageAlloc(.badPage(pfn: pfn, reason: reason.text))
-            return .badPage(reason: reason.text)
+            badPage(pfn, reason: reason.reason, refcount: reason.refcount)
+            l.pageAlloc(.badPage(pfn: pfn, reason: reason.reason))
+            return .badPage(reason: reason.reason)
         }
         let compound = memmap.page(pfn).flags.contains(.head)
         memmap.withPage(pfn) { d in d.refcount = 0; d.flags = []; d.order = 0 }
@@ -287,32 +315,30 @@ extension Kernel {
     /// Linux: free_pages_prepare()'s checks (and, for what Linux only catches with DEBUG_VM or
     /// not at all, the model's own): nil when the free is sound.
     @inline(__always)
-    func freeCheck(_ pfn: UInt64, order: Int) -> (text: String, refcount: Int)? {
+    func freeCheck(_ pfn: UInt64, order: Int) -> (reason: BadPageReason, refcount: Int)? {
         let d = memmap.page(pfn)
-        if d.flags.contains(.reserved) { return ("PAGE_FLAGS_CHECK_AT_FREE flag(s) set", Int(d.refcount)) }
-        if memmap.buddyOrder(pfn) != nil { return ("nonzero mapcount", 0) }
+        if d.flags.contains(.reserved) { return (.flagsCheckAtFree, Int(d.refcount)) }
+        if memmap.buddyOrder(pfn) != nil { return (.nonzeroMapcount, 0) }
         if d.refcount <= 0 || d.flags.contains(.pcp) || d.flags.contains(.tail) {
-            return ("nonzero _refcount", Int(d.refcount) - 1)
+            return (.nonzeroRefcount, Int(d.refcount) - 1)
         }
-        if d.flags.contains(.slab) { return ("PAGE_FLAGS_CHECK_AT_FREE flag(s) set", Int(d.refcount)) }
+        if d.flags.contains(.slab) { return (.flagsCheckAtFree, Int(d.refcount)) }
         if Int(d.order) != order {
-            if d.flags.contains(.head) {
-                return ("VM_BUG_ON_PAGE(compound && compound_order(page) != order)", Int(d.refcount))
-            }
-            return ("freed with order \(order), allocated with order \(d.order)", Int(d.refcount))
+            if d.flags.contains(.head) { return (.compoundOrderMismatch, Int(d.refcount)) }
+            return (.orderMismatch(freed: order, allocated: Int(d.order)), Int(d.refcount))
         }
         return nil
     }
 
     /// Linux: bad_page() and dump_page(): the report, with the page's address in the vmemmap
     /// and its flags word as Linux lays it out (node, zone, last cpupid above the flag bits).
-    mutating func badPage(_ pfn: UInt64, reason: String, refcount: Int) {
+    mutating func badPage(_ pfn: UInt64, reason: BadPageReason, refcount: Int) {
         let mapcount = memmap.buddyOrder(pfn) != nil ? -128 : 0
         let page = sections.vmemmap.base &+ pfn &* 64
         log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
         log.info("page:\(ptr(page)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
         log.info("flags: \(pageFlagsText(pfn))")
-        log.info("page dumped because: \(reason)")
+        log.info("page dumped because: \(reason.dumpReason)")
         taint |= Kernel.taintBadPage
     }
 

@@ -40,7 +40,7 @@ public enum PageAllocEvent: Sendable, Equatable {
     /// A block reached the buddy lists after merging up to `mergedOrder` (Linux: mm_page_free).
     case freedToBuddy(zone: ZoneSlot, pfn: UInt64, order: Int, mergedOrder: Int, toTail: Bool)
     /// Misuse caught: the report Linux prints is in the kernel log.
-    case badPage(pfn: UInt64, reason: String)
+    case badPage(pfn: UInt64, reason: BadPageReason)
 }
 
 /// What the slow path would do next (reclaim itself is not modelled yet).

@@ -271,7 +271,7 @@ extension Kernel {
         if addr <= Kmalloc.zeroSizePtr { return .freed }
         guard let phys = directMapPhys(addr) else {
             log.info("kmemlab: kfree(\(pa(addr))): not a direct-map address (Linux would oops)")
-            return .refused("not a direct-map address")
+            return .refused(.notDirectMapAddress)
         }
         let pfn = phys >> pageShift
         if let sid = slabID(ofPfn: pfn) {
@@ -281,7 +281,7 @@ extension Kernel {
         let d = memmap.isMaterialised(pfn) ? memmap.page(pfn) : PageDescriptor()
         if d.flags.contains(.tail) || phys & (pageSize - 1) != 0 {
             log.info("kmemlab: kfree(\(pa(addr))): not the start of an allocation (Linux would free the wrong page or oops)")
-            return .refused("not the start of an allocation")
+            return .refused(.notAllocationStart)
         }
         let order = d.flags.contains(.head) ? Int(d.order) : 0
         if order == 0 {
@@ -292,8 +292,8 @@ extension Kernel {
         case .freed:
             largeKmallocPages -= 1 << order
             return .freed
-        case .badPage(let reason): return .refused(reason)
-        case .invalidPfn: return .refused("invalid pfn")
+        case .badPage(let reason): return .refused(.badPage(reason))
+        case .invalidPfn: return .refused(.invalidPfn)
         }
     }
 

@@ -42,7 +42,7 @@ public enum SlabEvent: Sendable, Equatable {
     /// kmalloc above KMALLOC_MAX_CACHE_SIZE: straight from the page allocator.
     case largeKmalloc(pfn: UInt64, order: Int)
     /// Misuse caught; the report is in the kernel log.
-    case misuse(cache: CacheID, object: UInt64, what: String)
+    case misuse(cache: CacheID, object: UInt64, what: SlabMisuse)
     /// Allocation failed (slab_out_of_memory).
     case outOfMemory(cache: CacheID)
 }
@@ -54,7 +54,35 @@ let gfpSlabKeep: GFPFlags = [.directReclaim, .kswapdReclaim, .io, .fs, .nowarn, 
 public enum SlabFreeOutcome: Sendable, Equatable {
     case freed
     /// Refused: the object was not freeable; the report is in the kernel log.
-    case refused(String)
+    case refused(SlabMisuse)
+}
+
+/// Why kmem_cache_free() or kfree() refused an object. Linux would corrupt its state (or oops)
+/// on most of these; the model refuses them and keeps its state sound. The kernel log holds the
+/// report Linux (or, where Linux does not look, the model) prints; MMText names the reason.
+public enum SlabMisuse: Sendable, Equatable {
+    /// The cache id or CPU does not exist.
+    case noSuchCacheOrCPU
+    /// virt_to_cache(): the address is not in a slab page.
+    case notSlabPage
+    /// The address is inside a slab but not at an object's start.
+    case notObjectStart
+    /// The object is already free.
+    case doubleFree
+    /// slub_debug's check_slab() failed.
+    case slabCheckFailed
+    /// free_debug_processing(): the slab has no allocated object to free.
+    case noAllocatedObjects
+    /// slub_debug's free_consistency_checks() failed.
+    case consistencyCheckFailed
+    /// kfree(): not a direct-map address.
+    case notDirectMapAddress
+    /// kfree(): inside a large kmalloc's pages, not at their start.
+    case notAllocationStart
+    /// kfree() of a large kmalloc: __free_pages() refused the page.
+    case badPage(BadPageReason)
+    /// kfree() of a large kmalloc: the page has no struct page.
+    case invalidPfn
 }
 
 extension Kernel {
@@ -606,7 +634,7 @@ extension Kernel {
 
     public mutating func slabFree<L: PageAllocListener>(_ idIn: CacheID, _ object: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
         guard !idIn.isNone, idIn.index < slub.caches.count, cpu >= 0, cpu < slub.possibleCPUs else {
-            return .refused("no such cache or CPU")
+            return .refused(.noSuchCacheOrCPU)
         }
         // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used. An object
         // of this CPU's cpu slab is found without a page lookup.
@@ -619,8 +647,8 @@ extension Kernel {
         guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: phys >> pageShift) else {
             warnOnce(file: "mm/slab.h", line: 630, function: "kmem_cache_free", cpu: cpu, pid: 1,
                      message: "virt_to_cache: Object is not a Slab page!")
-            l.slab(.misuse(cache: idIn, object: object, what: "not a slab page"))
-            return .refused("not a slab page")
+            l.slab(.misuse(cache: idIn, object: object, what: .notSlabPage))
+            return .refused(.notSlabPage)
         }
         var id = idIn
         let owner = slub.slabs[sid].cache
@@ -633,10 +661,9 @@ extension Kernel {
             return freeToPartialList(id, sid, object, cpu: cpu, &l)
         }
         guard let index = objectIndex(id, sid, object) else {
-            let what = "free of a pointer that is not an object's start"
-            modelReport(id, object, what)
-            l.slab(.misuse(cache: id, object: object, what: what))
-            return .refused(what)
+            modelReport(id, object, "free of a pointer that is not an object's start")
+            l.slab(.misuse(cache: id, object: object, what: .notObjectStart))
+            return .refused(.notObjectStart)
         }
         guard isAllocatedObject(sid, index) else {
             let c = slub.cpuSlabs[cpuIndex(id, cpu)]
@@ -649,8 +676,8 @@ extension Kernel {
             } else {
                 modelReport(id, object, "double free")
             }
-            l.slab(.misuse(cache: id, object: object, what: "double free"))
-            return .refused("double free")
+            l.slab(.misuse(cache: id, object: object, what: .doubleFree))
+            return .refused(.doubleFree)
         }
         setAllocatedObject(sid, index, false)
         if slub.initOnFree && slub.caches[id].plainInit {

@@ -400,23 +400,23 @@ extension Kernel {
                                                         _ l: inout L) -> SlabFreeOutcome {
         let s = slub.caches[id]
         var ok = false
-        var why = "not freed"
+        var why = SlabMisuse.notObjectStart
         checks: do {
-            if s.flags.contains(.consistencyChecks) && !checkSlab(id, sid) { why = "slab check failed"; break checks }
+            if s.flags.contains(.consistencyChecks) && !checkSlab(id, sid) { why = .slabCheckFailed; break checks }
             if slub.slabs[sid].inuse < 1 {
                 slabErr(id, sid, "Slab has \(slub.slabs[sid].inuse) allocated objects but 1 are to be freed\n")
-                why = "slab has no allocated objects"
+                why = .noAllocatedObjects
                 break checks
             }
             if s.flags.contains(.consistencyChecks) {
-                if !freeConsistencyChecks(id, sid, object) { why = "consistency check failed"; break checks }
+                if !freeConsistencyChecks(id, sid, object) { why = .consistencyCheckFailed; break checks }
             } else if let i = objectIndex(id, sid, object) {
                 // Without F Linux checks nothing here; the model still refuses what would
                 // corrupt it.
-                if !isAllocatedObject(sid, i) { modelReport(id, object, "double free"); why = "double free"; break checks }
+                if !isAllocatedObject(sid, i) { modelReport(id, object, "double free"); why = .doubleFree; break checks }
             } else {
                 modelReport(id, object, "free of a pointer that is not an object's start")
-                why = "not an object"
+                why = .notObjectStart
                 break checks
             }
             setTrack(id, object, free: true, cpu: cpu)
