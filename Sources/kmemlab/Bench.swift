@@ -209,6 +209,10 @@ struct Bench: ParsableCommand {
             var bare = BareFreelist()
             f["freelist_limit_pair_ns"] = Bench.bestNs(n, iterations) { bare.pairs(iterations) }
         }
+        if wanted("slab_limit_pair_ns") {
+            var limit = BareSlabLimit()
+            f["slab_limit_pair_ns"] = Bench.bestNs(n, iterations) { limit.pairs(iterations) }
+        }
         // kmemlab ÷ each, for the three workloads, and the distance to the limit.
         for (mine, work) in [("slab_pair_ns", "pair"), ("kmalloc_mixed_ns", "mixed"), ("slab_slowpath_ns", "slowpath")] {
             for other in ["glibc", "jemalloc", "mimalloc"] {
@@ -218,6 +222,12 @@ struct Bench: ParsableCommand {
         }
         if let a = f["slab_pair_ns"], let b = f["freelist_limit_pair_ns"] { f["slab_pair_vs_freelist_limit_ratio"] = a / b }
         if let a = f["page_order0_pair_ns"], let b = f["slab_pair_ns"] { f["page_order0_pair_vs_slab_pair_ratio"] = a / b }
+        // Issue 16's targets, by their names.
+        if let a = f["slab_pair_ns"], let b = f["slab_limit_pair_ns"] { f["slab_vs_limit"] = a / b }
+        if let a = f["slab_pair_ns"], let b = f["mimalloc_pair_ns"] { f["slab_vs_mimalloc"] = a / b }
+        if let a = f["kmalloc_mixed_ns"], let b = f["mimalloc_mixed_ns"] { f["kmalloc_vs_mimalloc"] = a / b }
+        if let a = f["slab_slowpath_ns"], let b = f["glibc_slowpath_ns"] { f["slowpath_vs_glibc"] = a / b }
+        if let a = f["page_order0_pair_ns"], let b = f["slab_pair_ns"] { f["page0_vs_slab"] = a / b }
     }
 
     /// Workloads 1–3 on one C allocator (nil: not installed, the figures are null).
