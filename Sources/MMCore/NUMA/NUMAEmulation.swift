@@ -20,6 +20,8 @@ extension Kernel {
     }
 
     /// Linux: numa_emulation(). Without `numa=fake=` the node mapping stays the identity.
+    // tidy: long — one pass over the three numa=fake= forms and the fix-ups after them, in
+    // numa_emulation()'s order; split, the shared locals (pi, ei, emuToPhys) would travel as inout.
     mutating func numaEmulation() {
         var spec: String? = nil
         for p in commandLine.params where p.name == "numa" {

@@ -8,7 +8,7 @@
 //        phys_*_init() walks; arch/x86/mm/kaslr.c — init_trampoline_kaslr().
 // Exact: the ranges, the page sizes, the order of table allocations, which come from the 16-page
 // .brk buffer and which from memblock (with their memblock=debug lines), max_pfn_mapped.
-// Simplified: the tables are counted, not written (issue 6 builds them in simulated memory); the
+// Simplified: the entries are written into the pages allocated for them (PageTables.swift); the
 // direct map's base is the unrandomised one even when memory KASLR is on (only the trampoline's
 // extra table page is modelled); the .brk buffer is taken to be the last user of .brk.
 // Reference: shared/reference/linux-6.1-mm.md §2.3.

@@ -6,6 +6,9 @@
 // own size depends on the machine (nr_node_ids), and that is computed in kmem_cache_init().
 // Caches merged into another (sysfs symlinks absent from slabinfo) come last: created after
 // everything else they still find the oldest compatible cache, as they did at boot.
+//
+// Linux: the kmem_cache_create() calls of a booted kernel (mm/, fs/, kernel/, net/…), as its
+//        /proc/slabinfo and /sys/kernel/slab show their results.
 
 extension Kernel {
     public static let bootSlabCaches: [KmemCacheSpec] = [

@@ -3,6 +3,8 @@
 // The page-table shadow keeps one bit per top-level, P4D and PUD slot the kernel has filled:
 // even a 4 PiB machine needs only a few million of those, and a bit each keeps that in a few
 // hundred KiB while lookups stay O(1) and the iteration order (ascending) is deterministic.
+//
+// Linux: none — kmemlab's own storage (the kernel finds filled slots by reading the tables).
 public struct Bitset: Sendable, Equatable {
     @usableFromInline var words: [UInt64] = []
 

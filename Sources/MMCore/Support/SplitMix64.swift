@@ -2,6 +2,9 @@
 //
 // Used wherever the model takes a seed (KASLR, freelist randomisation, shuffle) and by tests
 // and benchmarks that need reproducible workloads. SplitMix64 (Steele, Lea, Flood 2014).
+//
+// Linux: none — it stands in for get_random_u64()/get_random_long() (drivers/char/random.c) and
+//        get_cycles(), whose values no log records, so a seed makes them reproducible.
 
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
