@@ -1,0 +1,109 @@
+// The buddy allocator in a small world: one zone of 64 pages and its memmap, no boot, no
+// Kernel. A zone and the memmap it links its free lists through are values of their own (the
+// zone's operations take the memmap `inout`), so the allocator's rules can be tested on a
+// world small enough to work out by hand: merging with buddies (__free_one_page), splitting
+// (expand), the per-cpu list's batch refill and its drain.
+
+@testable import MMCore
+import Testing
+
+/// A 64-page Normal zone on node 0, every page reserved (as after memmap_init), the first
+/// pageblock MOVABLE.
+private func smallWorld() -> (Zone, Memmap) {
+    let slot = ZoneSlot(ZoneType.normal.rawValue)   // node 0: nid × 8 + zone
+    var mm = Memmap(endPfn: 64, zones: [(start: 0, end: 64, slot: slot)])
+    mm.setPageblockMigratetype(0, MigrateType.movable.rawValue)
+    var z = Zone(type: .normal, nid: 0)
+    z.spannedPages = 64
+    z.presentPages = 64
+    z.managedPages = 64
+    z.pcp = [PerCPUPages()]
+    return (z, mm)
+}
+
+/// Free pages as __free_pages_core() hands them over: descriptor cleared, then freed.
+private func release(_ z: inout Zone, _ mm: inout Memmap, _ pfns: some Sequence<UInt64>, order: Int = 0) {
+    for pfn in pfns {
+        mm.resetPages(pfn, count: 1 << UInt64(order))
+        z.freeOneBlock(pfn, order: order, mt: Int(MigrateType.movable.rawValue), fpi: [], &mm)
+    }
+}
+
+private let movable = Int(MigrateType.movable.rawValue)
+
+@Suite("small world: a 64-page zone, no boot")
+struct SmallWorldBuddyTests {
+    @Test("freeing every page merges them into one order-6 block; the zone's edge stops the merge")
+    func mergeToTheTop() {
+        var (z, mm) = smallWorld()
+        release(&z, &mm, 0..<64)
+        #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])
+        #expect(z.freePages == 64)
+        #expect(z.freeLists[Zone.listIndex(6, movable)].head == 0)
+        #expect(mm.buddyOrder(0) == 6)
+        #expect(mm.buddyOrder(32) == nil, "a merged buddy is no longer a free block of its own")
+    }
+
+    @Test("freeing in descending order merges the same way")
+    func mergeDescending() {
+        var (z, mm) = smallWorld()
+        release(&z, &mm, (0..<64).reversed())
+        #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])
+    }
+
+    @Test("an order-0 allocation splits the order-6 block: one free block of each lower order")
+    func splitDown() throws {
+        var (z, mm) = smallWorld()
+        release(&z, &mm, 0..<64)
+        let got = try #require(z.rmqueueSmallest(order: 0, mt: movable, &mm))
+        #expect(got.pfn == 0 && got.from == 6)
+        #expect(z.nrFree == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+        // expand() lists the upper halves: 32 (order 5), 16, 8, 4, 2, 1 (order 0).
+        for (order, pfn) in [(5, 32), (4, 16), (3, 8), (2, 4), (1, 2), (0, 1)] as [(Int, UInt64)] {
+            #expect(z.freeLists[Zone.listIndex(order, movable)].head == pfn, "order \(order)")
+            #expect(mm.buddyOrder(pfn) == order)
+        }
+        #expect(z.freePages == 63)
+        // Freeing it back undoes every split.
+        release(&z, &mm, [0])
+        #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0] && z.freePages == 64)
+    }
+
+    @Test("a block that is not free cannot merge: an allocated page in the middle keeps its halves apart")
+    func allocatedBuddyBlocksMerge() throws {
+        var (z, mm) = smallWorld()
+        release(&z, &mm, (0..<64).filter { $0 != 17 })
+        // 16's buddy 17 is allocated: 16 stays order 0, 18–19 order 1, 20–23 order 2, 24–31
+        // order 3, 0–15 order 4, 32–63 order 5.
+        #expect(z.nrFree == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+        #expect(mm.buddyOrder(16) == 0 && mm.buddyOrder(18) == 1 && mm.buddyOrder(0) == 4 && mm.buddyOrder(32) == 5)
+        #expect(z.freePages == 63)
+    }
+
+    @Test("the per-cpu list refills a batch from the buddy lists and hands out its head; a drain merges everything back")
+    func pcpRefillAndDrain() throws {
+        var (z, mm) = smallWorld()
+        release(&z, &mm, 0..<64)
+        z.pagesetBatch = 4
+        z.pagesetHigh = 64
+        var rec = EventRecorder()
+        let p = try #require(z.rmqueuePcplist(cpu: 0, order: 0, mt: movable, flags: [], &mm, &rec))
+        #expect(p == 0)
+        #expect(rec.events.contains(.pcpRefill(zone: z.slot, cpu: 0, order: 0, blocks: 4)))
+        // Four pages left the buddy lists (0–3); three wait on the CPU's list.
+        #expect(z.pcp[0].count == 3 && z.freePages == 60)
+        #expect(z.nrFree == [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+        let q = try #require(z.rmqueuePcplist(cpu: 0, order: 0, mt: movable, flags: [], &mm, &rec))
+        #expect(q == 1, "the list hands out in the order rmqueue_bulk() filled it")
+        #expect(rec.events.last == .pcpHit(zone: z.slot, cpu: 0, order: 0, migratetype: .movable))
+        // Both back onto the list, then everything drained to the buddy lists.
+        mm.withPage(p) { $0 = PageDescriptor() }
+        mm.withPage(q) { $0 = PageDescriptor() }
+        z.freeUnrefPage(p, order: 0, cpu: 0, &mm, &rec)
+        z.freeUnrefPage(q, order: 0, cpu: 0, &mm, &rec)
+        #expect(z.pcp[0].count == 4)
+        z.drainPages(cpu: 0, &mm, &rec)
+        #expect(z.pcp[0].count == 0)
+        #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0] && z.freePages == 64)
+    }
+}
