@@ -98,7 +98,7 @@ struct Bench: ParsableCommand {
         for (key, v) in f.items where key.hasSuffix("_ns") && !key.hasPrefix("boot_") {
             print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) " + (v.map { String(format: "%9.2f", $0) } ?? "      n/a"))
         }
-        let ratios = f.items.filter { $0.0.hasSuffix("_ratio") }
+        let ratios = f.items.filter { $0.0.hasSuffix("_ratio") || $0.0.contains("_vs_") }
         if !ratios.isEmpty {
             print("\nratios (kmemlab ÷ other, same run)")
             for (key, v) in ratios {
@@ -222,12 +222,14 @@ struct Bench: ParsableCommand {
         }
         if let a = f["slab_pair_ns"], let b = f["freelist_limit_pair_ns"] { f["slab_pair_vs_freelist_limit_ratio"] = a / b }
         if let a = f["page_order0_pair_ns"], let b = f["slab_pair_ns"] { f["page_order0_pair_vs_slab_pair_ratio"] = a / b }
-        // Issue 16's targets, by their names.
-        if let a = f["slab_pair_ns"], let b = f["slab_limit_pair_ns"] { f["slab_vs_limit"] = a / b }
-        if let a = f["slab_pair_ns"], let b = f["mimalloc_pair_ns"] { f["slab_vs_mimalloc"] = a / b }
-        if let a = f["kmalloc_mixed_ns"], let b = f["mimalloc_mixed_ns"] { f["kmalloc_vs_mimalloc"] = a / b }
-        if let a = f["slab_slowpath_ns"], let b = f["glibc_slowpath_ns"] { f["slowpath_vs_glibc"] = a / b }
-        if let a = f["page_order0_pair_ns"], let b = f["slab_pair_ns"] { f["page0_vs_slab"] = a / b }
+        // Issue 16's targets, by their names (null when either side did not run).
+        for (key, mine, other) in [("slab_vs_limit", "slab_pair_ns", "slab_limit_pair_ns"),
+                                   ("slab_vs_mimalloc", "slab_pair_ns", "mimalloc_pair_ns"),
+                                   ("kmalloc_vs_mimalloc", "kmalloc_mixed_ns", "mimalloc_mixed_ns"),
+                                   ("slowpath_vs_glibc", "slab_slowpath_ns", "glibc_slowpath_ns"),
+                                   ("page0_vs_slab", "page_order0_pair_ns", "slab_pair_ns")] where wanted(mine) {
+            if let a = f[mine], let b = f[other] { f[key] = a / b } else { f[key] = nil }
+        }
     }
 
     /// Workloads 1–3 on one C allocator (nil: not installed, the figures are null).

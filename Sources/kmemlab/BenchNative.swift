@@ -114,9 +114,9 @@ struct BareFreelist {
 /// Workload 7: the least an exact model of the slab fast path must do for one
 /// kmem_cache_alloc + kmem_cache_free pair of a 64-byte object, written bare and inlined:
 /// slab_alloc_node()'s read of the CPU's tid and freelist, the hardened free pointer's decode,
-/// the tid check and bump (this_cpu_cmpxchg_double's condition), init_on_alloc's zeroing of the
-/// object; do_slab_free()'s tid read, the encode of the old head into the object, the new head
-/// and the tid bump. No bookkeeping for misuse checks, no address translation, no simulated
+/// the tid bump, init_on_alloc's zeroing of the object; do_slab_free()'s encode of the old head
+/// into the object, the new head and the tid bump. (The tid comparison of the cmpxchg cannot
+/// fail on one CPU; the compiler folds it away, as the CPU nearly does in Linux.) No bookkeeping for misuse checks, no address translation, no simulated
 /// memory: `slab_vs_limit` says how far the model is from this.
 struct BareSlabLimit {
     /// Linux: struct kmem_cache_cpu (freelist, tid).
@@ -131,7 +131,7 @@ struct BareSlabLimit {
     var cpus = [CPU](repeating: CPU(), count: 2)
 
     init() {
-        memory = UnsafeMutableRawPointer.allocate(byteCount: 64 * 64, alignment: 64)
+        memory = UnsafeMutableRawPointer.allocate(byteCount: objects * size, alignment: 64)
         for i in (0..<objects).reversed() { free(UInt(bitPattern: memory) + UInt(i * size), cpu: 0) }
     }
 

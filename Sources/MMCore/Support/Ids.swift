@@ -12,7 +12,8 @@
 public struct TableID<Element>: Hashable, Comparable, Sendable {
     public var raw: Int32
     @inlinable public init(_ raw: Int32) { self.raw = raw }
-    @inlinable public init(index: Int) { self.raw = Int32(truncatingIfNeeded: index) }
+    /// (Tables never reach 2^31 entries: a larger index is a bug, and traps.)
+    @inlinable public init(index: Int) { self.raw = Int32(index) }
     /// No element (Linux: NULL; the end of a list).
     @inlinable public static var none: TableID { TableID(-1) }
     @inlinable public var index: Int { Int(raw) }

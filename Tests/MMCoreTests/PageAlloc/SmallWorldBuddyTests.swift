@@ -69,8 +69,8 @@ struct SmallWorldBuddyTests {
         #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0] && z.freePages == 64)
     }
 
-    @Test("a block that is not free cannot merge: an allocated page in the middle keeps its halves apart")
-    func allocatedBuddyBlocksMerge() throws {
+    @Test("a page that is not free cannot merge: one held back in the middle keeps its buddies apart")
+    func heldBuddyBlocksMerge() {
         var (z, mm) = smallWorld()
         release(&z, &mm, (0..<64).filter { $0 != 17 })
         // 16's buddy 17 is allocated: 16 stays order 0, 18–19 order 1, 20–23 order 2, 24–31
