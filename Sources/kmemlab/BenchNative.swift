@@ -112,62 +112,31 @@ struct BareFreelist {
 }
 
 /// Workload 7: the least an exact model of the slab fast path must do for one
-/// kmem_cache_alloc + kmem_cache_free pair of a 64-byte object, written bare and inlined:
-/// slab_alloc_node()'s read of the CPU's tid and freelist, the hardened free pointer's decode,
-/// the tid bump, init_on_alloc's zeroing of the object; do_slab_free()'s encode of the old head
-/// into the object, the new head and the tid bump. (The tid comparison of the cmpxchg cannot
-/// fail on one CPU; the compiler folds it away, as the CPU nearly does in Linux.) No bookkeeping for misuse checks, no address translation, no simulated
-/// memory: `slab_vs_limit` says how far the model is from this.
+/// kmem_cache_alloc + kmem_cache_free pair of a 64-byte object, written bare and inlined: the
+/// hardened freelist of workload 6 as the CPU's freelist, plus slab_alloc_node()'s and
+/// do_slab_free()'s tid bump and init_on_alloc's zeroing of the object. (The tid comparison of
+/// the cmpxchg cannot fail on one CPU: it is left out, as the compiler would fold it.) No
+/// bookkeeping for misuse checks, no address translation, no simulated memory: `slab_vs_limit`
+/// says how far the model is from this.
 struct BareSlabLimit {
-    /// Linux: struct kmem_cache_cpu (freelist, tid).
-    struct CPU { var freelist: UInt = 0; var tid: UInt64 = 0 }
-    let memory: UnsafeMutableRawPointer
-    let objects = 64
-    let size = 64
-    let offset = 32
-    let secret: UInt64 = 0x5eed_f00d_dead_beef
+    /// Linux: struct kmem_cache_cpu's freelist and tid.
+    var freelist = BareFreelist()
+    var tid: UInt64 = 0
     /// Linux: TID_STEP.
     let tidStep: UInt64 = 8192
-    var cpus = [CPU](repeating: CPU(), count: 2)
 
-    init() {
-        memory = UnsafeMutableRawPointer.allocate(byteCount: objects * size, alignment: 64)
-        for i in (0..<objects).reversed() { free(UInt(bitPattern: memory) + UInt(i * size), cpu: 0) }
-    }
-
-    @inline(__always) func decode(_ object: UInt) -> UInt {
-        let slot = object + UInt(offset)
-        return UInt(UnsafeMutableRawPointer(bitPattern: slot)!.load(as: UInt64.self) ^ secret ^ UInt64(slot).byteSwapped)
-    }
-
-    @inline(__always) mutating func alloc(cpu: Int) -> UInt {
-        let tid = cpus[cpu].tid
-        let object = cpus[cpu].freelist
-        let next = decode(object)
-        guard cpus[cpu].tid == tid else { return 0 }     // the cmpxchg's condition
-        cpus[cpu].freelist = next
-        cpus[cpu].tid = tid &+ tidStep
-        UnsafeMutableRawPointer(bitPattern: object)!.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        return object
-    }
-
-    @inline(__always) mutating func free(_ object: UInt, cpu: Int) {
-        let tid = cpus[cpu].tid
-        let slot = object + UInt(offset)
-        UnsafeMutableRawPointer(bitPattern: slot)!.storeBytes(of: UInt64(cpus[cpu].freelist) ^ secret ^ UInt64(slot).byteSwapped, as: UInt64.self)
-        cpus[cpu].freelist = object
-        cpus[cpu].tid = tid &+ tidStep
-    }
-
-    /// Alloc then free, `n` times; the object returned feeds the sink so nothing is hoisted.
+    /// Alloc then free, `n` times; every step depends on memory the previous one wrote.
     @inline(never)
     mutating func pairs(_ n: Int) -> UInt {
         var sink: UInt = 0
         for _ in 0..<n {
-            let o = alloc(cpu: 0)
+            let o = freelist.pop()
+            tid &+= tidStep
+            UnsafeMutableRawPointer(bitPattern: o)!.initializeMemory(as: UInt8.self, repeating: 0, count: freelist.size)
             sink &+= o
-            free(o, cpu: 0)
+            freelist.push(o)
+            tid &+= tidStep
         }
-        return sink
+        return sink &+ UInt(truncatingIfNeeded: tid)
     }
 }

@@ -7,8 +7,8 @@
 //        limits), which block allocation takes and how the remainder is split.
 // Simplified: Linux's circular list_head becomes a doubly linked list of pfns with an explicit
 //        head and tail; each list also counts its blocks (Linux counts only per order).
-// Invariants (checkPageAllocInvariants, PageAlloc+Checks.swift): nr_free[order] is the sum of that order's list counts; every
-//        listed block is a buddy of that order whose recorded list is the one holding it;
+// Invariants (checkPageAllocInvariants, PageAlloc+Checks.swift): nr_free[order] is the sum of
+//        that order's list counts; every listed block is a buddy of that order whose recorded list is the one holding it;
 //        NR_FREE_PAGES is the pages on all lists.
 // Reference: shared/reference/linux-6.1-mm.md §4.1, §4.5, §4.8.
 

@@ -157,7 +157,7 @@ extension Kernel {
     /// Linux: kmem_cache_destroy(): an alias only drops its reference; the last user flushes the
     /// CPUs and frees every slab. Objects still allocated are reported as Linux does.
     public mutating func kmemCacheDestroy(_ id: CacheID) {
-        guard !id.isNone, id.index < slub.caches.count, !slub.caches[id].destroyed else { return }
+        guard slub.caches.holds(id), !slub.caches[id].destroyed else { return }
         slub.caches[id].refcount -= 1
         if slub.caches[id].refcount > 0 { return }
         for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu) }

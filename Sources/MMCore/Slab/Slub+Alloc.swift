@@ -163,7 +163,7 @@ extension Kernel {
         }
         guard d.flags.contains(.slab) else { return nil }
         let sid = SlabID(Int32(truncatingIfNeeded: d.next))
-        guard !sid.isNone, sid.index < slub.slabs.count, slub.slabs[sid].pfn == head else { return nil }
+        guard slub.slabs.holds(sid), slub.slabs[sid].pfn == head else { return nil }
         return sid
     }
 
@@ -341,9 +341,8 @@ extension Kernel {
 
     public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
                                                            cpu: Int = 0, origSize: Int = -1, _ l: inout L) -> UInt64? {
-        guard !id.isNone, id.index < slub.caches.count, !slub.caches[id].destroyed,
+        guard slub.caches.holds(id), !slub.caches[id].destroyed,
               cpu >= 0, cpu < slub.possibleCPUs else { return nil }
-        let ci = id.index
         var object: UInt64 = 0
         var sid = SlabID.none
         let c = slub.cpuSlabs[cpuIndex(id, cpu)]
@@ -355,23 +354,23 @@ extension Kernel {
             slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
             l.slab(.cpuFreelist(cache: id, object: object))
         } else {
-            let orig = origSize < 0 ? slub.caches[ci].objectSize : origSize
+            let orig = origSize < 0 ? slub.caches[id].objectSize : origSize
             guard let o = slabAllocSlow(id, gfp, nid: nid, cpu: cpu, origSize: orig, &l) else {
                 l.slab(.outOfMemory(cache: id))
                 return nil
             }
             object = o
         }
-        let plain = slub.caches[ci].plainInit
-        if slub.initOnFree && plain && !slub.caches[ci].freeptrOutsideObject {
+        let plain = slub.caches[id].plainInit
+        if slub.initOnFree && plain && !slub.caches[id].freeptrOutsideObject {
             // maybe_wipe_obj_freeptr()
-            physMem.writeWord(object &+ UInt64(slub.caches[ci].offset) &- pageOffset, 0)
+            physMem.writeWord(object &+ UInt64(slub.caches[id].offset) &- pageOffset, 0)
         }
         if !sid.isNone, let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
         else { markAllocated(id, object, true) }
         // slab_want_init_on_alloc()
-        if slub.initOnAlloc ? (plain || gfp.contains(.zero) && !slub.caches[ci].hasCtor) : gfp.contains(.zero) {
-            physMem.fill(object &- pageOffset, UInt64(slub.caches[ci].objectSize), 0)
+        if slub.initOnAlloc ? (plain || gfp.contains(.zero) && !slub.caches[id].hasCtor) : gfp.contains(.zero) {
+            physMem.fill(object &- pageOffset, UInt64(slub.caches[id].objectSize), 0)
         }
         return object
     }
@@ -633,7 +632,7 @@ extension Kernel {
     }
 
     public mutating func slabFree<L: PageAllocListener>(_ idIn: CacheID, _ object: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
-        guard !idIn.isNone, idIn.index < slub.caches.count, cpu >= 0, cpu < slub.possibleCPUs else {
+        guard slub.caches.holds(idIn), cpu >= 0, cpu < slub.possibleCPUs else {
             return .refused(.noSuchCacheOrCPU)
         }
         // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used. An object

@@ -32,4 +32,7 @@ extension Array {
         get { self[id.index] }
         _modify { yield &self[id.index] }
     }
+
+    /// Whether the id names an element of this table (not `none`, not past the end).
+    @inlinable public func holds(_ id: TableID<Element>) -> Bool { id.raw >= 0 && id.index < count }
 }
