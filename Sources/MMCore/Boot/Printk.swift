@@ -80,13 +80,8 @@ extension Kernel {
 }
 
 extension Kernel {
-    /// Linux: WARN() / WARN_ON_ONCE() — the cut line, WARN()'s message, and the WARNING line
-    /// (the register dump and call trace that follow are not modelled; the function has no
-    /// +offset/size because the model has no code addresses). Taints with W.
+    /// Linux: WARN() (KernelLog.warn).
     mutating func warnOnce(file: String, line: Int, function: String, cpu: Int = 0, pid: Int = 0, message: String? = nil) {
-        log.info("------------[ cut here ]------------")
-        if let message { log.info(message) }
-        log.info("WARNING: CPU: \(cpu) PID: \(pid) at \(file):\(line) \(function)")
-        taint |= Kernel.taintWarn
+        log.warn(file: file, line: line, function: function, cpu: cpu, pid: pid, message: message)
     }
 }

@@ -72,14 +72,20 @@ public struct Kernel: Sendable {
     /// Linux: dma_reserve (memblock_find_dma_reserve()).
     public var dmaReserve: UInt64 = 0
     /// Linux: NODE_DATA(nid) for every node that has one.
-    public var nodes: [PGData] = []
+    public var nodes: [PGData] {
+        _read { yield pageAlloc.nodes }
+        _modify { yield &pageAlloc.nodes }
+    }
     /// Linux: arch_zone_lowest_possible_pfn[], arch_zone_highest_possible_pfn[], zone_movable_pfn[].
     public var zoneBoundaries = ZoneBoundaries()
     /// Linux: nr_kernel_pages, nr_all_pages (the provisional counts free_area_init_core() makes).
     public var nrKernelPages: UInt64 = 0
     public var nrAllPages: UInt64 = 0
     /// Linux: the zonelists and policy_zone build_all_zonelists() leaves.
-    public var zonelists = Zonelists()
+    public var zonelists: Zonelists {
+        _read { yield pageAlloc.zonelists }
+        _modify { yield &pageAlloc.zonelists }
+    }
 
     // The page allocator.
     /// Linux: the vm.* sysctls.
@@ -95,8 +101,14 @@ public struct Kernel: Sendable {
     public var percpuFirstChunk: PcpuAllocInfo?
     /// Linux: nr_free_pages() just before mem_init_print_info() (the "Memory:" line's first figure).
     public var freePagesAtMemInit: UInt64 = 0
+    /// The page allocator: nodes, zones, zonelists and the memmap. Boot code reaches its parts
+    /// by Linux's global names (`nodes`, `zonelists`, `memmap`), which forward to it.
+    public var pageAlloc = PageAllocator()
     /// Every page's descriptor and every pageblock's type (from memblock_free_all on).
-    public var memmap = Memmap()
+    public var memmap: Memmap {
+        _read { yield pageAlloc.memmap }
+        _modify { yield &pageAlloc.memmap }
+    }
     /// The contents of simulated RAM.
     public var physMem = PhysMemory()
     /// The slab allocator.
@@ -113,14 +125,15 @@ public struct Kernel: Sendable {
     public var memoryModel = MemoryModel.vmemmap
     /// The seed of everything random (KASLR offsets, s->random, freelist order, shuffle).
     public var seed: UInt64 = 0
-    /// Linux: tainted_mask.
-    public var taint: UInt32 = 0
+    /// Linux: tainted_mask (kept with the log, whose reports print it).
+    public var taint: UInt32 {
+        get { log.taint }
+        set { log.taint = newValue }
+    }
     /// `init_on_alloc=` as parsed once (the page allocator asks on every allocation).
     let initOnAllocParam: Bool
     /// Linux: the WARN_ONCE of __ioremap_caller() has fired.
     var ioremapOnRAMWarned = false
-    /// Oopses so far (the "[#N]" of an oops line).
-    var oopsCount = 0
     /// Where the next part of the kernel image that boot frees lies (the parts are laid out one
     /// after another from the image's start).
     var imageFreeCursor: UInt64 = 0

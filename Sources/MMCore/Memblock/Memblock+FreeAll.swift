@@ -88,7 +88,7 @@ extension Kernel {
         memmap.resetPages(pfn, count: count)
         nodes[n].zones[z].managedPages += count
         let mt = Int(memmap.pageblockMigratetype(pfn))
-        nodes[n].zones[z].freeOneBlock(pfn, order: order, mt: mt, fpi: .toTail, &memmap)
+        pageAlloc.nodes[n].zones[z].freeOneBlock(pfn, order: order, mt: mt, fpi: .toTail, &pageAlloc.memmap)
     }
 
     /// Linux: page_alloc_init_late()'s wait for deferred_init_memmap() on every node: the free
@@ -120,7 +120,7 @@ extension Kernel {
         while pfn < end {
             if pfn & (maxOrderNrPages - 1) == 0 && pfn + maxOrderNrPages <= end {
                 let blocks = (end - pfn) / maxOrderNrPages
-                nodes[n].zones[z].freeMaxOrderRun(pfn, blocks: blocks, &memmap)
+                pageAlloc.nodes[n].zones[z].freeMaxOrderRun(pfn, blocks: blocks, &pageAlloc.memmap)
                 pfn += blocks * maxOrderNrPages
                 continue
             }

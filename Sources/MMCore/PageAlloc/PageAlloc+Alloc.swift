@@ -105,16 +105,13 @@ extension Zone {
     }
 }
 
-extension Kernel {
+extension PageAllocator {
     /// Linux: alloc_pages_node(nid, gfp, order) (`nid` nil: the CPU's node): the pfn of the
-    /// first page, or nil. `cpu` is the CPU the caller runs on (its pcp lists are used).
-    public mutating func allocPages(_ gfp: GFPFlags, order: Int, cpu: Int = 0, nid: Int32? = nil) -> UInt64? {
-        var l = NoListener()
-        return allocPages(gfp, order: order, cpu: cpu, nid: nid, listener: &l)
-    }
-
+    /// first page, or nil. `cpu` is the CPU the caller runs on (its pcp lists are used);
+    /// `mem` is RAM, which init_on_alloc and __GFP_ZERO clear.
     public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, cpu: Int = 0,
-                                                        nid: Int32? = nil, listener l: inout L) -> UInt64? {
+                                                        nid: Int32? = nil, _ mem: inout PhysMemory,
+                                                        listener l: inout L) -> UInt64? {
         guard order >= 0, order < maxOrder, let highest = gfp.zone, var mt = gfp.migratetype,
               cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty
         else {
@@ -122,7 +119,7 @@ extension Kernel {
             return nil
         }
         if zonelists.mobilityGroupingDisabled { mt = .unmovable }
-        let prefNid = preferredNode(nid ?? earlyCPUToNode(cpu))
+        let prefNid = preferredNode(nid ?? cpuNode(cpu))
         let nl = Int(prefNid)
         var firstFound: Int?
         for i in zonelists.fallback[nl].indices {
@@ -140,16 +137,16 @@ extension Kernel {
         if gfp.contains(.kswapdReclaim) { flags.insert(.kswapd) }
         let pref = zonelists.fallback[nl][first]
         if pref.zone == .normal, let n = nodeIndex(pref.nid),
-           !(numa.nodeOnline.count > 1 && !nodes[n].zones[ZoneType.dma32.rawValue].isPopulated) {
+           !(onlineNodes > 1 && !nodes[n].zones[ZoneType.dma32.rawValue].isPopulated) {
             flags.insert(.noFragment)
         }
-        if let pfn = getPageFromFreelist(gfp, order: order, flags: flags, &ctx, cpu: cpu, &l) { return pfn }
-        return allocSlowpath(gfp, order: order, &ctx, cpu: cpu, &l)
+        if let pfn = getPageFromFreelist(gfp, order: order, flags: flags, &ctx, cpu: cpu, &mem, &l) { return pfn }
+        return allocSlowpath(gfp, order: order, &ctx, cpu: cpu, &mem, &l)
     }
 
     /// Linux: numa_mem_id() for a node without memory: the nearest one that has some.
     @inline(__always)
-    func preferredNode(_ nid: Int32) -> Int32 {
+    public func preferredNode(_ nid: Int32) -> Int32 {
         let n = nid == numaNoNode || Int(nid) >= zonelists.fallback.count ? bootCPUNode : nid
         if Int(n) < zonelists.fallback.count, !zonelists.fallback[Int(n)].isEmpty { return n }
         for (i, z) in zonelists.fallback.enumerated() where !z.isEmpty { return Int32(i) }
@@ -158,7 +155,7 @@ extension Kernel {
 
     /// Linux: __alloc_pages_slowpath(), reduced to its watermark retries.
     mutating func allocSlowpath<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, _ ctx: inout AllocContext,
-                                                    cpu: Int, _ l: inout L) -> UInt64? {
+                                                    cpu: Int, _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
         var flags: AllocFlags = [.cpuset]
         if gfp.contains(.high) { flags.insert(.minReserve) }
         if gfp.contains(.kswapdReclaim) { flags.insert(.kswapd) }
@@ -171,11 +168,11 @@ extension Kernel {
         }
         if flags.contains(.kswapd) { l.pageAlloc(.slowPath(.wakeKswapd)) }
         l.pageAlloc(.slowPath(.retryMinWatermark))
-        if let pfn = getPageFromFreelist(gfp, order: order, flags: flags, &ctx, cpu: cpu, &l) { return pfn }
+        if let pfn = getPageFromFreelist(gfp, order: order, flags: flags, &ctx, cpu: cpu, &mem, &l) { return pfn }
         // Linux: __gfp_pfmemalloc_flags(): __GFP_MEMALLOC ignores the watermarks.
         if gfp.contains(.memalloc) && !gfp.contains(.nomemalloc) {
             if let pfn = getPageFromFreelist(gfp, order: order, flags: flags.union(.noWatermarks), &ctx,
-                                             cpu: cpu, &l) { return pfn }
+                                             cpu: cpu, &mem, &l) { return pfn }
         }
         if gfp.contains(.directReclaim) {
             if order > pageAllocCostlyOrder || order > 0 { l.pageAlloc(.slowPath(.directCompaction)) }
@@ -192,10 +189,10 @@ extension Kernel {
     /// Linux: get_page_from_freelist().
     mutating func getPageFromFreelist<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, flags flags0: AllocFlags,
                                                           _ ctx: inout AllocContext, cpu: Int,
-                                                          _ l: inout L) -> UInt64? {
+                                                          _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
         var flags = flags0
         let nl = Int(ctx.nid)
-        let multiNode = numa.nodeOnline.count > 1
+        let multiNode = onlineNodes > 1
         retry: while true {
             let noFallback = flags.contains(.noFragment)
             var i = ctx.prefIndex
@@ -219,7 +216,7 @@ extension Kernel {
                 }
                 if let pfn = rmqueue(node: n, zone: z, order: order, gfp: gfp, flags: flags, mt: ctx.migratetype,
                                      cpu: cpu, &l) {
-                    prepNewPage(pfn, order: order, gfp: gfp)
+                    prepNewPage(pfn, order: order, gfp: gfp, &mem)
                     if flags.contains(.highAtomic) {
                         nodes[n].zones[z].reserveHighatomicPageblock(pfn, &memmap, &l)
                     }
@@ -257,7 +254,7 @@ extension Kernel {
 
     /// Linux: prep_new_page(): refcount 1, compound head and tails for __GFP_COMP, and zeroed
     /// when init_on_alloc (Debian's default) or __GFP_ZERO asks.
-    mutating func prepNewPage(_ pfn: UInt64, order: Int, gfp: GFPFlags) {
+    mutating func prepNewPage(_ pfn: UInt64, order: Int, gfp: GFPFlags, _ mem: inout PhysMemory) {
         let mt = UInt8(gfp.migratetype?.rawValue ?? 0)
         memmap.withPage(pfn) { d in
             d.flags = gfp.contains(.comp) && order > 0 ? .head : []
@@ -270,24 +267,19 @@ extension Kernel {
                 memmap.withPage(p) { d in d.flags = .tail; d.order = UInt8(order); d.refcount = 0 }
             }
         }
-        if initOnAlloc || gfp.contains(.zero) { physMem.zero(pfn, pages: 1 << UInt64(order)) }
+        if initOnAlloc || gfp.contains(.zero) { mem.zero(pfn, pages: 1 << UInt64(order)) }
     }
 
-    /// Linux: __free_pages(page, order). Misuse is refused with Linux's "Bad page state" report.
-    @discardableResult
-    public mutating func freePages(_ pfn: UInt64, order: Int, cpu: Int = 0) -> FreeOutcome {
-        var l = NoListener()
-        return freePages(pfn, order: order, cpu: cpu, listener: &l)
-    }
-
+    /// Linux: __free_pages(page, order). Misuse is refused with Linux's "Bad page state" report
+    /// in `log`.
     @discardableResult
     public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int = 0,
-                                                       listener l: inout L) -> FreeOutcome {
+                                                       _ log: inout KernelLog, listener l: inout L) -> FreeOutcome {
         guard order >= 0, order < maxOrder, let (n, z) = zoneIndex(ofPfn: pfn), cpu >= 0, cpu < nrCPUIds
         else { return .invalidPfn }
         let slot = nodes[n].zones[z].slot
         if let reason = freeCheck(pfn, order: order) {
-            badPage(pfn, reason: reason.reason, refcount: reason.refcount)
+            badPage(pfn, reason: reason.reason, refcount: reason.refcount, &log)
             l.pageAlloc(.badPage(pfn: pfn, reason: reason.reason))
             return .badPage(reason: reason.reason)
         }
@@ -307,7 +299,7 @@ extension Kernel {
     /// The node and zone indices of the zone holding `pfn` (Linux: page_zone()), nil outside
     /// every zone.
     @inline(__always)
-    func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? {
+    public func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? {
         guard let slot = memmap.zoneSlot(pfn), let n = nodeIndex(Int32(slot / 8)) else { return nil }
         return (n, Int(slot % 8))
     }
@@ -332,18 +324,18 @@ extension Kernel {
 
     /// Linux: bad_page() and dump_page(): the report, with the page's address in the vmemmap
     /// and its flags word as Linux lays it out (node, zone, last cpupid above the flag bits).
-    mutating func badPage(_ pfn: UInt64, reason: BadPageReason, refcount: Int) {
+    func badPage(_ pfn: UInt64, reason: BadPageReason, refcount: Int, _ log: inout KernelLog) {
         let mapcount = memmap.buddyOrder(pfn) != nil ? -128 : 0
-        let page = sections.vmemmap.base &+ pfn &* 64
+        let page = vmemmapBase &+ pfn &* 64
         log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
         log.info("page:\(ptr(page)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
         log.info("flags: \(pageFlagsText(pfn))")
         log.info("page dumped because: \(reason.dumpReason)")
-        taint |= Kernel.taintBadPage
+        log.taint |= KernelLog.taintBadPage
     }
 
     /// Linux: %pGp — page->flags as a number, then the set flags and the node/zone fields.
-    func pageFlagsText(_ pfn: UInt64) -> String {
+    public func pageFlagsText(_ pfn: UInt64) -> String {
         let d = memmap.page(pfn)
         let slot = memmap.zoneSlot(pfn) ?? 0
         let node = UInt64(slot / 8), zone = UInt64(slot % 8)
@@ -359,6 +351,36 @@ extension Kernel {
         for (i, n) in names.enumerated() { joined += (i == 0 ? "" : "|") + n }
         return "\(hex(bits))(\(joined))"
     }
+}
+
+extension Kernel {
+    /// Linux: alloc_pages_node(): the page allocator, with RAM to clear.
+    public mutating func allocPages(_ gfp: GFPFlags, order: Int, cpu: Int = 0, nid: Int32? = nil) -> UInt64? {
+        var l = NoListener()
+        return pageAlloc.allocPages(gfp, order: order, cpu: cpu, nid: nid, &physMem, listener: &l)
+    }
+
+    public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, cpu: Int = 0,
+                                                        nid: Int32? = nil, listener l: inout L) -> UInt64? {
+        pageAlloc.allocPages(gfp, order: order, cpu: cpu, nid: nid, &physMem, listener: &l)
+    }
+
+    /// Linux: __free_pages(): the page allocator, with the kernel log for its reports.
+    @discardableResult
+    public mutating func freePages(_ pfn: UInt64, order: Int, cpu: Int = 0) -> FreeOutcome {
+        var l = NoListener()
+        return pageAlloc.freePages(pfn, order: order, cpu: cpu, &log, listener: &l)
+    }
+
+    @discardableResult
+    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int = 0,
+                                                       listener l: inout L) -> FreeOutcome {
+        pageAlloc.freePages(pfn, order: order, cpu: cpu, &log, listener: &l)
+    }
+
+    /// The node and zone indices of the zone holding `pfn` (Linux: page_zone()).
+    @inline(__always)
+    func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? { pageAlloc.zoneIndex(ofPfn: pfn) }
 
     /// Linux: init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y in Debian; init_on_alloc=0 turns
     /// it off), parsed once at Kernel.init.

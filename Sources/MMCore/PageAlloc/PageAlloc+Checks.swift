@@ -13,7 +13,7 @@ extension Kernel {
         var l = NoListener()
         for n in nodes.indices {
             for z in nodes[n].zones.indices {
-                for cpu in nodes[n].zones[z].pcp.indices { nodes[n].zones[z].drainPages(cpu: cpu, &memmap, &l) }
+                for cpu in pageAlloc.nodes[n].zones[z].pcp.indices { pageAlloc.nodes[n].zones[z].drainPages(cpu: cpu, &pageAlloc.memmap, &l) }
             }
         }
     }

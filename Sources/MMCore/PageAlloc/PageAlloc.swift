@@ -383,7 +383,7 @@ extension Kernel {
     }
 
     /// Where node `nid`'s pg_data_t sits in `nodes`.
-    func nodeIndex(_ nid: Int32) -> Int? { nodes.firstIndex { $0.nodeId == nid } }
+    func nodeIndex(_ nid: Int32) -> Int? { pageAlloc.nodeIndex(nid) }
 
     /// Linux: build_all_zonelists(NULL) at boot: every node's fallback order, "Total pages"
     /// (provisional managed pages; no watermarks exist yet) and the policy zone.
@@ -446,6 +446,9 @@ extension Kernel {
         zl.totalPages = total
         zl.mobilityGroupingDisabled = total < 512 * 5
         zonelists = zl
+        // From here on the page allocator can allocate: it takes the facts its paths read.
+        pageAlloc.configure(cpuToNode: (0..<nrCPUIds).map { earlyCPUToNode($0) }, onlineNodes: numa.nodeOnline.count,
+                            initOnAlloc: initOnAlloc, vmemmapBase: sections.vmemmap.base)
         log.info("Built \(numa.nodeOnline.count) zonelists, mobility grouping \(zl.mobilityGroupingDisabled ? "off" : "on").  Total pages: \(total)")
         log.info("Policy zone: \(zl.policyZone.name)")
     }

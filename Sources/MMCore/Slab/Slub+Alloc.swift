@@ -459,7 +459,7 @@ extension Kernel {
     /// becomes the cpu slab.
     mutating func getPartial<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, node: Int32, cpu: Int, origSize: Int,
                                                  _ l: inout L) -> (UInt64, SlabID?)? {
-        let search = node == numaNoNode ? preferredNode(earlyCPUToNode(cpu)) : node
+        let search = node == numaNoNode ? pageAlloc.preferredNode(pageAlloc.cpuNode(cpu)) : node
         if let r = getPartialNode(id, search, origSize: origSize, cpu: cpu, &l) { return r }
         if node != numaNoNode { return nil }
         // get_any_partial(): remote_node_defrag_ratio 1000 of 1024.
@@ -671,7 +671,7 @@ extension Kernel {
                 // set_freepointer()'s naive double-free check.
                 log.info("kernel BUG at mm/slub.c:419!")
                 log.info("invalid opcode: 0000 [#\(nextOops())] PREEMPT SMP NOPTI")
-                taint |= Kernel.taintDie
+                taint |= KernelLog.taintDie
             } else {
                 modelReport(id, object, "double free")
             }

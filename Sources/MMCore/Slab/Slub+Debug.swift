@@ -14,23 +14,10 @@
 //        trace missing", which Linux prints for a track without a stack handle).
 
 extension Kernel {
-    /// Linux: TAINT_BAD_PAGE, TAINT_DIE, TAINT_WARN as bits of tainted_mask.
-    static let taintBadPage: UInt32 = 1 << 5
-    static let taintDie: UInt32 = 1 << 7
-    static let taintWarn: UInt32 = 1 << 9
+    /// Linux: print_tainted() (KernelLog.taintText).
+    public var taintText: String { log.taintText }
 
-    /// Linux: print_tainted().
-    public var taintText: String {
-        if taint == 0 { return "Not tainted" }
-        let chars: [(Character, Character)] = [("P", "G"), ("F", " "), ("S", " "), ("R", " "), ("M", " "), ("B", " "),
-                                                ("U", " "), ("D", " "), ("A", " "), ("W", " "), ("C", " "), ("I", " "),
-                                                ("O", " "), ("E", " "), ("L", " "), ("K", " "), ("X", " "), ("T", " "), ("N", " ")]
-        var s = "Tainted: "
-        for (i, c) in chars.enumerated() { s.append(taint & (1 << UInt32(i)) != 0 ? c.0 : c.1) }
-        return s
-    }
-
-    mutating func nextOops() -> Int { oopsCount += 1; return oopsCount }
+    mutating func nextOops() -> Int { log.nextOops() }
 
     /// A misuse Linux would not notice without slub_debug: the model refuses it and says so.
     mutating func modelReport(_ id: CacheID, _ object: UInt64, _ what: String) {
@@ -112,7 +99,7 @@ extension Kernel {
     func slabInfoLine(_ sid: SlabID) -> String {
         let slab = slub.slabs[sid]
         let page = sections.vmemmap.base &+ slab.pfn &* 64
-        return "Slab \(pa(page)) objects=\(slab.objects) used=\(slab.inuse) fp=\(pa(slab.freelist)) flags=\(pageFlagsText(slab.pfn))"
+        return "Slab \(pa(page)) objects=\(slab.objects) used=\(slab.inuse) fp=\(pa(slab.freelist)) flags=\(pageAlloc.pageFlagsText(slab.pfn))"
     }
 
     /// Linux: slab_err().
@@ -120,7 +107,7 @@ extension Kernel {
         slub.errors += 1
         slabBug(id, what)
         log.info(slabInfoLine(sid))
-        taint |= Kernel.taintBadPage
+        taint |= KernelLog.taintBadPage
     }
 
     /// Linux: object_err().
@@ -133,7 +120,7 @@ extension Kernel {
         } else {
             printTrailer(id, sid, object)
         }
-        taint |= Kernel.taintBadPage
+        taint |= KernelLog.taintBadPage
     }
 
     /// Linux: print_section() → print_hex_dump(DUMP_PREFIX_ADDRESS, 16, 1, ascii).
@@ -202,7 +189,7 @@ extension Kernel {
         let first = physMem.read(faultPhys)
         log.info("\(pa(fault))-\(pa(end &- 1)) @offset=\(fault &- slabAddress(sid)). First byte 0x\(String(first, radix: 16)) instead of 0x\(String(value, radix: 16))")
         printTrailer(id, sid, object)
-        taint |= Kernel.taintBadPage
+        taint |= KernelLog.taintBadPage
         slabFix(id, "Restoring \(what) \(pa(fault))-\(pa(end &- 1))=0x\(String(value, radix: 16))")
         physMem.fill(faultPhys, end &- fault, value)
         return false
