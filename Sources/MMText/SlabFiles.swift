@@ -13,7 +13,7 @@ public enum SlabFiles {
                    "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>"]
         for id in k.slabCachesNewestFirst {
             let s = k.slub.caches[id]
-            let i = k.slabInfo(id)
+            let i = k.slub.slabInfo(id)
             out.append(padRight(s.name, 17) + " " + padLeft(String(i.activeObjs), 6) + " " + padLeft(String(i.numObjs), 6)
                        + " " + padLeft(String(s.size), 6) + " " + padLeft(String(s.objects), 4) + " " + padLeft(String(1 << s.order), 4)
                        + " : tunables    0    0    0 : slabdata " + padLeft(String(i.numSlabs), 6) + " "
@@ -25,18 +25,18 @@ public enum SlabFiles {
     /// The sysfs attributes `kmemlab slab` prints, in slab_attrs[] order.
     public static func attributes(_ k: Kernel, _ id: CacheID) -> [(String, String)] {
         let s = k.slub.caches[id]
-        let info = k.slabInfo(id)
+        let info = k.slub.slabInfo(id)
         // Linux: n->nr_partial, and count_partial(count_inuse) over each node's partial list.
         var partialSlabs = 0, partialObjects = 0
         for nid in s.node.indices where s.node[nid].present {
             partialSlabs += s.node[nid].nrPartial
-            for sid in k.nodePartialSlabs(id, nid: nid) { partialObjects += Int(k.slub.slabs[sid].inuse) }
+            for sid in k.slub.nodePartialSlabs(id, nid: nid) { partialObjects += Int(k.slub.slabs[sid].inuse) }
         }
         var cpuSlabs = 0, cpuPartialSlabs = 0
-        for c in k.cpuSlabs(of: id) {
+        for c in k.slub.cpuSlabs(of: id) {
             if !c.slab.isNone { cpuSlabs += 1 }
             var p = c.partial
-            while !p.isNone { cpuPartialSlabs += 1; p = k.nextCPUPartial(p) }
+            while !p.isNone { cpuPartialSlabs += 1; p = k.slub.nextCPUPartial(p) }
         }
         func b(_ f: SlabFlags) -> String { s.flags.contains(f) ? "1" : "0" }
         return [
@@ -57,11 +57,11 @@ public enum SlabFiles {
     public static func describe(_ k: Kernel, _ id: CacheID) -> [String] {
         let s = k.slub.caches[id]
         var out: [String] = []
-        let dir = k.hasUniqueSysfsName(id) ? s.uniqueID : s.name
+        let dir = k.slub.hasUniqueSysfsName(id) ? s.uniqueID : s.name
         out.append("/sys/kernel/slab/\(dir)/" + (dir != s.name ? "  (\(([s.name] + s.aliases).joined(separator: ", ")) link here)" : ""))
         for (name, value) in attributes(k, id) { out.append("  " + padRight(name, 25) + " " + value) }
         out.append("free pointer at offset \(s.offset), metadata from \(s.inuse), left red zone \(s.redLeftPad) bytes; slabs of order \(s.order) (fallback order \(s.minOrder), \(s.minObjects) objects)")
-        let slabs = k.slabs(of: id)
+        let slabs = k.slub.slabs(of: id)
         if slabs.isEmpty { out.append("no slabs") }
         for sid in slabs {
             let slab = k.slub.slabs[sid]

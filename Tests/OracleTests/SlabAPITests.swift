@@ -67,7 +67,7 @@ struct SlabAPITests {
         #expect(rec.slabEvents.last == .freeFast(cache: id, object: a))
         // The stored word is next ^ s->random ^ bswap(address of the word): never the plain pointer.
         let word = k.physMem.readWord(try #require(k.directMapPhys(a)) + 48)
-        let next = k.slub.cpuSlabs[k.cpuIndex(id, 0)].freelist
+        let next = k.slub.cpuSlabs[k.slub.cpuIndex(id, 0)].freelist
         #expect(next == a)
         #expect(word != 0 && word != b)
         #expect(k.slabAllocNode(id, .gfpKernel, cpu: 0) == a, "LIFO")
@@ -106,12 +106,12 @@ struct SlabAPITests {
         #expect(per == 16 && k.slub.caches[id].order == 1 && k.slub.caches[id].cpuPartial == 52)
         var objs: [UInt64] = []
         for _ in 0..<(per * 3) { objs.append(try must64(k.slabAllocNode(id, .gfpKernel, cpu: 0))) }
-        #expect(k.slabInfo(id).numSlabs == 3)
+        #expect(k.slub.slabInfo(id).numSlabs == 3)
         // Freeing into a full slab that is not the cpu slab freezes it onto this CPU's partial list.
         var rec = EventRecorder()
         #expect(k.slabFree(id, objs[0], cpu: 1, &rec) == .freed)
         #expect(rec.slabEvents.contains { if case .freeSlow(_, _, _, .cpuPartial) = $0 { return true }; return false })
-        #expect(k.slub.cpuSlabs[k.cpuIndex(id, 1)].partial.isNone == false)
+        #expect(k.slub.cpuSlabs[k.slub.cpuIndex(id, 1)].partial.isNone == false)
         // CPU 1 now allocates from that partial slab.
         rec = EventRecorder()
         #expect(k.slabAllocNode(id, .gfpKernel, nid: numaNoNode, cpu: 1, origSize: -1, &rec) == objs[0])
@@ -119,7 +119,7 @@ struct SlabAPITests {
         // Free everything and flush: empty slabs beyond min_partial go back to the page allocator.
         for o in objs { #expect(k.slabFree(id, o, cpu: 0) == .freed) }
         k.kmemCacheShrink(id)
-        #expect(k.slabInfo(id) == SlabInfo(activeObjs: 0, numObjs: 0, numSlabs: 0))
+        #expect(k.slub.slabInfo(id) == SlabInfo(activeObjs: 0, numObjs: 0, numSlabs: 0))
         #expect(k.checkPageAllocInvariants() == nil)
         k.kmemCacheDestroy(id)
         #expect(k.slub.find("t_slow") == nil)
@@ -194,9 +194,9 @@ struct SlabAPITests {
         for o in objs[1].prefix(1) { _ = k.slabFree(id, o) }
         for o in objs[2] { _ = k.slabFree(id, o) }
         k.kmemCacheShrink(id)
-        let order = k.nodePartialSlabs(id, nid: 0).map { k.slub.slabs[$0].inuse }
+        let order = k.slub.nodePartialSlabs(id, nid: 0).map { k.slub.slabs[$0].inuse }
         #expect(order == [15, 1], "fullest first; the empty slab is gone; the full one is on no list")
-        #expect(k.slabInfo(id).numSlabs == 3)
+        #expect(k.slub.slabInfo(id).numSlabs == 3)
         #expect(k.checkSlubInvariants() == nil)
         // Slabs with more than 32 free objects are not promoted: they keep their order behind.
         let small = try testCache(&k, "t_shrink64", 64, [])   // 64 objects per slab
@@ -204,12 +204,12 @@ struct SlabAPITests {
         for _ in 0..<5 { held.append((0..<64).map { _ in k.slabAllocNode(small, .gfpKernel)! }) }
         for (i, keep) in [10, 60, 30, 62, 20].enumerated() { for o in held[i].dropFirst(keep) { _ = k.slabFree(small, o) } }
         for cpu in 0..<2 { k.flushCPUSlab(small, cpu: cpu) }
-        let before = k.nodePartialSlabs(small, nid: 0)
+        let before = k.slub.nodePartialSlabs(small, nid: 0)
         let free = { (sid: SlabID) in Int(k.slub.slabs[sid].objects - k.slub.slabs[sid].inuse) }
         let promoted = before.filter { free($0) <= 32 }.reversed().sorted { free($0) < free($1) }
         let rest = before.filter { free($0) > 32 }
         k.kmemCacheShrink(small)
-        #expect(k.nodePartialSlabs(small, nid: 0) == promoted + rest)
+        #expect(k.slub.nodePartialSlabs(small, nid: 0) == promoted + rest)
         #expect(rest.count == 3 && promoted.count == 2)
     }
 

@@ -97,9 +97,9 @@ struct SlabOracleTests {
             // A merged name's sysfs directory is its cache's unique id.
             let id = try #require(k.slub.find(row["name"]))
             if row["alias_of"] != "-" {
-                #expect(k.hasUniqueSysfsName(id) && k.slub.caches[id].uniqueID == row["alias_of"], "\(row["name"]) → \(row["alias_of"])")
+                #expect(k.slub.hasUniqueSysfsName(id) && k.slub.caches[id].uniqueID == row["alias_of"], "\(row["name"]) → \(row["alias_of"])")
             } else {
-                #expect(!k.hasUniqueSysfsName(id), "\(row["name"]) should not be mergeable")
+                #expect(!k.slub.hasUniqueSysfsName(id), "\(row["name"]) should not be mergeable")
             }
             compared += 1
         }

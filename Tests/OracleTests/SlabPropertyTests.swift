@@ -62,7 +62,7 @@ struct SlabPropertyTests {
         #expect(k.checkSlubInvariants() == nil, "\(k.checkSlubInvariants() ?? "")")
         for c in caches {
             k.kmemCacheShrink(c)
-            #expect(k.slabInfo(c).numSlabs == 0)
+            #expect(k.slub.slabInfo(c).numSlabs == 0)
             k.kmemCacheDestroy(c)
         }
         for id in k.slub.list { k.kmemCacheShrink(id) }

@@ -76,29 +76,7 @@ extension Kernel {
         }
     }
 
-    /// Linux: slab_unmergeable().
-    func slabUnmergeable(_ s: KmemCache) -> Bool {
-        slub.nomerge || !s.flags.isDisjoint(with: .neverMerge) || s.ctor != nil || s.usersize != 0 || s.refcount < 0
-    }
 
-    /// Linux: find_mergeable(): the oldest cache this request could share.
-    func findMergeable(_ spec: KmemCacheSpec) -> CacheID? {
-        if slub.nomerge || spec.ctor != nil { return nil }
-        var size = alignUp(spec.size, 8)
-        let align = Kernel.calculateAlignment(spec.flags, spec.align, size)
-        size = alignUp(size, align)
-        let flags = kmemCacheFlags(spec.flags, name: spec.name)
-        if !flags.isDisjoint(with: .neverMerge) { return nil }
-        for id in slub.list {
-            let s = slub.caches[id]
-            if slabUnmergeable(s) || size > s.size { continue }
-            if flags.intersection(.mergeSame) != s.flags.intersection(.mergeSame) { continue }
-            if s.size & ~(align - 1) != s.size { continue }
-            if s.size - size >= 8 { continue }
-            return id
-        }
-        return nil
-    }
 
     /// Why kmem_cache_create() can refuse.
     public enum CacheCreateError: Error, Equatable, Sendable {
@@ -108,88 +86,7 @@ extension Kernel {
         case noOrder
     }
 
-    /// Linux: kmem_cache_create_usercopy(): a new cache, or an existing one it merges into.
-    public mutating func kmemCacheCreate(_ spec: KmemCacheSpec) throws(CacheCreateError) -> CacheID {
-        guard spec.size >= 8, spec.size <= Int(Int32.max) - 8 else {
-            log.info("kmem_cache_create(\(spec.name)) failed with error -22")
-            throw .invalidSize
-        }
-        var spec = spec
-        if !spec.flags.isSubset(of: .createMask) {
-            log.info("kmem_cache_create(\(spec.name)) failed with error -22")
-            throw .badFlags
-        }
-        spec.flags = spec.flags.intersection(SlabFlags.createMask)
-        if spec.usersize > spec.size || spec.size - spec.usersize < spec.useroffset || (spec.usersize == 0 && spec.useroffset != 0) {
-            spec.usersize = 0; spec.useroffset = 0
-        }
-        if spec.usersize == 0, let target = findMergeable(spec) {
-            // __kmem_cache_alias()
-            slub.caches[target].refcount += 1
-            slub.caches[target].objectSize = Swift.max(slub.caches[target].objectSize, spec.size)
-            slub.caches[target].inuse = Swift.max(slub.caches[target].inuse, alignUp(spec.size, 8))
-            slub.caches[target].aliases.append(spec.name)
-            return target
-        }
-        // create_cache(): the struct kmem_cache itself comes from the kmem_cache cache.
-        guard let addr = slabAllocNode(slub.kmemCache, .gfpKernel, nid: numaNoNode, cpu: 0) else {
-            log.info("kmem_cache_create(\(spec.name)) failed with error -12")
-            throw .noMemory
-        }
-        var c = KmemCache(name: spec.name, objectSize: spec.size,
-                          align: Kernel.calculateAlignment(spec.flags, spec.align, spec.size), flags: spec.flags)
-        c.useroffset = spec.useroffset
-        c.usersize = spec.usersize
-        c.ctor = spec.ctor
-        c.address = addr
-        let id = CacheID(index: slub.caches.count)
-        slub.caches.append(c)
-        guard kmemCacheOpen(id) else {
-            slub.caches[id].destroyed = true
-            _ = slabFree(slub.kmemCache, addr)
-            log.info("kmem_cache_create(\(spec.name)) failed with error -22")
-            throw .noOrder
-        }
-        slub.list.append(id)
-        return id
-    }
 
-    /// Linux: kmem_cache_destroy(): an alias only drops its reference; the last user flushes the
-    /// CPUs and frees every slab. Objects still allocated are reported as Linux does.
-    public mutating func kmemCacheDestroy(_ id: CacheID) {
-        guard slub.caches.holds(id), !slub.caches[id].destroyed else { return }
-        slub.caches[id].refcount -= 1
-        if slub.caches[id].refcount > 0 { return }
-        for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu) }
-        var leaked = false
-        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].present {
-            var sid = slub.caches[id].node[nid].partialHead
-            while !sid.isNone {
-                let next = slub.slabs[sid].next
-                if slub.slabs[sid].inuse == 0 {
-                    removePartial(id, sid)
-                    var l = NoListener()
-                    discardSlab(id, sid, cpu: 0, &l)
-                } else {
-                    leaked = true
-                    slabErr(id, sid, "Objects remaining in \(slub.caches[id].name) on __kmem_cache_shutdown()")
-                }
-                sid = next
-            }
-            if slub.caches[id].node[nid].nrSlabs > 0 { leaked = true }
-        }
-        if leaked {
-            log.info("kmem_cache_destroy \(slub.caches[id].name): Slab cache still has objects when called from kmemlab")
-            slub.caches[id].refcount = 1
-            return
-        }
-        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].address != 0 {
-            _ = slabFree(slub.kmemCacheNode, slub.caches[id].node[nid].address)
-        }
-        if slub.caches[id].address != 0 { _ = slabFree(slub.kmemCache, slub.caches[id].address) }
-        slub.caches[id].destroyed = true
-        slub.list.removeAll { $0 == id }
-    }
 
     /// Linux: create_kmalloc_caches(0): NORMAL, CGROUP, RECLAIM, DMA, each 8 … 8k.
     mutating func createKmallocCaches() {
@@ -209,9 +106,12 @@ extension Kernel {
                 }
                 let size = Kmalloc.size(index: i)
                 // create_kmalloc_cache(): its struct comes from kmem_cache.
-                let addr = slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0) ?? 0
-                let id = createBootCache(KmemCacheSpec(name: type.name(Kmalloc.sizeName(index: i)), size: size,
-                                                       flags: flags.union(.kmalloc), usersize: size))
+                let addr = slub.slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0, &pageAlloc, &physMem,
+                                              &log) ?? 0
+                let id = slub.createBootCache(KmemCacheSpec(name: type.name(Kmalloc.sizeName(index: i)), size: size,
+                                                       flags: flags.union(.kmalloc), usersize: size), &pageAlloc,
+                                                       &physMem,
+                                                       &log)
                 slub.caches[id].address = addr
                 slub.caches[id].refcount = type == .normal ? -1 : 1
                 slub.list.append(id)
@@ -250,7 +150,7 @@ extension Kernel {
             return directMapVirt(pfn << pageShift)
         }
         guard let id = kmallocSlab(size, gfp) else { return nil }
-        return slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: size, &l)
+        return slub.slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: size, &pageAlloc, &physMem, &log, &l)
     }
 
     /// Linux: kzalloc().
@@ -274,8 +174,8 @@ extension Kernel {
             return .refused(.notDirectMapAddress)
         }
         let pfn = phys >> pageShift
-        if let sid = slabID(ofPfn: pfn) {
-            return slabFree(slub.slabs[sid].cache, addr, cpu: cpu, &l)
+        if let sid = slub.slabID(ofPfn: pfn, pageAlloc) {
+            return slub.slabFree(slub.slabs[sid].cache, addr, cpu: cpu, &pageAlloc, &physMem, &log, &l)
         }
         // free_large_kmalloc(): a compound head (or an order-0 page) given out by kmalloc.
         let d = memmap.isMaterialised(pfn) ? memmap.page(pfn) : PageDescriptor()
@@ -303,7 +203,7 @@ extension Kernel {
         if addr <= Kmalloc.zeroSizePtr { return 0 }
         guard let phys = directMapPhys(addr) else { return 0 }
         let pfn = phys >> pageShift
-        if let sid = slabID(ofPfn: pfn) { return slub.caches[slub.slabs[sid].cache].objectSize }
+        if let sid = slub.slabID(ofPfn: pfn, pageAlloc) { return slub.caches[slub.slabs[sid].cache].objectSize }
         let d = memmap.isMaterialised(pfn) ? memmap.page(pfn) : PageDescriptor()
         return Int(pageSize) << (d.flags.contains(.head) ? Int(d.order) : 0)
     }
@@ -331,7 +231,120 @@ extension Kernel {
     mutating func createBootSlabCaches() {
         let table = slabCacheTable ?? Kernel.bootSlabCaches
         for spec in table where slub.find(spec.name) == nil {
-            _ = try? kmemCacheCreate(spec)
+            _ = try? slub.kmemCacheCreate(spec, &pageAlloc, &physMem, &log)
         }
+    }
+}
+
+extension SlubState {
+    /// Linux: slab_unmergeable().
+    func slabUnmergeable(_ s: KmemCache) -> Bool {
+        nomerge || !s.flags.isDisjoint(with: .neverMerge) || s.ctor != nil || s.usersize != 0 || s.refcount < 0
+    }
+
+    /// Linux: find_mergeable(): the oldest cache this request could share.
+    func findMergeable(_ spec: KmemCacheSpec) -> CacheID? {
+        if nomerge || spec.ctor != nil { return nil }
+        var size = alignUp(spec.size, 8)
+        let align = Kernel.calculateAlignment(spec.flags, spec.align, size)
+        size = alignUp(size, align)
+        let flags = kmemCacheFlags(spec.flags, name: spec.name)
+        if !flags.isDisjoint(with: .neverMerge) { return nil }
+        for id in list {
+            let s = caches[id]
+            if slabUnmergeable(s) || size > s.size { continue }
+            if flags.intersection(.mergeSame) != s.flags.intersection(.mergeSame) { continue }
+            if s.size & ~(align - 1) != s.size { continue }
+            if s.size - size >= 8 { continue }
+            return id
+        }
+        return nil
+    }
+
+    /// Linux: kmem_cache_create_usercopy(): a new cache, or an existing one it merges into.
+    public mutating func kmemCacheCreate(_ spec: KmemCacheSpec,
+                                         _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                         _ log: inout KernelLog) throws(Kernel.CacheCreateError) -> CacheID {
+        guard spec.size >= 8, spec.size <= Int(Int32.max) - 8 else {
+            log.info("kmem_cache_create(\(spec.name)) failed with error -22")
+            throw .invalidSize
+        }
+        var spec = spec
+        if !spec.flags.isSubset(of: .createMask) {
+            log.info("kmem_cache_create(\(spec.name)) failed with error -22")
+            throw .badFlags
+        }
+        spec.flags = spec.flags.intersection(SlabFlags.createMask)
+        if spec.usersize > spec.size || spec.size - spec.usersize < spec.useroffset || (spec.usersize == 0 && spec.useroffset != 0) {
+            spec.usersize = 0; spec.useroffset = 0
+        }
+        if spec.usersize == 0, let target = findMergeable(spec) {
+            // __kmem_cache_alias()
+            caches[target].refcount += 1
+            caches[target].objectSize = Swift.max(caches[target].objectSize, spec.size)
+            caches[target].inuse = Swift.max(caches[target].inuse, alignUp(spec.size, 8))
+            caches[target].aliases.append(spec.name)
+            return target
+        }
+        // create_cache(): the struct kmem_cache itself comes from the kmem_cache cache.
+        guard let addr = slabAllocNode(kmemCache, .gfpKernel, nid: numaNoNode, cpu: 0, &pages, &mem, &log) else {
+            log.info("kmem_cache_create(\(spec.name)) failed with error -12")
+            throw .noMemory
+        }
+        var c = KmemCache(name: spec.name, objectSize: spec.size,
+                          align: Kernel.calculateAlignment(spec.flags, spec.align, spec.size), flags: spec.flags)
+        c.useroffset = spec.useroffset
+        c.usersize = spec.usersize
+        c.ctor = spec.ctor
+        c.address = addr
+        let id = CacheID(index: caches.count)
+        caches.append(c)
+        guard kmemCacheOpen(id, &pages, &mem, &log) else {
+            caches[id].destroyed = true
+            _ = slabFree(kmemCache, addr, &pages, &mem, &log)
+            log.info("kmem_cache_create(\(spec.name)) failed with error -22")
+            throw .noOrder
+        }
+        list.append(id)
+        return id
+    }
+
+    /// Linux: kmem_cache_destroy(): an alias only drops its reference; the last user flushes the
+    /// CPUs and frees every slab. Objects still allocated are reported as Linux does.
+    public mutating func kmemCacheDestroy(_ id: CacheID,
+                                          _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                          _ log: inout KernelLog) {
+        guard caches.holds(id), !caches[id].destroyed else { return }
+        caches[id].refcount -= 1
+        if caches[id].refcount > 0 { return }
+        for cpu in 0..<possibleCPUs { flushCPUSlab(id, cpu: cpu, &pages, &mem, &log) }
+        var leaked = false
+        for nid in caches[id].node.indices where caches[id].node[nid].present {
+            var sid = caches[id].node[nid].partialHead
+            while !sid.isNone {
+                let next = slabs[sid].next
+                if slabs[sid].inuse == 0 {
+                    removePartial(id, sid)
+                    var l = NoListener()
+                    discardSlab(id, sid, cpu: 0, &pages, &mem, &log, &l)
+                } else {
+                    leaked = true
+                    slabErr(id, sid, "Objects remaining in \(caches[id].name) on __kmem_cache_shutdown()", &pages, &log)
+                }
+                sid = next
+            }
+            if caches[id].node[nid].nrSlabs > 0 { leaked = true }
+        }
+        if leaked {
+            log.info("kmem_cache_destroy \(caches[id].name): Slab cache still has objects when called from kmemlab")
+            caches[id].refcount = 1
+            return
+        }
+        for nid in caches[id].node.indices where caches[id].node[nid].address != 0 {
+            _ = slabFree(kmemCacheNode, caches[id].node[nid].address, &pages, &mem, &log)
+        }
+        if caches[id].address != 0 { _ = slabFree(kmemCache, caches[id].address, &pages, &mem, &log) }
+        caches[id].destroyed = true
+        list.removeAll { $0 == id }
     }
 }

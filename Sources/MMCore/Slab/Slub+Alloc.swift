@@ -98,36 +98,101 @@ extension Kernel {
         return virt - pageOffset
     }
 
+
+
+
+
+
+
+
+    // MARK: lists
+
+
+
+
+
+
+
+    // MARK: slabs from and to the page allocator
+
+
+
+
+    // MARK: allocation
+
+
+
+
+
+
+
+
+
+
+
+
+
+    // MARK: free
+
+
+
+
+
+    // MARK: shrink, bulk
+
+
+
+
+}
+
+extension PageAllocListener {
+    /// Slab events are optional for a listener.
+    public mutating func slab(_ event: SlabEvent) {}
+}
+
+extension SlubState {
+    // MARK: addresses and free pointers
+
+    /// The direct-map address of a physical address (Linux: __va()).
+    @inline(__always)
+    func directMapVirt(_ phys: PhysAddr) -> UInt64 { phys &+ directMapBase }
+    /// The physical address of a direct-map address (Linux: __pa()); nil outside the map.
+    @inline(__always)
+    func directMapPhys(_ virt: UInt64) -> PhysAddr? {
+        guard virt >= directMapBase, virt - directMapBase < maxPfn << pageShift else { return nil }
+        return virt - directMapBase
+    }
+
     /// Linux: slab_address().
     @inline(__always)
-    func slabAddress(_ sid: SlabID) -> UInt64 { directMapVirt(slub.slabs[sid].pfn << pageShift) }
+    func slabAddress(_ sid: SlabID) -> UInt64 { directMapVirt(slabs[sid].pfn << pageShift) }
 
     /// Linux: get_freepointer(): the word at object + offset, decoded.
     @inline(__always)
-    func getFreepointer(_ id: CacheID, _ object: UInt64) -> UInt64 {
-        let slot = object &+ UInt64(slub.caches[id].offset)
-        return physMem.readWord(slot &- pageOffset) ^ slub.caches[id].random ^ slot.byteSwapped
+    func getFreepointer(_ id: CacheID, _ object: UInt64, _ mem: PhysMemory) -> UInt64 {
+        let slot = object &+ UInt64(caches[id].offset)
+        return mem.readWord(slot &- directMapBase) ^ caches[id].random ^ slot.byteSwapped
     }
 
     /// Linux: set_freepointer() (the BUG_ON for an object freed onto itself is the caller's).
     @inline(__always)
-    mutating func setFreepointer(_ id: CacheID, _ object: UInt64, _ fp: UInt64) {
-        let slot = object &+ UInt64(slub.caches[id].offset)
-        physMem.writeWord(slot &- pageOffset, fp ^ slub.caches[id].random ^ slot.byteSwapped)
+    mutating func setFreepointer(_ id: CacheID, _ object: UInt64, _ fp: UInt64, _ mem: inout PhysMemory) {
+        let slot = object &+ UInt64(caches[id].offset)
+        mem.writeWord(slot &- directMapBase, fp ^ caches[id].random ^ slot.byteSwapped)
     }
 
     /// Which object of its slab an address is (nil if not an object's start).
     @inline(__always)
     func objectIndex(_ id: CacheID, _ sid: SlabID, _ object: UInt64) -> Int? {
-        let size = slub.caches[id].size
-        let base = slabAddress(sid) &+ UInt64(slub.caches[id].redLeftPad)
+        let size = caches[id].size
+        let base = slabAddress(sid) &+ UInt64(caches[id].redLeftPad)
         guard object >= base else { return nil }
         let off = object - base
         guard off < UInt64(1) << 22 else { return nil }
         // Linux: obj_to_index() divides with a reciprocal too. ceil(2^44 / size) is exact
         // for every offset inside a slab (< 4 MiB) and every object size (≤ 4 MiB).
-        let q = Int((off &* slub.caches[id].reciprocal) >> 44)
-        guard off == UInt64(q * size), q < Int(slub.slabs[sid].objects) else { return nil }
+        let q = Int((off &* caches[id].reciprocal) >> 44)
+        guard off == UInt64(q * size), q < Int(slabs[sid].objects) else { return nil }
         return q
     }
 
@@ -138,144 +203,145 @@ extension Kernel {
 
     @inline(__always)
     func isAllocatedObject(_ sid: SlabID, _ index: Int) -> Bool {
-        slub.objectBits[sid.index][index >> 6] & (1 << UInt64(index & 63)) != 0
+        objectBits[sid.index][index >> 6] & (1 << UInt64(index & 63)) != 0
     }
+
     @inline(__always)
     mutating func setAllocatedObject(_ sid: SlabID, _ index: Int, _ on: Bool) {
-        if on { slub.objectBits[sid.index][index >> 6] |= 1 << UInt64(index & 63) }
-        else { slub.objectBits[sid.index][index >> 6] &= ~(1 << UInt64(index & 63)) }
+        if on { objectBits[sid.index][index >> 6] |= 1 << UInt64(index & 63) }
+        else { objectBits[sid.index][index >> 6] &= ~(1 << UInt64(index & 63)) }
     }
-    mutating func markAllocated(_ id: CacheID, _ object: UInt64, _ on: Bool) {
-        guard let pfn = directMapPhys(object).map({ $0 >> pageShift }), let sid = slabID(ofPfn: pfn),
+
+    mutating func markAllocated(_ id: CacheID, _ object: UInt64, _ on: Bool, _ pages: inout PageAllocator) {
+        guard let pfn = directMapPhys(object).map({ $0 >> pageShift }), let sid = slabID(ofPfn: pfn, pages),
               let i = objectIndex(id, sid, object) else { return }
         setAllocatedObject(sid, i, on)
     }
 
     /// Linux: virt_to_slab(): the slab a page belongs to (nil for a page that is not a slab's).
     @inline(__always)
-    public func slabID(ofPfn pfn: UInt64) -> SlabID? {
-        guard pfn < maxPfn.raw, memmap.isMaterialised(pfn) else { return nil }
-        var d = memmap.page(pfn)
+    public func slabID(ofPfn pfn: UInt64, _ pages: PageAllocator) -> SlabID? {
+        guard pfn < maxPfn, pages.memmap.isMaterialised(pfn) else { return nil }
+        var d = pages.memmap.page(pfn)
         var head = pfn
         if d.flags.contains(.tail) {
             head = pfn & ~((UInt64(1) << UInt64(d.order)) - 1)
-            d = memmap.page(head)
+            d = pages.memmap.page(head)
         }
         guard d.flags.contains(.slab) else { return nil }
         let sid = SlabID(Int32(truncatingIfNeeded: d.next))
-        guard slub.slabs.holds(sid), slub.slabs[sid].pfn == head else { return nil }
+        guard slabs.holds(sid), slabs[sid].pfn == head else { return nil }
         return sid
     }
 
-    // MARK: lists
-
     mutating func addPartial(_ id: CacheID, _ sid: SlabID, toTail: Bool) {
-        let nid = Int(slub.slabs[sid].nid)
-        slub.caches[id].node[nid].nrPartial += 1
-        slub.slabs[sid].where_ = .nodePartial
-        var n = slub.caches[id].node[nid]
+        let nid = Int(slabs[sid].nid)
+        caches[id].node[nid].nrPartial += 1
+        slabs[sid].where_ = .nodePartial
+        var n = caches[id].node[nid]
         if n.partialHead.isNone {
             n.partialHead = sid; n.partialTail = sid
-            slub.slabs[sid].next = .none; slub.slabs[sid].prev = .none
+            slabs[sid].next = .none; slabs[sid].prev = .none
         } else if toTail {
-            slub.slabs[n.partialTail].next = sid
-            slub.slabs[sid].prev = n.partialTail; slub.slabs[sid].next = .none
+            slabs[n.partialTail].next = sid
+            slabs[sid].prev = n.partialTail; slabs[sid].next = .none
             n.partialTail = sid
         } else {
-            slub.slabs[n.partialHead].prev = sid
-            slub.slabs[sid].next = n.partialHead; slub.slabs[sid].prev = .none
+            slabs[n.partialHead].prev = sid
+            slabs[sid].next = n.partialHead; slabs[sid].prev = .none
             n.partialHead = sid
         }
-        slub.caches[id].node[nid].partialHead = n.partialHead
-        slub.caches[id].node[nid].partialTail = n.partialTail
+        caches[id].node[nid].partialHead = n.partialHead
+        caches[id].node[nid].partialTail = n.partialTail
     }
 
     mutating func removePartial(_ id: CacheID, _ sid: SlabID) {
-        let nid = Int(slub.slabs[sid].nid)
-        let (p, q) = (slub.slabs[sid].prev, slub.slabs[sid].next)
-        if !p.isNone { slub.slabs[p].next = q } else { slub.caches[id].node[nid].partialHead = q }
-        if !q.isNone { slub.slabs[q].prev = p } else { slub.caches[id].node[nid].partialTail = p }
-        slub.slabs[sid].next = .none; slub.slabs[sid].prev = .none
-        slub.slabs[sid].where_ = .none
-        slub.caches[id].node[nid].nrPartial -= 1
+        let nid = Int(slabs[sid].nid)
+        let (p, q) = (slabs[sid].prev, slabs[sid].next)
+        if !p.isNone { slabs[p].next = q } else { caches[id].node[nid].partialHead = q }
+        if !q.isNone { slabs[q].prev = p } else { caches[id].node[nid].partialTail = p }
+        slabs[sid].next = .none; slabs[sid].prev = .none
+        slabs[sid].where_ = .none
+        caches[id].node[nid].nrPartial -= 1
     }
 
     /// Linux: add_full() — only SLAB_STORE_USER caches keep a full list.
     mutating func addFull(_ id: CacheID, _ sid: SlabID) {
-        guard slub.caches[id].flags.contains(.storeUser) else { return }
-        let nid = Int(slub.slabs[sid].nid)
-        let h = slub.caches[id].node[nid].fullHead
-        slub.slabs[sid].next = h; slub.slabs[sid].prev = .none
-        if !h.isNone { slub.slabs[h].prev = sid } else { slub.caches[id].node[nid].fullTail = sid }
-        slub.caches[id].node[nid].fullHead = sid
-        slub.slabs[sid].where_ = .nodeFull
+        guard caches[id].flags.contains(.storeUser) else { return }
+        let nid = Int(slabs[sid].nid)
+        let h = caches[id].node[nid].fullHead
+        slabs[sid].next = h; slabs[sid].prev = .none
+        if !h.isNone { slabs[h].prev = sid } else { caches[id].node[nid].fullTail = sid }
+        caches[id].node[nid].fullHead = sid
+        slabs[sid].where_ = .nodeFull
     }
 
     mutating func removeFull(_ id: CacheID, _ sid: SlabID) {
-        guard slub.caches[id].flags.contains(.storeUser), slub.slabs[sid].where_ == .nodeFull else { return }
-        let nid = Int(slub.slabs[sid].nid)
-        let (p, q) = (slub.slabs[sid].prev, slub.slabs[sid].next)
-        if !p.isNone { slub.slabs[p].next = q } else { slub.caches[id].node[nid].fullHead = q }
-        if !q.isNone { slub.slabs[q].prev = p } else { slub.caches[id].node[nid].fullTail = p }
-        slub.slabs[sid].next = .none; slub.slabs[sid].prev = .none
-        slub.slabs[sid].where_ = .none
+        guard caches[id].flags.contains(.storeUser), slabs[sid].where_ == .nodeFull else { return }
+        let nid = Int(slabs[sid].nid)
+        let (p, q) = (slabs[sid].prev, slabs[sid].next)
+        if !p.isNone { slabs[p].next = q } else { caches[id].node[nid].fullHead = q }
+        if !q.isNone { slabs[q].prev = p } else { caches[id].node[nid].fullTail = p }
+        slabs[sid].next = .none; slabs[sid].prev = .none
+        slabs[sid].where_ = .none
     }
 
     mutating func incSlabsNode(_ id: CacheID, _ nid: Int32, objects: Int) {
-        slub.caches[id].node[Int(nid)].nrSlabs += 1
-        slub.caches[id].node[Int(nid)].totalObjects += objects
+        caches[id].node[Int(nid)].nrSlabs += 1
+        caches[id].node[Int(nid)].totalObjects += objects
     }
 
     mutating func decSlabsNode(_ id: CacheID, _ nid: Int32, objects: Int) {
-        slub.caches[id].node[Int(nid)].nrSlabs -= 1
-        slub.caches[id].node[Int(nid)].totalObjects -= objects
+        caches[id].node[Int(nid)].nrSlabs -= 1
+        caches[id].node[Int(nid)].totalObjects -= objects
     }
-
-    // MARK: slabs from and to the page allocator
 
     /// Linux: new_slab() → allocate_slab(): pages, then the initial freelist (shuffled when the
     /// cache has a random sequence). Returns the slab's id.
-    mutating func newSlab<L: PageAllocListener>(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int, _ l: inout L) -> SlabID? {
-        let s = slub.caches[id]
+    mutating func newSlab<L: PageAllocListener>(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int,
+                                                _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                _ l: inout L) -> SlabID? {
+        let s = caches[id]
         let flags = gfp.intersection(gfpSlabKeep).union(s.allocflags)
         var allocGFP = flags.union([.nowarn, .noretry]).subtracting(.nofail)
         if allocGFP.contains(.directReclaim) && s.order > s.minOrder {
             allocGFP = allocGFP.union(.nomemalloc).subtracting(.reclaim)
         }
         var order = s.order, objects = s.objects, fallback = false
-        var pfn = allocPages(allocGFP, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid, listener: &l)
+        var pfn = pages.allocPages(allocGFP, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid,
+                                   &mem, listener: &l)
         if pfn == nil {
             order = s.minOrder; objects = s.minObjects; fallback = true
             var g = flags
             if order > 0 { g.insert(.comp) } else { g.remove(.comp) }
-            pfn = allocPages(g, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid, listener: &l)
+            pfn = pages.allocPages(g, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid, &mem, listener: &l)
         }
         guard let pfn else { return nil }
-        let zone = zoneIndex(ofPfn: pfn)
-        let slabNid = Int32(zone.map { nodes[$0.0].nodeId } ?? 0)
+        let zone = pages.zoneIndex(ofPfn: pfn)
+        let slabNid = Int32(zone.map { pages.nodes[$0.0].nodeId } ?? 0)
         let sid: SlabID
-        if let reuse = slub.freeSlabIDs.popLast() { sid = reuse } else {
-            sid = SlabID(index: slub.slabs.count)
-            slub.slabs.append(Slab(cache: id, pfn: 0, order: 0, nid: 0, objects: 0, inuse: 0, frozen: false, freelist: 0))
-            slub.objectBits.append([])
+        if let reuse = freeSlabIDs.popLast() { sid = reuse } else {
+            sid = SlabID(index: slabs.count)
+            slabs.append(Slab(cache: id, pfn: 0, order: 0, nid: 0, objects: 0, inuse: 0, frozen: false, freelist: 0))
+            objectBits.append([])
         }
-        slub.slabs[sid] = Slab(cache: id, pfn: pfn, order: UInt8(order), nid: slabNid, objects: Int32(objects),
+        slabs[sid] = Slab(cache: id, pfn: pfn, order: UInt8(order), nid: slabNid, objects: Int32(objects),
                                     inuse: 0, frozen: false, freelist: 0)
         let words = (objects + 63) / 64
-        if slub.objectBits[sid.index].count != words {
-            slub.objectBits[sid.index] = [UInt64](repeating: 0, count: words)
+        if objectBits[sid.index].count != words {
+            objectBits[sid.index] = [UInt64](repeating: 0, count: words)
         } else {
-            for w in 0..<words { slub.objectBits[sid.index][w] = 0 }
+            for w in 0..<words { objectBits[sid.index][w] = 0 }
         }
-        memmap.withPage(pfn) { d in d.flags.insert(.slab); d.next = UInt64(UInt32(bitPattern: sid.raw)) }
-        slub.caches[id].pages += 1 << order
+        pages.memmap.withPage(pfn) { d in d.flags.insert(.slab); d.next = UInt64(UInt32(bitPattern: sid.raw)) }
+        caches[id].pages += 1 << order
         let start = directMapVirt(pfn << pageShift)
-        setupSlabDebug(id, sid)
+        setupSlabDebug(id, sid, &mem)
         // shuffle_freelist() or the linear list.
         let first = start &+ UInt64(s.redLeftPad)
         if objects >= 2 && !s.randomSeq.isEmpty {
             let count = s.randomSeq.count
-            var pos = Int(UInt32(truncatingIfNeeded: slub.rng.next()) % UInt32(count))
+            var pos = Int(UInt32(truncatingIfNeeded: rng.next()) % UInt32(count))
             let limit = UInt32(objects * s.size)
             func nextEntry() -> UInt64 {
                 while true {
@@ -286,171 +352,182 @@ extension Kernel {
                 }
             }
             var cur = nextEntry()
-            setupObject(id, cur)
-            slub.slabs[sid].freelist = cur
+            setupObject(id, cur, &mem)
+            slabs[sid].freelist = cur
             for _ in 1..<objects {
                 let next = nextEntry()
-                setupObject(id, next)
-                setFreepointer(id, cur, next)
+                setupObject(id, next, &mem)
+                setFreepointer(id, cur, next, &mem)
                 cur = next
             }
-            setFreepointer(id, cur, 0)
+            setFreepointer(id, cur, 0, &mem)
         } else {
             var p = first
-            setupObject(id, p)
-            slub.slabs[sid].freelist = p
+            setupObject(id, p, &mem)
+            slabs[sid].freelist = p
             for _ in 0..<(objects - 1) {
                 let next = p &+ UInt64(s.size)
-                setupObject(id, next)
-                setFreepointer(id, p, next)
+                setupObject(id, next, &mem)
+                setFreepointer(id, p, next, &mem)
                 p = next
             }
-            setFreepointer(id, p, 0)
+            setFreepointer(id, p, 0, &mem)
         }
         l.slab(.newSlab(cache: id, slab: start, order: order, nid: slabNid,
                         zone: zone.map { ZoneType(rawValue: $0.1) ?? .normal }, fallback: fallback))
         return sid
     }
 
-    mutating func newSlab(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int) -> SlabID? {
+    mutating func newSlab(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int,
+                          _ pages: inout PageAllocator, _ mem: inout PhysMemory) -> SlabID? {
         var l = NoListener()
-        return newSlab(id, gfp: gfp, nid: nid, cpu: cpu, &l)
+        return newSlab(id, gfp: gfp, nid: nid, cpu: cpu, &pages, &mem, &l)
     }
 
     /// Linux: discard_slab() → dec_slabs_node() and __free_slab().
-    mutating func discardSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, cpu: Int, _ l: inout L) {
-        let slab = slub.slabs[sid]
+    mutating func discardSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, cpu: Int,
+                                                    _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                    _ log: inout KernelLog, _ l: inout L) {
+        let slab = slabs[sid]
         decSlabsNode(id, slab.nid, objects: Int(slab.objects))
-        if slub.caches[id].isDebug { slabPadCheck(id, sid) }
-        memmap.withPage(slab.pfn) { d in d.flags.remove(.slab); d.next = PageDescriptor.nilLink }
-        slub.caches[id].pages -= 1 << Int(slab.order)
-        slub.slabs[sid].where_ = .none
-        slub.slabs[sid].pfn = .max
-        slub.freeSlabIDs.append(sid)
+        if caches[id].isDebug { slabPadCheck(id, sid, &pages, &mem, &log) }
+        pages.memmap.withPage(slab.pfn) { d in d.flags.remove(.slab); d.next = PageDescriptor.nilLink }
+        caches[id].pages -= 1 << Int(slab.order)
+        slabs[sid].where_ = .none
+        slabs[sid].pfn = .max
+        freeSlabIDs.append(sid)
         l.slab(.slabFreed(cache: id, slab: directMapVirt(slab.pfn << pageShift), order: Int(slab.order)))
-        _ = freePages(slab.pfn, order: Int(slab.order), cpu: cpu, listener: &l)
+        _ = pages.freePages(slab.pfn, order: Int(slab.order), cpu: cpu, &log, listener: &l)
     }
 
-    // MARK: allocation
-
     /// Linux: kmem_cache_alloc() / kmem_cache_alloc_node(): an object's address, or nil.
-    public mutating func slabAllocNode(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0) -> UInt64? {
+    public mutating func slabAllocNode(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0,
+                                       _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                       _ log: inout KernelLog) -> UInt64? {
         var l = NoListener()
-        return slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: -1, &l)
+        return slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: -1, &pages, &mem, &log, &l)
     }
 
     public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
-                                                           cpu: Int = 0, origSize: Int = -1, _ l: inout L) -> UInt64? {
-        guard slub.caches.holds(id), !slub.caches[id].destroyed,
-              cpu >= 0, cpu < slub.possibleCPUs else { return nil }
+                                                           cpu: Int = 0, origSize: Int = -1,
+                                                           _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                           _ log: inout KernelLog, _ l: inout L) -> UInt64? {
+        guard caches.holds(id), !caches[id].destroyed,
+              cpu >= 0, cpu < possibleCPUs else { return nil }
         var object: UInt64 = 0
         var sid = SlabID.none
-        let c = slub.cpuSlabs[cpuIndex(id, cpu)]
-        if c.freelist != 0, !c.slab.isNone, nid == numaNoNode || slub.slabs[c.slab].nid == nid {
+        let c = cpuSlabs[cpuIndex(id, cpu)]
+        if c.freelist != 0, !c.slab.isNone, nid == numaNoNode || slabs[c.slab].nid == nid {
             // The lockless fast path.
             object = c.freelist
             sid = c.slab
-            slub.cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object)
-            slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+            cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object, mem)
+            cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
             l.slab(.cpuFreelist(cache: id, object: object))
         } else {
-            let orig = origSize < 0 ? slub.caches[id].objectSize : origSize
-            guard let o = slabAllocSlow(id, gfp, nid: nid, cpu: cpu, origSize: orig, &l) else {
+            let orig = origSize < 0 ? caches[id].objectSize : origSize
+            guard let o = slabAllocSlow(id, gfp, nid: nid, cpu: cpu, origSize: orig, &pages, &mem, &log, &l) else {
                 l.slab(.outOfMemory(cache: id))
                 return nil
             }
             object = o
         }
-        let plain = slub.caches[id].plainInit
-        if slub.initOnFree && plain && !slub.caches[id].freeptrOutsideObject {
+        let plain = caches[id].plainInit
+        if initOnFree && plain && !caches[id].freeptrOutsideObject {
             // maybe_wipe_obj_freeptr()
-            physMem.writeWord(object &+ UInt64(slub.caches[id].offset) &- pageOffset, 0)
+            mem.writeWord(object &+ UInt64(caches[id].offset) &- directMapBase, 0)
         }
         if !sid.isNone, let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
-        else { markAllocated(id, object, true) }
+        else { markAllocated(id, object, true, &pages) }
         // slab_want_init_on_alloc()
-        if slub.initOnAlloc ? (plain || gfp.contains(.zero) && !slub.caches[id].hasCtor) : gfp.contains(.zero) {
-            physMem.fill(object &- pageOffset, UInt64(slub.caches[id].objectSize), 0)
+        if initOnAlloc ? (plain || gfp.contains(.zero) && !caches[id].hasCtor) : gfp.contains(.zero) {
+            mem.fill(object &- directMapBase, UInt64(caches[id].objectSize), 0)
         }
         return object
     }
 
     /// Linux: ___slab_alloc().
     mutating func slabAllocSlow<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid nodeIn: Int32, cpu: Int,
-                                                    origSize: Int, _ l: inout L) -> UInt64? {
+                                                    origSize: Int,
+                                                    _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                    _ log: inout KernelLog, _ l: inout L) -> UInt64? {
         var node = nodeIn
-        if node != numaNoNode && (Int(node) >= slub.slabNodes.count || !slub.slabNodes[Int(node)]) { node = numaNoNode }
-        var sid = slub.cpuSlabs[cpuIndex(id, cpu)].slab
+        if node != numaNoNode && (Int(node) >= slabNodes.count || !slabNodes[Int(node)]) { node = numaNoNode }
+        var sid = cpuSlabs[cpuIndex(id, cpu)].slab
         while true {
             if !sid.isNone {
                 // redo:
-                if node != numaNoNode && slub.slabs[sid].nid != node {
-                    deactivateCPUSlab(id, cpu: cpu, &l)
+                if node != numaNoNode && slabs[sid].nid != node {
+                    deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l)
                 } else {
-                    if slub.cpuSlabs[cpuIndex(id, cpu)].freelist == 0 {
+                    if cpuSlabs[cpuIndex(id, cpu)].freelist == 0 {
                         // get_freelist(): the objects freed to the frozen slab meanwhile.
-                        let fl = slub.slabs[sid].freelist
-                        slub.slabs[sid].freelist = 0
-                        slub.slabs[sid].inuse = slub.slabs[sid].objects
-                        slub.slabs[sid].frozen = fl != 0
+                        let fl = slabs[sid].freelist
+                        slabs[sid].freelist = 0
+                        slabs[sid].inuse = slabs[sid].objects
+                        slabs[sid].frozen = fl != 0
                         if fl == 0 {
-                            slub.slabs[sid].where_ = .none
-                            slub.cpuSlabs[cpuIndex(id, cpu)].slab = .none
-                            slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+                            slabs[sid].where_ = .none
+                            cpuSlabs[cpuIndex(id, cpu)].slab = .none
+                            cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
                             sid = .none
                             continue
                         }
                         l.slab(.cpuSlabRefill(cache: id, slab: slabAddress(sid)))
-                        slub.cpuSlabs[cpuIndex(id, cpu)].freelist = fl
+                        cpuSlabs[cpuIndex(id, cpu)].freelist = fl
                     }
                     // load_freelist:
-                    let object = slub.cpuSlabs[cpuIndex(id, cpu)].freelist
-                    slub.cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object)
-                    slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+                    let object = cpuSlabs[cpuIndex(id, cpu)].freelist
+                    cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object, mem)
+                    cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
                     return object
                 }
             }
             // new_slab:
-            let p = slub.cpuSlabs[cpuIndex(id, cpu)].partial
+            let p = cpuSlabs[cpuIndex(id, cpu)].partial
             if !p.isNone {
-                slub.cpuSlabs[cpuIndex(id, cpu)].partial = slub.slabs[p].next
-                if !slub.slabs[p].next.isNone {
-                    slub.slabs[slub.slabs[p].next].slabs = slub.slabs[p].slabs - 1
+                cpuSlabs[cpuIndex(id, cpu)].partial = slabs[p].next
+                if !slabs[p].next.isNone {
+                    slabs[slabs[p].next].slabs = slabs[p].slabs - 1
                 }
-                slub.slabs[p].next = .none
-                slub.slabs[p].where_ = .cpuSlab
-                slub.cpuSlabs[cpuIndex(id, cpu)].slab = p
+                slabs[p].next = .none
+                slabs[p].where_ = .cpuSlab
+                cpuSlabs[cpuIndex(id, cpu)].slab = p
                 sid = p
                 l.slab(.cpuPartial(cache: id, slab: slabAddress(p)))
                 continue
             }
             // new_objects:
-            if let (object, from) = getPartial(id, gfp, node: node, cpu: cpu, origSize: origSize, &l) {
-                if slub.caches[id].isDebug { return object }
-                if let from { return loadNewCPUSlab(id, from, freelist: object, cpu: cpu, &l) }
+            if let (object, from) = getPartial(id, gfp, node: node, cpu: cpu, origSize: origSize,
+                                               &pages, &mem, &log, &l) {
+                if caches[id].isDebug { return object }
+                if let from { return loadNewCPUSlab(id, from, freelist: object, cpu: cpu, &pages, &mem, &log, &l) }
             }
-            guard let fresh = newSlab(id, gfp: gfp, nid: node, cpu: cpu, &l) else { return nil }
-            if slub.caches[id].isDebug {
-                guard let object = allocSingleFromNewSlab(id, fresh, origSize: origSize) else { continue }
+            guard let fresh = newSlab(id, gfp: gfp, nid: node, cpu: cpu, &pages, &mem, &l) else { return nil }
+            if caches[id].isDebug {
+                guard let object = allocSingleFromNewSlab(id, fresh, origSize: origSize,
+                                                          &pages, &mem, &log) else { continue }
                 return object
             }
-            let freelist = slub.slabs[fresh].freelist
-            slub.slabs[fresh].freelist = 0
-            slub.slabs[fresh].inuse = slub.slabs[fresh].objects
-            slub.slabs[fresh].frozen = true
-            incSlabsNode(id, slub.slabs[fresh].nid, objects: Int(slub.slabs[fresh].objects))
-            return loadNewCPUSlab(id, fresh, freelist: freelist, cpu: cpu, &l)
+            let freelist = slabs[fresh].freelist
+            slabs[fresh].freelist = 0
+            slabs[fresh].inuse = slabs[fresh].objects
+            slabs[fresh].frozen = true
+            incSlabsNode(id, slabs[fresh].nid, objects: Int(slabs[fresh].objects))
+            return loadNewCPUSlab(id, fresh, freelist: freelist, cpu: cpu, &pages, &mem, &log, &l)
         }
     }
 
     /// Linux: retry_load_slab: flush whatever cpu slab appeared, install the new one, then
     /// load_freelist.
-    mutating func loadNewCPUSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int, _ l: inout L) -> UInt64 {
-        if !slub.cpuSlabs[cpuIndex(id, cpu)].slab.isNone { deactivateCPUSlab(id, cpu: cpu, &l) }
-        slub.cpuSlabs[cpuIndex(id, cpu)].slab = sid
-        slub.slabs[sid].where_ = .cpuSlab
-        slub.cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, freelist)
-        slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+    mutating func loadNewCPUSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int,
+                                                       _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                       _ log: inout KernelLog, _ l: inout L) -> UInt64 {
+        if !cpuSlabs[cpuIndex(id, cpu)].slab.isNone { deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l) }
+        cpuSlabs[cpuIndex(id, cpu)].slab = sid
+        slabs[sid].where_ = .cpuSlab
+        cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, freelist, mem)
+        cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
         return freelist
     }
 
@@ -458,34 +535,38 @@ extension Kernel {
     /// nodes in zonelist order. Returns the object and, without debugging, the slab that
     /// becomes the cpu slab.
     mutating func getPartial<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, node: Int32, cpu: Int, origSize: Int,
+                                                   _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                   _ log: inout KernelLog,
                                                  _ l: inout L) -> (UInt64, SlabID?)? {
-        let search = node == numaNoNode ? pageAlloc.preferredNode(pageAlloc.cpuNode(cpu)) : node
-        if let r = getPartialNode(id, search, origSize: origSize, cpu: cpu, &l) { return r }
+        let search = node == numaNoNode ? pages.preferredNode(pages.cpuNode(cpu)) : node
+        if let r = getPartialNode(id, search, origSize: origSize, cpu: cpu, &pages, &mem, &log, &l) { return r }
         if node != numaNoNode { return nil }
         // get_any_partial(): remote_node_defrag_ratio 1000 of 1024.
-        if slub.rng.next() % 1024 > 1000 { return nil }
-        guard let highest = gfp.zone, Int(search) < zonelists.fallback.count else { return nil }
-        for r in zonelists.fallback[Int(search)] where r.zone <= highest {
+        if rng.next() % 1024 > 1000 { return nil }
+        guard let highest = gfp.zone, Int(search) < pages.zonelists.fallback.count else { return nil }
+        for r in pages.zonelists.fallback[Int(search)] where r.zone <= highest {
             let n = Int(r.nid)
-            guard n < slub.caches[id].node.count, slub.caches[id].node[n].present,
-                  slub.caches[id].node[n].nrPartial > slub.caches[id].minPartial else { continue }
-            if let r = getPartialNode(id, r.nid, origSize: origSize, cpu: cpu, &l) { return r }
+            guard n < caches[id].node.count, caches[id].node[n].present,
+                  caches[id].node[n].nrPartial > caches[id].minPartial else { continue }
+            if let r = getPartialNode(id, r.nid, origSize: origSize, cpu: cpu, &pages, &mem, &log, &l) { return r }
         }
         return nil
     }
 
     /// Linux: get_partial_node().
     mutating func getPartialNode<L: PageAllocListener>(_ id: CacheID, _ nid: Int32, origSize: Int, cpu: Int,
+                                                       _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                       _ log: inout KernelLog,
                                                      _ l: inout L) -> (UInt64, SlabID?)? {
-        guard Int(nid) < slub.caches[id].node.count, slub.caches[id].node[Int(nid)].nrPartial > 0 else { return nil }
-        var sid = slub.caches[id].node[Int(nid)].partialHead
+        guard Int(nid) < caches[id].node.count, caches[id].node[Int(nid)].nrPartial > 0 else { return nil }
+        var sid = caches[id].node[Int(nid)].partialHead
         var object: UInt64 = 0
         var taken = SlabID.none
         var extra = 0
         while !sid.isNone {
-            let next = slub.slabs[sid].next
-            if slub.caches[id].isDebug {
-                if let o = allocSingleFromPartial(id, sid, origSize: origSize) {
+            let next = slabs[sid].next
+            if caches[id].isDebug {
+                if let o = allocSingleFromPartial(id, sid, origSize: origSize, &pages, &mem, &log) {
                     l.slab(.nodePartial(cache: id, slab: slabAddress(sid), nid: nid, extra: 0))
                     return (o, nil)
                 }
@@ -494,19 +575,19 @@ extension Kernel {
             }
             // acquire_slab(): the first slab gives its whole freelist; the rest stay frozen
             // with theirs, on the cpu partial list.
-            let fl = slub.slabs[sid].freelist
+            let fl = slabs[sid].freelist
             removePartial(id, sid)
-            slub.slabs[sid].frozen = true
+            slabs[sid].frozen = true
             if object == 0 {
-                slub.slabs[sid].inuse = slub.slabs[sid].objects
-                slub.slabs[sid].freelist = 0
+                slabs[sid].inuse = slabs[sid].objects
+                slabs[sid].freelist = 0
                 object = fl
                 taken = sid
             } else {
-                putCPUPartial(id, sid, drain: false, cpu: cpu, &l)
+                putCPUPartial(id, sid, drain: false, cpu: cpu, &pages, &mem, &log, &l)
                 extra += 1
             }
-            if !slub.caches[id].hasCPUPartial || extra > slub.caches[id].cpuPartialSlabs / 2 { break }
+            if !caches[id].hasCPUPartial || extra > caches[id].cpuPartialSlabs / 2 { break }
             sid = next
         }
         guard object != 0 else { return nil }
@@ -516,36 +597,40 @@ extension Kernel {
 
     /// Linux: put_cpu_partial(): push a frozen slab onto this CPU's partial list; with `drain`,
     /// a list already holding cpu_partial_slabs slabs is unfrozen onto the node lists first.
-    mutating func putCPUPartial<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, drain: Bool, cpu: Int, _ l: inout L) {
-        var old = slub.cpuSlabs[cpuIndex(id, cpu)].partial
-        var slabs: Int32 = 0
+    mutating func putCPUPartial<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, drain: Bool, cpu: Int,
+                                                      _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                      _ log: inout KernelLog, _ l: inout L) {
+        var old = cpuSlabs[cpuIndex(id, cpu)].partial
+        var count: Int32 = 0
         var toUnfreeze = SlabID.none
         if !old.isNone {
-            if drain && Int(slub.slabs[old].slabs) >= slub.caches[id].cpuPartialSlabs {
+            if drain && Int(slabs[old].slabs) >= caches[id].cpuPartialSlabs {
                 toUnfreeze = old
                 old = .none
             } else {
-                slabs = slub.slabs[old].slabs
+                count = slabs[old].slabs
             }
         }
-        slub.slabs[sid].slabs = slabs + 1
-        slub.slabs[sid].next = old
-        slub.slabs[sid].where_ = .cpuPartial
-        slub.cpuSlabs[cpuIndex(id, cpu)].partial = sid
-        if !toUnfreeze.isNone { unfreezePartials(id, toUnfreeze, cpu: cpu, &l) }
+        slabs[sid].slabs = count + 1
+        slabs[sid].next = old
+        slabs[sid].where_ = .cpuPartial
+        cpuSlabs[cpuIndex(id, cpu)].partial = sid
+        if !toUnfreeze.isNone { unfreezePartials(id, toUnfreeze, cpu: cpu, &pages, &mem, &log, &l) }
     }
 
     /// Linux: __unfreeze_partials().
-    mutating func unfreezePartials<L: PageAllocListener>(_ id: CacheID, _ first: SlabID, cpu: Int, _ l: inout L) {
+    mutating func unfreezePartials<L: PageAllocListener>(_ id: CacheID, _ first: SlabID, cpu: Int,
+                                                         _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                         _ log: inout KernelLog, _ l: inout L) {
         var sid = first
         var discard: [SlabID] = []
         var count = 0
         while !sid.isNone {
-            let next = slub.slabs[sid].next
-            slub.slabs[sid].frozen = false
-            slub.slabs[sid].next = .none
-            let nid = Int(slub.slabs[sid].nid)
-            if slub.slabs[sid].inuse == 0 && slub.caches[id].node[nid].nrPartial >= slub.caches[id].minPartial {
+            let next = slabs[sid].next
+            slabs[sid].frozen = false
+            slabs[sid].next = .none
+            let nid = Int(slabs[sid].nid)
+            if slabs[sid].inuse == 0 && caches[id].node[nid].nrPartial >= caches[id].minPartial {
                 discard.append(sid)
             } else {
                 addPartial(id, sid, toTail: true)
@@ -554,211 +639,226 @@ extension Kernel {
             sid = next
         }
         l.slab(.cpuPartialDrained(cache: id, slabs: count))
-        for d in discard { discardSlab(id, d, cpu: cpu, &l) }
+        for d in discard { discardSlab(id, d, cpu: cpu, &pages, &mem, &log, &l) }
     }
 
     /// Linux: the deactivate_slab: label — take the cpu slab away and deactivate it.
-    mutating func deactivateCPUSlab<L: PageAllocListener>(_ id: CacheID, cpu: Int, _ l: inout L) {
-        let sid = slub.cpuSlabs[cpuIndex(id, cpu)].slab
+    mutating func deactivateCPUSlab<L: PageAllocListener>(_ id: CacheID, cpu: Int,
+                                                          _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                          _ log: inout KernelLog, _ l: inout L) {
+        let sid = cpuSlabs[cpuIndex(id, cpu)].slab
         guard !sid.isNone else { return }
-        let freelist = slub.cpuSlabs[cpuIndex(id, cpu)].freelist
-        slub.cpuSlabs[cpuIndex(id, cpu)].slab = .none
-        slub.cpuSlabs[cpuIndex(id, cpu)].freelist = 0
-        slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
-        deactivateSlab(id, sid, freelist: freelist, cpu: cpu, &l)
+        let freelist = cpuSlabs[cpuIndex(id, cpu)].freelist
+        cpuSlabs[cpuIndex(id, cpu)].slab = .none
+        cpuSlabs[cpuIndex(id, cpu)].freelist = 0
+        cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+        deactivateSlab(id, sid, freelist: freelist, cpu: cpu, &pages, &mem, &log, &l)
     }
 
     /// Linux: deactivate_slab(): give the CPU's objects back to the slab, unfreeze it and put it
     /// where it belongs.
-    mutating func deactivateSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int, _ l: inout L) {
-        let nid = Int(slub.slabs[sid].nid)
-        let toTail = slub.slabs[sid].freelist != 0
+    mutating func deactivateSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int,
+                                                       _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                       _ log: inout KernelLog, _ l: inout L) {
+        let nid = Int(slabs[sid].nid)
+        let toTail = slabs[sid].freelist != 0
         var delta: Int32 = 0
         var tail: UInt64 = 0
         var it = freelist
         while it != 0 {
-            let next = getFreepointer(id, it)
-            if slub.caches[id].flags.contains(.consistencyChecks) && !checkValidPointer(id, sid, next) {
-                objectErr(id, sid, it, "Freechain corrupt")
-                slabFix(id, "Isolate corrupted freechain")
+            let next = getFreepointer(id, it, mem)
+            if caches[id].flags.contains(.consistencyChecks) && !checkValidPointer(id, sid, next) {
+                objectErr(id, sid, it, "Freechain corrupt", &pages, &mem, &log)
+                slabFix(id, "Isolate corrupted freechain", &log)
                 break
             }
             tail = it
             delta += 1
             it = next
         }
-        var newFreelist = slub.slabs[sid].freelist
+        var newFreelist = slabs[sid].freelist
         if tail != 0 {
-            slub.slabs[sid].inuse -= delta
-            setFreepointer(id, tail, newFreelist)
+            slabs[sid].inuse -= delta
+            setFreepointer(id, tail, newFreelist, &mem)
             newFreelist = freelist
         }
-        slub.slabs[sid].freelist = newFreelist
-        slub.slabs[sid].frozen = false
-        slub.slabs[sid].where_ = .none
+        slabs[sid].freelist = newFreelist
+        slabs[sid].frozen = false
+        slabs[sid].where_ = .none
         let addr = slabAddress(sid)
-        if slub.slabs[sid].inuse == 0 && slub.caches[id].node[nid].nrPartial >= slub.caches[id].minPartial {
+        if slabs[sid].inuse == 0 && caches[id].node[nid].nrPartial >= caches[id].minPartial {
             l.slab(.deactivated(cache: id, slab: addr, to: .none, discarded: true))
-            discardSlab(id, sid, cpu: cpu, &l)
+            discardSlab(id, sid, cpu: cpu, &pages, &mem, &log, &l)
         } else if newFreelist != 0 {
             addPartial(id, sid, toTail: toTail)
             l.slab(.deactivated(cache: id, slab: addr, to: .nodePartial, discarded: false))
         } else {
             addFull(id, sid)
-            l.slab(.deactivated(cache: id, slab: addr, to: slub.slabs[sid].where_, discarded: false))
+            l.slab(.deactivated(cache: id, slab: addr, to: slabs[sid].where_, discarded: false))
         }
     }
 
     /// Linux: __flush_cpu_slab(): the cpu slab and the cpu partial list go to the node lists.
-    public mutating func flushCPUSlab(_ id: CacheID, cpu: Int) {
+    public mutating func flushCPUSlab(_ id: CacheID, cpu: Int,
+                                      _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) {
         var l = NoListener()
-        flushCPUSlab(id, cpu: cpu, &l)
+        flushCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l)
     }
 
-    mutating func flushCPUSlab<L: PageAllocListener>(_ id: CacheID, cpu: Int, _ l: inout L) {
-        deactivateCPUSlab(id, cpu: cpu, &l)
-        let p = slub.cpuSlabs[cpuIndex(id, cpu)].partial
-        slub.cpuSlabs[cpuIndex(id, cpu)].partial = .none
-        if !p.isNone { unfreezePartials(id, p, cpu: cpu, &l) }
+    mutating func flushCPUSlab<L: PageAllocListener>(_ id: CacheID, cpu: Int,
+                                                     _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                     _ log: inout KernelLog, _ l: inout L) {
+        deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l)
+        let p = cpuSlabs[cpuIndex(id, cpu)].partial
+        cpuSlabs[cpuIndex(id, cpu)].partial = .none
+        if !p.isNone { unfreezePartials(id, p, cpu: cpu, &pages, &mem, &log, &l) }
     }
-
-    // MARK: free
 
     /// Linux: kmem_cache_free(): the object goes back to its slab. Misuse (a pointer that is no
     /// object of this cache, a double free) is reported and refused.
-    public mutating func slabFree(_ id: CacheID, _ object: UInt64, cpu: Int = 0) -> SlabFreeOutcome {
+    public mutating func slabFree(_ id: CacheID, _ object: UInt64, cpu: Int = 0,
+                                  _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                  _ log: inout KernelLog) -> SlabFreeOutcome {
         var l = NoListener()
-        return slabFree(id, object, cpu: cpu, &l)
+        return slabFree(id, object, cpu: cpu, &pages, &mem, &log, &l)
     }
 
-    public mutating func slabFree<L: PageAllocListener>(_ idIn: CacheID, _ object: UInt64, cpu: Int = 0, _ l: inout L) -> SlabFreeOutcome {
-        guard slub.caches.holds(idIn), cpu >= 0, cpu < slub.possibleCPUs else {
+    public mutating func slabFree<L: PageAllocListener>(_ idIn: CacheID, _ object: UInt64, cpu: Int = 0,
+                                                        _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                        _ log: inout KernelLog, _ l: inout L) -> SlabFreeOutcome {
+        guard caches.holds(idIn), cpu >= 0, cpu < possibleCPUs else {
             return .refused(.noSuchCacheOrCPU)
         }
         // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used. An object
         // of this CPU's cpu slab is found without a page lookup.
-        let cs = slub.cpuSlabs[cpuIndex(idIn, cpu)].slab
+        let cs = cpuSlabs[cpuIndex(idIn, cpu)].slab
         var known: SlabID? = nil
         if !cs.isNone {
             let base = slabAddress(cs)
-            if object >= base && object - base < pageSize << UInt64(slub.slabs[cs].order) { known = cs }
+            if object >= base && object - base < pageSize << UInt64(slabs[cs].order) { known = cs }
         }
-        guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: phys >> pageShift) else {
-            warnOnce(file: "mm/slab.h", line: 630, function: "kmem_cache_free", cpu: cpu, pid: 1,
+        guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: phys >> pageShift, pages) else {
+            log.warn(file: "mm/slab.h", line: 630, function: "kmem_cache_free", cpu: cpu, pid: 1,
                      message: "virt_to_cache: Object is not a Slab page!")
             l.slab(.misuse(cache: idIn, object: object, what: .notSlabPage))
             return .refused(.notSlabPage)
         }
         var id = idIn
-        let owner = slub.slabs[sid].cache
+        let owner = slabs[sid].cache
         if owner != idIn {
-            warnOnce(file: "mm/slab.h", line: 665, function: "kmem_cache_free", cpu: cpu, pid: 1,
-                     message: "kmem_cache_free: Wrong slab cache. \(slub.caches[idIn].name) but object is from \(slub.caches[owner].name)")
+            log.warn(file: "mm/slab.h", line: 665, function: "kmem_cache_free", cpu: cpu, pid: 1,
+                     message: "kmem_cache_free: Wrong slab cache. \(caches[idIn].name) but object is from \(caches[owner].name)")
             id = owner
         }
-        if slub.caches[id].isDebug {
-            return freeToPartialList(id, sid, object, cpu: cpu, &l)
+        if caches[id].isDebug {
+            return freeToPartialList(id, sid, object, cpu: cpu, &pages, &mem, &log, &l)
         }
         guard let index = objectIndex(id, sid, object) else {
-            modelReport(id, object, "free of a pointer that is not an object's start")
+            modelReport(id, object, "free of a pointer that is not an object's start", &log)
             l.slab(.misuse(cache: id, object: object, what: .notObjectStart))
             return .refused(.notObjectStart)
         }
         guard isAllocatedObject(sid, index) else {
-            let c = slub.cpuSlabs[cpuIndex(id, cpu)]
-            let head = c.slab == sid ? c.freelist : slub.slabs[sid].freelist
+            let c = cpuSlabs[cpuIndex(id, cpu)]
+            let head = c.slab == sid ? c.freelist : slabs[sid].freelist
             if head == object {
                 // set_freepointer()'s naive double-free check.
                 log.info("kernel BUG at mm/slub.c:419!")
-                log.info("invalid opcode: 0000 [#\(nextOops())] PREEMPT SMP NOPTI")
-                taint |= KernelLog.taintDie
+                log.info("invalid opcode: 0000 [#\(log.nextOops())] PREEMPT SMP NOPTI")
+                log.taint |= KernelLog.taintDie
             } else {
-                modelReport(id, object, "double free")
+                modelReport(id, object, "double free", &log)
             }
             l.slab(.misuse(cache: id, object: object, what: .doubleFree))
             return .refused(.doubleFree)
         }
         setAllocatedObject(sid, index, false)
-        if slub.initOnFree && slub.caches[id].plainInit {
+        if initOnFree && caches[id].plainInit {
             // slab_free_hook(): init_on_free clears the object (and the metadata after it).
-            let s = slub.caches[id]
-            physMem.fill(phys, UInt64(s.objectSize), 0)
+            let s = caches[id]
+            mem.fill(phys, UInt64(s.objectSize), 0)
             let rsize = s.flags.contains(.redZone) ? s.redLeftPad : 0
-            physMem.fill(phys &+ UInt64(s.inuse), UInt64(s.size - s.inuse - rsize), 0)
+            mem.fill(phys &+ UInt64(s.inuse), UInt64(s.size - s.inuse - rsize), 0)
         }
-        doSlabFree(id, sid, object, cpu: cpu, &l)
+        doSlabFree(id, sid, object, cpu: cpu, &pages, &mem, &log, &l)
         return .freed
     }
 
     /// Linux: do_slab_free(): onto the CPU's freelist if the object's slab is the cpu slab.
     @inline(__always)
-    mutating func doSlabFree<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int, _ l: inout L) {
-        if slub.cpuSlabs[cpuIndex(id, cpu)].slab == sid {
-            setFreepointer(id, object, slub.cpuSlabs[cpuIndex(id, cpu)].freelist)
-            slub.cpuSlabs[cpuIndex(id, cpu)].freelist = object
-            slub.cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+    mutating func doSlabFree<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int,
+                                                   _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                   _ log: inout KernelLog, _ l: inout L) {
+        if cpuSlabs[cpuIndex(id, cpu)].slab == sid {
+            setFreepointer(id, object, cpuSlabs[cpuIndex(id, cpu)].freelist, &mem)
+            cpuSlabs[cpuIndex(id, cpu)].freelist = object
+            cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
             l.slab(.freeFast(cache: id, object: object))
             return
         }
-        slabFreeSlow(id, sid, object, cpu: cpu, &l)
+        slabFreeSlow(id, sid, object, cpu: cpu, &pages, &mem, &log, &l)
     }
 
     /// Linux: __slab_free() without debugging.
-    mutating func slabFreeSlow<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int, _ l: inout L) {
-        let prior = slub.slabs[sid].freelist
-        setFreepointer(id, object, prior)
-        slub.slabs[sid].freelist = object
-        slub.slabs[sid].inuse -= 1
-        let wasFrozen = slub.slabs[sid].frozen
-        let inuse = slub.slabs[sid].inuse
+    mutating func slabFreeSlow<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int,
+                                                     _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                     _ log: inout KernelLog, _ l: inout L) {
+        let prior = slabs[sid].freelist
+        setFreepointer(id, object, prior, &mem)
+        slabs[sid].freelist = object
+        slabs[sid].inuse -= 1
+        let wasFrozen = slabs[sid].frozen
+        let inuse = slabs[sid].inuse
         let addr = slabAddress(sid)
         if wasFrozen {
-            l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[sid].where_))
+            l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slabs[sid].where_))
             return
         }
-        if prior == 0 && slub.caches[id].hasCPUPartial {
-            slub.slabs[sid].frozen = true
-            putCPUPartial(id, sid, drain: true, cpu: cpu, &l)
+        if prior == 0 && caches[id].hasCPUPartial {
+            slabs[sid].frozen = true
+            putCPUPartial(id, sid, drain: true, cpu: cpu, &pages, &mem, &log, &l)
             l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .cpuPartial))
             return
         }
-        let nid = Int(slub.slabs[sid].nid)
-        if inuse == 0 && slub.caches[id].node[nid].nrPartial >= slub.caches[id].minPartial {
+        let nid = Int(slabs[sid].nid)
+        if inuse == 0 && caches[id].node[nid].nrPartial >= caches[id].minPartial {
             if prior != 0 { removePartial(id, sid) } else { removeFull(id, sid) }
             l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .none))
-            discardSlab(id, sid, cpu: cpu, &l)
+            discardSlab(id, sid, cpu: cpu, &pages, &mem, &log, &l)
             return
         }
-        if !slub.caches[id].hasCPUPartial && prior == 0 {
+        if !caches[id].hasCPUPartial && prior == 0 {
             removeFull(id, sid)
             addPartial(id, sid, toTail: true)
         }
-        l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slub.slabs[sid].where_))
+        l.slab(.freeSlow(cache: id, object: object, slab: addr, to: slabs[sid].where_))
     }
-
-    // MARK: shrink, bulk
 
     /// Linux: kmem_cache_shrink() → __kmem_cache_do_shrink(): flush every CPU, free the empty
     /// slabs on the node partial lists and sort the rest by how full they are.
-    public mutating func kmemCacheShrink(_ id: CacheID) {
+    public mutating func kmemCacheShrink(_ id: CacheID,
+                                         _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                         _ log: inout KernelLog) {
         var l = NoListener()
-        kmemCacheShrink(id, &l)
+        kmemCacheShrink(id, &pages, &mem, &log, &l)
     }
 
-    public mutating func kmemCacheShrink<L: PageAllocListener>(_ id: CacheID, _ l: inout L) {
-        for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu, &l) }
-        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].present {
+    public mutating func kmemCacheShrink<L: PageAllocListener>(_ id: CacheID,
+                                                               _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                               _ log: inout KernelLog, _ l: inout L) {
+        for cpu in 0..<possibleCPUs { flushCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l) }
+        for nid in caches[id].node.indices where caches[id].node[nid].present {
             // Empty slabs go; slabs with at most 32 free objects move to the head, fullest
             // first (SHRINK_PROMOTE_MAX); the rest keep their place behind them.
             var promote = [[SlabID]](repeating: [], count: 32)
             var rest: [SlabID] = []
             var empty: [SlabID] = []
-            var sid = slub.caches[id].node[nid].partialHead
+            var sid = caches[id].node[nid].partialHead
             while !sid.isNone {
-                let next = slub.slabs[sid].next
-                let free = Int(slub.slabs[sid].objects - slub.slabs[sid].inuse)
+                let next = slabs[sid].next
+                let free = Int(slabs[sid].objects - slabs[sid].inuse)
                 removePartial(id, sid)
-                if free == Int(slub.slabs[sid].objects) { empty.append(sid) }
+                if free == Int(slabs[sid].objects) { empty.append(sid) }
                 else if free <= 32 { promote[free - 1].append(sid) }
                 else { rest.append(sid) }
                 sid = next
@@ -766,17 +866,20 @@ extension Kernel {
             for r in rest { addPartial(id, r, toTail: true) }
             // list_move() put each bucket in reverse order; list_splice() keeps that.
             for b in (0..<32).reversed() { for s in promote[b] { addPartial(id, s, toTail: false) } }
-            for e in empty.reversed() { discardSlab(id, e, cpu: 0, &l) }   // the discard list, built by list_move()
+            // The discard list, built by list_move().
+            for e in empty.reversed() { discardSlab(id, e, cpu: 0, &pages, &mem, &log, &l) }
         }
     }
 
     /// Linux: kmem_cache_alloc_bulk(): `count` objects, or none if any allocation fails.
-    public mutating func kmemCacheAllocBulk(_ id: CacheID, _ gfp: GFPFlags, count: Int, cpu: Int = 0) -> [UInt64] {
+    public mutating func kmemCacheAllocBulk(_ id: CacheID, _ gfp: GFPFlags, count: Int, cpu: Int = 0,
+                                            _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                            _ log: inout KernelLog) -> [UInt64] {
         var out: [UInt64] = []
         out.reserveCapacity(count)
         for _ in 0..<count {
-            guard let o = slabAllocNode(id, gfp, cpu: cpu) else {
-                for p in out { _ = slabFree(id, p, cpu: cpu) }
+            guard let o = slabAllocNode(id, gfp, cpu: cpu, &pages, &mem, &log) else {
+                for p in out { _ = slabFree(id, p, cpu: cpu, &pages, &mem, &log) }
                 return []
             }
             out.append(o)
@@ -785,12 +888,9 @@ extension Kernel {
     }
 
     /// Linux: kmem_cache_free_bulk().
-    public mutating func kmemCacheFreeBulk(_ id: CacheID, _ objects: [UInt64], cpu: Int = 0) {
-        for o in objects { _ = slabFree(id, o, cpu: cpu) }
+    public mutating func kmemCacheFreeBulk(_ id: CacheID, _ objects: [UInt64], cpu: Int = 0,
+                                           _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                           _ log: inout KernelLog) {
+        for o in objects { _ = slabFree(id, o, cpu: cpu, &pages, &mem, &log) }
     }
-}
-
-extension PageAllocListener {
-    /// Slab events are optional for a listener.
-    public mutating func slab(_ event: SlabEvent) {}
 }

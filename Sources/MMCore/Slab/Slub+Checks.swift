@@ -3,13 +3,13 @@
 // Linux: no single counterpart; it is what validate_slab_cache() and the list/counter
 //        assertions of mm/slub.c would say together, plus the model's own allocation bits.
 
-extension Kernel {
+extension SlubState {
     /// nil when every cache's lists, counters, freelists and allocation bits agree; otherwise
     /// the first disagreement, in words.
-    public func checkSlubInvariants() -> String? {
-        var slabsSeen = [Int](repeating: 0, count: slub.slabs.count)
-        for id in slub.list {
-            let s = slub.caches[id]
+    public func checkSlubInvariants(_ pages: PageAllocator, _ mem: PhysMemory) -> String? {
+        var slabsSeen = [Int](repeating: 0, count: slabs.count)
+        for id in list {
+            let s = caches[id]
             var perNodeSlabs = [Int](repeating: 0, count: s.node.count)
             var perNodeObjects = [Int](repeating: 0, count: s.node.count)
             for (nid, n) in s.node.enumerated() where n.present {
@@ -17,33 +17,33 @@ extension Kernel {
                 var prev = SlabID.none
                 var sid = n.partialHead
                 while !sid.isNone {
-                    let slab = slub.slabs[sid]
+                    let slab = slabs[sid]
                     if slab.where_ != .nodePartial || slab.frozen { return "\(s.name): slab \(sid) on node \(nid)'s partial list is \(slab.where_)\(slab.frozen ? ", frozen" : "")" }
                     if slab.prev != prev { return "\(s.name): partial list link broken at slab \(sid)" }
                     if slab.inuse == slab.objects { return "\(s.name): a full slab \(sid) on the partial list" }
                     count += 1
                     prev = sid
                     sid = slab.next
-                    if count > slub.slabs.count { return "\(s.name): node \(nid)'s partial list loops" }
+                    if count > slabs.count { return "\(s.name): node \(nid)'s partial list loops" }
                 }
                 if count != n.nrPartial { return "\(s.name): node \(nid) nr_partial \(n.nrPartial), list holds \(count)" }
                 if prev != n.partialTail { return "\(s.name): node \(nid)'s partial tail is wrong" }
             }
-            for cpu in 0..<slub.possibleCPUs {
-                let cs = slub.cpuSlabs[cpuIndex(id, cpu)]
+            for cpu in 0..<possibleCPUs {
+                let cs = cpuSlabs[cpuIndex(id, cpu)]
                 var p = cs.partial
                 var n = 0
                 while !p.isNone {
-                    if slub.slabs[p].where_ != .cpuPartial || !slub.slabs[p].frozen { return "\(s.name): cpu \(cpu) partial slab \(p) is not a frozen cpu-partial slab" }
+                    if slabs[p].where_ != .cpuPartial || !slabs[p].frozen { return "\(s.name): cpu \(cpu) partial slab \(p) is not a frozen cpu-partial slab" }
                     n += 1
-                    p = slub.slabs[p].next
-                    if n > slub.slabs.count { return "\(s.name): cpu \(cpu)'s partial list loops" }
+                    p = slabs[p].next
+                    if n > slabs.count { return "\(s.name): cpu \(cpu)'s partial list loops" }
                 }
                 let c = cs.slab
-                if !c.isNone && (slub.slabs[c].where_ != .cpuSlab || !slub.slabs[c].frozen) { return "\(s.name): cpu \(cpu)'s slab is not a frozen cpu slab" }
+                if !c.isNone && (slabs[c].where_ != .cpuSlab || !slabs[c].frozen) { return "\(s.name): cpu \(cpu)'s slab is not a frozen cpu slab" }
             }
             for sid in slabs(of: id) {
-                let slab = slub.slabs[sid]
+                let slab = slabs[sid]
                 slabsSeen[sid.index] += 1
                 perNodeSlabs[Int(slab.nid)] += 1
                 perNodeObjects[Int(slab.nid)] += Int(slab.objects)
@@ -57,7 +57,7 @@ extension Kernel {
                         guard let i = objectIndex(id, sid, o) else { return "\(s.name): slab \(sid)'s freelist has 0x\(String(o, radix: 16)), not an object" }
                         if isAllocatedObject(sid, i) { return "\(s.name): object \(i) of slab \(sid) is free and allocated" }
                         guard free.insert(o).inserted else { return "\(s.name): object 0x\(String(o, radix: 16)) twice on freelists" }
-                        o = getFreepointer(id, o)
+                        o = getFreepointer(id, o, mem)
                     }
                 }
                 var allocated = 0
@@ -65,12 +65,12 @@ extension Kernel {
                 if allocated + free.count != Int(slab.objects) { return "\(s.name): slab \(sid): \(allocated) allocated + \(free.count) free ≠ \(slab.objects)" }
                 // inuse counts what is not on the slab's own freelist (a cpu slab's CPU freelist
                 // counts as in use, as in Linux).
-                let own = countList(id, slab.freelist)
+                let own = countList(id, slab.freelist, mem)
                 if Int(slab.inuse) != Int(slab.objects) - own {
                     return "\(s.name): slab \(sid) inuse \(slab.inuse), but \(own) objects are on its own freelist"
                 }
-                let d = memmap.page(slab.pfn)
-                if !d.flags.contains(.slab) || slabID(ofPfn: slab.pfn) != sid { return "\(s.name): slab \(sid)'s page is not marked as its slab" }
+                let d = pages.memmap.page(slab.pfn)
+                if !d.flags.contains(.slab) || slabID(ofPfn: slab.pfn, pages) != sid { return "\(s.name): slab \(sid)'s page is not marked as its slab" }
             }
             for (nid, n) in s.node.enumerated() where n.present {
                 if n.nrSlabs != perNodeSlabs[nid] { return "\(s.name): node \(nid) nr_slabs \(n.nrSlabs), found \(perNodeSlabs[nid])" }
@@ -80,10 +80,10 @@ extension Kernel {
         return nil
     }
 
-    func countList(_ id: CacheID, _ head: UInt64) -> Int {
+    func countList(_ id: CacheID, _ head: UInt64, _ mem: PhysMemory) -> Int {
         var n = 0
         var o = head
-        while o != 0 { n += 1; o = getFreepointer(id, o) }
+        while o != 0 { n += 1; o = getFreepointer(id, o, mem) }
         return n
     }
 }

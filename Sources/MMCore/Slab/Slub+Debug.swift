@@ -19,57 +19,13 @@ extension Kernel {
 
     mutating func nextOops() -> Int { log.nextOops() }
 
-    /// A misuse Linux would not notice without slub_debug: the model refuses it and says so.
-    mutating func modelReport(_ id: CacheID, _ object: UInt64, _ what: String) {
-        log.info("kmemlab: \(slub.caches[id].name): \(what) of \(pa(object)) refused (Linux 6.1 without slub_debug does not check this and would corrupt the freelist)")
-    }
 
     // MARK: setting objects up
 
-    /// Linux: setup_slab_debug(): a poisoned cache's new slab is filled with POISON_INUSE.
-    mutating func setupSlabDebug(_ id: CacheID, _ sid: SlabID) {
-        guard slub.caches[id].flags.contains(.poison) else { return }
-        let slab = slub.slabs[sid]
-        physMem.fill(slab.pfn << pageShift, pageSize << UInt64(slab.order), SlabPoison.inUse)
-    }
 
-    /// Linux: setup_object() → setup_object_debug() (the constructor is not run: see
-    /// KmemCacheSpec.ctor).
-    mutating func setupObject(_ id: CacheID, _ object: UInt64) {
-        if slub.caches[id].flags.isDisjoint(with: [.storeUser, .redZone, .objectPoison]) { return }
-        setupObjectDebug(id, object)
-    }
 
-    mutating func setupObjectDebug(_ id: CacheID, _ object: UInt64) {
-        initObject(id, object, SlabPoison.redInactive)
-        let s = slub.caches[id]
-        if s.flags.contains(.storeUser) {
-            physMem.fill(object &- pageOffset &+ UInt64(s.infoEnd), UInt64(2 * Kernel.trackSize), 0)
-        }
-    }
 
-    /// Linux: init_object().
-    mutating func initObject(_ id: CacheID, _ object: UInt64, _ val: UInt8) {
-        let s = slub.caches[id]
-        let p = object &- pageOffset
-        if s.flags.contains(.redZone) { physMem.fill(p &- UInt64(s.redLeftPad), UInt64(s.redLeftPad), val) }
-        if s.flags.contains(.objectPoison) {
-            physMem.fill(p, UInt64(s.objectSize - 1), SlabPoison.free)
-            physMem.write(p &+ UInt64(s.objectSize - 1), SlabPoison.end)
-        }
-        if s.flags.contains(.redZone) { physMem.fill(p &+ UInt64(s.objectSize), UInt64(s.inuse - s.objectSize), val) }
-    }
 
-    /// Linux: set_track() — what the model can record of a caller.
-    mutating func setTrack(_ id: CacheID, _ object: UInt64, free: Bool, cpu: Int) {
-        let s = slub.caches[id]
-        guard s.flags.contains(.storeUser) else { return }
-        let t = object &- pageOffset &+ UInt64(s.infoEnd + (free ? Kernel.trackSize : 0))
-        physMem.writeWord(t, free ? Kernel.trackFreeAddr : Kernel.trackAllocAddr)   // addr
-        physMem.writeWord(t + 8, UInt64(UInt32(cpu)) << 32)                         // handle, cpu
-        physMem.writeWord(t + 16, 1)                                                 // pid
-        physMem.writeWord(t + 24, 0)                                                 // when
-    }
 
     /// Stand-ins for the callers' addresses (the model has no code): non-zero, so that
     /// print_track() prints them, and named by `trackCaller`.
@@ -78,59 +34,138 @@ extension Kernel {
 
     // MARK: reports
 
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+    // MARK: the debug allocation and free paths
+
+
+
+
+
+
+
+
+}
+
+extension SlubState {
+    /// A misuse Linux would not notice without slub_debug: the model refuses it and says so.
+    mutating func modelReport(_ id: CacheID, _ object: UInt64, _ what: String, _ log: inout KernelLog) {
+        log.info("kmemlab: \(caches[id].name): \(what) of \(pa(object)) refused (Linux 6.1 without slub_debug does not check this and would corrupt the freelist)")
+    }
+
+    /// Linux: setup_slab_debug(): a poisoned cache's new slab is filled with POISON_INUSE.
+    mutating func setupSlabDebug(_ id: CacheID, _ sid: SlabID, _ mem: inout PhysMemory) {
+        guard caches[id].flags.contains(.poison) else { return }
+        let slab = slabs[sid]
+        mem.fill(slab.pfn << pageShift, pageSize << UInt64(slab.order), SlabPoison.inUse)
+    }
+
+    /// Linux: setup_object() → setup_object_debug() (the constructor is not run: see
+    /// KmemCacheSpec.ctor).
+    mutating func setupObject(_ id: CacheID, _ object: UInt64, _ mem: inout PhysMemory) {
+        if caches[id].flags.isDisjoint(with: [.storeUser, .redZone, .objectPoison]) { return }
+        setupObjectDebug(id, object, &mem)
+    }
+
+    mutating func setupObjectDebug(_ id: CacheID, _ object: UInt64, _ mem: inout PhysMemory) {
+        initObject(id, object, SlabPoison.redInactive, &mem)
+        let s = caches[id]
+        if s.flags.contains(.storeUser) {
+            mem.fill(object &- directMapBase &+ UInt64(s.infoEnd), UInt64(2 * Kernel.trackSize), 0)
+        }
+    }
+
+    /// Linux: init_object().
+    mutating func initObject(_ id: CacheID, _ object: UInt64, _ val: UInt8, _ mem: inout PhysMemory) {
+        let s = caches[id]
+        let p = object &- directMapBase
+        if s.flags.contains(.redZone) { mem.fill(p &- UInt64(s.redLeftPad), UInt64(s.redLeftPad), val) }
+        if s.flags.contains(.objectPoison) {
+            mem.fill(p, UInt64(s.objectSize - 1), SlabPoison.free)
+            mem.write(p &+ UInt64(s.objectSize - 1), SlabPoison.end)
+        }
+        if s.flags.contains(.redZone) { mem.fill(p &+ UInt64(s.objectSize), UInt64(s.inuse - s.objectSize), val) }
+    }
+
+    /// Linux: set_track() — what the model can record of a caller.
+    mutating func setTrack(_ id: CacheID, _ object: UInt64, free: Bool, cpu: Int, _ mem: inout PhysMemory) {
+        let s = caches[id]
+        guard s.flags.contains(.storeUser) else { return }
+        let t = object &- directMapBase &+ UInt64(s.infoEnd + (free ? Kernel.trackSize : 0))
+        mem.writeWord(t, free ? Kernel.trackFreeAddr : Kernel.trackAllocAddr)   // addr
+        mem.writeWord(t + 8, UInt64(UInt32(cpu)) << 32)                         // handle, cpu
+        mem.writeWord(t + 16, 1)                                                 // pid
+        mem.writeWord(t + 24, 0)                                                 // when
+    }
+
     /// Linux: slab_bug().
-    mutating func slabBug(_ id: CacheID, _ what: String) {
+    mutating func slabBug(_ id: CacheID, _ what: String, _ log: inout KernelLog) {
         log.info("=============================================================================")
         // A message ending in a newline (Linux's "… are to be freed\n") leaves an empty line.
         let trimmed = what.hasSuffix("\n") ? String(what.dropLast()) : what
-        log.info("BUG \(slub.caches[id].name) (\(taintText)): \(trimmed)")
+        log.info("BUG \(caches[id].name) (\(log.taintText)): \(trimmed)")
         if trimmed != what { log.info("") }
         log.info("-----------------------------------------------------------------------------")
         log.info("")
     }
 
     /// Linux: slab_fix().
-    mutating func slabFix(_ id: CacheID, _ what: String) {
-        slub.errors += 1
-        log.info("FIX \(slub.caches[id].name): \(what)")
+    mutating func slabFix(_ id: CacheID, _ what: String, _ log: inout KernelLog) {
+        errors += 1
+        log.info("FIX \(caches[id].name): \(what)")
     }
 
     /// Linux: print_slab_info().
-    func slabInfoLine(_ sid: SlabID) -> String {
-        let slab = slub.slabs[sid]
-        let page = sections.vmemmap.base &+ slab.pfn &* 64
-        return "Slab \(pa(page)) objects=\(slab.objects) used=\(slab.inuse) fp=\(pa(slab.freelist)) flags=\(pageAlloc.pageFlagsText(slab.pfn))"
+    func slabInfoLine(_ sid: SlabID, _ pages: PageAllocator) -> String {
+        let slab = slabs[sid]
+        let page = pages.vmemmapBase &+ slab.pfn &* 64
+        return "Slab \(pa(page)) objects=\(slab.objects) used=\(slab.inuse) fp=\(pa(slab.freelist)) flags=\(pages.pageFlagsText(slab.pfn))"
     }
 
     /// Linux: slab_err().
-    mutating func slabErr(_ id: CacheID, _ sid: SlabID, _ what: String) {
-        slub.errors += 1
-        slabBug(id, what)
-        log.info(slabInfoLine(sid))
-        taint |= KernelLog.taintBadPage
+    mutating func slabErr(_ id: CacheID, _ sid: SlabID, _ what: String,
+                          _ pages: inout PageAllocator, _ log: inout KernelLog) {
+        errors += 1
+        slabBug(id, what, &log)
+        log.info(slabInfoLine(sid, pages))
+        log.taint |= KernelLog.taintBadPage
     }
 
     /// Linux: object_err().
-    mutating func objectErr(_ id: CacheID, _ sid: SlabID, _ object: UInt64, _ reason: String) {
-        slub.errors += 1
-        slabBug(id, reason)
+    mutating func objectErr(_ id: CacheID, _ sid: SlabID, _ object: UInt64, _ reason: String,
+                            _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) {
+        errors += 1
+        slabBug(id, reason, &log)
         if object == 0 || !checkValidPointer(id, sid, object) {
-            log.info(slabInfoLine(sid))
+            log.info(slabInfoLine(sid, pages))
             log.info("Invalid pointer \(pa(object))")
         } else {
-            printTrailer(id, sid, object)
+            printTrailer(id, sid, object, &pages, &mem, &log)
         }
-        taint |= KernelLog.taintBadPage
+        log.taint |= KernelLog.taintBadPage
     }
 
     /// Linux: print_section() → print_hex_dump(DUMP_PREFIX_ADDRESS, 16, 1, ascii).
-    mutating func printSection(_ text: String, _ addr: UInt64, _ length: Int) {
+    mutating func printSection(_ text: String, _ addr: UInt64, _ length: Int,
+                               _ mem: inout PhysMemory, _ log: inout KernelLog) {
         var off = 0
         while off < length {
             let n = Swift.min(16, length - off)
             var hexPart = "", ascii = ""
             for i in 0..<n {
-                let b = physMem.read(addr &+ UInt64(off + i) &- pageOffset)
+                let b = mem.read(addr &+ UInt64(off + i) &- directMapBase)
                 hexPart += (i == 0 ? "" : " ") + padLeftZero(String(b, radix: 16), 2)
                 ascii.append(b >= 0x20 && b < 0x7f ? Character(Unicode.Scalar(b)) : ".")
             }
@@ -141,36 +176,37 @@ extension Kernel {
     }
 
     /// Linux: print_trailer().
-    mutating func printTrailer(_ id: CacheID, _ sid: SlabID, _ p: UInt64) {
-        let s = slub.caches[id]
+    mutating func printTrailer(_ id: CacheID, _ sid: SlabID, _ p: UInt64,
+                               _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) {
+        let s = caches[id]
         let addr = slabAddress(sid)
         if s.flags.contains(.storeUser) {
             for (label, free) in [("Allocated", false), ("Freed", true)] {
-                let t = p &- pageOffset &+ UInt64(s.infoEnd + (free ? Kernel.trackSize : 0))
-                let caller = physMem.readWord(t)
+                let t = p &- directMapBase &+ UInt64(s.infoEnd + (free ? Kernel.trackSize : 0))
+                let caller = mem.readWord(t)
                 if caller == 0 { continue }
-                let cpu = physMem.readWord(t + 8) >> 32
+                let cpu = mem.readWord(t + 8) >> 32
                 let name = caller == Kernel.trackAllocAddr ? "kmem_cache_alloc" : "kmem_cache_free"
                 log.info("\(label) in \(name) age=0 cpu=\(cpu) pid=1")
                 log.info("object allocation/free stack trace missing")
             }
         }
-        log.info(slabInfoLine(sid))
-        log.info("Object \(pa(p)) @offset=\(p &- addr) fp=\(pa(getFreepointer(id, p)))")
+        log.info(slabInfoLine(sid, pages))
+        log.info("Object \(pa(p)) @offset=\(p &- addr) fp=\(pa(getFreepointer(id, p, mem)))")
         log.info("")
         if s.flags.contains(.redZone) {
-            printSection("Redzone  ", p &- UInt64(s.redLeftPad), s.redLeftPad)
+            printSection("Redzone  ", p &- UInt64(s.redLeftPad), s.redLeftPad, &mem, &log)
         } else if p > addr &+ 16 {
-            printSection("Bytes b4 ", p &- 16, 16)
+            printSection("Bytes b4 ", p &- 16, 16, &mem, &log)
         }
-        printSection("Object   ", p, Swift.min(s.objectSize, Int(pageSize)))
+        printSection("Object   ", p, Swift.min(s.objectSize, Int(pageSize)), &mem, &log)
         if s.flags.contains(.redZone) {
-            printSection("Redzone  ", p &+ UInt64(s.objectSize), s.inuse - s.objectSize)
+            printSection("Redzone  ", p &+ UInt64(s.objectSize), s.inuse - s.objectSize, &mem, &log)
         }
         var off = s.infoEnd
         if s.flags.contains(.storeUser) { off += 2 * Kernel.trackSize }
         if s.flags.contains(.storeUser) && s.flags.contains(.kmalloc) { off += 4 }
-        if off != sizeFromObject(s) { printSection("Padding  ", p &+ UInt64(off), sizeFromObject(s) - off) }
+        if off != sizeFromObject(s) { printSection("Padding  ", p &+ UInt64(off), sizeFromObject(s) - off, &mem, &log) }
     }
 
     /// Linux: size_from_object().
@@ -179,280 +215,311 @@ extension Kernel {
     /// Linux: check_bytes_and_report(): a byte range that should hold `value`; on a mismatch
     /// the report, then the bytes are restored.
     mutating func checkBytesAndReport(_ id: CacheID, _ sid: SlabID, _ object: UInt64, _ what: String,
-                                      _ start: UInt64, _ value: UInt8, _ bytes: Int) -> Bool {
-        guard bytes > 0, let faultPhys = physMem.firstMismatch(start &- pageOffset, UInt64(bytes), value) else { return true }
-        let fault = faultPhys &+ pageOffset
+                                      _ start: UInt64, _ value: UInt8, _ bytes: Int,
+                                      _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                      _ log: inout KernelLog) -> Bool {
+        guard bytes > 0, let faultPhys = mem.firstMismatch(start &- directMapBase, UInt64(bytes), value) else { return true }
+        let fault = faultPhys &+ directMapBase
         var end = start &+ UInt64(bytes)
-        while end > fault && physMem.read(end &- 1 &- pageOffset) == value { end -= 1 }
-        slub.errors += 1
-        slabBug(id, "\(what) overwritten")
-        let first = physMem.read(faultPhys)
+        while end > fault && mem.read(end &- 1 &- directMapBase) == value { end -= 1 }
+        errors += 1
+        slabBug(id, "\(what) overwritten", &log)
+        let first = mem.read(faultPhys)
         log.info("\(pa(fault))-\(pa(end &- 1)) @offset=\(fault &- slabAddress(sid)). First byte 0x\(String(first, radix: 16)) instead of 0x\(String(value, radix: 16))")
-        printTrailer(id, sid, object)
-        taint |= KernelLog.taintBadPage
-        slabFix(id, "Restoring \(what) \(pa(fault))-\(pa(end &- 1))=0x\(String(value, radix: 16))")
-        physMem.fill(faultPhys, end &- fault, value)
+        printTrailer(id, sid, object, &pages, &mem, &log)
+        log.taint |= KernelLog.taintBadPage
+        slabFix(id, "Restoring \(what) \(pa(fault))-\(pa(end &- 1))=0x\(String(value, radix: 16))", &log)
+        mem.fill(faultPhys, end &- fault, value)
         return false
     }
 
     /// Linux: check_pad_bytes().
-    mutating func checkPadBytes(_ id: CacheID, _ sid: SlabID, _ p: UInt64) -> Bool {
-        let s = slub.caches[id]
+    mutating func checkPadBytes(_ id: CacheID, _ sid: SlabID, _ p: UInt64,
+                                _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) -> Bool {
+        let s = caches[id]
         var off = s.infoEnd
         if s.flags.contains(.storeUser) {
             off += 2 * Kernel.trackSize
             if s.flags.contains(.kmalloc) { off += 4 }
         }
         if sizeFromObject(s) == off { return true }
-        return checkBytesAndReport(id, sid, p, "Object padding", p &+ UInt64(off), SlabPoison.inUse, sizeFromObject(s) - off)
+        return checkBytesAndReport(id, sid, p, "Object padding", p &+ UInt64(off), SlabPoison.inUse,
+                                   sizeFromObject(s) - off,
+                                   &pages, &mem, &log)
     }
 
     /// Linux: slab_pad_check(): the bytes after the last object of a poisoned cache's slab.
-    mutating func slabPadCheck(_ id: CacheID, _ sid: SlabID) {
-        let s = slub.caches[id]
+    mutating func slabPadCheck(_ id: CacheID, _ sid: SlabID,
+                               _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) {
+        let s = caches[id]
         guard s.flags.contains(.poison) else { return }
-        let slab = slub.slabs[sid]
+        let slab = slabs[sid]
         let start = slabAddress(sid)
         let length = Int(pageSize) << Int(slab.order)
         let remainder = length % s.size
         guard remainder > 0 else { return }
         let pad = start &+ UInt64(length - remainder)
-        guard let faultPhys = physMem.firstMismatch(pad &- pageOffset, UInt64(remainder), SlabPoison.inUse) else { return }
-        let fault = faultPhys &+ pageOffset
+        guard let faultPhys = mem.firstMismatch(pad &- directMapBase, UInt64(remainder), SlabPoison.inUse) else { return }
+        let fault = faultPhys &+ directMapBase
         var end = start &+ UInt64(length)
-        while end > fault && physMem.read(end &- 1 &- pageOffset) == SlabPoison.inUse { end -= 1 }
-        slabErr(id, sid, "Padding overwritten. \(pa(fault))-\(pa(end &- 1)) @offset=\(fault &- start)")
-        printSection("Padding ", pad, remainder)
-        slabFix(id, "Restoring slab padding \(pa(fault))-\(pa(end &- 1))=0x5a")
-        physMem.fill(faultPhys, end &- fault, SlabPoison.inUse)
+        while end > fault && mem.read(end &- 1 &- directMapBase) == SlabPoison.inUse { end -= 1 }
+        slabErr(id, sid, "Padding overwritten. \(pa(fault))-\(pa(end &- 1)) @offset=\(fault &- start)", &pages, &log)
+        printSection("Padding ", pad, remainder, &mem, &log)
+        slabFix(id, "Restoring slab padding \(pa(fault))-\(pa(end &- 1))=0x5a", &log)
+        mem.fill(faultPhys, end &- fault, SlabPoison.inUse)
     }
 
     /// Linux: check_object().
-    mutating func checkObject(_ id: CacheID, _ sid: SlabID, _ p: UInt64, _ val: UInt8) -> Bool {
-        let s = slub.caches[id]
+    mutating func checkObject(_ id: CacheID, _ sid: SlabID, _ p: UInt64, _ val: UInt8,
+                              _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) -> Bool {
+        let s = caches[id]
         let endObject = p &+ UInt64(s.objectSize)
         if s.flags.contains(.redZone) {
-            if !checkBytesAndReport(id, sid, p, "Left Redzone", p &- UInt64(s.redLeftPad), val, s.redLeftPad) { return false }
-            if !checkBytesAndReport(id, sid, p, "Right Redzone", endObject, val, s.inuse - s.objectSize) { return false }
+            if !checkBytesAndReport(id, sid, p, "Left Redzone", p &- UInt64(s.redLeftPad), val, s.redLeftPad,
+                                    &pages, &mem, &log) { return false }
+            if !checkBytesAndReport(id, sid, p, "Right Redzone", endObject, val, s.inuse - s.objectSize,
+                                    &pages, &mem, &log) { return false }
         } else if s.flags.contains(.poison) && s.objectSize < s.inuse {
-            _ = checkBytesAndReport(id, sid, p, "Alignment padding", endObject, SlabPoison.inUse, s.inuse - s.objectSize)
+            _ = checkBytesAndReport(id, sid, p, "Alignment padding", endObject, SlabPoison.inUse,
+                                    s.inuse - s.objectSize,
+                                    &pages, &mem, &log)
         }
         if s.flags.contains(.poison) {
             if val != SlabPoison.redActive && s.flags.contains(.objectPoison) {
-                if !checkBytesAndReport(id, sid, p, "Poison", p, SlabPoison.free, s.objectSize - 1) { return false }
-                if !checkBytesAndReport(id, sid, p, "End Poison", endObject &- 1, SlabPoison.end, 1) { return false }
+                if !checkBytesAndReport(id, sid, p, "Poison", p, SlabPoison.free, s.objectSize - 1,
+                                        &pages, &mem, &log) { return false }
+                if !checkBytesAndReport(id, sid, p, "End Poison", endObject &- 1, SlabPoison.end, 1,
+                                        &pages, &mem, &log) { return false }
             }
-            _ = checkPadBytes(id, sid, p)
+            _ = checkPadBytes(id, sid, p, &pages, &mem, &log)
         }
         if !s.freeptrOutsideObject && val == SlabPoison.redActive { return true }
-        if !checkValidPointer(id, sid, getFreepointer(id, p)) {
-            objectErr(id, sid, p, "Freepointer corrupt")
-            setFreepointer(id, p, 0)
+        if !checkValidPointer(id, sid, getFreepointer(id, p, mem)) {
+            objectErr(id, sid, p, "Freepointer corrupt", &pages, &mem, &log)
+            setFreepointer(id, p, 0, &mem)
             return false
         }
         return true
     }
 
     /// Linux: check_slab().
-    mutating func checkSlab(_ id: CacheID, _ sid: SlabID) -> Bool {
-        let slab = slub.slabs[sid]
-        let maxObj = Kernel.orderObjects(Int(slab.order), slub.caches[id].size)
+    mutating func checkSlab(_ id: CacheID, _ sid: SlabID,
+                            _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) -> Bool {
+        let slab = slabs[sid]
+        let maxObj = Kernel.orderObjects(Int(slab.order), caches[id].size)
         if Int(slab.objects) > maxObj {
-            slabErr(id, sid, "objects \(slab.objects) > max \(maxObj)"); return false
+            slabErr(id, sid, "objects \(slab.objects) > max \(maxObj)", &pages, &log); return false
         }
         if slab.inuse > slab.objects {
-            slabErr(id, sid, "inuse \(slab.inuse) > max \(slab.objects)"); return false
+            slabErr(id, sid, "inuse \(slab.inuse) > max \(slab.objects)", &pages, &log); return false
         }
-        if slab.frozen && slub.caches[id].isDebug && slab.where_ == .none {
-            slabErr(id, sid, "Slab disabled since SLUB metadata consistency check failed"); return false
+        if slab.frozen && caches[id].isDebug && slab.where_ == .none {
+            slabErr(id, sid, "Slab disabled since SLUB metadata consistency check failed", &pages, &log); return false
         }
-        slabPadCheck(id, sid)
+        slabPadCheck(id, sid, &pages, &mem, &log)
         return true
     }
 
     /// Linux: on_freelist(): walk the slab's freelist looking for `search` (0: just count and
     /// repair the counters).
-    mutating func onFreelist(_ id: CacheID, _ sid: SlabID, _ search: UInt64) -> Bool {
+    mutating func onFreelist(_ id: CacheID, _ sid: SlabID, _ search: UInt64,
+                             _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) -> Bool {
         var nr: Int32 = 0
-        var fp = slub.slabs[sid].freelist
+        var fp = slabs[sid].freelist
         var object: UInt64 = 0
-        while fp != 0 && nr <= slub.slabs[sid].objects {
+        while fp != 0 && nr <= slabs[sid].objects {
             if fp == search { return true }
             if !checkValidPointer(id, sid, fp) {
                 if object != 0 {
-                    objectErr(id, sid, object, "Freechain corrupt")
-                    setFreepointer(id, object, 0)
+                    objectErr(id, sid, object, "Freechain corrupt", &pages, &mem, &log)
+                    setFreepointer(id, object, 0, &mem)
                 } else {
-                    slabErr(id, sid, "Freepointer corrupt")
-                    slub.slabs[sid].freelist = 0
-                    slub.slabs[sid].inuse = slub.slabs[sid].objects
-                    slabFix(id, "Freelist cleared")
+                    slabErr(id, sid, "Freepointer corrupt", &pages, &log)
+                    slabs[sid].freelist = 0
+                    slabs[sid].inuse = slabs[sid].objects
+                    slabFix(id, "Freelist cleared", &log)
                     return false
                 }
                 break
             }
             object = fp
-            fp = getFreepointer(id, object)
+            fp = getFreepointer(id, object, mem)
             nr += 1
         }
-        let maxObjects = Int32(Swift.min(32767, Kernel.orderObjects(Int(slub.slabs[sid].order), slub.caches[id].size)))
-        if slub.slabs[sid].objects != maxObjects {
-            slabErr(id, sid, "Wrong number of objects. Found \(slub.slabs[sid].objects) but should be \(maxObjects)")
-            slub.slabs[sid].objects = maxObjects
-            slabFix(id, "Number of objects adjusted")
+        let maxObjects = Int32(Swift.min(32767, Kernel.orderObjects(Int(slabs[sid].order), caches[id].size)))
+        if slabs[sid].objects != maxObjects {
+            slabErr(id, sid, "Wrong number of objects. Found \(slabs[sid].objects) but should be \(maxObjects)",
+                    &pages, &log)
+            slabs[sid].objects = maxObjects
+            slabFix(id, "Number of objects adjusted", &log)
         }
-        if slub.slabs[sid].inuse != slub.slabs[sid].objects - nr {
-            slabErr(id, sid, "Wrong object count. Counter is \(slub.slabs[sid].inuse) but counted were \(slub.slabs[sid].objects - nr)")
-            slub.slabs[sid].inuse = slub.slabs[sid].objects - nr
-            slabFix(id, "Object count adjusted")
+        if slabs[sid].inuse != slabs[sid].objects - nr {
+            slabErr(id, sid, "Wrong object count. Counter is \(slabs[sid].inuse) but counted were \(slabs[sid].objects - nr)",
+                    &pages, &log)
+            slabs[sid].inuse = slabs[sid].objects - nr
+            slabFix(id, "Object count adjusted", &log)
         }
         return search == 0
     }
 
-    // MARK: the debug allocation and free paths
-
     /// Linux: alloc_debug_processing().
-    mutating func allocDebugProcessing(_ id: CacheID, _ sid: SlabID, _ object: UInt64, origSize: Int) -> Bool {
-        let s = slub.caches[id]
+    mutating func allocDebugProcessing(_ id: CacheID, _ sid: SlabID, _ object: UInt64, origSize: Int,
+                                       _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                       _ log: inout KernelLog) -> Bool {
+        let s = caches[id]
         var ok = true
         if s.flags.contains(.consistencyChecks) {
-            if !checkSlab(id, sid) { ok = false }
+            if !checkSlab(id, sid, &pages, &mem, &log) { ok = false }
             else if !checkValidPointer(id, sid, object) {
-                objectErr(id, sid, object, "Freelist Pointer check fails"); ok = false
-            } else if !checkObject(id, sid, object, SlabPoison.redInactive) { ok = false }
+                objectErr(id, sid, object, "Freelist Pointer check fails", &pages, &mem, &log); ok = false
+            } else if !checkObject(id, sid, object, SlabPoison.redInactive, &pages, &mem, &log) { ok = false }
         }
         if ok {
             if s.flags.contains(.trace) {
-                log.info("TRACE \(s.name) alloc \(pa(object)) inuse=\(slub.slabs[sid].inuse) fp=\(pa(slub.slabs[sid].freelist))")
+                log.info("TRACE \(s.name) alloc \(pa(object)) inuse=\(slabs[sid].inuse) fp=\(pa(slabs[sid].freelist))")
             }
             if s.flags.contains(.storeUser) && s.flags.contains(.kmalloc) {
-                let at = object &- pageOffset &+ UInt64(s.infoEnd + 2 * Kernel.trackSize)
-                for i in 0..<4 { physMem.write(at + UInt64(i), UInt8(truncatingIfNeeded: origSize >> (8 * i))) }
+                let at = object &- directMapBase &+ UInt64(s.infoEnd + 2 * Kernel.trackSize)
+                for i in 0..<4 { mem.write(at + UInt64(i), UInt8(truncatingIfNeeded: origSize >> (8 * i))) }
             }
-            initObject(id, object, SlabPoison.redActive)
+            initObject(id, object, SlabPoison.redActive, &mem)
             return true
         }
         // The slab is given up: every object counts as used.
-        slabFix(id, "Marking all objects used")
-        slub.slabs[sid].inuse = slub.slabs[sid].objects
-        slub.slabs[sid].freelist = 0
-        slub.slabs[sid].frozen = true
+        slabFix(id, "Marking all objects used", &log)
+        slabs[sid].inuse = slabs[sid].objects
+        slabs[sid].freelist = 0
+        slabs[sid].frozen = true
         return false
     }
 
     /// Linux: alloc_single_from_partial().
-    mutating func allocSingleFromPartial(_ id: CacheID, _ sid: SlabID, origSize: Int) -> UInt64? {
-        let object = slub.slabs[sid].freelist
-        slub.slabs[sid].freelist = getFreepointer(id, object)
-        slub.slabs[sid].inuse += 1
-        if !allocDebugProcessing(id, sid, object, origSize: origSize) {
+    mutating func allocSingleFromPartial(_ id: CacheID, _ sid: SlabID, origSize: Int,
+                                         _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                         _ log: inout KernelLog) -> UInt64? {
+        let object = slabs[sid].freelist
+        slabs[sid].freelist = getFreepointer(id, object, mem)
+        slabs[sid].inuse += 1
+        if !allocDebugProcessing(id, sid, object, origSize: origSize, &pages, &mem, &log) {
             removePartial(id, sid)
             return nil
         }
-        if slub.slabs[sid].inuse == slub.slabs[sid].objects {
+        if slabs[sid].inuse == slabs[sid].objects {
             removePartial(id, sid)
             addFull(id, sid)
         }
-        setTrack(id, object, free: false, cpu: 0)
+        setTrack(id, object, free: false, cpu: 0, &mem)
         return object
     }
 
     /// Linux: alloc_single_from_new_slab().
-    mutating func allocSingleFromNewSlab(_ id: CacheID, _ sid: SlabID, origSize: Int) -> UInt64? {
-        let object = slub.slabs[sid].freelist
-        slub.slabs[sid].freelist = getFreepointer(id, object)
-        slub.slabs[sid].inuse = 1
-        if !allocDebugProcessing(id, sid, object, origSize: origSize) { return nil }
-        if slub.slabs[sid].inuse == slub.slabs[sid].objects { addFull(id, sid) }
+    mutating func allocSingleFromNewSlab(_ id: CacheID, _ sid: SlabID, origSize: Int,
+                                         _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                         _ log: inout KernelLog) -> UInt64? {
+        let object = slabs[sid].freelist
+        slabs[sid].freelist = getFreepointer(id, object, mem)
+        slabs[sid].inuse = 1
+        if !allocDebugProcessing(id, sid, object, origSize: origSize, &pages, &mem, &log) { return nil }
+        if slabs[sid].inuse == slabs[sid].objects { addFull(id, sid) }
         else { addPartial(id, sid, toTail: false) }
-        incSlabsNode(id, slub.slabs[sid].nid, objects: Int(slub.slabs[sid].objects))
-        setTrack(id, object, free: false, cpu: 0)
+        incSlabsNode(id, slabs[sid].nid, objects: Int(slabs[sid].objects))
+        setTrack(id, object, free: false, cpu: 0, &mem)
         return object
     }
 
     /// Linux: free_consistency_checks().
-    mutating func freeConsistencyChecks(_ id: CacheID, _ sid: SlabID, _ object: UInt64) -> Bool {
+    mutating func freeConsistencyChecks(_ id: CacheID, _ sid: SlabID, _ object: UInt64,
+                                        _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                        _ log: inout KernelLog) -> Bool {
         if !checkValidPointer(id, sid, object) {
-            slabErr(id, sid, "Invalid object pointer \(pa(object))"); return false
+            slabErr(id, sid, "Invalid object pointer \(pa(object))", &pages, &log); return false
         }
-        if onFreelist(id, sid, object) {
-            objectErr(id, sid, object, "Object already free"); return false
+        if onFreelist(id, sid, object, &pages, &mem, &log) {
+            objectErr(id, sid, object, "Object already free", &pages, &mem, &log); return false
         }
-        if !checkObject(id, sid, object, SlabPoison.redActive) { return false }
+        if !checkObject(id, sid, object, SlabPoison.redActive, &pages, &mem, &log) { return false }
         return true
     }
 
     /// Linux: free_to_partial_list() with free_debug_processing().
     mutating func freeToPartialList<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int,
+                                                          _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                          _ log: inout KernelLog,
                                                         _ l: inout L) -> SlabFreeOutcome {
-        let s = slub.caches[id]
+        let s = caches[id]
         var ok = false
         var why = SlabMisuse.notObjectStart
         checks: do {
-            if s.flags.contains(.consistencyChecks) && !checkSlab(id, sid) { why = .slabCheckFailed; break checks }
-            if slub.slabs[sid].inuse < 1 {
-                slabErr(id, sid, "Slab has \(slub.slabs[sid].inuse) allocated objects but 1 are to be freed\n")
+            if s.flags.contains(.consistencyChecks) && !checkSlab(id, sid,
+                                                                  &pages, &mem,
+                                                                  &log) { why = .slabCheckFailed; break checks }
+            if slabs[sid].inuse < 1 {
+                slabErr(id, sid, "Slab has \(slabs[sid].inuse) allocated objects but 1 are to be freed\n", &pages, &log)
                 why = .noAllocatedObjects
                 break checks
             }
             if s.flags.contains(.consistencyChecks) {
-                if !freeConsistencyChecks(id, sid, object) { why = .consistencyCheckFailed; break checks }
+                if !freeConsistencyChecks(id, sid, object,
+                                          &pages, &mem, &log) { why = .consistencyCheckFailed; break checks }
             } else if let i = objectIndex(id, sid, object) {
                 // Without F Linux checks nothing here; the model still refuses what would
                 // corrupt it.
-                if !isAllocatedObject(sid, i) { modelReport(id, object, "double free"); why = .doubleFree; break checks }
+                if !isAllocatedObject(sid, i) { modelReport(id, object, "double free",
+                                                            &log); why = .doubleFree; break checks }
             } else {
-                modelReport(id, object, "free of a pointer that is not an object's start")
+                modelReport(id, object, "free of a pointer that is not an object's start", &log)
                 why = .notObjectStart
                 break checks
             }
-            setTrack(id, object, free: true, cpu: cpu)
+            setTrack(id, object, free: true, cpu: cpu, &mem)
             if s.flags.contains(.trace) {
-                log.info("TRACE \(s.name) free \(pa(object)) inuse=\(slub.slabs[sid].inuse) fp=\(pa(slub.slabs[sid].freelist))")
+                log.info("TRACE \(s.name) free \(pa(object)) inuse=\(slabs[sid].inuse) fp=\(pa(slabs[sid].freelist))")
             }
-            initObject(id, object, SlabPoison.redInactive)
+            initObject(id, object, SlabPoison.redInactive, &mem)
             ok = true
         }
         if !ok {
-            slabFix(id, "Object at \(pa(object)) not freed")
+            slabFix(id, "Object at \(pa(object)) not freed", &log)
             l.slab(.misuse(cache: id, object: object, what: why))
             return .refused(why)
         }
         if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, false) }
-        let nid = Int(slub.slabs[sid].nid)
-        let prior = slub.slabs[sid].freelist
-        slub.slabs[sid].inuse -= 1
-        setFreepointer(id, object, prior)
-        slub.slabs[sid].freelist = object
-        let empty = slub.slabs[sid].inuse == 0 && slub.caches[id].node[nid].nrPartial >= s.minPartial
+        let nid = Int(slabs[sid].nid)
+        let prior = slabs[sid].freelist
+        slabs[sid].inuse -= 1
+        setFreepointer(id, object, prior, &mem)
+        slabs[sid].freelist = object
+        let empty = slabs[sid].inuse == 0 && caches[id].node[nid].nrPartial >= s.minPartial
         if prior == 0 {
             removeFull(id, sid)
             if !empty { addPartial(id, sid, toTail: true) }
         } else if empty {
             removePartial(id, sid)
         }
-        l.slab(.freeSlow(cache: id, object: object, slab: slabAddress(sid), to: empty ? .none : slub.slabs[sid].where_))
-        if empty { discardSlab(id, sid, cpu: cpu, &l) }
+        l.slab(.freeSlow(cache: id, object: object, slab: slabAddress(sid), to: empty ? .none : slabs[sid].where_))
+        if empty { discardSlab(id, sid, cpu: cpu, &pages, &mem, &log, &l) }
         return .freed
     }
 
     /// Linux: validate_slab_cache() (what writing 1 to /sys/kernel/slab/<cache>/validate does):
     /// flush the CPUs, then check every slab on the node lists. Returns the slabs checked.
     @discardableResult
-    public mutating func validateSlabCache(_ id: CacheID) -> Int {
-        for cpu in 0..<slub.possibleCPUs { flushCPUSlab(id, cpu: cpu) }
+    public mutating func validateSlabCache(_ id: CacheID,
+                                           _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                           _ log: inout KernelLog) -> Int {
+        for cpu in 0..<possibleCPUs { flushCPUSlab(id, cpu: cpu, &pages, &mem, &log) }
         var total = 0
-        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].present {
-            var count = validateList(id, from: slub.caches[id].node[nid].partialHead)
-            if count != slub.caches[id].node[nid].nrPartial {
-                log.info("SLUB \(slub.caches[id].name): \(count) partial slabs counted but counter=\(slub.caches[id].node[nid].nrPartial)")
-                slub.errors += 1
+        for nid in caches[id].node.indices where caches[id].node[nid].present {
+            var count = validateList(id, from: caches[id].node[nid].partialHead, &pages, &mem, &log)
+            if count != caches[id].node[nid].nrPartial {
+                log.info("SLUB \(caches[id].name): \(count) partial slabs counted but counter=\(caches[id].node[nid].nrPartial)")
+                errors += 1
             }
-            if slub.caches[id].flags.contains(.storeUser) {
-                count += validateList(id, from: slub.caches[id].node[nid].fullHead)
-                if count != slub.caches[id].node[nid].nrSlabs {
-                    log.info("SLUB: \(slub.caches[id].name) \(count) slabs counted but counter=\(slub.caches[id].node[nid].nrSlabs)")
-                    slub.errors += 1
+            if caches[id].flags.contains(.storeUser) {
+                count += validateList(id, from: caches[id].node[nid].fullHead, &pages, &mem, &log)
+                if count != caches[id].node[nid].nrSlabs {
+                    log.info("SLUB: \(caches[id].name) \(count) slabs counted but counter=\(caches[id].node[nid].nrSlabs)")
+                    errors += 1
                 }
             }
             total += count
@@ -461,34 +528,37 @@ extension Kernel {
     }
 
     /// Validates each slab of a node list; returns how many there were.
-    mutating func validateList(_ id: CacheID, from head: SlabID) -> Int {
+    mutating func validateList(_ id: CacheID, from head: SlabID,
+                               _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) -> Int {
         var count = 0
         var sid = head
         while !sid.isNone {
-            validateSlab(id, sid)
+            validateSlab(id, sid, &pages, &mem, &log)
             count += 1
-            sid = slub.slabs[sid].next
+            sid = slabs[sid].next
         }
         return count
     }
 
     /// Linux: validate_slab().
-    mutating func validateSlab(_ id: CacheID, _ sid: SlabID) {
-        guard checkSlab(id, sid), onFreelist(id, sid, 0) else { return }
-        let s = slub.caches[id]
-        let objects = Int(slub.slabs[sid].objects)
+    mutating func validateSlab(_ id: CacheID, _ sid: SlabID,
+                               _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) {
+        guard checkSlab(id, sid, &pages, &mem, &log), onFreelist(id, sid, 0, &pages, &mem, &log) else { return }
+        let s = caches[id]
+        let objects = Int(slabs[sid].objects)
         var free = [Bool](repeating: false, count: objects)
-        var p = slub.slabs[sid].freelist
+        var p = slabs[sid].freelist
         var guardCount = 0
         while p != 0 && guardCount <= objects {
             if let i = objectIndex(id, sid, p) { free[i] = true }
-            p = getFreepointer(id, p)
+            p = getFreepointer(id, p, mem)
             guardCount += 1
         }
         let first = slabAddress(sid) &+ UInt64(s.redLeftPad)
         for i in 0..<objects {
             let o = first &+ UInt64(i * s.size)
-            if !checkObject(id, sid, o, free[i] ? SlabPoison.redInactive : SlabPoison.redActive) { break }
+            if !checkObject(id, sid, o, free[i] ? SlabPoison.redInactive : SlabPoison.redActive,
+                            &pages, &mem, &log) { break }
         }
     }
 }

@@ -106,7 +106,7 @@ public struct KmemCache: Sendable {
     /// (slab_want_init_on_alloc()/_free()). Kept so the hot path reads a flag, not the ctor.
     public var plainInit = true
     public var hasCtor = false
-    /// Linux: s->reciprocal_size — here ceil(2^44 / size), for objectIndex().
+    /// Linux: s->reciprocal_size — here ceil(2^44 / size), for slub.objectIndex().
     public var reciprocal: UInt64 = 0
 
     public init(name: String, objectSize: Int, align: Int, flags: SlabFlags) {
@@ -180,6 +180,10 @@ public struct SlubState: Sendable {
     public var errors = 0
     /// One bit per object of each slab (by slab id): allocated or not.
     var objectBits: [[UInt64]] = []
+    /// Linux: PAGE_OFFSET, where the direct map begins (objects are direct-map addresses).
+    public internal(set) var directMapBase: UInt64 = 0
+    /// Linux: max_pfn, the end of the direct map SLUB's objects can be in.
+    public internal(set) var maxPfn: UInt64 = 0
     /// Linux: num_present_cpus() and nr_cpu_ids when caches are created.
     var presentCPUs = 1
     public internal(set) var possibleCPUs = 1
@@ -290,106 +294,15 @@ extension Kernel {
     /// Linux: sizeof(struct track) with STACKDEPOT (handle, addr, cpu, pid, when).
     static let trackSize = 32
 
-    /// Linux: kmem_cache_flags(): the slub_debug flags that apply to a cache of this name.
-    func kmemCacheFlags(_ flags: SlabFlags, name: String) -> SlabFlags {
-        if flags.contains(.noUserFlags) { return flags }
-        var local = slub.debugFlags
-        if flags.contains(.noLeakTrace) { local.remove(.storeUser) }
-        for block in slub.debugBlocks {
-            for pattern in block.names {
-                if let star = pattern.firstIndex(of: "*") {
-                    if name.hasPrefix(String(pattern[..<star])) { return flags.union(block.flags) }
-                } else if pattern == name {
-                    return flags.union(block.flags)
-                }
-            }
-        }
-        return flags.union(local)
-    }
 
-    /// Linux: kmem_cache_open() for the cache at `id` (its name, sizes, align, flags and ctor
-    /// are set): layout, limits, the hardened-pointer secret, the random sequence once SLUB
-    /// is up, and the per-node structures.
-    mutating func kmemCacheOpen(_ id: CacheID) -> Bool {
-        var s = slub.caches[id]
-        s.flags = kmemCacheFlags(s.flags, name: s.name)
-        s.random = slub.rng.next()
-        guard Kernel.calculateSizes(&s, slub) else { return false }
-        if slub.disableHigherOrderDebug && Kernel.getOrder(s.size) > Kernel.getOrder(s.objectSize) {
-            // Linux: disable_higher_order_debug — drop the metadata that made the slab bigger.
-            s.flags.subtract([.redZone, .poison, .storeUser])
-            s.offset = 0
-            guard Kernel.calculateSizes(&s, slub) else { return false }
-        }
-        // set_min_partial(s, ilog2(s->size) / 2)
-        s.minPartial = Swift.min(10, Swift.max(5, (Int.bitWidth - 1 - s.size.leadingZeroBitCount) / 2))
-        // set_cpu_partial()
-        if !s.hasCPUPartial { s.cpuPartial = 0 }
-        else if s.size >= Int(pageSize) { s.cpuPartial = 6 }
-        else if s.size >= 1024 { s.cpuPartial = 24 }
-        else if s.size >= 256 { s.cpuPartial = 52 }
-        else { s.cpuPartial = 120 }
-        s.cpuPartialSlabs = s.cpuPartial == 0 ? 0 : (2 * s.cpuPartial + s.objects - 1) / s.objects
-        s.reciprocal = ((UInt64(1) << 44) + UInt64(s.size) - 1) / UInt64(s.size)
-        s.hasCtor = s.ctor != nil
-        s.plainInit = !s.hasCtor && s.flags.isDisjoint(with: [.typesafeByRCU, .poison])
-        // Its kmem_cache_cpu slots (ids are dense, so the slots of cache `id` start at
-        // id × nr_cpu_ids).
-        while slub.cpuSlabs.count < (id.index + 1) * slub.possibleCPUs {
-            slub.cpuSlabs.append(KmemCacheCPU(tid: UInt64(slub.cpuSlabs.count % slub.possibleCPUs)))
-        }
-        s.node = [KmemCacheNode](repeating: KmemCacheNode(), count: slub.slabNodes.count)
-        slub.caches[id] = s
-        if slub.state >= .up { initCacheRandomSeq(id) }
-        // init_kmem_cache_nodes()
-        for nid in slub.slabNodes.indices where slub.slabNodes[nid] {
-            slub.caches[id].node[nid].present = true
-            if slub.state == .down {
-                earlyKmemCacheNodeAlloc(Int32(nid))
-            } else {
-                let addr = slabAllocNode(slub.kmemCacheNode, .gfpKernel, nid: Int32(nid), cpu: 0) ?? 0
-                slub.caches[id].node[nid].address = addr
-            }
-        }
-        return true
-    }
 
-    /// Linux: init_cache_random_seq() / cache_random_seq_create(): a Fisher–Yates permutation
-    /// of one slab's objects, as byte offsets.
-    mutating func initCacheRandomSeq(_ id: CacheID) {
-        let s = slub.caches[id]
-        guard s.randomSeq.isEmpty, s.objects >= 2 else { return }
-        var seq = (0..<s.objects).map { UInt32($0) }
-        var state = SplitMix64(seed: slub.rng.next())
-        var i = seq.count - 1
-        while i > 0 {
-            let j = Int(UInt32(truncatingIfNeeded: state.next()) % UInt32(i + 1))
-            seq.swapAt(i, j)
-            i -= 1
-        }
-        for k in seq.indices { seq[k] *= UInt32(s.size) }
-        slub.caches[id].randomSeq = seq
-    }
 
-    /// Linux: early_kmem_cache_node_alloc(): the kmem_cache_node cache's own node structure,
-    /// carved from a slab taken straight from the page allocator.
-    mutating func earlyKmemCacheNodeAlloc(_ nid: Int32) {
-        let id = slub.kmemCacheNode
-        guard let sid = newSlab(id, gfp: .gfpNowait, nid: nid, cpu: 0) else { return }
-        let object = slub.slabs[sid].freelist
-        slub.slabs[sid].freelist = getFreepointer(id, object)
-        slub.slabs[sid].inuse = 1
-        if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
-        if slub.caches[id].isDebug { initObject(id, object, SlabPoison.redActive) }
-        let actual = slub.slabs[sid].nid
-        slub.caches[id].node[Int(actual)].address = object
-        incSlabsNode(id, actual, objects: Int(slub.slabs[sid].objects))
-        addPartial(id, sid, toTail: false)
-    }
 
     /// Linux: kmem_cache_init().
     mutating func kmemCacheInit() {
         slub.initOnFree = initOnFree
+        slub.directMapBase = pageOffset
+        slub.maxPfn = maxPfn.raw
         slub.initOnAlloc = initOnAlloc
         slub.rng = SplitMix64(seed: seed ^ 0x5ab1_5eed)
         slub.presentCPUs = Swift.max(1, machine.cpus.present)
@@ -402,38 +315,30 @@ extension Kernel {
         }
         // kmem_cache_node first: its node structures come from its own first slab.
         slub.kmemCacheNode = CacheID(index: slub.caches.count)   // (Linux: kmem_cache_node = &boot_kmem_cache_node)
-        slub.kmemCacheNode = createBootCache(KmemCacheSpec(name: "kmem_cache_node", size: 64, flags: .hwcacheAlign))
+        slub.kmemCacheNode = slub.createBootCache(KmemCacheSpec(name: "kmem_cache_node", size: 64,
+                                                  flags: .hwcacheAlign), &pageAlloc, &physMem,
+                                                  &log)
         slub.state = .partial
         // struct kmem_cache ends in node[nr_node_ids].
         slub.kmemCache = CacheID(index: slub.caches.count)
-        slub.kmemCache = createBootCache(KmemCacheSpec(name: "kmem_cache", size: 216 + 8 * nrNodeIds, flags: .hwcacheAlign))
+        slub.kmemCache = slub.createBootCache(KmemCacheSpec(name: "kmem_cache", size: 216 + 8 * nrNodeIds,
+                                              flags: .hwcacheAlign), &pageAlloc, &physMem,
+                                              &log)
         // bootstrap(): each static cache moves into an object of kmem_cache, and the boot CPU's
         // slabs are flushed to the node lists.
         for id in [slub.kmemCache, slub.kmemCacheNode] {
-            slub.caches[id].address = slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0) ?? 0
-            flushCPUSlab(id, cpu: 0)
+            slub.caches[id].address = slub.slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0,
+                                                         &pageAlloc, &physMem,
+                                                         &log) ?? 0
+            slub.flushCPUSlab(id, cpu: 0, &pageAlloc, &physMem, &log)
             slub.list.append(id)
         }
         createKmallocCaches()
         slub.state = .up
-        for id in slub.list { initCacheRandomSeq(id) }
+        for id in slub.list { slub.initCacheRandomSeq(id) }
         log.info("SLUB: HWalign=64, Order=\(slub.minOrder)-\(slub.maxOrder), MinObjects=\(slub.minObjects), CPUs=\(nrCPUIds), Nodes=\(nrNodeIds)")
     }
 
-    /// Linux: create_boot_cache(): natural alignment for power-of-two sizes, never merged.
-    mutating func createBootCache(_ spec: KmemCacheSpec) -> CacheID {
-        var align = 8
-        if spec.size & (spec.size - 1) == 0 { align = Swift.max(align, spec.size) }
-        var c = KmemCache(name: spec.name, objectSize: spec.size,
-                          align: Kernel.calculateAlignment(spec.flags, align, spec.size), flags: spec.flags)
-        c.useroffset = spec.useroffset
-        c.usersize = spec.usersize
-        let id = CacheID(index: slub.caches.count)
-        slub.caches.append(c)
-        _ = kmemCacheOpen(id)
-        slub.caches[id].refcount = -1
-        return id
-    }
 }
 
 func alignUp(_ x: Int, _ a: Int) -> Int { (x + a - 1) / a * a }
@@ -449,57 +354,172 @@ public struct SlabInfo: Sendable, Equatable {
 }
 
 extension Kernel {
+
+    /// Linux: slab_caches from its head: the caches /proc/slabinfo lists, newest first.
+    public var slabCachesNewestFirst: [CacheID] { slub.list.reversed() }
+
+}
+
+extension SlubState {
+    /// Linux: kmem_cache_flags(): the slub_debug flags that apply to a cache of this name.
+    func kmemCacheFlags(_ flags: SlabFlags, name: String) -> SlabFlags {
+        if flags.contains(.noUserFlags) { return flags }
+        var local = debugFlags
+        if flags.contains(.noLeakTrace) { local.remove(.storeUser) }
+        for block in debugBlocks {
+            for pattern in block.names {
+                if let star = pattern.firstIndex(of: "*") {
+                    if name.hasPrefix(String(pattern[..<star])) { return flags.union(block.flags) }
+                } else if pattern == name {
+                    return flags.union(block.flags)
+                }
+            }
+        }
+        return flags.union(local)
+    }
+
+    /// Linux: kmem_cache_open() for the cache at `id` (its name, sizes, align, flags and ctor
+    /// are set): layout, limits, the hardened-pointer secret, the random sequence once SLUB
+    /// is up, and the per-node structures.
+    mutating func kmemCacheOpen(_ id: CacheID,
+                                _ pages: inout PageAllocator, _ mem: inout PhysMemory, _ log: inout KernelLog) -> Bool {
+        var s = caches[id]
+        s.flags = kmemCacheFlags(s.flags, name: s.name)
+        s.random = rng.next()
+        guard Kernel.calculateSizes(&s, self) else { return false }
+        if disableHigherOrderDebug && Kernel.getOrder(s.size) > Kernel.getOrder(s.objectSize) {
+            // Linux: disable_higher_order_debug — drop the metadata that made the slab bigger.
+            s.flags.subtract([.redZone, .poison, .storeUser])
+            s.offset = 0
+            guard Kernel.calculateSizes(&s, self) else { return false }
+        }
+        // set_min_partial(s, ilog2(s->size) / 2)
+        s.minPartial = Swift.min(10, Swift.max(5, (Int.bitWidth - 1 - s.size.leadingZeroBitCount) / 2))
+        // set_cpu_partial()
+        if !s.hasCPUPartial { s.cpuPartial = 0 }
+        else if s.size >= Int(pageSize) { s.cpuPartial = 6 }
+        else if s.size >= 1024 { s.cpuPartial = 24 }
+        else if s.size >= 256 { s.cpuPartial = 52 }
+        else { s.cpuPartial = 120 }
+        s.cpuPartialSlabs = s.cpuPartial == 0 ? 0 : (2 * s.cpuPartial + s.objects - 1) / s.objects
+        s.reciprocal = ((UInt64(1) << 44) + UInt64(s.size) - 1) / UInt64(s.size)
+        s.hasCtor = s.ctor != nil
+        s.plainInit = !s.hasCtor && s.flags.isDisjoint(with: [.typesafeByRCU, .poison])
+        // Its kmem_cache_cpu slots (ids are dense, so the slots of cache `id` start at
+        // id × nr_cpu_ids).
+        while cpuSlabs.count < (id.index + 1) * possibleCPUs {
+            cpuSlabs.append(KmemCacheCPU(tid: UInt64(cpuSlabs.count % possibleCPUs)))
+        }
+        s.node = [KmemCacheNode](repeating: KmemCacheNode(), count: slabNodes.count)
+        caches[id] = s
+        if state >= .up { initCacheRandomSeq(id) }
+        // init_kmem_cache_nodes()
+        for nid in slabNodes.indices where slabNodes[nid] {
+            caches[id].node[nid].present = true
+            if state == .down {
+                earlyKmemCacheNodeAlloc(Int32(nid), &pages, &mem)
+            } else {
+                let addr = slabAllocNode(kmemCacheNode, .gfpKernel, nid: Int32(nid), cpu: 0, &pages, &mem, &log) ?? 0
+                caches[id].node[nid].address = addr
+            }
+        }
+        return true
+    }
+
+    /// Linux: init_cache_random_seq() / cache_random_seq_create(): a Fisher–Yates permutation
+    /// of one slab's objects, as byte offsets.
+    mutating func initCacheRandomSeq(_ id: CacheID) {
+        let s = caches[id]
+        guard s.randomSeq.isEmpty, s.objects >= 2 else { return }
+        var seq = (0..<s.objects).map { UInt32($0) }
+        var state = SplitMix64(seed: rng.next())
+        var i = seq.count - 1
+        while i > 0 {
+            let j = Int(UInt32(truncatingIfNeeded: state.next()) % UInt32(i + 1))
+            seq.swapAt(i, j)
+            i -= 1
+        }
+        for k in seq.indices { seq[k] *= UInt32(s.size) }
+        caches[id].randomSeq = seq
+    }
+
+    /// Linux: early_kmem_cache_node_alloc(): the kmem_cache_node cache's own node structure,
+    /// carved from a slab taken straight from the page allocator.
+    mutating func earlyKmemCacheNodeAlloc(_ nid: Int32, _ pages: inout PageAllocator, _ mem: inout PhysMemory) {
+        let id = kmemCacheNode
+        guard let sid = newSlab(id, gfp: .gfpNowait, nid: nid, cpu: 0, &pages, &mem) else { return }
+        let object = slabs[sid].freelist
+        slabs[sid].freelist = getFreepointer(id, object, mem)
+        slabs[sid].inuse = 1
+        if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
+        if caches[id].isDebug { initObject(id, object, SlabPoison.redActive, &mem) }
+        let actual = slabs[sid].nid
+        caches[id].node[Int(actual)].address = object
+        incSlabsNode(id, actual, objects: Int(slabs[sid].objects))
+        addPartial(id, sid, toTail: false)
+    }
+
+    /// Linux: create_boot_cache(): natural alignment for power-of-two sizes, never merged.
+    mutating func createBootCache(_ spec: KmemCacheSpec,
+                                  _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                  _ log: inout KernelLog) -> CacheID {
+        var align = 8
+        if spec.size & (spec.size - 1) == 0 { align = Swift.max(align, spec.size) }
+        var c = KmemCache(name: spec.name, objectSize: spec.size,
+                          align: Kernel.calculateAlignment(spec.flags, align, spec.size), flags: spec.flags)
+        c.useroffset = spec.useroffset
+        c.usersize = spec.usersize
+        let id = CacheID(index: caches.count)
+        caches.append(c)
+        _ = kmemCacheOpen(id, &pages, &mem, &log)
+        caches[id].refcount = -1
+        return id
+    }
+
     /// Linux: get_slabinfo(): free objects on cpu slabs and cpu partial slabs count as active.
     public func slabInfo(_ id: CacheID) -> SlabInfo {
         var info = SlabInfo()
-        let s = slub.caches[id]
+        let s = caches[id]
         for n in s.node where n.present {
             info.numSlabs += n.nrSlabs
             info.numObjs += n.totalObjects
             var sid = n.partialHead
             while !sid.isNone {
-                info.activeObjs -= Int(slub.slabs[sid].objects - slub.slabs[sid].inuse)
-                sid = slub.slabs[sid].next
+                info.activeObjs -= Int(slabs[sid].objects - slabs[sid].inuse)
+                sid = slabs[sid].next
             }
         }
         info.activeObjs += info.numObjs
         return info
     }
 
-    /// Linux: slab_caches from its head: the caches /proc/slabinfo lists, newest first.
-    public var slabCachesNewestFirst: [CacheID] { slub.list.reversed() }
-
     /// Linux: slab_unmergeable() as sysfs_slab_add() asks it: a mergeable cache's sysfs
     /// directory is its unique id, with its name as a symlink.
-    public func hasUniqueSysfsName(_ id: CacheID) -> Bool { !slabUnmergeable(slub.caches[id]) }
-}
+    public func hasUniqueSysfsName(_ id: CacheID) -> Bool { !slabUnmergeable(caches[id]) }
 
-extension Kernel {
     /// Where cache `ci`'s kmem_cache_cpu for `cpu` is in `slub.cpuSlabs`.
-    @inline(__always) public func cpuIndex(_ id: CacheID, _ cpu: Int) -> Int { id.index * slub.possibleCPUs + cpu }
+    @inline(__always) public func cpuIndex(_ id: CacheID, _ cpu: Int) -> Int { id.index * possibleCPUs + cpu }
 
     /// A cache's kmem_cache_cpu for every possible CPU.
     public func cpuSlabs(of id: CacheID) -> ArraySlice<KmemCacheCPU> {
-        slub.cpuSlabs[cpuIndex(id, 0)..<cpuIndex(id, slub.possibleCPUs)]
+        cpuSlabs[cpuIndex(id, 0)..<cpuIndex(id, possibleCPUs)]
     }
 
     /// The live slabs of a cache, in slab-table order.
     public func slabs(of id: CacheID) -> [SlabID] {
         var out: [SlabID] = []
-        for (i, s) in slub.slabs.enumerated() where s.cache == id && s.pfn != .max { out.append(SlabID(index: i)) }
+        for (i, s) in slabs.enumerated() where s.cache == id && s.pfn != .max { out.append(SlabID(index: i)) }
         return out
     }
 
     /// The slab after `sid` on a cpu partial list (−1 at the end).
-    public func nextCPUPartial(_ sid: SlabID) -> SlabID { slub.slabs[sid].next }
-}
+    public func nextCPUPartial(_ sid: SlabID) -> SlabID { slabs[sid].next }
 
-extension Kernel {
     /// A node's partial list, head first.
     public func nodePartialSlabs(_ id: CacheID, nid: Int) -> [SlabID] {
         var out: [SlabID] = []
-        var sid = slub.caches[id].node[nid].partialHead
-        while !sid.isNone && out.count <= slub.slabs.count { out.append(sid); sid = slub.slabs[sid].next }
+        var sid = caches[id].node[nid].partialHead
+        while !sid.isNone && out.count <= slabs.count { out.append(sid); sid = slabs[sid].next }
         return out
     }
 }
