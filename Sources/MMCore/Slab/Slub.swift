@@ -190,6 +190,22 @@ public struct SlubState: Sendable {
 
     public init() {}
 
+    /// The facts of the machine SLUB reads, set once by kmem_cache_init() (or by a test that
+    /// builds a small SLUB): the CPUs, the nodes with normal memory (slab_nodes), where the
+    /// direct map lies, init_on_alloc/init_on_free, and the seed of s->random and the freelist
+    /// shuffle.
+    public mutating func configure(presentCPUs: Int, possibleCPUs: Int, slabNodes: [Bool], directMapBase: UInt64,
+                                   maxPfn: UInt64, initOnAlloc: Bool, initOnFree: Bool, seed: UInt64) {
+        self.presentCPUs = presentCPUs
+        self.possibleCPUs = possibleCPUs
+        self.slabNodes = slabNodes
+        self.directMapBase = directMapBase
+        self.maxPfn = maxPfn
+        self.initOnAlloc = initOnAlloc
+        self.initOnFree = initOnFree
+        self.rng = SplitMix64(seed: seed)
+    }
+
     /// Linux: calculate_order() — nil when no order up to MAX_ORDER − 1 holds an object.
     func calculateOrder(_ size: Int) -> Int? {
         var minObjects = self.minObjects
@@ -300,24 +316,19 @@ extension Kernel {
 
     /// Linux: kmem_cache_init().
     mutating func kmemCacheInit() {
-        slub.initOnFree = initOnFree
-        slub.directMapBase = pageOffset
-        slub.maxPfn = maxPfn.raw
-        slub.initOnAlloc = initOnAlloc
-        slub.rng = SplitMix64(seed: seed ^ 0x5ab1_5eed)
-        slub.presentCPUs = Swift.max(1, machine.cpus.present)
-        slub.possibleCPUs = nrCPUIds
-        slub.slabNodes = [Bool](repeating: false, count: nrNodeIds)
+        var slabNodes = [Bool](repeating: false, count: nrNodeIds)
         for n in nodes where Int(n.nodeId) < nrNodeIds {
             for t in [ZoneType.dma, .dma32, .normal] where n.zones[t.rawValue].presentPages > 0 {
-                slub.slabNodes[Int(n.nodeId)] = true
+                slabNodes[Int(n.nodeId)] = true
             }
         }
+        slub.configure(presentCPUs: Swift.max(1, machine.cpus.present), possibleCPUs: nrCPUIds, slabNodes: slabNodes,
+                       directMapBase: pageOffset, maxPfn: maxPfn.raw, initOnAlloc: initOnAlloc,
+                       initOnFree: initOnFree, seed: seed ^ 0x5ab1_5eed)
         // kmem_cache_node first: its node structures come from its own first slab.
         slub.kmemCacheNode = CacheID(index: slub.caches.count)   // (Linux: kmem_cache_node = &boot_kmem_cache_node)
-        slub.kmemCacheNode = slub.createBootCache(KmemCacheSpec(name: "kmem_cache_node", size: 64,
-                                                  flags: .hwcacheAlign), &pageAlloc, &physMem,
-                                                  &log)
+        slub.kmemCacheNode = slub.createBootCache(KmemCacheSpec(name: "kmem_cache_node", size: 64, flags: .hwcacheAlign),
+                                                  &pageAlloc, &physMem, &log)
         slub.state = .partial
         // struct kmem_cache ends in node[nr_node_ids].
         slub.kmemCache = CacheID(index: slub.caches.count)
