@@ -40,7 +40,7 @@ extension Kernel {
         printUnknownBootoptions()
         setupLogBuf(early: false)
         vfsCachesInitEarly()
-        if pendingPanic != nil { return }  // boot() reports it; nothing after it ran
+        if scratch.pendingPanic != nil { return }  // boot() reports it; nothing after it ran
         trapInit()
         // mm_init()
         reportMeminit()
@@ -175,8 +175,8 @@ extension Kernel {
     mutating func freeImagePart(_ what: String, _ size: UInt64) {
         let pages = size >> pageShift
         guard pages != 0 else { return }
-        let start = Pfn.down(machine.kernel.start).raw + imageFreeCursor
-        imageFreeCursor += pages
+        let start = Pfn.down(machine.kernel.start).raw + scratch.imageFreeCursor
+        scratch.imageFreeCursor += pages
         freeReservedPages(start, start + pages)
         log.info("Freeing \(what) memory: \(pages << (pageShift - 10))K")
     }

@@ -71,7 +71,7 @@ extension Kernel {
             } else if allocPagesExact(size, zero: zero) {
                 break
             }
-            if size <= pageSize || log2 == 0 { pendingPanic = "Failed to allocate \(name) hash table"; return log2 }
+            if size <= pageSize || log2 == 0 { scratch.pendingPanic = "Failed to allocate \(name) hash table"; return log2 }
             log2 -= 1
         }
         log.info("\(name) hash table entries: \(UInt64(1) << log2) (order: \(Kernel.getOrder(size)), \(size) bytes, \(how))")

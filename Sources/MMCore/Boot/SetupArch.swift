@@ -56,9 +56,9 @@ public struct Kernel: Sendable {
     public var directPagesCount: [UInt64] = [0, 0, 0]
     /// Table pages init_mem_mapping() allocated (from .brk and memblock).
     public var directMapTablePages = 0
-    /// Linux: pgt_buf_start, pgt_buf_end, pgt_buf_top (the .brk page-table buffer, in pfns).
-    public var pgtBufStart = Pfn(0), pgtBufEnd = Pfn(0), pgtBufTop = Pfn(0)
-    var canUseBrkPgt = true
+    /// What only the boot needs (the .brk page-table buffer, the image-freeing cursor, a
+    /// pending panic).
+    public var scratch = BootScratch()
     /// Linux: min_pfn_mapped, max_pfn_mapped, pfn_mapped[] (merged [start, end) pfn ranges).
     public var minPfnMapped = Pfn(0), maxPfnMapped = Pfn(0)
     public var pfnMapped: [(UInt64, UInt64)] = []
@@ -134,9 +134,6 @@ public struct Kernel: Sendable {
     let initOnAllocParam: Bool
     /// Linux: the WARN_ONCE of __ioremap_caller() has fired.
     var ioremapOnRAMWarned = false
-    /// Where the next part of the kernel image that boot frees lies (the parts are laid out one
-    /// after another from the image's start).
-    var imageFreeCursor: UInt64 = 0
 
     /// Apply the machine's logged memblock calls instead of the model's reservations
     /// (`--replay-memblock`); the model still runs, so both can be compared.
@@ -145,8 +142,6 @@ public struct Kernel: Sendable {
     /// Linux: log_buf_len (the static 128 KiB buffer until setup_log_buf() replaces it).
     public var logBufLen: UInt64 = 1 << 17
 
-    /// A panic raised inside a step that cannot throw; boot() throws it after the step.
-    var pendingPanic: String?
 
     /// The kernel build: Debian's amd64 (the whole model) or one of its i386 flavours (the boot
     /// as far as zones and highmem; Highmem/Init32.swift).
@@ -210,7 +205,7 @@ public struct Kernel: Sendable {
         applyFirmwareEdits(.efiEarlyReserve)
         reserveRealMode()
         initMemMapping()
-        if let p = pendingPanic { throw .panic(p) }
+        if let p = scratch.pendingPanic { throw .panic(p) }
         memblock.currentLimit = maxPfnMapped.physAddr
         setupLogBuf(early: true)
         reserveInitrd()
@@ -222,7 +217,7 @@ public struct Kernel: Sendable {
         applyFirmwareEdits(.acpiBoot)
         setupArchLate()
         startKernel()
-        if let p = pendingPanic { throw .panic(p) }
+        if let p = scratch.pendingPanic { throw .panic(p) }
     }
 
     // MARK: Steps
@@ -439,7 +434,7 @@ public struct Kernel: Sendable {
         let new = memblock.physAllocRange(size: area, align: pageSize, start: 0, end: maxPfnMapped.physAddr,
                                           caller: .unknownOffset("relocate_initrd"), log: &log)
         if new == 0 {
-            pendingPanic = "Cannot find place for new RAMDISK of size \(rd.size)"
+            scratch.pendingPanic = "Cannot find place for new RAMDISK of size \(rd.size)"
             return
         }
         log.info("Allocated new RAMDISK: [mem \(hexPadded(new, width: 10))-\(hexPadded(new + rd.size - 1, width: 10))]")

@@ -227,7 +227,7 @@ extension Kernel {
         maxPfnMapped = maxLowPfn
         memblock.currentLimit = maxPfnMapped.physAddr
         reserveInitrd()
-        if let p = pendingPanic { throw .panic(p) }
+        if let p = scratch.pendingPanic { throw .panic(p) }
         acpiReserveInitialTables()
         initmemInit32(&st)
         zoneSizesInit32(&st)

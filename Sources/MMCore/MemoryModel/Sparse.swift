@@ -145,7 +145,7 @@ extension Kernel {
                 sections.rootArray = memblock.allocTryNid(size: 8 * nrSectionRoots, align: memblock.smpCacheBytes,
                                                          caller: Caller("sparse_init+0x9f/0x23c"), log: &log)
                 if sections.rootArray == 0 {
-                    pendingPanic = "sparse_init: Failed to allocate \(8 * nrSectionRoots) bytes align=\(hex(memblock.smpCacheBytes))"
+                    scratch.pendingPanic = "sparse_init: Failed to allocate \(8 * nrSectionRoots) bytes align=\(hex(memblock.smpCacheBytes))"
                     return
                 }
             }

@@ -240,7 +240,7 @@ extension Kernel {
         let map = memblock.allocTryNid(size: size, align: memblock.smpCacheBytes, nid: pgdat.nodeId,
                                        caller: .unknownOffset("alloc_node_mem_map"), log: &log)
         if map == 0 {
-            pendingPanic = "Failed to allocate \(size) bytes for node \(pgdat.nodeId) memory map"
+            scratch.pendingPanic = "Failed to allocate \(size) bytes for node \(pgdat.nodeId) memory map"
             return
         }
         pgdat.nodeMemMap = map + (pgdat.nodeStartPfn - start) * 64

@@ -48,9 +48,9 @@ extension Kernel {
         let k = machine.kernel
         let bytes = Kernel.initPgtBufPages * pageSize
         let top = k.brkUsed >= bytes ? k.brkEnd : k.reserveEnd + bytes
-        pgtBufTop = Pfn.down(top)
-        pgtBufStart = Pfn(pgtBufTop.raw - Kernel.initPgtBufPages)
-        pgtBufEnd = pgtBufStart
+        scratch.pgtBufTop = Pfn.down(top)
+        scratch.pgtBufStart = Pfn(scratch.pgtBufTop.raw - Kernel.initPgtBufPages)
+        scratch.pgtBufEnd = scratch.pgtBufStart
     }
 
     /// Linux: init_mem_mapping(). Maps the ISA range, then all RAM top-down (bottom-up under
@@ -142,10 +142,10 @@ extension Kernel {
             let start = Swift.min(Swift.max(r.start << pageShift, rStart), rEnd)
             let end = Swift.min(Swift.max(r.end << pageShift, rStart), rEnd)
             if start >= end { continue }
-            canUseBrkPgt = Swift.max(start, pgtBufEnd.physAddr) >= Swift.min(end, pgtBufTop.physAddr)
+            scratch.canUseBrkPgt = Swift.max(start, scratch.pgtBufEnd.physAddr) >= Swift.min(end, scratch.pgtBufTop.physAddr)
             _ = initMemoryMapping(start, end)
             mapped += end - start
-            canUseBrkPgt = true
+            scratch.canUseBrkPgt = true
         }
         return mapped
     }
@@ -237,17 +237,17 @@ extension Kernel {
     @discardableResult
     mutating func allocLowPage() -> PhysAddr {
         var ret: PhysAddr = 0
-        if pgtBufEnd.raw + 1 > pgtBufTop.raw || !canUseBrkPgt {
+        if scratch.pgtBufEnd.raw + 1 > scratch.pgtBufTop.raw || !scratch.canUseBrkPgt {
             if minPfnMapped < maxPfnMapped {
                 ret = memblock.physAllocRange(size: pageSize, align: pageSize, start: minPfnMapped.physAddr,
                                               end: maxPfnMapped.physAddr,
                                               caller: Caller("alloc_low_pages+0x137/0x160"), log: &log)
             }
             // (The kernel would then extend .brk; the modelled image has no room left there.)
-            if ret == 0 { pendingPanic = "alloc_low_pages: can not alloc memory" }
+            if ret == 0 { scratch.pendingPanic = "alloc_low_pages: can not alloc memory" }
         } else {
-            ret = pgtBufEnd.physAddr
-            pgtBufEnd = Pfn(pgtBufEnd.raw + 1)
+            ret = scratch.pgtBufEnd.physAddr
+            scratch.pgtBufEnd = Pfn(scratch.pgtBufEnd.raw + 1)
         }
         directMapTablePages += 1
         return ret

@@ -1,0 +1,22 @@
+// What only the boot needs: cursors and flags the early steps hand each other, kept apart from
+// the machine's lasting state.
+//
+// Linux: arch/x86/mm/init.c — pgt_buf_start, pgt_buf_end, pgt_buf_top, can_use_brk_pgt
+//        (alloc_low_pages()'s .brk buffer); init/main.c — free_initmem()'s walk through the
+//        image; kernel/panic.c — a panic() raised where the model's step cannot throw.
+
+/// The boot's scratch state. Linux keeps these in __initdata and frees them with the init
+/// sections; kmemlab keeps them in one value, so nothing at run time depends on them.
+public struct BootScratch: Sendable {
+    /// Linux: pgt_buf_start, pgt_buf_end, pgt_buf_top (the .brk page-table buffer, in pfns).
+    public var pgtBufStart = Pfn(0), pgtBufEnd = Pfn(0), pgtBufTop = Pfn(0)
+    /// Linux: can_use_brk_pgt — the .brk buffer may hold tables for the range being mapped.
+    var canUseBrkPgt = true
+    /// Where the next part of the kernel image that boot frees lies (the parts are laid out one
+    /// after another from the image's start).
+    var imageFreeCursor: UInt64 = 0
+    /// A panic raised inside a step that cannot throw; boot() throws it after the step.
+    var pendingPanic: String?
+
+    public init() {}
+}
