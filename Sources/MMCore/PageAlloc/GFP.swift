@@ -13,78 +13,78 @@ public struct GFPFlags: OptionSet, Sendable, Hashable {
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// Linux: __GFP_DMA.
-    public static let dma = GFPFlags(rawValue: 0x01)
+    @inlinable public static var dma: GFPFlags { GFPFlags(rawValue: 0x01) }
     /// Linux: __GFP_HIGHMEM.
-    public static let highmem = GFPFlags(rawValue: 0x02)
+    @inlinable public static var highmem: GFPFlags { GFPFlags(rawValue: 0x02) }
     /// Linux: __GFP_DMA32.
-    public static let dma32 = GFPFlags(rawValue: 0x04)
+    @inlinable public static var dma32: GFPFlags { GFPFlags(rawValue: 0x04) }
     /// Linux: __GFP_MOVABLE.
-    public static let movable = GFPFlags(rawValue: 0x08)
+    @inlinable public static var movable: GFPFlags { GFPFlags(rawValue: 0x08) }
     /// Linux: __GFP_RECLAIMABLE.
-    public static let reclaimable = GFPFlags(rawValue: 0x10)
+    @inlinable public static var reclaimable: GFPFlags { GFPFlags(rawValue: 0x10) }
     /// Linux: __GFP_HIGH.
-    public static let high = GFPFlags(rawValue: 0x20)
+    @inlinable public static var high: GFPFlags { GFPFlags(rawValue: 0x20) }
     /// Linux: __GFP_IO.
-    public static let io = GFPFlags(rawValue: 0x40)
+    @inlinable public static var io: GFPFlags { GFPFlags(rawValue: 0x40) }
     /// Linux: __GFP_FS.
-    public static let fs = GFPFlags(rawValue: 0x80)
+    @inlinable public static var fs: GFPFlags { GFPFlags(rawValue: 0x80) }
     /// Linux: __GFP_ZERO.
-    public static let zero = GFPFlags(rawValue: 0x100)
+    @inlinable public static var zero: GFPFlags { GFPFlags(rawValue: 0x100) }
     /// Linux: __GFP_ATOMIC.
-    public static let atomic = GFPFlags(rawValue: 0x200)
+    @inlinable public static var atomic: GFPFlags { GFPFlags(rawValue: 0x200) }
     /// Linux: __GFP_DIRECT_RECLAIM.
-    public static let directReclaim = GFPFlags(rawValue: 0x400)
+    @inlinable public static var directReclaim: GFPFlags { GFPFlags(rawValue: 0x400) }
     /// Linux: __GFP_KSWAPD_RECLAIM.
-    public static let kswapdReclaim = GFPFlags(rawValue: 0x800)
+    @inlinable public static var kswapdReclaim: GFPFlags { GFPFlags(rawValue: 0x800) }
     /// Linux: __GFP_WRITE.
-    public static let write = GFPFlags(rawValue: 0x1000)
+    @inlinable public static var write: GFPFlags { GFPFlags(rawValue: 0x1000) }
     /// Linux: __GFP_NOWARN.
-    public static let nowarn = GFPFlags(rawValue: 0x2000)
+    @inlinable public static var nowarn: GFPFlags { GFPFlags(rawValue: 0x2000) }
     /// Linux: __GFP_RETRY_MAYFAIL.
-    public static let retryMayfail = GFPFlags(rawValue: 0x4000)
+    @inlinable public static var retryMayfail: GFPFlags { GFPFlags(rawValue: 0x4000) }
     /// Linux: __GFP_NOFAIL.
-    public static let nofail = GFPFlags(rawValue: 0x8000)
+    @inlinable public static var nofail: GFPFlags { GFPFlags(rawValue: 0x8000) }
     /// Linux: __GFP_NORETRY.
-    public static let noretry = GFPFlags(rawValue: 0x10000)
+    @inlinable public static var noretry: GFPFlags { GFPFlags(rawValue: 0x10000) }
     /// Linux: __GFP_MEMALLOC.
-    public static let memalloc = GFPFlags(rawValue: 0x20000)
+    @inlinable public static var memalloc: GFPFlags { GFPFlags(rawValue: 0x20000) }
     /// Linux: __GFP_COMP.
-    public static let comp = GFPFlags(rawValue: 0x40000)
+    @inlinable public static var comp: GFPFlags { GFPFlags(rawValue: 0x40000) }
     /// Linux: __GFP_NOMEMALLOC.
-    public static let nomemalloc = GFPFlags(rawValue: 0x80000)
+    @inlinable public static var nomemalloc: GFPFlags { GFPFlags(rawValue: 0x80000) }
     /// Linux: __GFP_HARDWALL.
-    public static let hardwall = GFPFlags(rawValue: 0x100000)
+    @inlinable public static var hardwall: GFPFlags { GFPFlags(rawValue: 0x100000) }
     /// Linux: __GFP_THISNODE.
-    public static let thisnode = GFPFlags(rawValue: 0x200000)
+    @inlinable public static var thisnode: GFPFlags { GFPFlags(rawValue: 0x200000) }
     /// Linux: __GFP_ACCOUNT.
-    public static let account = GFPFlags(rawValue: 0x400000)
+    @inlinable public static var account: GFPFlags { GFPFlags(rawValue: 0x400000) }
 
     /// Linux: __GFP_RECLAIM.
-    public static let reclaim: GFPFlags = [.directReclaim, .kswapdReclaim]
+    @inlinable public static var reclaim: GFPFlags { [.directReclaim, .kswapdReclaim] }
     /// Linux: GFP_ATOMIC.
-    public static let gfpAtomic: GFPFlags = [.high, .atomic, .kswapdReclaim]
+    @inlinable public static var gfpAtomic: GFPFlags { [.high, .atomic, .kswapdReclaim] }
     /// Linux: GFP_KERNEL.
-    public static let gfpKernel: GFPFlags = [.reclaim, .io, .fs]
+    @inlinable public static var gfpKernel: GFPFlags { [.reclaim, .io, .fs] }
     /// Linux: GFP_NOWAIT.
-    public static let gfpNowait: GFPFlags = [.kswapdReclaim]
+    @inlinable public static var gfpNowait: GFPFlags { [.kswapdReclaim] }
     /// Linux: GFP_NOIO.
-    public static let gfpNoio: GFPFlags = [.reclaim]
+    @inlinable public static var gfpNoio: GFPFlags { [.reclaim] }
     /// Linux: GFP_NOFS.
-    public static let gfpNofs: GFPFlags = [.reclaim, .io]
+    @inlinable public static var gfpNofs: GFPFlags { [.reclaim, .io] }
     /// Linux: GFP_USER.
-    public static let gfpUser: GFPFlags = [.reclaim, .io, .fs, .hardwall]
+    @inlinable public static var gfpUser: GFPFlags { [.reclaim, .io, .fs, .hardwall] }
     /// Linux: GFP_DMA.
-    public static let gfpDMA: GFPFlags = [.dma]
+    @inlinable public static var gfpDMA: GFPFlags { [.dma] }
     /// Linux: GFP_DMA32.
-    public static let gfpDMA32: GFPFlags = [.dma32]
+    @inlinable public static var gfpDMA32: GFPFlags { [.dma32] }
     /// Linux: GFP_HIGHUSER.
-    public static let gfpHighuser: GFPFlags = [.reclaim, .io, .fs, .hardwall, .highmem]
+    @inlinable public static var gfpHighuser: GFPFlags { [.reclaim, .io, .fs, .hardwall, .highmem] }
     /// Linux: GFP_HIGHUSER_MOVABLE.
-    public static let gfpHighuserMovable: GFPFlags = [.reclaim, .io, .fs, .hardwall, .highmem, .movable]
+    @inlinable public static var gfpHighuserMovable: GFPFlags { [.reclaim, .io, .fs, .hardwall, .highmem, .movable] }
     /// Linux: GFP_TRANSHUGE_LIGHT (THP faults that must not reclaim).
-    public static let gfpTranshugeLight: GFPFlags = [.highmem, .movable, .comp, .nomemalloc, .nowarn]
+    @inlinable public static var gfpTranshugeLight: GFPFlags { [.highmem, .movable, .comp, .nomemalloc, .nowarn] }
     /// Linux: GFP_TRANSHUGE.
-    public static let gfpTranshuge: GFPFlags = [.highmem, .movable, .comp, .nomemalloc, .nowarn, .directReclaim]
+    @inlinable public static var gfpTranshuge: GFPFlags { [.highmem, .movable, .comp, .nomemalloc, .nowarn, .directReclaim] }
 
     /// Linux: gfp_zone(): the highest zone the flags allow; nil for a combination Linux rejects.
     @inlinable public var zone: ZoneType? {

@@ -36,8 +36,14 @@ extension Kernel {
         return out
     }
 
-    /// The first broken invariant, or nil.
-    public func checkPageAllocInvariants() -> String? {
+    /// PageAllocator.checkInvariants() of this kernel's allocator.
+    public func checkPageAllocInvariants() -> String? { pageAlloc.checkInvariants() }
+}
+
+extension PageAllocator {
+    /// The first broken invariant of the free lists, the pcp lists and the counters, or nil
+    /// (the full walk; each list operation also checks its own neighbours under MMCORE_CHECKS).
+    public func checkInvariants() -> String? {
         for node in nodes {
             for z in node.zones {
                 var pages: UInt64 = 0

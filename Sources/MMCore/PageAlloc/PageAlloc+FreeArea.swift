@@ -32,6 +32,8 @@ public struct FPIFlags: OptionSet, Sendable {
 extension Memmap {
     /// Linux: list_add().
     @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+        mmAssert(l.head == PageDescriptor.nilLink || prev(l.head, order: order) == PageDescriptor.nilLink,
+                 "list_add corruption: the head has a predecessor")
         setPrev(pfn, order: order, PageDescriptor.nilLink)
         setNext(pfn, order: order, l.head)
         if l.head == PageDescriptor.nilLink { l.tail = pfn } else { setPrev(l.head, order: order, pfn) }
@@ -41,6 +43,8 @@ extension Memmap {
 
     /// Linux: list_add_tail().
     @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+        mmAssert(l.tail == PageDescriptor.nilLink || next(l.tail, order: order) == PageDescriptor.nilLink,
+                 "list_add corruption: the tail has a successor")
         setNext(pfn, order: order, PageDescriptor.nilLink)
         setPrev(pfn, order: order, l.tail)
         if l.tail == PageDescriptor.nilLink { l.head = pfn } else { setNext(l.tail, order: order, pfn) }
@@ -51,6 +55,12 @@ extension Memmap {
     /// Linux: list_del().
     @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
         let p = prev(pfn, order: order), n = next(pfn, order: order)
+        // Linux: __list_del_entry_valid() — the neighbours point back at the entry.
+        mmAssert(l.count > 0, "list_del corruption: the list is empty")
+        mmAssert(p == PageDescriptor.nilLink ? l.head == pfn : next(p, order: order) == pfn,
+                 "list_del corruption: prev->next should be the entry")
+        mmAssert(n == PageDescriptor.nilLink ? l.tail == pfn : prev(n, order: order) == pfn,
+                 "list_del corruption: next->prev should be the entry")
         if p == PageDescriptor.nilLink { l.head = n } else { setNext(p, order: order, n) }
         if n == PageDescriptor.nilLink { l.tail = p } else { setPrev(n, order: order, p) }
         l.count -= 1
@@ -104,6 +114,8 @@ extension Zone {
 
     /// Linux: add_to_free_list() / add_to_free_list_tail().
     @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Int, mt: Int, tail: Bool, _ mm: inout Memmap) {
+        mmAssert(mm.buddyOrder(pfn) == nil, "a free block listed twice")
+        mmAssert(pfn & ((1 << UInt64(order)) - 1) == 0, "a free block not aligned to its order")
         mm.markFree(pfn, order: order, list: mt)
         if tail {
             mm.listAddTail(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
@@ -115,6 +127,8 @@ extension Zone {
 
     /// Linux: del_page_from_free_list().
     @inlinable mutating func delFromFreeList(_ pfn: UInt64, order: Int, _ mm: inout Memmap) {
+        mmAssert(mm.buddyOrder(pfn) == order, "del_page_from_free_list(): not a free block of this order")
+        mmAssert(nrFree[order] > 0, "nr_free would go below zero")
         let mt = mm.freeListType(pfn, order: order)
         mm.listDel(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
         mm.clearFree(pfn, order: order)

@@ -74,5 +74,5 @@ extension Kernel {
     public func slabID(ofPfn pfn: UInt64) -> SlabID? { slub.slabID(ofPfn: pfn, pageAlloc) }
 
     /// SlubState.checkSlubInvariants() on this kernel's memory.
-    public func checkSlubInvariants() -> String? { slub.checkSlubInvariants(pageAlloc, physMem) }
+    public func checkSlubInvariants() -> String? { slub.checkInvariants(pageAlloc, physMem) }
 }

@@ -203,13 +203,12 @@ extension SlubState {
 
     @inline(__always)
     func isAllocatedObject(_ sid: SlabID, _ index: Int) -> Bool {
-        objectBits[sid.index][index >> 6] & (1 << UInt64(index & 63)) != 0
+        objectBits.test(slabs[sid].bitsOffset, index)
     }
 
     @inline(__always)
     mutating func setAllocatedObject(_ sid: SlabID, _ index: Int, _ on: Bool) {
-        if on { objectBits[sid.index][index >> 6] |= 1 << UInt64(index & 63) }
-        else { objectBits[sid.index][index >> 6] &= ~(1 << UInt64(index & 63)) }
+        objectBits.set(slabs[sid].bitsOffset, index, on)
     }
 
     mutating func markAllocated(_ id: CacheID, _ object: UInt64, _ on: Bool, _ pages: inout PageAllocator) {
@@ -235,6 +234,8 @@ extension SlubState {
     }
 
     mutating func addPartial(_ id: CacheID, _ sid: SlabID, toTail: Bool) {
+        mmAssert(slabs[sid].where_ != .nodePartial && slabs[sid].where_ != .nodeFull, "a slab added to two lists")
+        mmAssert(slabs[sid].inuse < slabs[sid].objects || !slabs[sid].frozen, "a frozen full slab on the partial list")
         let nid = Int(slabs[sid].nid)
         caches[id].node[nid].nrPartial += 1
         slabs[sid].where_ = .nodePartial
@@ -256,8 +257,13 @@ extension SlubState {
     }
 
     mutating func removePartial(_ id: CacheID, _ sid: SlabID) {
+        mmAssert(slabs[sid].where_ == .nodePartial, "remove_partial() of a slab not on the partial list")
         let nid = Int(slabs[sid].nid)
         let (p, q) = (slabs[sid].prev, slabs[sid].next)
+        mmAssert(p.isNone ? caches[id].node[nid].partialHead == sid : slabs[p].next == sid,
+                 "partial list corruption: prev->next should be the slab")
+        mmAssert(q.isNone ? caches[id].node[nid].partialTail == sid : slabs[q].prev == sid,
+                 "partial list corruption: next->prev should be the slab")
         if !p.isNone { slabs[p].next = q } else { caches[id].node[nid].partialHead = q }
         if !q.isNone { slabs[q].prev = p } else { caches[id].node[nid].partialTail = p }
         slabs[sid].next = .none; slabs[sid].prev = .none
@@ -323,16 +329,11 @@ extension SlubState {
         if let reuse = freeSlabIDs.popLast() { sid = reuse } else {
             sid = SlabID(index: slabs.count)
             slabs.append(Slab(cache: id, pfn: 0, order: 0, nid: 0, objects: 0, inuse: 0, frozen: false, freelist: 0))
-            objectBits.append([])
         }
+        let bits = allocationBits(sid, objects: objects)
         slabs[sid] = Slab(cache: id, pfn: pfn, order: UInt8(order), nid: slabNid, objects: Int32(objects),
-                                    inuse: 0, frozen: false, freelist: 0)
-        let words = (objects + 63) / 64
-        if objectBits[sid.index].count != words {
-            objectBits[sid.index] = [UInt64](repeating: 0, count: words)
-        } else {
-            for w in 0..<words { objectBits[sid.index][w] = 0 }
-        }
+                          inuse: 0, frozen: false, freelist: 0)
+        (slabs[sid].bitsOffset, slabs[sid].bitsWords) = bits
         pages.memmap.withPage(pfn) { d in d.flags.insert(.slab); d.next = UInt64(UInt32(bitPattern: sid.raw)) }
         caches[id].pages += 1 << order
         let start = directMapVirt(pfn << pageShift)
@@ -378,6 +379,19 @@ extension SlubState {
         return sid
     }
 
+    /// The cleared allocation bits for slab id `sid` holding `objects` objects: the id's old
+    /// run when its length fits, else a new one (the old one is given back).
+    mutating func allocationBits(_ sid: SlabID, objects: Int) -> (offset: Int32, words: Int32) {
+        let words = (objects + 63) / 64
+        let old = (offset: slabs[sid].bitsOffset, words: Int(slabs[sid].bitsWords))
+        if old.words == words {
+            objectBits.clear(old.offset, words: words)
+            return (old.offset, Int32(words))
+        }
+        if old.words > 0 { objectBits.release(old.offset, words: old.words) }
+        return (objectBits.reserve(words: words), Int32(words))
+    }
+
     mutating func newSlab(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int,
                           _ pages: inout PageAllocator, _ mem: inout PhysMemory) -> SlabID? {
         var l = NoListener()
@@ -416,13 +430,15 @@ extension SlubState {
               cpu >= 0, cpu < possibleCPUs else { return nil }
         var object: UInt64 = 0
         var sid = SlabID.none
-        let c = cpuSlabs[cpuIndex(id, cpu)]
+        let ci = cpuIndex(id, cpu)
+        var c = cpuSlabs[ci]
         if c.freelist != 0, !c.slab.isNone, nid == numaNoNode || slabs[c.slab].nid == nid {
-            // The lockless fast path.
+            // The lockless fast path: the slot is read once and written back once.
             object = c.freelist
             sid = c.slab
-            cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object, mem)
-            cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+            c.freelist = getFreepointer(id, object, mem)
+            c.tid &+= SlubState.tidStep
+            cpuSlabs[ci] = c
             l.slab(.cpuFreelist(cache: id, object: object))
         } else {
             let orig = origSize < 0 ? caches[id].objectSize : origSize
@@ -789,10 +805,13 @@ extension SlubState {
     mutating func doSlabFree<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, _ object: UInt64, cpu: Int,
                                                    _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                    _ log: inout KernelLog, _ l: inout L) {
-        if cpuSlabs[cpuIndex(id, cpu)].slab == sid {
-            setFreepointer(id, object, cpuSlabs[cpuIndex(id, cpu)].freelist, &mem)
-            cpuSlabs[cpuIndex(id, cpu)].freelist = object
-            cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+        let ci = cpuIndex(id, cpu)
+        var c = cpuSlabs[ci]
+        if c.slab == sid {
+            setFreepointer(id, object, c.freelist, &mem)
+            c.freelist = object
+            c.tid &+= SlubState.tidStep
+            cpuSlabs[ci] = c
             l.slab(.freeFast(cache: id, object: object))
             return
         }
@@ -804,6 +823,7 @@ extension SlubState {
                                                      _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                      _ log: inout KernelLog, _ l: inout L) {
         let prior = slabs[sid].freelist
+        mmAssert(slabs[sid].inuse > 0, "__slab_free() of a slab with no object in use")
         setFreepointer(id, object, prior, &mem)
         slabs[sid].freelist = object
         slabs[sid].inuse -= 1

@@ -6,7 +6,7 @@
 extension SlubState {
     /// nil when every cache's lists, counters, freelists and allocation bits agree; otherwise
     /// the first disagreement, in words.
-    public func checkSlubInvariants(_ pages: PageAllocator, _ mem: PhysMemory) -> String? {
+    public func checkInvariants(_ pages: PageAllocator, _ mem: PhysMemory) -> String? {
         var slabsSeen = [Int](repeating: 0, count: slabs.count)
         for id in list {
             let s = caches[id]

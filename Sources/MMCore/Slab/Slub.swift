@@ -28,6 +28,10 @@ public struct Slab: Sendable, Equatable {
     /// Linux: slab->slabs — on the first slab of a cpu partial list, how many the list holds.
     var slabs: Int32 = 0
     public var where_: SlabPlace = .none
+    /// Where this slab's allocation bits start in `SlubState.objectBits` (kept with the slab
+    /// id when the id is reused), and how many words they take.
+    var bitsOffset: Int32 = 0
+    var bitsWords: Int32 = 0
 }
 
 /// Where a slab is, for checks and for `kmemlab slab`.
@@ -179,7 +183,7 @@ public struct SlubState: Sendable {
     /// counts the same things as slab_errors.
     public var errors = 0
     /// One bit per object of each slab (by slab id): allocated or not.
-    var objectBits: [[UInt64]] = []
+    var objectBits = ObjectBitmap()
     /// Linux: PAGE_OFFSET, where the direct map begins (objects are direct-map addresses).
     public internal(set) var directMapBase: UInt64 = 0
     /// Linux: max_pfn, the end of the direct map SLUB's objects can be in.

@@ -167,6 +167,10 @@ public struct PhysMemory: Sendable {
     @inline(__always)
     @inlinable public mutating func writeWord(_ addr: PhysAddr, _ value: UInt64) {
         let pfn = addr >> pageShift
+        if pfn == lastPfn {
+            words[lastBase + Int((addr & (pageSize - 1)) >> 3)] = value
+            return
+        }
         if value == 0 && pfn != lastPfn && frameOf[pfn] == nil { return }
         let f = frame(pfn)
         words[f * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)] = value
@@ -187,10 +191,23 @@ public struct PhysMemory: Sendable {
     }
 
     /// Fills [addr, addr + len) with `byte` (memset), a word at a time where it can.
-    public mutating func fill(_ addr: PhysAddr, _ len: UInt64, _ byte: UInt8) {
+    @inlinable public mutating func fill(_ addr: PhysAddr, _ len: UInt64, _ byte: UInt8) {
+        let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
+        let inPage = addr & (pageSize - 1)
+        if addr >> pageShift == lastPfn && (addr | len) & 7 == 0 && inPage + len <= pageSize {
+            // An object on the page last written (SLUB's init_on_alloc): whole words, in place.
+            let first = lastBase + Int(inPage >> 3)
+            words.withUnsafeMutableBufferPointer { w in
+                w.baseAddress!.advanced(by: first).update(repeating: pattern, count: Int(len >> 3))
+            }
+            return
+        }
+        fillSlow(addr, len, pattern, byte)
+    }
+
+    @usableFromInline mutating func fillSlow(_ addr: PhysAddr, _ len: UInt64, _ pattern: UInt64, _ byte: UInt8) {
         var a = addr
         let end = addr + len
-        let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
         while a < end {
             if a & 7 == 0 && end - a >= 8 {
                 let pageEnd = Swift.min(end, (a | (pageSize - 1)) + 1)

@@ -63,7 +63,7 @@ private struct SlubWorld {
     var zoneFree: UInt64 { pages.nodes[0].zones[ZoneType.normal.rawValue].freePages }
     var node: KmemCacheNode { slub.caches[cache].node[0] }
     func slab(atPfn pfn: UInt64) -> Slab? { slub.slabID(ofPfn: pfn, pages).map { slub.slabs[$0] } }
-    func checked() -> String? { slub.checkSlubInvariants(pages, mem) }
+    func checked() -> String? { slub.checkInvariants(pages, mem) }
 }
 
 /// The address of object `j` of the slab on page `pfn`.
