@@ -49,7 +49,7 @@ struct BuddyOracleTests {
         let blocks = k.freeBlocks(node: 0, zone: 1).filter { $0.order == 10 }
         // (two pageblocks went UNMOVABLE for boot's vmalloc page tables: the lowest movable
         // order-10 block is the head.)
-        #expect(head == blocks.first { k.memmap.pageblockMigratetype($0.pfn) == 1 }?.pfn)
+        #expect(head == blocks.first { k.memmap.pageblockMigratetype($0.pfn) == .movable }?.pfn)
         #expect(k.nodes[0].zones[0].nrFree == [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 3])
     }
 }

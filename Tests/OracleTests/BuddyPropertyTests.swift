@@ -139,7 +139,7 @@ struct BuddyPropertyTests {
         #expect(k.nodes[0].zones[dma32].freePages < target)
         var i = 0
         while k.nodes[0].zones[dma32].freePages < target && i < held.count {
-            if k.memmap.pageblockMigratetype(held[i].0) == MigrateType.movable.rawValue {
+            if k.memmap.pageblockMigratetype(held[i].0) == .movable {
                 k.freePages(held[i].0, order: 0)
                 held[i].1 = -1
             }

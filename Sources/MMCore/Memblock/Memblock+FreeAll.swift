@@ -72,7 +72,7 @@ extension Kernel {
                 for z in nodes[n].zones where z.spannedPages > 0 {
                     let s = Swift.max(r.start, z.zoneStartPfn)
                     let e = Swift.min(r.end, z.zoneEndPfn, cut)
-                    if s < e { memmap.setPageblockMigratetypes(s, e, MigrateType.movable.rawValue) }
+                    if s < e { memmap.setPageblockMigratetypes(s, e, .movable) }
                 }
             }
             for i in nodes[n].zones.indices {
@@ -87,7 +87,7 @@ extension Kernel {
         let count: UInt64 = 1 << UInt64(order)
         memmap.resetPages(pfn, count: count)
         nodes[n].zones[z].managedPages += count
-        let mt = Int(memmap.pageblockMigratetype(pfn))
+        let mt = memmap.pageblockMigratetype(pfn)
         pageAlloc.nodes[n].zones[z].freeOneBlock(pfn, order: order, mt: mt, fpi: .toTail, &pageAlloc.memmap)
     }
 
@@ -126,12 +126,12 @@ extension Kernel {
             }
             let runEnd = Swift.min(end, roundDown(pfn, pageblockNrPages) + pageblockNrPages)
             if pfn & (pageblockNrPages - 1) == 0 && runEnd - pfn == pageblockNrPages {
-                memmap.setPageblockMigratetype(pfn, MigrateType.movable.rawValue)
+                memmap.setPageblockMigratetype(pfn, .movable)
                 freePagesCore(node: n, zone: z, pfn, order: Int(pageblockOrder))
             } else {
                 for p in pfn..<runEnd {
                     if p & (pageblockNrPages - 1) == 0 {
-                        memmap.setPageblockMigratetype(p, MigrateType.movable.rawValue)
+                        memmap.setPageblockMigratetype(p, .movable)
                     }
                     freePagesCore(node: n, zone: z, p, order: 0)
                 }

@@ -69,6 +69,20 @@ public struct PageDescriptor: Sendable, Equatable {
 public enum MigrateType: UInt8, CaseIterable, Sendable {
     case unmovable = 0, movable, reclaimable, highAtomic, isolate
 
+    /// A type as the memmap stores it (4 bits per pageblock, one byte per free page). Only the
+    /// model writes those bytes, always from a MigrateType; anything else is a model bug.
+    @inlinable public init(stored: UInt8) {
+        mmAssert(stored < UInt8(migrateTypes), "a stored migratetype out of range")
+        self = MigrateType(rawValue: stored) ?? .isolate
+    }
+
+    /// The type's position in per-type arrays (free lists, pcp lists, counters).
+    @inlinable public var index: Int { Int(rawValue) }
+
+    /// Linux: migratetype < MIGRATE_PCPTYPES — the types with pcp lists (and the ones a
+    /// fallback may steal between).
+    @inlinable public var isPCPType: Bool { rawValue < UInt8(migratePCPTypes) }
+
     /// Linux: migratetype_names[].
     public var name: String {
         switch self {

@@ -109,7 +109,11 @@ public struct Memmap: Sendable {
     }
 
     /// Linux: get_pageblock_migratetype().
-    @inlinable public func pageblockMigratetype(_ pfn: UInt64) -> UInt8 {
+    @inlinable public func pageblockMigratetype(_ pfn: UInt64) -> MigrateType {
+        MigrateType(stored: pageblockMigratetypeStored(pfn))
+    }
+
+    @inlinable func pageblockMigratetypeStored(_ pfn: UInt64) -> UInt8 {
         let s = Int(pfn / pagesPerSection)
         let c = sectionChunk[s]
         if c == Memmap.noChunk { return sectionDefault[s] & 0xf }
@@ -117,7 +121,8 @@ public struct Memmap: Sendable {
     }
 
     /// Linux: set_pageblock_migratetype().
-    @inlinable public mutating func setPageblockMigratetype(_ pfn: UInt64, _ mt: UInt8) {
+    @inlinable public mutating func setPageblockMigratetype(_ pfn: UInt64, _ type: MigrateType) {
+        let mt = type.rawValue
         let s = Int(pfn / pagesPerSection)
         var c = sectionChunk[s]
         if c == Memmap.noChunk {
@@ -129,7 +134,8 @@ public struct Memmap: Sendable {
 
     /// set_pageblock_migratetype() for every pageblock starting in [start, end), a whole
     /// section without a chunk at a time.
-    public mutating func setPageblockMigratetypes(_ start: UInt64, _ end: UInt64, _ mt: UInt8) {
+    public mutating func setPageblockMigratetypes(_ start: UInt64, _ end: UInt64, _ type: MigrateType) {
+        let mt = type.rawValue
         var b = roundUp(start, pageblockNrPages)
         while b < end {
             let s = Int(b / pagesPerSection)
@@ -139,7 +145,7 @@ public struct Memmap: Sendable {
                 b += pagesPerSection
                 continue
             }
-            setPageblockMigratetype(b, mt)
+            setPageblockMigratetype(b, type)
             b += pageblockNrPages
         }
     }
@@ -288,14 +294,15 @@ public struct Memmap: Sendable {
     }
 
     /// The list type of a free max-order block.
-    @inlinable func blockListType(_ b: UInt64) -> UInt8 {
+    @inlinable func blockListType(_ b: UInt64) -> MigrateType {
         let s = Int(b) / Memmap.blocksPerSection
         let c = sectionChunk[s]
-        if c == Memmap.noChunk { return sectionDefault[s] >> 4 }
-        return chunkListMT[Int(c) * Memmap.blocksPerSection + Int(b) % Memmap.blocksPerSection]
+        if c == Memmap.noChunk { return MigrateType(stored: sectionDefault[s] >> 4) }
+        return MigrateType(stored: chunkListMT[Int(c) * Memmap.blocksPerSection + Int(b) % Memmap.blocksPerSection])
     }
 
-    @inlinable mutating func setBlockListType(_ b: UInt64, _ mt: UInt8) {
+    @inlinable mutating func setBlockListType(_ b: UInt64, _ type: MigrateType) {
+        let mt = type.rawValue
         let s = Int(b) / Memmap.blocksPerSection
         var c = sectionChunk[s]
         if c == Memmap.noChunk {
@@ -326,7 +333,7 @@ public struct Memmap: Sendable {
                 // (Links across a section boundary are written here too: x − 1 and x + 1 may lie in
                 // the neighbouring section.)
                 for x in b..<runEnd {
-                    setBlockListType(x, mt)
+                    setBlockListType(x, MigrateType(stored: mt))
                     if x > b0 { setBlockLink(x, next: false, UInt32(x - 1)) }
                     if x + 1 < bEnd { setBlockLink(x, next: true, UInt32(x + 1)) }
                 }

@@ -72,9 +72,11 @@ extension Zone {
         if free <= min + Int64(lowmemReserve[highestZone]) { return false }
         if order == 0 { return true }
         for o in order..<maxOrder where nrFree[o] != 0 {
-            for mt in 0..<migratePCPTypes where !freeLists[Zone.listIndex(o, mt)].isEmpty { return true }
+            for mt in [MigrateType.unmovable, .movable, .reclaimable] where !freeLists[Zone.listIndex(o, mt)].isEmpty {
+                return true
+            }
             if !flags.isDisjoint(with: [.highAtomic, .oom])
-                && !freeLists[Zone.listIndex(o, Int(MigrateType.highAtomic.rawValue))].isEmpty { return true }
+                && !freeLists[Zone.listIndex(o, MigrateType.highAtomic)].isEmpty { return true }
         }
         return false
     }
@@ -130,7 +132,7 @@ extension PageAllocator {
             l.pageAlloc(.failed(order: order, gfp: gfp))
             return nil
         }
-        var ctx = AllocContext(highest: highest, migratetype: Int(mt.rawValue), prefIndex: first,
+        var ctx = AllocContext(highest: highest, migratetype: mt, prefIndex: first,
                                nid: prefNid, thisNode: gfp.contains(.thisnode))
         // Fast path: the low watermark, and whole pageblocks only when Normal is preferred.
         var flags: AllocFlags = [.wmarkLow]
@@ -221,7 +223,7 @@ extension PageAllocator {
                         nodes[n].zones[z].reserveHighatomicPageblock(pfn, &memmap, &l)
                     }
                     l.pageAlloc(.allocated(pfn: pfn, order: order, gfp: gfp,
-                                           migratetype: MigrateType(rawValue: UInt8(ctx.migratetype))!))
+                                           migratetype: ctx.migratetype))
                     return pfn
                 }
             }
@@ -237,7 +239,7 @@ extension PageAllocator {
     /// Linux: rmqueue(): the CPU's list for small orders and THP, the buddy lists otherwise or
     /// when the list cannot be refilled; a boosted zone wakes kswapd.
     mutating func rmqueue<L: PageAllocListener>(node n: Int, zone z: Int, order: Int, gfp: GFPFlags,
-                                              flags: AllocFlags, mt: Int, cpu: Int, _ l: inout L) -> UInt64? {
+                                              flags: AllocFlags, mt: MigrateType, cpu: Int, _ l: inout L) -> UInt64? {
         var pfn: UInt64?
         if pcpAllowedOrder(order) {
             pfn = nodes[n].zones[z].rmqueuePcplist(cpu: cpu, order: order, mt: mt, flags: flags, &memmap, &l)
@@ -289,7 +291,7 @@ extension PageAllocator {
         if pcpAllowedOrder(order) {
             nodes[n].zones[z].freeUnrefPage(pfn, order: order, cpu: cpu, &memmap, &l)
         } else {
-            let mt = Int(memmap.pageblockMigratetype(pfn))
+            let mt = memmap.pageblockMigratetype(pfn)
             let merged = nodes[n].zones[z].freeOneBlock(pfn, order: order, mt: mt, fpi: [], &memmap)
             l.pageAlloc(.freedToBuddy(zone: slot, pfn: pfn, order: order, mergedOrder: merged, toTail: false))
         }
@@ -393,7 +395,7 @@ extension Kernel {
 /// Linux: struct alloc_context.
 struct AllocContext {
     var highest: ZoneType
-    var migratetype: Int
+    var migratetype: MigrateType
     var prefIndex: Int
     var nid: Int32
     var thisNode: Bool

@@ -24,7 +24,7 @@ extension Kernel {
         var out: [(pfn: UInt64, order: Int)] = []
         let zone = nodes[n].zones[z]
         for o in 0..<maxOrder {
-            for mt in 0..<migrateTypes {
+            for mt in MigrateType.allCases {
                 var p = zone.freeLists[Zone.listIndex(o, mt)].head
                 while p != PageDescriptor.nilLink {
                     out.append((p, o))
@@ -49,23 +49,23 @@ extension PageAllocator {
                 var pages: UInt64 = 0
                 for o in 0..<maxOrder {
                     var blocks: UInt64 = 0
-                    for mt in 0..<migrateTypes {
+                    for mt in MigrateType.allCases {
                         let l = z.freeLists[Zone.listIndex(o, mt)]
                         if let e = walk(l, order: o, check: { p in
                             if memmap.buddyOrder(p) != o { return "pfn \(p) on order-\(o) list is not a free order-\(o) block" }
-                            if memmap.freeListType(p, order: o) != mt { return "pfn \(p) records another list than type \(mt)" }
+                            if memmap.freeListType(p, order: o) != mt { return "pfn \(p) records another list than type \(mt.name)" }
                             if memmap.zoneSlot(p) != z.slot { return "pfn \(p) on zone \(z.slot)'s list lies in another zone" }
                             let b = p ^ (1 << UInt64(o))
                             if o < maxOrder - 1, memmap.buddyOrder(b) == o, memmap.zoneSlot(b) == z.slot {
-                                let bmt = Int(memmap.pageblockMigratetype(b)), pmt = Int(memmap.pageblockMigratetype(p))
-                                if UInt64(o) < pageblockOrder || bmt == pmt || (bmt < migratePCPTypes && pmt < migratePCPTypes) {
+                                let bmt = memmap.pageblockMigratetype(b), pmt = memmap.pageblockMigratetype(p)
+                                if UInt64(o) < pageblockOrder || bmt == pmt || (bmt.isPCPType && pmt.isPCPType) {
                                     return "free buddies \(p) and \(b) of order \(o) were not merged"
                                 }
                             }
                             return nil
                         }) { return "node \(node.nodeId) zone \(z.type.name): \(e)" }
                         blocks += l.count
-                        if mt != Int(MigrateType.isolate.rawValue) { pages += l.count << UInt64(o) }
+                        if mt != MigrateType.isolate { pages += l.count << UInt64(o) }
                     }
                     if blocks != z.nrFree[o] { return "node \(node.nodeId) zone \(z.type.name): nr_free[\(o)] \(z.nrFree[o]) but lists hold \(blocks)" }
                 }

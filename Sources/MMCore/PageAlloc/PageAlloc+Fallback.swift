@@ -10,11 +10,11 @@
 // Reference: shared/reference/linux-6.1-mm.md §4.5, §4.6, §4.9.
 
 /// Linux: fallbacks[][]: the lists each type may borrow from, in order.
-@inlinable func fallbackTypes(_ mt: Int) -> (Int, Int)? {
+@inlinable func fallbackTypes(_ mt: MigrateType) -> (MigrateType, MigrateType)? {
     switch mt {
-    case 0: return (2, 1)
-    case 1: return (2, 0)
-    case 2: return (0, 1)
+    case .unmovable: return (.reclaimable, .movable)
+    case .movable: return (.reclaimable, .unmovable)
+    case .reclaimable: return (.unmovable, .movable)
     default: return nil
     }
 }
@@ -23,9 +23,9 @@ extension Zone {
     /// Linux: rmqueue_buddy()'s list choice under zone->lock: the highatomic reserve first for
     /// ALLOC_HIGHATOMIC, then __rmqueue(), then the reserve for OOM and non-blocking callers.
     /// Returns the block and the list type it came from (page->index on a pcp list).
-    mutating func rmqueue<L: PageAllocListener>(order: Int, mt: Int, flags: AllocFlags,
-                                              _ mm: inout Memmap, _ l: inout L) -> (UInt64, Int)? {
-        let ha = Int(MigrateType.highAtomic.rawValue)
+    mutating func rmqueue<L: PageAllocListener>(order: Int, mt: MigrateType, flags: AllocFlags,
+                                              _ mm: inout Memmap, _ l: inout L) -> (UInt64, MigrateType)? {
+        let ha = MigrateType.highAtomic
         if flags.contains(.highAtomic), let r = rmqueueSmallest(order: order, mt: ha, &mm) {
             l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order, migratetype: .highAtomic))
             return (r.pfn, ha)
@@ -33,7 +33,7 @@ extension Zone {
         while true {
             if let r = rmqueueSmallest(order: order, mt: mt, &mm) {
                 l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order,
-                                   migratetype: MigrateType(rawValue: UInt8(mt))!))
+                                   migratetype: mt))
                 return (r.pfn, mt)
             }
             if !rmqueueFallback(order: order, startMT: mt, flags: flags, &mm, &l) { break }
@@ -46,15 +46,15 @@ extension Zone {
     }
 
     /// Linux: can_steal_fallback().
-    func canStealFallback(order: Int, startMT: Int, mobilityDisabled: Bool) -> Bool {
+    func canStealFallback(order: Int, startMT: MigrateType, mobilityDisabled: Bool) -> Bool {
         if UInt64(order) >= pageblockOrder { return true }
-        if UInt64(order) >= pageblockOrder / 2 || startMT == 2 || startMT == 0 || mobilityDisabled { return true }
+        if UInt64(order) >= pageblockOrder / 2 || startMT == .reclaimable || startMT == .unmovable || mobilityDisabled { return true }
         return false
     }
 
     /// Linux: find_suitable_fallback(): the first fallback list of this order with a block.
-    func findSuitableFallback(order: Int, startMT: Int, onlyStealable: Bool)
-        -> (mt: Int, canSteal: Bool)?
+    func findSuitableFallback(order: Int, startMT: MigrateType, onlyStealable: Bool)
+        -> (mt: MigrateType, canSteal: Bool)?
     {
         guard nrFree[order] != 0, let (a, b) = fallbackTypes(startMT) else { return nil }
         let can = canStealFallback(order: order, startMT: startMT, mobilityDisabled: false)
@@ -68,16 +68,16 @@ extension Zone {
 
     /// Linux: __rmqueue_fallback(): move a block (and maybe its pageblock) of another type to
     /// `startMT`'s lists. True if something moved.
-    mutating func rmqueueFallback<L: PageAllocListener>(order: Int, startMT: Int, flags: AllocFlags,
+    mutating func rmqueueFallback<L: PageAllocListener>(order: Int, startMT: MigrateType, flags: AllocFlags,
                                                       _ mm: inout Memmap, _ l: inout L) -> Bool {
         var minOrder = order
         if UInt64(order) < pageblockOrder && flags.contains(.noFragment) { minOrder = Int(pageblockOrder) }
         var o = maxOrder - 1
-        var found: (mt: Int, canSteal: Bool)?
+        var found: (mt: MigrateType, canSteal: Bool)?
         while o >= minOrder {
             if let f = findSuitableFallback(order: o, startMT: startMT, onlyStealable: false) {
                 found = f
-                if !f.canSteal && startMT == Int(MigrateType.movable.rawValue) && o > order {
+                if !f.canSteal && startMT == MigrateType.movable && o > order {
                     // Cannot take the whole block: split the smallest one instead.
                     o = order
                     while o < maxOrder {
@@ -97,25 +97,25 @@ extension Zone {
         let claimed = stealSuitableFallback(pfn, order: o, flags: flags, startMT: startMT,
                                             wholeBlock: f.canSteal, &mm, &l)
         l.pageAlloc(.fallback(zone: slot, order: order, foundOrder: o,
-                              wanted: MigrateType(rawValue: UInt8(startMT))!,
-                              fallback: MigrateType(rawValue: UInt8(f.mt))!, claimedPageblock: claimed))
+                              wanted: startMT,
+                              fallback: f.mt, claimedPageblock: claimed))
         return true
     }
 
     /// Linux: steal_suitable_fallback(). Returns whether the pageblock(s) now belong to
     /// `startMT` (what mm_page_alloc_extfrag reports as change_ownership).
     mutating func stealSuitableFallback<L: PageAllocListener>(_ pfn: UInt64, order: Int, flags: AllocFlags,
-                                                            startMT: Int, wholeBlock: Bool,
+                                                            startMT: MigrateType, wholeBlock: Bool,
                                                             _ mm: inout Memmap, _ l: inout L) -> Bool {
-        let old = Int(mm.pageblockMigratetype(pfn))
-        if old == Int(MigrateType.highAtomic.rawValue) {
+        let old = mm.pageblockMigratetype(pfn)
+        if old == MigrateType.highAtomic {
             moveToFreeList(pfn, order: order, mt: startMT, &mm)
             return false
         }
         if UInt64(order) >= pageblockOrder {
             var b = pfn
             while b < pfn + (1 << UInt64(order)) {
-                mm.setPageblockMigratetype(b, UInt8(startMT))
+                mm.setPageblockMigratetype(b, startMT)
                 b += pageblockNrPages
             }
             moveToFreeList(pfn, order: order, mt: startMT, &mm)
@@ -128,9 +128,9 @@ extension Zone {
         }
         let (free, movable) = moveFreepagesBlock(pfn, mt: startMT, &mm)
         let alike: UInt64
-        if startMT == Int(MigrateType.movable.rawValue) {
+        if startMT == MigrateType.movable {
             alike = movable
-        } else if old == Int(MigrateType.movable.rawValue) {
+        } else if old == MigrateType.movable {
             alike = pageblockNrPages - (free + movable)
         } else {
             alike = 0
@@ -140,7 +140,7 @@ extension Zone {
             return false
         }
         if free + alike >= 1 << (pageblockOrder - 1) {
-            mm.setPageblockMigratetype(pfn, UInt8(startMT))
+            mm.setPageblockMigratetype(pfn, startMT)
             return true
         }
         return false
@@ -163,11 +163,10 @@ extension Zone {
     mutating func reserveHighatomicPageblock<L: PageAllocListener>(_ pfn: UInt64, _ mm: inout Memmap, _ l: inout L) {
         let maxManaged = managedPages / 100 + pageblockNrPages
         guard nrReservedHighatomic < maxManaged else { return }
-        let mt = Int(mm.pageblockMigratetype(pfn))
-        guard mt < migratePCPTypes else { return }
+        guard mm.pageblockMigratetype(pfn).isPCPType else { return }
         nrReservedHighatomic += pageblockNrPages
-        mm.setPageblockMigratetype(pfn, MigrateType.highAtomic.rawValue)
-        _ = moveFreepagesBlock(pfn, mt: Int(MigrateType.highAtomic.rawValue), &mm)
+        mm.setPageblockMigratetype(pfn, .highAtomic)
+        _ = moveFreepagesBlock(pfn, mt: .highAtomic, &mm)
         l.pageAlloc(.highatomicReserved(zone: slot, pfn: roundDown(pfn, pageblockNrPages)))
     }
 }

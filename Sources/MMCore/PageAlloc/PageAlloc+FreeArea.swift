@@ -77,21 +77,21 @@ extension Memmap {
     }
 
     /// The free list (migratetype) a free block is on.
-    @inlinable func freeListType(_ pfn: UInt64, order: Int) -> Int {
-        if order == maxOrder - 1 { return Int(blockListType(pfn >> 10)) }
-        return Int(pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].migratetype)
+    @inlinable func freeListType(_ pfn: UInt64, order: Int) -> MigrateType {
+        if order == maxOrder - 1 { return blockListType(pfn >> 10) }
+        return MigrateType(stored: pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].migratetype)
     }
 
     /// Linux: set_buddy_order() / rmv_page_order(), plus the list the block is on.
-    @inlinable mutating func markFree(_ pfn: UInt64, order: Int, list mt: Int) {
+    @inlinable mutating func markFree(_ pfn: UInt64, order: Int, list mt: MigrateType) {
         if order == maxOrder - 1 {
             setMaxOrderFree(pfn, true)
-            setBlockListType(pfn >> 10, UInt8(mt))
+            setBlockListType(pfn >> 10, mt)
         } else {
             withPage(pfn) { d in
                 d.flags.insert(.buddy)
                 d.order = UInt8(order)
-                d.migratetype = UInt8(mt)
+                d.migratetype = mt.rawValue
             }
         }
     }
@@ -110,10 +110,10 @@ extension Memmap {
 }
 
 extension Zone {
-    @inlinable static func listIndex(_ order: Int, _ mt: Int) -> Int { order * migrateTypes + mt }
+    @inlinable static func listIndex(_ order: Int, _ mt: MigrateType) -> Int { order * migrateTypes + mt.index }
 
     /// Linux: add_to_free_list() / add_to_free_list_tail().
-    @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Int, mt: Int, tail: Bool, _ mm: inout Memmap) {
+    @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Int, mt: MigrateType, tail: Bool, _ mm: inout Memmap) {
         mmAssert(mm.buddyOrder(pfn) == nil, "a free block listed twice")
         mmAssert(pfn & ((1 << UInt64(order)) - 1) == 0, "a free block not aligned to its order")
         mm.markFree(pfn, order: order, list: mt)
@@ -136,7 +136,7 @@ extension Zone {
     }
 
     /// Linux: move_to_free_list(): to the tail of another migratetype's list.
-    @inlinable mutating func moveToFreeList(_ pfn: UInt64, order: Int, mt: Int, _ mm: inout Memmap) {
+    @inlinable mutating func moveToFreeList(_ pfn: UInt64, order: Int, mt: MigrateType, _ mm: inout Memmap) {
         let old = mm.freeListType(pfn, order: order)
         mm.listDel(&freeLists[Zone.listIndex(order, old)], pfn, order: order)
         mm.markFree(pfn, order: order, list: mt)
@@ -146,16 +146,16 @@ extension Zone {
     /// Linux: __free_one_page(): merge with free buddies as far as allowed, then list the result.
     /// Returns the order the block reached.
     @discardableResult
-    mutating func freeOneBlock(_ pfn0: UInt64, order order0: Int, mt: Int, fpi: FPIFlags,
+    mutating func freeOneBlock(_ pfn0: UInt64, order order0: Int, mt: MigrateType, fpi: FPIFlags,
                                _ mm: inout Memmap) -> Int {
         var pfn = pfn0, order = order0, buddy: UInt64 = 0
-        if mt != Int(MigrateType.isolate.rawValue) { freePages += 1 << UInt64(order) }
+        if mt != MigrateType.isolate { freePages += 1 << UInt64(order) }
         while order < maxOrder - 1 {
             buddy = pfn ^ (1 << UInt64(order))
             guard buddy < mm.endPfn, mm.buddyOrder(buddy) == order, mm.zoneSlot(buddy) == slot else { break }
             if UInt64(order) >= pageblockOrder {
-                let bmt = Int(mm.pageblockMigratetype(buddy))
-                if mt != bmt && (mt >= migratePCPTypes || bmt >= migratePCPTypes) { break }
+                let bmt = mm.pageblockMigratetype(buddy)
+                if mt != bmt && (!mt.isPCPType || !bmt.isPCPType) { break }
             }
             delFromFreeList(buddy, order: order, &mm)
             pfn &= buddy
@@ -171,7 +171,7 @@ extension Zone {
     /// pageblock set MOVABLE and the block freed as __free_pages_core() would (managed, then the
     /// tail of the MOVABLE order-10 list; no merging beyond the maximum order).
     mutating func freeMaxOrderRun(_ pfn: UInt64, blocks: UInt64, _ mm: inout Memmap) {
-        let movable = MigrateType.movable.rawValue
+        let movable = MigrateType.movable
         let end = pfn + blocks * maxOrderNrPages
         mm.setPageblockMigratetypes(pfn, end, movable)
         // Descriptors exist only in sections something touched; only those need resetting.
@@ -181,7 +181,7 @@ extension Zone {
             if mm.isMaterialised(p) { mm.resetPages(p, count: sectionEnd - p) }
             p = sectionEnd
         }
-        mm.appendMaxOrderRun(&freeLists[Zone.listIndex(maxOrder - 1, Int(movable))], pfn, count: blocks, mt: movable)
+        mm.appendMaxOrderRun(&freeLists[Zone.listIndex(maxOrder - 1, movable)], pfn, count: blocks, mt: movable.rawValue)
         nrFree[maxOrder - 1] += blocks
         managedPages += blocks * maxOrderNrPages
         freePages += blocks * maxOrderNrPages
@@ -199,7 +199,7 @@ extension Zone {
 
     /// Linux: expand(): split the block at `pfn` from order `high` down to `low`, listing the
     /// upper halves at the head; the caller keeps the lowest part.
-    mutating func expand(_ pfn: UInt64, low: Int, high: Int, mt: Int, _ mm: inout Memmap) {
+    mutating func expand(_ pfn: UInt64, low: Int, high: Int, mt: MigrateType, _ mm: inout Memmap) {
         var high = high
         while high > low {
             high -= 1
@@ -209,7 +209,7 @@ extension Zone {
 
     /// Linux: __rmqueue_smallest(): the head of the smallest non-empty list of `mt` at or above
     /// `order`, split down to `order`.
-    mutating func rmqueueSmallest(order: Int, mt: Int, _ mm: inout Memmap) -> (pfn: UInt64, from: Int)? {
+    mutating func rmqueueSmallest(order: Int, mt: MigrateType, _ mm: inout Memmap) -> (pfn: UInt64, from: Int)? {
         var o = order
         while o < maxOrder {
             let l = freeLists[Zone.listIndex(o, mt)]
@@ -227,7 +227,7 @@ extension Zone {
 
     /// Linux: move_freepages(): move every free block in [start, end] to `mt`'s lists, and count
     /// the in-use pages that are movable.
-    mutating func moveFreepages(_ start: UInt64, _ end: UInt64, mt: Int, _ mm: inout Memmap)
+    mutating func moveFreepages(_ start: UInt64, _ end: UInt64, mt: MigrateType, _ mm: inout Memmap)
         -> (moved: UInt64, movable: UInt64)
     {
         var pfn = start, moved: UInt64 = 0, movable: UInt64 = 0
@@ -248,7 +248,7 @@ extension Zone {
     }
 
     /// Linux: move_freepages_block(): the pageblock around `pfn`, or nothing if it leaves the zone.
-    mutating func moveFreepagesBlock(_ pfn: UInt64, mt: Int, _ mm: inout Memmap)
+    mutating func moveFreepagesBlock(_ pfn: UInt64, mt: MigrateType, _ mm: inout Memmap)
         -> (moved: UInt64, movable: UInt64)
     {
         var start = roundDown(pfn, pageblockNrPages)

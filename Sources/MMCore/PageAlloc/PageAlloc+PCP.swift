@@ -28,9 +28,9 @@ public struct PerCPUPages: Sendable, Equatable {
 }
 
 /// Linux: order_to_pindex().
-@inlinable public func orderToPindex(_ mt: Int, _ order: Int) -> Int {
-    if order > pageAllocCostlyOrder { return migratePCPTypes * (pageAllocCostlyOrder + 1) + (mt == 1 ? 1 : 0) }
-    return order * migratePCPTypes + mt
+@inlinable public func orderToPindex(_ mt: MigrateType, _ order: Int) -> Int {
+    if order > pageAllocCostlyOrder { return migratePCPTypes * (pageAllocCostlyOrder + 1) + (mt == .movable ? 1 : 0) }
+    return order * migratePCPTypes + mt.index
 }
 
 /// Linux: pindex_to_order().
@@ -46,7 +46,7 @@ public struct PerCPUPages: Sendable, Equatable {
 extension Zone {
     /// Linux: rmqueue_pcplist() and __rmqueue_pcplist(): the head of the CPU's list, refilled
     /// with a batch from the buddy lists when empty.
-    mutating func rmqueuePcplist<L: PageAllocListener>(cpu: Int, order: Int, mt: Int, flags: AllocFlags,
+    mutating func rmqueuePcplist<L: PageAllocListener>(cpu: Int, order: Int, mt: MigrateType, flags: AllocFlags,
                                                      _ mm: inout Memmap, _ l: inout L) -> UInt64? {
         pcp[cpu].freeFactor >>= 1
         let pindex = orderToPindex(mt, order)
@@ -56,7 +56,7 @@ extension Zone {
             var got = 0
             for _ in 0..<batch {
                 guard let (pfn, listMT) = rmqueue(order: order, mt: mt, flags: flags, &mm, &l) else { break }
-                mm.withPage(pfn) { d in d.migratetype = UInt8(listMT); d.flags.insert(.pcp) }
+                mm.withPage(pfn) { d in d.migratetype = listMT.rawValue; d.flags.insert(.pcp) }
                 mm.listAddTail(&pcp[cpu].lists[pindex], pfn, order: order)
                 got += 1
             }
@@ -64,7 +64,7 @@ extension Zone {
             l.pageAlloc(.pcpRefill(zone: slot, cpu: cpu, order: order, blocks: got))
             if got == 0 { return nil }
         } else {
-            l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: MigrateType(rawValue: UInt8(mt))!))
+            l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: mt))
         }
         let pfn = pcp[cpu].lists[pindex].head
         mm.listDel(&pcp[cpu].lists[pindex], pfn, order: order)
@@ -77,18 +77,18 @@ extension Zone {
     /// pages on the movable one, keeping their type), spilling to the buddy lists above high.
     mutating func freeUnrefPage<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int,
                                                     _ mm: inout Memmap, _ l: inout L) {
-        let mt = Int(mm.pageblockMigratetype(pfn))
-        if mt == Int(MigrateType.isolate.rawValue) {
+        let mt = mm.pageblockMigratetype(pfn)
+        if mt == MigrateType.isolate {
             let merged = freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
             l.pageAlloc(.freedToBuddy(zone: slot, pfn: pfn, order: order, mergedOrder: merged, toTail: false))
             return
         }
-        let pcpMT = mt >= migratePCPTypes ? Int(MigrateType.movable.rawValue) : mt
-        mm.withPage(pfn) { d in d.migratetype = UInt8(mt); d.flags.insert(.pcp) }
+        let pcpMT = mt.isPCPType ? mt : MigrateType.movable
+        mm.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
         let pindex = orderToPindex(pcpMT, order)
         mm.listAddHead(&pcp[cpu].lists[pindex], pfn, order: order)
         pcp[cpu].count += 1 << UInt64(order)
-        l.pageAlloc(.pcpFree(zone: slot, cpu: cpu, pfn: pfn, order: order, migratetype: MigrateType(rawValue: UInt8(mt))!))
+        l.pageAlloc(.pcpFree(zone: slot, cpu: cpu, pfn: pfn, order: order, migratetype: mt))
         let freeHigh = pcp[cpu].freeFactor != 0 && order != 0 && order <= pageAllocCostlyOrder
         let high: UInt64 = pagesetHigh == 0 || freeHigh ? 0 : pagesetHigh
         if pcp[cpu].count >= high {
@@ -127,7 +127,7 @@ extension Zone {
             repeat {
                 let pfn = pcp[cpu].lists[p].tail
                 mm.listDel(&pcp[cpu].lists[p], pfn, order: order)
-                let mt = mm.withPage(pfn) { d -> Int in d.flags.remove(.pcp); return Int(d.migratetype) }
+                let mt = mm.withPage(pfn) { d -> MigrateType in d.flags.remove(.pcp); return MigrateType(stored: d.migratetype) }
                 count -= 1 << Int64(order)
                 pcp[cpu].count -= 1 << UInt64(order)
                 freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)

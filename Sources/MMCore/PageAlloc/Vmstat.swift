@@ -35,8 +35,7 @@ extension Kernel {
         var pfn = z.zoneStartPfn
         while pfn < z.zoneEndPfn {
             if isOnlinePage(pfn), memmap.zoneSlot(pfn) == z.slot {
-                let mt = Int(memmap.pageblockMigratetype(pfn))
-                if mt < migrateTypes { count[mt] += 1 }
+                count[memmap.pageblockMigratetype(pfn).index] += 1
             }
             pfn += pageblockNrPages
         }
@@ -65,8 +64,8 @@ extension Kernel {
                 if let o = memmap.buddyOrder(pfn) { pfn += 1 << UInt64(o); continue }
                 let d = memmap.page(pfn)
                 if d.flags.contains(.reserved) || d.refcount <= 0 || d.flags.contains(.tail) { pfn += 1; continue }
-                if d.migratetype != blockMT {
-                    count[Int(blockMT)] += 1
+                if d.migratetype != blockMT.rawValue {
+                    count[blockMT.index] += 1
                     pfn = blockEnd
                     break
                 }

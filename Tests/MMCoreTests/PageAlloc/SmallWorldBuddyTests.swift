@@ -12,7 +12,7 @@ import Testing
 private func smallWorld() -> (Zone, Memmap) {
     let slot = ZoneSlot(ZoneType.normal.rawValue)   // node 0: nid × 8 + zone
     var mm = Memmap(endPfn: 64, zones: [(start: 0, end: 64, slot: slot)])
-    mm.setPageblockMigratetype(0, MigrateType.movable.rawValue)
+    mm.setPageblockMigratetype(0, .movable)
     var z = Zone(type: .normal, nid: 0)
     z.spannedPages = 64
     z.presentPages = 64
@@ -25,11 +25,11 @@ private func smallWorld() -> (Zone, Memmap) {
 private func release(_ z: inout Zone, _ mm: inout Memmap, _ pfns: some Sequence<UInt64>, order: Int = 0) {
     for pfn in pfns {
         mm.resetPages(pfn, count: 1 << UInt64(order))
-        z.freeOneBlock(pfn, order: order, mt: Int(MigrateType.movable.rawValue), fpi: [], &mm)
+        z.freeOneBlock(pfn, order: order, mt: .movable, fpi: [], &mm)
     }
 }
 
-private let movable = Int(MigrateType.movable.rawValue)
+private let movable = MigrateType.movable
 
 @Suite("small world: a 64-page zone, no boot")
 struct SmallWorldBuddyTests {

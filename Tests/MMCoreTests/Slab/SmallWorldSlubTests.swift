@@ -14,7 +14,7 @@ private let directMap: UInt64 = 0xffff_8880_0000_0000
 private func smallPageAllocator() -> PageAllocator {
     let slot = ZoneSlot(ZoneType.normal.rawValue)
     var mm = Memmap(endPfn: 256, zones: [(start: 0, end: 256, slot: slot)])
-    mm.setPageblockMigratetype(0, MigrateType.unmovable.rawValue)
+    mm.setPageblockMigratetype(0, .unmovable)
     var z = Zone(type: .normal, nid: 0)
     z.spannedPages = 256
     z.presentPages = 256
@@ -24,7 +24,7 @@ private func smallPageAllocator() -> PageAllocator {
     z.pagesetHigh = 64
     for pfn in UInt64(0)..<256 {
         mm.resetPages(pfn, count: 1)
-        z.freeOneBlock(pfn, order: 0, mt: Int(MigrateType.unmovable.rawValue), fpi: [], &mm)
+        z.freeOneBlock(pfn, order: 0, mt: .unmovable, fpi: [], &mm)
     }
     var node = PGData(nodeId: 0)
     node.nodeSpannedPages = 256
