@@ -60,13 +60,17 @@ public struct AllocShell {
         self.source = source
     }
 
+    /// The most allocations one `alloc … xCOUNT` makes (a 4 GiB machine has about a million
+    /// pages; a larger count is a typo, not a workload).
+    public static let maxRepeat: UInt64 = 1 << 24
+
     public static let help = """
         commands (one per line or argument; numbers in decimal or 0x hex):
-          alloc GFP ORDER [xCOUNT] [cpu N] [node N]   alloc_pages_node(); GFP like GFP_KERNEL|__GFP_ZERO
+          alloc GFP ORDER [xCOUNT] [cpu N] [node N]   alloc_pages_node(); GFP like GFP_KERNEL|__GFP_ZERO (COUNT ≤ 16777216)
           free PFN [ORDER] [cpu N]                    __free_pages() (ORDER defaults to the allocation's)
           free all                                    free everything this shell allocated
           drain                                       drain every CPU's pcp lists
-          poke ADDR BYTE | peek ADDR                  write / read a byte of simulated RAM
+          poke ADDR BYTE | peek ADDR                  write / read a byte of RAM (physical or direct-map address)
           sysctl vm.NAME=VALUE                        write a vm sysctl
           show zoneinfo|buddyinfo|pagetypeinfo|slabinfo|meminfo|sysctl|memblock
           check                                       walk the page and slab allocators' invariants
@@ -93,6 +97,9 @@ public struct AllocShell {
             guard order < UInt64(maxOrder) else { throw bad("order", "\(order): the largest order is \(maxOrder - 1)") }
             var count: UInt64 = 1
             if let x = w.dropFirst(3).first(where: { $0.hasPrefix("x") }) { count = try number(String(x.dropFirst()), "count") }
+            guard count <= AllocShell.maxRepeat else {
+                throw bad("count", "\(count) is above the shell's limit of \(AllocShell.maxRepeat) allocations per command")
+            }
             let cpu = Int(try option("cpu") ?? 0)
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
             let node = try option("node").map { Int32($0) }
@@ -140,6 +147,11 @@ public struct AllocShell {
             guard w.count == (cmd == "poke" ? 3 : 2) else { throw bad(cmd, cmd == "poke" ? "expected: poke ADDR BYTE" : "expected: peek ADDR") }
             var addr = try number(w[1], "addr")
             if let phys = kernel.directMapPhys(addr) { addr = phys }
+            // Only RAM the machine has (memblock.memory) holds bytes; anything else is a bad
+            // address, as a kernel access would fault there.
+            guard kernel.memblock.memory.regions.contains(where: { addr >= $0.base && addr - $0.base < $0.size }) else {
+                throw bad("addr", "\(hex(addr)) is a bad address: not RAM of this machine (give a physical address of RAM or its direct-map address)")
+            }
             if cmd == "peek" { return ["\(hex(addr)): \(hex(UInt64(kernel.physMem.read(addr))))"] }
             let v = try number(w[2], "byte")
             guard v < 256 else { throw bad("byte", "\(v) does not fit a byte") }

@@ -22,26 +22,80 @@ public struct DmesgParser {
 
     public init(fileName: String) { self.fileName = fileName }
 
-    /// Strips "[    0.000000] " (and a syslog "<6>" level) from a line; nil for comment lines.
+    /// The message of one log line, in any of the forms people save a kernel log in; nil for
+    /// comment lines. Strips, in order: a CR (CRLF files), `dmesg -x`'s "kern  :info  : ",
+    /// a syslog "<6>" level (`dmesg -r`), a journal or syslog prefix ("Dec 06 17:42:35 host
+    /// kernel: ", "2026-12-06T17:42:35+00:00 host kernel: "), the "[    0.000000] " timestamp
+    /// (or `dmesg -T`'s "[Sun Dec  6 17:42:35 2026] "), and `journalctl -o short-monotonic`'s
+    /// "host kernel: " after it.
     static func message(_ raw: Substring) -> Substring? {
         var s = raw
-        if s.hasPrefix("#") { return nil }
+        if s.hasSuffix("\r") { s = s.dropLast() }
+        if s.hasPrefix("#") || s.hasPrefix("-- ") { return nil }   // comments, journalctl's "-- Boot …" lines
+        s = dropFacilityLevel(s)
         if s.hasPrefix("<"), let close = s.firstIndex(of: ">"), s.distance(from: s.startIndex, to: close) <= 4 {
             s = s[s.index(after: close)...]
         }
+        if let rest = afterJournalPrefix(s) { s = rest }
         if s.hasPrefix("["), let close = s.firstIndex(of: "]") {
             s = s[s.index(after: close)...]
             if s.hasPrefix(" ") { s = s.dropFirst() }
+            if let rest = afterHostKernel(s) { s = rest }
         }
         return s
+    }
+
+    /// `dmesg -x`: "kern  :info  : " — a facility and a level, each a lowercase word padded
+    /// with spaces and closed by ':'.
+    static func dropFacilityLevel(_ s: Substring) -> Substring {
+        var i = s.startIndex
+        for _ in 0..<2 {
+            let wordStart = i
+            while i < s.endIndex, s[i].isLowercase { i = s.index(after: i) }
+            guard i > wordStart else { return s }
+            while i < s.endIndex, s[i] == " " { i = s.index(after: i) }
+            guard i < s.endIndex, s[i] == ":" else { return s }
+            i = s.index(after: i)
+        }
+        guard i < s.endIndex, s[i] == " " else { return s }
+        return s[s.index(after: i)...]
+    }
+
+    /// A journal or syslog line: a timestamp ("Dec 06 17:42:35" or ISO 8601), a host, then
+    /// "kernel: "; the message after it, or nil for any other line.
+    static func afterJournalPrefix(_ s: Substring) -> Substring? {
+        guard let first = s.first, first.isLetter || first.isNumber, !s.hasPrefix("[") else { return nil }
+        let words = s.split(separator: " ", maxSplits: 6, omittingEmptySubsequences: true)
+        // "Dec 06 17:42:35 host kernel: …" (month, day, time, host) or "2026-…T…+00:00 host kernel: …".
+        let hostIndex: Int
+        if words.count >= 5, words[0].count == 3, words[0].first!.isUppercase, words[2].contains(":") {
+            hostIndex = 3
+        } else if words.count >= 3, words[0].contains("T"), words[0].contains("-"), words[0].first!.isNumber {
+            hostIndex = 1
+        } else {
+            return nil
+        }
+        guard words[hostIndex + 1] == "kernel:" else { return nil }
+        let marker = " kernel: "
+        guard let r = s.firstRange(of: marker) else { return nil }
+        return s[r.upperBound...]
+    }
+
+    /// "host kernel: …" (journalctl -o short-monotonic, after its "[    0.000000] ").
+    static func afterHostKernel(_ s: Substring) -> Substring? {
+        guard let space = s.firstIndex(of: " "), s[s.index(after: space)...].hasPrefix("kernel: "),
+              !s[..<space].contains(":") else { return nil }
+        return s[s.index(space, offsetBy: 9)...]
     }
 
     func fail(_ line: Int, _ field: String, _ message: String) -> InputError {
         InputError(file: fileName, line: line, field: field, message)
     }
 
-    /// Parses "[mem 0xa-0xb]" at the start of `s`; returns (start, last inclusive, rest).
-    func memRange(_ s: Substring, line: Int, field: String) throws(InputError) -> (UInt64, UInt64, Substring) {
+    /// Parses "[mem 0xa-0xb]" at the start of `s`; returns (start, last inclusive, rest). Only the firmware map and its edits (`firmwareTop`) may reach
+    /// 2^64 − 1; every other range must lie below 2^52.
+    func memRange(_ s: Substring, line: Int, field: String,
+                  firmwareTop: Bool = false) throws(InputError) -> (UInt64, UInt64, Substring) {
         guard s.hasPrefix("[mem "), let dash = s.firstIndex(of: "-"), let close = s.firstIndex(of: "]"), dash < close else {
             throw fail(line, field, "expected \"[mem 0x…-0x…]\"")
         }
@@ -51,6 +105,9 @@ public struct DmesgParser {
         }
         guard a <= b else { throw fail(line, field, "range ends before it starts") }
         try checkAddress(b, line: line, field: field)
+        if !firmwareTop && b == UInt64.max {
+            throw fail(line, field, "address \(hex(b)) is beyond the 52 bits x86-64 can address")
+        }
         var rest = s[s.index(after: close)...]
         if rest.hasPrefix(" ") { rest = rest.dropFirst() }
         return (a, b, rest)
@@ -109,13 +166,19 @@ public struct DmesgParser {
         var ioapics = 0
         var lateFrees: (smp: UInt64?, decrypted: UInt64?, textGap: UInt64?, rodataGap: UInt64?) = (nil, nil, nil, nil)
         var pendingEFIRemove = false
+        var sourceKernel: String? = nil
 
         var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // (Swift reads "\r\n" as one Character: split on both, so CRLF files have their lines.)
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNo += 1
             guard let m = DmesgParser.message(raw) else { continue }
             if m.isEmpty { continue }
 
+            if m.hasPrefix("Linux version ") && sourceKernel == nil {
+                sourceKernel = m.split(separator: " ").dropFirst(2).first.map(String.init)
+                continue
+            }
             if m.hasPrefix("Command line: ") {
                 if commandLine == nil { commandLine = String(m.dropFirst("Command line: ".count)) }
                 continue
@@ -128,7 +191,7 @@ public struct DmesgParser {
             if m.hasPrefix("BIOS-e820: ") || m.hasPrefix("BIOS-e801: ") || m.hasPrefix("BIOS-88: ") {
                 if e820Done { continue }
                 let body = m[m.index(after: m.firstIndex(of: " ")!)...]
-                let (a, b, rest) = try memRange(body, line: lineNo, field: "BIOS-e820")
+                let (a, b, rest) = try memRange(body, line: lineNo, field: "BIOS-e820", firmwareTop: true)
                 guard let type = parseE820TypeName(rest) else {
                     throw fail(lineNo, "BIOS-e820 type", "unknown e820 type \"\(rest)\"")
                 }
@@ -147,7 +210,8 @@ public struct DmesgParser {
                 continue
             }
             if m.hasPrefix("e820: update ") {
-                let (a, b, rest) = try memRange(m.dropFirst("e820: update ".count), line: lineNo, field: "e820 update")
+                let (a, b, rest) = try memRange(m.dropFirst("e820: update ".count), line: lineNo, field: "e820 update",
+                                             firmwareTop: true)
                 let parts = rest.split(separator: " ==> ", maxSplits: 1, omittingEmptySubsequences: false)
                 guard parts.count == 2, var from = parseE820TypeName(parts[0]), var to = parseE820TypeName(parts[1]) else {
                     throw fail(lineNo, "e820 update type", "expected \"<type> ==> <type>\"")
@@ -168,7 +232,8 @@ public struct DmesgParser {
             if m.hasPrefix("e820: remove ") {
                 if pendingEFIRemove {
                     pendingEFIRemove = false
-                    let (a, b, rest) = try memRange(m.dropFirst("e820: remove ".count), line: lineNo, field: "e820 remove")
+                    let (a, b, rest) = try memRange(m.dropFirst("e820: remove ".count), line: lineNo,
+                                                 field: "e820 remove", firmwareTop: true)
                     let type = parseE820TypeName(rest)
                     edits.append(FirmwareEdit(stage: .efiInit, op: .remove(start: a, size: b &- a &+ 1,
                                                                             type: type ?? E820Type(0), checkType: type != nil)))
@@ -186,6 +251,10 @@ public struct DmesgParser {
             }
             if m.hasPrefix("RAMDISK: ") {
                 let (a, b, _) = try memRange(m.dropFirst("RAMDISK: ".count), line: lineNo, field: "RAMDISK")
+                // The initrd is in RAM: it ends below 2^52, as the machine-file reader requires.
+                guard b >> maxPhysAddrBits == 0 else {
+                    throw fail(lineNo, "RAMDISK", "the initrd ends past the 52 bits x86-64 can address")
+                }
                 initrd = Initrd(addr: a, size: b - a + 1)
                 continue
             }
@@ -250,6 +319,9 @@ public struct DmesgParser {
                 guard let kb = UInt64(m[m.index(colon, offsetBy: 2)...].dropLast()) else {
                     throw fail(lineNo, "Freeing", "expected \"Freeing … memory: NK\"")
                 }
+                guard kb <= DmesgParser.maxImagePartKB else {
+                    throw fail(lineNo, "Freeing", "\(kb)K is larger than a kernel image part can be (at most 4 GiB)")
+                }
                 switch what {
                 case "SMP alternatives memory": lateFrees.smp = kb * 1024
                 case "unused decrypted memory": lateFrees.decrypted = kb * 1024
@@ -266,12 +338,15 @@ public struct DmesgParser {
                 guard words.count >= 5, words[4].hasPrefix("s"), let v = UInt64(words[4].dropFirst()) else {
                     throw fail(lineNo, "percpu", "expected \"percpu: Embedded N pages/cpu sS rR dD uU\"")
                 }
+                guard v <= DmesgParser.maxImagePartKB * 1024 else {
+                    throw fail(lineNo, "percpu", "a static per-cpu area of \(v) bytes is larger than a kernel image can hold (at most 4 GiB)")
+                }
                 percpuStatic = v
                 continue
             }
             if m.hasPrefix("Memory: ") {
                 pastMemoryLine = true
-                kernelSizes = DmesgParser.kernelSizes(m)
+                kernelSizes = try DmesgParser.kernelSizes(m, line: lineNo, fail: fail)
                 continue
             }
             if m.hasPrefix("MEMBLOCK configuration:") {
@@ -337,7 +412,15 @@ public struct DmesgParser {
             if let region = firstReservedDump.first(where: { $0.0 <= brkStart && brkStart <= $0.1 }) {
                 kernel.start = region.0
             }
-            kernel.end = Swift.max(kernel.end, brkStart + brkUsed)
+            let (brkEnd, over) = brkStart.addingReportingOverflow(brkUsed)
+            guard !over, brkEnd >> maxPhysAddrBits == 0 else {
+                throw InputError(file: fileName, field: "memblock_reserve (setup_arch, brk)",
+                                 "the kernel's brk reservation ends past the 52 bits x86-64 can address")
+            }
+            kernel.end = Swift.max(kernel.end, brkEnd)
+        }
+        if let problem = kernel.layoutProblem {
+            throw InputError(file: fileName, field: "Memory (kernel image)", problem)
         }
 
         let present = cpusPossible.map { $0 - cpusHotplug } ?? Swift.max(1, cpuNodes.count)
@@ -352,6 +435,7 @@ public struct DmesgParser {
             commandLine: commandLine, kernel: kernel, initrd: initrd, mpTable: mp, efiBoot: efi, acpiTables: acpiTables,
             memblockLog: memblockLog, memblockLogZoneIndex: zoneIndex, memblockLogNumaIndex: numaIndex)
         machine.ioapics = ioapics
+        machine.sourceKernel = sourceKernel
         return machine
     }
 
@@ -367,13 +451,22 @@ public struct DmesgParser {
 
     /// "Memory: 207548K/1048056K available (14343K kernel code, 2338K rwdata, 9132K rodata,
     /// 2824K init, 17344K bss, …)" → the five section sizes in bytes.
-    static func kernelSizes(_ m: Substring) -> (UInt64, UInt64, UInt64, UInt64, UInt64)? {
+    /// The largest kernel image part (a section, a freed gap, the per-cpu template) the reader
+    /// accepts, in KiB: 4 GiB, far above any kernel, so that later sums cannot overflow.
+    static let maxImagePartKB: UInt64 = 4 << 20
+
+    static func kernelSizes(_ m: Substring, line: Int, fail: (Int, String, String) -> InputError)
+        throws(InputError) -> (UInt64, UInt64, UInt64, UInt64, UInt64)? {
         guard let open = m.firstIndex(of: "(") else { return nil }
         var sizes: [String: UInt64] = [:]
         for part in m[m.index(after: open)...].split(separator: ",") {
             let w = part.split(separator: " ")
             guard w.count >= 2, w[0].hasSuffix("K"), let k = UInt64(w[0].dropLast()) else { continue }
-            sizes[w[1...].joined(separator: " ")] = k * 1024
+            let name = w[1...].joined(separator: " ")
+            if ["kernel code", "rwdata", "rodata", "init", "bss"].contains(name) && k > maxImagePartKB {
+                throw fail(line, "Memory", "\(k)K \(name) is larger than a kernel image part can be (at most 4 GiB)")
+            }
+            sizes[name] = k &* 1024
         }
         guard let t = sizes["kernel code"], let d = sizes["rwdata"], let r = sizes["rodata"],
               let i = sizes["init"], let b = sizes["bss"] else { return nil }

@@ -35,6 +35,7 @@ public enum MachineFile {
             "efiBoot": m.efiBoot,
             "ioapics": m.ioapics,
         ]
+        if let v = m.sourceKernel { root["sourceKernel"] = v }
         var cpus = root["cpus"] as! [String: Any]
         if !m.cpus.nodeOfCPU.isEmpty { cpus["nodeOfCPU"] = m.cpus.nodeOfCPU.map { Int($0) } }
         root["cpus"] = cpus
@@ -115,7 +116,7 @@ public enum MachineFile {
         }
         var e820: [E820Entry] = []
         for (path, o) in try r.objects(e820Raw, "e820") {
-            let (start, end) = try r.range(o, path)
+            let (start, end) = try r.range(o, path, firmwareTop: true)
             e820.append(E820Entry(addr: start, size: end &- start &+ 1, type: try r.e820Type(o, "type", path)))
         }
         let cpusO = try r.object(root["cpus"] ?? ["present": 1], "cpus")
@@ -157,12 +158,17 @@ public enum MachineFile {
             guard kernel.start < kernel.reserveEnd, kernel.reserveEnd <= kernel.end else {
                 throw InputError(file: fileName, field: "kernel", "needs start < reserveEnd <= end")
             }
+            if let problem = kernel.layoutProblem { throw InputError(file: fileName, field: "kernel", problem) }
         }
         var initrd: Initrd? = nil
         if let v = root["initrd"] {
             let o = try r.object(v, "initrd")
-            initrd = Initrd(addr: try r.addr(o, "start", "initrd", default: nil),
+            let rd = Initrd(addr: try r.addr(o, "start", "initrd", default: nil),
                             size: UInt64(try r.int(o, "size", "initrd", default: nil, range: 1...(1 << 40))))
+            guard (rd.addr + rd.size) >> maxPhysAddrBits == 0 else {
+                throw InputError(file: fileName, field: "initrd.size", "the initrd would end past the 52 bits x86-64 can address")
+            }
+            initrd = rd
         }
         var mp: MPTable? = nil
         if let v = root["mpTable"] {
@@ -215,7 +221,7 @@ public enum MachineFile {
                     throw InputError(file: fileName, field: "\(path).stage",
                                      "expected one of \(FirmwareEdit.Stage.allCases.map { $0.rawValue }.joined(separator: ", "))")
                 }
-                let (start, end) = try r.range(o, path)
+                let (start, end) = try r.range(o, path, firmwareTop: true)
                 switch o["op"] as? String {
                 case "update":
                     edits.append(FirmwareEdit(stage: stage, op: .update(start: start, size: end &- start &+ 1,
@@ -257,6 +263,7 @@ public enum MachineFile {
                        memblockLogNumaIndex: root["memblockLogNumaIndex"] == nil ? nil
                            : try r.int(root, "memblockLogNumaIndex", "", default: 0, range: 0...memblockLog.count))
         machine.ioapics = try r.int(root, "ioapics", "", default: 1, range: 0...128)
+        if root["sourceKernel"] != nil { machine.sourceKernel = try r.string(root, "sourceKernel", default: "") }
         return machine
     }
 
@@ -300,7 +307,10 @@ public enum MachineFile {
             }
             return n
         }
-        func addr(_ o: [String: Any], _ key: String, _ path: String, default d: UInt64?) throws(InputError) -> UInt64 {
+        /// A hex address below 2^52; `firmwareTop` also accepts 2^64 − 1, which only the firmware
+        /// map and its edits may name (the kernel prints and ignores space up there).
+        func addr(_ o: [String: Any], _ key: String, _ path: String, default d: UInt64?,
+                  firmwareTop: Bool = false) throws(InputError) -> UInt64 {
             guard let v = o[key] else {
                 if let d { return d }
                 throw err(join(path, key), "required")
@@ -309,20 +319,24 @@ public enum MachineFile {
             if let s = v as? String { a = parseHex(Substring(s)) }
             else if let i = v as? Int, i >= 0 { a = UInt64(i) }
             guard let a else { throw err(join(path, key), "expected a hex address such as \"0x100000\"") }
-            if a >> maxPhysAddrBits != 0 && a != UInt64.max {
+            if a >> maxPhysAddrBits != 0 && !(firmwareTop && a == UInt64.max) {
                 throw err(join(path, key), "address \(hex(a)) is beyond the 52 bits x86-64 can address")
             }
             return a
         }
-        func range(_ o: [String: Any], _ path: String) throws(InputError) -> (UInt64, UInt64) {
-            let start = try addr(o, "start", path, default: nil)
+        func range(_ o: [String: Any], _ path: String, firmwareTop: Bool = false) throws(InputError) -> (UInt64, UInt64) {
+            let start = try addr(o, "start", path, default: nil, firmwareTop: firmwareTop)
             let end: UInt64
             if o["end"] != nil {
-                end = try addr(o, "end", path, default: nil)
+                end = try addr(o, "end", path, default: nil, firmwareTop: firmwareTop)
             } else if o["size"] != nil {
-                let size = try addr(o, "size", path, default: nil)
+                let size = try addr(o, "size", path, default: nil, firmwareTop: firmwareTop)
                 guard size > 0 else { throw err(join(path, "size"), "must not be 0") }
-                end = start &+ size &- 1
+                let (e, over) = start.addingReportingOverflow(size &- 1)
+                guard !over, e >> maxPhysAddrBits == 0 || (firmwareTop && e == UInt64.max) else {
+                    throw err(join(path, "size"), "the range would end past the 52 bits x86-64 can address")
+                }
+                end = e
             } else {
                 throw err(join(path, "end"), "required (the inclusive end), or give \"size\"")
             }

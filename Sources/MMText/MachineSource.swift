@@ -26,11 +26,7 @@ public struct MachineOptions: Sendable {
             let text = try readText(path)
             machine = try DmesgParser(fileName: path).parse(text)
         } else if let path = machineFile {
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                throw InputError(file: path, field: "(file)", "cannot read: \(error.localizedDescription)")
-            }
-            machine = try MachineFile.decode(data, fileName: path)
+            machine = try MachineFile.decode(try readFile(path), fileName: path)
         } else {
             machine = try presetMachine()
         }
@@ -60,7 +56,7 @@ public struct MachineOptions: Sendable {
         var memBytes: UInt64
         if let mem {
             guard let m = MachineOptions.parseSize(mem) else {
-                throw InputError(file: "(options)", field: "--mem", "\"\(mem)\" is not a size such as 4G or 512M")
+                throw InputError(file: "(options)", field: "--mem", "\"\(mem)\" is not a size such as 4G or 512M that fits in 64 bits")
             }
             memBytes = m
             if !nodes.isEmpty && nodes.reduce(0, +) != m {
@@ -92,15 +88,40 @@ public struct MachineOptions: Sendable {
         }
         let (v, n) = memparse(bytes[...])
         guard n == bytes.count, n > 1 else { return nil }
+        // memparse() shifts as the kernel does, wrapping: "16E" would be 0. Refuse what wraps.
+        let shift: UInt64 = [UInt8(ascii: "k"): 10, UInt8(ascii: "m"): 20, UInt8(ascii: "g"): 30,
+                             UInt8(ascii: "t"): 40, UInt8(ascii: "p"): 50, UInt8(ascii: "e"): 60][bytes[n - 1] | 0x20] ?? 0
+        let digits = String(decoding: bytes[..<(shift == 0 ? n : n - 1)], as: UTF8.self)
+        let number = digits.hasPrefix("0x") ? UInt64(digits.dropFirst(2), radix: 16) : UInt64(digits)
+        guard let number, number <= UInt64.max >> shift else { return nil }
         return v
     }
 }
 
-public func readText(_ path: String) throws(InputError) -> String {
-    let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-        throw InputError(file: path, field: "(file)", "cannot read: \(error.localizedDescription)")
+/// A file's bytes, or an error that says what is wrong with it in one line: not there, a
+/// directory, unreadable, empty.
+public func readFile(_ path: String) throws(InputError) -> Data {
+    func fail(_ message: String) -> InputError { InputError(file: path, field: "(file)", message) }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw fail("no such file") }
+    guard !isDirectory.boolValue else { throw fail("is a directory, not a file") }
+    guard FileManager.default.isReadableFile(atPath: path), let handle = FileHandle(forReadingAtPath: path) else {
+        throw fail("permission denied: the file cannot be read")
     }
-    // Binary garbage decodes with replacement characters and then simply fails to parse.
+    defer { try? handle.close() }
+    let data: Data
+    do { data = try handle.readToEnd() ?? Data() } catch { throw fail("cannot read: \(error.localizedDescription)") }
+    guard !data.isEmpty else { throw fail("the file is empty") }
+    return data
+}
+
+/// A text file (a boot log, a table): `readFile`, and refused when it holds NUL bytes, which
+/// no log or table has.
+public func readText(_ path: String) throws(InputError) -> String {
+    let data = try readFile(path)
+    if data.contains(0) {
+        throw InputError(file: path, field: "(file)", "binary data (NUL bytes), not a text file")
+    }
+    // Invalid UTF-8 decodes with replacement characters and then simply fails to parse.
     return String(decoding: data, as: UTF8.self)
 }

@@ -89,7 +89,8 @@ public enum SlabFiles {
 /// those itself.
 public enum SlabCacheTable {
     public static func parse(_ text: String, file: String) throws(InputError) -> [KmemCacheSpec] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) }
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { String($0) }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let header = lines.first else { throw InputError(file: file, line: 1, field: "header", "empty file") }
         let cols = header.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)

@@ -54,6 +54,13 @@ struct MachineArguments: ParsableArguments {
     func kernel(_ built: Machine? = nil) throws -> Kernel {
         let m = try built ?? options.build()
         var k = Kernel(machine: m)
+        // What the user should know about the input, on stderr (stdout stays what Linux prints).
+        if let source = m.sourceKernel, !Kernel.banner.hasPrefix("Linux version \(source) ") {
+            note("the log is from Linux \(source); kmemlab models Debian's 6.1.0-56-amd64 (6.1.192) on its machine")
+        }
+        if k.commandLine.truncated {
+            note("the command line is longer than \(KernelCommandLine.maxLength) bytes (COMMAND_LINE_SIZE − 1): the kernel sees it cut there")
+        }
         k.seed = seed
         if let name = arch {
             guard let a = Arch(rawValue: name) else {
@@ -462,4 +469,9 @@ struct PageTables: ParsableCommand {
                                  : "x86/mm: Checked W+X mappings: FAILED, \(d.wxPages) W+X pages found.")
         }
     }
+}
+
+/// One line on stderr that is not an error: what kmemlab tells the user about their input.
+func note(_ text: String) {
+    FileHandle.standardError.write(Data("kmemlab: note: \(text)\n".utf8))
 }

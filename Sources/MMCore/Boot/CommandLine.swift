@@ -19,9 +19,23 @@ public struct KernelCommandLine: Equatable, Sendable {
     public var raw: String
     public var params: [KernelParam]
 
+    /// The longest command line the kernel takes: the boot protocol's cmdline_size,
+    /// COMMAND_LINE_SIZE − 1 on x86 (a boot loader cuts a longer one there, or refuses it).
+    public static let maxLength = 2047
+    /// The line was longer than `maxLength` bytes and was cut.
+    public let truncated: Bool
+
     public init(_ raw: String) {
-        self.raw = raw
-        self.params = KernelCommandLine.split(raw)
+        var bytes = Array(raw.utf8)
+        truncated = bytes.count > KernelCommandLine.maxLength
+        if truncated {
+            bytes.removeLast(bytes.count - KernelCommandLine.maxLength)
+            // Cut at a character boundary (a UTF-8 continuation byte is 0b10xxxxxx).
+            while let last = bytes.last, last & 0xc0 == 0x80 { bytes.removeLast() }
+            if let last = bytes.last, last >= 0xc0 { bytes.removeLast() }
+        }
+        self.raw = truncated ? String(decoding: bytes, as: UTF8.self) : raw
+        self.params = KernelCommandLine.split(self.raw)
     }
 
     /// The value of the last `name=` (later parameters override earlier ones for most options).

@@ -45,6 +45,10 @@ public struct Machine: Equatable, Sendable {
     public var memblockLogNumaIndex: Int?
     /// I/O APICs the MADT lists ("IOAPIC[n]:" lines); each gets a resource at boot.
     public var ioapics: Int = 1
+    /// The release of the kernel whose log described this machine ("5.15.0-91-generic"), when
+    /// it came from a log. kmemlab always boots Debian's 6.1.192 on it; the CLI says so when
+    /// the two differ.
+    public var sourceKernel: String?
 
     public init(name: String, e820: [E820Entry], setupData: [SetupData] = [], firmwareEdits: [FirmwareEdit] = [],
                 numaMemory: [NumaMemoryAffinity] = [], numaDistance: [[UInt8]] = [], cpus: CPUTopology,
@@ -178,6 +182,23 @@ public struct KernelImage: Equatable, Sendable {
 
     /// Linux: _brk_end once reserve_brk() has run.
     public var brkEnd: PhysAddr { reserveEnd + brkUsed }
+
+    /// Why these sizes cannot be one kernel image laid out as vmlinux.lds lays it out (text,
+    /// 2 MiB-aligned rodata, 2 MiB-aligned data, then init, bss and brk), or nil. The readers
+    /// refuse such an image, since the boot would walk outside it.
+    public var layoutProblem: String? {
+        let parts = [textSize, rodataSize, rwdataSize, initSize, bssSize, textRodataGapSize, rodataDataGapSize]
+        if parts.contains(where: { $0 > 1 << 32 }) { return "a section is larger than 4 GiB" }
+        if start >> 52 != 0 || end >> 52 != 0 || brkUsed > 1 << 32 { return "the image lies beyond 2^52" }
+        if dataStart > reserveEnd { return "text and rodata (\(textSize >> 10)K, \(rodataSize >> 10)K) end past the brk area at \(hex(reserveEnd))" }
+        if textRodataGapSize > rodataStart - start {
+            return "the text/rodata gap (\(textRodataGapSize >> 10)K) is larger than text and its padding"
+        }
+        if rodataDataGapSize > dataStart - rodataStart {
+            return "the rodata/data gap (\(rodataDataGapSize >> 10)K) is larger than rodata and its padding"
+        }
+        return nil
+    }
 
     /// Linux: __start_rodata and _sdata: the text ends on a 2 MiB boundary (the text/rodata gap
     /// fills it), and so does the read-only data (__end_rodata_hpage_align).

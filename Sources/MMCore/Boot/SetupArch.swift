@@ -297,7 +297,20 @@ public struct Kernel: Sendable {
         for p in commandLine.params {
             switch p.name {
             case "mem":
-                if e820.applyMemOption(p.value, log: &log) { userDefinedMap = true }
+                let r = e820.applyMemOption(p.value, log: &log)
+                if r.userdef { userDefinedMap = true }
+                if r.malformed { log.info("Malformed early option 'mem'") }
+            case "kernelcore", "movablecore":
+                // cmdline_parse_core(): a percentage over 100 trips its paranoid WARN_ON.
+                if let v = p.value, v != "mirror" {
+                    let bytes = Array(v.utf8)
+                    let (n, used) = simpleStrtoull(bytes[...])
+                    if used < bytes.count && bytes[used] == UInt8(ascii: "%") && n > 100 {
+                        warnOnce(file: "mm/page_alloc.c", line: 8419, function: "cmdline_parse_core")
+                    }
+                } else if p.value == nil {
+                    log.info("Malformed early option '\(p.name)'")
+                }
             case "memmap":
                 if e820.applyMemmapOption(p.value, log: &log) { userDefinedMap = true }
             case "memblock":
@@ -446,7 +459,8 @@ public struct Kernel: Sendable {
     /// handed over is reserved, so nothing allocates over it before ACPI is done with it.
     mutating func acpiReserveInitialTables() {
         for t in machine.acpiTables where t.addr != 0 && t.length != 0 {
-            log.info("ACPI: Reserving \(t.signature) table memory at [mem \(hex(t.addr))-\(hex(t.addr + t.length - 1))]")
+            // (The kernel prints the end with u64 arithmetic, wrapping; memblock caps the size.)
+            log.info("ACPI: Reserving \(t.signature) table memory at [mem \(hex(t.addr))-\(hex(t.addr &+ t.length &- 1))]")
             memblock.reserve(t.addr, t.length, caller: Caller("acpi_reserve_initial_tables+0x51/0x61"), log: &log)
         }
     }

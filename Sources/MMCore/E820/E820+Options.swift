@@ -7,18 +7,21 @@
 
 extension E820Table {
     /// Linux: parse_memopt(). Returns true when the option made the map user-defined.
-    public mutating func applyMemOption(_ value: String?, log: inout KernelLog) -> Bool {
-        guard let value else { return false }
+    /// Returns whether the map became user-defined, and whether parse_memopt() refused the value
+    /// (do_early_param() then warns "Malformed early option 'mem'"): no value, "nopentium" on
+    /// x86-64, or a size that memparse() reads as 0 ("0", "abc", or "16E", which wraps).
+    public mutating func applyMemOption(_ value: String?, log: inout KernelLog) -> (userdef: Bool, malformed: Bool) {
+        guard let value else { return (false, true) }
         if value == "nopentium" {
             log.info("mem=nopentium ignored! (only supported on x86_32)")
-            return false
+            return (false, true)
         }
         let bytes = Array(value.utf8)
         let size = memparse(bytes[...]).value
         // userdef is set before the zero check, so "mem=0" still prints the user-defined map.
-        if size == 0 { return true }
+        if size == 0 { return (true, true) }
         remove(size, UInt64.max - size, type: .ram, checkType: true, log: &log)
-        return true
+        return (true, false)
     }
 
     /// Linux: parse_memmap_opt(): a comma-separated list, each item through parse_memmap_one().

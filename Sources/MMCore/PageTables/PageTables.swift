@@ -337,7 +337,7 @@ extension Kernel {
         // _PAGE_PRESENT here and are zeroed by cleanup_highmap().
         let first = Int((kernelTextVirt - image) >> pmdShift)
         physMem.writeRun(r.level2Kernel >> pageShift, index: first, count: 512 - first,
-                         first: (physBase + UInt64(first) * pmdSize) | PTE.kernelLargeExec, step: pmdSize)
+                         first: (physBase &+ UInt64(first) &* pmdSize) | PTE.kernelLargeExec, step: pmdSize)
     }
 
     /// Linux: cleanup_highmap(): the image's PMD entries beyond the 2 MiB holding _brk_end are

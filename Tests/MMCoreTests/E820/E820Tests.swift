@@ -115,7 +115,7 @@ struct E820OptionTests {
     func apply(_ option: String, _ value: String) -> (E820Table, [String], Bool) {
         var log = KernelLog()
         var t = table(Self.qemu2G)
-        let userdef = option == "mem" ? t.applyMemOption(value, log: &log) : t.applyMemmapOption(value, log: &log)
+        let userdef = option == "mem" ? t.applyMemOption(value, log: &log).userdef : t.applyMemmapOption(value, log: &log)
         t.sanitize()
         return (t, log.lines, userdef)
     }

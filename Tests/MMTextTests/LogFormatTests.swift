@@ -1,0 +1,205 @@
+// The logs people have: dmesg's own forms, journalctl's, syslog's, CRLF files. Each must read
+// as the same machine as the plain log. And the malformed inputs fuzzing found: each is one
+// error naming its line and field (or, where Linux accepts the input, a boot), never a trap.
+
+import Foundation
+import MMCore
+import MMText
+import KmemlabTestSupport
+import Testing
+
+/// A log line "[    0.123456] message" split into its timestamp and message.
+private func split(_ line: Substring) -> (ts: Substring, msg: Substring) {
+    guard line.hasPrefix("["), let close = line.firstIndex(of: "]") else { return ("", line) }
+    let ts = line[line.index(after: line.startIndex)..<close]
+    var msg = line[line.index(after: close)...]
+    if msg.hasPrefix(" ") { msg = msg.dropFirst() }
+    return (ts, msg)
+}
+
+/// The plain log rewritten as each tool prints it.
+private let formats: [(String, @Sendable (Substring) -> String)] = [
+    ("CRLF", { "\($0)\r" }),
+    ("dmesg -r", { "<6>\($0)" }),
+    ("dmesg -x", { "kern  :info  : \($0)" }),
+    ("dmesg -T", { l in "[Sun Dec  6 17:42:35 2026] \(split(l).msg)" }),
+    ("journalctl -k", { l in "Dec 06 17:42:35 debian kernel: \(split(l).msg)" }),
+    ("journalctl -k -o short-monotonic", { l in "[\(split(l).ts)] debian kernel: \(split(l).msg)" }),
+    ("/var/log/kern.log", { l in "Dec  6 17:42:35 debian kernel: \(l)" }),
+    ("rsyslog ISO 8601", { l in "2026-12-06T17:42:35.123456+00:00 debian kernel: \(split(l).msg)" }),
+]
+
+@Suite("every log format reads as the plain log")
+struct LogFormatTests {
+    static let logs = [Fixtures.casePath("pc-16g-numa2", "dmesg.txt"), Fixtures.hardwarePath("desk-01-6.1.txt")]
+
+    func machine(_ text: String) throws -> Machine { try DmesgParser(fileName: "log.txt").parse(text) }
+
+    @Test("the same machine, whatever the format", arguments: logs)
+    func sameMachine(_ path: String) throws {
+        let plain = Fixtures.text(path)
+        let reference = MachineFile.encode(try machine(plain))
+        for (name, rewrite) in formats {
+            var lines = plain.split(separator: "\n", omittingEmptySubsequences: false).map(rewrite)
+            if name.hasPrefix("journalctl") { lines.insert("-- Boot 0123456789abcdef0123456789abcdef --", at: 0) }
+            let m = try machine(lines.joined(separator: "\n"))
+            #expect(MachineFile.encode(m) == reference, "\(name)")
+        }
+    }
+
+    @Test("journalctl -k boots to the plain log's zone lines")
+    func sameZones() throws {
+        let plain = Fixtures.text(Fixtures.casePath("pc-16g-numa2", "dmesg.txt"))
+        let journal = plain.split(separator: "\n").map { l in "Dec 06 17:42:35 debian kernel: \(split(l).msg)" }
+            .joined(separator: "\n")
+        var a = Kernel(machine: try machine(plain)), b = Kernel(machine: try machine(journal))
+        try a.boot()
+        try b.boot()
+        let zones = { (k: Kernel) in k.log.lines.filter { $0.contains("zone") || $0.contains("Zone") || $0.hasPrefix("  node") } }
+        #expect(!zones(a).isEmpty && zones(a) == zones(b))
+    }
+
+    @Test("a log that starts mid-boot says what is missing")
+    func midBoot() throws {
+        let plain = Fixtures.text(Fixtures.casePath("pc-4g-2cpu", "dmesg.txt"))
+        let tail = plain.split(separator: "\n").drop { !$0.contains("Zone ranges:") }.joined(separator: "\n")
+        do { _ = try DmesgParser(fileName: "log.txt").parse(tail); Issue.record("accepted a log without its start") } catch {
+            #expect(error.field == "BIOS-e820" && error.message.contains("no \"BIOS-e820:\" map"))
+        }
+    }
+}
+
+@Suite("inputs fuzzing found: an error or a boot, never a trap")
+struct FuzzRegressionTests {
+    let log = Fixtures.text(Fixtures.casePath("pc-1g-2cpu", "dmesg.txt"))
+
+    func replacing(_ old: String, _ new: String) -> String {
+        precondition(log.contains(old), old)
+        return log.replacingOccurrences(of: old, with: new)
+    }
+
+    func error(_ text: String) -> InputError? {
+        do { _ = try DmesgParser(fileName: "x.txt").parse(text); return nil } catch { return error }
+    }
+
+    @Test("an ACPI table at the top of the address space is refused: only the firmware map may reach 2^64 − 1")
+    func acpiAtTop() throws {
+        let text = replacing("ACPI: Reserving WAET table memory at [mem 0x3ffe1b75-0x3ffe1b9c]",
+                             "ACPI: Reserving WAET table memory at [mem 0xffffffffffffffff-0xffffffffffffffff]")
+        let e = try #require(error(text))
+        #expect(e.field == "ACPI" && e.message.contains("52 bits"))
+    }
+
+    @Test("ranges and sizes that would overflow name their line and field", arguments: [
+        ("RAMDISK: [mem 0x3fee3000-0x3ffdffff]", "RAMDISK: [mem 0x00000000-0xffffffffffffffff]", "RAMDISK"),
+        ("RAMDISK: [mem 0x3fee3000-0x3ffdffff]", "RAMDISK: [mem 0x3fee3000-0x10000000000000]", "RAMDISK"),
+        ("percpu: Embedded 62 pages/cpu s217088", "percpu: Embedded 62 pages/cpu s9223372036854775807", "percpu"),
+        ("(14343K kernel code, 2338K rwdata", "(14343K kernel code, 18446744073709551615K rwdata", "Memory"),
+        ("Freeing SMP alternatives memory: 36K", "Freeing SMP alternatives memory: 18446744073709551615K", "Freeing"),
+        ("(14343K kernel code, 2338K rwdata, 9132K rodata", "(14343K kernel code, 2338K rwdata, 4000000K rodata",
+         "Memory (kernel image)"),
+    ])
+    func overflowingLog(_ old: String, _ new: String, _ field: String) throws {
+        let e = try #require(error(replacing(old, new)))
+        #expect(e.field == field, "\(e)")
+        if field != "Memory (kernel image)" { #expect(e.line != nil) }
+    }
+
+    func fileError(_ edit: (inout [String: Any]) -> Void) throws -> InputError? {
+        var root = try #require(try JSONSerialization.jsonObject(
+            with: MachineFile.encode(try DmesgParser(fileName: "x.txt").parse(log))) as? [String: Any])
+        edit(&root)
+        let data = try JSONSerialization.data(withJSONObject: root)
+        do { _ = try MachineFile.decode(data, fileName: "m.json"); return nil } catch { return error }
+    }
+
+    @Test("machine files: addresses at 2^64 − 1 outside the firmware map, and images that cannot be laid out")
+    func machineFile() throws {
+        #expect(try fileError { $0["initrd"] = ["start": "0xffffffffffffffff", "size": 4096] }?.field == "initrd.start")
+        #expect(try fileError { $0["initrd"] = ["start": "0xffffffffff000", "size": 1 << 40] }?.field == "initrd.size")
+        #expect(try fileError { $0["mpTable"] = ["floatingPointer": "0xffffffffffffffff"] }?.field == "mpTable.floatingPointer")
+        #expect(try fileError {
+            $0["numa"] = [["node": 0, "start": "0x0", "end": "0xffffffffffffffff"]]
+        }?.field == "numa[0].end")
+        #expect(try fileError {
+            var k = $0["kernel"] as! [String: Any]; k["textKB"] = 65536; $0["kernel"] = k
+        }?.field == "kernel")
+        // The firmware map itself may name the top of the address space, as the kernel accepts.
+        #expect(try fileError {
+            var e = $0["e820"] as! [[String: Any]]
+            e.append(["start": "0xfd00000000", "end": "0xffffffffffffffff", "type": "reserved"])
+            $0["e820"] = e
+        } == nil)
+    }
+}
+
+@Suite("Linux's own warnings for bad parameters, and honest errors for files and sizes")
+struct BadParameterTests {
+    func boot(_ append: String) throws -> Kernel {
+        var m = QEMUPreset(type: .pc, memBytes: 1 << 30, cpus: 1).machine()
+        m.commandLine += " " + append
+        var k = Kernel(machine: m)
+        try k.boot()
+        return k
+    }
+
+    @Test("mem= that parse_memopt() refuses warns \"Malformed early option 'mem'\"; a good one does not",
+          arguments: ["mem=0", "mem=abc", "mem=16E", "mem", "mem=nopentium"])
+    func malformedMem(_ option: String) throws {
+        let k = try boot(option)
+        #expect(k.log.lines.filter { $0 == "Malformed early option 'mem'" }.count == 1)
+        #expect(try !boot("mem=512M").log.lines.contains("Malformed early option 'mem'"))
+    }
+
+    @Test("kernelcore= over 100% trips cmdline_parse_core()'s WARN_ON and taints W; 100% does not")
+    func kernelcorePercent() throws {
+        let k = try boot("kernelcore=150%")
+        #expect(k.log.lines.contains("WARNING: CPU: 0 PID: 0 at mm/page_alloc.c:8419 cmdline_parse_core"))
+        #expect(k.taintText.contains("W"))
+        #expect(try boot("kernelcore=100%").taint == 0)
+    }
+
+    @Test("a command line over COMMAND_LINE_SIZE − 1 bytes is cut there, at a character boundary")
+    func longCommandLine() {
+        let long = KernelCommandLine(String(repeating: "a", count: 2046) + "é tail")
+        #expect(long.truncated && long.raw.utf8.count == 2046 && long.raw.allSatisfy { $0 == "a" })
+        #expect(!KernelCommandLine("quiet").truncated)
+    }
+
+    @Test("a file that is missing, a directory, empty or binary gets its own message")
+    func files() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-files-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let empty = dir.appendingPathComponent("empty.txt"), binary = dir.appendingPathComponent("bin.txt")
+        try Data().write(to: empty)
+        try Data([0x7f, 0x45, 0x4c, 0x46, 0, 1]).write(to: binary)
+        func message(_ path: String) -> String {
+            do { _ = try readText(path); return "read" } catch { return error.message }
+        }
+        #expect(message(dir.appendingPathComponent("nope").path) == "no such file")
+        #expect(message(dir.path) == "is a directory, not a file")
+        #expect(message(empty.path) == "the file is empty")
+        #expect(message("/dev/null") == "the file is empty")
+        #expect(message(binary.path) == "binary data (NUL bytes), not a text file")
+    }
+
+    @Test("sizes that wrap are refused, not read as 0", arguments: ["16E", "17179869184G", "99999999999999999999K"])
+    func wrappingSizes(_ text: String) {
+        #expect(MachineOptions.parseSize(text) == nil)
+    }
+
+    @Test("the shell: peek and poke only RAM, and repeat counts have a limit")
+    func shellLimits() throws {
+        var shell = AllocShell(kernel: try boot(""), source: "t")
+        func error(_ command: String) -> InputError? {
+            do { _ = try shell.run(command, line: 1); return nil } catch { return error }
+        }
+        #expect(error("poke 0x100000000000 1")?.field == "addr")      // 16 TiB: no RAM there
+        #expect(error("peek 0xffffffffffffffff")?.message.contains("bad address") == true)
+        #expect(error("poke 0x1000 7") == nil)
+        let peeked = try shell.run("peek 0x1000", line: 2)
+        #expect(peeked == ["0x1000: 0x7"])
+        #expect(error("alloc GFP_KERNEL 0 x18446744073709551615")?.field == "count")
+    }
+}
