@@ -47,6 +47,20 @@ struct Args {
         guard i + 1 < words.count else { throw bad(name, "needs a value") }
         return try number(words[i + 1], name)
     }
+
+    /// A small number (a CPU, a node, an order, an alignment): at most `limit`.
+    func small(_ s: String, _ field: String, limit: Int) throws(InputError) -> Int {
+        let v = try number(s, field)
+        guard v <= UInt64(limit) else { throw bad(field, "\(v) is too large (at most \(limit))") }
+        return Int(v)
+    }
+
+    /// `small` for the number after the word `name` (`dflt` without it).
+    func smallOption(_ name: String, limit: Int, default dflt: Int = 0) throws(InputError) -> Int {
+        guard let i = words.firstIndex(of: name) else { return dflt }
+        guard i + 1 < words.count else { throw bad(name, "needs a value") }
+        return try small(words[i + 1], name, limit: limit)
+    }
 }
 
 public struct AllocShell {
@@ -100,9 +114,9 @@ public struct AllocShell {
             guard count <= AllocShell.maxRepeat else {
                 throw bad("count", "\(count) is above the shell's limit of \(AllocShell.maxRepeat) allocations per command")
             }
-            let cpu = Int(try option("cpu") ?? 0)
+            let cpu = try a.smallOption("cpu", limit: 1 << 20)
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
-            let node = try option("node").map { Int32($0) }
+            let node: Int32? = w.contains("node") ? Int32(try a.smallOption("node", limit: Int(maxNumNodes) - 1)) : nil
             var out: [String] = []
             for _ in 0..<count {
                 var rec = EventRecorder()
@@ -116,7 +130,7 @@ public struct AllocShell {
             return out
         case "free":
             guard w.count >= 2 else { throw bad("free", "expected: free PFN [ORDER] [cpu N] | free all") }
-            let cpu = Int(try option("cpu") ?? 0)
+            let cpu = try a.smallOption("cpu", limit: 1 << 20)
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
             if w[1] == "all" {
                 let n = live.count
@@ -126,7 +140,7 @@ public struct AllocShell {
             }
             let pfn = try number(w[1], "pfn")
             var order = live[pfn] ?? 0
-            if w.count >= 3 && w[2] != "cpu" { order = Int(try number(w[2], "order")) }
+            if w.count >= 3 && w[2] != "cpu" { order = try a.small(w[2], "order", limit: maxOrder - 1) }
             guard order < maxOrder else { throw bad("order", "\(order): the largest order is \(maxOrder - 1)") }
             let before = kernel.log.lines.count
             var rec = EventRecorder()

@@ -30,7 +30,7 @@ public struct HighmemShell {
         guard let cmd = w.first, !cmd.hasPrefix("#") else { return [] }
         let a = Args(words: w, source: source, line: line)
         guard let st = kernel.i386 else { throw a.bad("arch", "highmem needs an i386 build (--arch i386 or i386-pae)") }
-        let cpu = Int(try a.option("cpu") ?? 0)
+        let cpu = try a.smallOption("cpu", limit: 1 << 20)
         guard cpu < st.highmem.localStack.count else {
             throw a.bad("cpu", "\(cpu): the machine has \(st.highmem.localStack.count) CPUs")
         }

@@ -58,7 +58,7 @@ extension AllocShell {
         func number(_ s: String, _ field: String) throws(InputError) -> UInt64 { try a.number(s, field) }
         func option(_ name: String) throws(InputError) -> UInt64? { try a.option(name) }
         func cpuOption() throws(InputError) -> Int {
-            let cpu = Int(try option("cpu") ?? 0)
+            let cpu = try a.smallOption("cpu", limit: 1 << 20)
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
             return cpu
         }
@@ -101,9 +101,9 @@ extension AllocShell {
             let size = try number(w[2], "size")
             guard size <= UInt64(Int32.max) else { throw bad("size", "\(size) is too large") }
             var spec = KmemCacheSpec(name: w[1], size: Int(size))
-            spec.align = Int(try option("align") ?? 0)
+            spec.align = try a.smallOption("align", limit: 1 << 30)
             if let a = try option("align"), a & (a &- 1) != 0 { throw bad("align", "\(a) is not a power of two") }
-            spec.usersize = Int(try option("usersize") ?? 0)
+            spec.usersize = try a.smallOption("usersize", limit: Int(Int32.max))
             if let i = w.firstIndex(of: "flags") {
                 guard i + 1 < w.count, let f = SlabFlags(parsing: w[i + 1]) else { throw bad("flags", "unknown flag in \"\(i + 1 < w.count ? w[i + 1] : "")\"") }
                 spec.flags = f

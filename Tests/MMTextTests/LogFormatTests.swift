@@ -203,3 +203,49 @@ struct BadParameterTests {
         #expect(error("alloc GFP_KERNEL 0 x18446744073709551615")?.field == "count")
     }
 }
+
+@Suite("every input fuzzing ever crashed on")
+struct FuzzCorpusTests {
+    static let dir = Fixtures.oracle.deletingLastPathComponent().appendingPathComponent("fuzz")
+    static let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
+        .filter { [".txt", ".json", ".cmdline", ".shell"].contains(where: $0.hasSuffix) }.sorted()
+
+    @Test("is an error naming a field, or a boot", arguments: files)
+    func noTrap(_ name: String) throws {
+        let path = Self.dir.appendingPathComponent(name).path
+        let small = QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 2).machine()
+        if name.hasSuffix(".cmdline") {
+            // A command line the small machine boots with (as FuzzCmdline does).
+            var m = small
+            m.commandLine = String(decoding: try readFile(path), as: UTF8.self)
+            var k = Kernel(machine: m)
+            do { try k.boot() } catch {}
+            return
+        }
+        if name.hasSuffix(".shell") {
+            // Shell commands on the small machine, then the invariant walks (as FuzzShell does).
+            var k = Kernel(machine: small)
+            try k.boot()
+            var shell = AllocShell(kernel: k, source: name)
+            for (i, line) in String(decoding: try readFile(path), as: UTF8.self).split(separator: "\n").enumerated() {
+                _ = try? shell.run(String(line), line: i + 1)
+            }
+            #expect(shell.kernel.checkPageAllocInvariants() == nil && shell.kernel.checkSlubInvariants() == nil)
+            return
+        }
+        let machine: Machine
+        do {
+            machine = name.hasSuffix(".json") ? try MachineFile.decode(try readFile(path), fileName: name)
+                                              : try DmesgParser(fileName: name).parse(try readText(path))
+        } catch {
+            #expect(!error.field.isEmpty, "\(error)")
+            return
+        }
+        var k = Kernel(machine: machine)
+        k.log.enabled = false
+        do { try k.boot() } catch {}   // a panic is Linux's answer too
+    }
+
+    @Test("the corpus is there")
+    func present() { #expect(Self.files.count >= 6) }
+}

@@ -156,8 +156,9 @@ extension Kernel {
         } else {
             var (requiredKernelcore, kernelcorePercent) = coreOption("kernelcore")
             var (requiredMovablecore, movablecorePercent) = coreOption("movablecore")
-            if kernelcorePercent != 0 { requiredKernelcore = totalPages * 100 * kernelcorePercent / 10000 }
-            if movablecorePercent != 0 { requiredMovablecore = totalPages * 100 * movablecorePercent / 10000 }
+            // (unsigned long arithmetic: a huge percentage wraps, as it does in Linux)
+            if kernelcorePercent != 0 { requiredKernelcore = totalPages &* 100 &* kernelcorePercent / 10000 }
+            if movablecorePercent != 0 { requiredMovablecore = totalPages &* 100 &* movablecorePercent / 10000 }
             if requiredMovablecore != 0 {
                 requiredMovablecore = Swift.min(totalPages, roundUp(requiredMovablecore, 1024))
                 requiredKernelcore = Swift.max(requiredKernelcore, totalPages - requiredMovablecore)
@@ -277,15 +278,22 @@ extension Kernel {
                 let (zs, ze) = zoneRange(pgdat.nodeId, z, nodeStart, nodeEnd)
                 if !(ze < nodeStart || zs > nodeEnd) {
                     zoneStart = Swift.max(zs, nodeStart)
-                    spanned = Swift.min(ze, nodeEnd) &- zoneStart
+                    let zoneEnd = Swift.min(ze, nodeEnd)
+                    // (A zone that ends before it starts — a firmware map with RAM past what
+                    // the paging mode addresses — spans nothing here; Linux's subtraction would
+                    // wrap. docs/DIVERGENCES.md.)
+                    spanned = zoneEnd > zoneStart ? zoneEnd - zoneStart : 0
                 }
                 absent = ze >= zs ? absentPagesInRange(nid: pgdat.nodeId, zs, ze) : 0
             }
+            // (Holes can outnumber the span only for firmware maps Linux itself mis-sizes, such as
+            // RAM past MAX_PHYSMEM_BITS; the model counts such a zone as empty rather than wrap.)
+            let present = spanned >= absent ? spanned - absent : 0
             pgdat.zones[z.rawValue].zoneStartPfn = spanned != 0 ? zoneStart : 0
             pgdat.zones[z.rawValue].spannedPages = spanned
-            pgdat.zones[z.rawValue].presentPages = spanned &- absent
+            pgdat.zones[z.rawValue].presentPages = present
             spannedTotal += spanned
-            presentTotal += spanned &- absent
+            presentTotal += present
         }
         pgdat.nodeSpannedPages = spannedTotal
         pgdat.nodePresentPages = presentTotal
