@@ -78,18 +78,74 @@ public struct AllocShell {
     /// pages; a larger count is a typo, not a workload).
     public static let maxRepeat: UInt64 = 1 << 24
 
-    public static let help = """
-        commands (one per line or argument; numbers in decimal or 0x hex):
-          alloc GFP ORDER [xCOUNT] [cpu N] [node N]   alloc_pages_node(); GFP like GFP_KERNEL|__GFP_ZERO (COUNT ≤ 16777216)
-          free PFN [ORDER] [cpu N]                    __free_pages() (ORDER defaults to the allocation's)
-          free all                                    free everything this shell allocated
-          drain                                       drain every CPU's pcp lists
-          poke ADDR BYTE | peek ADDR                  write / read a byte of RAM (physical or direct-map address)
-          sysctl vm.NAME=VALUE                        write a vm sysctl
-          show zoneinfo|buddyinfo|pagetypeinfo|slabinfo|meminfo|sysctl|memblock
-          check                                       walk the page and slab allocators' invariants
-          help
-        """
+    /// One command of the shell: the words it answers to, how it is written, what it does.
+    public struct Command: Sendable {
+        public let names: [String]
+        public let usage: String
+        public let summary: String
+    }
+
+    /// Every command the shell has; `help` and the CLI's --help are made from this table, and a
+    /// command not in it is unknown.
+    public static let commands: [Command] = [
+        Command(names: ["alloc"], usage: "alloc GFP ORDER [xCOUNT] [cpu N] [node N]",
+                summary: "alloc_pages_node(); GFP like GFP_KERNEL|__GFP_ZERO (COUNT ≤ 16777216)"),
+        Command(names: ["free"], usage: "free PFN [ORDER] [cpu N] | free all",
+                summary: "__free_pages() (ORDER defaults to the allocation's); all: everything this shell allocated"),
+        Command(names: ["drain"], usage: "drain", summary: "drain every CPU's pcp lists"),
+        Command(names: ["poke", "peek"], usage: "poke ADDR BYTE | peek ADDR",
+                summary: "write / read a byte of RAM (a physical address or its direct-map address, such as 0xffff888000100000)"),
+        Command(names: ["sysctl"], usage: "sysctl vm.NAME=VALUE", summary: "write a vm sysctl"),
+        Command(names: ["show"], usage: "show FILE", summary: "print a /proc file: " + ProcFiles.names.joined(separator: ", ")),
+        Command(names: ["check"], usage: "check", summary: "walk the page and slab allocators' invariants"),
+        Command(names: ["kmalloc", "kzalloc"], usage: "kmalloc SIZE [GFP] [cpu N] [node N]",
+                summary: "kmalloc() (GFP defaults to GFP_KERNEL); kzalloc the same, zeroed"),
+        Command(names: ["kfree"], usage: "kfree ADDR [cpu N]", summary: "kfree()"),
+        Command(names: ["cache_create"], usage: "cache_create NAME SIZE [align N] [flags F|F] [ctor NAME] [usersize N]",
+                summary: "kmem_cache_create(); flags like SLAB_HWCACHE_ALIGN|SLAB_POISON"),
+        Command(names: ["cache_alloc"], usage: "cache_alloc CACHE [GFP] [cpu N] [node N]", summary: "kmem_cache_alloc_node()"),
+        Command(names: ["cache_free"], usage: "cache_free CACHE ADDR [cpu N]", summary: "kmem_cache_free()"),
+        Command(names: ["cache_shrink", "cache_destroy"], usage: "cache_shrink CACHE | cache_destroy CACHE",
+                summary: "kmem_cache_shrink() / kmem_cache_destroy()"),
+        Command(names: ["validate"], usage: "validate CACHE", summary: "write 1 to /sys/kernel/slab/CACHE/validate"),
+        Command(names: ["slab"], usage: "slab CACHE", summary: "the cache's sysfs attributes and slabs"),
+        Command(names: ["vmalloc", "vfree"], usage: "vmalloc SIZE | vfree ADDR",
+                summary: "vmalloc() / vfree() (pages interleaved over the nodes)"),
+        Command(names: ["ioremap", "iounmap"], usage: "ioremap PHYS SIZE | iounmap ADDR",
+                summary: "map firmware or device memory uncached (RAM in use is refused)"),
+        Command(names: ["translate"], usage: "translate ADDR", summary: "walk a virtual address through the kernel page tables"),
+        Command(names: ["help"], usage: "help", summary: "this list"),
+    ]
+
+    /// The command list as `help` prints it, wrapped for an 80-column terminal.
+    public static var help: String {
+        var out = ["commands (one per line or argument; numbers in decimal or 0x hex). Misuse —",
+                   "a double free, a bad page, a foreign pointer — is reported as Linux does:"]
+        let column = 44
+        for c in commands {
+            var line = "  " + c.usage
+            var words = Substring(c.summary).split(separator: " ")
+            if line.count + 2 > column {
+                out.append(line)
+                line = String(repeating: " ", count: column)
+            } else {
+                line += String(repeating: " ", count: column - line.count)
+            }
+            var first = true
+            while !words.isEmpty {
+                let w = words.removeFirst()
+                if !first && line.count + 1 + w.count > 78 {
+                    out.append(line)
+                    line = String(repeating: " ", count: column) + w
+                } else {
+                    line += (first ? "" : " ") + w
+                }
+                first = false
+            }
+            out.append(line)
+        }
+        return out.joined(separator: "\n")
+    }
 
     /// Runs one command; returns what it prints. Bad input throws, naming `line` and the field.
     public mutating func run(_ text: String, line: Int) throws(InputError) -> [String] {
@@ -97,11 +153,14 @@ public struct AllocShell {
         guard let cmd = w.first, !cmd.hasPrefix("#") else { return [] }
         let a = Args(words: w, source: source, line: line)
         func bad(_ field: String, _ msg: String) -> InputError { a.bad(field, msg) }
+        guard AllocShell.commands.contains(where: { $0.names.contains(cmd) }) else {
+            throw bad("command", "\"\(cmd)\": unknown (try help)")
+        }
         func number(_ s: String, _ field: String) throws(InputError) -> UInt64 { try a.number(s, field) }
         func option(_ name: String) throws(InputError) -> UInt64? { try a.option(name) }
         switch cmd {
         case "help":
-            return (AllocShell.help + "\n" + AllocShell.slabHelp).split(separator: "\n").map(String.init)
+            return AllocShell.help.split(separator: "\n").map(String.init)
         case "alloc":
             guard w.count >= 3 else { throw bad("alloc", "expected: alloc GFP ORDER [xCOUNT] [cpu N] [node N]") }
             guard let gfp = GFPFlags(parsing: w[1]) else { throw bad("gfp", "\"\(w[1])\": unknown flag (e.g. GFP_KERNEL|__GFP_ZERO)") }

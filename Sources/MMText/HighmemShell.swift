@@ -15,11 +15,14 @@ public struct HighmemShell {
 
     public static let help = """
     Commands (numbers in decimal or 0x hex):
-      kmap PFN                    map a page: highmem pages get a persistent slot at PKMAP_BASE
-      kunmap PFN                  release one kmap of the page (the slot stays until a flush)
+      kmap PFN                    map a page: highmem pages get a persistent
+                                  slot at PKMAP_BASE
+      kunmap PFN                  release one kmap of the page (the slot stays
+                                  until a flush)
       kmap_local PFN [cpu N]      push a per-CPU fixmap slot (kmap_local_page)
-      kunmap_local ADDR [cpu N]   pop it (must be the most recent mapping of that CPU)
-      pkmap                       the slots in use: slot, address, pfn, pkmap_count
+      kunmap_local ADDR [cpu N]   pop it (the most recent mapping of that CPU)
+      pkmap                       the slots in use: slot, address, pfn,
+                                  pkmap_count
       zones                       the i386 zones and the lowmem/highmem boundary
     """
 

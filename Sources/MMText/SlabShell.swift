@@ -35,23 +35,6 @@ extension SlabFlags {
 }
 
 extension AllocShell {
-    public static let slabHelp = """
-          kmalloc SIZE [GFP] [cpu N] [node N]         kmalloc() (GFP defaults to GFP_KERNEL)
-          kzalloc SIZE [GFP] [cpu N]                  kzalloc()
-          kfree ADDR [cpu N]                          kfree()
-          cache_create NAME SIZE [align N] [flags F|F] [ctor NAME] [usersize N]
-                                                      kmem_cache_create(); flags like SLAB_HWCACHE_ALIGN|SLAB_POISON
-          cache_alloc CACHE [GFP] [cpu N] [node N]    kmem_cache_alloc_node()
-          cache_free CACHE ADDR [cpu N]               kmem_cache_free()
-          cache_shrink CACHE | cache_destroy CACHE    kmem_cache_shrink() / kmem_cache_destroy()
-          validate CACHE                              write 1 to /sys/kernel/slab/CACHE/validate
-          slab CACHE                                  the cache's sysfs attributes and slabs
-          vmalloc SIZE | vfree ADDR                   vmalloc()/vfree() (pages interleaved over the nodes)
-          ioremap PHYS SIZE | iounmap ADDR            map firmware or device memory uncached (RAM in use is refused)
-          translate ADDR                              walk a virtual address through the kernel page tables
-          (poke/peek also take direct-map addresses such as 0xffff888000100000)
-        """
-
     mutating func runSlab(_ w: [String], line: Int) throws(InputError) -> [String]? {
         let a = Args(words: w, source: source, line: line)
         func bad(_ field: String, _ msg: String) -> InputError { a.bad(field, msg) }

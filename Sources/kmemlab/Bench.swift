@@ -13,15 +13,17 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time boots (4 GiB … 4 PiB), the page and slab allocators, and glibc/jemalloc/mimalloc on the same work.",
         discussion: """
-        Each boot size runs --repeat times (default 5, 2 with --quick; the 4 PiB boot once) and
-        reports the median, with the process's peak resident memory after it (sizes run in
-        ascending order). The allocator workloads run on a booted 4 GiB machine, best of
-        --repeat: a 64-byte kmem_cache_alloc+free pair on the fast path, kmalloc+kfree cycling
-        through 8 … 4096 bytes, 100 000 objects out and back in random order, and page pairs of
-        orders 0, 3, 9 (pcp) and 4, 10 (buddy); the same counts of malloc/free on glibc,
-        jemalloc (libjemalloc2) and mimalloc (libmimalloc2.0) when their libraries load; and a
-        bare inlined freelist pop+push with the same pointer hardening (the fast path's limit).
-        Build with -c release for meaningful numbers: swift run -c release kmemlab bench
+        Each boot size runs --repeat times (default 5, 2 with --quick; the 4 PiB boot
+        once) and reports the median, with the process's peak resident memory after it
+        (sizes run in ascending order). The allocator workloads run on a booted 4 GiB
+        machine, best of --repeat: a 64-byte kmem_cache_alloc+free pair on the fast
+        path, kmalloc+kfree cycling through 8 … 4096 bytes, 100 000 objects out and
+        back in random order, and page pairs of orders 0, 3, 9 (pcp) and 4, 10
+        (buddy); the same counts of malloc/free on glibc, jemalloc (libjemalloc2) and
+        mimalloc (libmimalloc2.0) when their libraries load; and a bare inlined
+        freelist pop+push with the same pointer hardening (the fast path's limit).
+        Build with -c release for meaningful numbers: swift run -c release kmemlab
+        bench
         """)
 
     @Flag(help: "Fewer repetitions (every workload still runs).") var quick = false

@@ -93,32 +93,37 @@ struct Boot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Boot a machine and print what Linux would print.",
         discussion: """
-        With no machine option the machine is a QEMU pc with 4 GiB and 2 CPUs, booted with the
-        oracle's command line (console=ttyS0 loglevel=8 memblock=debug no_hash_pointers
-        log_buf_len=32M nokaslr).
+        With no machine option the machine is a QEMU pc with 4 GiB and 2 CPUs, booted
+        with the oracle's command line (console=ttyS0 loglevel=8 memblock=debug
+        no_hash_pointers log_buf_len=32M nokaslr).
 
         --show names a /proc file or the kernel log:
-          dmesg        the boot log this far, in dmesg's format ("[    0.000000] " prefix)
-          zoneinfo     /proc/zoneinfo at the end of boot: sizes, managed pages, watermarks,
-                       protection, pageset high/batch, stat thresholds (counters the model
-                       does not keep print 0; free pages are managed minus boot's own pages)
+          dmesg        the boot log this far, in dmesg's format ("[    0.000000] "
+                       prefix)
+          zoneinfo     /proc/zoneinfo at the end of boot: sizes, managed pages,
+                       watermarks, protection, pageset high/batch, stat thresholds
+                       (counters the model does not keep print 0; free pages are
+                       managed minus boot's own pages)
           meminfo      /proc/meminfo: MemTotal, MemFree and the Slab lines
-          sysctl       the vm.* sysctls the page allocator reads, as `sysctl vm.NAME` prints them
-          memblock     /sys/kernel/debug/memblock/{memory,reserved} at memblock_free_all()
-                       (with --replay-memblock: the real boot's reservations)
+          sysctl       the vm.* sysctls the page allocator reads, as `sysctl vm.NAME`
+                       prints them
+          memblock     /sys/kernel/debug/memblock/{memory,reserved} at
+                       memblock_free_all() (with --replay-memblock: the real boot's
+                       reservations)
           buddyinfo, pagetypeinfo   free blocks per order (and migratetype)
-          vmallocinfo  /proc/vmallocinfo: the vmap areas the model made (boot's NUMA hash tables…)
-          slabinfo     /proc/slabinfo: every cache's geometry (objects only those the model
-                       allocated: boot's own kernel objects are not modelled)
+          vmallocinfo  /proc/vmallocinfo: the vmap areas the model made (boot's NUMA
+                       hash tables…)
+          slabinfo     /proc/slabinfo: every cache's geometry (objects only those the
+                       model allocated: boot's own kernel objects are not modelled)
 
         --sysctl vm.NAME=VALUE writes a sysctl after boot, as `sysctl -w` would, and
         recomputes what depends on it (min_free_kbytes, watermark_scale_factor,
         watermark_boost_factor, lowmem_reserve_ratio, percpu_pagelist_high_fraction).
         With several names each is printed after a line "==> NAME <==".
 
-        Errors in the input (a log, a machine file, an option) print one line naming the file,
-        line and field, and exit with status 2. A boot the kernel itself would stop ends with its
-        panic line and status 1.
+        Errors in the input (a log, a machine file, an option) print one line naming
+        the file, line and field, and exit with status 2. A boot the kernel itself
+        would stop ends with its panic line and status 1.
         """)
 
     @OptionGroup var machine: MachineArguments
@@ -129,7 +134,7 @@ struct Boot: ParsableCommand {
     @Flag(name: .customLong("replay-memblock"), help: "Use the memblock calls of the --from-dmesg log (booted with memblock=debug) for the reserved set, instead of kmemlab's reservation model.")
     var replayMemblock = false
 
-    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, zoneinfo, meminfo, sysctl, memblock.", valueName: "name"))
+    @Option(help: ArgumentHelp("What to print (repeatable, or comma-separated): dmesg, " + ProcFiles.names.joined(separator: ", ") + ".", valueName: "name"))
     var show: [String] = []
 
     @Option(help: ArgumentHelp("Write a vm sysctl after boot (repeatable): vm.min_free_kbytes=8192.", valueName: "name=value"))
@@ -232,8 +237,8 @@ struct Alloc: ParsableCommand {
 
 
         Example:
-          kmemlab alloc --preset qemu-pc --mem 1G "alloc GFP_KERNEL 0" "alloc GFP_ATOMIC|__GFP_COMP 3" \\
-                        "free all" "show buddyinfo"
+          kmemlab alloc --preset qemu-pc --mem 1G "alloc GFP_KERNEL 0" \\
+                        "alloc GFP_ATOMIC|__GFP_COMP 3" "free all" "show buddyinfo"
         """)
 
     @OptionGroup var machine: MachineArguments
@@ -253,8 +258,9 @@ struct Slab: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Boot a machine and show one slab cache: its /sys/kernel/slab attributes and where its slabs are.",
         discussion: """
-        CACHE is a cache's name or one of the names merged into it (kmalloc-64, dentry, PING…).
-        Without CACHE, lists every cache with the names merged into it.
+        CACHE is a cache's name or one of the names merged into it (kmalloc-64,
+        dentry, PING…). Without CACHE, lists every cache with the names merged into
+        it.
 
         Example:
           kmemlab slab --preset qemu-pc --smp 8 task_struct
@@ -286,7 +292,8 @@ struct Pfn: ParsableCommand {
         abstract: "Boot a machine and show how its memory model turns a pfn into a struct page and back.",
         discussion: """
         PFN is decimal or 0x hex. --memory-model picks FLATMEM, classic SPARSEMEM or
-        SPARSEMEM_VMEMMAP (Debian's); the boot then allocates the memmap as that model does.
+        SPARSEMEM_VMEMMAP (Debian's); the boot then allocates the memmap as that model
+        does.
 
         Example:
           kmemlab pfn --memory-model sparse 0x12345
@@ -309,13 +316,14 @@ struct LayoutCommand: ParsableCommand {
         commandName: "layout",
         abstract: "Boot a machine and print the kernel's virtual memory map with this boot's bases.",
         discussion: """
-        The table follows Documentation/x86/x86_64/mm.rst. Without nokaslr the direct map,
-        vmalloc and vmemmap bases are randomised as kernel_randomize_memory() does, from --seed.
+        The table follows Documentation/x86/x86_64/mm.rst. Without nokaslr the direct
+        map, vmalloc and vmemmap bases are randomised as kernel_randomize_memory()
+        does, from --seed.
 
         Examples:
           kmemlab layout --cmdline "nokaslr"
           kmemlab layout --seed 7
-          kmemlab layout --arch i386-pae --mem 4G      (32-bit: lowmem, highmem and why)
+          kmemlab layout --arch i386-pae --mem 4G    (32-bit: lowmem, highmem, why)
           kmemlab layout --arch i386 --mem 2G --append vmalloc=256M
         """)
 
@@ -335,8 +343,10 @@ struct HighmemCommand: ParsableCommand {
 
 
         Examples:
-          kmemlab highmem --arch i386-pae --mem 4G "kmap 0x40000" "kmap 0x1000" "pkmap"
-          kmemlab highmem --arch i386 --mem 2G "kmap_local 0x50000" "kunmap_local 0xfffbb000"
+          kmemlab highmem --arch i386-pae --mem 4G "kmap 0x40000" "kmap 0x1000" \\
+                          "pkmap"
+          kmemlab highmem --arch i386 --mem 2G "kmap_local 0x50000" \\
+                          "kunmap_local 0xfffbb000"
         """)
 
     @OptionGroup var machine: MachineArguments
@@ -363,8 +373,8 @@ struct Shell: ParsableCommand {
         discussion: AllocShell.help + """
 
 
-        A bad command prints one line to standard error and the shell goes on; the exit status
-        is 2 if any command was bad.
+        A bad command prints one line to standard error and the shell goes on; the
+        exit status is 2 if any command was bad.
         """)
 
     @OptionGroup var machine: MachineArguments
@@ -418,10 +428,10 @@ struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Boot a machine and walk a virtual address through the kernel page tables.",
         discussion: """
-        Each level's entry is read from the tables boot built in simulated memory (init_top_pgt,
-        the direct map init_mem_mapping made, the vmemmap, vmalloc areas, the kernel image) and
-        shown with its flags; the walk ends at a physical address, a non-present entry or a
-        non-canonical address.
+        Each level's entry is read from the tables boot built in simulated memory
+        (init_top_pgt, the direct map init_mem_mapping made, the vmemmap, vmalloc
+        areas, the kernel image) and shown with its flags; the walk ends at a physical
+        address, a non-present entry or a non-canonical address.
 
         Examples:
           kmemlab translate --cmdline nokaslr 0xffff888001000000
@@ -448,8 +458,8 @@ struct PageTables: ParsableCommand {
         commandName: "pagetables",
         abstract: "Boot a machine and print its kernel page tables as /sys/kernel/debug/page_tables/kernel does.",
         discussion: """
-        The ptdump format: ranges of equal protections per level between the address markers.
-        --check-wx adds the line mark_rodata_ro()'s W+X check prints.
+        The ptdump format: ranges of equal protections per level between the address
+        markers. --check-wx adds the line mark_rodata_ro()'s W+X check prints.
 
         Example:
           kmemlab pagetables --cmdline nokaslr

@@ -249,3 +249,24 @@ struct FuzzCorpusTests {
     @Test("the corpus is there")
     func present() { #expect(Self.files.count >= 6) }
 }
+
+@Suite("the shell's command table is the shell")
+struct ShellTableTests {
+    @Test("every command in the table is one the shell runs, help lists them all, and its lines fit 80 columns")
+    func tableMatchesDispatch() throws {
+        var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 1).machine())
+        try k.boot()
+        var shell = AllocShell(kernel: k, source: "t")
+        for name in AllocShell.commands.flatMap(\.names) {
+            // Without arguments a command is refused for its arguments, never as unknown.
+            do { _ = try shell.run(name, line: 1) } catch {
+                #expect(!error.message.hasSuffix("unknown (try help)"), "\(name): \(error)")
+            }
+            #expect(AllocShell.help.contains(name), "help lacks \(name)")
+        }
+        do { _ = try shell.run("frobnicate 1", line: 1); Issue.record("accepted an unknown command") } catch {
+            #expect(error.field == "command")
+        }
+        #expect(AllocShell.help.split(separator: "\n").allSatisfy { $0.count <= 78 })
+    }
+}
