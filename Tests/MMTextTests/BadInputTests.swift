@@ -283,3 +283,48 @@ struct CommandTests {
         }
     }
 }
+
+@Suite("the README's examples")
+struct ReadmeExampleTests {
+    static let root = Fixtures.oracle.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = root.appendingPathComponent(".build/debug/kmemlab").path
+
+    /// The example commands: lines of the Examples block that run kmemlab (continuations joined,
+    /// trailing comments kept out), except the benchmark and --help.
+    static var commands: [String] {
+        let text = Fixtures.text(root.appendingPathComponent("README.md").path)
+        guard let start = text.range(of: "## Examples\n\n```\n"),
+              let end = text.range(of: "```", range: start.upperBound..<text.endIndex) else { return [] }
+        var out: [String] = []
+        var pending = ""
+        for raw in text[start.upperBound..<end.lowerBound].split(separator: "\n") {
+            var line = pending + raw.trimmingCharacters(in: .whitespaces)
+            pending = ""
+            if line.hasSuffix("\\") { pending = String(line.dropLast()) + " "; continue }
+            guard line.contains("swift run kmemlab"), !line.hasPrefix("#"), !line.contains("--help") else { continue }
+            if let hash = line.range(of: "   # ") ?? line.range(of: " # ") { line = String(line[..<hash.lowerBound]) }
+            out.append(line)
+        }
+        return out
+    }
+
+    @Test("every example runs as written and exits 0", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func examplesRun() throws {
+        let commands = Self.commands
+        #expect(commands.count >= 25)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-readme-\(getpid())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for c in commands {
+            let command = c.replacingOccurrences(of: "swift run kmemlab", with: Self.binary)
+                .replacingOccurrences(of: "my.json", with: scratch.appendingPathComponent("my.json").path)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            p.arguments = ["-c", command + " > /dev/null 2>&1"]
+            p.currentDirectoryURL = Self.root
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(c)")
+        }
+    }
+}
