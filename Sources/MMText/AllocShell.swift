@@ -149,7 +149,8 @@ public struct AllocShell {
 
     /// Runs one command; returns what it prints. Bad input throws, naming `line` and the field.
     public mutating func run(_ text: String, line: Int) throws(InputError) -> [String] {
-        let w = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        // Words are split on blanks; a CR (a script saved with CRLF line ends) is a blank too.
+        let w = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\r\n" }).map(String.init)
         guard let cmd = w.first, !cmd.hasPrefix("#") else { return [] }
         let a = Args(words: w, source: source, line: line)
         func bad(_ field: String, _ msg: String) -> InputError { a.bad(field, msg) }

@@ -29,7 +29,8 @@ public struct HighmemShell {
     /// Runs one command and returns what it prints; misuse the kernel would BUG or WARN on
     /// prints the kernel's line, and the state stays as it was before the call.
     public mutating func run(_ text: String, line: Int) throws(InputError) -> [String] {
-        let w = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        // Words are split on blanks; a CR (a script saved with CRLF line ends) is a blank too.
+        let w = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\r\n" }).map(String.init)
         guard let cmd = w.first, !cmd.hasPrefix("#") else { return [] }
         let a = Args(words: w, source: source, line: line)
         guard let st = kernel.i386 else { throw a.bad("arch", "highmem needs an i386 build (--arch i386 or i386-pae)") }

@@ -270,3 +270,104 @@ struct ShellTableTests {
         #expect(AllocShell.help.split(separator: "\n").allSatisfy { $0.count <= 78 })
     }
 }
+
+/// The malformed forms every input kind is tried with.
+enum Malformed: String, CaseIterable, Sendable {
+    case overflowingNumber, reversedRange, truncated, nulBytes, crlf, hugeCount
+}
+
+@Suite("every input kind, every malformed form: an error naming where, or what Linux does")
+struct MalformedMatrixTests {
+    static let log = Fixtures.text(Fixtures.casePath("pc-1g-2cpu", "dmesg.txt"))
+
+    func parse(_ text: String) -> Result<Machine, InputError> {
+        do { return .success(try DmesgParser(fileName: "x.txt").parse(text)) } catch { return .failure(error) }
+    }
+
+    @Test("boot logs", arguments: Malformed.allCases)
+    func bootLog(_ form: Malformed) throws {
+        let e820 = "BIOS-e820: [mem 0x0000000000100000-0x000000003ffdffff] usable"
+        precondition(Self.log.contains(e820))
+        let text: String
+        switch form {
+        case .overflowingNumber: text = Self.log.replacingOccurrences(of: e820, with: "BIOS-e820: [mem 0x0000000000100000-0x1ffffffffffffffff] usable")
+        case .reversedRange: text = Self.log.replacingOccurrences(of: e820, with: "BIOS-e820: [mem 0x000000003ffdffff-0x0000000000100000] usable")
+        case .truncated: text = String(Self.log.prefix(Self.log.distance(from: Self.log.startIndex, to: Self.log.range(of: e820)!.lowerBound) + 30))
+        case .nulBytes: text = Self.log.replacingOccurrences(of: e820, with: "BIOS-e820: [mem 0x00000000\u{0}00100000-0x000000003ffdffff] usable")
+        case .crlf: text = Self.log.replacingOccurrences(of: "\n", with: "\r\n")
+        case .hugeCount: text = Self.log.replacingOccurrences(of: "smpboot: Allowing 2 CPUs, 0 hotplug CPUs", with: "smpboot: Allowing 18446744073709551615 CPUs, 0 hotplug CPUs")
+        }
+        switch parse(text) {
+        case .success:
+            #expect(form == .crlf, "\(form) was accepted")
+        case .failure(let e):
+            #expect(form != .crlf, "\(e)")
+            #expect(e.line != nil && !e.field.isEmpty, "\(e)")
+        }
+    }
+
+    @Test("machine files", arguments: Malformed.allCases)
+    func machineFile(_ form: Malformed) throws {
+        let json = String(decoding: MachineFile.encode(try DmesgParser(fileName: "x").parse(Self.log)), as: UTF8.self)
+        let start = "\"start\" : \"0x0000000000100000\""
+        precondition(json.contains(start))
+        let text: String
+        switch form {
+        case .overflowingNumber: text = json.replacingOccurrences(of: start, with: "\"start\" : \"0x1ffffffffffffffff\"")
+        case .reversedRange: text = json.replacingOccurrences(of: start, with: "\"start\" : \"0x00000000ffffffff\"")
+        case .truncated: text = String(json.prefix(json.count / 2))
+        case .nulBytes: text = json.replacingOccurrences(of: start, with: "\"start\" : \"0x00\u{0}100000\"")
+        case .crlf: text = json.replacingOccurrences(of: "\n", with: "\r\n")
+        case .hugeCount: text = json.replacingOccurrences(of: "\"possible\" : 2", with: "\"possible\" : 18446744073709551615")
+        }
+        do {
+            _ = try MachineFile.decode(Data(text.utf8), fileName: "m.json")
+            #expect(form == .crlf, "\(form) was accepted")
+        } catch {
+            #expect(form != .crlf, "\(error)")
+            #expect(!error.field.isEmpty)
+        }
+    }
+
+    @Test("command lines boot as Linux boots them", arguments: Malformed.allCases)
+    func commandLine(_ form: Malformed) throws {
+        let cmdline: String
+        switch form {
+        case .overflowingNumber: cmdline = "mem=99999999999999999999999G memmap=18446744073709551615K@0"
+        case .reversedRange: cmdline = "memmap=0x1000@0xffffffffffffffff numa=fake=0"
+        case .truncated: cmdline = "mem= memmap= kernelcore= slub_debug= log_buf_len="
+        case .nulBytes: cmdline = "mem=512M\u{0}garbage init_on_alloc=\u{0}"
+        case .crlf: cmdline = "nokaslr\r\nmem=512M\r\n"
+        case .hugeCount: cmdline = String(repeating: "hugepages=18446744073709551615 ", count: 100)
+        }
+        var m = QEMUPreset(type: .pc, memBytes: 512 << 20, cpus: 1).machine()
+        m.commandLine = cmdline
+        var k = Kernel(machine: m)
+        do { try k.boot() } catch {}   // Linux's panic is an answer; a trap would end the test run
+        #expect(!k.log.lines.isEmpty)
+    }
+
+    @Test("shell commands", arguments: Malformed.allCases)
+    func shell(_ form: Malformed) throws {
+        var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 1).machine())
+        try k.boot()
+        var shell = AllocShell(kernel: k, source: "s")
+        let command: String
+        switch form {
+        case .overflowingNumber: command = "free 0x1ffffffffffffffff"
+        case .reversedRange: command = "ioremap 0xffffffffffffffff 0x1000"
+        case .truncated: command = "cache_create"
+        case .nulBytes: command = "alloc GFP_KERNEL\u{0} 0"
+        case .crlf: command = "drain\r"
+        case .hugeCount: command = "alloc GFP_KERNEL 0 x99999999999999999999"
+        }
+        do {
+            let out = try shell.run(command, line: 7)
+            // A CR is a blank; an ioremap whose range wraps fails as __ioremap_caller() does.
+            #expect(form == .crlf || (form == .reversedRange && out.last?.hasSuffix("failed") == true), "\(form): \(out)")
+        } catch {
+            #expect(form != .crlf && error.line == 7 && !error.field.isEmpty, "\(error)")
+        }
+        #expect(shell.kernel.checkPageAllocInvariants() == nil)
+    }
+}
