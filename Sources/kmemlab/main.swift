@@ -9,7 +9,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Replay.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -484,4 +484,41 @@ struct PageTables: ParsableCommand {
 /// One line on stderr that is not an error: what kmemlab tells the user about their input.
 func note(_ text: String) {
     FileHandle.standardError.write(Data("kmemlab: note: \(text)\n".utf8))
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read a kmem trace: its events, and how its allocations and frees pair.",
+        discussion: """
+        TRACE is the text of /sys/kernel/tracing/trace or trace_pipe, or `trace-cmd
+        report`, plain or gzip'd, recorded with the kmem events (trace_event=kmem:*
+        on the command line, or set_event). The 6.1 formats are read, and the older
+        ones (decimal pfn=, kmalloc_node, kmem_cache_alloc_node); other events are
+        counted and skipped. A free of something allocated before tracing began is
+        counted, not an error.
+
+        --summary prints the events by kind, and for objects and pages how many were
+        allocated, freed, freed without a traced allocation, and left allocated.
+        Replaying the trace onto a model machine (--as-recorded, --decide) is being
+        built (issue 17); until then --summary is required.
+
+        Example:
+          kmemlab replay --summary trace.txt.gz
+        """)
+
+    @Argument(help: "The trace file.")
+    var trace: String
+
+    @Flag(help: "Print what the trace holds (the events by kind, and how allocations and frees pair).")
+    var summary = false
+
+    func run() throws {
+        guard summary else {
+            throw InputError(file: "(options)", field: "--summary",
+                             "replaying onto a model machine is not built yet: give --summary to read the trace")
+        }
+        var s = TraceSummary(fileName: trace)
+        try TraceFile.forEachLine(trace) { (line, n) throws(InputError) in try s.add(line, number: n) }
+        for l in s.text { print(l) }
+    }
 }

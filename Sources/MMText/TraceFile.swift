@@ -1,0 +1,109 @@
+// A trace file as a stream of lines: plain text, or gzip'd (read through `gzip -dc`), never
+// loaded whole (a minute of kmem events is a few hundred megabytes of text).
+
+import Foundation
+import MMCore
+
+public enum TraceFile {
+    /// Calls `body` with each line and its number.
+    public static func forEachLine(_ path: String,
+                                   _ body: (Substring, Int) throws(InputError) -> Void) throws(InputError) {
+        let probe = try readFile(path).prefix(2)    // (readFile also names a missing or empty file)
+        let gzipped = probe.count == 2 && probe.first == 0x1f && probe.last == 0x8b
+        var process: Process? = nil
+        let handle: FileHandle
+        if gzipped {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["gzip", "-dc", path]
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = FileHandle.nullDevice
+            do { try p.run() } catch { throw InputError(file: path, field: "(file)", "gzip'd, and gzip cannot be run") }
+            process = p
+            handle = pipe.fileHandleForReading
+        } else {
+            guard let h = FileHandle(forReadingAtPath: path) else {
+                throw InputError(file: path, field: "(file)", "permission denied: the file cannot be read")
+            }
+            handle = h
+        }
+        defer {
+            process?.terminate()
+            try? handle.close()
+        }
+        var pending = Data()
+        var lineNo = 0
+        while true {
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            guard let lastNewline = pending.lastIndex(of: 0x0a) else { continue }
+            let complete = pending[pending.startIndex..<lastNewline]
+            let text = String(decoding: complete, as: UTF8.self)
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                lineNo += 1
+                try body(line, lineNo)
+            }
+            pending = Data(pending[(lastNewline + 1)...])
+        }
+        if !pending.isEmpty {
+            lineNo += 1
+            try body(Substring(String(decoding: pending, as: UTF8.self)), lineNo)
+        }
+        if let p = process {
+            p.waitUntilExit()
+            if p.terminationStatus != 0 && lineNo == 0 {
+                throw InputError(file: path, field: "(file)", "gzip could not decompress it")
+            }
+        }
+    }
+}
+
+/// What a trace holds, before any replay: events by kind, and how allocations and frees pair.
+public struct TraceSummary {
+    public var reader: TraceReader
+    public var lines = 0
+    /// Objects and pages handed out and given back, and frees of what was handed out before
+    /// tracing began (no allocation of that pointer or pfn earlier in the trace).
+    public var objectAllocs = 0, objectFrees = 0, objectFreesUntraced = 0
+    public var pageAllocs = 0, pageFrees = 0, pageFreesUntraced = 0
+    var liveObjects = Set<UInt64>()
+    var livePages: [UInt64: Int] = [:]
+
+    public init(fileName: String) { reader = TraceReader(fileName: fileName) }
+
+    public var objectsLive: Int { liveObjects.count }
+    public var pagesLive: Int { livePages.count }
+
+    public mutating func add(_ line: Substring, number: Int) throws(InputError) {
+        lines = number
+        guard let e = try reader.read(line, line: number) else { return }
+        if e.kind.isPageEvent {
+            guard let pfn = e.pfn else { return }
+            if e.kind == .mmPageAlloc { pageAllocs += 1; livePages[pfn] = e.order ?? 0 }
+            if e.kind.isFree {
+                pageFrees += 1
+                if livePages.removeValue(forKey: pfn) == nil { pageFreesUntraced += 1 }
+            }
+        } else if let ptr = e.ptr {
+            if e.kind.isAlloc { objectAllocs += 1; liveObjects.insert(ptr) }
+            if e.kind.isFree {
+                objectFrees += 1
+                if liveObjects.remove(ptr) == nil { objectFreesUntraced += 1 }
+            }
+        }
+    }
+
+    /// The summary `kmemlab replay --summary` prints.
+    public var text: [String] {
+        var out: [String] = []
+        let events = reader.counts.values.reduce(0, +)
+        out.append("lines \(lines), kmem events \(events)" + (reader.entriesInBuffer.map { " (the header says \($0) entries)" } ?? ""))
+        for k in TraceEvent.Kind.allCases { if let n = reader.counts[k] { out.append("event \(k.rawValue) \(n)") } }
+        for (name, n) in reader.skipped.sorted(by: { $0.key < $1.key }) { out.append("skipped \(name) \(n)") }
+        out.append("objects: \(objectAllocs) allocated, \(objectFrees) freed (\(objectFreesUntraced) of them allocated before tracing began), \(objectsLive) still allocated at the end")
+        out.append("pages: \(pageAllocs) allocated, \(pageFrees) freed (\(pageFreesUntraced) of them allocated before tracing began), \(pagesLive) still allocated at the end")
+        return out
+    }
+}

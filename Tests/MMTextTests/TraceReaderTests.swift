@@ -1,0 +1,94 @@
+// The kmem trace reader against a real trace (pc-2g-trace: 661 765 events of a QEMU boot
+// recorded with trace_event=kmem:…), and the forms of a line other tools and kernels print.
+
+import Foundation
+import MMCore
+import MMText
+import KmemlabTestSupport
+import Testing
+
+@Suite("kmem traces are read as the kernel wrote them")
+struct TraceReaderTests {
+    func event(_ line: String) throws -> TraceEvent? {
+        var r = TraceReader(fileName: "t")
+        return try r.read(Substring(line), line: 1)
+    }
+
+    @Test("the oracle's trace: every event, counted by kind as the capture counted them")
+    func oracleTrace() throws {
+        var s = TraceSummary(fileName: "trace.txt.gz")
+        try TraceFile.forEachLine(Fixtures.casePath("pc-2g-trace", "trace.txt.gz")) { (line, n) throws(InputError) in
+            try s.add(line, number: n)
+        }
+        var expected: [String: Int] = [:]
+        var total = 0
+        for l in Fixtures.text(Fixtures.casePath("pc-2g-trace", "trace-summary.txt")).split(separator: "\n") {
+            let w = l.split(separator: " ")
+            if w.first == "event", w.count == 3 { expected[String(w[1])] = Int(w[2]) }
+            if w.first == "events_in_file", w.count == 2 { total = Int(w[1]) ?? -1 }
+        }
+        #expect(expected.count == 7 && total == 661_765)
+        #expect(Dictionary(uniqueKeysWithValues: s.reader.counts.map { ($0.key.rawValue, $0.value) }) == expected)
+        #expect(s.reader.counts.values.reduce(0, +) == total && s.reader.entriesInBuffer == total)
+        #expect(s.reader.skipped.isEmpty)
+        // Every free pairs with an allocation or is counted as one from before tracing.
+        #expect(s.objectAllocs == 35_069 + 295_308 && s.objectFrees == 24_217 + 221_115)
+        #expect(s.objectAllocs - (s.objectFrees - s.objectFreesUntraced) == s.objectsLive)
+        #expect(s.pageAllocs - (s.pageFrees - s.pageFreesUntraced) == s.pagesLive)
+    }
+
+    @Test("6.1's lines: fields by name, gfp flags parsed")
+    func linux61() throws {
+        let a = try #require(try event("          <idle>-0       [001] d..1.     1.055582: mm_page_alloc: page=ffffea000022bd80 pfn=0x8af6 order=1 migratetype=0 gfp_flags=__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP"))
+        #expect(a.kind == .mmPageAlloc && a.cpu == 1 && a.pfn == 0x8af6 && a.order == 1 && a.migratetype == 0)
+        #expect(a.gfp == [.nowarn, .noretry, .comp])
+        let k = try #require(try event("  kthreadd-2  [000] ....  1.0: kmalloc: call_site=alloc_desc+0x35/0x250 ptr=ffff888008aa5200 bytes_req=448 bytes_alloc=512 gfp_flags=GFP_KERNEL|__GFP_ZERO node=0 accounted=false"))
+        #expect(k.kind == .kmalloc && k.ptr == 0xffff888008aa5200 && k.bytesReq == 448 && k.bytesAlloc == 512 && k.node == 0)
+        #expect(k.gfp == GFPFlags.gfpKernel.union(.zero))
+        let f = try #require(try event("<idle>-0 [000] .N.1. 1.333369: kmem_cache_free: call_site=do_set_mempolicy+0x106/0x150 ptr=ffff888008afc550 name=numa_policy"))
+        #expect(f.kind == .kmemCacheFree && f.cacheName == "numa_policy")
+    }
+
+    @Test("trace-cmd report, older kernels, hashed pointers and CRLF read the same")
+    func otherForms() throws {
+        // trace-cmd report: no irq-flags column, padded event names.
+        let t = try #require(try event("          <idle>-0     [000]     1.053424: kmalloc:              call_site=tracepoint_add_func+0xf7/0x3f0 ptr=0xffff888008a978c0 bytes_req=64 bytes_alloc=64 gfp_flags=GFP_KERNEL"))
+        #expect(t.kind == .kmalloc && t.ptr == 0xffff888008a978c0)
+        // Older kernels: decimal pfn=, kmalloc_node, call_site as a number.
+        let old = try #require(try event("bash-1234 [002] .... 5.000: mm_page_free: page=ffffea0000011d40 pfn=18293 order=0"))
+        #expect(old.pfn == 18293)
+        let node = try #require(try event("bash-1234 [002] .... 5.000: kmalloc_node: call_site=ffffffff81234567 ptr=000000003c2f8f7a bytes_req=64 bytes_alloc=64 gfp_flags=GFP_KERNEL node=1"))
+        #expect(node.kind == .kmallocNode && node.ptr == 0x3c2f8f7a && node.node == 1)
+        #expect(try event("x-1 [000] d..1. 1.0: mm_page_free: page=0 pfn=0x10 order=2\r")?.order == 2)
+        // Other events are skipped and counted; headers are not events.
+        var r = TraceReader(fileName: "t")
+        #expect(try r.read("x-1 [000] d..1. 1.0: sched_switch: prev_comm=a", line: 1) == nil)
+        #expect(try r.read("# tracer: nop", line: 2) == nil)
+        #expect(r.skipped == ["sched_switch": 1] && r.otherLines == 1)
+    }
+
+    @Test("a kmem event without the field it needs names its line and field", arguments: [
+        ("x-1 [000] d..1. 1.0: mm_page_alloc: page=0 order=0 migratetype=0 gfp_flags=GFP_KERNEL", "pfn"),
+        ("x-1 [000] d..1. 1.0: mm_page_free: page=0 pfn=0x10 order=99", "order"),
+        ("x-1 [000] d..1. 1.0: mm_page_free: page=0 pfn=0xffffffffffffffffff order=0", "pfn"),
+        ("x-1 [000] d..1. 1.0: kfree: call_site=x ptr=(____ptrval____)", "ptr"),
+        ("x-1 [000] d..1. 1.0: kmalloc: call_site=x bytes_req=64", "ptr"),
+        ("x-1 [000] d..1. 1.0: kmalloc: call_site=x ptr=ffff888000001000 bytes_req=-1", "bytes_req"),
+    ])
+    func malformed(_ line: String, _ field: String) {
+        var r = TraceReader(fileName: "t.txt")
+        do { _ = try r.read(Substring(line), line: 42); Issue.record("accepted: \(line)") } catch {
+            #expect(error.line == 42 && error.field == field, "\(error)")
+        }
+    }
+
+    @Test("files: missing, empty, plain or gzip'd")
+    func files() throws {
+        var lines = 0
+        try TraceFile.forEachLine(Fixtures.casePath("pc-2g-trace", "trace-summary.txt")) { (_, n) throws(InputError) in lines = n }
+        #expect(lines == 14)
+        do { try TraceFile.forEachLine("/dev/null") { (_, _) throws(InputError) in }; Issue.record("read /dev/null") } catch {
+            #expect(error.message == "the file is empty")
+        }
+    }
+}
