@@ -84,116 +84,192 @@ public struct TraceReader {
         InputError(file: fileName, line: line, field: field, message)
     }
 
+    /// Interned texts (gfp flags, cache names) by a hash of their bytes: a trace repeats a few
+    /// dozen of each hundreds of thousands of times.
+    var gfpMemo: [UInt64: (text: String, flags: GFPFlags?)] = [:]
+    var nameMemo: [UInt64: String] = [:]
+
     /// The event on this line, nil for a line that holds no kmem event.
     public mutating func read(_ raw: Substring, line: Int) throws(InputError) -> TraceEvent? {
-        var s = raw
-        if s.hasSuffix("\r") { s = s.dropLast() }
-        if s.hasPrefix("#") {
-            if let r = s.firstRange(of: "entries-in-buffer/entries-written: ") {
-                entriesInBuffer = Int(s[r.upperBound...].prefix { $0.isNumber })
+        if raw.hasPrefix("#") {
+            if let r = raw.firstRange(of: "entries-in-buffer/entries-written: ") {
+                entriesInBuffer = Int(raw[r.upperBound...].prefix { $0.isNumber })
             }
             otherLines += 1
             return nil
         }
-        guard let (cpu, afterCPU) = TraceReader.cpuField(s) else { otherLines += 1; return nil }
-        // After the CPU: optional irq flags, then "TIMESTAMP:", then "EVENT:".
-        var rest = afterCPU
-        var name: Substring? = nil
-        var sawTimestamp = false
-        while let word = TraceReader.nextWord(&rest) {
-            guard word.hasSuffix(":") else { continue }
-            let body = word.dropLast()
-            if !sawTimestamp {
-                if !body.isEmpty && body.allSatisfy({ $0.isNumber || $0 == "." }) { sawTimestamp = true }
-                continue
-            }
-            name = body
-            break
-        }
-        guard let name else { otherLines += 1; return nil }
-        guard let kind = TraceEvent.Kind(rawValue: String(name)) else {
-            skipped[String(name), default: 0] += 1
-            return nil
-        }
-        var e = TraceEvent(kind: kind, line: line, cpu: cpu)
-        try fields(rest, into: &e)
-        try require(e)
-        counts[kind, default: 0] += 1
-        return e
+        // The line's bytes, read in place (a trace is millions of lines: no Characters here).
+        var copy: [UInt8] = []
+        let result = raw.utf8.withContiguousStorageIfAvailable { b in readBytes(b, line) }
+            ?? { () -> Result<TraceEvent?, InputError> in
+                copy = Array(raw.utf8)
+                return copy.withUnsafeBufferPointer { b in readBytes(b, line) }
+            }()
+        return try result.get()
     }
 
-    /// "[003]" → 3 and the text after it.
-    static func cpuField(_ s: Substring) -> (Int, Substring)? {
-        var i = s.startIndex
-        while let open = s[i...].firstIndex(of: "[") {
-            let digits = s[s.index(after: open)...].prefix { $0.isNumber }
-            let close = digits.endIndex
-            if !digits.isEmpty, close < s.endIndex, s[close] == "]", let cpu = Int(digits) {
-                return (cpu, s[s.index(after: close)...])
+    static let kinds: [(bytes: [UInt8], kind: TraceEvent.Kind)] = TraceEvent.Kind.allCases.map { (Array($0.rawValue.utf8), $0) }
+
+    mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) -> Result<TraceEvent?, InputError> {
+        var n = b.count
+        if n > 0 && b[n - 1] == 13 { n -= 1 }   // CR
+        // "[CPU]": the first '[' followed by digits and ']'.
+        var i = 0, cpu = -1
+        while i < n {
+            if b[i] == 91 {   // [
+                var j = i + 1, v = 0
+                while j < n, b[j] >= 48, b[j] <= 57, v < 1 << 20 { v = v * 10 + Int(b[j] - 48); j += 1 }
+                if j > i + 1, j < n, b[j] == 93 { cpu = v; i = j + 1; break }
             }
-            i = s.index(after: open)
+            i += 1
+        }
+        guard cpu >= 0 else { otherLines += 1; return .success(nil) }
+        // Then words: optional irq flags, "TIMESTAMP:", "EVENT:".
+        var sawTimestamp = false
+        var name: Range<Int>? = nil
+        while i < n {
+            while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
+            let ws = i
+            while i < n, b[i] != 32, b[i] != 9 { i += 1 }
+            guard i > ws, b[i - 1] == 58 else { continue }   // ':'
+            if !sawTimestamp {
+                var numeric = i - 1 > ws
+                for k in ws..<(i - 1) where !(b[k] >= 48 && b[k] <= 57) && b[k] != 46 { numeric = false; break }
+                if numeric { sawTimestamp = true }
+                continue
+            }
+            name = ws..<(i - 1)
+            break
+        }
+        guard let name else { otherLines += 1; return .success(nil) }
+        var kind: TraceEvent.Kind? = nil
+        for (bytes, k) in TraceReader.kinds where bytes.count == name.count {
+            var same = true
+            for (o, c) in bytes.enumerated() where b[name.lowerBound + o] != c { same = false; break }
+            if same { kind = k; break }
+        }
+        guard let kind else {
+            skipped[String(decoding: UnsafeBufferPointer(rebasing: b[name]), as: UTF8.self), default: 0] += 1
+            return .success(nil)
+        }
+        var e = TraceEvent(kind: kind, line: line, cpu: cpu)
+        if let problem = fields(b, from: i, to: n, into: &e) { return .failure(problem) }
+        if let problem = require(e) { return .failure(problem) }
+        counts[kind, default: 0] += 1
+        return .success(e)
+    }
+
+    /// The key=value fields from `from`; the first malformed one as an error.
+    mutating func fields(_ b: UnsafeBufferPointer<UInt8>, from: Int, to n: Int, into e: inout TraceEvent) -> InputError? {
+        var i = from
+        while i < n {
+            while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
+            let ws = i
+            var eq = -1
+            while i < n, b[i] != 32, b[i] != 9 { if eq < 0 && b[i] == 61 { eq = i }; i += 1 }
+            guard eq > ws else { continue }
+            let key = UnsafeBufferPointer(rebasing: b[ws..<eq]), value = UnsafeBufferPointer(rebasing: b[(eq + 1)..<i])
+            func text() -> String { String(decoding: value, as: UTF8.self) }
+            switch TraceReader.keyCode(key) {
+            case 1:   // pfn: 6.1 prints 0x%lx; older kernels printed the pfn in decimal.
+                guard let v = TraceReader.number(value), v >> 40 == 0 else {
+                    return fail(e.line, "pfn", "\"\(text())\" is not a page frame number")
+                }
+                e.pfn = v
+            case 2:   // order, alloc_order
+                guard let v = TraceReader.number(value, hex: false), v < 64 else {
+                    return fail(e.line, String(decoding: key, as: UTF8.self), "\"\(text())\" is not an order")
+                }
+                e.order = Int(v)
+            case 3:   // migratetype, alloc_migratetype
+                guard let v = TraceReader.number(value, hex: false), v < 1 << 8 else {
+                    return fail(e.line, String(decoding: key, as: UTF8.self), "\"\(text())\" is not a migratetype")
+                }
+                e.migratetype = Int(v)
+            case 4:   // gfp_flags
+                let h = TraceReader.hash(value)
+                if gfpMemo[h] == nil || !gfpMemo[h]!.text.utf8.elementsEqual(value) {
+                    let t = text()
+                    gfpMemo[h] = (t, t == "0" || t == "none" ? GFPFlags() : GFPFlags(parsing: t))
+                }
+                e.gfp = gfpMemo[h]!.flags
+                if e.gfp == nil { e.gfpText = gfpMemo[h]!.text }
+            case 5:   // ptr: a direct-map address or a hashed one; either way hex, paired by value.
+                guard let v = TraceReader.number(value, hex: true) else {
+                    return fail(e.line, "ptr", "\"\(text())\" is not a pointer")
+                }
+                e.ptr = v
+            case 6, 7:   // bytes_req, bytes_alloc
+                guard let v = TraceReader.number(value, hex: false), v <= 1 << 40 else {
+                    return fail(e.line, String(decoding: key, as: UTF8.self), "\"\(text())\" is not a size")
+                }
+                if TraceReader.keyCode(key) == 6 { e.bytesReq = Int(v) } else { e.bytesAlloc = Int(v) }
+            case 8:   // node (−1: any)
+                e.node = value.first == 45 ? -1 : TraceReader.number(value, hex: false).map { Int(truncatingIfNeeded: $0) }
+            case 9:   // name
+                let h = TraceReader.hash(value)
+                if nameMemo[h] == nil || !nameMemo[h]!.utf8.elementsEqual(value) { nameMemo[h] = text() }
+                e.cacheName = nameMemo[h]
+            case 10:  // percpu_refill
+                e.percpuRefill = value.count == 1 && value[0] == 49
+            default:
+                break
+            }
         }
         return nil
     }
 
-    /// The next blank-separated word of `s`, which moves past it.
-    static func nextWord(_ s: inout Substring) -> Substring? {
-        s = s.drop { $0 == " " || $0 == "\t" }
-        guard !s.isEmpty else { return nil }
-        let word = s.prefix { $0 != " " && $0 != "\t" }
-        s = s[word.endIndex...]
-        return word
+    static let keys: [(bytes: [UInt8], code: Int)] = [
+        ("pfn", 1), ("order", 2), ("alloc_order", 2), ("migratetype", 3), ("alloc_migratetype", 3),
+        ("gfp_flags", 4), ("ptr", 5), ("bytes_req", 6), ("bytes_alloc", 7), ("node", 8), ("name", 9),
+        ("percpu_refill", 10),
+    ].map { (Array($0.0.utf8), $0.1) }
+
+    static func keyCode(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+        for (bytes, code) in keys where bytes.count == key.count && bytes.elementsEqual(key) { return code }
+        return 0
     }
 
-    mutating func fields(_ text: Substring, into e: inout TraceEvent) throws(InputError) {
-        var rest = text
-        while let word = TraceReader.nextWord(&rest) {
-            guard let eq = word.firstIndex(of: "=") else { continue }
-            let key = word[..<eq], value = word[word.index(after: eq)...]
-            switch key {
-            case "pfn":
-                // 6.1 prints 0x%lx; older kernels printed the pfn in decimal.
-                guard let v = value.hasPrefix("0x") ? UInt64(value.dropFirst(2), radix: 16) : UInt64(value),
-                      v >> 40 == 0 else { throw fail(e.line, "pfn", "\"\(value)\" is not a page frame number") }
-                e.pfn = v
-            case "order", "alloc_order":
-                guard let v = Int(value), (0..<64).contains(v) else { throw fail(e.line, String(key), "\"\(value)\" is not an order") }
-                e.order = v
-            case "migratetype", "alloc_migratetype":
-                guard let v = Int(value) else { throw fail(e.line, String(key), "\"\(value)\" is not a number") }
-                e.migratetype = v
-            case "gfp_flags":
-                e.gfpText = String(value)
-                e.gfp = value == "0" || value == "none" ? GFPFlags() : GFPFlags(parsing: String(value))
-            case "ptr":
-                // %p: a direct-map address, or a hashed one; either way hex, paired by value.
-                let hex = value.hasPrefix("0x") ? value.dropFirst(2) : value
-                guard let v = UInt64(hex, radix: 16) else { throw fail(e.line, "ptr", "\"\(value)\" is not a pointer") }
-                e.ptr = v
-            case "bytes_req": e.bytesReq = try count(value, e.line, "bytes_req")
-            case "bytes_alloc": e.bytesAlloc = try count(value, e.line, "bytes_alloc")
-            case "node": e.node = Int(value)
-            case "name": e.cacheName = String(value)
-            case "percpu_refill": e.percpuRefill = value == "1"
-            default: break
-            }
+    /// A number: hex with "0x" (or, with `hex`, bare hex), else decimal; nil when malformed or
+    /// over 64 bits.
+    static func number(_ v: UnsafeBufferPointer<UInt8>, hex: Bool? = nil) -> UInt64? {
+        var i = 0
+        var base: UInt64 = 10
+        if v.count > 2 && v[0] == 48 && (v[1] | 0x20) == 120 { base = 16; i = 2 } else if hex == true { base = 16 }
+        guard i < v.count, v.count - i <= (base == 16 ? 16 : 20) else { return nil }
+        var r: UInt64 = 0
+        while i < v.count {
+            let c = v[i]
+            let d: UInt64
+            if c >= 48 && c <= 57 { d = UInt64(c - 48) }
+            else if base == 16 && (c | 0x20) >= 97 && (c | 0x20) <= 102 { d = UInt64((c | 0x20) - 87) }
+            else { return nil }
+            let (m, o1) = r.multipliedReportingOverflow(by: base)
+            let (s, o2) = m.addingReportingOverflow(d)
+            if o1 || o2 { return nil }
+            r = s
+            i += 1
         }
+        return r
     }
 
-    func count(_ value: Substring, _ line: Int, _ field: String) throws(InputError) -> Int {
-        guard let v = Int(value), v >= 0, v <= 1 << 40 else { throw fail(line, field, "\"\(value)\" is not a size") }
-        return v
+    /// FNV-1a of a few bytes (the memo's key; equality is checked on a hit).
+    static func hash(_ v: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for c in v { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
+        return h
     }
 
     /// The fields an event cannot do without.
-    func require(_ e: TraceEvent) throws(InputError) {
+    func require(_ e: TraceEvent) -> InputError? {
         if e.kind.isPageEvent {
-            guard e.pfn != nil else { throw fail(e.line, "pfn", "\(e.kind.rawValue) without pfn=") }
+            guard e.pfn != nil else { return fail(e.line, "pfn", "\(e.kind.rawValue) without pfn=") }
             if e.order == nil && e.kind != .mmPageFreeBatched {
-                throw fail(e.line, "order", "\(e.kind.rawValue) without order=")
+                return fail(e.line, "order", "\(e.kind.rawValue) without order=")
             }
-        } else {
-            guard e.ptr != nil else { throw fail(e.line, "ptr", "\(e.kind.rawValue) without ptr=") }
+        } else if e.ptr == nil {
+            return fail(e.line, "ptr", "\(e.kind.rawValue) without ptr=")
         }
+        return nil
     }
 }
