@@ -2,7 +2,8 @@
 //
 // Linux: mm/page_alloc.c — add_to_free_list(), add_to_free_list_tail(), move_to_free_list(),
 //        del_page_from_free_list(), __free_one_page(), buddy_merge_likely(), expand(),
-//        __rmqueue_smallest(), move_freepages(), move_freepages_block(); include/linux/list.h.
+//        __rmqueue_smallest(), move_freepages(), move_freepages_block(), take_page_off_buddy(),
+//        break_down_buddy_pages(); include/linux/list.h.
 // Exact: which list a block goes on, head or tail, how far it merges (pageblock and isolation
 //        limits), which block allocation takes and how the remainder is split.
 // Simplified: Linux's circular list_head becomes a doubly linked list of pfns with an explicit
@@ -195,6 +196,34 @@ extension Zone {
         let higherBuddy = higherPfn ^ (1 << UInt64(order + 1))
         guard higherBuddy < mm.endPfn, mm.zoneSlot(higherBuddy) == slot else { return false }
         return mm.buddyOrder(higherBuddy) == order + 1
+    }
+
+    /// Linux: take_page_off_buddy() and break_down_buddy_pages(), for a block of any order: the
+    /// free block that contains [`target`, `target` + 2^order) leaves its list and is broken
+    /// down around the target, each half that is not the target going back on the list of the
+    /// head's pageblock type. The replay of a recorded trace (`--as-recorded`) uses it to hand
+    /// out exactly the block the kernel handed out. False, with nothing changed, when the block
+    /// is not free (or only part of it is).
+    public mutating func takeBlock(_ target: UInt64, order: Int, _ mm: inout Memmap) -> Bool {
+        guard order >= 0, order < maxOrder, target & ((1 << UInt64(order)) - 1) == 0 else { return false }
+        for o in order..<maxOrder {
+            let head = target & ~((UInt64(1) << UInt64(o)) - 1)
+            guard head < mm.endPfn, mm.zoneSlot(head) == slot else { return false }
+            guard let headOrder = mm.buddyOrder(head), headOrder >= o else { continue }
+            let mt = mm.pageblockMigratetype(head)
+            delFromFreeList(head, order: headOrder, &mm)
+            var page = head, high = headOrder
+            while high > order {
+                high -= 1
+                let size = UInt64(1) << UInt64(high)
+                let buddy: UInt64
+                if target >= page + size { buddy = page; page += size } else { buddy = page + size }
+                addToFreeList(buddy, order: high, mt: mt, tail: false, &mm)
+            }
+            if mt != .isolate { freePages -= UInt64(1) << UInt64(order) }
+            return true
+        }
+        return false
     }
 
     /// Linux: expand(): split the block at `pfn` from order `high` down to `low`, listing the

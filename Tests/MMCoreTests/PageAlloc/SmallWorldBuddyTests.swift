@@ -107,3 +107,31 @@ struct SmallWorldBuddyTests {
         #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0] && z.freePages == 64)
     }
 }
+
+@Suite("small world: taking a given block off the buddy lists (take_page_off_buddy)")
+struct TakeBlockTests {
+    @Test("an order-2 block inside the order-6 block: the rest is split around it, and freeing it merges back")
+    func takeInside() {
+        var (z, mm) = smallWorld()
+        release(&z, &mm, 0..<64)
+        #expect(z.takeBlock(20, order: 2, &mm))
+        // break_down_buddy_pages(): 32–63 (order 5), 0–15 (order 4), 24–31 (order 3), 16–19 (order 2).
+        #expect(z.nrFree == [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0] && z.freePages == 60)
+        #expect(mm.buddyOrder(32) == 5 && mm.buddyOrder(0) == 4 && mm.buddyOrder(24) == 3 && mm.buddyOrder(16) == 2)
+        #expect(mm.buddyOrder(20) == nil)
+        release(&z, &mm, [20], order: 2)
+        #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0] && z.freePages == 64)
+    }
+
+    @Test("a block that is not (wholly) free is refused and nothing changes")
+    func refused() {
+        var (z, mm) = smallWorld()
+        release(&z, &mm, (0..<64).filter { $0 != 17 })
+        let before = (z.nrFree, z.freePages)
+        #expect(!z.takeBlock(16, order: 1, &mm), "17 is allocated")
+        #expect(!z.takeBlock(17, order: 0, &mm))
+        #expect(!z.takeBlock(18, order: 2, &mm), "not aligned to its order")
+        #expect(z.nrFree == before.0 && z.freePages == before.1)
+        #expect(z.takeBlock(16, order: 0, &mm) && z.freePages == before.1 - 1)
+    }
+}
