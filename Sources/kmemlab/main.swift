@@ -488,7 +488,7 @@ func note(_ text: String) {
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read a kmem trace: its events, and how its allocations and frees pair.",
+        abstract: "Read a kmem trace, or replay its page events onto a model machine as recorded.",
         discussion: """
         TRACE is the text of /sys/kernel/tracing/trace or trace_pipe, or `trace-cmd
         report`, plain or gzip'd, recorded with the kmem events (trace_event=kmem:*
@@ -499,12 +499,20 @@ struct Replay: ParsableCommand {
 
         --summary prints the events by kind, and for objects and pages how many were
         allocated, freed, freed without a traced allocation, and left allocated.
-        Replaying the trace onto a model machine (--as-recorded, --decide) is being
-        built (issue 17); until then --summary is required.
 
-        Example:
+        --as-recorded boots the machine (any machine option; --from-dmesg the traced
+        boot's log) and applies every page event with the pfn the kernel chose:
+        refills of the per-cpu lists, allocations, frees. An event the model's state
+        cannot allow is refused and reported with its line, and the replay goes on.
+        The model starts from its own boot, not from the traced kernel's state at
+        trace_init(), and slab events are not replayed yet (issue 17).
+
+        Examples:
           kmemlab replay --summary trace.txt.gz
+          kmemlab replay --as-recorded --from-dmesg dmesg.txt trace.txt.gz --show buddyinfo
         """)
+
+    @OptionGroup var machine: MachineArguments
 
     @Argument(help: "The trace file.")
     var trace: String
@@ -512,13 +520,35 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print what the trace holds (the events by kind, and how allocations and frees pair).")
     var summary = false
 
+    @Flag(name: .customLong("as-recorded"), help: "Replay the page events with the kernel's own pfns.")
+    var asRecorded = false
+
+    @Option(help: ArgumentHelp("After --as-recorded, print these files: " + ProcFiles.names.joined(separator: ", ") + ".", valueName: "name"))
+    var show: [String] = []
+
     func run() throws {
-        guard summary else {
+        guard summary || asRecorded else {
             throw InputError(file: "(options)", field: "--summary",
-                             "replaying onto a model machine is not built yet: give --summary to read the trace")
+                             "give --summary (read the trace) or --as-recorded (replay its page events)")
         }
-        var s = TraceSummary(fileName: trace)
-        try TraceFile.forEachLine(trace) { (line, n) throws(InputError) in try s.add(line, number: n) }
-        for l in s.text { print(l) }
+        if summary {
+            var s = TraceSummary(fileName: trace)
+            try TraceFile.forEachLine(trace) { (line, n) throws(InputError) in try s.add(line, number: n) }
+            for l in s.text { print(l) }
+        }
+        guard asRecorded else { return }
+        for name in show where !ProcFiles.names.contains(name) {
+            throw InputError(file: "(options)", field: "--show", "\"\(name)\": unknown (\(ProcFiles.names.joined(separator: ", ")))")
+        }
+        var replay = TraceReplay(kernel: try bootForShell(machine, command: "replay"))
+        var reader = TraceReader(fileName: trace)
+        try TraceFile.forEachLine(trace) { (line, n) throws(InputError) in
+            if let e = try reader.read(line, line: n) { replay.apply(e) }
+        }
+        for l in replay.text { print(l) }
+        for name in show {
+            print("==> \(name) <==")
+            for l in ProcFiles.render(name, replay.kernel) ?? [] { print(l) }
+        }
     }
 }
