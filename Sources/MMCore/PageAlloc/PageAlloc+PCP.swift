@@ -68,7 +68,7 @@ extension Zone {
         }
         let pfn = pcp[cpu].lists[pindex].head
         mm.listDel(&pcp[cpu].lists[pindex], pfn, order: order)
-        mm.withPage(pfn) { $0.flags.remove(.pcp) }
+        mm.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
         pcp[cpu].count -= 1 << UInt64(order)
         return pfn
     }

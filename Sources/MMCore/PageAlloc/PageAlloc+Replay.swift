@@ -68,7 +68,7 @@ extension PageAllocator {
                     }
                 }
                 guard found else { return .notOnPCPList }
-                memmap.withPage(pfn) { $0.flags.remove(.pcp) }
+                memmap.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
             } else if !nodes[n].zones[z].takeBlock(pfn, order: order, &memmap) {
                 return .notOnPCPList
             }
