@@ -190,6 +190,10 @@ public struct KernelImage: Equatable, Sendable {
         let parts = [textSize, rodataSize, rwdataSize, initSize, bssSize, textRodataGapSize, rodataDataGapSize]
         if parts.contains(where: { $0 > 1 << 32 }) { return "a section is larger than 4 GiB" }
         if start >> 52 != 0 || end >> 52 != 0 || brkUsed > 1 << 32 { return "the image lies beyond 2^52" }
+        // KERNEL_IMAGE_SIZE: the image and its brk are mapped in one 1 GiB window.
+        if brkEnd > start + (1 << 30) || end > start + (1 << 30) {
+            return "the image and its brk area (\(hex(start))–\(hex(Swift.max(brkEnd, end)))) exceed KERNEL_IMAGE_SIZE (1 GiB)"
+        }
         if dataStart > reserveEnd { return "text and rodata (\(textSize >> 10)K, \(rodataSize >> 10)K) end past the brk area at \(hex(reserveEnd))" }
         if textRodataGapSize > rodataStart - start {
             return "the text/rodata gap (\(textRodataGapSize >> 10)K) is larger than text and its padding"
