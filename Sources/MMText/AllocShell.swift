@@ -50,16 +50,18 @@ struct Args {
 
     /// A small number (a CPU, a node, an order, an alignment): at most `limit`.
     func small(_ s: String, _ field: String, limit: Int) throws(InputError) -> Int {
-        let v = try number(s, field)
-        guard v <= UInt64(limit) else { throw bad(field, "\(v) is too large (at most \(limit))") }
-        return Int(v)
+        try bounded(try number(s, field), field, limit: limit)
     }
 
     /// `small` for the number after the word `name` (`dflt` without it).
     func smallOption(_ name: String, limit: Int, default dflt: Int = 0) throws(InputError) -> Int {
-        guard let i = words.firstIndex(of: name) else { return dflt }
-        guard i + 1 < words.count else { throw bad(name, "needs a value") }
-        return try small(words[i + 1], name, limit: limit)
+        guard let v = try option(name) else { return dflt }
+        return try bounded(v, name, limit: limit)
+    }
+
+    func bounded(_ v: UInt64, _ field: String, limit: Int) throws(InputError) -> Int {
+        guard v <= UInt64(limit) else { throw bad(field, "\(v) is too large (at most \(limit))") }
+        return Int(v)
     }
 }
 

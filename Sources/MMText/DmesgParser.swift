@@ -346,7 +346,7 @@ public struct DmesgParser {
             }
             if m.hasPrefix("Memory: ") {
                 pastMemoryLine = true
-                kernelSizes = try DmesgParser.kernelSizes(m, line: lineNo, fail: fail)
+                kernelSizes = try self.kernelSizes(m, line: lineNo)
                 continue
             }
             if m.hasPrefix("MEMBLOCK configuration:") {
@@ -455,15 +455,14 @@ public struct DmesgParser {
     /// accepts, in KiB: 4 GiB, far above any kernel, so that later sums cannot overflow.
     static let maxImagePartKB: UInt64 = 4 << 20
 
-    static func kernelSizes(_ m: Substring, line: Int, fail: (Int, String, String) -> InputError)
-        throws(InputError) -> (UInt64, UInt64, UInt64, UInt64, UInt64)? {
+    func kernelSizes(_ m: Substring, line: Int) throws(InputError) -> (UInt64, UInt64, UInt64, UInt64, UInt64)? {
         guard let open = m.firstIndex(of: "(") else { return nil }
         var sizes: [String: UInt64] = [:]
         for part in m[m.index(after: open)...].split(separator: ",") {
             let w = part.split(separator: " ")
             guard w.count >= 2, w[0].hasSuffix("K"), let k = UInt64(w[0].dropLast()) else { continue }
             let name = w[1...].joined(separator: " ")
-            if ["kernel code", "rwdata", "rodata", "init", "bss"].contains(name) && k > maxImagePartKB {
+            if ["kernel code", "rwdata", "rodata", "init", "bss"].contains(name) && k > DmesgParser.maxImagePartKB {
                 throw fail(line, "Memory", "\(k)K \(name) is larger than a kernel image part can be (at most 4 GiB)")
             }
             sizes[name] = k &* 1024

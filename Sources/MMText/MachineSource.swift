@@ -98,9 +98,9 @@ public struct MachineOptions: Sendable {
     }
 }
 
-/// A file's bytes, or an error that says what is wrong with it in one line: not there, a
-/// directory, unreadable, empty.
-public func readFile(_ path: String) throws(InputError) -> Data {
+/// A file opened for reading, or an error that says what is wrong with it in one line: not
+/// there, a directory, unreadable.
+public func openFile(_ path: String) throws(InputError) -> FileHandle {
     func fail(_ message: String) -> InputError { InputError(file: path, field: "(file)", message) }
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw fail("no such file") }
@@ -108,10 +108,18 @@ public func readFile(_ path: String) throws(InputError) -> Data {
     guard FileManager.default.isReadableFile(atPath: path), let handle = FileHandle(forReadingAtPath: path) else {
         throw fail("permission denied: the file cannot be read")
     }
+    return handle
+}
+
+/// A file's bytes: `openFile`'s errors, and one for an empty file.
+public func readFile(_ path: String) throws(InputError) -> Data {
+    let handle = try openFile(path)
     defer { try? handle.close() }
     let data: Data
-    do { data = try handle.readToEnd() ?? Data() } catch { throw fail("cannot read: \(error.localizedDescription)") }
-    guard !data.isEmpty else { throw fail("the file is empty") }
+    do { data = try handle.readToEnd() ?? Data() } catch {
+        throw InputError(file: path, field: "(file)", "cannot read: \(error.localizedDescription)")
+    }
+    guard !data.isEmpty else { throw InputError(file: path, field: "(file)", "the file is empty") }
     return data
 }
 

@@ -8,11 +8,19 @@ public enum TraceFile {
     /// Calls `body` with each line and its number.
     public static func forEachLine(_ path: String,
                                    _ body: (Substring, Int) throws(InputError) -> Void) throws(InputError) {
-        let probe = try readFile(path).prefix(2)    // (readFile also names a missing or empty file)
+        // The first two bytes say whether it is gzip'd; the rest is streamed, never read whole.
+        let file = try openFile(path)
+        let probe = file.readData(ofLength: 2)
+        guard !probe.isEmpty else {
+            try? file.close()
+            throw InputError(file: path, field: "(file)", "the file is empty")
+        }
         let gzipped = probe.count == 2 && probe.first == 0x1f && probe.last == 0x8b
         var process: Process? = nil
         let handle: FileHandle
+        var pending = Data()
         if gzipped {
+            try? file.close()
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["gzip", "-dc", path]
@@ -23,16 +31,13 @@ public enum TraceFile {
             process = p
             handle = pipe.fileHandleForReading
         } else {
-            guard let h = FileHandle(forReadingAtPath: path) else {
-                throw InputError(file: path, field: "(file)", "permission denied: the file cannot be read")
-            }
-            handle = h
+            handle = file
+            pending = probe
         }
         defer {
             process?.terminate()
             try? handle.close()
         }
-        var pending = Data()
         var lineNo = 0
         while true {
             let chunk = handle.readData(ofLength: 1 << 20)
@@ -76,11 +81,13 @@ public struct TraceSummary {
     public var objectsLive: Int { liveObjects.count }
     public var pagesLive: Int { livePages.count }
 
-    public mutating func add(_ line: Substring, number: Int) throws(InputError) {
+    /// Reads one line into the counts; returns its event, if it holds one.
+    @discardableResult
+    public mutating func add(_ line: Substring, number: Int) throws(InputError) -> TraceEvent? {
         lines = number
-        guard let e = try reader.read(line, line: number) else { return }
+        guard let e = try reader.read(line, line: number) else { return nil }
         if e.kind.isPageEvent {
-            guard let pfn = e.pfn else { return }
+            guard let pfn = e.pfn else { return e }
             if e.kind == .mmPageAlloc { pageAllocs += 1; livePages[pfn] = e.order ?? 0 }
             if e.kind.isFree {
                 pageFrees += 1
@@ -93,6 +100,7 @@ public struct TraceSummary {
                 if liveObjects.remove(ptr) == nil { objectFreesUntraced += 1 }
             }
         }
+        return e
     }
 
     /// The summary `kmemlab replay --summary` prints.

@@ -531,20 +531,17 @@ struct Replay: ParsableCommand {
             throw InputError(file: "(options)", field: "--summary",
                              "give --summary (read the trace) or --as-recorded (replay its page events)")
         }
-        if summary {
-            var s = TraceSummary(fileName: trace)
-            try TraceFile.forEachLine(trace) { (line, n) throws(InputError) in try s.add(line, number: n) }
-            for l in s.text { print(l) }
-        }
-        guard asRecorded else { return }
         for name in show where !ProcFiles.names.contains(name) {
             throw InputError(file: "(options)", field: "--show", "\"\(name)\": unknown (\(ProcFiles.names.joined(separator: ", ")))")
         }
-        var replay = TraceReplay(kernel: try bootForShell(machine, command: "replay"))
-        var reader = TraceReader(fileName: trace)
+        // One pass over the trace feeds the summary and the replay.
+        var s = TraceSummary(fileName: trace)
+        var replay = asRecorded ? TraceReplay(kernel: try bootForShell(machine, command: "replay")) : nil
         try TraceFile.forEachLine(trace) { (line, n) throws(InputError) in
-            if let e = try reader.read(line, line: n) { replay.apply(e) }
+            if let e = try s.add(line, number: n) { replay?.apply(e) }
         }
+        if summary { for l in s.text { print(l) } }
+        guard let replay else { return }
         for l in replay.text { print(l) }
         for name in show {
             print("==> \(name) <==")

@@ -303,9 +303,7 @@ public struct Kernel: Sendable {
             case "kernelcore", "movablecore":
                 // cmdline_parse_core(): a percentage over 100 trips its paranoid WARN_ON.
                 if let v = p.value, v != "mirror" {
-                    let bytes = Array(v.utf8)
-                    let (n, used) = simpleStrtoull(bytes[...])
-                    if used < bytes.count && bytes[used] == UInt8(ascii: "%") && n > 100 {
+                    if Kernel.parseCore(v).percent > 100 {
                         warnOnce(file: "mm/page_alloc.c", line: 8419, function: "cmdline_parse_core")
                     }
                 } else if p.value == nil {

@@ -208,6 +208,11 @@ extension Kernel {
     func coreOption(_ name: String) -> (pages: UInt64, percent: UInt64) {
         guard let v = commandLine.last(name), !v.isEmpty else { return (0, 0) }
         if name == "kernelcore" && v == "mirror" { return (0, 0) }
+        return Kernel.parseCore(v)
+    }
+
+    /// Linux: cmdline_parse_core(): a percentage of all memory ("50%"), else a size in bytes.
+    static func parseCore(_ v: String) -> (pages: UInt64, percent: UInt64) {
         let bytes = Array(v.utf8)
         let (n, used) = simpleStrtoull(bytes[...])
         if used < bytes.count && bytes[used] == UInt8(ascii: "%") { return (0, n) }

@@ -7,25 +7,26 @@
 @testable import MMCore
 import Testing
 
-/// A 64-page Normal zone on node 0, every page reserved (as after memmap_init), the first
-/// pageblock MOVABLE.
-private func smallWorld() -> (Zone, Memmap) {
+/// A Normal zone of `pages` pages on node 0 (64 unless a test asks for more), every page
+/// reserved (as after memmap_init), the first pageblock of type `mt`.
+func smallWorld(pages: UInt64 = 64, mt: MigrateType = .movable) -> (Zone, Memmap) {
     let slot = ZoneSlot(ZoneType.normal.rawValue)   // node 0: nid × 8 + zone
-    var mm = Memmap(endPfn: 64, zones: [(start: 0, end: 64, slot: slot)])
-    mm.setPageblockMigratetype(0, .movable)
+    var mm = Memmap(endPfn: pages, zones: [(start: 0, end: pages, slot: slot)])
+    mm.setPageblockMigratetype(0, mt)
     var z = Zone(type: .normal, nid: 0)
-    z.spannedPages = 64
-    z.presentPages = 64
-    z.managedPages = 64
+    z.spannedPages = pages
+    z.presentPages = pages
+    z.managedPages = pages
     z.pcp = [PerCPUPages()]
     return (z, mm)
 }
 
 /// Free pages as __free_pages_core() hands them over: descriptor cleared, then freed.
-private func release(_ z: inout Zone, _ mm: inout Memmap, _ pfns: some Sequence<UInt64>, order: Int = 0) {
+func release(_ z: inout Zone, _ mm: inout Memmap, _ pfns: some Sequence<UInt64>, order: Int = 0,
+             mt: MigrateType = .movable) {
     for pfn in pfns {
         mm.resetPages(pfn, count: 1 << UInt64(order))
-        z.freeOneBlock(pfn, order: order, mt: .movable, fpi: [], &mm)
+        z.freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
     }
 }
 

@@ -12,20 +12,10 @@ private let directMap: UInt64 = 0xffff_8880_0000_0000
 
 /// One node, one Normal zone of 256 pages, all free and UNMOVABLE, a pcp batch of 4.
 private func smallPageAllocator() -> PageAllocator {
-    let slot = ZoneSlot(ZoneType.normal.rawValue)
-    var mm = Memmap(endPfn: 256, zones: [(start: 0, end: 256, slot: slot)])
-    mm.setPageblockMigratetype(0, .unmovable)
-    var z = Zone(type: .normal, nid: 0)
-    z.spannedPages = 256
-    z.presentPages = 256
-    z.managedPages = 256
-    z.pcp = [PerCPUPages()]
+    var (z, mm) = smallWorld(pages: 256, mt: .unmovable)
     z.pagesetBatch = 4
     z.pagesetHigh = 64
-    for pfn in UInt64(0)..<256 {
-        mm.resetPages(pfn, count: 1)
-        z.freeOneBlock(pfn, order: 0, mt: .unmovable, fpi: [], &mm)
-    }
+    release(&z, &mm, 0..<256, mt: .unmovable)
     var node = PGData(nodeId: 0)
     node.nodeSpannedPages = 256
     node.nodePresentPages = 256
