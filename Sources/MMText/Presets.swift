@@ -127,12 +127,13 @@ public struct QEMUPreset: Sendable {
     /// The ACPI tables SeaBIOS lays out at the bottom of its reserved area, in the kernel's
     /// reservation order. Exact for the oracle's configurations except the DSDT, whose AML
     /// grows with the CPU and node count in a way modelled here only to within a few bytes
-    /// (≈86 bytes per CPU, 12 per node). They lie outside RAM, so only the memblock dump's
+    /// (≈86 bytes per CPU, and with NUMA 6 more per CPU for its _PXM method; exact on the
+    /// oracle's machines up to four CPUs on two nodes). They lie outside RAM, so only the memblock dump's
     /// reserved list can show the difference.
     func acpiTables(base: UInt64, sratEntries: Int) -> [ACPITable] {
         var dsdt: Int
         if type == .q35 { dsdt = 0x21f1 + 86 * (cpus - 4) } else { dsdt = cpus == 1 ? 0x19b6 : 0x1a09 + 86 * (cpus - 2) }
-        if !nodeSizes.isEmpty { dsdt += 12 * nodeSizes.count }
+        if !nodeSizes.isEmpty { dsdt += 6 * cpus }
         var tables: [ACPITable] = []
         var next = base
         func add(_ sig: String, _ len: Int) {

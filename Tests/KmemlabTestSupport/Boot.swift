@@ -16,3 +16,27 @@ public func bootPreset(_ cmdline: String, la57: Bool = false, seed: UInt64 = 0, 
     try k.boot()
     return k
 }
+
+extension Fixtures {
+    /// The QEMU preset a case's case.json describes (machine type, size, CPUs, NUMA nodes,
+    /// command line): the prediction made without reading its log.
+    public static func presetMachine(_ name: String) throws -> Machine {
+        let json = caseJSON(name)
+        let type: QEMUMachineType = (json["machine"] as? String) == "q35" ? .q35 : .pc
+        guard let memMiB = json["mem_mib"] as? Int, let smp = json["smp"] as? Int,
+              let cmdline = json["kernel_cmdline"] as? String else { throw PresetError.incomplete(name) }
+        var nodes: [UInt64] = []
+        if let numa = json["numa"] as? String, !numa.isEmpty {
+            for item in numa.split(separator: ",") {
+                guard let size = MachineOptions.parseSize(String(item.split(separator: ":").last ?? "")) else {
+                    throw PresetError.incomplete(name)
+                }
+                nodes.append(size)
+            }
+        }
+        return QEMUPreset(type: type, memBytes: UInt64(memMiB) << 20, cpus: smp, nodeSizes: nodes,
+                          commandLine: cmdline).machine()
+    }
+
+    public enum PresetError: Error { case incomplete(String) }
+}

@@ -74,7 +74,8 @@ public enum Fixtures {
     public static func setupArchLines(_ lines: [String]) -> [String] {
         let prefixes = ["memblock_", "MEMBLOCK configuration:", " memory", " reserved", "printk: log_buf_len",
                         "RAMDISK: ", "ACPI: Reserving ", "ACPI: SRAT: Node ", "NUMA: ", "No NUMA", "NUMA turned off",
-                        "Faking ", "NODE_DATA(", "    NODE_DATA(", "Initializing node"]
+                        "Faking ", "NODE_DATA(", "    NODE_DATA(", "Initializing node",
+                        "Reserving ", "crashkernel", "Cannot reserve "]
         var out: [String] = []
         var started = false
         for l in lines {

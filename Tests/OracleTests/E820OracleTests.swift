@@ -40,19 +40,8 @@ struct E820OracleTests {
 
     @Test("QEMU presets reproduce each case's map", arguments: Fixtures.caseNames)
     func preset(_ name: String) throws {
-        let json = Fixtures.caseJSON(name)
-        let type: QEMUMachineType = (json["machine"] as? String) == "q35" ? .q35 : .pc
-        let memMiB = try #require(json["mem_mib"] as? Int)
-        let smp = try #require(json["smp"] as? Int)
-        var nodes: [UInt64] = []
-        if let numa = json["numa"] as? String, !numa.isEmpty {
-            for item in numa.split(separator: ",") {
-                nodes.append(try #require(MachineOptions.parseSize(String(item.split(separator: ":")[1]))))
-            }
-        }
-        let cmdline = try #require(json["kernel_cmdline"] as? String)
-        let machine = QEMUPreset(type: type, memBytes: UInt64(memMiB) << 20, cpus: smp, nodeSizes: nodes,
-                                 commandLine: cmdline).machine()
+        let machine = try Fixtures.presetMachine(name)
+        let nodes = machine.numaMemory
         let path = Fixtures.casePath(name, "dmesg.txt")
         let text = Fixtures.text(path)
         let fromLog = try DmesgParser(fileName: path).parse(text)

@@ -97,6 +97,8 @@ public struct Kernel: Sendable {
     public var thpEnabled = false
     /// The swiotlb bounce buffer (base, bytes), when there is one.
     public var swiotlb: (base: PhysAddr, size: UInt64)?
+    /// The crash kernel's reservations (`crashkernel=`).
+    public var crashkernel = CrashkernelReservation()
     /// The per-cpu first chunk setup_per_cpu_areas() built.
     public var percpuFirstChunk: PcpuAllocInfo?
     /// Linux: nr_free_pages() just before mem_init_print_info() (the "Memory:" line's first figure).
@@ -211,6 +213,7 @@ public struct Kernel: Sendable {
         reserveInitrd()
         acpiReserveInitialTables()
         try initmemInit()
+        reserveCrashkernel()
         memblockFindDMAReserve()
         pagingInit()
         // acpi_boot_init(): its EFI (BGRT) e820 edits.

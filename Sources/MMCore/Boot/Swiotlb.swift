@@ -12,18 +12,27 @@ extension Kernel {
     static let ioTLBShift: UInt64 = 11
     static let ioTLBSegsize: UInt64 = 128
 
+    /// Linux: swiotlb_size_or_default() in slabs: 64 MiB, or `swiotlb=`'s first number rounded up
+    /// to a segment.
+    func swiotlbDefaultNslabs() -> UInt64 {
+        let option = commandLine.last("swiotlb") ?? ""
+        guard let first = option.split(separator: ",", omittingEmptySubsequences: false).first,
+              let v = UInt64(first) else { return (64 * SZ_1M) >> Kernel.ioTLBShift }
+        return roundUp(v, Kernel.ioTLBSegsize)
+    }
+
     /// Linux: pci_iommu_alloc() on bare metal: no IOMMU is modelled, so only swiotlb.
     mutating func pciIOMMUAlloc() {
         log.info("AGP: Checking aperture...")
         log.info("AGP: No AGP bridge found")
         let option = commandLine.last("swiotlb") ?? ""
         let parts = option.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        var nslabs: UInt64 = (64 * SZ_1M) >> Kernel.ioTLBShift
+        var nslabs = swiotlbDefaultNslabs()
         var nareas: UInt64 = 0
         var force = false, disable = false
         for (i, p) in parts.enumerated() {
             if let v = UInt64(p), i < 2 {
-                if i == 0 { nslabs = roundUp(v, Kernel.ioTLBSegsize) } else { nareas = v }
+                if i == 1 { nareas = v }
             } else if p == "force" { force = true } else if p == "noforce" { disable = true }
         }
         let enable = commandLine.last("iommu") != "off" && maxPossiblePfn.raw > (1 << (32 - pageShift))

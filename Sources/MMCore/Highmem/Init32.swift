@@ -230,6 +230,7 @@ extension Kernel {
         if let p = scratch.pendingPanic { throw .panic(p) }
         acpiReserveInitialTables()
         initmemInit32(&st)
+        reserveCrashkernel()
         zoneSizesInit32(&st)
         buildAllZonelists32(&st)
         try memInit32(&st)

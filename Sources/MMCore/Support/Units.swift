@@ -28,6 +28,15 @@ public struct Pfn: Hashable, Comparable, Sendable {
     @inlinable public static func < (a: Pfn, b: Pfn) -> Bool { a.raw < b.raw }
 }
 
+/// A physical range [start, start + size) (Linux: struct resource's start and end + 1).
+public struct PhysRange: Equatable, Sendable {
+    public var start: PhysAddr
+    public var size: UInt64
+    @inlinable public init(start: PhysAddr, size: UInt64) { self.start = start; self.size = size }
+    /// One past the last byte.
+    @inlinable public var end: PhysAddr { start &+ size }
+}
+
 @inlinable public func roundDown(_ x: UInt64, _ align: UInt64) -> UInt64 { x & ~(align &- 1) }
 @inlinable public func roundUp(_ x: UInt64, _ align: UInt64) -> UInt64 {
     (x &+ align &- 1) & ~(align &- 1)
