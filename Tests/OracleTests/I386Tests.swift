@@ -185,3 +185,32 @@ private func bootU400(_ arch: Arch = .i386PAE) throws -> Kernel {
         #expect(bar.contains("[.LLLLLLLLL") && bar.contains(".H"))
     }
 }
+
+/// Debian's own 6.1.192 i386 kernels booted under QEMU 7.2 with crashkernel= (see
+/// Tests/Fixtures/i386/README.md): the model, given only the QEMU preset and the command line,
+/// prints the same e820, lowmem/highmem, crash kernel and zone lines, and frees the same
+/// highmem the "Memory:" line reports.
+@Suite struct I386QEMUTests {
+    static let kinds = ["MB HIGHMEM available.", "MB LOWMEM available.", "low ram: 0 - ", "Zone ranges:", "  DMA ",
+                        "  Normal ", "  HighMem ", "Movable zone start", "Early memory node ranges", "  node ",
+                        "Initmem setup node", "pages in unavailable ranges", "Built 1 zonelists", "Initializing HighMem",
+                        "last_pfn = ", "BIOS-e820: ", "e820: update", "e820: remove", "for crashkernel ("]
+
+    @Test(arguments: [
+        ("qemu-pc-2g-686-pae-crashkernel.dmesg", Arch.i386PAE, UInt64(2) << 30, "crashkernel=64M", 1_195_912),
+        ("qemu-pc-3g-686-crashkernel-high.dmesg", Arch.i386, UInt64(3) << 30, "crashkernel=96M,high", 2_248_584),
+    ])
+    func presetMatchesLog(_ file: String, _ arch: Arch, _ mem: UInt64, _ crash: String, _ highmemK: Int) throws {
+        let real = Fixtures.messages(Fixtures.text(Fixtures.i386Path(file)))
+        let cmdline = "console=ttyS0 loglevel=8 memblock=debug no_hash_pointers log_buf_len=32M nokaslr " + crash
+        let k = try bootPreset(cmdline, mem: mem, arch: arch, quiet: false)
+        func relevant(_ l: String) -> Bool { Self.kinds.contains { l.contains($0) } }
+        let expected = real.filter(relevant), actual = k.log.lines.filter(relevant)
+        #expect(expected.count >= 25)
+        #expect(expected.contains { $0.hasPrefix("Reserving ") })
+        #expect(Fixtures.firstDifference(expected, actual) == nil, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+        // "Memory: …, NK highmem)": the pages set_highmem_pages_init() freed.
+        #expect(real.contains { $0.hasSuffix(" \(highmemK)K highmem)") })
+        #expect(Int(k.i386!.totalhighPages) * 4 == highmemK)
+    }
+}
