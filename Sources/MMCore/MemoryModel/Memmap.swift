@@ -21,8 +21,13 @@ public typealias ZoneSlot = UInt16
 public struct Memmap: Sendable {
     /// One past the highest pfn the memmap covers (max_pfn rounded up to a section).
     public private(set) var endPfn: UInt64 = 0
-    /// Per section: the page descriptors once materialised, else empty.
-    @usableFromInline var pages: [[PageDescriptor]] = []
+    /// Every materialised section's 32768 descriptors, one section after another in the order
+    /// they were materialised: one flat array, so that a descriptor write costs one uniqueness
+    /// check, not one for an outer and one for an inner array.
+    @usableFromInline var descs: [PageDescriptor] = []
+    /// Per section: which run of `descs` holds its descriptors (the run starts at ordinal ×
+    /// 32768), or −1 while it has none.
+    @usableFromInline var sectionBase: [Int32] = []
     /// Per max-order block (pfn >> 10): free as a whole order-10 block.
     @usableFromInline var maxFree: [UInt64] = []
     /// Per section: its chunk of explicit per-block values, or `noChunk`.
@@ -61,7 +66,7 @@ public struct Memmap: Sendable {
         let end = roundUp(endPfn, pagesPerSection)
         self.endPfn = end
         let nSections = Int(end / pagesPerSection)
-        pages = [[PageDescriptor]](repeating: [], count: nSections)
+        sectionBase = [Int32](repeating: -1, count: nSections)
         let nBlocks = Int(end / maxOrderNrPages)
         maxFree = [UInt64](repeating: 0, count: (nBlocks + 63) / 64)
         sectionChunk = [UInt32](repeating: Memmap.noChunk, count: nSections)
@@ -172,14 +177,22 @@ public struct Memmap: Sendable {
 
     /// Whether the section holding `pfn` has its descriptors.
     @inlinable public func isMaterialised(_ pfn: UInt64) -> Bool {
-        !pages[Int(pfn / pagesPerSection)].isEmpty
+        sectionBase[Int(pfn / pagesPerSection)] >= 0
+    }
+
+    /// The index in `descs` of `pfn`'s descriptor (its section must be materialised).
+    @inlinable func slot(_ pfn: UInt64) -> Int {
+        let base = sectionBase[Int(pfn / pagesPerSection)]
+        mmAssert(base >= 0, "descriptor of a section never materialised")
+        return Int(base) &<< 15 &+ Int(pfn % pagesPerSection)
     }
 
     /// The descriptor of `pfn` as it stands (a reserved page or a free max-order block's page
     /// in a section never touched).
     @inlinable public func page(_ pfn: UInt64) -> PageDescriptor {
         let s = Int(pfn / pagesPerSection)
-        if !pages[s].isEmpty { return pages[s][Int(pfn % pagesPerSection)] }
+        let base = sectionBase[s]
+        if base >= 0 { return descs[Int(base) &<< 15 &+ Int(pfn % pagesPerSection)] }
         var d = PageDescriptor()
         if !isMaxOrderFree(pfn & ~(maxOrderNrPages - 1)) { d.flags = .reserved }
         return d
@@ -188,8 +201,8 @@ public struct Memmap: Sendable {
     /// Runs `body` on the descriptor of `pfn`, materialising its section first.
     @inlinable public mutating func withPage<R>(_ pfn: UInt64, _ body: (inout PageDescriptor) -> R) -> R {
         let s = Int(pfn / pagesPerSection)
-        if pages[s].isEmpty { materialise(section: s) }
-        return body(&pages[s][Int(pfn % pagesPerSection)])
+        if sectionBase[s] < 0 { materialise(section: s) }
+        return body(&descs[Int(sectionBase[s]) &<< 15 &+ Int(pfn % pagesPerSection)])
     }
 
     /// Linux: the struct pages of a block going free, as __free_pages_core() and
@@ -206,23 +219,22 @@ public struct Memmap: Sendable {
     @usableFromInline mutating func materialise(section s: Int) {
         var reserved = PageDescriptor()
         reserved.flags = .reserved
-        var a = [PageDescriptor](repeating: reserved, count: Int(pagesPerSection))
+        let base = descs.count
+        descs.append(contentsOf: repeatElement(reserved, count: Int(pagesPerSection)))
         let first = UInt64(s) * pagesPerSection
         var b: UInt64 = 0
         while b < pagesPerSection {
             if isMaxOrderFree(first + b) {
-                for i in Int(b)..<Int(b + maxOrderNrPages) { a[i] = PageDescriptor() }
+                for i in Int(b)..<Int(b + maxOrderNrPages) { descs[base + i] = PageDescriptor() }
             }
             b += maxOrderNrPages
         }
-        pages[s] = a
+        sectionBase[s] = Int32(base >> 15)
     }
 
     /// How many sections have descriptors (the model's per-page host memory is this × 512 KiB).
     public var materialisedSections: Int {
-        var n = 0
-        for p in pages where !p.isEmpty { n += 1 }
-        return n
+        descs.count / Int(pagesPerSection)
     }
 
     // MARK: Max-order blocks
@@ -246,7 +258,7 @@ public struct Memmap: Sendable {
             let n = blockLink(pfn >> 10, next: true)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
         }
-        return pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].next
+        return descs[slot(pfn)].next
     }
 
     @inlinable func prev(_ pfn: UInt64, order: Int) -> UInt64 {
@@ -254,14 +266,14 @@ public struct Memmap: Sendable {
             let n = blockLink(pfn >> 10, next: false)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
         }
-        return pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].prev
+        return descs[slot(pfn)].prev
     }
 
     @inlinable mutating func setNext(_ pfn: UInt64, order: Int, _ v: UInt64) {
         if order == maxOrder - 1 {
             setBlockLink(pfn >> 10, next: true, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
-            pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].next = v
+            descs[slot(pfn)].next = v
         }
     }
 
@@ -269,7 +281,7 @@ public struct Memmap: Sendable {
         if order == maxOrder - 1 {
             setBlockLink(pfn >> 10, next: false, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
-            pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].prev = v
+            descs[slot(pfn)].prev = v
         }
     }
 

@@ -71,16 +71,15 @@ extension Memmap {
     @inlinable public func buddyOrder(_ pfn: UInt64) -> Int? {
         guard pfn < endPfn else { return nil }
         if pfn & (maxOrderNrPages - 1) == 0 && isMaxOrderFree(pfn) { return maxOrder - 1 }
-        let s = Int(pfn / pagesPerSection)
-        if pages[s].isEmpty { return nil }
-        let d = pages[s][Int(pfn % pagesPerSection)]
+        guard isMaterialised(pfn) else { return nil }
+        let d = descs[slot(pfn)]
         return d.flags.contains(.buddy) ? Int(d.order) : nil
     }
 
     /// The free list (migratetype) a free block is on.
     @inlinable func freeListType(_ pfn: UInt64, order: Int) -> MigrateType {
         if order == maxOrder - 1 { return blockListType(pfn >> 10) }
-        return MigrateType(stored: pages[Int(pfn / pagesPerSection)][Int(pfn % pagesPerSection)].migratetype)
+        return MigrateType(stored: descs[slot(pfn)].migratetype)
     }
 
     /// Linux: set_buddy_order() / rmv_page_order(), plus the list the block is on.
@@ -101,8 +100,7 @@ extension Memmap {
         if order == maxOrder - 1 {
             // The block's pages read as free only through its bit: give the section its
             // descriptors while they still do, or materialising later would mark them reserved.
-            let s = Int(pfn / pagesPerSection)
-            if pages[s].isEmpty { materialise(section: s) }
+            if !isMaterialised(pfn) { materialise(section: Int(pfn / pagesPerSection)) }
             setMaxOrderFree(pfn, false)
         } else {
             withPage(pfn) { d in d.flags.remove(.buddy); d.order = 0 }

@@ -7,10 +7,13 @@
 // Simplified: only pages somebody wrote hold host memory (4 KiB each); every other page reads as
 //        zeros, as freshly booted RAM on QEMU does.
 //
-// Layout: written pages are 512-word frames in one growing word array, found through a
-// pfn → frame table. SLUB's fast path reads and writes one aligned word per call, so a word
-// access is one hash lookup and one array access, with no copying and no reference counting.
-// Frames of zeroed pages are kept for reuse instead of being given back.
+// Layout: written pages are 512-word frames in one growing word array. A page finds its frame
+// through a two-level table, as a page table would: per 128 MiB section a run of 32768 entries
+// (made when the section is first written, found through a small section → run map and cached
+// for the last section used), each entry naming the page's frame or none. SLUB's fast path reads
+// and writes one aligned word per call and init_on_alloc zeroes every page it hands out, so a
+// page's lookup is an array access, not a hash. Frames of zeroed pages are kept for reuse
+// instead of being given back.
 //
 // Page tables are the exception to "written pages cost 4 KiB": a table that maps a contiguous
 // physical range (the direct map's PUD and PMD pages, the vmemmap's PMD pages) holds entries
@@ -19,7 +22,16 @@
 // machine's tables cost bytes, not gigabytes.
 
 public struct PhysMemory: Sendable {
-    @usableFromInline var frameOf: [UInt64: UInt32] = [:]
+    /// Per written section (pfn >> 15): its run of `entries`.
+    @usableFromInline var runOf: [UInt64: UInt32] = [:]
+    /// Per page of a written section: 0 (never written, reads as zeros), frame + 1, or
+    /// `linearTag` + the index of its linear frame.
+    @usableFromInline var entries: [UInt32] = []
+    /// The last section looked up for writing and where its run starts.
+    @usableFromInline var lastSection: UInt64 = .max
+    @usableFromInline var lastRun = 0
+    /// How many pages hold written data (real or linear frames).
+    @usableFromInline var frameCount = 0
     @usableFromInline var words: [UInt64] = []
     @usableFromInline var spareFrames: [UInt32] = []
     /// Written frames per max-order block (pfn >> 10), so that zeroing a large block that was
@@ -29,12 +41,14 @@ public struct PhysMemory: Sendable {
     /// and this answers "nothing written there" without hashing.
     @usableFromInline var blockWritten = Bitset()
     /// The last page written or looked up for writing, and its first word: SLUB touches the
-    /// same page over and over, and this saves the hash lookup.
+    /// same page over and over, and this saves the lookup.
     @usableFromInline var lastPfn: UInt64 = .max
     @usableFromInline var lastBase = 0
 
     @usableFromInline static let wordsPerPage = Int(pageSize) / 8
-    /// frameOf values from here up name linear frames (index = value − linearTag).
+    @usableFromInline static let sectionShift: UInt64 = 15
+    @usableFromInline static let entriesPerRun = 1 << 15
+    /// Entries from here up name linear frames (index = entry − linearTag).
     @usableFromInline static let linearTag: UInt32 = 0x8000_0000
     @usableFromInline var linear: [LinearFrame] = []
     @usableFromInline var spareLinear: [UInt32] = []
@@ -53,26 +67,80 @@ public struct PhysMemory: Sendable {
     public init() {}
 
     /// How many pages hold written data.
-    public var writtenPages: Int { frameOf.count }
+    public var writtenPages: Int { frameCount }
+
+    // MARK: The frame table
+
+    /// The entry of `pfn` (0 when its page was never written).
+    @inline(__always)
+    @inlinable func entry(_ pfn: UInt64) -> UInt32 {
+        let section = pfn >> PhysMemory.sectionShift
+        let offset = Int(pfn & UInt64(PhysMemory.entriesPerRun - 1))
+        if section == lastSection { return entries[lastRun &+ offset] }
+        guard let run = runOf[section] else { return 0 }
+        return entries[Int(run) << PhysMemory.sectionShift &+ offset]
+    }
+
+    /// Where `pfn`'s entry is in `entries`, making its section's run when `create`; nil when
+    /// the section has none and `create` is false.
+    @inline(__always)
+    @inlinable mutating func entryIndex(_ pfn: UInt64, create: Bool) -> Int? {
+        let section = pfn >> PhysMemory.sectionShift
+        let offset = Int(pfn & UInt64(PhysMemory.entriesPerRun - 1))
+        if section == lastSection { return lastRun &+ offset }
+        if let run = runOf[section] {
+            lastSection = section; lastRun = Int(run) << PhysMemory.sectionShift
+            return lastRun &+ offset
+        }
+        guard create else { return nil }
+        let run = entries.count >> PhysMemory.sectionShift
+        entries.append(contentsOf: repeatElement(0, count: PhysMemory.entriesPerRun))
+        runOf[section] = UInt32(run)
+        lastSection = section; lastRun = run << PhysMemory.sectionShift
+        return lastRun &+ offset
+    }
+
+    /// Sets `pfn`'s entry (0 clears it), keeping the per-block counts.
+    @inlinable mutating func setEntry(_ pfn: UInt64, _ value: UInt32) {
+        guard let i = entryIndex(pfn, create: value != 0) else { return }
+        let old = entries[i]
+        entries[i] = value
+        if old == 0 && value != 0 {
+            frameCount += 1
+            framesInBlock[pfn >> 10, default: 0] += 1
+            blockWritten.insert(pfn >> 10)
+        } else if old != 0 && value == 0 {
+            frameCount -= 1
+            let n = (framesInBlock[pfn >> 10] ?? 1) - 1
+            framesInBlock[pfn >> 10] = n == 0 ? nil : n
+            if n == 0 { blockWritten.remove(pfn >> 10) }
+        }
+    }
+
+    /// Gives a page's frame back for reuse.
+    @inlinable mutating func release(_ e: UInt32) {
+        if e >= PhysMemory.linearTag { spareLinear.append(e - PhysMemory.linearTag) } else { spareFrames.append(e - 1) }
+    }
 
     /// Zeroes `count` pages from `pfn`.
     @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
-        if frameOf.isEmpty { return }
+        if frameCount == 0 { return }
         var p = pfn
         let end = pfn + count
         while p < end {
             let block = p >> 10
             let blockEnd = Swift.min(end, (block + 1) << 10)
-            if blockWritten.contains(block) {
+            if blockWritten.contains(block), let first = entryIndex(p, create: false) {
+                // A max-order block lies inside one section: its entries are consecutive.
                 var removed: UInt32 = 0
-                for q in p..<blockEnd {
-                    if let f = frameOf.removeValue(forKey: q) {
-                        if f >= PhysMemory.linearTag { spareLinear.append(f - PhysMemory.linearTag) } else { spareFrames.append(f) }
-                        removed += 1
-                    }
+                for i in first..<(first + Int(blockEnd - p)) where entries[i] != 0 {
+                    release(entries[i])
+                    entries[i] = 0
+                    removed += 1
                 }
                 if removed > 0 {
                     lastPfn = .max
+                    frameCount -= Int(removed)
                     let n = (framesInBlock[block] ?? removed) - removed
                     framesInBlock[block] = n == 0 ? nil : n
                     if n == 0 { blockWritten.remove(block) }
@@ -82,20 +150,20 @@ public struct PhysMemory: Sendable {
         }
     }
 
-    /// The frame holding `pfn`, made (zeroed) when `create` and it has none.
+    /// The frame holding `pfn`, made (zeroed, or from its linear pattern) when it has none.
     @inline(__always)
     @inlinable mutating func frame(_ pfn: UInt64) -> Int {
         if pfn == lastPfn { return lastBase / PhysMemory.wordsPerPage }
+        let e = entry(pfn)
+        if e != 0 && e < PhysMemory.linearTag {
+            lastPfn = pfn; lastBase = Int(e - 1) * PhysMemory.wordsPerPage
+            return Int(e - 1)
+        }
         var pattern: LinearFrame?
-        if let f = frameOf[pfn] {
-            if f < PhysMemory.linearTag {
-                lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
-                return Int(f)
-            }
-            pattern = linear[Int(f - PhysMemory.linearTag)]
-            spareLinear.append(f - PhysMemory.linearTag)
-            frameOf[pfn] = nil
-            framesInBlock[pfn >> 10, default: 1] -= 1
+        if e >= PhysMemory.linearTag {
+            pattern = linear[Int(e - PhysMemory.linearTag)]
+            spareLinear.append(e - PhysMemory.linearTag)
+            setEntry(pfn, 0)
         }
         let f: UInt32
         if let s = spareFrames.popLast() {
@@ -106,9 +174,7 @@ public struct PhysMemory: Sendable {
             f = UInt32(words.count / PhysMemory.wordsPerPage)
             words.append(contentsOf: repeatElement(0, count: PhysMemory.wordsPerPage))
         }
-        frameOf[pfn] = f
-        framesInBlock[pfn >> 10, default: 0] += 1
-        blockWritten.insert(pfn >> 10)
+        setEntry(pfn, f + 1)
         lastPfn = pfn; lastBase = Int(f) * PhysMemory.wordsPerPage
         if let p = pattern {
             for i in p.from..<p.to { words[lastBase + i] = p.word(i) }
@@ -119,8 +185,9 @@ public struct PhysMemory: Sendable {
     /// The pattern of a linear frame (see the file comment), or nil for any other page: lets a
     /// page-table walk take a whole table of evenly spaced entries in one step.
     public func linearPattern(_ pfn: UInt64) -> (from: Int, to: Int, first: UInt64, step: UInt64)? {
-        guard let f = frameOf[pfn], f >= PhysMemory.linearTag else { return nil }
-        let l = linear[Int(f - PhysMemory.linearTag)]
+        let e = entry(pfn)
+        guard e >= PhysMemory.linearTag else { return nil }
+        let l = linear[Int(e - PhysMemory.linearTag)]
         return (l.from, l.to, l.first, l.step)
     }
 
@@ -128,8 +195,9 @@ public struct PhysMemory: Sendable {
     /// linear frame when the page is empty or the run extends its pattern at either end.
     public mutating func writeRun(_ pfn: UInt64, index: Int, count: Int, first: UInt64, step: UInt64) {
         guard count > 0 else { return }
-        if let f = frameOf[pfn], f >= PhysMemory.linearTag {
-            let li = Int(f - PhysMemory.linearTag)
+        let e = entry(pfn)
+        if e >= PhysMemory.linearTag {
+            let li = Int(e - PhysMemory.linearTag)
             var l = linear[li]
             let last = first &+ UInt64(count - 1) &* step
             if step == l.step && index == l.to && first == l.word(l.to - 1) &+ step {
@@ -139,13 +207,11 @@ public struct PhysMemory: Sendable {
                 l.from = index; l.first = first; linear[li] = l; return
             }
             if step == l.step && index >= l.from && index + count <= l.to && l.word(index) == first { return }
-        } else if frameOf[pfn] == nil && (first != 0 || step != 0) {
+        } else if e == 0 && (first != 0 || step != 0) {
             let l = LinearFrame(from: index, to: index + count, first: first, step: step)
             let li: UInt32
             if let s = spareLinear.popLast() { li = s; linear[Int(s)] = l } else { li = UInt32(linear.count); linear.append(l) }
-            frameOf[pfn] = PhysMemory.linearTag + li
-            framesInBlock[pfn >> 10, default: 0] += 1
-            blockWritten.insert(pfn >> 10)
+            setEntry(pfn, PhysMemory.linearTag + li)
             return
         }
         for i in 0..<count {
@@ -157,10 +223,11 @@ public struct PhysMemory: Sendable {
     @inline(__always)
     @inlinable public func readWord(_ addr: PhysAddr) -> UInt64 {
         if addr >> pageShift == lastPfn { return words[lastBase + Int((addr & (pageSize - 1)) >> 3)] }
-        guard let f = frameOf[addr >> pageShift] else { return 0 }
+        let e = entry(addr >> pageShift)
+        if e == 0 { return 0 }
         let i = Int((addr & (pageSize - 1)) >> 3)
-        if f >= PhysMemory.linearTag { return linear[Int(f - PhysMemory.linearTag)].word(i) }
-        return words[Int(f) * PhysMemory.wordsPerPage + i]
+        if e >= PhysMemory.linearTag { return linear[Int(e - PhysMemory.linearTag)].word(i) }
+        return words[Int(e - 1) * PhysMemory.wordsPerPage + i]
     }
 
     /// Writes the aligned 64-bit word at `addr`.
@@ -171,7 +238,7 @@ public struct PhysMemory: Sendable {
             words[lastBase + Int((addr & (pageSize - 1)) >> 3)] = value
             return
         }
-        if value == 0 && pfn != lastPfn && frameOf[pfn] == nil { return }
+        if value == 0 && entry(pfn) == 0 { return }
         let f = frame(pfn)
         words[f * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)] = value
     }
@@ -184,7 +251,7 @@ public struct PhysMemory: Sendable {
     /// Writes one byte.
     @inlinable public mutating func write(_ addr: PhysAddr, _ byte: UInt8) {
         let pfn = addr >> pageShift
-        if byte == 0 && pfn != lastPfn && frameOf[pfn] == nil { return }
+        if byte == 0 && pfn != lastPfn && entry(pfn) == 0 { return }
         let i = frame(pfn) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)
         let shift = (addr & 7) * 8
         words[i] = (words[i] & ~(0xff << shift)) | (UInt64(byte) << shift)
@@ -212,7 +279,7 @@ public struct PhysMemory: Sendable {
             if a & 7 == 0 && end - a >= 8 {
                 let pageEnd = Swift.min(end, (a | (pageSize - 1)) + 1)
                 let pfn = a >> pageShift
-                if byte == 0 && pfn != lastPfn && frameOf[pfn] == nil { a = pageEnd; continue }
+                if byte == 0 && pfn != lastPfn && entry(pfn) == 0 { a = pageEnd; continue }
                 let first = frame(pfn) * PhysMemory.wordsPerPage + Int((a & (pageSize - 1)) >> 3)
                 let count = Int((pageEnd - a) >> 3)
                 words.withUnsafeMutableBufferPointer { w in
