@@ -76,7 +76,7 @@ extension Kernel {
                 }
             }
             for i in nodes[n].zones.indices {
-                nodes[n].zones[i].pcp = [PerCPUPages](repeating: PerCPUPages(), count: nrCPUIds)
+                nodes[n].zones[i].setupPagesets(cpus: nrCPUIds)
             }
         }
     }

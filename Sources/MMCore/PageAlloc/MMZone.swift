@@ -73,8 +73,21 @@ public struct Zone: Equatable, Sendable {
     public var boostFactor: UInt64 = 15000
     /// Linux: ZONE_BOOSTED_WATERMARK.
     public var boostedWatermark = false
-    /// Linux: zone->per_cpu_pageset, one per possible CPU.
+    /// Linux: zone->per_cpu_pageset, one per possible CPU (its count and free factor).
     public var pcp: [PerCPUPages] = []
+    /// The per-cpu pagesets' lists (Linux: per_cpu_pages.lists), every CPU's in one flat array
+    /// sized at boot: CPU c's list p is at c × NR_PCP_LISTS + p (`pcpIndex`). The hot path
+    /// indexes one array instead of a CPU's array of lists.
+    public var pcpLists: [FreeList] = []
+
+    /// Where CPU `cpu`'s pcp list `pindex` is in `pcpLists`.
+    @inlinable public static func pcpIndex(_ cpu: Int, _ pindex: Int) -> Int { cpu &* nrPCPLists &+ pindex }
+
+    /// Gives the zone a pageset per CPU, all lists empty (Linux: setup_zone_pageset()).
+    public mutating func setupPagesets(cpus: Int) {
+        pcp = [PerCPUPages](repeating: PerCPUPages(), count: cpus)
+        pcpLists = [FreeList](repeating: FreeList(), count: cpus * nrPCPLists)
+    }
 
     public init(type: ZoneType, nid: Int32) { self.type = type; self.nid = nid }
 

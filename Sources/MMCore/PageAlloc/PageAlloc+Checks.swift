@@ -72,7 +72,8 @@ extension PageAllocator {
                 if pages != z.freePages { return "node \(node.nodeId) zone \(z.type.name): NR_FREE_PAGES \(z.freePages) but lists hold \(pages)" }
                 for (cpu, pcp) in z.pcp.enumerated() {
                     var count: UInt64 = 0
-                    for (i, l) in pcp.lists.enumerated() {
+                    for i in 0..<nrPCPLists {
+                        let l = z.pcpLists[Zone.pcpIndex(cpu, i)]
                         let o = pindexToOrder(i)
                         if let e = walk(l, order: o, check: { p in
                             memmap.page(p).flags.contains(.pcp) ? nil : "pfn \(p) on a pcp list lacks the pcp mark"

@@ -23,7 +23,6 @@ public struct PerCPUPages: Sendable, Equatable {
     /// Pages (not blocks) on the lists.
     public var count: UInt64 = 0
     public var freeFactor: UInt8 = 0
-    public var lists = [FreeList](repeating: FreeList(), count: nrPCPLists)
     public init() {}
 }
 
@@ -50,14 +49,14 @@ extension Zone {
                                                      _ mm: inout Memmap, _ l: inout L) -> UInt64? {
         pcp[cpu].freeFactor >>= 1
         let pindex = orderToPindex(mt, order)
-        if pcp[cpu].lists[pindex].isEmpty {
+        if pcpLists[Zone.pcpIndex(cpu, pindex)].isEmpty {
             var batch = pagesetBatch
             if batch > 1 { batch = Swift.max(batch >> UInt64(order), 2) }
             var got = 0
             for _ in 0..<batch {
                 guard let (pfn, listMT) = rmqueue(order: order, mt: mt, flags: flags, &mm, &l) else { break }
                 mm.withPage(pfn) { d in d.migratetype = listMT.rawValue; d.flags.insert(.pcp) }
-                mm.listAddTail(&pcp[cpu].lists[pindex], pfn, order: order)
+                mm.listAddTail(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
                 got += 1
             }
             pcp[cpu].count += UInt64(got) << UInt64(order)
@@ -66,8 +65,8 @@ extension Zone {
         } else {
             l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: mt))
         }
-        let pfn = pcp[cpu].lists[pindex].head
-        mm.listDel(&pcp[cpu].lists[pindex], pfn, order: order)
+        let pfn = pcpLists[Zone.pcpIndex(cpu, pindex)].head
+        mm.listDel(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
         mm.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
         pcp[cpu].count -= 1 << UInt64(order)
         return pfn
@@ -86,7 +85,7 @@ extension Zone {
         let pcpMT = mt.isPCPType ? mt : MigrateType.movable
         mm.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
         let pindex = orderToPindex(pcpMT, order)
-        mm.listAddHead(&pcp[cpu].lists[pindex], pfn, order: order)
+        mm.listAddHead(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
         pcp[cpu].count += 1 << UInt64(order)
         l.pageAlloc(.pcpFree(zone: slot, cpu: cpu, pfn: pfn, order: order, migratetype: mt))
         let freeHigh = pcp[cpu].freeFactor != 0 && order != 0 && order <= pageAllocCostlyOrder
@@ -119,20 +118,20 @@ extension Zone {
             while true {
                 p += 1
                 if p > maxP { p = minP }
-                if !pcp[cpu].lists[p].isEmpty { break }
+                if !pcpLists[Zone.pcpIndex(cpu, p)].isEmpty { break }
                 if p == maxP { maxP -= 1 }
                 if p == minP { minP += 1 }
             }
             let order = pindexToOrder(p)
             repeat {
-                let pfn = pcp[cpu].lists[p].tail
-                mm.listDel(&pcp[cpu].lists[p], pfn, order: order)
+                let pfn = pcpLists[Zone.pcpIndex(cpu, p)].tail
+                mm.listDel(&pcpLists[Zone.pcpIndex(cpu, p)], pfn, order: order)
                 let mt = mm.withPage(pfn) { d -> MigrateType in d.flags.remove(.pcp); return MigrateType(stored: d.migratetype) }
                 count -= 1 << Int64(order)
                 pcp[cpu].count -= 1 << UInt64(order)
                 freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
                 freed += 1 << order
-            } while count > 0 && !pcp[cpu].lists[p].isEmpty
+            } while count > 0 && !pcpLists[Zone.pcpIndex(cpu, p)].isEmpty
         }
         l.pageAlloc(.pcpDrain(zone: slot, cpu: cpu, pages: freed))
     }

@@ -37,7 +37,7 @@ extension PageAllocator {
         guard nodes[n].zones[z].takeBlock(pfn, order: order, &memmap) else { return .notFree }
         if percpuRefill && pcpAllowedOrder(order) {
             memmap.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
-            memmap.listAddTail(&nodes[n].zones[z].pcp[cpu].lists[orderToPindex(mt, order)], pfn, order: order)
+            memmap.listAddTail(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, orderToPindex(mt, order))], pfn, order: order)
             nodes[n].zones[z].pcp[cpu].count += 1 << UInt64(order)
         }
         return nil
@@ -57,13 +57,13 @@ extension PageAllocator {
                 let pindex = orderToPindex(MigrateType(stored: d.migratetype), order)
                 var found = false
                 for c in nodes[n].zones[z].pcp.indices where !found {
-                    var p = nodes[n].zones[z].pcp[c].lists[pindex].head
+                    var p = nodes[n].zones[z].pcpLists[Zone.pcpIndex(c, pindex)].head
                     while p != PageDescriptor.nilLink {
                         if p == pfn { found = true; break }
                         p = memmap.next(p, order: order)
                     }
                     if found {
-                        memmap.listDel(&nodes[n].zones[z].pcp[c].lists[pindex], pfn, order: order)
+                        memmap.listDel(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(c, pindex)], pfn, order: order)
                         nodes[n].zones[z].pcp[c].count -= 1 << UInt64(order)
                     }
                 }

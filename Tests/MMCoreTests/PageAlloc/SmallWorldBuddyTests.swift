@@ -17,7 +17,7 @@ func smallWorld(pages: UInt64 = 64, mt: MigrateType = .movable) -> (Zone, Memmap
     z.spannedPages = pages
     z.presentPages = pages
     z.managedPages = pages
-    z.pcp = [PerCPUPages()]
+    z.setupPagesets(cpus: 1)
     return (z, mm)
 }
 
