@@ -28,10 +28,12 @@ let package = Package(
             swiftSettings: [.define("MMCORE_CHECKS", .when(configuration: .debug))]
         ),
         .target(name: "MMText", dependencies: ["MMCore"]),
+        // The explorer's views: the page map, the machine as JSON, the self-contained report.
+        .target(name: "MMExplorer", dependencies: ["MMCore", "MMText"]),
         .executableTarget(
             name: "kmemlab",
             dependencies: [
-                "MMCore", "MMText",
+                "MMCore", "MMText", "MMExplorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,5 +41,8 @@ let package = Package(
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
         .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
         .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
+        // zlib, to decode the browser test's screenshots.
+        .systemLibrary(name: "CZlib", path: "Tests/CZlib"),
+        .testTarget(name: "ExplorerTests", dependencies: ["MMCore", "MMText", "MMExplorer", "KmemlabTestSupport", "CZlib"]),
     ]
 )

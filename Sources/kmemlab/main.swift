@@ -4,12 +4,13 @@ import ArgumentParser
 import Foundation
 import MMCore
 import MMText
+import MMExplorer
 
 struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Replay.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Replay.self, ReportCommand.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -547,5 +548,39 @@ struct Replay: ParsableCommand {
             print("==> \(name) <==")
             for l in ProcFiles.render(name, replay.kernel) ?? [] { print(l) }
         }
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Boot a machine and write its memory as one self-contained HTML page.",
+        discussion: """
+        The page shows physical memory page by page along a Hilbert curve (coloured
+        by what each page is, its zone, node or pageblock migratetype), the zones
+        and their watermarks, the buddy lists, the slab caches, the firmware map and
+        memblock, the virtual layout and the boot log. It needs no server and no
+        network: open it from disk, or send it to someone.
+
+        Examples:
+          kmemlab report --html machine.html
+          kmemlab report --html numa.html --preset qemu-q35 --mem 8G --smp 4 --numa 0:4G,1:4G
+          kmemlab report --html nb01.html --from-dmesg Tests/Fixtures/oracle/hardware/nb-01-6.1.txt
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Option(help: ArgumentHelp("Where to write the page.", valueName: "file"))
+    var html: String
+
+    func run() throws {
+        let kernel = try bootForShell(machine, command: "report")
+        let title = kernel.machine.name
+        do {
+            try Report.html(kernel, title: title).write(toFile: html, atomically: true, encoding: .utf8)
+        } catch {
+            throw InputError(file: html, field: "--html", "cannot write: \(error.localizedDescription)")
+        }
+        note("wrote \(html)")
     }
 }

@@ -109,7 +109,7 @@ extension Memmap {
 }
 
 extension Zone {
-    @inlinable static func listIndex(_ order: Int, _ mt: MigrateType) -> Int { order * migrateTypes + mt.index }
+    @inlinable public static func listIndex(_ order: Int, _ mt: MigrateType) -> Int { order * migrateTypes + mt.index }
 
     /// Linux: add_to_free_list() / add_to_free_list_tail().
     @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Int, mt: MigrateType, tail: Bool, _ mm: inout Memmap) {

@@ -1,0 +1,244 @@
+// The explorer's page: HTML, CSS and one hand-written script, no library, no network.
+//
+// The script reads the machine's JSON from a <script type="application/json"> element (the
+// report inlines it; the server will too) and draws every view: the page map on a canvas along
+// a Hilbert curve, the zones with their watermarks, the buddy lists as stacked bars, the slab
+// caches as a sortable table, the firmware map and memblock to scale, the virtual layout and
+// the boot log. When it is done it sets data-ready="1" on <body> (the browser test waits for it).
+
+public enum ExplorerAssets {
+    public static func page(title: String, dataScript: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <title>\(escape(title)) — kmemlab</title>
+        <style>\(css)</style>
+        </head>
+        <body>
+        <header><h1>kmemlab</h1><div id="summary"></div></header>
+        <nav>
+          <a href="#map-view">Page map</a> <a href="#zones-view">Zones</a> <a href="#buddy-view">Buddy</a>
+          <a href="#slab-view">Slab</a> <a href="#firmware-view">Firmware &amp; memblock</a>
+          <a href="#layout-view">Virtual layout</a> <a href="#log-view">Boot log</a>
+        </nav>
+        <section id="map-view"><h2>Physical memory, page by page</h2>
+          <p class="note">Every page in pfn order along a Hilbert curve: each aligned block of 4<sup>k</sup> pages is a
+          square. <span id="map-scale"></span> Click a cell to see what it holds.</p>
+          <div class="controls">Colour by
+            <select id="colour-by"><option value="kind">what the page is</option><option value="zone">zone</option>
+            <option value="node">node</option><option value="migratetype">pageblock migratetype</option></select>
+            Zoom <select id="zoom"><option>1</option><option>2</option><option>4</option><option>8</option></select>
+          </div>
+          <div class="mapbox"><div id="map-scroll"><canvas id="page-map"></canvas></div>
+            <div><div id="legend"></div><div id="cell-info">Click the map.</div></div></div>
+        </section>
+        <section id="zones-view"><h2>Zones</h2><p class="note">Free pages against the watermarks (min, low, high);
+          protection is lowmem_reserve, the pages an allocation for a higher zone must leave here.</p>
+          <div id="zones"></div></section>
+        <section id="buddy-view"><h2>The buddy allocator</h2><p class="note">Free blocks per order, stacked by the
+          migratetype list they are on (as /proc/pagetypeinfo counts them).</p><div id="buddy"></div></section>
+        <section id="slab-view"><h2>Slab caches</h2><p class="note">As /proc/slabinfo; click a column to sort.</p>
+          <div id="slab"></div></section>
+        <section id="firmware-view"><h2>The firmware's map and memblock</h2><div id="firmware"></div></section>
+        <section id="layout-view"><h2>The kernel's virtual memory map</h2><pre id="layout"></pre></section>
+        <section id="log-view"><h2>Boot log</h2><details><summary>Show the boot log</summary><pre id="log"></pre></details></section>
+        <footer id="status">loading</footer>
+        \(dataScript)
+        <script>\(script)</script>
+        </body>
+        </html>
+
+        """
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    static let css = """
+    body{font:14px/1.4 system-ui,sans-serif;margin:0 1.5em 2em;color:#222;background:#fafafa}
+    header h1{margin:.4em 0 0;font-size:1.4em} #summary{color:#444}
+    nav{position:sticky;top:0;background:#fafafa;padding:.4em 0;border-bottom:1px solid #ddd;z-index:2}
+    nav a{margin-right:1em;color:#1f5fa8;text-decoration:none}
+    section{margin-top:1.5em} h2{font-size:1.15em;margin:.2em 0} .note{color:#555;margin:.2em 0 .6em}
+    .mapbox{display:flex;gap:1.5em;align-items:flex-start}
+    #map-scroll{width:768px;height:768px;overflow:auto;border:1px solid #ccc;background:#111}
+    #page-map{image-rendering:pixelated;display:block;cursor:crosshair}
+    #legend div{display:flex;align-items:center;gap:.4em;font-size:12px}
+    #legend span.sw{display:inline-block;width:12px;height:12px;border:1px solid #999}
+    #cell-info{margin-top:1em;font-family:ui-monospace,monospace;font-size:12px;white-space:pre;min-width:22em}
+    table{border-collapse:collapse;font-size:12px;margin:.3em 0 1em} td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
+    th{background:#eee;cursor:pointer} td.l,th.l{text-align:left}
+    pre{background:#fff;border:1px solid #ddd;padding:.6em;overflow:auto;font-size:12px;max-height:40em}
+    .bar{display:block} footer{margin-top:2em;color:#888}
+    """
+
+    static let script = #"""
+    "use strict";
+    const D = JSON.parse(document.getElementById("machine-data").textContent);
+    const $ = id => document.getElementById(id);
+    const el = (tag, attrs, ...kids) => { const e = document.createElement(tag);
+      for (const k in attrs || {}) e.setAttribute(k, attrs[k]); for (const c of kids) e.append(c); return e; };
+    const b64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
+    const hex = n => "0x" + n.toString(16);
+    const kib = pages => (pages * 4).toLocaleString("en") + " KiB";
+    const MAP = { kind: b64(D.map.kind), mixed: b64(D.map.mixed), zone: b64(D.map.zone),
+                  node: b64(D.map.node), migratetype: b64(D.map.migratetype) };
+    const kindById = {}; for (const k of D.kinds) kindById[k.id] = k;
+
+    // The Hilbert curve: cell d of a side × side square as [x, y], and back.
+    function d2xy(side, d) { let x = 0, y = 0, t = d;
+      for (let s = 1; s < side; s *= 2) { const rx = 1 & (t >> 1), ry = 1 & (t ^ rx);
+        if (ry === 0) { if (rx === 1) { x = s - 1 - x; y = s - 1 - y; } const tmp = x; x = y; y = tmp; }
+        x += s * rx; y += s * ry; t >>= 2; } return [x, y]; }
+    function xy2d(side, x, y) { let d = 0;
+      for (let s = side >> 1; s > 0; s >>= 1) { const rx = (x & s) > 0 ? 1 : 0, ry = (y & s) > 0 ? 1 : 0;
+        d += s * s * ((3 * rx) ^ ry);
+        if (ry === 0) { if (rx === 1) { x = side - 1 - x; y = side - 1 - y; } const tmp = x; x = y; y = tmp; } }
+      return d; }
+
+    function rgb(c) { return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)]; }
+    function colourOf(mode, i) {
+      if (mode === "kind") return (kindById[MAP.kind[i]] || kindById[0]).color;
+      if (mode === "zone") return D.zoneColors[MAP.zone[i]] || "#000000";
+      if (mode === "node") return D.nodeColors[MAP.node[i] % D.nodeColors.length] || "#000000";
+      const mt = MAP.migratetype[i]; return mt === 255 ? "#1b1b1b" : D.migratetypeColors[mt];
+    }
+
+    function drawMap() {
+      const mode = $("colour-by").value, side = D.map.side, n = MAP.kind.length;
+      const c = $("page-map"); c.width = side; c.height = side;
+      const zoom = +$("zoom").value, px = Math.max(1, Math.floor(768 / side)) * zoom;
+      c.style.width = c.style.height = (side * px) + "px";
+      const ctx = c.getContext("2d"), img = ctx.createImageData(side, side), cache = {};
+      for (let i = 0; i < side * side; i++) { const [x, y] = d2xy(side, i), o = (y * side + x) * 4;
+        if (i >= n) { img.data[o + 3] = 255; continue; }
+        const col = colourOf(mode, i), v = cache[col] || (cache[col] = rgb(col));
+        img.data[o] = v[0]; img.data[o + 1] = v[1]; img.data[o + 2] = v[2]; img.data[o + 3] = 255; }
+      ctx.putImageData(img, 0, 0);
+      drawLegend(mode);
+    }
+
+    function drawLegend(mode) {
+      const L = $("legend"); L.textContent = "";
+      const item = (color, text) => L.append(el("div", {}, el("span", { class: "sw", style: "background:" + color }), text));
+      if (mode === "kind") for (const k of D.kinds) item(k.color, k.label + " — " + kib(D.map.totals[k.id] || 0));
+      if (mode === "zone") D.zoneNames.forEach((z, i) => item(D.zoneColors[i], i === 0 ? "in no zone" : z));
+      if (mode === "node") for (let i = 0; i <= D.machine.nodes; i++) item(D.nodeColors[i], i === 0 ? "in no node" : "node " + (i - 1));
+      if (mode === "migratetype") D.migratetypeNames.forEach((m, i) => item(D.migratetypeColors[i], m));
+    }
+
+    function cellInfo(ev) {
+      const c = $("page-map"), r = c.getBoundingClientRect(), side = D.map.side;
+      const x = Math.floor((ev.clientX - r.left) / r.width * side), y = Math.floor((ev.clientY - r.top) / r.height * side);
+      const d = xy2d(side, x, y), ppc = D.map.pagesPerCell;
+      if (d >= MAP.kind.length) { $("cell-info").textContent = "beyond the last page"; return; }
+      const first = d * ppc, last = first + ppc - 1, z = MAP.zone[d], mt = MAP.migratetype[d];
+      $("cell-info").textContent = [
+        ppc === 1 ? "pfn " + hex(first) : "pfns " + hex(first) + "–" + hex(last) + " (" + ppc + " pages)",
+        "phys " + hex(first * 4096) + "–" + hex(last * 4096 + 4095),
+        (ppc === 1 ? "" : "mostly: ") + (kindById[MAP.kind[d]] || {}).label + (MAP.mixed[d] > 1 ? " (" + MAP.mixed[d] + " kinds)" : ""),
+        "zone " + D.zoneNames[z] + (z ? ", node " + (MAP.node[d] - 1) : ""),
+        "pageblock " + (mt === 255 ? "—" : D.migratetypeNames[mt]) ].join("\n");
+    }
+
+    function table(head, rows, sortable) {
+      const t = el("table"), hr = el("tr");
+      head.forEach((h, i) => { const th = el("th", i === 0 ? { class: "l" } : {}, h);
+        if (sortable) th.onclick = () => { const dir = th.dataset.dir === "a" ? "d" : "a"; th.dataset.dir = dir;
+          rows.sort((a, b) => (typeof a[i] === "number" ? a[i] - b[i] : String(a[i]).localeCompare(b[i])) * (dir === "a" ? 1 : -1));
+          fill(); };
+        hr.append(th); });
+      t.append(hr);
+      const body = el("tbody"); t.append(body);
+      function fill() { body.textContent = "";
+        for (const r of rows) body.append(el("tr", {}, ...r.map((v, i) => el("td", i === 0 ? { class: "l" } : {},
+          typeof v === "number" ? v.toLocaleString("en") : v)))); }
+      fill(); return t;
+    }
+
+    function svg(w, h) { const s = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      s.setAttribute("width", w); s.setAttribute("height", h); s.setAttribute("class", "bar"); return s; }
+    function rect(s, x, y, w, h, fill, title) { const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+      r.setAttribute("x", x); r.setAttribute("y", y); r.setAttribute("width", Math.max(0, w)); r.setAttribute("height", h);
+      r.setAttribute("fill", fill); if (title) { const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
+      t.textContent = title; r.append(t); } s.append(r); return r; }
+
+    function drawZones() {
+      const Z = $("zones");
+      Z.append(table(["zone", "start pfn", "spanned", "present", "managed", "free", "min", "low", "high", "protection", "pcp high/batch"],
+        D.zones.map(z => ["Node " + z.node + " " + z.name, hex(z.startPfn), z.spanned, z.present, z.managed, z.free,
+                          z.min, z.low, z.high, "(" + z.protection.join(", ") + ")", z.pcpHigh + "/" + z.pcpBatch]), false));
+      for (const z of D.zones) { if (!z.managed) continue;
+        // Scaled to three times the high watermark, where the watermarks can be told apart; a zone
+        // with more free pages than that shows a full bar and says so.
+        const w = 640, s = svg(w + 460, 22), top = Math.max(1, z.high * 3), sx = v => Math.min(v, top) / top * w;
+        rect(s, 0, 4, w, 14, "#eee"); rect(s, 0, 4, sx(z.free), 14, "#2ca02c", "free " + z.free);
+        for (const [name, v, col] of [["min", z.min, "#d62728"], ["low", z.low, "#ff7f0e"], ["high", z.high, "#1f77b4"]])
+          rect(s, sx(v), 0, 2, 22, col, name + " " + v);
+        const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+        t.setAttribute("x", w + 8); t.setAttribute("y", 16);
+        t.textContent = "Node " + z.node + " " + z.name + ": " + kib(z.free) + " free" + (z.free > top ? " (beyond the scale)" : "");
+        s.append(t); Z.append(s); }
+    }
+
+    function drawBuddy() {
+      const B = $("buddy");
+      for (const z of D.zones) { if (!z.managed) continue;
+        B.append(el("h3", {}, "Node " + z.node + ", zone " + z.name));
+        const w = 44, h = 120, s = svg(11 * w + 10, h + 34);
+        // Heights on a log scale (a zone has thousands of order-10 blocks and a handful of small ones);
+        // each list's share of a bar is in proportion to its count.
+        const max = Math.max(1, ...z.nrFree), lg = n => Math.log2(1 + n) / Math.log2(1 + max) * h;
+        for (let o = 0; o < 11; o++) { let y = h; const total = z.nrFree[o] || 0, barH = lg(total);
+          D.migratetypeNames.forEach((m, i) => { const n = (z.byType[m] || [])[o] || 0, bh = total ? n / total * barH : 0;
+            if (n) rect(s, o * w + 6, y - bh, w - 10, bh, D.migratetypeColors[i], m + ", order " + o + ": " + n + " blocks");
+            y -= bh; });
+          const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+          t.setAttribute("x", o * w + 10); t.setAttribute("y", h + 14); t.setAttribute("font-size", "11"); t.textContent = "o" + o;
+          const c = document.createElementNS("http://www.w3.org/2000/svg", "text");
+          c.setAttribute("x", o * w + 10); c.setAttribute("y", h + 28); c.setAttribute("font-size", "10"); c.textContent = z.nrFree[o];
+          s.append(t, c); }
+        B.append(s);
+        B.append(table(["list"].concat([...Array(11).keys()].map(o => "order " + o)),
+          D.migratetypeNames.map(m => [m].concat(z.byType[m] || [])), false)); }
+    }
+
+    function drawSlab() {
+      $("slab").append(table(["name", "active objs", "objs", "objsize", "objs/slab", "pages/slab", "slabs"],
+        D.slab.map(c => [c.name, c.active, c.total, c.objsize, c.perSlab, c.pagesPerSlab, c.slabs]), true));
+    }
+
+    function drawFirmware() {
+      const F = $("firmware"), colours = { "usable": "#2ca02c", "reserved": "#8c564b", "ACPI data": "#17becf", "ACPI NVS": "#9467bd" };
+      const end = Math.max(...D.e820.map(e => e.end)), w = 900, s = svg(w, 26);
+      for (const e of D.e820) rect(s, e.start / end * w, 2, Math.max(1, (e.end - e.start) / end * w), 20,
+        colours[e.type] || "#7f7f7f", e.type + " " + hex(e.start) + "–" + hex(e.end - 1));
+      F.append(el("h3", {}, "e820 (to scale, 0 – " + hex(end) + ")"), s);
+      F.append(table(["type", "start", "end", "size"], D.e820.map(e => [e.type, hex(e.start), hex(e.end - 1), kib((e.end - e.start) / 4096)]), false));
+      for (const name of ["memory", "reserved"]) F.append(el("h3", {}, "memblock." + name),
+        table(["base", "end", "size", "node"], D.memblock[name].map(r => [hex(r.base), hex(r.base + r.size - 1), r.size, r.nid < 0 ? "—" : r.nid]), false));
+    }
+
+    function main() {
+      $("summary").textContent = D.machine.kernel + " · " + D.machine.cpus + " CPUs · " + D.machine.nodes + " node(s)";
+      $("summary").append(el("br"), D.machine.memoryLine, el("br"), "Command line: " + D.machine.cmdline);
+      const ppc = D.map.pagesPerCell;
+      $("map-scale").textContent = "One cell is " + (ppc === 1 ? "one page" : ppc + " pages") + "; " + D.map.side + "×" + D.map.side + " cells.";
+      // "#colour=zone" (or node, migratetype) in the address picks the colouring.
+      const m = /colour=(kind|zone|node|migratetype)/.exec(location.hash); if (m) $("colour-by").value = m[1];
+      drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware();
+      $("layout").textContent = D.layout.join("\n"); $("log").textContent = D.log.join("\n");
+      $("colour-by").onchange = drawMap; $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
+      // Where the map is on the page (for a test that reads pixels from a screenshot).
+      const r = $("page-map").getBoundingClientRect();
+      Object.assign(document.body.dataset, { mapLeft: Math.round(r.left + scrollX), mapTop: Math.round(r.top + scrollY),
+        mapPx: Math.round(r.width / D.map.side) });
+      $("status").textContent = "ready"; document.body.dataset.ready = "1";
+    }
+    main();
+    """#
+}

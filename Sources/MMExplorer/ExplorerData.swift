@@ -1,0 +1,199 @@
+// The explorer's data: one booted machine as JSON, the same for the self-contained report and
+// for the server's API. Every number comes from the model's state after boot; nothing is parsed
+// back from text.
+
+import Foundation
+import MMCore
+import MMText
+
+/// A tiny JSON writer: objects keep their keys in the order written, so output is byte-stable.
+public struct JSONWriter {
+    public private(set) var text = ""
+    var needsComma = [false]
+
+    public init() {}
+
+    mutating func comma() {
+        if needsComma[needsComma.count - 1] { text += "," }
+        needsComma[needsComma.count - 1] = true
+    }
+
+    mutating func key(_ k: String?) {
+        comma()
+        if let k { text += JSONWriter.quote(k) + ":" }
+    }
+
+    public mutating func object(_ k: String? = nil, _ body: (inout JSONWriter) -> Void) {
+        key(k); text += "{"; needsComma.append(false); body(&self); needsComma.removeLast(); text += "}"
+    }
+
+    public mutating func array(_ k: String? = nil, _ body: (inout JSONWriter) -> Void) {
+        key(k); text += "["; needsComma.append(false); body(&self); needsComma.removeLast(); text += "]"
+    }
+
+    public mutating func value(_ k: String? = nil, _ v: String) { key(k); text += JSONWriter.quote(v) }
+    public mutating func value(_ k: String? = nil, _ v: UInt64) { key(k); text += String(v) }
+    public mutating func value(_ k: String? = nil, _ v: Int) { key(k); text += String(v) }
+    public mutating func value(_ k: String? = nil, _ v: Bool) { key(k); text += v ? "true" : "false" }
+    public mutating func numbers<T: BinaryInteger>(_ k: String? = nil, _ v: [T]) {
+        key(k); text += "[" + v.map { String($0) }.joined(separator: ",") + "]"
+    }
+
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<": out += "\\u003c"  // so that the JSON can sit inside a <script> element
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+public enum ExplorerData {
+    /// Colours for each page kind, zone, migratetype (the legend and the canvas share them).
+    public static let kindColors: [(PageKind, String)] = [
+        (.hole, "#1b1b1b"), (.reserved, "#8c564b"), (.kernelImage, "#d62728"), (.pcp, "#ff9f1c"),
+        (.slab, "#9467bd"), (.allocated, "#1f77b4"),
+        (.free0, "#e5f5e0"), (.free1, "#d3eecd"), (.free2, "#c0e6ba"), (.free3, "#abdda5"), (.free4, "#94d390"),
+        (.free5, "#7bc87c"), (.free6, "#60ba6c"), (.free7, "#44ab5e"), (.free8, "#2e984e"), (.free9, "#19843d"),
+        (.free10, "#006d2c"),
+    ]
+    public static let zoneColors = ["#1b1b1b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#aec7e8"]
+    public static let nodeColors = ["#1b1b1b", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                                    "#e377c2", "#7f7f7f", "#bcbd22"]
+    public static let migratetypeColors = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"]
+
+    /// The whole machine as one JSON document.
+    public static func json(_ k: Kernel, title: String, map: PageMap) -> String {
+        var w = JSONWriter()
+        w.object { w in
+            w.value("title", title)
+            machine(&w, k)
+            pageMap(&w, map)
+            legend(&w)
+            zones(&w, k)
+            firmware(&w, k)
+            slab(&w, k)
+            w.array("layout") { w in for l in Layout.lines(k) { w.value(nil, l) } }
+            w.array("log") { w in for l in k.log.lines { w.value(nil, l) } }
+        }
+        return w.text
+    }
+
+    static func machine(_ w: inout JSONWriter, _ k: Kernel) {
+        w.object("machine") { w in
+            w.value("name", k.machine.name)
+            w.value("kernel", Kernel.banner)
+            w.value("cmdline", k.commandLine.raw)
+            w.value("cpus", k.machine.cpus.present)
+            w.value("nodes", k.nodes.count)
+            w.value("memTotalKiB", k.totalramPages * 4)
+            w.value("memoryLine", k.log.lines.first { $0.hasPrefix("Memory: ") } ?? "")
+        }
+    }
+
+    static func pageMap(_ w: inout JSONWriter, _ m: PageMap) {
+        w.object("map") { w in
+            w.value("side", m.side)
+            w.value("pagesPerCell", m.pagesPerCell)
+            w.value("endPfn", m.endPfn)
+            w.value("kind", Data(m.kind).base64EncodedString())
+            w.value("mixed", Data(m.mixed).base64EncodedString())
+            w.value("zone", Data(m.zone).base64EncodedString())
+            w.value("node", Data(m.node).base64EncodedString())
+            w.value("migratetype", Data(m.migratetype).base64EncodedString())
+            w.object("totals") { w in
+                for (kind, _) in kindColors { w.value(String(kind.rawValue), m.totals[kind] ?? 0) }
+            }
+        }
+    }
+
+    static func legend(_ w: inout JSONWriter) {
+        w.array("kinds") { w in
+            for (kind, color) in kindColors {
+                w.object { w in w.value("id", Int(kind.rawValue)); w.value("label", kind.label); w.value("color", color) }
+            }
+        }
+        w.array("zoneNames") { w in
+            w.value(nil, "none")
+            for z in ZoneType.allCases { w.value(nil, z.name) }
+        }
+        w.array("migratetypeNames") { w in for mt in MigrateType.allCases { w.value(nil, mt.name) } }
+        w.array("zoneColors") { w in for c in zoneColors { w.value(nil, c) } }
+        w.array("nodeColors") { w in for c in nodeColors { w.value(nil, c) } }
+        w.array("migratetypeColors") { w in for c in migratetypeColors { w.value(nil, c) } }
+    }
+
+    static func zones(_ w: inout JSONWriter, _ k: Kernel) {
+        w.array("zones") { w in
+            for node in k.nodes {
+                for (zi, z) in node.zones.enumerated() where z.spannedPages > 0 {
+                    w.object { w in
+                        w.value("node", Int(node.nodeId))
+                        w.value("name", z.type.name)
+                        w.value("startPfn", z.zoneStartPfn)
+                        w.value("spanned", z.spannedPages)
+                        w.value("present", z.presentPages)
+                        w.value("managed", z.managedPages)
+                        w.value("free", z.freePages)
+                        w.value("min", z.minWmark); w.value("low", z.lowWmark); w.value("high", z.highWmark)
+                        w.value("boost", z.watermarkBoost)
+                        w.numbers("protection", z.lowmemReserve)
+                        w.value("pcpHigh", z.pagesetHigh); w.value("pcpBatch", z.pagesetBatch)
+                        w.numbers("pcpCount", z.pcp.map { $0.count })
+                        w.numbers("nrFree", Array(z.nrFree.prefix(maxOrder)))
+                        w.object("byType") { w in
+                            for mt in MigrateType.allCases {
+                                w.numbers(mt.name, (0..<maxOrder).map { z.freeLists[Zone.listIndex($0, mt)].count })
+                            }
+                        }
+                        w.value("index", zi)
+                    }
+                }
+            }
+        }
+    }
+
+    static func firmware(_ w: inout JSONWriter, _ k: Kernel) {
+        w.array("e820") { w in
+            for e in k.e820.entries {
+                w.object { w in w.value("start", e.addr); w.value("end", e.end); w.value("type", e.type.printName) }
+            }
+        }
+        w.object("memblock") { w in
+            for (name, type) in [("memory", k.memblock.memory), ("reserved", k.memblock.reserved)] {
+                w.array(name) { w in
+                    for r in type.regions where r.size > 0 {
+                        w.object { w in
+                            w.value("base", r.base); w.value("size", r.size)
+                            w.value("nid", r.nid == maxNumNodes ? -1 : Int(r.nid))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func slab(_ w: inout JSONWriter, _ k: Kernel) {
+        w.array("slab") { w in
+            for id in k.slabCachesNewestFirst {
+                let c = k.slub.caches[id]
+                let i = k.slub.slabInfo(id)
+                w.object { w in
+                    w.value("name", c.name)
+                    w.value("active", UInt64(i.activeObjs)); w.value("total", UInt64(i.numObjs))
+                    w.value("objsize", Int(c.size)); w.value("perSlab", Int(c.objects))
+                    w.value("pagesPerSlab", 1 << Int(c.order)); w.value("slabs", UInt64(i.numSlabs))
+                }
+            }
+        }
+    }
+}

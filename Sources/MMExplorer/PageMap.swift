@@ -1,0 +1,140 @@
+// The page map: every page of physical memory, what it is, laid out along a Hilbert curve.
+//
+// A booted machine's pages are classified once (hole, memblock-reserved, kernel image, free in a
+// block of order k, on a pcp list, slab, otherwise allocated), then summarised into cells of
+// 4^k pages so that any machine fits a fixed number of cells. Cells are stored in pfn order,
+// which is the curve's order: cell d covers pfns [d·n, (d+1)·n). Drawn along a Hilbert curve,
+// every aligned block of 4^j cells is a square, so a buddy block of even order is a square
+// and one of odd order two squares side by side.
+
+import MMCore
+
+/// What a page is, as the map colours it. Free pages carry their block's order.
+public enum PageKind: UInt8, CaseIterable, Sendable {
+    case hole = 0, reserved, kernelImage, pcp, slab, allocated
+    case free0 = 16, free1, free2, free3, free4, free5, free6, free7, free8, free9, free10
+
+    public static func free(order: Int) -> PageKind { PageKind(rawValue: 16 + UInt8(order)) ?? .free10 }
+    public var freeOrder: Int? { rawValue >= 16 ? Int(rawValue - 16) : nil }
+
+    public var label: String {
+        if let o = freeOrder { return "free, order \(o)" }
+        switch self {
+        case .hole: return "hole (no RAM)"
+        case .reserved: return "memblock-reserved"
+        case .kernelImage: return "kernel image"
+        case .pcp: return "per-cpu list"
+        case .slab: return "slab"
+        case .allocated: return "allocated"
+        default: return "?"
+        }
+    }
+}
+
+/// The classified map of a booted machine, summarised into cells.
+public struct PageMap: Sendable {
+    /// Pages in each cell (a power of 4).
+    public let pagesPerCell: UInt64
+    /// Cells per side of the square the curve fills (a power of 2).
+    public let side: Int
+    /// One past the last pfn the map covers.
+    public let endPfn: UInt64
+    /// Per cell, in pfn order: the kind of most of its pages.
+    public var kind: [UInt8]
+    /// Per cell: how many distinct kinds its pages have (1 = uniform).
+    public var mixed: [UInt8]
+    /// Per cell: zone type + 1 of its first page (0: in no zone).
+    public var zone: [UInt8]
+    /// Per cell: node id + 1 of its first page (0: in no zone).
+    public var node: [UInt8]
+    /// Per cell: the pageblock migratetype of its first page (255: in no zone).
+    public var migratetype: [UInt8]
+    /// Pages of each kind over the whole machine.
+    public var totals: [PageKind: UInt64]
+
+    /// Classifies every page of `k` and summarises them into at most `maxCells` cells.
+    public init(_ k: Kernel, maxCells: Int = 1 << 20) {
+        let end = roundUp(Swift.max(k.maxPfn.raw, 1), 1024)
+        var ppc: UInt64 = 1
+        while end / ppc > UInt64(maxCells) { ppc *= 4 }
+        let cells = Int((end + ppc - 1) / ppc)
+        var s = 1
+        while s * s < cells { s *= 2 }
+        pagesPerCell = ppc; side = s; endPfn = end
+        kind = []; mixed = []; zone = []; node = []; migratetype = []
+        totals = [:]
+        let pages = PageMap.classify(k, end: end)
+        kind.reserveCapacity(cells)
+        for c in 0..<cells {
+            let first = UInt64(c) * ppc
+            let last = Swift.min(first + ppc, end)
+            var counts = [UInt64](repeating: 0, count: 32)
+            for p in first..<last { counts[Int(pages[Int(p)])] += 1 }
+            var best = 0
+            var distinct: UInt8 = 0
+            for i in counts.indices where counts[i] > 0 {
+                distinct += 1
+                if counts[i] > counts[best] { best = i }
+                totals[PageKind(rawValue: UInt8(i)) ?? .hole, default: 0] += counts[i]
+            }
+            kind.append(UInt8(best)); mixed.append(distinct)
+            // A hole inside a zone's span has no page there: it belongs to no zone on the map.
+            if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(first) {
+                zone.append(UInt8(slot % 8) + 1); node.append(UInt8(slot / 8) + 1)
+                migratetype.append(k.memmap.pageblockMigratetype(first).rawValue)
+            } else {
+                zone.append(0); node.append(0); migratetype.append(255)
+            }
+        }
+    }
+
+    /// One kind per page below `end`.
+    static func classify(_ k: Kernel, end: UInt64) -> [UInt8] {
+        var pages = [UInt8](repeating: PageKind.hole.rawValue, count: Int(end))
+        func paint(_ start: UInt64, _ count: UInt64, _ kind: PageKind) {
+            let s = Swift.min(start, end), e = Swift.min(start &+ count, end)
+            if s < e { for p in s..<e { pages[Int(p)] = kind.rawValue } }
+        }
+        // RAM is allocated unless something below says otherwise; reservations and the image on top.
+        for r in k.memblock.memory.regions where r.size > 0 {
+            paint(Pfn.up(r.base).raw, Pfn.down(r.end).raw &- Pfn.up(r.base).raw, .allocated)
+        }
+        let image = (Pfn.down(k.machine.kernel.start).raw, Pfn.up(k.machine.kernel.end).raw)
+        var p: UInt64 = 0
+        while p < end {
+            guard pages[Int(p)] == PageKind.allocated.rawValue else { p += 1; continue }
+            let d = k.memmap.page(p)
+            if d.flags.contains(.reserved) {
+                pages[Int(p)] = (p >= image.0 && p < image.1 ? PageKind.kernelImage : PageKind.reserved).rawValue
+            } else if d.flags.contains(.slab) {
+                // SLUB marks a slab's head page; a compound slab's tails follow it.
+                let n: UInt64 = d.flags.contains(.head) ? 1 << UInt64(d.order) : 1
+                paint(p, n, .slab)
+                p += n
+                continue
+            }
+            p += 1
+        }
+        k.pageAlloc.forEachFreeBlock { pfn, order, _ in paint(pfn, 1 << UInt64(order), .free(order: order)) }
+        k.pageAlloc.forEachPcpBlock { pfn, order, _ in paint(pfn, 1 << UInt64(order), .pcp) }
+        return pages
+    }
+
+    /// Linux has no counterpart: the Hilbert curve's cell d in a side × side square, as (x, y).
+    public static func hilbert(_ d: Int, side: Int) -> (x: Int, y: Int) {
+        var x = 0, y = 0, t = d
+        var s = 1
+        while s < side {
+            let rx = 1 & (t / 2)
+            let ry = 1 & (t ^ rx)
+            if ry == 0 {
+                if rx == 1 { x = s - 1 - x; y = s - 1 - y }
+                swap(&x, &y)
+            }
+            x += s * rx; y += s * ry
+            t /= 4
+            s *= 2
+        }
+        return (x, y)
+    }
+}

@@ -1,0 +1,15 @@
+// `kmemlab report --html`: the explorer's views as one self-contained HTML file.
+//
+// The page, its style and its script are the ones `kmemlab serve` will serve; the report inlines
+// them with the machine's JSON, so the file opens from disk with no server and no network.
+
+import MMCore
+
+public enum Report {
+    /// The report for a booted machine.
+    public static func html(_ k: Kernel, title: String) -> String {
+        let map = PageMap(k)
+        let data = ExplorerData.json(k, title: title, map: map)
+        return ExplorerAssets.page(title: title, dataScript: "<script id=\"machine-data\" type=\"application/json\">\(data)</script>")
+    }
+}

@@ -1,0 +1,2 @@
+// zlib, for the browser test's PNG decoder (Debian: zlib1g-dev).
+#include <zlib.h>

@@ -1,0 +1,86 @@
+// The report in a real browser: headless Chromium (Debian's `chromium`, which .ci/run installs)
+// loads the page from disk, runs its script, and is checked on the DOM it builds and on the
+// pixels of a screenshot where the zones lie.
+
+import Foundation
+import MMCore
+import MMText
+import MMExplorer
+import KmemlabTestSupport
+import Testing
+
+enum Browser {
+    static let path = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Runs headless Chromium on `url` with `extra` arguments; returns stdout.
+    static func run(_ url: String, _ extra: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path!)
+        p.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                       "--force-device-scale-factor=1", "--window-size=1280,1100", "--virtual-time-budget=10000"] + extra + [url]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A `data-NAME="value"` attribute of the dumped <body>.
+    static func attribute(_ dom: String, _ name: String) -> Int? {
+        guard let r = dom.range(of: "data-\(name)=\"") else { return nil }
+        return Int(dom[r.upperBound...].prefix { $0.isNumber })
+    }
+}
+
+@Suite("the report in headless Chromium", .enabled(if: Browser.path != nil), .serialized)
+struct BrowserTests {
+    static let report: (url: URL, kernel: Kernel) = {
+        let k = try! bootPreset("console=ttyS0 loglevel=8 memblock=debug nokaslr", mem: 4 << 30, quiet: false)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-report-\(getpid()).html")
+        try! Report.html(k, title: "qemu-pc-4g").write(to: url, atomically: true, encoding: .utf8)
+        return (url, k)
+    }()
+
+    @Test("the page builds every view")
+    func dom() throws {
+        let start = Date()
+        let dom = try Browser.run(Self.report.url.absoluteString, ["--dump-dom"])
+        print("browser: report loaded and drawn in \(Int(Date().timeIntervalSince(start) * 1000)) ms (headless Chromium, 4 GiB)")
+        #expect(dom.contains("data-ready=\"1\""))
+        #expect(dom.contains("<footer id=\"status\">ready</footer>"))
+        for zone in ["Node 0 DMA", "Node 0 DMA32", "Node 0 Normal"] { #expect(dom.contains("<td class=\"l\">\(zone)</td>")) }
+        // Every slab cache is a row of the sortable table; the legend names the kinds with sizes.
+        let k = Self.report.kernel
+        let slabSection = try #require(dom.range(of: "<div id=\"slab\">"))
+        let rows = dom[slabSection.upperBound...].prefix { _ in true }.components(separatedBy: "</tbody>")[0]
+            .components(separatedBy: "<tr>").count - 2
+        #expect(rows == k.slabCachesNewestFirst.count)
+        #expect(dom.contains("kernel image — "))
+        #expect(dom.contains("Linux version 6.1.0-56-amd64"))
+    }
+
+    @Test("a screenshot shows each zone's colour where that zone lies")
+    func zonesOnScreen() throws {
+        let url = Self.report.url.absoluteString + "#colour=zone"
+        let dom = try Browser.run(url, ["--dump-dom"])
+        let left = try #require(Browser.attribute(dom, "map-left")), top = try #require(Browser.attribute(dom, "map-top"))
+        let px = try #require(Browser.attribute(dom, "map-px"))
+        let shot = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-shot-\(getpid()).png")
+        defer { try? FileManager.default.removeItem(at: shot) }
+        _ = try Browser.run(url, ["--screenshot=\(shot.path)"])
+        let png = try PNGImage([UInt8](Data(contentsOf: shot)))
+        let map = PageMap(Self.report.kernel)
+        func colour(atPfn pfn: UInt64) -> String {
+            let (x, y) = PageMap.hilbert(Int(pfn / map.pagesPerCell), side: map.side)
+            let p = png.pixel(left + x * px + px / 2, top + y * px + px / 2)
+            return String(format: "#%02x%02x%02x", p.r, p.g, p.b)
+        }
+        #expect(colour(atPfn: 0x10) == ExplorerData.zoneColors[1])       // DMA
+        #expect(colour(atPfn: 0x8_0000) == ExplorerData.zoneColors[2])   // DMA32, 2 GiB
+        #expect(colour(atPfn: 0xd_0000) == ExplorerData.zoneColors[0])   // the PCI hole, in no zone
+        #expect(colour(atPfn: 0x12_0000) == ExplorerData.zoneColors[3])  // Normal, above 4 GiB
+    }
+}

@@ -1,0 +1,76 @@
+// The page map and the explorer's data against the model's own accounting.
+
+import Foundation
+import MMCore
+import MMText
+import MMExplorer
+import KmemlabTestSupport
+import Testing
+
+@Suite("the explorer's page map")
+struct PageMapTests {
+    @Test("Hilbert cells: a bijection onto the square, neighbours adjacent")
+    func hilbert() {
+        let side = 16
+        var seen = Set<Int>()
+        var prev = PageMap.hilbert(0, side: side)
+        for d in 0..<(side * side) {
+            let p = PageMap.hilbert(d, side: side)
+            #expect(p.x >= 0 && p.x < side && p.y >= 0 && p.y < side)
+            seen.insert(p.y * side + p.x)
+            if d > 0 { #expect(abs(p.x - prev.x) + abs(p.y - prev.y) == 1) }
+            prev = p
+        }
+        #expect(seen.count == side * side)
+        // An aligned run of 4^k cells is a square: cells 16…31 fill one 4×4 quadrant.
+        let q = (16..<32).map { PageMap.hilbert($0, side: side) }
+        #expect(Set(q.map { $0.x / 4 }).count == 1 && Set(q.map { $0.y / 4 }).count == 1)
+    }
+
+    @Test("one page per cell on 1 GiB: free pages equal the zones' free counts")
+    func kindsMatchAccounting() throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 1 << 30)
+        let map = PageMap(k)
+        #expect(map.pagesPerCell == 1)
+        let freeFromMap = PageKind.allCases.compactMap { $0.freeOrder == nil ? nil : map.totals[$0] }.reduce(0, +)
+        let zoneFree = k.nodes.flatMap { $0.zones }.reduce(UInt64(0)) { $0 + $1.freePages }
+        #expect(freeFromMap == zoneFree)
+        let pcpFromMap = map.totals[.pcp] ?? 0
+        let pcp = k.nodes.flatMap { $0.zones }.flatMap { $0.pcp }.reduce(UInt64(0)) { $0 + $1.count }
+        #expect(pcpFromMap == pcp)
+        // pfn 0 is no RAM (e820 gives it to the BIOS), the rest of the first MiB is
+        // memblock-reserved, and the kernel image's text (16 MiB + 8 MiB) stays reserved.
+        #expect(map.kind[0] == PageKind.hole.rawValue)
+        #expect(map.kind[1] == PageKind.reserved.rawValue)
+        #expect(map.kind[Int(Pfn.down(k.machine.kernel.start + (8 << 20)).raw)] == PageKind.kernelImage.rawValue)
+        // Slab pages: every slab's pages.
+        let slabPages = k.slub.caches.reduce(UInt64(0)) { $0 + UInt64($1.pages) }
+        #expect(map.totals[.slab] == slabPages)
+    }
+
+    @Test("large machines are summarised into at most 2^20 cells")
+    func levelOfDetail() throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 16 << 30)
+        let map = PageMap(k)
+        // 4.25 M pages (to 17 GiB: the PCI hole moves 1 GiB up) need 16 pages a cell.
+        #expect(k.maxPfn.raw == 0x44_0000)
+        #expect(map.pagesPerCell == 16 && map.kind.count == 0x44_0000 / 16 && map.side == 1024)
+        #expect(map.kind.count <= 1 << 20)
+    }
+
+    @Test("the report is one HTML page with its data inline and no external resource")
+    func report() throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 1 << 30, quiet: false)
+        let html = Report.html(k, title: "test")
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.contains("<script id=\"machine-data\" type=\"application/json\">"))
+        #expect(!html.contains("src=\"http") && !html.contains("href=\"http"))
+        let start = try #require(html.range(of: "type=\"application/json\">"))
+        let end = try #require(html.range(of: "</script>", range: start.upperBound..<html.endIndex))
+        let json = try JSONSerialization.jsonObject(with: Data(html[start.upperBound..<end.lowerBound].utf8)) as? [String: Any]
+        let zones = try #require(json?["zones"] as? [[String: Any]])
+        #expect(zones.map { $0["name"] as? String } == ["DMA", "DMA32"])
+        let slab = try #require(json?["slab"] as? [[String: Any]])
+        #expect(slab.count == k.slub.caches.count { !$0.name.isEmpty })
+    }
+}
