@@ -7,7 +7,10 @@
 // 2 GiB on q35 when RAM ≥ 2.75 GiB), hw/i386/pc.c (above-4 GiB RAM, the AMD HyperTransport hole
 // reserved at 1012 GiB for the AMD-vendor qemu64 CPU, and RAM moved above 1 TiB when it would
 // reach that hole), hw/i386/acpi-build.c (build_srat: the 640 KiB–1 MiB hole and the PCI hole
-// split a node's range). SeaBIOS keeps the top 128 KiB of low RAM (132 KiB on q35) for itself.
+// split a node's range; every ACPI table's size), hw/acpi/cpu.c (the DSDT's CPU hotplug AML),
+// hw/smbios/smbios.c (the SMBIOS table's size). SeaBIOS keeps the top 128 KiB of low RAM (132
+// KiB on q35, or when a large SMBIOS table went there first) for itself. docs/QEMU-ACPI.md has
+// the formulas and the boots that confirm them.
 
 import MMCore
 
@@ -56,7 +59,9 @@ public struct QEMUPreset: Sendable {
     public func machine() -> Machine {
         let low = lowMem
         let high = memBytes - low
-        let seabiosReserve: UInt64 = type == .q35 ? 0x21000 : 0x20000
+        // SeaBIOS's top-of-low-RAM allocations (the ACPI blob, and on q35 the AHCI port; a large
+        // SMBIOS table goes first): what it keeps, page-aligned, is e820-reserved.
+        let seabiosReserve: UInt64 = type == .q35 || smbiosInHighRAM ? 0x21000 : 0x20000
         var e820: [E820Entry] = [
             E820Entry(addr: 0, size: 0x9fc00, type: .ram),
             E820Entry(addr: 0x9fc00, size: 0x400, type: .reserved),
@@ -77,17 +82,17 @@ public struct QEMUPreset: Sendable {
         var cpuNodes: [Int32] = []
         if !nodeSizes.isEmpty {
             // build_srat: consecutive node ranges in guest-physical order, split around the
-            // 640 KiB hole and the PCI hole below 4 GiB.
+            // 640 KiB hole and the PCI hole below 4 GiB. The proximity domain is the -numa id.
             var nextBase: UInt64 = 0
             for (n, size) in nodeSizes.enumerated() {
-                let node = Int32(n)
+                let pxm = Int32(n)
                 var base = nextBase
                 var len = size
                 nextBase = base + len
                 var skip = false
                 if base <= 0xa0000 && nextBase > 0xa0000 {
                     len -= nextBase - 0xa0000
-                    if len > 0 { srat.append(NumaMemoryAffinity(node: node, pxm: node, start: base, end: base + len)) }
+                    if len > 0 { srat.append(NumaMemoryAffinity(node: pxm, pxm: pxm, start: base, end: base + len)) }
                     if nextBase <= 0x10_0000 { skip = true } else {
                         base = 0x10_0000
                         len = nextBase - 0x10_0000
@@ -96,23 +101,28 @@ public struct QEMUPreset: Sendable {
                 if skip { continue }
                 if base <= low && nextBase > low {
                     len -= nextBase - low
-                    if len > 0 { srat.append(NumaMemoryAffinity(node: node, pxm: node, start: base, end: base + len)) }
+                    if len > 0 { srat.append(NumaMemoryAffinity(node: pxm, pxm: pxm, start: base, end: base + len)) }
                     base = highMemStart
                     len = nextBase - low
                     nextBase = base + len
                 }
-                if len > 0 { srat.append(NumaMemoryAffinity(node: node, pxm: node, start: base, end: base + len)) }
+                if len > 0 { srat.append(NumaMemoryAffinity(node: pxm, pxm: pxm, start: base, end: base + len)) }
             }
-            // capture.sh gives each node a contiguous block of CPUs, in node order.
-            let perNode = cpus / nodeSizes.count, extra = cpus % nodeSizes.count
-            for n in 0..<nodeSizes.count {
-                for _ in 0..<(perNode + (n < extra ? 1 : 0)) { cpuNodes.append(Int32(n)) }
-            }
+            // Linux numbers nodes in the order their proximity domains first appear in the SRAT:
+            // the CPU entries (by APIC id) come before the memory entries (acpi_map_pxm_to_node()),
+            // so a node without CPUs below one with CPUs is renumbered.
+            let pxms = cpuProximity
+            var nodeOf: [Int32: Int32] = [:]
+            for p in pxms.map({ Int32($0) }) + srat.map({ $0.pxm }) where nodeOf[p] == nil { nodeOf[p] = Int32(nodeOf.count) }
+            cpuNodes = pxms.map { nodeOf[Int32($0)]! }
+            for i in srat.indices { srat[i].node = nodeOf[srat[i].pxm]! }
         }
 
         var initrd: Initrd? = nil
         if initrdBytes > 0 {
-            let initrdMax = low - (type == .q35 ? 0x30000 : 0x20000)
+            // The initrd ends below SeaBIOS's reserved area, rounded down to 64 KiB (so 128 KiB
+            // below low RAM's end on pc, 192 KiB on q35, or with a large SMBIOS table).
+            let initrdMax = (low - seabiosReserve) & ~UInt64(0xffff)
             initrd = Initrd(addr: (initrdMax - initrdBytes) & ~UInt64(0xfff), size: initrdBytes)
         }
         let sizeText = QEMUPreset.sizeText(memBytes)
@@ -121,35 +131,86 @@ public struct QEMUPreset: Sendable {
             e820: e820, numaMemory: srat, cpus: CPUTopology(present: cpus, nodeOfCPU: cpuNodes),
             commandLine: commandLine, initrd: initrd,
             mpTable: MPTable(floatingPointer: 0xf5ba0, configTable: 0xf5bb0, configLength: 0xc8),
-            acpiTables: acpiTables(base: low - 0x20000, sratEntries: srat.count))
+            acpiTables: acpiTables(base: acpiBase, sratEntries: srat.count))
+    }
+
+    /// The proximity domain (the -numa node) of each CPU: capture.sh gives node i of n the CPUs
+    /// i·N/n … (i+1)·N/n − 1, so a node can have none.
+    public var cpuProximity: [Int] {
+        guard !nodeSizes.isEmpty else { return [] }
+        let n = nodeSizes.count
+        return (0..<cpus).map { c in (0..<n).first { (($0 + 1) * cpus) / n > c }! }
+    }
+
+    /// Linux: none — QEMU's hw/smbios/smbios.c: the SMBIOS structure table's size (one type-19
+    /// structure per RAM region, one type-17 "DIMM" per 16 GiB, two-digit names one byte more).
+    var smbiosSize: Int {
+        let dimms = Int((memBytes + (16 << 30) - 1) / (16 << 30))
+        return (type == .pc ? 388 : 376) + (memBytes > lowMem ? 33 : 0) + 53 * (dimms - 1) + Swift.max(0, dimms - 10)
+    }
+
+    /// SeaBIOS keeps an SMBIOS table over 600 bytes at the top of low RAM, before the ACPI tables.
+    var smbiosInHighRAM: Bool { smbiosSize > 600 }
+
+    /// Where SeaBIOS puts QEMU's ACPI blob: the top 128 KiB of low RAM (64-byte aligned), below
+    /// the SMBIOS table when that went there first.
+    var acpiBase: UInt64 {
+        guard smbiosInHighRAM else { return lowMem - 0x20000 }
+        return ((lowMem - UInt64(smbiosSize)) & ~15 - 0x20000) & ~63
     }
 
     /// The ACPI tables SeaBIOS lays out at the bottom of its reserved area, in the kernel's
-    /// reservation order. Exact for the oracle's configurations except the DSDT, whose AML
-    /// grows with the CPU and node count in a way modelled here only to within a few bytes
-    /// (≈86 bytes per CPU, and with NUMA 6 more per CPU for its _PXM method; exact on the
-    /// oracle's machines up to four CPUs on two nodes). They lie outside RAM, so only the memblock dump's
-    /// reserved list can show the difference.
+    /// reservation order, with QEMU 7.2's sizes for any CPU count and node layout (the formulas
+    /// and the 126 boots and firmware dumps that confirm them: docs/QEMU-ACPI.md). They lie
+    /// outside RAM: only memblock's reserved list and the "ACPI: Reserving" lines show them.
     func acpiTables(base: UInt64, sratEntries: Int) -> [ACPITable] {
-        var dsdt: Int
-        if type == .q35 { dsdt = 0x21f1 + 86 * (cpus - 4) } else { dsdt = cpus == 1 ? 0x19b6 : 0x1a09 + 86 * (cpus - 2) }
-        if !nodeSizes.isEmpty { dsdt += 6 * cpus }
         var tables: [ACPITable] = []
         var next = base
         func add(_ sig: String, _ len: Int) {
             tables.append(ACPITable(signature: sig, addr: next, length: UInt64(len)))
             next += UInt64(len)
         }
+        let numa = !nodeSizes.isEmpty
         add("FACS", 0x40)
-        add("DSDT", dsdt)
+        add("DSDT", (type == .q35 ? 7398 : 5546) + QEMUPreset.cpusAML(cpus: cpus, proximity: numa ? cpuProximity : nil))
         add("FACP", type == .q35 ? 0xf4 : 0x74)
-        add("APIC", 0x70 + 8 * cpus)
+        add("APIC", 112 + 8 * cpus)
         add("HPET", 0x38)
-        if sratEntries > 0 { add("SRAT", 48 + 16 * cpus + 40 * sratEntries) }
+        if numa { add("SRAT", 48 + 16 * cpus + 40 * Swift.max(sratEntries, nodeSizes.count + 2)) }
         if type == .q35 { add("MCFG", 0x3c) }
         add("WAET", 0x28)
         // The kernel's table list starts with the FADT, then the DSDT and FACS it points to.
         return [tables[2], tables[1], tables[0]] + tables[3...]
+    }
+
+    /// QEMU: hw/acpi/aml-build.c build_append_int(): an AML integer's size (ZeroOp/OneOp, or a
+    /// Byte/Word/DWord/QWord prefix and the value).
+    static func amlIntSize(_ v: Int) -> Int { v <= 1 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffff_ffff ? 5 : 9 }
+
+    /// QEMU: build_prepend_package_length(): a PkgLength's own size for a body of `len` bytes.
+    static func pkgLengthSize(_ len: Int) -> Int { len <= 62 ? 1 : len <= 4093 ? 2 : len <= 1_048_572 ? 3 : 4 }
+
+    /// QEMU: hw/acpi/cpu.c build_cpus_aml(): the DSDT's CPU hotplug part — Method CTFY (a
+    /// Notify per CPU), Method CSCN, one Processor object per CPU (_STA, _MAT, _OST, _EJ0 but
+    /// for CPU 0, and _PXM with NUMA), inside Device CPUS inside Scope(_SB) with the PRES device,
+    /// and the GPE method that calls CSCN. Constant parts are counted in bytes; the growing ones
+    /// add their integers' and package lengths' sizes.
+    static func cpusAML(cpus n: Int, proximity: [Int]?) -> Int {
+        var ctfyBody = 5
+        for i in 0..<n { ctfyBody += 10 + amlIntSize(i) }
+        let ctfy = 1 + pkgLengthSize(ctfyBody) + ctfyBody
+        let cscn = 358 + amlIntSize(n)
+        var procs = 0
+        for i in 0..<n {
+            var x = 10 + (12 + amlIntSize(i)) + 17 + (14 + amlIntSize(i))
+            if i > 0 { x += 11 + amlIntSize(i) }
+            if let p = proximity { x += 5 + amlIntSize(p[i]) }
+            procs += 2 + pkgLengthSize(x) + x
+        }
+        let d = 392 + ctfy + cscn + procs
+        let cpusDevice = 2 + pkgLengthSize(d) + d
+        let scope = 174 + cpusDevice
+        return 1 + pkgLengthSize(scope) + scope + 28
     }
 
     /// "4G", "512M", "1536M": the largest unit that divides the size.

@@ -37,8 +37,9 @@ struct BuddyOracleTests {
             // other types, so the model has at least as many MOVABLE ones.
             #expect(m[1] >= r[1], "\(name) \(zone): model movable \(m[1]) < kernel's \(r[1])")
         }
-        // The DMA zone's first block starts in the hole at pfn 0 and stays UNMOVABLE.
-        #expect(model["Node 0,DMA"] == [1, 7, 0, 0, 0])
+        // The DMA zone's first block starts in the hole at pfn 0 and stays UNMOVABLE. (Its node is
+        // the one holding address 0: node 1 when a CPU-less node 0 is renumbered.)
+        #expect(model.first { $0.key.hasSuffix(",DMA") }?.value == [1, 7, 0, 0, 0])
     }
 
     @Test("memblock_free_all frees ascending to the tail: lists start at their lowest block")

@@ -136,7 +136,7 @@ extension Kernel {
             for (i, cpu) in cpus.enumerated() {
                 let unit = ai.groupBase[g] + UInt64(i) * ai.unitSize
                 if cpu == nil {
-                    memblock.physFree(unit, ai.unitSize, caller: .unknownOffset("pcpu_embed_first_chunk"), log: &log)
+                    memblock.physFree(unit, ai.unitSize, caller: Caller("pcpu_embed_first_chunk+0x1e6/0x70f"), log: &log)
                 } else {
                     memblock.physFree(unit + sizeSum, ai.unitSize - sizeSum, caller: Caller("pcpu_embed_first_chunk+0x216/0x70f"), log: &log)
                 }

@@ -109,7 +109,7 @@ extension Memblock {
         if found != 0 && reserve(found, size, caller: .allocRangeNid, log: &log) { return found }
         if nid != numaNoNode && !exactNid {
             found = findInRangeNode(size: size, align: align, start: start, end: end, nid: numaNoNode)
-            if found != 0 && reserve(found, size, caller: .allocRangeNid, log: &log) { return found }
+            if found != 0 && reserve(found, size, caller: .allocRangeNidFallback, log: &log) { return found }
         }
         return 0
     }

@@ -133,6 +133,8 @@ public struct Caller: Equatable, Sendable {
     public static let unknown = Caller("0x0")
     /// memblock_alloc_range_nid's own call of memblock_reserve.
     public static let allocRangeNid = Caller("memblock_alloc_range_nid+0xb0/0x13d")
+    /// The same, after a node's own memory could not hold the request and any node was tried.
+    public static let allocRangeNidFallback = Caller("memblock_alloc_range_nid+0xee/0x13d")
     /// memblock_double_array's own calls. No oracle boot doubled an array, so the offset is
     /// unknown and printed as +0x0/0x0 (docs/DIVERGENCES.md).
     public static let doubleArray = Caller.unknownOffset("memblock_double_array")

@@ -232,9 +232,10 @@ extension Kernel {
             if let e = entryAddress(va, at: .pud) { populate(e, table) }
         }
         if !haveBuffer {
-            // vmemmap_alloc_block_buf() without a buffer: one 2 MiB block straight from memblock.
+            // vmemmap_alloc_block_buf() without a buffer: one 2 MiB block straight from memblock
+            // (vmemmap_alloc_block() is inlined into vmemmap_populate() in Debian's build).
             let block = memblock.allocTryNidRaw(size: pmdSize, align: pmdSize, minAddr: Kernel.maxDMAAddress, nid: nid,
-                                                caller: .unknownOffset("vmemmap_alloc_block"), log: &log)
+                                                caller: Caller("vmemmap_populate+0x119/0x32d"), log: &log)
             if block != 0, let e = entryAddress(va, at: .pmd) { physMem.writeWord(e, block | pageKernelLarge) }
         }
     }
