@@ -13,10 +13,12 @@ public struct MachineOptions: Sendable {
     public var machineFile: String?
     public var cmdline: String?
     public var append: [String] = []
+    /// capture.sh's `--disk`: a virtio-blk disk on the preset machine.
+    public var disk = false
     public init() {}
 
     public func build() throws(InputError) -> Machine {
-        let sources = [fromDmesg != nil, preset != nil || mem != nil || smp != nil || numa != nil, machineFile != nil]
+        let sources = [fromDmesg != nil, preset != nil || mem != nil || smp != nil || numa != nil || disk, machineFile != nil]
         if sources.filter({ $0 }).count > 1 {
             throw InputError(file: "(options)", field: "machine",
                              "give one of --from-dmesg, --machine, or --preset/--mem/--smp/--numa")
@@ -72,10 +74,13 @@ public struct MachineOptions: Sendable {
             throw InputError(file: "(options)", field: "--mem", "more than x86-64 can address (52 bits)")
         }
         let cpus = smp ?? 2
-        guard (1...8192).contains(cpus) else {
-            throw InputError(file: "(options)", field: "--smp", "expected 1…8192 CPUs")
+        guard (1...255).contains(cpus) else {
+            throw InputError(file: "(options)", field: "--smp",
+                             "expected 1…255 CPUs (QEMU's pc takes at most 255; more needs x2APIC, which the presets do not model)")
         }
-        return QEMUPreset(type: type, memBytes: memBytes, cpus: cpus, nodeSizes: nodes).machine()
+        var p = QEMUPreset(type: type, memBytes: memBytes, cpus: cpus, nodeSizes: nodes)
+        p.disk = disk
+        return p.machine()
     }
 
     /// "4G", "512M", "1T", "64K"; a plain number is MiB (as QEMU's -m and capture.sh take it).

@@ -28,6 +28,9 @@ public struct QEMUPreset: Sendable {
     public var commandLine: String
     /// The size of the initramfs QEMU loads (the oracle's busybox image by default); 0 for none.
     public var initrdBytes: UInt64
+    /// A virtio-blk disk (capture.sh's `--disk`): SeaBIOS keeps its virtqueue below the ACPI
+    /// tables, the MP table gets the disk's interrupt, and q35's DSDT one more root-bus device.
+    public var disk = false
 
     /// The command line capture.sh boots the oracle with (and kmemlab's default).
     public static let oracleCommandLine = "console=ttyS0 loglevel=8 memblock=debug no_hash_pointers log_buf_len=32M nokaslr"
@@ -61,7 +64,7 @@ public struct QEMUPreset: Sendable {
         let high = memBytes - low
         // SeaBIOS's top-of-low-RAM allocations (the ACPI blob, and on q35 the AHCI port; a large
         // SMBIOS table goes first): what it keeps, page-aligned, is e820-reserved.
-        let seabiosReserve: UInt64 = type == .q35 || smbiosInHighRAM ? 0x21000 : 0x20000
+        let seabiosReserve: UInt64 = (type == .q35 || smbiosInHighRAM ? 0x21000 : 0x20000) + (disk ? 0x3000 : 0)
         var e820: [E820Entry] = [
             E820Entry(addr: 0, size: 0x9fc00, type: .ram),
             E820Entry(addr: 0x9fc00, size: 0x400, type: .reserved),
@@ -130,7 +133,7 @@ public struct QEMUPreset: Sendable {
             name: "\(type.rawValue)-\(sizeText)-\(cpus)cpu" + (nodeSizes.isEmpty ? "" : "-numa\(nodeSizes.count)"),
             e820: e820, numaMemory: srat, cpus: CPUTopology(present: cpus, nodeOfCPU: cpuNodes),
             commandLine: commandLine, initrd: initrd,
-            mpTable: MPTable(floatingPointer: 0xf5ba0, configTable: 0xf5bb0, configLength: 0xc8),
+            mpTable: MPTable(floatingPointer: 0xf5ba0, configTable: 0xf5bb0, configLength: disk ? 0xd0 : 0xc8),
             acpiTables: acpiTables(base: acpiBase, sratEntries: srat.count))
     }
 
@@ -172,7 +175,7 @@ public struct QEMUPreset: Sendable {
         }
         let numa = !nodeSizes.isEmpty
         add("FACS", 0x40)
-        add("DSDT", (type == .q35 ? 7398 : 5546) + QEMUPreset.cpusAML(cpus: cpus, proximity: numa ? cpuProximity : nil))
+        add("DSDT", (type == .q35 ? 7398 + (disk ? 17 : 0) : 5546) + QEMUPreset.cpusAML(cpus: cpus, proximity: numa ? cpuProximity : nil))
         add("FACP", type == .q35 ? 0xf4 : 0x74)
         add("APIC", 112 + 8 * cpus)
         add("HPET", 0x38)

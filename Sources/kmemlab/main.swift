@@ -30,6 +30,9 @@ struct MachineArguments: ParsableArguments {
     @Option(help: ArgumentHelp("NUMA nodes for a preset, as QEMU's -numa: \"0:2G,1:2G\" (CPUs are split into contiguous blocks per node).", valueName: "spec"))
     var numa: String?
 
+    @Flag(help: ArgumentHelp("A virtio-blk disk on the preset machine (capture.sh's --disk)."))
+    var disk = false
+
     @Option(name: .customLong("machine"), help: ArgumentHelp("A machine file (JSON; see docs/MACHINE-FILE.md).", valueName: "file"))
     var machineFile: String?
 
@@ -85,7 +88,7 @@ struct MachineArguments: ParsableArguments {
     var options: MachineOptions {
         var o = MachineOptions()
         o.fromDmesg = fromDmesg; o.preset = preset; o.mem = mem; o.smp = smp; o.numa = numa
-        o.machineFile = machineFile; o.cmdline = cmdline; o.append = append
+        o.machineFile = machineFile; o.cmdline = cmdline; o.append = append; o.disk = disk
         return o
     }
 }

@@ -185,7 +185,9 @@ extension Kernel {
     /// the early reservation already rounded it up to a page.
     mutating func freeInitrdMem() {
         guard let rd = machine.initrd, rd.addr != 0, rd.size != 0 else { return }
-        let start = Pfn.up(rd.addr).raw, end = Pfn.up(rd.addr + rd.size).raw
+        // Where it is now: relocate_initrd() may have copied it into the direct map.
+        let addr = relocatedInitrd ?? rd.addr
+        let start = Pfn.up(addr).raw, end = Pfn.up(addr + rd.size).raw
         guard start < end else { return }
         freeReservedPages(start, end)
         log.info("Freeing initrd memory: \((end - start) << (pageShift - 10))K")

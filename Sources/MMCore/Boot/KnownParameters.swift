@@ -5,7 +5,8 @@
 // architectures' directories are left out). Do not edit by hand.
 // Linux: init/main.c — unknown_bootoption(), obsolete_checksetup(); kernel/params.c.
 // Simplified: the list holds parameters of code the Debian config may not build; such a
-// parameter counts as known here (docs/DIVERGENCES.md).
+// parameter counts as known here (docs/DIVERGENCES.md), except those the script knows Debian
+// leaves out (cma=, cma_pernuma=, hugetlb_cma=: no CONFIG_CMA).
 
 enum KnownParameters {
     static let setup: [StaticString] = [
@@ -72,14 +73,14 @@ enum KnownParameters {
         "acpi_no_static_ssdt", "acpi_rsdp", "acpi_sci", "acpi_skip_timer_override",
         "acpi_use_timer_override", "add_efi_memmap", "alloc_mptable", "amd_pstate", "apic",
         "apic_extnmi", "bgrt_disable", "boot_delay", "bootconfig",
-        "clocksource.arm_arch_timer.evtstrm", "cma", "cma_pernuma", "coherent_pool",
+        "clocksource.arm_arch_timer.evtstrm", "coherent_pool",
         "cpu_init_udelay", "crashkernel", "debug", "debug_boot_weak_hash",
         "debug_guardpage_minorder", "debug_objects", "debug_pagealloc", "debugfs",
         "disable_cpu_apicid", "disable_mtrr_cleanup", "disable_mtrr_trim", "disable_timer_pin_1",
         "disableapic", "early_ioremap_debug", "early_page_ext", "earlycon", "earlyprintk", "efi",
         "efi_fake_mem", "efi_no_storage_paranoia", "ekgdboc", "elfcorehdr", "enable_mtrr_cleanup",
         "fw_devlink", "fw_devlink.strict", "gart_fix_e820", "gather_data_sampling", "highmem",
-        "hostname", "hugetlb_cma", "hv_nopvspin", "idle", "ignore_loglevel",
+        "hostname", "hv_nopvspin", "idle", "ignore_loglevel",
         "indirect_target_selection", "init_on_alloc", "init_on_free", "initrd", "initrdmem",
         "intel_pstate", "intremap", "io_delay", "iommu", "iommu.forcedac", "iommu.passthrough",
         "iommu.strict", "ipcmni_extend", "irqchip.gicv2_force_probe", "irqchip.gicv3_nolpi",

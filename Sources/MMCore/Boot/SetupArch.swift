@@ -39,6 +39,8 @@ public struct Kernel: Sendable {
     public var la57: Bool
     /// Where reserve_real_mode() put the AP trampoline (0: nowhere below 1 MiB).
     public var realModeTrampoline: PhysAddr = 0
+    /// Linux: initrd_start − PAGE_OFFSET after relocate_initrd() moved the initrd (nil: in place).
+    public var relocatedInitrd: PhysAddr?
     /// memory_map_top_down()'s real_end: the top of the first 2 MiB the direct map covers.
     public var directMapRealEnd: PhysAddr = 0
 
@@ -435,25 +437,28 @@ public struct Kernel: Sendable {
         memblock.reserve(0, SZ_1M, caller: Caller("setup_arch+0x7e0/0xd4f"), log: &log)
     }
 
-    /// Linux: reserve_initrd(): the initrd was reserved at the very start; report where it is.
-    /// (An initrd outside the direct map would be moved; boot loaders place it inside.)
+    /// Linux: reserve_initrd() and relocate_initrd(): the initrd was reserved at the very start;
+    /// report where it is, and copy it into the direct map when it lies outside (above lowmem on
+    /// i386, or above a `mem=` limit, which leaves it in memory the kernel does not map).
     mutating func reserveInitrd() {
         guard let rd = machine.initrd, rd.addr != 0, rd.size != 0 else { return }
         let end = roundUp(rd.addr + rd.size, pageSize)
         log.info("RAMDISK: [mem \(hexPadded(rd.addr, width: 10))-\(hexPadded(end - 1, width: 10))]")
-        // pfn_range_is_mapped(): on x86-64 init_mem_mapping() maps all RAM; on i386 only lowmem,
-        // and an initrd reaching above it is copied down (relocate_initrd()).
-        if !arch.is32Bit || Pfn.down(end).raw <= maxPfnMapped.raw { return }
+        // pfn_range_is_mapped(): init_mem_mapping() mapped memblock's RAM up to max_pfn_mapped.
+        let mapped = Pfn.down(end).raw <= maxPfnMapped.raw
+            && memblock.memory.regions.contains { $0.base <= rd.addr && end <= $0.end }
+        if mapped { return }
         let area = roundUp(rd.size, pageSize)
         let new = memblock.physAllocRange(size: area, align: pageSize, start: 0, end: maxPfnMapped.physAddr,
-                                          caller: .unknownOffset("relocate_initrd"), log: &log)
+                                          caller: Caller("setup_arch+0x8da/0xd4f"), log: &log)
         if new == 0 {
             scratch.pendingPanic = "Cannot find place for new RAMDISK of size \(rd.size)"
             return
         }
+        relocatedInitrd = new
         log.info("Allocated new RAMDISK: [mem \(hexPadded(new, width: 10))-\(hexPadded(new + rd.size - 1, width: 10))]")
         log.info("Move RAMDISK from [mem \(hexPadded(rd.addr, width: 10))-\(hexPadded(rd.addr + rd.size - 1, width: 10))] to [mem \(hexPadded(new, width: 10))-\(hexPadded(new + rd.size - 1, width: 10))]")
-        _ = memblock.physFree(rd.addr, end - rd.addr, caller: .unknownOffset("reserve_initrd"), log: &log)
+        _ = memblock.physFree(rd.addr, end - rd.addr, caller: Caller("setup_arch+0x964/0xd4f"), log: &log)
     }
 
     /// Linux: acpi_reserve_initial_tables() (drivers/acpi/tables.c): every table the firmware
