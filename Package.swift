@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // The package-benchmark suite is its own package (Benchmarks/Package.swift), so the
         // build and the tests do not build it.
     ],
@@ -30,10 +31,14 @@ let package = Package(
         .target(name: "MMText", dependencies: ["MMCore"]),
         // The explorer's views: the page map, the machine as JSON, the self-contained report.
         .target(name: "MMExplorer", dependencies: ["MMCore", "MMText"]),
+        // `kmemlab serve`: the explorer's page and its JSON API over HTTP (Hummingbird 2).
+        .target(name: "ExplorerServer", dependencies: [
+            "MMCore", "MMText", "MMExplorer", .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .executableTarget(
             name: "kmemlab",
             dependencies: [
-                "MMCore", "MMText", "MMExplorer",
+                "MMCore", "MMText", "MMExplorer", "ExplorerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -43,6 +48,9 @@ let package = Package(
         .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
         // zlib, to decode the browser test's screenshots.
         .systemLibrary(name: "CZlib", path: "Tests/CZlib"),
-        .testTarget(name: "ExplorerTests", dependencies: ["MMCore", "MMText", "MMExplorer", "KmemlabTestSupport", "CZlib"]),
+        .testTarget(name: "ExplorerTests", dependencies: [
+            "MMCore", "MMText", "MMExplorer", "ExplorerServer", "KmemlabTestSupport", "CZlib",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ]
 )

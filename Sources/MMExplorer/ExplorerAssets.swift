@@ -34,6 +34,11 @@ public enum ExplorerAssets {
           <div class="mapbox"><div id="map-scroll"><canvas id="page-map"></canvas></div>
             <div><div id="legend"></div><div id="cell-info">Click the map.</div></div></div>
         </section>
+        <section id="shell-view" hidden><h2>Do it yourself</h2><p class="note">The allocation shell's commands run
+          on this machine (alloc GFP_KERNEL 0, free PFN, kmalloc 100, kfree ADDR, cache_create NAME SIZE, help):
+          each answer is the path the call took; the views below follow.</p>
+          <form id="shell-form"><input id="shell-input" size="60" value="alloc GFP_KERNEL 0" autocomplete="off">
+          <button>Run</button></form><pre id="shell-output"></pre></section>
         <section id="zones-view"><h2>Zones</h2><p class="note">Free pages against the watermarks (min, low, high);
           protection is lowmem_reserve, the pages an allocation for a higher zone must leave here.</p>
           <div id="zones"></div></section>
@@ -78,16 +83,17 @@ public enum ExplorerAssets {
 
     static let script = #"""
     "use strict";
-    const D = JSON.parse(document.getElementById("machine-data").textContent);
+    let D = JSON.parse(document.getElementById("machine-data").textContent);
     const $ = id => document.getElementById(id);
     const el = (tag, attrs, ...kids) => { const e = document.createElement(tag);
       for (const k in attrs || {}) e.setAttribute(k, attrs[k]); for (const c of kids) e.append(c); return e; };
     const b64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
     const hex = n => "0x" + n.toString(16);
     const kib = pages => (pages * 4).toLocaleString("en") + " KiB";
-    const MAP = { kind: b64(D.map.kind), mixed: b64(D.map.mixed), zone: b64(D.map.zone),
-                  node: b64(D.map.node), migratetype: b64(D.map.migratetype) };
+    let MAP = {};
     const kindById = {}; for (const k of D.kinds) kindById[k.id] = k;
+    function decodeMap() { MAP = { kind: b64(D.map.kind), mixed: b64(D.map.mixed), zone: b64(D.map.zone),
+                                   node: b64(D.map.node), migratetype: b64(D.map.migratetype) }; }
 
     // The Hilbert curve: cell d of a side × side square as [x, y], and back.
     function d2xy(side, d) { let x = 0, y = 0, t = d;
@@ -223,14 +229,35 @@ public enum ExplorerAssets {
         table(["base", "end", "size", "node"], D.memblock[name].map(r => [hex(r.base), hex(r.base + r.size - 1), r.size, r.nid < 0 ? "—" : r.nid]), false));
     }
 
+    // Served (not opened from a file): the shell's commands run on the server's machine, and
+    // every view is drawn again from the machine's new state.
+    function enableShell() {
+      $("shell-view").hidden = false;
+      // "#run=COMMAND" in the address runs one command as soon as the page is up (a link to a step).
+      const run = /run=([^&]*)/.exec(location.hash);
+      if (run) setTimeout(() => { $("shell-input").value = decodeURIComponent(run[1]); $("shell-form").requestSubmit(); }, 0);
+      $("shell-form").onsubmit = async ev => { ev.preventDefault();
+        const r = await fetch("api/command", { method: "POST", body: $("shell-input").value });
+        const j = await r.json(); $("shell-output").textContent = j.error ? "error: " + j.error : j.lines.join("\n");
+        if (!j.error) { D = await (await fetch("api/machine")).json(); drawAll(); }
+        $("status").textContent = "ready"; document.body.dataset.commands = (+(document.body.dataset.commands || 0) + 1); };
+    }
+
+    function drawAll() {
+      decodeMap();
+      for (const id of ["zones", "buddy", "slab", "firmware"]) $(id).textContent = "";
+      drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware();
+    }
+
     function main() {
+      if (location.protocol.startsWith("http")) enableShell();
       $("summary").textContent = D.machine.kernel + " · " + D.machine.cpus + " CPUs · " + D.machine.nodes + " node(s)";
       $("summary").append(el("br"), D.machine.memoryLine, el("br"), "Command line: " + D.machine.cmdline);
       const ppc = D.map.pagesPerCell;
       $("map-scale").textContent = "One cell is " + (ppc === 1 ? "one page" : ppc + " pages") + "; " + D.map.side + "×" + D.map.side + " cells.";
       // "#colour=zone" (or node, migratetype) in the address picks the colouring.
       const m = /colour=(kind|zone|node|migratetype)/.exec(location.hash); if (m) $("colour-by").value = m[1];
-      drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware();
+      drawAll();
       $("layout").textContent = D.layout.join("\n"); $("log").textContent = D.log.join("\n");
       $("colour-by").onchange = drawMap; $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
       // Where the map is on the page (for a test that reads pixels from a screenshot).

@@ -5,12 +5,13 @@ import Foundation
 import MMCore
 import MMText
 import MMExplorer
+import ExplorerServer
 
 struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Replay.self, ReportCommand.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Replay.self, ReportCommand.self, ServeCommand.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -585,5 +586,48 @@ struct ReportCommand: ParsableCommand {
             throw InputError(file: html, field: "--html", "cannot write: \(error.localizedDescription)")
         }
         note("wrote \(html)")
+    }
+}
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Boot a machine and explore its memory in a browser.",
+        discussion: """
+        Serves the explorer's page for the booted machine at http://HOST:PORT/ and a
+        JSON API (docs/EXPLORER-API.md): the machine, one page's descriptor and
+        history, the allocation shell's commands (each answer is the path the call
+        took), and booting another machine from options or a boot log. It listens on
+        127.0.0.1 unless --host says otherwise: the API boots machines and runs
+        commands for anyone who can reach it.
+
+        Examples:
+          kmemlab serve
+          kmemlab serve --preset qemu-q35 --mem 8G --smp 4 --numa 0:4G,1:4G --port 8081
+        """)
+
+    @OptionGroup var machine: MachineArguments
+
+    @Option(help: ArgumentHelp("The address to listen on. Default 127.0.0.1 (this machine only).", valueName: "host"))
+    var host = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("The port. Default 8080.", valueName: "port"))
+    var port = 8080
+
+    func run() throws {
+        guard (1...65535).contains(port) else { throw InputError(file: "(options)", field: "--port", "expected 1…65535") }
+        let kernel = try bootForShell(machine, command: "serve")
+        let state = ExplorerState(kernel: kernel, title: kernel.machine.name)
+        note("serving \(kernel.machine.name) at http://\(host):\(port)/")
+        let done = DispatchSemaphore(value: 0)
+        let (host, port) = (self.host, self.port)
+        Task {
+            do { try await ExplorerServer.run(state, host: host, port: port) } catch {
+                FileHandle.standardError.write(Data("kmemlab: serve: \(error)\n".utf8))
+            }
+            done.signal()
+        }
+        done.wait()
+        throw ExitCode(1)
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 import MMCore
 import MMText
 import MMExplorer
+import ExplorerServer
 import KmemlabTestSupport
 import Testing
 
@@ -82,5 +83,36 @@ struct BrowserTests {
         #expect(colour(atPfn: 0x8_0000) == ExplorerData.zoneColors[2])   // DMA32, 2 GiB
         #expect(colour(atPfn: 0xd_0000) == ExplorerData.zoneColors[0])   // the PCI hole, in no zone
         #expect(colour(atPfn: 0x12_0000) == ExplorerData.zoneColors[3])  // Normal, above 4 GiB
+    }
+}
+
+/// The served page in Chromium: it runs an allocation through the server and shows its path.
+@Suite("the served explorer in headless Chromium", .enabled(if: Browser.path != nil), .serialized)
+struct ServedBrowserTests {
+    @Test("an allocation from the page: its path text, and the views drawn again")
+    func allocationFromThePage() async throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 1 << 30, quiet: false)
+        let port = 20000 + Int(getpid() % 20000)
+        let server = Task { try await ExplorerServer.run(ExplorerState(kernel: k, title: "served"), host: "127.0.0.1", port: port) }
+        defer { server.cancel() }
+        // Wait for the socket.
+        var up = false
+        for _ in 0..<50 where !up {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            p.arguments = ["-s", "-o", "/dev/null", "http://127.0.0.1:\(port)/api/machine"]
+            try p.run(); p.waitUntilExit()
+            up = p.terminationStatus == 0
+        }
+        #expect(up)
+        let url = "http://127.0.0.1:\(port)/#run=" + "alloc GFP_KERNEL 2".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let start = Date()
+        let dom = try Browser.run(url, ["--dump-dom"])
+        print("browser: served page, one allocation and a redraw in \(Int(Date().timeIntervalSince(start) * 1000)) ms")
+        #expect(dom.contains("data-commands=\"1\""))
+        #expect(dom.contains("pcp hit on cpu 0") || dom.contains("rmqueue"))
+        #expect(dom.contains("alloc GFP_KERNEL order 2: pfn 0x"))
+        #expect(dom.contains("<footer id=\"status\">ready</footer>"))
     }
 }

@@ -1,0 +1,147 @@
+// `kmemlab serve`: one machine's memory, explorable over HTTP.
+//
+// The server keeps one booted machine. GET / is the explorer's page with that machine's data
+// inline (the same page `kmemlab report` writes); the API serves the same JSON and answers
+// questions about single pages, runs the allocation shell's commands on the machine (each
+// answer is the path the call took), and boots other machines. Every request does bounded
+// work: a boot is refused above `maxBootBytes`, a command's repeat count is capped by the shell,
+// and a request body is read up to `maxBodyBytes`. Nothing names a file on the server's disk:
+// a machine comes as options or as a boot log in the request body.
+
+import Foundation
+import Hummingbird
+import MMCore
+import MMExplorer
+import MMText
+
+/// The machine the server explores, shared by the requests.
+public actor ExplorerState {
+    var shell: AllocShell
+    var title: String
+    var commands = 0
+
+    public init(kernel: Kernel, title: String) {
+        shell = AllocShell(kernel: kernel, source: "http")
+        self.title = title
+    }
+
+    func page() -> String { Report.html(shell.kernel, title: title) }
+    func json() -> String { ExplorerData.json(shell.kernel, title: title, map: PageMap(shell.kernel)) }
+
+    func explain(pfn: UInt64) -> [String] { PfnExplain.lines(shell.kernel, pfn) }
+
+    func run(_ command: String) throws(InputError) -> [String] {
+        commands += 1
+        return try shell.run(command, line: commands)
+    }
+
+    func replace(_ kernel: Kernel, title: String) {
+        shell = AllocShell(kernel: kernel, source: "http")
+        self.title = title
+        commands = 0
+    }
+}
+
+public enum ExplorerServer {
+    /// The largest machine a boot request may ask for (a 64 GiB boot takes well under a second).
+    public static let maxBootBytes: UInt64 = 64 << 30
+    public static let maxBodyBytes = 4 << 20
+
+    /// The routes, on a state. (Separate from `run` so that tests drive them without a socket.)
+    public static func router(_ state: ExplorerState) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { _, _ -> Response in
+            html(await state.page())
+        }
+        router.get("/api/machine") { _, _ -> Response in
+            json(await state.json())
+        }
+        router.get("/api/pfn/:pfn") { _, context -> Response in
+            let text = context.parameters.get("pfn") ?? ""
+            guard let pfn = parseNumber(text) else { return badRequest("pfn: \"\(text)\" is not a number (decimal or 0x…)") }
+            return lines(await state.explain(pfn: pfn))
+        }
+        router.post("/api/command") { request, _ -> Response in
+            let body = try await String(buffer: request.body.collect(upTo: maxBodyBytes))
+            let command = body.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !command.isEmpty, !command.contains("\n") else { return badRequest("body: one shell command, e.g. \"alloc GFP_KERNEL 0\"") }
+            do { return lines(try await state.run(command)) } catch let e as InputError { return badRequest(e.description) }
+        }
+        router.post("/api/boot") { request, _ -> Response in
+            let body = try await String(buffer: request.body.collect(upTo: maxBodyBytes))
+            let query = request.uri.queryParameters
+            do {
+                let (kernel, title) = try boot(body: body, options: { query[Substring($0)].map(String.init) })
+                await state.replace(kernel, title: title)
+                return json(await state.json())
+            } catch let e as InputError {
+                return badRequest(e.description)
+            }
+        }
+        return router
+    }
+
+    /// Boots a machine from a request: a boot log as the body, or preset options as query
+    /// parameters (mem, smp, numa, preset, cmdline, append), as the command line takes them.
+    static func boot(body: String, options: (String) -> String?) throws -> (Kernel, String) {
+        var o = MachineOptions()
+        var fromLog: Machine?
+        if !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            fromLog = try DmesgParser(fileName: "request body").parse(body)
+        } else {
+            o.preset = options("preset"); o.mem = options("mem"); o.numa = options("numa")
+            if let s = options("smp") {
+                guard let n = Int(s) else { throw InputError(file: "request", field: "smp", "\"\(s)\" is not a number") }
+                o.smp = n
+            }
+        }
+        o.cmdline = options("cmdline")
+        if let a = options("append") { o.append = [a] }
+        var machine = try fromLog ?? o.build()
+        if fromLog != nil {
+            if let c = o.cmdline { machine.commandLine = c }
+            for a in o.append { machine.commandLine += " " + a }
+        }
+        let ram = machine.e820.filter { $0.type == .ram }.reduce(UInt64(0)) { $0 &+ $1.size }
+        guard ram <= maxBootBytes else {
+            throw InputError(file: "request", field: "mem", "\(ram >> 30) GiB of RAM: this server boots at most \(maxBootBytes >> 30) GiB")
+        }
+        var k = Kernel(machine: machine)
+        k.log.enabled = true
+        do { try k.boot() } catch {
+            throw InputError(file: "request", field: "boot", "the kernel panics on this machine: \(error)")
+        }
+        return (k, machine.name)
+    }
+
+    /// Serves until the process is stopped.
+    public static func run(_ state: ExplorerState, host: String, port: Int) async throws {
+        let app = Application(router: router(state), configuration: .init(address: .hostname(host, port: port)))
+        try await app.runService()
+    }
+
+    static func parseNumber(_ s: String) -> UInt64? {
+        s.hasPrefix("0x") ? UInt64(s.dropFirst(2), radix: 16) : UInt64(s)
+    }
+
+    static func html(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func lines(_ lines: [String]) -> Response {
+        var w = JSONWriter()
+        w.object { w in w.array("lines") { w in for l in lines { w.value(nil, l) } } }
+        return json(w.text)
+    }
+
+    static func badRequest(_ message: String) -> Response {
+        var w = JSONWriter()
+        w.object { w in w.value("error", message) }
+        return Response(status: .badRequest, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: w.text)))
+    }
+}
