@@ -145,6 +145,9 @@ struct Boot: ParsableCommand {
     @Option(help: ArgumentHelp("Write a vm sysctl after boot (repeatable): vm.min_free_kbytes=8192.", valueName: "name=value"))
     var sysctl: [String] = []
 
+    @Flag(help: "Print the log step by step: a heading before each boot step (the Linux function and file) and what it did to memblock and the free lists.")
+    var steps = false
+
     static let showable = ["dmesg"] + ProcFiles.names
     static let planned = ["iomem"]
 
@@ -195,7 +198,7 @@ struct Boot: ParsableCommand {
             if let lines = ProcFiles.render(n, kernel) {
                 for line in lines { print(line) }
             } else {
-                for line in kernel.log.rendered() { print(line) }
+                for line in steps && !kernel.arch.is32Bit ? BootStepsText.lines(kernel) : kernel.log.rendered() { print(line) }
                 if let panic { print("[    0.000000] Kernel panic - not syncing: \(panic)") }
             }
         }

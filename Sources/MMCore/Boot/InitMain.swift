@@ -32,21 +32,27 @@ extension Kernel {
 
     /// start_kernel() from build_all_zonelists() on, then kernel_init() to the end of boot.
     mutating func startKernel() {
+        step("setup_per_cpu_areas(): the per-cpu first chunk", "mm/percpu.c")
         setupCommandLine()
         setupPerCPUAreas()
+        step("build_all_zonelists()", "mm/page_alloc.c")
         buildAllZonelists()
         log.info("Kernel command line: \(machine.commandLine)")
         setupSlubParams()
         printUnknownBootoptions()
+        step("setup_log_buf(), vfs_caches_init_early(): hash tables", "fs/dcache.c")
         setupLogBuf(early: false)
         vfsCachesInitEarly()
         if scratch.pendingPanic != nil { return }  // boot() reports it; nothing after it ran
         trapInit()
         // mm_init()
+        step("mem_init(): memblock_free_all() hands memory to the buddy allocator", "arch/x86/mm/init_64.c")
         reportMeminit()
         memInit()
         memInitPrintInfo()
+        step("kmem_cache_init(): SLUB bootstraps itself", "mm/slub.c")
         kmemCacheInit()
+        step("setup_per_cpu_pageset()", "mm/page_alloc.c")
         setupPerCPUPageset()
         // arch_cpu_finalize_init() → alternative_instructions(): the lock-prefix table is kept
         // only while the kernel is patched for one CPU and more could still arrive.
@@ -54,19 +60,24 @@ extension Kernel {
         if !uniprocPatched || machine.cpus.possible <= 1 {
             freeImagePart("SMP alternatives", machine.kernel.smpAlternativesSize)
         }
+        step("vfs_caches_init()", "fs/dcache.c")
         vfsCachesInit()
         // kernel_init_freeable(): smp_init(), then page_alloc_init_late().
+        step("page_alloc_init_late(): deferred struct pages", "mm/page_alloc.c")
         deferredInitMemmap()
         memblockDiscard()
         // do_basic_setup(): the initcalls that matter here, by level.
+        step("do_initcalls(): futex, min_free_kbytes, THP, slab caches, networking", "init/main.c")
         futexInit()                      // core
         initPerZoneWmarkMin()            // postcore
         hugepageInit()                   // subsys
         createBootSlabCaches()           // the named caches, made across boot
         dquotInit()                      // fs
         inetInit()                       // fs
+        step("populate_rootfs(): free_initrd_mem()", "init/initramfs.c")
         freeInitrdMem()                  // rootfs (populate_rootfs)
         // kernel_init(): free_initmem(), mark_readonly().
+        step("kernel_init(): free_initmem(), mark_readonly()", "init/main.c")
         freeImagePart("unused decrypted", machine.kernel.unusedDecryptedSize)
         freeImagePart("unused kernel image (initmem)", machine.kernel.initSize)
         markRodataRO()

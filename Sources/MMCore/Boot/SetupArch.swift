@@ -99,6 +99,8 @@ public struct Kernel: Sendable {
     public var thpEnabled = false
     /// The swiotlb bounce buffer (base, bytes), when there is one.
     public var swiotlb: (base: PhysAddr, size: UInt64)?
+    /// Where each boot step began, for `boot --steps` and the explorer's timeline.
+    public var bootSteps: [BootStep] = []
     /// The crash kernel's reservations (`crashkernel=`).
     public var crashkernel = CrashkernelReservation()
     /// The per-cpu first chunk setup_per_cpu_areas() built.
@@ -176,11 +178,14 @@ public struct Kernel: Sendable {
     /// Runs setup_arch(), then the rest of start_kernel() and kernel_init() (Boot/InitMain.swift).
     public mutating func boot() throws(BootPanic) {
         if arch.is32Bit { return try bootI386() }
+        step("setup_arch: early_reserve_memory()", "arch/x86/kernel/setup.c")
         log.info(Kernel.banner)
         log.info("Command line: \(machine.commandLine)")
         earlyReserveMemory()
+        step("e820__memory_setup()", "arch/x86/kernel/e820.c")
         e820MemorySetup()
         parseSetupDataExtended()
+        step("parse_early_param(): mem=, memmap=, memblock=debug …", "init/main.c")
         parseEarlyParams()
         if movableNode { memblock.bottomUp = true }
         reserveSetupData()
@@ -198,6 +203,7 @@ public struct Kernel: Sendable {
         } else {
             maxLowPfn = maxPfn
         }
+        step("kernel_randomize_memory(), find_smp_config(), the brk and head page tables", "arch/x86/mm/kaslr.c")
         kernelRandomizeMemory()
         findSMPConfig()
         earlyAllocPgtBuf()
@@ -205,18 +211,24 @@ public struct Kernel: Sendable {
         setupHeadPageTables()   // (head_64.S's tables exist from the start; nothing reads them earlier)
         cleanupHighmap()
         memblock.currentLimit = 0x10_0000  // ISA_END_ADDRESS
+        step("e820__memblock_setup(): RAM becomes memblock.memory", "arch/x86/kernel/e820.c")
         e820MemblockSetup()
         applyFirmwareEdits(.efiEarlyReserve)
+        step("reserve_real_mode(), init_mem_mapping(): the direct map", "arch/x86/mm/init.c")
         reserveRealMode()
         initMemMapping()
         if let p = scratch.pendingPanic { throw .panic(p) }
         memblock.currentLimit = maxPfnMapped.physAddr
+        step("setup_log_buf(), reserve_initrd(), ACPI tables", "kernel/printk/printk.c")
         setupLogBuf(early: true)
         reserveInitrd()
         acpiReserveInitialTables()
+        step("initmem_init(): NUMA nodes and NODE_DATA", "arch/x86/mm/numa.c")
         try initmemInit()
+        step("reserve_crashkernel()", "arch/x86/kernel/setup.c")
         reserveCrashkernel()
         memblockFindDMAReserve()
+        step("paging_init(): sparse_init(), the memmap, zones", "arch/x86/mm/init_64.c")
         pagingInit()
         // acpi_boot_init(): its EFI (BGRT) e820 edits.
         applyFirmwareEdits(.acpiBoot)

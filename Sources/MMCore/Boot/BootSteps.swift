@@ -1,0 +1,51 @@
+// The boot, step by step: where each of start_kernel()'s memory steps begins in the log, and
+// what memory looked like at that moment.
+//
+// Linux: init/main.c — start_kernel(), mm_init(), kernel_init_freeable();
+//        arch/x86/kernel/setup.c — setup_arch(). (The kernel keeps no such record; this is the
+//        model narrating its own run of those functions.)
+// Why: a learner reads a boot log as one stream. `kmemlab boot --steps` puts a heading before
+//        each step's lines, with the Linux function and file, and says what the step did to
+//        memory (memblock's reserved and memory totals, the buddy allocator's free pages); the
+//        explorer's timeline steps through the same marks. Recording one costs a few words.
+
+/// One step of the boot, as recorded when it began.
+public struct BootStep: Sendable, Equatable {
+    /// The Linux function the step models, as the kernel names it.
+    public var function: String
+    /// The file that holds it.
+    public var file: String
+    /// Where the step's lines start in the log (an index into `KernelLog.lines`).
+    public var firstLine: Int
+    /// memblock.reserved's and memblock.memory's totals, in bytes, when the step began.
+    public var reserved: UInt64
+    public var memory: UInt64
+    /// Pages on the buddy allocator's free lists and pcp lists when the step began (0 before
+    /// memblock_free_all()).
+    public var freePages: UInt64
+}
+
+extension Kernel {
+    /// Marks the start of a boot step.
+    mutating func step(_ function: String, _ file: String) {
+        var free: UInt64 = 0
+        for node in pageAlloc.nodes {
+            for z in node.zones { free += z.freePages; for p in z.pcp { free += p.count } }
+        }
+        bootSteps.append(BootStep(function: function, file: file, firstLine: log.lines.count,
+                                  reserved: memblock.reserved.totalSize, memory: memblock.memory.totalSize,
+                                  freePages: free))
+    }
+
+    /// The state after the last step, as a step record (for the last step's summary).
+    public var bootEnd: BootStep {
+        var s = bootSteps.last ?? BootStep(function: "", file: "", firstLine: 0, reserved: 0, memory: 0, freePages: 0)
+        var free: UInt64 = 0
+        for node in pageAlloc.nodes {
+            for z in node.zones { free += z.freePages; for p in z.pcp { free += p.count } }
+        }
+        s.function = "end"; s.firstLine = log.lines.count
+        s.reserved = memblock.reserved.totalSize; s.memory = memblock.memory.totalSize; s.freePages = free
+        return s
+    }
+}
