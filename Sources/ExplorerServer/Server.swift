@@ -16,6 +16,8 @@ import MMText
 
 /// The machine the server explores, shared by the requests.
 public actor ExplorerState {
+    // (Boots run in the request's task, not here: two concurrent boot requests take twice the
+    // memory of one, each bounded by ExplorerServer.maxBootBytes.)
     var shell: AllocShell
     var title: String
     var commands = 0
@@ -102,14 +104,25 @@ public enum ExplorerServer {
             if let c = o.cmdline { machine.commandLine = c }
             for a in o.append { machine.commandLine += " " + a }
         }
-        let ram = machine.e820.filter { $0.type == .ram }.reduce(UInt64(0)) { $0 &+ $1.size }
-        guard ram <= maxBootBytes else {
-            throw InputError(file: "request", field: "mem", "\(ram >> 30) GiB of RAM: this server boots at most \(maxBootBytes >> 30) GiB")
+        // Bounded before booting (RAM, and how high it reaches) and after (memmap= can add RAM).
+        var ram: UInt64 = 0, top: UInt64 = 0
+        for e in machine.e820 where e.type == .ram {
+            let (sum, overflow) = ram.addingReportingOverflow(e.size)
+            ram = overflow ? .max : sum
+            top = Swift.max(top, e.addr.addingReportingOverflow(e.size).overflow ? .max : e.end)
+        }
+        guard ram <= maxBootBytes, top <= PageMap.maxPages << pageShift else {
+            throw InputError(file: "request", field: "mem",
+                             "RAM of \(ram >> 30) GiB reaching \(top >> 30) GiB: this server boots at most \(maxBootBytes >> 30) GiB below \((PageMap.maxPages << pageShift) >> 30) GiB")
         }
         var k = Kernel(machine: machine)
         k.log.enabled = true
         do { try k.boot() } catch {
             throw InputError(file: "request", field: "boot", "the kernel panics on this machine: \(error)")
+        }
+        if let why = PageMap.refusal(k) { throw InputError(file: "request", field: "cmdline", why) }
+        guard k.memblock.memory.totalSize <= maxBootBytes else {
+            throw InputError(file: "request", field: "cmdline", "the command line gives the machine more than \(maxBootBytes >> 30) GiB of RAM")
         }
         return (k, machine.name)
     }

@@ -110,9 +110,12 @@ public enum ExplorerAssets {
     function colourOf(mode, i) {
       if (mode === "kind") return (kindById[MAP.kind[i]] || kindById[0]).color;
       if (mode === "zone") return D.zoneColors[MAP.zone[i]] || "#000000";
-      if (mode === "node") return D.nodeColors[MAP.node[i] % D.nodeColors.length] || "#000000";
+      if (mode === "node") return nodeColour(MAP.node[i]);
       const mt = MAP.migratetype[i]; return mt === 255 ? "#1b1b1b" : D.migratetypeColors[mt];
     }
+
+    // Node n is stored as n + 1 (0: no node); colours cycle over all but the "no node" one.
+    function nodeColour(v) { return v === 0 ? D.nodeColors[0] : D.nodeColors[1 + (v - 1) % (D.nodeColors.length - 1)]; }
 
     function drawMap() {
       const mode = $("colour-by").value, side = D.map.side, n = MAP.kind.length;
@@ -133,7 +136,7 @@ public enum ExplorerAssets {
       const item = (color, text) => L.append(el("div", {}, el("span", { class: "sw", style: "background:" + color }), text));
       if (mode === "kind") for (const k of D.kinds) item(k.color, k.label + " — " + kib(D.map.totals[k.id] || 0));
       if (mode === "zone") D.zoneNames.forEach((z, i) => item(D.zoneColors[i], i === 0 ? "in no zone" : z));
-      if (mode === "node") for (let i = 0; i <= D.machine.nodes; i++) item(D.nodeColors[i], i === 0 ? "in no node" : "node " + (i - 1));
+      if (mode === "node") for (let i = 0; i <= D.machine.nodes; i++) item(nodeColour(i), i === 0 ? "in no node" : "node " + (i - 1));
       if (mode === "migratetype") D.migratetypeNames.forEach((m, i) => item(D.migratetypeColors[i], m));
     }
 
@@ -235,10 +238,13 @@ public enum ExplorerAssets {
       $("shell-view").hidden = false;
       // "#run=COMMAND" in the address runs one command as soon as the page is up (a link to a step).
       const run = /run=([^&]*)/.exec(location.hash);
-      if (run) setTimeout(() => { $("shell-input").value = decodeURIComponent(run[1]); $("shell-form").requestSubmit(); }, 0);
+      if (run) setTimeout(() => { try { $("shell-input").value = decodeURIComponent(run[1]); } catch (e) { return; }
+                                  $("shell-form").requestSubmit(); }, 0);
       $("shell-form").onsubmit = async ev => { ev.preventDefault();
-        const r = await fetch("api/command", { method: "POST", body: $("shell-input").value });
-        const j = await r.json(); $("shell-output").textContent = j.error ? "error: " + j.error : j.lines.join("\n");
+        let j;
+        try { j = await (await fetch("api/command", { method: "POST", body: $("shell-input").value })).json(); }
+        catch (e) { j = { error: "the server did not answer: " + e }; }
+        $("shell-output").textContent = j.error ? "error: " + j.error : j.lines.join("\n");
         if (!j.error) { D = await (await fetch("api/machine")).json(); drawAll(); }
         $("status").textContent = "ready"; document.body.dataset.commands = (+(document.body.dataset.commands || 0) + 1); };
     }
@@ -247,6 +253,7 @@ public enum ExplorerAssets {
       decodeMap();
       for (const id of ["zones", "buddy", "slab", "firmware"]) $(id).textContent = "";
       drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware();
+      $("layout").textContent = D.layout.join("\n"); $("log").textContent = D.log.join("\n");
     }
 
     function main() {
@@ -258,7 +265,6 @@ public enum ExplorerAssets {
       // "#colour=zone" (or node, migratetype) in the address picks the colouring.
       const m = /colour=(kind|zone|node|migratetype)/.exec(location.hash); if (m) $("colour-by").value = m[1];
       drawAll();
-      $("layout").textContent = D.layout.join("\n"); $("log").textContent = D.log.join("\n");
       $("colour-by").onchange = drawMap; $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
       // Where the map is on the page (for a test that reads pixels from a screenshot).
       const r = $("page-map").getBoundingClientRect();

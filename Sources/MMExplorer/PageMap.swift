@@ -52,11 +52,22 @@ public struct PageMap: Sendable {
     /// Pages of each kind over the whole machine.
     public var totals: [PageKind: UInt64]
 
-    /// Classifies every page of `k` and summarises them into at most `maxCells` cells.
+    /// The most physical address space the map classifies page by page: 256 GiB (a byte per
+    /// page while it is built). Larger machines need a per-block summary the map does not have yet.
+    public static let maxPages: UInt64 = 1 << 26
+
+    /// Why a machine cannot be mapped (nil when it can).
+    public static func refusal(_ k: Kernel) -> String? {
+        k.maxPfn.raw <= maxPages ? nil
+            : "the page map covers up to \(maxPages >> 18) GiB of physical address space; this machine's RAM reaches \(k.maxPfn.raw >> 18) GiB"
+    }
+
+    /// Classifies every page of `k` (at most `maxPages`) and summarises them into at most
+    /// `maxCells` cells.
     public init(_ k: Kernel, maxCells: Int = 1 << 20) {
-        let end = roundUp(Swift.max(k.maxPfn.raw, 1), 1024)
+        let end = roundUp(Swift.min(Swift.max(k.maxPfn.raw, 1), PageMap.maxPages), 1024)
         var ppc: UInt64 = 1
-        while end / ppc > UInt64(maxCells) { ppc *= 4 }
+        while (end + ppc - 1) / ppc > UInt64(maxCells) { ppc *= 4 }
         let cells = Int((end + ppc - 1) / ppc)
         var s = 1
         while s * s < cells { s *= 2 }
@@ -80,7 +91,8 @@ public struct PageMap: Sendable {
             kind.append(UInt8(best)); mixed.append(distinct)
             // A hole inside a zone's span has no page there: it belongs to no zone on the map.
             if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(first) {
-                zone.append(UInt8(slot % 8) + 1); node.append(UInt8(slot / 8) + 1)
+                // (Node ids past 254 share the last colour.)
+                zone.append(UInt8(slot % 8) + 1); node.append(UInt8(Swift.min(Int(slot / 8) + 1, 255)))
                 migratetype.append(k.memmap.pageblockMigratetype(first).rawValue)
             } else {
                 zone.append(0); node.append(0); migratetype.append(255)

@@ -6,7 +6,7 @@
 import MMCore
 
 public enum Report {
-    /// The report for a booted machine.
+    /// The report for a booted machine (see `PageMap.refusal` for the largest one).
     public static func html(_ k: Kernel, title: String) -> String {
         let map = PageMap(k)
         let data = ExplorerData.json(k, title: title, map: map)

@@ -55,17 +55,23 @@ public struct MachineOptions: Sendable {
                 nodes.append(size)
             }
         }
+        var nodeTotal: UInt64 = 0
+        for n in nodes {
+            let (sum, overflow) = nodeTotal.addingReportingOverflow(n)
+            guard !overflow else { throw InputError(file: "(options)", field: "--numa", "the node sizes add up to more than 64 bits") }
+            nodeTotal = sum
+        }
         var memBytes: UInt64
         if let mem {
             guard let m = MachineOptions.parseSize(mem) else {
                 throw InputError(file: "(options)", field: "--mem", "\"\(mem)\" is not a size such as 4G or 512M that fits in 64 bits")
             }
             memBytes = m
-            if !nodes.isEmpty && nodes.reduce(0, +) != m {
-                throw InputError(file: "(options)", field: "--numa", "the node sizes add up to \(nodes.reduce(0, +)) bytes, not --mem's \(m)")
+            if !nodes.isEmpty && nodeTotal != m {
+                throw InputError(file: "(options)", field: "--numa", "the node sizes add up to \(nodeTotal) bytes, not --mem's \(m)")
             }
         } else {
-            memBytes = nodes.isEmpty ? 4 << 30 : nodes.reduce(0, +)
+            memBytes = nodes.isEmpty ? 4 << 30 : nodeTotal
         }
         guard memBytes >= 2 << 20, memBytes % (2 << 20) == 0 else {
             throw InputError(file: "(options)", field: "--mem", "QEMU needs a multiple of 2 MiB (at least 2 MiB)")

@@ -96,7 +96,7 @@ public struct QEMUPreset: Sendable {
                 if base <= 0xa0000 && nextBase > 0xa0000 {
                     len -= nextBase - 0xa0000
                     if len > 0 { srat.append(NumaMemoryAffinity(node: pxm, pxm: pxm, start: base, end: base + len)) }
-                    if nextBase <= 0x10_0000 { skip = true } else {
+                    if nextBase <= 0x10_0000 { skip = true; nextBase = 0x10_0000 } else {
                         base = 0x10_0000
                         len = nextBase - 0x10_0000
                     }

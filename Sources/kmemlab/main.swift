@@ -582,6 +582,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let kernel = try bootForShell(machine, command: "report")
+        if let why = PageMap.refusal(kernel) { throw InputError(file: "(options)", field: "--mem", why) }
         let title = kernel.machine.name
         do {
             try Report.html(kernel, title: title).write(toFile: html, atomically: true, encoding: .utf8)
@@ -620,6 +621,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         guard (1...65535).contains(port) else { throw InputError(file: "(options)", field: "--port", "expected 1…65535") }
         let kernel = try bootForShell(machine, command: "serve")
+        if let why = PageMap.refusal(kernel) { throw InputError(file: "(options)", field: "--mem", why) }
         let state = ExplorerState(kernel: kernel, title: kernel.machine.name)
         note("serving \(kernel.machine.name) at http://\(host):\(port)/")
         let done = DispatchSemaphore(value: 0)

@@ -101,7 +101,8 @@ extension Kernel {
             if s == 0 { return true }  // crashkernel=0,low: no low block wanted
             size = s
         case .absent, .invalid:
-            size = Swift.max(swiotlbDefaultNslabs() << Kernel.ioTLBShift + 8 * SZ_1M, 256 * SZ_1M)
+            // (unsigned long arithmetic: a huge swiotlb= wraps, as in the kernel)
+            size = Swift.max((swiotlbDefaultNslabs() &<< Kernel.ioTLBShift) &+ 8 * SZ_1M, 256 * SZ_1M)
         }
         let base = memblock.physAllocRange(size: size, align: Kernel.crashAlign, start: 0, end: 4 * SZ_1G,
                                            caller: CrashkernelCaller.low, log: &log)
@@ -253,7 +254,8 @@ extension Kernel {
 /// the end reads 0 as `*cur` would.
 struct CString {
     let bytes: [UInt8]
-    init(_ text: String) { bytes = Array(text.utf8) }
+    /// (A NUL ends the string, as it does for the kernel.)
+    init(_ text: String) { bytes = Array(text.utf8.prefix { $0 != 0 }) }
     var count: Int { bytes.count }
     subscript(_ i: Int) -> UInt8 { i >= 0 && i < bytes.count ? bytes[i] : 0 }
 

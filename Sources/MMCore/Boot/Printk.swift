@@ -19,6 +19,7 @@ extension Kernel {
 
     /// Linux: roundup_pow_of_two().
     static func roundupPowOfTwo(_ x: UInt64) -> UInt64 {
+        if x > 1 << 63 { return 0 }  // (1UL << 64 wraps to 0)
         var r: UInt64 = 1
         while r < x { r <<= 1 }
         return r

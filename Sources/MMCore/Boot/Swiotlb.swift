@@ -41,8 +41,9 @@ extension Kernel {
         if nareas == 0 { nareas = UInt64(Swift.max(1, machine.cpus.possible)) }
         nareas = Kernel.roundupPowOfTwo(nareas)
         log.info("software IO TLB: area num \(nareas).")
-        if nslabs < Kernel.ioTLBSegsize * nareas || nslabs & (nslabs - 1) != 0 {
-            nslabs = Kernel.roundupPowOfTwo(Swift.max(nslabs, Kernel.ioTLBSegsize * nareas))
+        // (unsigned long arithmetic throughout, wrapping for absurd swiotlb= values as the kernel's does)
+        if nslabs < Kernel.ioTLBSegsize &* nareas || nslabs & (nslabs &- 1) != 0 {
+            nslabs = Kernel.roundupPowOfTwo(Swift.max(nslabs, Kernel.ioTLBSegsize &* nareas))
             log.info("software IO TLB: SWIOTLB bounce buffer size roundup to \((nslabs << Kernel.ioTLBShift) >> 20)MB")
         }
         var tlb: PhysAddr = 0
@@ -57,8 +58,8 @@ extension Kernel {
         }
         if nslabs != wanted { log.info("software IO TLB: SWIOTLB bounce buffer size adjusted \(wanted) -> \(nslabs) slabs") }
         swiotlb = (tlb, nslabs << Kernel.ioTLBShift)
-        _ = memblock.allocTryNid(size: roundUp(24 * nslabs, pageSize), align: pageSize,
+        _ = memblock.allocTryNid(size: roundUp(24 &* nslabs, pageSize), align: pageSize,
                                  caller: Caller("swiotlb_init_remap+0x152/0x22d"), log: &log)
-        _ = memblock.allocTryNid(size: 16 * nareas, align: 64, caller: Caller("swiotlb_init_remap+0x1a8/0x22d"), log: &log)
+        _ = memblock.allocTryNid(size: 16 &* nareas, align: 64, caller: Caller("swiotlb_init_remap+0x1a8/0x22d"), log: &log)
     }
 }

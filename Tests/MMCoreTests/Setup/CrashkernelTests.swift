@@ -62,6 +62,11 @@ struct CrashkernelParseTests {
         #expect(lines == [warning])
     }
 
+    @Test("a NUL ends the command line, as for the kernel")
+    func nul() {
+        #expect(parse("quiet\u{0}crashkernel=256M").0 == .absent)
+    }
+
     @Test("a malformed suffix form")
     func malformedSuffix() {
         let (r, lines) = parse("crashkernel=xyz,high", .high)
