@@ -318,6 +318,7 @@ struct ReadmeExampleTests {
         for c in commands {
             let command = c.replacingOccurrences(of: "swift run kmemlab", with: Self.binary)
                 .replacingOccurrences(of: "my.json", with: scratch.appendingPathComponent("my.json").path)
+                .replacingOccurrences(of: "--html machine.html", with: "--html " + scratch.appendingPathComponent("machine.html").path)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/bash")
             p.arguments = ["-c", command + " > /dev/null 2>&1"]
