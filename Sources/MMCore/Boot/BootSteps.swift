@@ -28,24 +28,19 @@ public struct BootStep: Sendable, Equatable {
 extension Kernel {
     /// Marks the start of a boot step.
     mutating func step(_ function: String, _ file: String) {
-        var free: UInt64 = 0
-        for node in pageAlloc.nodes {
-            for z in node.zones { free += z.freePages; for p in z.pcp { free += p.count } }
-        }
-        bootSteps.append(BootStep(function: function, file: file, firstLine: log.lines.count,
-                                  reserved: memblock.reserved.totalSize, memory: memblock.memory.totalSize,
-                                  freePages: free))
+        bootSteps.append(mark(function, file))
     }
 
     /// The state after the last step, as a step record (for the last step's summary).
-    public var bootEnd: BootStep {
-        var s = bootSteps.last ?? BootStep(function: "", file: "", firstLine: 0, reserved: 0, memory: 0, freePages: 0)
+    public var bootEnd: BootStep { mark("end", bootSteps.last?.file ?? "") }
+
+    /// Memory as it stands now, under a step's name.
+    func mark(_ function: String, _ file: String) -> BootStep {
         var free: UInt64 = 0
         for node in pageAlloc.nodes {
             for z in node.zones { free += z.freePages; for p in z.pcp { free += p.count } }
         }
-        s.function = "end"; s.firstLine = log.lines.count
-        s.reserved = memblock.reserved.totalSize; s.memory = memblock.memory.totalSize; s.freePages = free
-        return s
+        return BootStep(function: function, file: file, firstLine: log.lines.count,
+                        reserved: memblock.reserved.totalSize, memory: memblock.memory.totalSize, freePages: free)
     }
 }

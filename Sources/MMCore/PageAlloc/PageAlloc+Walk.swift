@@ -15,13 +15,7 @@ extension PageAllocator {
             for z in node.zones {
                 for order in 0..<maxOrder {
                     for mt in MigrateType.allCases where mt.index < migrateTypes {
-                        var p = z.freeLists[Zone.listIndex(order, mt)].head
-                        var left = z.freeLists[Zone.listIndex(order, mt)].count
-                        while p != PageDescriptor.nilLink && left > 0 {
-                            body(p, order, mt)
-                            p = memmap.next(p, order: order)
-                            left -= 1
-                        }
+                        forEachBlock(on: z.freeLists[Zone.listIndex(order, mt)], order: order) { body($0, order, mt) }
                     }
                 }
             }
@@ -35,16 +29,22 @@ extension PageAllocator {
                 for cpu in z.pcp.indices {
                     for pindex in 0..<nrPCPLists {
                         let order = pindexToOrder(pindex)
-                        var p = z.pcpLists[Zone.pcpIndex(cpu, pindex)].head
-                        var left = z.pcpLists[Zone.pcpIndex(cpu, pindex)].count
-                        while p != PageDescriptor.nilLink && left > 0 {
-                            body(p, order, cpu)
-                            p = memmap.next(p, order: order)
-                            left -= 1
-                        }
+                        forEachBlock(on: z.pcpLists[Zone.pcpIndex(cpu, pindex)], order: order) { body($0, order, cpu) }
                     }
                 }
             }
+        }
+    }
+
+    /// The blocks of one list, head to tail (never more than its count, so a broken link
+    /// cannot loop).
+    func forEachBlock(on list: FreeList, order: Int, _ body: (UInt64) -> Void) {
+        var p = list.head
+        var left = list.count
+        while p != PageDescriptor.nilLink && left > 0 {
+            body(p)
+            p = memmap.next(p, order: order)
+            left -= 1
         }
     }
 }
