@@ -24,8 +24,8 @@ let package = Package(
         .target(
             name: "MMCore",
             // Each folder of concern opens with an overview essay (README.md).
-            exclude: ["Boot", "E820", "Highmem", "Memblock", "MemoryModel", "NUMA", "PageAlloc",
-                      "PageTables", "Slab", "Support", "Vmalloc"].map { "\($0)/README.md" },
+            exclude: ["Boot", "E820", "Glibc", "Highmem", "Memblock", "MemoryModel", "NUMA", "PageAlloc",
+                      "PageTables", "Process", "Slab", "Support", "Vmalloc"].map { "\($0)/README.md" },
             swiftSettings: [.define("MMCORE_CHECKS", .when(configuration: .debug))]
         ),
         .target(name: "MMText", dependencies: ["MMCore"]),

@@ -11,7 +11,7 @@ struct Kmemlab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kmemlab",
         abstract: "An executable, exact model of Linux 6.1's physical memory management.",
-        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Replay.self, ReportCommand.self, ServeCommand.self, Bench.self],
+        subcommands: [Boot.self, Alloc.self, Shell.self, Slab.self, Pfn.self, LayoutCommand.self, HighmemCommand.self, Translate.self, PageTables.self, Replay.self, RunCommand.self, ReportCommand.self, ServeCommand.self, Bench.self],
         defaultSubcommand: Boot.self)
 }
 
@@ -634,5 +634,34 @@ struct ServeCommand: ParsableCommand {
         }
         done.wait()
         throw ExitCode(1)
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a workload: processes calling glibc's malloc and the memory system calls.",
+        discussion: Workload.help + """
+
+
+        Example:
+          kmemlab run Workloads/malloc-small.txt --strace
+        """)
+
+    @Argument(help: "The workload script.")
+    var script: String
+
+    @Flag(help: "Print the processes' memory system calls as strace -f -e trace=memory does.")
+    var strace = false
+
+    func run() throws {
+        let w = try Workload(parsing: try readText(script), file: script)
+        var runner = WorkloadRunner(recordSyscalls: strace)
+        var failure: InputError? = nil
+        do { try runner.run(w) } catch { failure = error }
+        runner.finish()
+        for l in runner.output { print(l) }
+        if strace { for l in runner.strace { print(l) } }
+        if let f = failure { throw f }
     }
 }

@@ -1,0 +1,216 @@
+// What a program calls: malloc, free, calloc, realloc, mallopt, malloc_trim.
+//
+// Linux: none (user space). glibc 2.36: malloc/malloc.c (__libc_malloc, __libc_free,
+//        __libc_calloc, __libc_realloc, _int_realloc, __libc_mallopt and its do_set_*
+//        helpers, __malloc_trim).
+
+/// mallopt()'s parameters, with glibc's numbers.
+public enum MalloptParam: Int32, Sendable, CaseIterable {
+    case mxFast = 1
+    case trimThreshold = -1
+    case topPad = -2
+    case mmapThreshold = -3
+    case mmapMax = -4
+    case checkAction = -5
+    case perturb = -6
+    case arenaTest = -7
+    case arenaMax = -8
+}
+
+extension GlibcMalloc {
+    /// malloc(): the tcache first, then the arena. Returns 0 (NULL) when memory cannot be had.
+    public mutating func malloc(_ bytes: UInt64, _ sys: inout TaskMemory) -> UInt64 {
+        let tbytes = Self.request2size(bytes)
+        if tbytes == 0 { return 0 }
+        let tc = Self.tcacheIndex(tbytes)
+        maybeInitTcache(&sys)
+        let m: UInt64
+        if tc < tcacheBins, tcache != 0, tcacheCounts[tc] > 0 {
+            m = tcacheGet(tc)
+        } else {
+            m = intMalloc(bytes, &sys)
+        }
+        if m != 0 { live[m] = bytes }
+        return m
+    }
+
+    /// free(): a mapped chunk is unmapped (first raising the mmap threshold to its size when
+    /// the threshold is still dynamic), any other goes to _int_free().
+    public mutating func free(_ mem: UInt64, _ sys: inout TaskMemory) throws(MallocAbort) {
+        if mem == 0 { return }
+        let p = Self.mem2chunk(mem)
+        let known = live.removeValue(forKey: mem) != nil
+        if isMmapped(p) {
+            if !known { throw .munmapChunkInvalidPointer }
+            let raw = self[head: p]
+            if !noDynThreshold, raw > mmapThreshold, raw <= Self.mmapThresholdMax {
+                mmapThreshold = chunksize(p)
+                trimThreshold = 2 * mmapThreshold
+            }
+            try munmapChunk(p, &sys)
+        } else {
+            maybeInitTcache(&sys)
+            if !known, self[head: p] == 0 { throw .freeInvalidPointer }
+            try intFree(p, &sys)
+        }
+    }
+
+    /// calloc(): the arena directly (never the tcache), zeroed; fresh memory from the kernel
+    /// needs no clearing, which the model does not track.
+    public mutating func calloc(_ n: UInt64, _ size: UInt64, _ sys: inout TaskMemory) -> UInt64 {
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: size)
+        if overflow || bytes > UInt64(Int64.max) { return 0 }
+        maybeInitTcache(&sys)
+        let m = intMalloc(bytes, &sys)
+        if m != 0 { live[m] = bytes }
+        return m
+    }
+
+    /// realloc(): NULL is malloc, size 0 is free; a mapped chunk is resized with mremap (or
+    /// kept when big enough, or copied); an arena chunk shrinks in place, grows into top or a
+    /// free neighbour, or moves.
+    public mutating func realloc(_ mem: UInt64, _ bytes: UInt64, _ sys: inout TaskMemory) throws(MallocAbort) -> UInt64 {
+        if bytes == 0, mem != 0 { try free(mem, &sys); return 0 }
+        if mem == 0 { return malloc(bytes, &sys) }
+        guard live[mem] != nil else { throw .reallocInvalidPointer }
+        let oldp = Self.mem2chunk(mem)
+        let oldSize = chunksize(oldp)
+        if !isMmapped(oldp) { maybeInitTcache(&sys) }
+        if oldp > UInt64.max - oldSize || oldp & Self.alignMask != 0 { throw .reallocInvalidPointer }
+        let nb = Self.request2size(bytes)
+        if nb == 0 { return 0 }
+        if isMmapped(oldp) {
+            if let np = try mremapChunk(oldp, nb, &sys) {
+                live[mem] = nil
+                live[Self.chunk2mem(np)] = bytes
+                return Self.chunk2mem(np)
+            }
+            if oldSize - Self.sizeSz >= nb { live[mem] = bytes; return mem }
+            let m = malloc(bytes, &sys)
+            if m == 0 { return 0 }
+            live[mem] = nil
+            try munmapChunk(oldp, &sys)
+            return m
+        }
+        let m = try intRealloc(oldp, oldSize, nb, &sys)
+        if m != 0 {
+            live[mem] = nil
+            live[m] = bytes
+        }
+        return m
+    }
+
+    /// _int_realloc()
+    mutating func intRealloc(_ oldp: UInt64, _ oldSize: UInt64, _ nb: UInt64, _ sys: inout TaskMemory) throws(MallocAbort) -> UInt64 {
+        let next = oldp + oldSize
+        let nextSize = chunksize(next)
+        var newp = oldp
+        var newSize = oldSize
+        if oldSize < nb {
+            if next == top, oldSize + nextSize >= nb + Self.minSize {
+                setHeadSize(oldp, nb)
+                top = oldp + nb
+                self[head: top] = (oldSize + nextSize - nb) | Self.prevInuse
+                return Self.chunk2mem(oldp)
+            } else if next != top, !inuse(at: next + nextSize), oldSize + nextSize >= nb {
+                newSize = oldSize + nextSize
+                unlink(next)
+            } else {
+                let m = intMalloc(nb - Self.alignMask, &sys)
+                if m == 0 { return 0 }
+                let np = Self.mem2chunk(m)
+                if np == next {
+                    newSize = oldSize + chunksize(np)
+                    newp = oldp
+                } else {
+                    try intFree(oldp, &sys)
+                    return m
+                }
+            }
+        }
+        let remainderSize = newSize - nb
+        if remainderSize < Self.minSize {
+            setHeadSize(newp, newSize)
+            setInuse(at: newp + newSize)
+        } else {
+            let remainder = newp + nb
+            setHeadSize(newp, nb)
+            self[head: remainder] = remainderSize | Self.prevInuse
+            setInuse(at: remainder + remainderSize)
+            try intFree(remainder, &sys)
+        }
+        return Self.chunk2mem(newp)
+    }
+
+    /// mallopt(): consolidates first (as glibc does before any change), then sets the
+    /// parameter. Setting a threshold, top_pad or M_MMAP_MAX turns the dynamic threshold off.
+    /// Returns glibc's 1 for done, 0 for refused.
+    public mutating func mallopt(_ param: MalloptParam, _ value: Int32) -> Int32 {
+        consolidate()
+        let v = UInt64(UInt32(bitPattern: value))
+        let wide = UInt64(bitPattern: Int64(value))
+        switch param {
+        case .mxFast:
+            guard wide <= 160 else { return 0 }
+            maxFast = wide <= Self.alignMask - Self.sizeSz ? 16 : (wide + Self.sizeSz) & ~Self.alignMask
+        case .trimThreshold: trimThreshold = wide; noDynThreshold = true
+        case .topPad: topPad = wide; noDynThreshold = true
+        case .mmapThreshold: mmapThreshold = wide; noDynThreshold = true
+        case .mmapMax: nMmapsMax = Int64(value); noDynThreshold = true
+        case .checkAction, .perturb: break
+        case .arenaTest, .arenaMax: _ = v
+        }
+        return 1
+    }
+
+    /// malloc_trim(pad): returns 1 when memory went back to the kernel.
+    public mutating func mallocTrim(_ pad: UInt64, _ sys: inout TaskMemory) -> Int32 {
+        mtrim(pad, &sys) ? 1 : 0
+    }
+}
+
+/// mallinfo2()'s fields (struct mallinfo2), all in bytes but the block counts.
+public struct MallInfo2: Sendable, Equatable {
+    public var arena: UInt64 = 0
+    public var ordblks: UInt64 = 0
+    public var smblks: UInt64 = 0
+    public var hblks: UInt64 = 0
+    public var hblkhd: UInt64 = 0
+    public var usmblks: UInt64 = 0
+    public var fsmblks: UInt64 = 0
+    public var uordblks: UInt64 = 0
+    public var fordblks: UInt64 = 0
+    public var keepcost: UInt64 = 0
+}
+
+extension GlibcMalloc {
+    /// mallinfo2() (int_mallinfo() of the main arena): top and every free chunk in the fastbins
+    /// and bins (not the tcache, whose chunks count as in use), the mapped chunks, and top's size
+    /// as keepcost.
+    public func mallinfo2() -> MallInfo2 {
+        var m = MallInfo2()
+        var avail = chunksize(top)
+        var nblocks: UInt64 = 1
+        var nfast: UInt64 = 0, fastavail: UInt64 = 0
+        for i in 0..<Self.nFastbins {
+            var p = fastbins[i]
+            while p != 0 { nfast += 1; fastavail += chunksize(p); p = self[fd: p] }
+        }
+        avail += fastavail
+        for i in 1..<Self.nBins {
+            let b = Self.binAt(i)
+            var p = self[bk: b]
+            while p != b { nblocks += 1; avail += chunksize(p); p = self[bk: p] }
+        }
+        m.smblks = nfast
+        m.ordblks = nblocks
+        m.fordblks = avail
+        m.uordblks = systemMem &- avail
+        m.arena = systemMem
+        m.fsmblks = fastavail
+        m.hblks = UInt64(nMmaps)
+        m.hblkhd = mmappedMem
+        m.keepcost = chunksize(top)
+        return m
+    }
+}
