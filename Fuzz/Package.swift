@@ -4,7 +4,7 @@
 // them; see Fuzz/README.md.
 import PackageDescription
 
-let targets = ["FuzzDmesg", "FuzzDmesgBoot", "FuzzMachineFile", "FuzzCmdline", "FuzzShell", "FuzzTrace"]
+let targets = ["FuzzDmesg", "FuzzDmesgBoot", "FuzzMachineFile", "FuzzCmdline", "FuzzShell", "FuzzTrace", "FuzzWorkload"]
 
 let package = Package(
     name: "KmemlabFuzz",

@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineFile FuzzShell FuzzTrace FuzzDmesgBoot FuzzCmdline)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineFile FuzzShell FuzzTrace FuzzDmesgBoot FuzzCmdline FuzzWorkload)
 
 # libFuzzer, not Swift's backtracer, must see a trap (so the input is saved), and hashing must
 # not change from run to run (so a run is repeatable).
@@ -37,6 +37,7 @@ for t in "${targets[@]}"; do
     FuzzCmdline) corpus=cmdline; n=$bootRuns ;;
     FuzzShell) corpus=shell; n=$runs ;;
     FuzzTrace) corpus=trace; n=$runs ;;
+    FuzzWorkload) corpus=workload; n=$bootRuns ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
   esac
   scratch=$(mktemp -d)

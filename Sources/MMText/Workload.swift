@@ -19,6 +19,8 @@ public struct Workload: Sendable {
         case mallocTrim(Expr)
         case mark
         case mallinfo
+        case touch(Ref, write: Bool)
+        case explain
         case exit(Int32)
         case show(String)
         case repeatBlock(count: Expr, variable: String, body: [Line])
@@ -46,6 +48,10 @@ public struct Workload: Sendable {
 
     public var lines: [Line]
     public var file: String
+    static let showable = ["maps", "status", "meminfo", "vmstat", "buddyinfo"]
+    /// Whether any step asks for `explain` (then every step records its path).
+    public var explains: Bool { text.contains("explain") }
+    var text: String
 
     public static let help = """
     A workload is a text file, one step a line ('#' starts a comment):
@@ -64,14 +70,19 @@ public struct Workload: Sendable {
       mark                            madvise(NULL, 0, MADV_NORMAL): a marker strace shows
       mallinfo                        print mallinfo2(): arena ordblks smblks hblks hblkhd fsmblks
                                       uordblks fordblks keepcost, and the break (sbrk(0))
-      exit [STATUS]                   the process ends
-      show maps|status                /proc/PID/maps or the process's memory counters
+      touch VAR [read|write]          the program writes (or reads) a byte in every page of VAR:
+                                      page faults, the zero page, THP, alloc_pages
+      explain                         the path the previous step took, down to the pfns
+      exit [STATUS]                   the process ends; its pages and page tables are freed
+      show maps|status                /proc/PID/maps; the process's memory lines of /proc/PID/status
+      show meminfo|vmstat|buddyinfo   the machine's files (the counters the model keeps)
       repeat N [VAR]  …  end          the steps between, N times, with $VAR (default $i) = 0…N-1
     Sizes: 24, 0x1000, 200K, 1M, 2G; expressions: ($i+1)*4096. Variables: p, p[$i].
     """
 
     public init(parsing text: String, file: String) throws(InputError) {
         self.file = file
+        self.text = text
         var raw: [(Int, String)] = []
         for (i, l) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var s = Substring(l)
@@ -157,16 +168,24 @@ public struct Workload: Sendable {
         case "malloc_trim": try need(1, "PAD"); return .mallocTrim(try e(w[1]))
         case "mark": try need(0, ""); return .mark
         case "mallinfo": try need(0, ""); return .mallinfo
+        case "explain": try need(0, ""); return .explain
+        case "touch":
+            guard w.count == 2 || (w.count == 3 && (w[2] == "read" || w[2] == "write")) else {
+                throw InputError(file: file, line: n, field: op, "expected: touch VAR [read|write]")
+            }
+            return .touch(try r(w[1]), write: w.count == 2 || w[2] == "write")
         case "exit":
             guard w.count <= 2 else { throw InputError(file: file, line: n, field: op, "expected: exit [STATUS]") }
             guard w.count == 1 || Int32(w[1]) != nil else { throw InputError(file: file, line: n, field: op, "\"\(w[1])\": expected a number") }
             return .exit(w.count == 2 ? Int32(w[1])! : 0)
         case "show":
-            try need(1, "maps|status")
-            guard ["maps", "status"].contains(w[1]) else { throw InputError(file: file, line: n, field: op, "\"\(w[1])\": expected maps or status") }
+            try need(1, "maps|status|meminfo|vmstat|buddyinfo")
+            guard Self.showable.contains(w[1]) else {
+                throw InputError(file: file, line: n, field: op, "\"\(w[1])\": expected \(Self.showable.joined(separator: ", "))")
+            }
             return .show(w[1])
         default:
-            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, malloc, calloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, exit, show, repeat)")
+            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, malloc, calloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
         }
     }
 

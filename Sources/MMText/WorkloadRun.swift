@@ -32,15 +32,28 @@ public struct WorkloadRunner: Sendable {
     /// The memory system calls, as `strace -f -e trace=memory` prints them.
     public var strace: [String] = []
     public var recordSyscalls: Bool
-    /// Steps run so far, against `maxSteps`.
+    /// Steps run so far (a loop's round and a touched page count as one each), against
+    /// `maxSteps` (100 million unless set).
     public private(set) var steps = 0
     public var maxSteps = 100_000_000
     var file = ""
 
-    public init(recordSyscalls: Bool = false) { self.recordSyscalls = recordSyscalls }
+    /// The machine the processes run on; without one, only the system calls are modelled
+    /// (no pages, no faults).
+    public var kernel: Kernel?
+    public var faults = FaultContext()
+    /// The path of the last step, when the script explains.
+    var path: [String] = []
+    var explaining = false
+
+    public init(kernel: Kernel? = nil, recordSyscalls: Bool = false) {
+        self.kernel = kernel
+        self.recordSyscalls = recordSyscalls
+    }
 
     public mutating func run(_ w: Workload) throws(InputError) {
         file = w.file
+        explaining = w.explains
         var env: [String: UInt64] = [:]
         try exec(w.lines, &env)
     }
@@ -49,6 +62,7 @@ public struct WorkloadRunner: Sendable {
     public mutating func finish() {
         for i in processes.indices where processes[i].exitStatus == nil {
             processes[i].exitStatus = 0
+            release(i)
             if recordSyscalls { strace.append(Strace.pad("\(processes[i].pid)", 5) + " +++ exited with 0 +++") }
         }
     }
@@ -59,6 +73,9 @@ public struct WorkloadRunner: Sendable {
                 let n = try eval(count, env, l)
                 let saved = env[v]
                 for k in 0..<n {
+                    // Each round counts as a step, so an empty loop cannot run forever.
+                    steps += 1
+                    if steps > maxSteps { throw InputError(file: file, line: l.number, field: "steps", "more than \(maxSteps) steps: stopped") }
                     env[v] = k
                     try exec(body, &env)
                 }
@@ -103,7 +120,8 @@ public struct WorkloadRunner: Sendable {
             let p = pid ?? nextPid
             nextPid = max(nextPid, p) + 1
             var proc = UserProcess(pid: p, comm: name, brk: brk ?? UserProcess.defaultBrk)
-            proc.task.recording = recordSyscalls
+            proc.task.recording = recordSyscalls || explaining
+            proc.libc.trackWrites = kernel != nil
             byName[name] = processes.count
             processes.append(proc)
             vars.append([:])
@@ -124,7 +142,13 @@ public struct WorkloadRunner: Sendable {
                 }
                 return
             }
+            if case .explain = l.step {
+                output += path.isEmpty ? ["(the previous step did nothing to explain)"] : FaultPathRecorder.group(path)
+                return
+            }
+            path = []
             try processStep(i, l, env)
+            settle(i)
             drain(i)
         }
     }
@@ -174,13 +198,117 @@ public struct WorkloadRunner: Sendable {
         case .mallinfo:
             let m = p.libc.mallinfo2()
             output.append("mallinfo \(m.arena) \(m.ordblks) \(m.smblks) \(m.hblks) \(m.hblkhd) \(m.fsmblks) \(m.uordblks) \(m.fordblks) \(m.keepcost) brk=0x\(String(p.task.mm.brk, radix: 16))")
+        case let .touch(r, write):
+            let k = try key(r, env, l)
+            guard let v = vars[i][k] else { throw InputError(file: file, line: l.number, field: "touch", "\(k) was never assigned") }
+            if v.addr != 0, v.addr != UInt64.max {
+                var a = v.addr & ~0xfff
+                while a < v.addr &+ max(v.size, 1) {
+                    // Every page counts as a step: a touch of a terabyte stops at the limit.
+                    steps += 1
+                    if steps > maxSteps { throw InputError(file: file, line: l.number, field: "steps", "more than \(maxSteps) steps: stopped") }
+                    if !fault(&p, max(a, v.addr), write: write) { break }
+                    a += 4096
+                }
+            }
+        case .explain:
+            break
         case .exit(let status):
             p.exitStatus = status
+            if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
             if recordSyscalls { strace.append(Strace.pad("\(p.pid)", 5) + " +++ exited with \(status) +++") }
         case .show(let what):
-            if what == "maps" { output += ProcMaps.lines(p) } else { output += status(p) }
+            switch what {
+            case "maps": output += ProcMaps.lines(p)
+            case "status": output += status(p)
+            default: output += machineFile(what)
+            }
         case .spawn, .use, .repeatBlock:
             break
+        }
+    }
+
+    /// One user access: a fault when the page is not mapped as needed; SIGSEGV ends the
+    /// process. Returns whether the process goes on.
+    mutating func fault(_ p: inout UserProcess, _ addr: UInt64, write: Bool) -> Bool {
+        guard var k = kernel else { return true }
+        defer { kernel = k }
+        var rec = FaultPathRecorder()
+        let out: FaultOutcome
+        if explaining {
+            out = p.task.handleFault(addr, write: write, &faults, &k, &rec)
+            path += rec.raw(k)
+        } else {
+            var none = NoListener()
+            out = p.task.handleFault(addr, write: write, &faults, &k, &none)
+        }
+        switch out {
+        case .segv(let mapErr):
+            output.append("\(p.comm)[\(p.pid)]: segfault at \(String(addr, radix: 16)) error \(write ? 6 : 4)\(mapErr ? "" : " (the area forbids it)")")
+            if recordSyscalls {
+                strace.append(Strace.pad("\(p.pid)", 5) + " --- SIGSEGV {si_signo=SIGSEGV, si_code=\(mapErr ? "SEGV_MAPERR" : "SEGV_ACCERR"), si_addr=0x\(String(addr, radix: 16))} ---")
+                strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGSEGV +++")
+            }
+            p.exitStatus = 128 + 11
+            return false
+        case .oom:
+            output.append("\(p.comm)[\(p.pid)]: no page for a fault at \(String(addr, radix: 16)) (VM_FAULT_OOM; the OOM killer is not modelled)")
+            return false
+        default:
+            return true
+        }
+    }
+
+    /// After a step: the pages of what was unmapped go back, then the pages glibc wrote fault in.
+    mutating func settle(_ i: Int) {
+        guard kernel != nil else { return }
+        var p = processes[i]
+        defer { processes[i] = p }
+        if explaining { for r in p.task.syscalls { path.append(Strace.text(r).0 + " = " + Strace.text(r).1) } }
+        p.task.settle(&faults, &kernel!)
+        guard p.exitStatus == nil else { return }
+        var lastPage = UInt64.max
+        for (s, e) in p.libc.takeWrites() {
+            var a = s & ~0xfff
+            while a < e {
+                if a != lastPage {
+                    if !fault(&p, max(a, s), write: true) { return }
+                    lastPage = a
+                }
+                a += 4096
+            }
+        }
+    }
+
+    /// A process's end: its pages and tables go back (exit_mmap()).
+    mutating func release(_ i: Int) {
+        guard kernel != nil else { return }
+        processes[i].task.exitMmap(&faults, &kernel!)
+    }
+
+    /// /proc/meminfo, /proc/vmstat or /proc/buddyinfo of the machine.
+    func machineFile(_ what: String) -> [String] {
+        guard let k = kernel else { return ["(no machine: run with a machine to see \(what))"] }
+        let s = faults.stat
+        switch what {
+        case "meminfo":
+            var lines = ProcFiles.meminfo(k)
+            func line(_ name: String, _ pages: UInt64) -> String { Strace.pad(name + ":", 16) + String(repeating: " ", count: max(0, 8 - String(pages << 2).count)) + String(pages << 2) + " kB" }
+            let at = lines.firstIndex { $0.hasPrefix("KReclaimable:") } ?? lines.count
+            lines.insert(line("AnonPages", s.nrAnonPages), at: at)
+            let pt = (lines.firstIndex { $0.hasPrefix("SUnreclaim:") } ?? lines.count - 1) + 1
+            lines.insert(line("PageTables", s.nrPageTablePages), at: pt)
+            let dm = lines.firstIndex { $0.hasPrefix("DirectMap4k:") } ?? lines.count
+            lines.insert(line("AnonHugePages", s.nrAnonTransparentHugepages), at: dm)
+            return lines
+        case "vmstat":
+            var free: UInt64 = 0
+            for node in k.nodes { for z in node.zones { free += z.freePages } }
+            return ["nr_free_pages \(free)", "nr_anon_pages \(s.nrAnonPages)", "nr_anon_transparent_hugepages \(s.nrAnonTransparentHugepages / 512)",
+                    "nr_page_table_pages \(s.nrPageTablePages)", "pgfault \(s.pgfault)", "thp_fault_alloc \(s.thpFaultAlloc)",
+                    "thp_fault_fallback \(s.thpFaultFallback)", "thp_split_pmd \(s.thpSplitPmd)", "thp_zero_page_alloc \(s.thpZeroPageAlloc)"]
+        default:
+            return ProcFiles.buddyinfo(k)
         }
     }
 
@@ -212,7 +340,8 @@ public struct WorkloadRunner: Sendable {
     }
 
     mutating func drain(_ i: Int) {
-        guard recordSyscalls, !processes[i].task.syscalls.isEmpty else { return }
+        guard !processes[i].task.syscalls.isEmpty else { return }
+        if !recordSyscalls { processes[i].task.clearRecord(); return }
         var p = processes[i]
         flush(&p)
         processes[i] = p
@@ -225,7 +354,54 @@ public struct WorkloadRunner: Sendable {
             let s = "\(pages * 4)"
             return String(repeating: " ", count: max(0, 8 - s.count)) + s + " kB"
         }
-        return ["Name:\t\(p.comm)", "Pid:\t\(p.pid)", "VmSize:\t\(kb(mm.totalVM))", "VmData:\t\(kb(mm.dataVM))",
-                "VmStk:\t\(kb(mm.stackVM))"]
+        return ["Name:\t\(p.comm)", "Pid:\t\(p.pid)", "VmSize:\t\(kb(mm.totalVM))", "RssAnon:\t\(kb(p.task.rssAnon))",
+                "VmData:\t\(kb(mm.dataVM))", "VmStk:\t\(kb(mm.stackVM))", "VmPTE:\t\(kb(UInt64(p.task.tables.tablePages)))"]
+    }
+}
+
+/// Collects a fault's path: the fault, the tables it needed, the page allocator's steps.
+struct FaultPathRecorder: FaultListener {
+    var events: [FaultEvent] = []
+    mutating func fault(_ event: FaultEvent) { events.append(event) }
+    mutating func pageAlloc(_ event: PageAllocEvent) { events.append(.page(event)) }
+    mutating func slab(_ event: SlabEvent) {}
+
+    /// Lines of a path; a run of faults that took the same path is said once.
+    static func group(_ lines: [String]) -> [String] {
+        var groups: [[String]] = []
+        for line in lines {
+            if line.hasPrefix("page fault:") || groups.isEmpty { groups.append([line]) } else { groups[groups.count - 1].append(line) }
+        }
+        func shape(_ g: [String]) -> String {
+            String(g.joined(separator: "\n").map { $0.isHexDigit ? "#" : $0 })
+        }
+        var out: [String] = []
+        var i = 0
+        while i < groups.count {
+            var j = i + 1
+            while j < groups.count, shape(groups[j]) == shape(groups[i]) { j += 1 }
+            out += groups[i]
+            if j - i > 1 {
+                let last = groups[j - 1]
+                let head = (last.first ?? "").replacingOccurrences(of: "page fault: ", with: "")
+                let pfn = last.last.flatMap { $0.range(of: "pfn=") != nil ? String($0[$0.range(of: "pfn=")!.upperBound...].prefix { $0 != " " }) : nil }
+                out.append("  … and \(j - i - 1) more faults along the same path, the last a \(head)" + (pfn.map { " (pfn=\($0))" } ?? ""))
+            }
+            i = j
+        }
+        return out
+    }
+
+    func raw(_ k: Kernel) -> [String] {
+        let shell = AllocShell(kernel: k, source: "(explain)")
+        return events.map { e in
+            switch e {
+            case let .fault(addr, write): return "page fault: \(write ? "write" : "read") at 0x\(String(addr, radix: 16))"
+            case let .tablePage(level, pfn): return "  \(["", "PTE", "PMD", "PUD", "PGD"][level]) table needed: a page-table page (GFP_PGTABLE_USER) at pfn 0x\(String(pfn, radix: 16))"
+            case let .thpFallback(addr): return "  no order-9 page for the 2 MiB at 0x\(String(addr, radix: 16)): thp_fault_fallback, 4 KiB pages instead"
+            case let .splitHugeZero(addr): return "  a write to the huge zero page at 0x\(String(addr, radix: 16)): split into 512 zero-page entries"
+            case let .page(p): return "  " + shell.describe(p)
+            }
+        }
     }
 }

@@ -646,6 +646,7 @@ struct RunCommand: ParsableCommand {
 
         Example:
           kmemlab run Workloads/malloc-small.txt --strace
+          kmemlab run Workloads/explain-malloc.txt --mem 2G
         """)
 
     @Argument(help: "The workload script.")
@@ -654,9 +655,15 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the processes' memory system calls as strace -f -e trace=memory does.")
     var strace = false
 
+    @Flag(name: .customLong("no-machine"), help: "Model only the processes and glibc (system calls), without booting a machine: no pages, no faults.")
+    var noMachine = false
+
+    @OptionGroup var machine: MachineArguments
+
     func run() throws {
         let w = try Workload(parsing: try readText(script), file: script)
-        var runner = WorkloadRunner(recordSyscalls: strace)
+        let kernel = noMachine ? nil : try bootForShell(machine, command: "run")
+        var runner = WorkloadRunner(kernel: kernel, recordSyscalls: strace)
         var failure: InputError? = nil
         do { try runner.run(w) } catch { failure = error }
         runner.finish()

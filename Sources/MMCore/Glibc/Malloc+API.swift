@@ -61,8 +61,20 @@ extension GlibcMalloc {
         let (bytes, overflow) = n.multipliedReportingOverflow(by: size)
         if overflow || bytes > UInt64(Int64.max) { return 0 }
         maybeInitTcache(&sys)
+        let oldTop = top
+        var oldTopSize = chunksize(top)
+        if oldTopSize < sbrkBase &+ maxSystemMem &- oldTop { oldTopSize = sbrkBase &+ maxSystemMem &- oldTop }
         let m = intMalloc(bytes, &sys)
-        if m != 0 { live[m] = bytes }
+        if m != 0 {
+            live[m] = bytes
+            // Memory fresh from the kernel is already zero: only what was used before is cleared.
+            let p = Self.mem2chunk(m)
+            var csz = chunksize(p)
+            if !isMmapped(p) {
+                if p == oldTop, csz > oldTopSize { csz = oldTopSize }
+                wrote(m, csz &- Self.sizeSz)
+            }
+        }
         return m
     }
 
@@ -88,6 +100,7 @@ extension GlibcMalloc {
             if oldSize - Self.sizeSz >= nb { live[mem] = bytes; return mem }
             let m = malloc(bytes, &sys)
             if m == 0 { return 0 }
+            wrote(m, oldSize - 16)
             live[mem] = nil
             try munmapChunk(oldp, &sys)
             return m
@@ -123,6 +136,7 @@ extension GlibcMalloc {
                     newSize = oldSize + chunksize(np)
                     newp = oldp
                 } else {
+                    wrote(m, oldSize - Self.sizeSz)
                     try intFree(oldp, &sys)
                     return m
                 }

@@ -83,6 +83,9 @@ public struct GlibcMalloc: Sendable {
     var curbrk: UInt64 = 0
     /// The words malloc has written: chunk sizes, footers, list links.
     var words: [UInt64: UInt64] = [:]
+    /// Whether stores to user memory are recorded (they fault pages in).
+    public var trackWrites = false
+    var writes: [(UInt64, UInt64)] = []
     /// The user pointers malloc has handed out and not had back: the model's own record, used
     /// only to refuse a free() of something malloc never returned.
     public internal(set) var live: [UInt64: UInt64] = [:]
@@ -102,7 +105,26 @@ public struct GlibcMalloc: Sendable {
 
     subscript(word a: UInt64) -> UInt64 {
         get { words[a] ?? 0 }
-        set { words[a] = newValue }
+        set {
+            words[a] = newValue
+            if trackWrites, a < Self.binBase { wrote(a, 8) }
+        }
+    }
+
+    /// Notes a store to user memory (when `trackWrites`), merging with the last range.
+    mutating func wrote(_ a: UInt64, _ n: UInt64) {
+        guard trackWrites, n > 0 else { return }
+        if let last = writes.last, a >= last.0 && a <= last.1 {
+            writes[writes.count - 1].1 = max(last.1, a + n)
+        } else {
+            writes.append((a, a + n))
+        }
+    }
+
+    /// The stores since the last call, for the process to fault in.
+    public mutating func takeWrites() -> [(UInt64, UInt64)] {
+        defer { writes.removeAll(keepingCapacity: true) }
+        return writes
     }
     subscript(prevSize p: UInt64) -> UInt64 { get { self[word: p] } set { self[word: p] = newValue } }
     subscript(head p: UInt64) -> UInt64 { get { self[word: p &+ 8] } set { self[word: p &+ 8] = newValue } }
@@ -176,5 +198,6 @@ public struct GlibcMalloc: Sendable {
     mutating func maybeInitTcache(_ sys: inout TaskMemory) {
         guard tcache == 0 else { return }
         tcache = intMalloc(640, &sys)
+        wrote(tcache, 640)
     }
 }

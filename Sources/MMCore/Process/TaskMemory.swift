@@ -31,8 +31,18 @@ public struct TaskMemory: Sendable {
     /// Whether system calls are recorded.
     public var recording = false
     public private(set) var syscalls: [SyscallRecord] = []
-    /// The areas the last calls unmapped, for the fault side to free their pages.
+    /// The areas the last calls unmapped, for the fault side to free their pages and tables.
     public var unmapped: [VMA] = []
+    /// Ranges whose pages go but whose tables stay (MADV_DONTNEED).
+    public var dontneed: [(UInt64, UInt64)] = []
+    /// Mappings mremap() moved (old, new, length): their pages move with them.
+    public var moved: [(UInt64, UInt64, UInt64)] = []
+    /// The page tables and the pages they map.
+    public var tables = UserPageTables()
+    /// MM_ANONPAGES: anonymous pages mapped (RssAnon).
+    public var rssAnon: UInt64 = 0
+    /// Split THPs still partly mapped: head pfn → subpages mapped.
+    public var splitFolios: [UInt64: UInt32] = [:]
 
     public init(mm: MMStruct) { self.mm = mm }
 
@@ -91,6 +101,7 @@ public struct TaskMemory: Sendable {
         var out: UInt64? = nil
         do {
             let a = try mm.mremap(addr: addr, oldLength: oldLength, newLength: newLength, flags: flags, unmapped: &unmapped)
+            if a != addr { moved.append((addr, a, min((oldLength + 0xfff) & ~0xfff, (newLength + 0xfff) & ~0xfff))) }
             out = a
             result = Int64(bitPattern: a)
         } catch {
@@ -111,6 +122,7 @@ public struct TaskMemory: Sendable {
             let end = addr &+ ((length &+ 0xfff) & ~0xfff)
             if end < addr { result = -Int64(Errno.EINVAL.rawValue) }
             else if !mm.covers(addr, end) { result = -Int64(Errno.ENOMEM.rawValue) }
+            else if advice == .dontNeed { dontneed.append((addr, end)) }
         }
         record(.madvise(addr: addr, length: length, advice: advice, result: result))
         return result

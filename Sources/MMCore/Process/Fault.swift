@@ -1,0 +1,93 @@
+// Page faults: how a touch of an address a process mapped becomes a page from the buddy
+// allocator, and the page tables that hold it.
+//
+// Linux: mm/memory.c (handle_mm_fault, __handle_mm_fault, handle_pte_fault,
+//        do_anonymous_page, do_wp_page, wp_page_copy, __pud_alloc, __pmd_alloc, __pte_alloc,
+//        zap_pte_range, free_pgtables), mm/huge_memory.c (do_huge_pmd_anonymous_page,
+//        __do_huge_pmd_anonymous_page, vma_thp_gfp_mask, mm_get_huge_zero_page,
+//        do_huge_pmd_wp_page, __split_huge_pmd), include/linux/huge_mm.h
+//        (transhuge_vma_suitable, hugepage_vma_check), arch/x86/mm/fault.c
+//        (do_user_addr_fault, bad_area: SEGV_MAPERR and SEGV_ACCERR),
+//        include/linux/gfp.h (GFP_PGTABLE_USER).
+//
+// A process's page tables are kept as maps from an address to what its entry holds; the
+// page-table pages themselves are allocated from the buddy allocator, one per table, exactly
+// when Linux allocates them, so PageTables and the free lists are right. Reverse maps, LRU
+// lists and swap entries come with reclaim.
+
+/// What a page-table entry maps.
+public struct UserPTE: Sendable, Hashable {
+    public var pfn: UInt64
+    public var writable: Bool
+    /// The shared zero page (a read of anonymous memory never written).
+    public var zeroPage: Bool
+}
+
+/// Transparent huge pages' policy (/sys/kernel/mm/transparent_hugepage/enabled and defrag).
+public enum THPEnabled: Sendable { case always, madvise, never }
+public enum THPDefrag: Sendable { case always, defer_, deferMadvise, madvise, never }
+
+/// The counters faults move, as /proc/vmstat and /proc/meminfo name them (all in pages but the
+/// event counts).
+public struct UserVMStat: Sendable, Equatable {
+    public var pgfault: UInt64 = 0
+    public var thpFaultAlloc: UInt64 = 0
+    public var thpFaultFallback: UInt64 = 0
+    public var thpSplitPmd: UInt64 = 0
+    public var thpZeroPageAlloc: UInt64 = 0
+    public var nrAnonPages: UInt64 = 0
+    public var nrAnonTransparentHugepages: UInt64 = 0
+    public var nrPageTablePages: UInt64 = 0
+    public init() {}
+}
+
+/// One process's page tables: leaf entries, 2 MiB mappings, and the table pages behind them.
+public struct UserPageTables: Sendable {
+    public var ptes: [UInt64: UserPTE] = [:]
+    /// 2 MiB mappings by address >> 21: the head pfn (or the huge zero page's).
+    public var pmds: [UInt64: UserPTE] = [:]
+    /// The pfn of each table page, by the address range it maps: UserPTE tables by addr >> 21,
+    /// PMD tables by addr >> 30, PUD tables by addr >> 39; and the PGD.
+    public var pteTables: [UInt64: UInt64] = [:]
+    public var pmdTables: [UInt64: UInt64] = [:]
+    public var pudTables: [UInt64: UInt64] = [:]
+    /// A THP mapping's deposited table (pgtable_trans_huge_deposit()), by addr >> 21.
+    public var deposited: [UInt64: UInt64] = [:]
+    public var pgd: UInt64? = nil
+    public init() {}
+
+    /// mm->pgtables_bytes / PAGE_SIZE: every table page but the PGD.
+    public var tablePages: Int { pteTables.count + pmdTables.count + pudTables.count + deposited.count }
+}
+
+/// How a fault ended, for the caller and for `explain`.
+public enum FaultOutcome: Sendable, Equatable {
+    /// Already mapped as the access needs: no fault.
+    case present
+    case zeroPage
+    case anonymous(pfn: UInt64)
+    case copyOnWrite(pfn: UInt64)
+    case hugeZeroPage(pfn: UInt64)
+    case huge(pfn: UInt64)
+    /// SIGSEGV: no area there (SEGV_MAPERR) or the area forbids the access (SEGV_ACCERR).
+    case segv(mapErr: Bool)
+    /// VM_FAULT_OOM: no page could be had.
+    case oom
+}
+
+/// Everything a fault reports on its way, when someone listens.
+public enum FaultEvent: Sendable {
+    case fault(addr: UInt64, write: Bool)
+    case tablePage(level: Int, pfn: UInt64)
+    case thpFallback(addr: UInt64)
+    case splitHugeZero(addr: UInt64)
+    case page(PageAllocEvent)
+}
+
+public protocol FaultListener: PageAllocListener {
+    mutating func fault(_ event: FaultEvent)
+}
+
+extension NoListener: FaultListener {
+    @inline(__always) public mutating func fault(_ event: FaultEvent) {}
+}
