@@ -5,8 +5,8 @@
 # writing NAME.strace.txt beside it (ASLR off, so the addresses repeat). Needs gcc and strace.
 set -e
 dir=$(cd "$(dirname "$0")/../Tests/Fixtures/glibc" && pwd)
-gcc -O2 -Wall -o /tmp/mallocvm "$dir/mallocvm.c"
+gcc -O2 -Wall -pthread -o /tmp/mallocvm "$dir/mallocvm.c"
 for vm in "$dir"/*/*.vm; do
-  setarch "$(uname -m)" -R strace -e trace=memory -o "${vm%.vm}.strace.txt" /tmp/mallocvm "$vm" > "${vm%.vm}.out.txt" 2> "${vm%.vm}.err.txt" || true
+  setarch "$(uname -m)" -R strace -f -e trace=memory -o "${vm%.vm}.strace.txt" /tmp/mallocvm "$vm" > "${vm%.vm}.out.txt" 2> "${vm%.vm}.err.txt" || true
   for f in "${vm%.vm}.out.txt" "${vm%.vm}.err.txt"; do [ -s "$f" ] || rm -f "$f"; done
 done

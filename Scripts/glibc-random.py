@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Random malloc workloads for the glibc differential tests (Tests/Fixtures/glibc/random).
 
-glibc-random.py SEED OPS [mix|small] writes NAME.vm (the operations for mallocvm.c, one per
+glibc-random.py SEED OPS [mix|small|threads] writes NAME.vm (the operations for mallocvm.c, one per
 line) and NAME.txt (the same operations in kmemlab's workload language) to the current
 directory, NAME = seed-SEED. Scripts/glibc-oracle.sh then records each .vm's real system calls.
 Sizes mix small (tcache, fastbins, small bins), large-bin, mmap-threshold and multi-MiB
 requests; mallopt and malloc_trim calls change the parameters now and then. Requests whose
 mapped chunk would be a multiple of 2 MiB are avoided: kernels since 6.7 align those mappings
-to 2 MiB and 6.1 does not (docs/DIVERGENCES.md).
+to 2 MiB and 6.1 does not (docs/DIVERGENCES.md). In `threads` mode up to four threads come and
+go, each running some of the operations (its own tcache and arena), freeing each other's memory.
 """
 import random, sys
 
@@ -15,7 +16,7 @@ seed, n = int(sys.argv[1]), int(sys.argv[2])
 mode = sys.argv[3] if len(sys.argv) > 3 else "mix"
 r = random.Random(seed)
 live = {}
-vm, wl = [], ["spawn mallocvm brk=0x555556659000", "mark"]
+vm, wl = [], ["spawn mallocvm brk=0x55555665a000", "mark"]
 
 def size():
     while True:
@@ -26,7 +27,20 @@ def size():
         else: s = r.randint(300000, 4000000)
         if ((s + 8 + 4095) // 4096 * 4096) % (2 << 20) != 0: return s
 
+threads, cur, nextt = set(), 0, 1
+def switch(t):
+    global cur
+    if t != cur:
+        vm.append(f"in {t}"); wl.append("in " + (f"t{t}" if t else "mallocvm")); cur = t
 for _ in range(n):
+    if mode == "threads":
+        k = r.random()
+        if k < 0.01 and len(threads) < 4 and nextt < 16:
+            switch(0); vm.append(f"thread {nextt}"); wl.append(f"thread t{nextt}"); threads.add(nextt); nextt += 1; continue
+        if k < 0.015 and threads:
+            t = r.choice(sorted(threads)); switch(0); vm.append(f"join {t}"); wl.append(f"join t{t}"); threads.discard(t); continue
+        if k < 0.08:
+            switch(r.choice([0] + sorted(threads))); continue
     k = r.random()
     if k < 0.45 or not live:
         v, s = r.randint(0, 400), size()
@@ -50,6 +64,8 @@ for _ in range(n):
         num, name = r.choice([(3, "M_MMAP_THRESHOLD"), (1, "M_TRIM_THRESHOLD"), (2, "M_TOP_PAD"), (4, "M_MMAP_MAX")])
         val = r.choice([0, 4096, 65536, 262144, 1048576]) if num != 4 else r.choice([0, 1, 4, 65536])
         vm.append(f"mallopt {num} {val}"); wl.append(f"mallopt {name} {val}")
+switch(0)
+for t in sorted(threads): vm.append(f"join {t}"); wl.append(f"join t{t}")
 wl.append("mark")
 name = f"seed-{seed}"
 open(f"{name}.vm", "w").write("\n".join(vm) + "\n")

@@ -9,6 +9,8 @@ public struct Workload: Sendable {
     public indirect enum Step: Sendable {
         case spawn(name: String, brk: UInt64?, pid: Int32?)
         case use(String)
+        case thread(String)
+        case join(String)
         case malloc(Ref, Expr)
         case calloc(Ref, Expr, Expr)
         case realloc(Ref, Expr)
@@ -57,7 +59,11 @@ public struct Workload: Sendable {
     A workload is a text file, one step a line ('#' starts a comment):
       spawn NAME [brk=ADDR] [pid=N]   start a dynamically linked C program (Debian 12, ASLR off);
                                       brk= is where its break starts (past a larger bss)
-      in NAME                         the steps that follow are NAME's
+      in NAME                         the steps that follow are NAME's (a process or a thread)
+      thread NAME                     pthread_create(): a thread of the current process, idle
+                                      until steps run in it (its own tcache; its own arena)
+      join NAME                       the thread ends (its tcache and arena are given back, its
+                                      stack advised away) and pthread_join() caches its stack
       malloc VAR SIZE                 VAR = malloc(SIZE)         (glibc 2.36)
       calloc VAR N SIZE               VAR = calloc(N, SIZE)
       realloc VAR SIZE                VAR = realloc(VAR, SIZE)
@@ -139,6 +145,8 @@ public struct Workload: Sendable {
             }
             return .spawn(name: w[1], brk: brk, pid: pid)
         case "in": try need(1, "NAME"); return .use(w[1])
+        case "thread": try need(1, "NAME"); return .thread(w[1])
+        case "join": try need(1, "NAME"); return .join(w[1])
         case "malloc": try need(2, "VAR SIZE"); return .malloc(try r(w[1]), try e(w[2]))
         case "calloc": try need(3, "VAR N SIZE"); return .calloc(try r(w[1]), try e(w[2]), try e(w[3]))
         case "realloc": try need(2, "VAR SIZE"); return .realloc(try r(w[1]), try e(w[2]))
@@ -185,7 +193,7 @@ public struct Workload: Sendable {
             }
             return .show(w[1])
         default:
-            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, malloc, calloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
+            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, thread, join, malloc, calloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
         }
     }
 

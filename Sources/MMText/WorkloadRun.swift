@@ -25,6 +25,13 @@ public struct WorkloadRunner: Sendable {
     var byName: [String: Int] = [:]
     var vars: [[String: (addr: UInt64, size: UInt64)]] = []
     var current: Int? = nil
+    /// The thread the steps run in: 0 is the process's main thread.
+    var currentThread = 0
+    /// Threads by name: their process, index and stack.
+    var threadsByName: [String: (process: Int, index: Int, stack: ThreadStacks.Stack?)] = [:]
+    var threadCount: [Int: Int] = [:]
+    /// Thread ids (the next free pid when the thread was created), by process and thread index.
+    var tids: [Int: [Int: Int32]] = [:]
     var nextPid: Int32 = 1000
     var skipped: Set<Int> = []
     /// What the steps printed (show, glibc's messages, the kernel's segfault lines).
@@ -42,6 +49,11 @@ public struct WorkloadRunner: Sendable {
     /// (no pages, no faults).
     public var kernel: Kernel?
     public var faults = FaultContext()
+    /// Place 2 MiB-multiple anonymous mappings on 2 MiB boundaries, as kernels since 6.7 do
+    /// (MMStruct.thpAlignAnonymous); off for 6.1.
+    public var thpAlignAnonymous = false
+    /// The CPUs glibc sees (its arena limit); nil: the machine's, or 1 without one.
+    public var nprocs: Int? = nil
     /// The path of the last step, when the script explains.
     var path: [String] = []
     var explaining = false
@@ -107,6 +119,12 @@ public struct WorkloadRunner: Sendable {
         }
     }
 
+    /// The id strace shows for the current thread: the pid for the main thread.
+    var tid: Int32 {
+        guard let i = current else { return 0 }
+        return currentThread == 0 ? processes[i].pid : tids[i]?[currentThread] ?? processes[i].pid
+    }
+
     func key(_ r: Workload.Ref, _ env: [String: UInt64], _ l: Workload.Line) throws(InputError) -> String {
         guard let i = r.index else { return r.name }
         return r.name + "[\(try eval(i, env, l))]"
@@ -122,13 +140,23 @@ public struct WorkloadRunner: Sendable {
             var proc = UserProcess(pid: p, comm: name, brk: brk ?? UserProcess.defaultBrk)
             proc.task.recording = recordSyscalls || explaining
             proc.libc.trackWrites = kernel != nil
+            proc.libc.nprocs = nprocs ?? kernel?.onlineCPUs ?? 1
+            proc.task.mm.thpAlignAnonymous = thpAlignAnonymous
             byName[name] = processes.count
             processes.append(proc)
             vars.append([:])
             current = processes.count - 1
+            currentThread = 0
         case .use(let name):
-            guard let i = byName[name] else { throw InputError(file: file, line: l.number, field: "in", "no process named \(name)") }
-            current = i
+            if let i = byName[name] {
+                current = i
+                currentThread = 0
+            } else if let t = threadsByName[name] {
+                current = t.process
+                currentThread = t.index
+            } else {
+                throw InputError(file: file, line: l.number, field: "in", "no process or thread named \(name)")
+            }
         case .repeatBlock:
             break
         default:
@@ -157,6 +185,7 @@ public struct WorkloadRunner: Sendable {
     mutating func processStep(_ i: Int, _ l: Workload.Line, _ env: [String: UInt64]) throws(InputError) {
         var p = processes[i]
         defer { processes[i] = p }
+        p.libc.switchThread(currentThread)
         switch l.step {
         case let .malloc(r, size):
             let k = try key(r, env, l)
@@ -211,6 +240,37 @@ public struct WorkloadRunner: Sendable {
                     a += 4096
                 }
             }
+        case .thread(let name):
+            guard byName[name] == nil, threadsByName[name] == nil else {
+                throw InputError(file: file, line: l.number, field: "thread", "the name \(name) is taken")
+            }
+            guard let stack = p.stacks.allocate(&p.libc, &p.task) else {
+                output.append("\(p.comm)[\(p.pid)]: pthread_create: no memory for a stack (EAGAIN)")
+                break
+            }
+            let t = (threadCount[i] ?? 0) + 1
+            threadCount[i] = t
+            threadsByName[name] = (i, t, stack)
+            tids[i, default: [:]][t] = nextPid
+            nextPid += 1
+            p.libc.threadCreated(t)
+        case .join(let name):
+            guard let t = threadsByName[name], t.process == i, t.index != currentThread, let stack = t.stack else {
+                throw InputError(file: file, line: l.number, field: "join", "\(name) is not another running thread of this process")
+            }
+            // The thread's end, in the thread: its malloc state, then its stack.
+            flush(&p, as: tid)
+            let joiner = currentThread
+            currentThread = t.index
+            p.libc.switchThread(t.index)
+            p.libc.threadExit(&p.task)
+            p.stacks.threadEnded(stack, &p.task)
+            flush(&p, as: tid)
+            if recordSyscalls { strace.append(Strace.pad("\(tid)", 5) + " +++ exited with 0 +++") }
+            currentThread = joiner
+            p.libc.switchThread(joiner)
+            p.stacks.release(stack, &p.libc, &p.task)
+            threadsByName[name] = (i, t.index, nil)
         case .explain:
             break
         case .exit(let status):
@@ -334,8 +394,8 @@ public struct WorkloadRunner: Sendable {
         p.exitStatus = 128 + 11
     }
 
-    mutating func flush(_ p: inout UserProcess) {
-        for r in p.task.syscalls { strace.append(Strace.line(pid: p.pid, r)) }
+    mutating func flush(_ p: inout UserProcess, as id: Int32? = nil) {
+        for r in p.task.syscalls { strace.append(Strace.line(pid: id ?? tid, r)) }
         p.task.clearRecord()
     }
 

@@ -658,12 +658,23 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("no-machine"), help: "Model only the processes and glibc (system calls), without booting a machine: no pages, no faults.")
     var noMachine = false
 
+    @Flag(name: .customLong("thp-align-anon"), help: "Place private anonymous mappings whose length is a multiple of 2 MiB on 2 MiB boundaries, as kernels since 6.7 do (6.1 does not; the glibc oracle's logs come from a 6.18 host).")
+    var thpAlignAnon = false
+
+    @Option(help: ArgumentHelp("CPUs the processes may run on (glibc's arena limit is 8 × this). Default: the machine's, or 1 with --no-machine.", valueName: "n"))
+    var nprocs: Int?
+
     @OptionGroup var machine: MachineArguments
 
     func run() throws {
         let w = try Workload(parsing: try readText(script), file: script)
         let kernel = noMachine ? nil : try bootForShell(machine, command: "run")
         var runner = WorkloadRunner(kernel: kernel, recordSyscalls: strace)
+        runner.thpAlignAnonymous = thpAlignAnon
+        if let n = nprocs {
+            guard n >= 1, n <= 8192 else { throw InputError(file: "(options)", field: "--nprocs", "\(n): expected 1…8192") }
+            runner.nprocs = n
+        }
         var failure: InputError? = nil
         do { try runner.run(w) } catch { failure = error }
         runner.finish()

@@ -26,9 +26,13 @@ struct GlibcMallocTests {
         l.replacingOccurrences(of: #" +="#, with: " =", options: .regularExpression)
     }
 
+    /// The model as the oracle host ran: a 2-CPU machine whose kernel (6.18) aligns 2 MiB
+    /// multiples of anonymous memory.
     static func model(_ path: String) throws -> (strace: [String], output: [String]) {
         let w = try Workload(parsing: Fixtures.text(path), file: path)
         var r = WorkloadRunner(recordSyscalls: true)
+        r.thpAlignAnonymous = true
+        r.nprocs = 2
         try r.run(w)
         r.finish()
         return (measured(r.strace.joined(separator: "\n"), hasPid: true), r.output)
@@ -46,9 +50,19 @@ struct GlibcMallocTests {
     @Test("random workloads: 2500 mallocs, frees, reallocs, callocs, mallopts and trims each",
           arguments: ["seed-1", "seed-23", "seed-101"])
     func random(_ name: String) throws {
-        let real = Self.measured(Fixtures.text(Self.glibc.appendingPathComponent("random/\(name).strace.txt").path), hasPid: false)
+        let real = Self.measured(Fixtures.text(Self.glibc.appendingPathComponent("random/\(name).strace.txt").path), hasPid: true)
         let (model, _) = try Self.model(Self.glibc.appendingPathComponent("random/\(name).txt").path)
         #expect(real.count > 200)
+        #expect(Fixtures.firstDifference(real, model) == nil)
+    }
+
+    @Test("threads: arenas (new, reused round the list past 8 × 2 CPUs, from the free list), thread stacks and their cache",
+          arguments: ["arena-limit", "seed-500", "seed-517"])
+    func threads(_ name: String) throws {
+        let real = Self.measured(Fixtures.text(Self.glibc.appendingPathComponent("threads/\(name).strace.txt").path), hasPid: true)
+        let (model, _) = try Self.model(Self.glibc.appendingPathComponent("threads/\(name).txt").path)
+        #expect(real.count > 100)
+        #expect(real.contains { $0.contains("MAP_NORESERVE") })
         #expect(Fixtures.firstDifference(real, model) == nil)
     }
 
@@ -56,7 +70,7 @@ struct GlibcMallocTests {
           arguments: ["double-free-tcache", "double-free-2", "double-free-prev", "fasttop", "free-unmapped"])
     func misuse(_ name: String) throws {
         let base = Self.glibc.appendingPathComponent("misuse/\(name)").path
-        let real = Self.measured(Fixtures.text(base + ".strace.txt"), hasPid: false)
+        let real = Self.measured(Fixtures.text(base + ".strace.txt"), hasPid: true)
             .map { $0.replacingOccurrences(of: #"si_pid=[0-9]+"#, with: "si_pid=PID", options: .regularExpression) }
         let (model, output) = try Self.model(base + ".txt")
         let modelLines = model.map { $0.replacingOccurrences(of: #"si_pid=[0-9]+"#, with: "si_pid=PID", options: .regularExpression) }

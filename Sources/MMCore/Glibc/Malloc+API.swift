@@ -28,7 +28,14 @@ extension GlibcMalloc {
         if tc < tcacheBins, tcache != 0, tcacheCounts[tc] > 0 {
             m = tcacheGet(tc)
         } else {
-            m = intMalloc(bytes, &sys)
+            guard let a = arenaGet(bytes, &sys) else { return 0 }
+            use(a)
+            var r = intMalloc(bytes, &sys)
+            if r == 0, let b = arenaRetry(a, bytes, &sys) {
+                use(b)
+                r = intMalloc(bytes, &sys)
+            }
+            m = r
         }
         if m != 0 { live[m] = bytes }
         return m
@@ -51,6 +58,7 @@ extension GlibcMalloc {
         } else {
             maybeInitTcache(&sys)
             if !known, self[head: p] == 0 { throw .freeInvalidPointer }
+            use(arenaFor(p))
             try intFree(p, &sys)
         }
     }
@@ -61,10 +69,19 @@ extension GlibcMalloc {
         let (bytes, overflow) = n.multipliedReportingOverflow(by: size)
         if overflow || bytes > UInt64(Int64.max) { return 0 }
         maybeInitTcache(&sys)
+        guard let a = arenaGet(bytes, &sys) else { return 0 }
+        use(a)
         let oldTop = top
         var oldTopSize = chunksize(top)
-        if oldTopSize < sbrkBase &+ maxSystemMem &- oldTop { oldTopSize = sbrkBase &+ maxSystemMem &- oldTop }
-        let m = intMalloc(bytes, &sys)
+        if a == 0, oldTopSize < sbrkBase &+ maxSystemMem &- oldTop { oldTopSize = sbrkBase &+ maxSystemMem &- oldTop }
+        if a != 0, let h = heaps[oldTop & ~(Self.heapMaxSize - 1)], oldTopSize < h.mprotectSize &+ (oldTop & ~(Self.heapMaxSize - 1)) &- oldTop {
+            oldTopSize = (oldTop & ~(Self.heapMaxSize - 1)) &+ h.mprotectSize &- oldTop
+        }
+        var m = intMalloc(bytes, &sys)
+        if m == 0, let b = arenaRetry(a, bytes, &sys) {
+            use(b)
+            m = intMalloc(bytes, &sys)
+        }
         if m != 0 {
             live[m] = bytes
             // Memory fresh from the kernel is already zero: only what was used before is cleared.
@@ -105,6 +122,7 @@ extension GlibcMalloc {
             try munmapChunk(oldp, &sys)
             return m
         }
+        use(arenaFor(oldp))
         let m = try intRealloc(oldp, oldSize, nb, &sys)
         if m != 0 {
             live[mem] = nil
@@ -121,7 +139,7 @@ extension GlibcMalloc {
         var newSize = oldSize
         if oldSize < nb {
             if next == top, oldSize + nextSize >= nb + Self.minSize {
-                setHeadSize(oldp, nb)
+                setHeadSize(oldp, nb | arenaBit)
                 top = oldp + nb
                 self[head: top] = (oldSize + nextSize - nb) | Self.prevInuse
                 return Self.chunk2mem(oldp)
@@ -144,12 +162,12 @@ extension GlibcMalloc {
         }
         let remainderSize = newSize - nb
         if remainderSize < Self.minSize {
-            setHeadSize(newp, newSize)
+            setHeadSize(newp, newSize | arenaBit)
             setInuse(at: newp + newSize)
         } else {
             let remainder = newp + nb
-            setHeadSize(newp, nb)
-            self[head: remainder] = remainderSize | Self.prevInuse
+            setHeadSize(newp, nb | arenaBit)
+            self[head: remainder] = remainderSize | Self.prevInuse | arenaBit
             setInuse(at: remainder + remainderSize)
             try intFree(remainder, &sys)
         }
@@ -160,6 +178,7 @@ extension GlibcMalloc {
     /// parameter. Setting a threshold, top_pad or M_MMAP_MAX turns the dynamic threshold off.
     /// Returns glibc's 1 for done, 0 for refused.
     public mutating func mallopt(_ param: MalloptParam, _ value: Int32) -> Int32 {
+        use(0)
         consolidate()
         let v = UInt64(UInt32(bitPattern: value))
         let wide = UInt64(bitPattern: Int64(value))
@@ -172,14 +191,23 @@ extension GlibcMalloc {
         case .mmapThreshold: mmapThreshold = wide; noDynThreshold = true
         case .mmapMax: nMmapsMax = Int64(value); noDynThreshold = true
         case .checkAction, .perturb: break
-        case .arenaTest, .arenaMax: _ = v
+        case .arenaTest: if value > 0 { arenaTest = Int(v) }
+        case .arenaMax: if value > 0 { arenaMax = Int(v) }
         }
         return 1
     }
 
     /// malloc_trim(pad): returns 1 when memory went back to the kernel.
     public mutating func mallocTrim(_ pad: UInt64, _ sys: inout TaskMemory) -> Int32 {
-        mtrim(pad, &sys) ? 1 : 0
+        var result = false
+        // The arenas in list order: main, then the newest to the oldest.
+        var a = 0
+        repeat {
+            use(a)
+            if mtrim(pad, &sys) { result = true }
+            a = arenaNext(a)
+        } while a != 0
+        return result ? 1 : 0
     }
 }
 
@@ -202,7 +230,18 @@ extension GlibcMalloc {
     /// and bins (not the tcache, whose chunks count as in use), the mapped chunks, and top's size
     /// as keepcost.
     public func mallinfo2() -> MallInfo2 {
+        var all = self
         var m = MallInfo2()
+        var a = 0
+        repeat {
+            all.use(a)
+            all.addInfo(&m, main: a == 0)
+            a = all.arenaNext(a)
+        } while a != 0
+        return m
+    }
+
+    func addInfo(_ m: inout MallInfo2, main: Bool) {
         var avail = chunksize(top)
         var nblocks: UInt64 = 1
         var nfast: UInt64 = 0, fastavail: UInt64 = 0
@@ -212,19 +251,20 @@ extension GlibcMalloc {
         }
         avail += fastavail
         for i in 1..<Self.nBins {
-            let b = Self.binAt(i)
+            let b = binAt(i)
             var p = self[bk: b]
             while p != b { nblocks += 1; avail += chunksize(p); p = self[bk: p] }
         }
-        m.smblks = nfast
-        m.ordblks = nblocks
-        m.fordblks = avail
-        m.uordblks = systemMem &- avail
-        m.arena = systemMem
-        m.fsmblks = fastavail
-        m.hblks = UInt64(nMmaps)
-        m.hblkhd = mmappedMem
-        m.keepcost = chunksize(top)
-        return m
+        m.smblks += nfast
+        m.ordblks += nblocks
+        m.fordblks += avail
+        m.uordblks += systemMem &- avail
+        m.arena += systemMem
+        m.fsmblks += fastavail
+        if main {
+            m.hblks = UInt64(nMmaps)
+            m.hblkhd = mmappedMem
+            m.keepcost = chunksize(top)
+        }
     }
 }

@@ -36,7 +36,7 @@ extension GlibcMalloc {
         }
         let next = p + size
         if p == top { throw .doubleFreeTop }
-        if next >= top &+ chunksize(top) { throw .doubleFreeOut }
+        if contiguous, next >= top &+ chunksize(top) { throw .doubleFreeOut }
         if !inuse(at: next) { throw .doubleFreeNotPrev }
         let nextSize = chunksize(next)
         if !prevInuse(p) {
@@ -52,7 +52,7 @@ extension GlibcMalloc {
             } else {
                 clearInuse(at: next)
             }
-            let bck = Self.unsortedChunks
+            let bck = unsortedChunks
             let fwd = self[fd: bck]
             self[fd: p] = fwd
             self[bk: p] = bck
@@ -68,7 +68,11 @@ extension GlibcMalloc {
         }
         if size >= Self.fastbinConsolidationThreshold {
             if haveFastchunks { consolidate() }
-            if chunksize(top) >= trimThreshold { _ = systrim(topPad, &sys) }
+            if currentArena == 0 {
+                if chunksize(top) >= trimThreshold { _ = systrim(topPad, &sys) }
+            } else {
+                heapTrim(topPad, &sys)
+            }
         }
     }
 
@@ -76,7 +80,7 @@ extension GlibcMalloc {
     /// unsorted list (or into top), bins taken from the smallest.
     mutating func consolidate() {
         haveFastchunks = false
-        let unsorted = Self.unsortedChunks
+        let unsorted = unsortedChunks
         for fb in 0..<Self.nFastbins {
             var p = fastbins[fb]
             fastbins[fb] = 0
@@ -147,7 +151,7 @@ extension GlibcMalloc {
         let psIndex = Self.binIndex(Self.pageSize)
         var result = false
         for i in 1..<Self.nBins where i == 1 || i >= psIndex {
-            let bin = Self.binAt(i)
+            let bin = binAt(i)
             var p = self[bk: bin]
             while p != bin {
                 var size = chunksize(p)
@@ -162,6 +166,6 @@ extension GlibcMalloc {
                 p = self[bk: p]
             }
         }
-        return systrim(pad, &sys) || result
+        return (currentArena == 0 && systrim(pad, &sys)) || result
     }
 }

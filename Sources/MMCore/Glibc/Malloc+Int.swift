@@ -51,27 +51,28 @@ extension GlibcMalloc {
         while true {
             var returnCached = false
             var iters = 0
-            while self[bk: Self.unsortedChunks] != Self.unsortedChunks {
-                let victim = self[bk: Self.unsortedChunks]
+            while self[bk: unsortedChunks] != unsortedChunks {
+                let victim = self[bk: unsortedChunks]
                 let bck = self[bk: victim]
                 let size = chunksize(victim)
-                if Self.inSmallbinRange(nb), bck == Self.unsortedChunks, victim == lastRemainder, size > nb + Self.minSize {
+                if Self.inSmallbinRange(nb), bck == unsortedChunks, victim == lastRemainder, size > nb + Self.minSize {
                     let remainder = victim + nb
-                    self[bk: Self.unsortedChunks] = remainder
-                    self[fd: Self.unsortedChunks] = remainder
+                    self[bk: unsortedChunks] = remainder
+                    self[fd: unsortedChunks] = remainder
                     lastRemainder = remainder
-                    self[bk: remainder] = Self.unsortedChunks
-                    self[fd: remainder] = Self.unsortedChunks
+                    self[bk: remainder] = unsortedChunks
+                    self[fd: remainder] = unsortedChunks
                     if !Self.inSmallbinRange(size - nb) { self[fdNext: remainder] = 0; self[bkNext: remainder] = 0 }
-                    self[head: victim] = nb | Self.prevInuse
+                    self[head: victim] = nb | Self.prevInuse | arenaBit
                     self[head: remainder] = (size - nb) | Self.prevInuse
                     setFoot(remainder, size - nb)
                     return Self.chunk2mem(victim)
                 }
-                self[bk: Self.unsortedChunks] = bck
-                self[fd: bck] = Self.unsortedChunks
+                self[bk: unsortedChunks] = bck
+                self[fd: bck] = unsortedChunks
                 if size == nb {
                     setInuse(at: victim + size)
+                    self[head: victim] |= arenaBit
                     if tcacheNb != 0, Int(tcacheCounts[tcIdx]) < tcacheCount {
                         tcachePut(victim, tcIdx)
                         returnCached = true
@@ -91,7 +92,7 @@ extension GlibcMalloc {
             if size >= nb + Self.minSize {
                 let victim = top
                 top = victim + nb
-                self[head: victim] = nb | Self.prevInuse
+                self[head: victim] = nb | Self.prevInuse | arenaBit
                 self[head: top] = (size - nb) | Self.prevInuse
                 return Self.chunk2mem(victim)
             } else if haveFastchunks {
@@ -122,11 +123,12 @@ extension GlibcMalloc {
 
     /// The small bin's last chunk (exact size), with the rest stashed into the tcache.
     mutating func smallbinTake(_ nb: UInt64, _ idx: Int) -> UInt64? {
-        let bin = Self.binAt(idx)
+        let bin = binAt(idx)
         let victim = self[bk: bin]
         if victim == bin { return nil }
         let bck = self[bk: victim]
         setInuse(at: victim + nb)
+        self[head: victim] |= arenaBit
         self[bk: bin] = bck
         self[fd: bck] = bin
         let tc = Self.tcacheIndex(nb)
@@ -135,6 +137,7 @@ extension GlibcMalloc {
                 let t = self[bk: bin]
                 let b = self[bk: t]
                 setInuse(at: t + nb)
+                self[head: t] |= arenaBit
                 self[bk: bin] = b
                 self[fd: b] = bin
                 tcachePut(t, tc)
@@ -150,11 +153,11 @@ extension GlibcMalloc {
         var bck: UInt64, fwd: UInt64
         if Self.inSmallbinRange(size) {
             victimIndex = Self.smallbinIndex(size)
-            bck = Self.binAt(victimIndex)
+            bck = binAt(victimIndex)
             fwd = self[fd: bck]
         } else {
             victimIndex = Self.largebinIndex(size)
-            bck = Self.binAt(victimIndex)
+            bck = binAt(victimIndex)
             fwd = self[fd: bck]
             if fwd != bck {
                 let s = size | Self.prevInuse
@@ -192,7 +195,7 @@ extension GlibcMalloc {
     /// The smallest chunk of the request's own large bin that fits (the second of equal ones,
     /// so the size list need not change), split with the remainder to the unsorted list.
     mutating func largebinBestFit(_ nb: UInt64, _ idx: Int) -> UInt64? {
-        let bin = Self.binAt(idx)
+        let bin = binAt(idx)
         var victim = self[fd: bin]
         guard victim != bin, self[head: victim] >= nb else { return nil }
         victim = self[bkNext: victim]
@@ -223,7 +226,7 @@ extension GlibcMalloc {
                 idx += 1
                 bit <<= 1
             }
-            let bin = Self.binAt(idx)
+            let bin = binAt(idx)
             let victim = self[bk: bin]
             if victim == bin {
                 map &= ~bit
@@ -244,9 +247,10 @@ extension GlibcMalloc {
         unlink(victim)
         if remainderSize < Self.minSize {
             setInuse(at: victim + size)
+            self[head: victim] |= arenaBit
         } else {
             let remainder = victim + nb
-            let bck = Self.unsortedChunks
+            let bck = unsortedChunks
             let fwd = self[fd: bck]
             self[bk: remainder] = bck
             self[fd: remainder] = fwd
@@ -254,7 +258,7 @@ extension GlibcMalloc {
             self[bk: fwd] = remainder
             if setLastRemainder { lastRemainder = remainder }
             if !Self.inSmallbinRange(remainderSize) { self[fdNext: remainder] = 0; self[bkNext: remainder] = 0 }
-            self[head: victim] = nb | Self.prevInuse
+            self[head: victim] = nb | Self.prevInuse | arenaBit
             self[head: remainder] = remainderSize | Self.prevInuse
             setFoot(remainder, remainderSize)
         }

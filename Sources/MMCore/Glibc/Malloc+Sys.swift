@@ -18,18 +18,70 @@ extension GlibcMalloc {
         return curbrk < want ? UInt64.max : old
     }
 
-    /// sysmalloc() for the main arena: a request at or above the mmap threshold (while fewer
-    /// than M_MMAP_MAX are mapped) gets its own mapping; otherwise top grows by brk by the
-    /// request, top_pad and MINSIZE less what top already has, page-aligned. When brk fails,
-    /// mmap of at least 1 MiB stands in (non-contiguous from then on).
-    // tidy: long — sysmalloc's main-arena path, in malloc.c's order.
+    /// sysmalloc(): a request at or above the mmap threshold (while fewer than M_MMAP_MAX are
+    /// mapped) gets its own mapping; otherwise the arena's top grows (brk for the main arena,
+    /// the heap for the others) and the request is split from it.
     mutating func sysmalloc(_ nb: UInt64, _ sys: inout TaskMemory) -> UInt64 {
         var triedMmap = false
         if nb >= mmapThreshold, nMmaps < nMmapsMax {
             if let m = sysmallocMmap(nb, &sys) { return m }
             triedMmap = true
         }
-        _ = triedMmap
+        if currentArena == 0 {
+            growMainArena(nb, &sys)
+        } else if let m = growHeapArena(nb, triedMmap: triedMmap, &sys) {
+            return m
+        }
+        maxSystemMem = max(maxSystemMem, systemMem)
+        let p = top
+        let s = chunksize(p)
+        if s >= nb + Self.minSize {
+            top = p + nb
+            self[head: p] = nb | Self.prevInuse | arenaBit
+            self[head: top] = (s - nb) | Self.prevInuse
+            return Self.chunk2mem(p)
+        }
+        return 0
+    }
+
+    /// A non-main arena's top grows within its heap (grow_heap()); when the heap is full, a
+    /// new heap takes over and the old top is freed behind fenceposts; when that fails too, a
+    /// mapping of its own (unless one was just tried). Returns a mapped chunk, if it came to that.
+    mutating func growHeapArena(_ nb: UInt64, triedMmap: Bool, _ sys: inout TaskMemory) -> UInt64? {
+        let oldTop = top
+        var oldSize = chunksize(oldTop)
+        let oldHeap = oldTop & ~(Self.heapMaxSize - 1)
+        let oldHeapSize = heaps[oldHeap]?.size ?? 0
+        if Int64(bitPattern: Self.minSize &+ nb &- oldSize) > 0, growHeap(oldHeap, Self.minSize + nb - oldSize, &sys) {
+            systemMem += heaps[oldHeap]!.size - oldHeapSize
+            self[head: oldTop] = (oldHeap + heaps[oldHeap]!.size - oldTop) | Self.prevInuse
+        } else if let h = newHeap(nb + Self.minSize + Self.heapInfoSize, topPad, &sys) {
+            heaps[h]!.prev = oldHeap
+            systemMem += heaps[h]!.size
+            top = h + Self.heapInfoSize
+            self[head: top] = (heaps[h]!.size - Self.heapInfoSize) | Self.prevInuse
+            oldSize = (oldSize &- Self.minSize) & ~Self.alignMask
+            self[head: oldTop + oldSize + 16] = Self.prevInuse
+            if oldSize >= Self.minSize {
+                self[head: oldTop + oldSize] = 16 | Self.prevInuse
+                setFoot(oldTop + oldSize, 16)
+                self[head: oldTop] = oldSize | Self.prevInuse | Self.nonMainArena
+                try? intFree(oldTop, &sys)
+            } else {
+                self[head: oldTop] = (oldSize + 16) | Self.prevInuse
+                setFoot(oldTop, oldSize + 16)
+            }
+        } else if !triedMmap {
+            return sysmallocMmap(nb, &sys)
+        }
+        return nil
+    }
+
+    /// The main arena's top grows by brk by the request, top_pad and MINSIZE less what top
+    /// already has, page-aligned. When brk fails, mmap of at least 1 MiB stands in
+    /// (non-contiguous from then on).
+    // tidy: long — sysmalloc's main-arena path, in malloc.c's order.
+    mutating func growMainArena(_ nb: UInt64, _ sys: inout TaskMemory) {
         let oldTop = top
         let oldSize = chunksize(oldTop)
         let oldEnd = oldTop &+ oldSize
@@ -52,50 +104,39 @@ extension GlibcMalloc {
                 size = s
             }
         }
-        if brk != UInt64.max {
-            if sbrkBase == 0 { sbrkBase = brk }
-            systemMem += size
-            if brk == oldEnd, sndBrk == UInt64.max {
-                self[head: oldTop] = (size + oldSize) | Self.prevInuse
-            } else {
-                var correction: UInt64 = 0
-                var alignedBrk = brk
-                if contiguous {
-                    if oldSize != 0 { systemMem &+= brk &- oldEnd }
-                    let frontMisalign = Self.chunk2mem(brk) & Self.alignMask
-                    if frontMisalign > 0 {
-                        correction = 16 - frontMisalign
-                        alignedBrk += correction
-                    }
-                    correction += oldSize
-                    let endMisalign = brk + size + correction
-                    correction += ((endMisalign + Self.pageSize - 1) & ~(Self.pageSize - 1)) - endMisalign
-                    sndBrk = sbrk(Int64(correction), &sys)
-                    if sndBrk == UInt64.max {
-                        correction = 0
-                        sndBrk = sbrk(0, &sys)
-                    }
-                } else if sndBrk == UInt64.max {
-                    sndBrk = sbrk(0, &sys)
-                }
-                if sndBrk != UInt64.max {
-                    top = alignedBrk
-                    self[head: top] = (sndBrk - alignedBrk + correction) | Self.prevInuse
-                    systemMem += correction
-                    if oldSize != 0 { fencepost(oldTop, oldSize, &sys) }
-                }
+        guard brk != UInt64.max else { return }
+        if sbrkBase == 0 { sbrkBase = brk }
+        systemMem += size
+        if brk == oldEnd, sndBrk == UInt64.max {
+            self[head: oldTop] = (size + oldSize) | Self.prevInuse
+            return
+        }
+        var correction: UInt64 = 0
+        var alignedBrk = brk
+        if contiguous {
+            if oldSize != 0 { systemMem &+= brk &- oldEnd }
+            let frontMisalign = Self.chunk2mem(brk) & Self.alignMask
+            if frontMisalign > 0 {
+                correction = 16 - frontMisalign
+                alignedBrk += correction
             }
+            correction += oldSize
+            let endMisalign = brk + size + correction
+            correction += ((endMisalign + Self.pageSize - 1) & ~(Self.pageSize - 1)) - endMisalign
+            sndBrk = sbrk(Int64(correction), &sys)
+            if sndBrk == UInt64.max {
+                correction = 0
+                sndBrk = sbrk(0, &sys)
+            }
+        } else if sndBrk == UInt64.max {
+            sndBrk = sbrk(0, &sys)
         }
-        maxSystemMem = max(maxSystemMem, systemMem)
-        let p = top
-        let s = chunksize(p)
-        if s >= nb + Self.minSize {
-            top = p + nb
-            self[head: p] = nb | Self.prevInuse
-            self[head: top] = (s - nb) | Self.prevInuse
-            return Self.chunk2mem(p)
+        if sndBrk != UInt64.max {
+            top = alignedBrk
+            self[head: top] = (sndBrk - alignedBrk + correction) | Self.prevInuse
+            systemMem += correction
+            if oldSize != 0 { fencepost(oldTop, oldSize, &sys) }
         }
-        return 0
     }
 
     /// The double fencepost sysmalloc() leaves at the old top when new space is not adjacent,

@@ -45,8 +45,14 @@ public struct GlibcMalloc: Sendable {
     static let mmapThresholdMax: UInt64 = 32 << 20
     static let pageSize: UInt64 = 4096
     static let maxIters = 10000
-    /// Where the arena's bin headers live: an address no mapping reaches.
-    static let binBase: UInt64 = 0xffff_ff00_0000_0000
+    /// Where the main arena's bin headers live (in libc's data): an address no mapping reaches.
+    static let mainBinBase: UInt64 = 0xffff_ff00_0000_0000
+    /// sizeof(heap_info) and sizeof(struct malloc_state) on x86-64.
+    static let heapInfoSize: UInt64 = 48
+    static let mallocStateSize: UInt64 = 2200
+    /// HEAP_MAX_SIZE (2 × DEFAULT_MMAP_THRESHOLD_MAX) and HEAP_MIN_SIZE.
+    static let heapMaxSize: UInt64 = 64 << 20
+    static let heapMinSize: UInt64 = 32 << 10
     /// The value tcache_put() writes into an entry's key (glibc's is random).
     static let tcacheKey: UInt64 = 0x5eed_7cac_4e00_0001
 
@@ -62,8 +68,12 @@ public struct GlibcMalloc: Sendable {
     let tcacheBins = 64
     public internal(set) var tcacheCount = 7
 
-    // MARK: main_arena (malloc_state)
+    // MARK: the arena being worked on (malloc_state); the others wait in `arenas`
     var maxFast: UInt64 = 128
+    /// The current arena's bins: in libc's data for the main arena, inside the heap for others.
+    var binBase: UInt64 = GlibcMalloc.mainBinBase
+    /// NON_MAIN_ARENA for chunks of arenas other than the main one.
+    var arenaBit: UInt64 = 0
     var fastbins = [UInt64](repeating: 0, count: 10)
     var top: UInt64
     var lastRemainder: UInt64 = 0
@@ -79,6 +89,26 @@ public struct GlibcMalloc: Sendable {
     var tcacheCounts = [UInt16](repeating: 0, count: 64)
     var tcacheEntries = [UInt64](repeating: 0, count: 64)
 
+    // MARK: arenas and threads (arena.c's statics)
+    var arenas: [ArenaState] = []
+    var currentArena = 0
+    var threads: [ThreadCacheState] = []
+    var currentThread = 0
+    /// Non-main arenas' heaps by base address (heap_for_ptr()).
+    public internal(set) var heaps: [UInt64: MallocHeap] = [:]
+    var freeArenas: [Int] = []
+    var narenas = 1
+    var narenasLimit = 0
+    /// mp_.arena_test (NARENAS_FROM_NCORES(1)) and mp_.arena_max (M_ARENA_MAX; 0: no limit).
+    var arenaTest = 8
+    var arenaMax = 0
+    /// What __get_nprocs_sched() says: the CPUs the process may run on.
+    public var nprocs = 1
+    var nextToUse = 0
+    var alignedHeapArea: UInt64 = 0
+    /// SINGLE_THREAD_P: until the first pthread_create(), everything uses the main arena.
+    public internal(set) var singleThread = true
+
     /// __curbrk: 0 until the first sbrk() asks the kernel.
     var curbrk: UInt64 = 0
     /// The words malloc has written: chunk sizes, footers, list links.
@@ -93,12 +123,19 @@ public struct GlibcMalloc: Sendable {
     /// malloc_init_state(&main_arena): every bin empty, top the initial (size 0) chunk.
     public init() {
         top = 0
+        initBins()
+        top = initialTop
+        arenas = [ArenaState(binBase: Self.mainBinBase)]
+        threads = [ThreadCacheState()]
+    }
+
+    /// malloc_init_state()'s bins: each empty (pointing at itself).
+    mutating func initBins() {
         for i in 1..<Self.nBins {
-            let b = Self.binAt(i)
+            let b = binAt(i)
             self[fd: b] = b
             self[bk: b] = b
         }
-        top = Self.initialTop
     }
 
     // MARK: chunk fields (malloc_chunk: prev_size, size, fd, bk, fd_nextsize, bk_nextsize)
@@ -107,7 +144,7 @@ public struct GlibcMalloc: Sendable {
         get { words[a] ?? 0 }
         set {
             words[a] = newValue
-            if trackWrites, a < Self.binBase { wrote(a, 8) }
+            if trackWrites, a < Self.mainBinBase { wrote(a, 8) }
         }
     }
 
@@ -156,9 +193,10 @@ public struct GlibcMalloc: Sendable {
         if req + sizeSz + alignMask < minSize { return minSize }
         return (req + sizeSz + alignMask) & ~alignMask
     }
-    static func binAt(_ i: Int) -> UInt64 { binBase &+ UInt64(i - 1) &* 16 &- 16 }
-    static var initialTop: UInt64 { binAt(1) }
-    static var unsortedChunks: UInt64 { binAt(1) }
+    /// bin_at(av, i): the fake chunk whose fd and bk are the arena's bins[2i-2], bins[2i-1].
+    func binAt(_ i: Int) -> UInt64 { binBase &+ UInt64(i - 1) &* 16 &- 16 }
+    var initialTop: UInt64 { binAt(1) }
+    var unsortedChunks: UInt64 { binAt(1) }
     static func fastbinIndex(_ sz: UInt64) -> Int { Int(sz >> 4) - 2 }
     static func inSmallbinRange(_ sz: UInt64) -> Bool { sz < minLargeSize }
     static func smallbinIndex(_ sz: UInt64) -> Int { Int(sz >> 4) }
@@ -197,7 +235,21 @@ public struct GlibcMalloc: Sendable {
     /// list heads) from the arena.
     mutating func maybeInitTcache(_ sys: inout TaskMemory) {
         guard tcache == 0 else { return }
-        tcache = intMalloc(640, &sys)
+        guard let a = arenaGet(640, &sys) else { return }
+        use(a)
+        var m = intMalloc(640, &sys)
+        if m == 0, let b = arenaRetry(a, 640, &sys) {
+            use(b)
+            m = intMalloc(640, &sys)
+        }
+        tcache = m
         wrote(tcache, 640)
+    }
+
+    /// arena_get_retry(): after a failure in a non-main arena, the main one; after one in the
+    /// main arena, another.
+    mutating func arenaRetry(_ a: Int, _ size: UInt64, _ sys: inout TaskMemory) -> Int? {
+        if singleThread { return nil }
+        return a != 0 ? 0 : arenaGet2(size, avoid: a, &sys)
     }
 }

@@ -27,6 +27,10 @@ public struct MMStruct: Sendable {
     public var mmapMinAddr: UInt64 = 65536
     /// vm.max_map_count.
     public var maxMapCount = 65530
+    /// Kernels since 6.7 (not 6.1) place a private anonymous mapping without a hint whose
+    /// length is a multiple of 2 MiB at a 2 MiB boundary (__thp_get_unmapped_area()). The
+    /// glibc oracle's logs were recorded on such a kernel (6.18).
+    public var thpAlignAnonymous = false
     /// total_vm, data_vm, exec_vm and stack_vm, in pages (vm_stat_account()).
     public private(set) var totalVM: UInt64 = 0
     public private(set) var dataVM: UInt64 = 0
@@ -75,9 +79,16 @@ public struct MMStruct: Sendable {
     /// top-down policy: MAP_FIXED takes the address as given; a hint is used when the space there
     /// is free; otherwise the highest gap below mmap_base that fits (keeping a stack's guard gap),
     /// and bottom-up from a third of the space when the top-down search fails.
-    func unmappedArea(hint: UInt64, len: UInt64, fixed: Bool) throws(Errno) -> UInt64 {
+    func unmappedArea(hint: UInt64, len: UInt64, fixed: Bool, alignTHP: Bool = false) throws(Errno) -> UInt64 {
         if len > Self.taskSize { throw .ENOMEM }
         var addr = hint
+        if !fixed, hint == 0, alignTHP, thpAlignAnonymous, len & 0x1f_ffff == 0, len <= Self.taskSize - (2 << 20),
+           let padded = topDown(len + (2 << 20)) {
+            // Search with 2 MiB of slack, then round up to the boundary (a top-down search
+            // already on one moves a whole 2 MiB up).
+            let sub = (0 &- padded) & 0x1f_ffff
+            return sub == 0 ? padded + (2 << 20) : padded + sub
+        }
         if !fixed {
             if addr != 0 {
                 addr &= Self.pageMask

@@ -26,7 +26,8 @@ extension MMStruct {
         var hint = addr
         if !fixed, hint != 0, hint < mmapMinAddr { hint = (mmapMinAddr + 0xfff) & Self.pageMask }
         if vmas.count > maxMapCount { throw .ENOMEM }
-        let start = try unmappedArea(hint: hint, len: len, fixed: fixed)
+        let start = try unmappedArea(hint: hint, len: len, fixed: fixed,
+                                     alignTHP: backing == .anonymous && !flags.contains(.shared))
         if flags.contains(.fixedNoReplace), intersects(start, start + len) { throw .EEXIST }
         var vmFlags = VMFlags.prot(prot).union(.mayAll)
         if flags.contains(.growsDown) { vmFlags.insert(.growsDown) }

@@ -34,6 +34,8 @@ public struct UserProcess: Sendable {
     public var files: [MappedFile]
     /// Set when the process has ended (glibc abort, segfault, exit).
     public var exitStatus: Int32? = nil
+    /// Its threads' stacks (the main thread's is the process's stack).
+    public var stacks = ThreadStacks()
 
     /// The first address past the program's data: where the bss of a program without large
     /// static arrays ends and its break starts.
