@@ -58,6 +58,16 @@ for _ in range(n):
         if v in live:
             vm.append(f"free p{v}"); wl.append(f"free p[{v}]"); del live[v]
         vm.append(f"calloc p{v} {c} {s}"); wl.append(f"calloc p[{v}] {c} {s}"); live[v] = c * s
+    elif k < 0.978:
+        v, kind = r.randint(401, 500), r.choice(["memalign", "aligned_alloc", "posix_memalign", "valloc", "pvalloc"])
+        a, s = r.choice([16, 32, 64, 256, 4096, 65536, 2 << 20]), size()
+        if v in live:
+            vm.append(f"free p{v}"); wl.append(f"free p[{v}]"); del live[v]
+        if kind in ("valloc", "pvalloc"):
+            vm.append(f"{kind} p{v} {s}"); wl.append(f"{kind} p[{v}] {s}")
+        else:
+            vm.append(f"{kind} p{v} {a} {s}"); wl.append(f"{kind} p[{v}] {a} {s}")
+        live[v] = s
     elif k < 0.985:
         pad = r.choice([0, 4096, 131072]); vm.append(f"trim {pad}"); wl.append(f"malloc_trim {pad}")
     else:

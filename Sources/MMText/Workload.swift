@@ -13,6 +13,7 @@ public struct Workload: Sendable {
         case join(String)
         case malloc(Ref, Expr)
         case calloc(Ref, Expr, Expr)
+        case memalign(Ref, Expr, Expr, kind: String)
         case realloc(Ref, Expr)
         case free(Ref)
         case mmap(Ref, Expr, Prot)
@@ -67,6 +68,7 @@ public struct Workload: Sendable {
       malloc VAR SIZE                 VAR = malloc(SIZE)         (glibc 2.36)
       calloc VAR N SIZE               VAR = calloc(N, SIZE)
       realloc VAR SIZE                VAR = realloc(VAR, SIZE)
+      memalign VAR ALIGN SIZE         also aligned_alloc, posix_memalign; valloc VAR SIZE, pvalloc VAR SIZE
       free VAR                        free(VAR)
       mmap VAR SIZE [PROT]            VAR = mmap(NULL, SIZE, PROT, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
                                       PROT: rw (default), r, rwx, none
@@ -149,6 +151,12 @@ public struct Workload: Sendable {
         case "join": try need(1, "NAME"); return .join(w[1])
         case "malloc": try need(2, "VAR SIZE"); return .malloc(try r(w[1]), try e(w[2]))
         case "calloc": try need(3, "VAR N SIZE"); return .calloc(try r(w[1]), try e(w[2]), try e(w[3]))
+        case "memalign", "aligned_alloc", "posix_memalign":
+            try need(3, "VAR ALIGNMENT SIZE")
+            return .memalign(try r(w[1]), try e(w[2]), try e(w[3]), kind: op)
+        case "valloc", "pvalloc":
+            try need(2, "VAR SIZE")
+            return .memalign(try r(w[1]), .number(4096), try e(w[2]), kind: op)
         case "realloc": try need(2, "VAR SIZE"); return .realloc(try r(w[1]), try e(w[2]))
         case "free": try need(1, "VAR"); return .free(try r(w[1]))
         case "mmap":
@@ -193,7 +201,7 @@ public struct Workload: Sendable {
             }
             return .show(w[1])
         default:
-            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, thread, join, malloc, calloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
+            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
         }
     }
 

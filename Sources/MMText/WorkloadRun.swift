@@ -195,6 +195,17 @@ public struct WorkloadRunner: Sendable {
             let k = try key(r, env, l)
             let a = try eval(n, env, l), b = try eval(size, env, l)
             vars[i][k] = (p.libc.calloc(a, b, &p.task), a &* b)
+        case let .memalign(r, align, size, kind):
+            let k = try key(r, env, l)
+            let a = try eval(align, env, l), b = try eval(size, env, l)
+            switch kind {
+            case "posix_memalign":
+                let (err, m) = p.libc.posixMemalign(a, b, &p.task)
+                if err == 0 { vars[i][k] = (m, b) } else { output.append("\(p.comm)[\(p.pid)]: posix_memalign(\(a), \(b)) = \(err == 22 ? "EINVAL" : "ENOMEM")") }
+            case "pvalloc": vars[i][k] = (p.libc.pvalloc(b, &p.task), b)
+            case "valloc": vars[i][k] = (p.libc.valloc(b, &p.task), b)
+            default: vars[i][k] = (p.libc.memalign(a, b, &p.task), b)
+            }
         case let .realloc(r, size):
             let k = try key(r, env, l)
             let s = try eval(size, env, l)

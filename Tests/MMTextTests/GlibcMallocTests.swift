@@ -47,8 +47,8 @@ struct GlibcMallocTests {
         #expect(Fixtures.firstDifference(real, model) == nil)
     }
 
-    @Test("random workloads: 2500 mallocs, frees, reallocs, callocs, mallopts and trims each",
-          arguments: ["seed-1", "seed-23", "seed-101"])
+    @Test("random workloads: 2500–3000 mallocs, frees, reallocs, callocs, memaligns, mallopts and trims each",
+          arguments: ["seed-1", "seed-23", "seed-101", "seed-700"])
     func random(_ name: String) throws {
         let real = Self.measured(Fixtures.text(Self.glibc.appendingPathComponent("random/\(name).strace.txt").path), hasPid: true)
         let (model, _) = try Self.model(Self.glibc.appendingPathComponent("random/\(name).txt").path)
@@ -57,7 +57,7 @@ struct GlibcMallocTests {
     }
 
     @Test("threads: arenas (new, reused round the list past 8 × 2 CPUs, from the free list), thread stacks and their cache",
-          arguments: ["arena-limit", "seed-500", "seed-517"])
+          arguments: ["arena-limit", "seed-500", "seed-517", "seed-703"])
     func threads(_ name: String) throws {
         let real = Self.measured(Fixtures.text(Self.glibc.appendingPathComponent("threads/\(name).strace.txt").path), hasPid: true)
         let (model, _) = try Self.model(Self.glibc.appendingPathComponent("threads/\(name).txt").path)

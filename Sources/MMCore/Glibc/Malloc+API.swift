@@ -268,3 +268,82 @@ extension GlibcMalloc {
         }
     }
 }
+
+extension GlibcMalloc {
+    /// memalign() and aligned_alloc() (_mid_memalign()): up to 16, plain malloc; otherwise the
+    /// alignment raised to at least MINSIZE and to a power of two, and _int_memalign(). Not
+    /// through the tcache (glibc 2.36). 0 when the alignment is absurd or memory cannot be had.
+    public mutating func memalign(_ alignment0: UInt64, _ bytes: UInt64, _ sys: inout TaskMemory) -> UInt64 {
+        if alignment0 <= 16 { return malloc(bytes, &sys) }
+        var alignment = max(alignment0, Self.minSize)
+        if alignment > UInt64.max / 2 + 1 { return 0 }
+        if alignment & (alignment - 1) != 0 {
+            var a: UInt64 = 32
+            while a < alignment { a <<= 1 }
+            alignment = a
+        }
+        let (padded, o1) = bytes.addingReportingOverflow(alignment)
+        guard !o1, let a = arenaGet(padded &+ Self.minSize, &sys) else { return 0 }
+        use(a)
+        var m = intMemalign(alignment, bytes, &sys)
+        if m == 0, let b = arenaRetry(a, bytes, &sys) {
+            use(b)
+            m = intMemalign(alignment, bytes, &sys)
+        }
+        if m != 0 { live[m] = bytes }
+        return m
+    }
+
+    /// posix_memalign(): EINVAL (22) unless the alignment is a power-of-two multiple of 8; else
+    /// 0 with the pointer, or ENOMEM (12).
+    public mutating func posixMemalign(_ alignment: UInt64, _ bytes: UInt64, _ sys: inout TaskMemory) -> (Int32, UInt64) {
+        let words = alignment / 8
+        if alignment % 8 != 0 || words & (words &- 1) != 0 || alignment == 0 { return (22, 0) }
+        let m = memalign(alignment, bytes, &sys)
+        return m == 0 ? (12, 0) : (0, m)
+    }
+
+    /// valloc(): page-aligned. pvalloc(): page-aligned, the size rounded as glibc 2.36 writes it
+    /// (`& -(pagesize - 1)`: a mask of ...f001, so it keeps bit 0 — glibc's own arithmetic).
+    public mutating func valloc(_ bytes: UInt64, _ sys: inout TaskMemory) -> UInt64 { memalign(Self.pageSize, bytes, &sys) }
+    public mutating func pvalloc(_ bytes: UInt64, _ sys: inout TaskMemory) -> UInt64 {
+        let (r, o) = bytes.addingReportingOverflow(Self.pageSize - 1)
+        if o { return 0 }
+        return memalign(Self.pageSize, r & (0 &- (Self.pageSize - 1)), &sys)
+    }
+
+    /// _int_memalign(): a chunk big enough to hold an aligned one, its lead and tail freed.
+    mutating func intMemalign(_ alignment: UInt64, _ bytes: UInt64, _ sys: inout TaskMemory) -> UInt64 {
+        let nb = Self.request2size(bytes)
+        if nb == 0 { return 0 }
+        let m = intMalloc(nb + alignment + Self.minSize, &sys)
+        if m == 0 { return 0 }
+        var p = Self.mem2chunk(m)
+        if m % alignment != 0 {
+            var brk = Self.mem2chunk((m + alignment - 1) & (0 &- alignment))
+            if brk - p < Self.minSize { brk += alignment }
+            let lead = brk - p
+            let newSize = chunksize(p) - lead
+            if isMmapped(p) {
+                self[prevSize: brk] = self[prevSize: p] + lead
+                self[head: brk] = newSize | Self.isMmapped
+                return Self.chunk2mem(brk)
+            }
+            self[head: brk] = newSize | Self.prevInuse | arenaBit
+            setInuse(at: brk + newSize)
+            setHeadSize(p, lead | arenaBit)
+            try? intFree(p, &sys)
+            p = brk
+        }
+        if !isMmapped(p) {
+            let size = chunksize(p)
+            if size > nb + Self.minSize {
+                let rem = p + nb
+                self[head: rem] = (size - nb) | Self.prevInuse | arenaBit
+                setHeadSize(p, nb)
+                try? intFree(rem, &sys)
+            }
+        }
+        return Self.chunk2mem(p)
+    }
+}

@@ -57,6 +57,11 @@ static void run(void) {
     {
         if (word("malloc")) { unsigned long i = num(), s = num(); v[i] = malloc(s); sz[i] = s; }
         else if (word("calloc")) { unsigned long i = num(), c = num(), s = num(); v[i] = calloc(c, s); sz[i] = c * s; }
+        else if (word("memalign")) { unsigned long i = num(), a = num(), s = num(); v[i] = memalign(a, s); sz[i] = s; }
+        else if (word("aligned_alloc")) { unsigned long i = num(), a = num(), s = num(); v[i] = aligned_alloc(a, s); sz[i] = s; }
+        else if (word("posix_memalign")) { unsigned long i = num(), a = num(), s = num(); if (posix_memalign(&v[i], a, s)) v[i] = 0; sz[i] = s; }
+        else if (word("valloc")) { unsigned long i = num(), s = num(); v[i] = valloc(s); sz[i] = s; }
+        else if (word("pvalloc")) { unsigned long i = num(), s = num(); v[i] = pvalloc(s); sz[i] = s; }
         else if (word("realloc")) { unsigned long i = num(), s = num(); v[i] = realloc(v[i], s); sz[i] = s; }
         else if (word("free")) { unsigned long i = num(); free(v[i]); }
         else if (word("touch")) { unsigned long i = num(); for (size_t o = 0; o < sz[i]; o += 4096) ((volatile char *)v[i])[o] = 1; }
