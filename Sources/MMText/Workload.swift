@@ -10,6 +10,7 @@ public struct Workload: Sendable {
         case spawn(name: String, brk: UInt64?, pid: Int32?)
         case use(String)
         case thread(String)
+        case fork(String)
         case join(String)
         case malloc(Ref, Expr)
         case calloc(Ref, Expr, Expr)
@@ -61,6 +62,8 @@ public struct Workload: Sendable {
       spawn NAME [brk=ADDR] [pid=N]   start a dynamically linked C program (Debian 12, ASLR off);
                                       brk= is where its break starts (past a larger bss)
       in NAME                         the steps that follow are NAME's (a process or a thread)
+      fork NAME                       fork(): a child named NAME with a copy of the address space,
+                                      its pages shared until written (copy-on-write)
       thread NAME                     pthread_create(): a thread of the current process, idle
                                       until steps run in it (its own tcache; its own arena)
       join NAME                       the thread ends (its tcache and arena are given back, its
@@ -148,6 +151,7 @@ public struct Workload: Sendable {
             return .spawn(name: w[1], brk: brk, pid: pid)
         case "in": try need(1, "NAME"); return .use(w[1])
         case "thread": try need(1, "NAME"); return .thread(w[1])
+        case "fork": try need(1, "NAME"); return .fork(w[1])
         case "join": try need(1, "NAME"); return .join(w[1])
         case "malloc": try need(2, "VAR SIZE"); return .malloc(try r(w[1]), try e(w[2]))
         case "calloc": try need(3, "VAR N SIZE"); return .calloc(try r(w[1]), try e(w[2]), try e(w[3]))
@@ -201,7 +205,7 @@ public struct Workload: Sendable {
             }
             return .show(w[1])
         default:
-            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
+            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, fork, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
         }
     }
 

@@ -159,6 +159,9 @@ public struct WorkloadRunner: Sendable {
             }
         case .repeatBlock:
             break
+        case .show(let what) where what != "maps" && what != "status":
+            // The machine's files need no process.
+            output += machineFile(what)
         default:
             guard let i = current else { throw InputError(file: file, line: l.number, field: l.text, "no process: spawn one first") }
             // A process that has ended (a glibc abort, a segfault, exit) does no more steps,
@@ -251,6 +254,28 @@ public struct WorkloadRunner: Sendable {
                     a += 4096
                 }
             }
+        case .fork(let name):
+            guard byName[name] == nil, threadsByName[name] == nil else {
+                throw InputError(file: file, line: l.number, field: "fork", "the name \(name) is taken")
+            }
+            var child = p
+            child.pid = nextPid
+            nextPid += 1
+            if kernel != nil {
+                guard let t = p.task.fork(&faults, &kernel!) else {
+                    output.append("\(p.comm)[\(p.pid)]: fork: ENOMEM")
+                    break
+                }
+                child.task = t
+            } else {
+                child.task = TaskMemory(mm: p.task.mm)
+                child.task.recording = p.task.recording
+            }
+            child.task.clearRecord()
+            child.libc.forkedChild()
+            byName[name] = processes.count
+            processes.append(child)
+            vars.append(vars[i])
         case .thread(let name):
             guard byName[name] == nil, threadsByName[name] == nil else {
                 throw InputError(file: file, line: l.number, field: "thread", "the name \(name) is taken")

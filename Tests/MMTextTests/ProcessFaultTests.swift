@@ -73,3 +73,29 @@ struct ProcessFaultTests {
         #expect(r.output.contains { $0.contains("mm_page_alloc:") && $0.contains("GFP_HIGHUSER_MOVABLE|__GFP_ZERO") })
     }
 }
+
+@Suite("processes: fork and copy-on-write")
+struct ForkTests {
+    @Test("fork shares every page; the child's writes copy them (4 KiB each: a shared THP is split), and all comes back at exit")
+    func cow() throws {
+        let k = try bootPreset("console=ttyS0", mem: 1 << 30)
+        let before = ProcessFaultTests.unused(k)
+        var r = try ProcessFaultTests.run("spawn parent\nmalloc buf 8M\ntouch buf\nfork child\n", k)
+        #expect(r.faults.stat.nrAnonPages == 2050, "fork copies no page")
+        #expect(r.processes[1].task.rssAnon == 2050, "the child maps them all")
+        #expect(r.faults.sharedPages.count == 2050 - 3 * 512)
+        var w = try Workload(parsing: "in child\ntouch buf\n", file: "(test)")
+        try r.run(w)
+        #expect(r.faults.stat.thpSplitPmd == 3, "the child's write to each shared THP splits its PMD")
+        #expect(r.faults.stat.nrAnonPages == 2050 + 2049, "every page but the heap's copied")
+        #expect(r.faults.stat.nrAnonTransparentHugepages == 3 * 512, "the parent still maps the THPs whole")
+        w = try Workload(parsing: "in parent\ntouch buf\n", file: "(test)")
+        let faultsBefore = r.faults.stat.pgfault
+        try r.run(w)
+        #expect(r.faults.stat.pgfault - faultsBefore == 2049 - 3 * 511, "the parent's pages are its own again: reused, one fault each (a THP once)")
+        #expect(r.faults.stat.nrAnonPages == 2050 + 2049, "no copy for the parent")
+        r.finish()
+        #expect(r.faults.stat.nrAnonPages == 0 && r.faults.folios.isEmpty && r.faults.sharedPages.isEmpty)
+        #expect(ProcessFaultTests.unused(r.kernel!) == before)
+    }
+}

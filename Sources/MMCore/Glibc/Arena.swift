@@ -308,3 +308,31 @@ extension GlibcMalloc {
         try intFree(p, &sys)
     }
 }
+
+extension GlibcMalloc {
+    /// The child's side of fork() (__malloc_fork_unlock_child()): one thread, the forking
+    /// one, whose tcache and arena stay; every other arena goes on the free list; the process
+    /// is single-threaded again (SINGLE_THREAD_P), so its calls use the main arena.
+    public mutating func forkedChild() {
+        let keep = threads[currentThread].arena
+        threads[currentThread].tcache = tcache
+        threads[currentThread].counts = tcacheCounts
+        threads[currentThread].entries = tcacheEntries
+        let me = threads[currentThread]
+        threads = [me]
+        currentThread = 0
+        arenas[currentArena] = saveArena()
+        freeArenas = []
+        var a = 0
+        repeat {
+            if a != keep {
+                arenas[a].attachedThreads = 0
+                freeArenas.insert(a, at: 0)
+            } else {
+                arenas[a].attachedThreads = 1
+            }
+            a = arenaNext(a)
+        } while a != 0
+        singleThread = true
+    }
+}

@@ -21,7 +21,18 @@ public struct FaultContext: Sendable {
     public var zeroPfn: UInt64 = 0
     /// The CPU the faulting task runs on.
     public var cpu = 0
+    /// Anonymous pages mapped more than once (after fork): pfn → the mappings beyond the
+    /// first. A page not here has one mapping, so a write may reuse it.
+    public var sharedPages: [UInt64: UInt32] = [:]
+    /// Transparent huge pages by head pfn: how many PMDs and PTEs map them.
+    public var folios: [UInt64: Folio] = [:]
     public init() {}
+}
+
+/// A THP's mappings: whole (by a PMD) and by subpage (PTEs, after a split).
+public struct Folio: Sendable, Hashable {
+    public var pmd: UInt32
+    public var pte: UInt32
 }
 
 extension GFPFlags {
@@ -39,12 +50,24 @@ extension TaskMemory {
         if write ? !v.flags.contains(.write) : !v.flags.contains(.read) { return .segv(mapErr: false) }
         let huge = addr >> 21
         if let h = tables.pmds[huge] {
-            if !write || !h.zeroPage { return .present }
-        } else if let e = tables.ptes[addr >> 12], !write || !e.zeroPage {
+            if !write || h.writable { return .present }
+        } else if let e = tables.ptes[addr >> 12], !write || e.writable {
             return .present
         }
         l.fault(.fault(addr: addr, write: write))
         c.stat.pgfault += 1
+        if let h = tables.pmds[huge], !h.zeroPage {
+            // do_huge_pmd_wp_page(): the only mapping of the THP is made writable; a shared
+            // one is split, and the PTE below copies the one page written.
+            if let f = c.folios[h.pfn], f.pmd == 1, f.pte == 0 {
+                tables.pmds[huge]!.writable = true
+                return .reused(pfn: h.pfn)
+            }
+            splitHuge(huge, &c)
+        }
+        if let e = tables.ptes[addr >> 12], !e.zeroPage {
+            return copyOnWrite(addr, e, &c, &k, &l)
+        }
         if tables.pgd == nil {
             guard let pfn = k.allocPages(.gfpPgtableUser, order: 0, cpu: c.cpu, listener: &l) else { return .oom }
             tables.pgd = pfn
@@ -56,6 +79,7 @@ extension TaskMemory {
             // do_huge_pmd_wp_page() on the huge zero page: split it into zero-page PTEs.
             splitHugeZero(huge, &c, &l)
         } else if tables.pteTables[huge] == nil, thpAllowed(v, c), huge << 21 >= v.start, (huge + 1) << 21 <= v.end {
+            prepareAnonVMA(addr)
             if let out = hugeAnonymousFault(huge, write: write, &c, &k, &l) { return out }
         }
         guard Self.tableFor(huge, level: 1, &tables.pteTables, &c, &k, &l) else { return .oom }
@@ -127,6 +151,7 @@ extension TaskMemory {
         tables.deposited[huge] = table
         c.stat.nrPageTablePages += 1
         tables.pmds[huge] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
+        c.folios[pfn] = Folio(pmd: 1, pte: 0)
         rssAnon += 512
         c.stat.nrAnonPages += 512
         c.stat.nrAnonTransparentHugepages += 512
@@ -146,6 +171,45 @@ extension TaskMemory {
         l.fault(.splitHugeZero(addr: huge << 21))
     }
 
+    /// do_wp_page() on a page fork left shared: reused when no other mapping is left, else
+    /// copied to a new page (GFP_HIGHUSER_MOVABLE, no zeroing: it is overwritten).
+    mutating func copyOnWrite<L: FaultListener>(_ addr: UInt64, _ e: UserPTE, _ c: inout FaultContext,
+                                                _ k: inout Kernel, _ l: inout L) -> FaultOutcome {
+        let vpn = addr >> 12
+        let head = e.pfn & ~511
+        let inFolio = c.folios[head] != nil
+        if !inFolio, c.sharedPages[e.pfn] == nil {
+            tables.ptes[vpn]!.writable = true
+            return .reused(pfn: e.pfn)
+        }
+        guard let pfn = k.allocPages(.gfpHighuserMovable, order: 0, cpu: c.cpu, listener: &l) else { return .oom }
+        tables.ptes[vpn] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
+        c.stat.nrAnonPages += 1
+        Self.dropPage(e.pfn, &c, &k)
+        return .copyOnWrite(pfn: pfn)
+    }
+
+    /// One mapping of an anonymous page goes: a shared page loses a mapper, a THP subpage
+    /// counts down its folio (freed with the last), any other page goes back to the allocator.
+    static func dropPage(_ pfn: UInt64, _ c: inout FaultContext, _ k: inout Kernel) {
+        let head = pfn & ~511
+        if var f = c.folios[head] {
+            f.pte -= 1
+            if f.pmd == 0, f.pte == 0 {
+                c.folios[head] = nil
+                k.freePages(head, order: 9, cpu: c.cpu)
+                c.stat.nrAnonPages -= 512
+            } else {
+                c.folios[head] = f
+            }
+        } else if let n = c.sharedPages[pfn] {
+            c.sharedPages[pfn] = n == 1 ? nil : n - 1
+        } else {
+            k.freePages(pfn, order: 0, cpu: c.cpu)
+            c.stat.nrAnonPages -= 1
+        }
+    }
+
     /// do_anonymous_page() and, over a zero-page entry, wp_page_copy().
     mutating func anonymousFault<L: FaultListener>(_ addr: UInt64, write: Bool, _ c: inout FaultContext,
                                                    _ k: inout Kernel, _ l: inout L) -> FaultOutcome {
@@ -155,6 +219,7 @@ extension TaskMemory {
             return .zeroPage
         }
         let wasZero = tables.ptes[vpn]?.zeroPage ?? false
+        prepareAnonVMA(addr)
         var gfp = GFPFlags.gfpHighuserMovable
         gfp.insert(.zero)
         guard let pfn = k.allocPages(gfp, order: 0, cpu: c.cpu, listener: &l) else { return .oom }

@@ -42,10 +42,17 @@ extension TaskMemory {
                 if start <= h << 21, (h + 1) << 21 <= end {
                     tables.pmds[h] = nil
                     if !e.zeroPage {
-                        k.freePages(e.pfn, order: 9, cpu: c.cpu)
                         rssAnon -= 512
-                        c.stat.nrAnonPages -= 512
-                        c.stat.nrAnonTransparentHugepages -= 512
+                        var f = c.folios[e.pfn] ?? Folio(pmd: 1, pte: 0)
+                        f.pmd -= 1
+                        if f.pmd == 0 { c.stat.nrAnonTransparentHugepages -= 512 }
+                        if f.pmd == 0, f.pte == 0 {
+                            c.folios[e.pfn] = nil
+                            k.freePages(e.pfn, order: 9, cpu: c.cpu)
+                            c.stat.nrAnonPages -= 512
+                        } else {
+                            c.folios[e.pfn] = f
+                        }
                     }
                     if let t = tables.deposited.removeValue(forKey: h) {
                         k.freePages(t, order: 0, cpu: c.cpu)
@@ -75,18 +82,7 @@ extension TaskMemory {
     mutating func zapPTE(_ vpn: UInt64, _ c: inout FaultContext, _ k: inout Kernel) {
         guard let e = tables.ptes.removeValue(forKey: vpn), !e.zeroPage else { return }
         rssAnon -= 1
-        c.stat.nrAnonPages -= 1
-        let head = e.pfn & ~511
-        if let n = splitFolios[head] {
-            if n == 1 {
-                splitFolios[head] = nil
-                k.freePages(head, order: 9, cpu: c.cpu)
-            } else {
-                splitFolios[head] = n - 1
-            }
-        } else {
-            k.freePages(e.pfn, order: 0, cpu: c.cpu)
-        }
+        Self.dropPage(e.pfn, &c, &k)
     }
 
     /// __split_huge_pmd(): a 2 MiB mapping becomes 512 entries in its deposited table; the
@@ -97,9 +93,11 @@ extension TaskMemory {
         for i in 0..<UInt64(512) {
             tables.ptes[(h << 9) + i] = UserPTE(pfn: e.zeroPage ? c.zeroPfn : e.pfn + i, writable: e.writable, zeroPage: e.zeroPage)
         }
-        if !e.zeroPage {
-            splitFolios[e.pfn] = 512
-            c.stat.nrAnonTransparentHugepages -= 512
+        if !e.zeroPage, var f = c.folios[e.pfn] {
+            f.pmd -= 1
+            f.pte += 512
+            if f.pmd == 0 { c.stat.nrAnonTransparentHugepages -= 512 }
+            c.folios[e.pfn] = f
         }
         c.stat.thpSplitPmd += 1
     }

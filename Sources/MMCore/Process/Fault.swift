@@ -67,6 +67,8 @@ public enum FaultOutcome: Sendable, Equatable {
     case zeroPage
     case anonymous(pfn: UInt64)
     case copyOnWrite(pfn: UInt64)
+    /// A write to a page fork had shared, now mapped only here: made writable again.
+    case reused(pfn: UInt64)
     case hugeZeroPage(pfn: UInt64)
     case huge(pfn: UInt64)
     /// SIGSEGV: no area there (SEGV_MAPERR) or the area forbids the access (SEGV_ACCERR).

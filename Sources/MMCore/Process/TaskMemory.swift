@@ -41,8 +41,6 @@ public struct TaskMemory: Sendable {
     public var tables = UserPageTables()
     /// MM_ANONPAGES: anonymous pages mapped (RssAnon).
     public var rssAnon: UInt64 = 0
-    /// Split THPs still partly mapped: head pfn → subpages mapped.
-    public var splitFolios: [UInt64: UInt32] = [:]
 
     public init(mm: MMStruct) { self.mm = mm }
 
