@@ -75,6 +75,7 @@ struct Bench: ParsableCommand {
         }
         try boots(&f, n)
         allocators(&f, n, iterations)
+        processes(&f, n, iterations)
         if json {
             let parts = f.items.map { key, v -> String in
                 guard let v else { return "\"\(key)\": null" }
@@ -261,6 +262,40 @@ struct Bench: ParsableCommand {
 
     /// The best of `n` runs of `body`, in ns per operation; what body returns is kept
     /// observable so the work is not optimised away.
+    /// Processes: an anonymous write fault (VMA lookup, zeroed page from the allocator, page
+    /// tables, PTE) on base pages, and the model's glibc malloc+free of 24 bytes.
+    func processes(_ f: inout Figures, _ n: Int, _ iterations: Int) {
+        if wanted("anon_fault_ns") {
+            var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 4 << 30, cpus: 2).machine())
+            k.log.enabled = false
+            try? k.boot()
+            var c = FaultContext()
+            c.thpEnabled = .never
+            let pages: UInt64 = 16384
+            var best = Double.infinity
+            for _ in 0..<n {
+                var p = UserProcess(pid: 1, comm: "bench")
+                guard let a = p.task.mmap(0, pages << 12, .readWrite, .privateAnonymous) else { break }
+                var l = NoListener()
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for i in 0..<pages { _ = p.task.handleFault(a + (i << 12), write: true, &c, &k, &l) }
+                best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / Double(pages))
+                p.task.exitMmap(&c, &k)
+            }
+            f["anon_fault_ns"] = best.isFinite ? best : nil
+        }
+        if wanted("glibc_model_pair_ns") {
+            var p = UserProcess(pid: 1, comm: "bench")
+            f["glibc_model_pair_ns"] = Bench.bestNs(n, iterations) {
+                for _ in 0..<iterations {
+                    let m = p.libc.malloc(24, &p.task)
+                    try? p.libc.free(m, &p.task)
+                }
+                return 0
+            }
+        }
+    }
+
     static func bestNs(_ n: Int, _ ops: Int, _ body: () -> UInt) -> Double {
         var b = Double.infinity
         var sink: UInt = 0
