@@ -23,7 +23,7 @@ public struct Workload: Sendable {
         case mallocTrim(Expr)
         case mark
         case mallinfo
-        case touch(Ref, write: Bool)
+        case touch(Ref, write: Bool, offset: Expr?, length: Expr?)
         case explain
         case exit(Int32)
         case show(String)
@@ -52,7 +52,7 @@ public struct Workload: Sendable {
 
     public var lines: [Line]
     public var file: String
-    static let showable = ["maps", "status", "meminfo", "vmstat", "buddyinfo"]
+    static let showable = ["maps", "status", "smaps_rollup", "meminfo", "vmstat", "buddyinfo"]
     /// Whether any step asks for `explain` (then every step records its path).
     public var explains: Bool { text.contains("explain") }
     var text: String
@@ -81,11 +81,13 @@ public struct Workload: Sendable {
       mark                            madvise(NULL, 0, MADV_NORMAL): a marker strace shows
       mallinfo                        print mallinfo2(): arena ordblks smblks hblks hblkhd fsmblks
                                       uordblks fordblks keepcost, and the break (sbrk(0))
-      touch VAR [read|write]          the program writes (or reads) a byte in every page of VAR:
+      touch VAR [read|write] [OFF LEN] the program writes (or reads) a byte in every page of VAR
+                                      (or of LEN bytes from OFF in it):
                                       page faults, the zero page, THP, alloc_pages
       explain                         the path the previous step took, down to the pfns
       exit [STATUS]                   the process ends; its pages and page tables are freed
-      show maps|status                /proc/PID/maps; the process's memory lines of /proc/PID/status
+      show maps|status|smaps_rollup   /proc/PID/maps; the memory lines of /proc/PID/status and
+                                      smaps_rollup the model keeps (anonymous memory)
       show meminfo|vmstat|buddyinfo   the machine's files (the counters the model keeps)
       repeat N [VAR]  …  end          the steps between, N times, with $VAR (default $i) = 0…N-1
     Sizes: 24, 0x1000, 200K, 1M, 2G; expressions: ($i+1)*4096. Variables: p, p[$i].
@@ -190,10 +192,15 @@ public struct Workload: Sendable {
         case "mallinfo": try need(0, ""); return .mallinfo
         case "explain": try need(0, ""); return .explain
         case "touch":
-            guard w.count == 2 || (w.count == 3 && (w[2] == "read" || w[2] == "write")) else {
-                throw InputError(file: file, line: n, field: op, "expected: touch VAR [read|write]")
+            // touch VAR [read|write] [OFFSET LENGTH]
+            var rest = Array(w.dropFirst(2))
+            var write = true
+            if let m = rest.first, m == "read" || m == "write" { write = m == "write"; rest.removeFirst() }
+            guard w.count >= 2, rest.count == 0 || rest.count == 2 else {
+                throw InputError(file: file, line: n, field: op, "expected: touch VAR [read|write] [OFFSET LENGTH]")
             }
-            return .touch(try r(w[1]), write: w.count == 2 || w[2] == "write")
+            return .touch(try r(w[1]), write: write, offset: rest.isEmpty ? nil : try e(rest[0]),
+                          length: rest.isEmpty ? nil : try e(rest[1]))
         case "exit":
             guard w.count <= 2 else { throw InputError(file: file, line: n, field: op, "expected: exit [STATUS]") }
             guard w.count == 1 || Int32(w[1]) != nil else { throw InputError(file: file, line: n, field: op, "\"\(w[1])\": expected a number") }

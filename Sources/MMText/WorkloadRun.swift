@@ -159,7 +159,7 @@ public struct WorkloadRunner: Sendable {
             }
         case .repeatBlock:
             break
-        case .show(let what) where what != "maps" && what != "status":
+        case .show(let what) where what != "maps" && what != "status" && what != "smaps_rollup":
             // The machine's files need no process.
             output += machineFile(what)
         default:
@@ -241,16 +241,20 @@ public struct WorkloadRunner: Sendable {
         case .mallinfo:
             let m = p.libc.mallinfo2()
             output.append("mallinfo \(m.arena) \(m.ordblks) \(m.smblks) \(m.hblks) \(m.hblkhd) \(m.fsmblks) \(m.uordblks) \(m.fordblks) \(m.keepcost) brk=0x\(String(p.task.mm.brk, radix: 16))")
-        case let .touch(r, write):
+        case let .touch(r, write, offset, length):
             let k = try key(r, env, l)
             guard let v = vars[i][k] else { throw InputError(file: file, line: l.number, field: "touch", "\(k) was never assigned") }
-            if v.addr != 0, v.addr != UInt64.max {
-                var a = v.addr & ~0xfff
-                while a < v.addr &+ max(v.size, 1) {
+            let off = try offset.map { e throws(InputError) in try eval(e, env, l) } ?? 0
+            let len = try length.map { e throws(InputError) in try eval(e, env, l) } ?? v.size
+            let (from, o1) = v.addr.addingReportingOverflow(off)
+            let (to, o2) = from.addingReportingOverflow(max(len, 1))
+            if v.addr != 0, v.addr != UInt64.max, !o1, !o2 {
+                var a = from & ~0xfff
+                while a < to {
                     // Every page counts as a step: a touch of a terabyte stops at the limit.
                     steps += 1
                     if steps > maxSteps { throw InputError(file: file, line: l.number, field: "steps", "more than \(maxSteps) steps: stopped") }
-                    if !fault(&p, max(a, v.addr), write: write) { break }
+                    if !fault(&p, max(a, from), write: write) { break }
                     a += 4096
                 }
             }
@@ -317,6 +321,14 @@ public struct WorkloadRunner: Sendable {
             switch what {
             case "maps": output += ProcMaps.lines(p)
             case "status": output += status(p)
+            case "smaps_rollup":
+                let s = p.task.smapsRollup(faults)
+                func line(_ name: String, _ bytes: UInt64) -> String {
+                    let v = String(bytes >> 10)
+                    return Strace.pad(name + ":", 16) + String(repeating: " ", count: max(0, 8 - v.count)) + v + " kB"
+                }
+                output += [line("Rss", s.rss), line("Pss", s.pss), line("Pss_Anon", s.pss), line("Shared_Dirty", s.sharedDirty),
+                           line("Private_Dirty", s.privateDirty), line("Anonymous", s.anonymous), line("AnonHugePages", s.anonHugePages)]
             default: output += machineFile(what)
             }
         case .spawn, .use, .repeatBlock:

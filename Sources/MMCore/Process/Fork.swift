@@ -78,3 +78,40 @@ extension TaskMemory {
         return child
     }
 }
+
+/// The anonymous part of /proc/PID/smaps_rollup, in bytes (fs/proc/task_mmu.c:
+/// smaps_account(): a page mapped n times counts 1/n to Pss and as shared).
+public struct SmapsRollup: Sendable, Equatable {
+    public var rss: UInt64 = 0
+    public var pss: UInt64 = 0
+    public var sharedDirty: UInt64 = 0
+    public var privateDirty: UInt64 = 0
+    public var anonymous: UInt64 = 0
+    public var anonHugePages: UInt64 = 0
+}
+
+extension TaskMemory {
+    /// smaps_rollup of the process's anonymous memory: every mapped page, how many map it.
+    public func smapsRollup(_ c: FaultContext) -> SmapsRollup {
+        var r = SmapsRollup()
+        func account(_ bytes: UInt64, _ mapcount: UInt64) {
+            r.rss += bytes
+            r.anonymous += bytes
+            r.pss += bytes / max(mapcount, 1)
+            if mapcount >= 2 { r.sharedDirty += bytes } else { r.privateDirty += bytes }
+        }
+        for (_, e) in tables.pmds where !e.zeroPage {
+            let f = c.folios[e.pfn] ?? Folio(pmd: 1, pte: 0)
+            account(2 << 20, UInt64(f.pmd) + (f.pte > 0 ? 1 : 0))
+            r.anonHugePages += 2 << 20
+        }
+        for (_, e) in tables.ptes where !e.zeroPage {
+            if let f = c.folios[e.pfn & ~511] {
+                account(4096, UInt64(f.pmd) + 1)
+            } else {
+                account(4096, UInt64(c.sharedPages[e.pfn] ?? 0) + 1)
+            }
+        }
+        return r
+    }
+}
