@@ -22,6 +22,11 @@ public struct Workload: Sendable {
         case mallopt(MalloptParam, Expr)
         case mallocTrim(Expr)
         case mark
+        case create(String, Expr, tmpfs: Bool)
+        case readFile(String, Expr, Expr)
+        case writeFile(String, Expr, Expr)
+        case sync
+        case dropCaches
         case mallinfo
         case touch(Ref, write: Bool, offset: Expr?, length: Expr?)
         case explain
@@ -78,6 +83,11 @@ public struct Workload: Sendable {
       munmap VAR                      munmap(VAR, its size)
       mallopt PARAM VALUE             M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX, M_MXFAST
       malloc_trim PAD                 malloc_trim(PAD)
+      create FILE SIZE [tmpfs]        a file of SIZE bytes on the disk (not cached), or on tmpfs
+      read FILE OFFSET LENGTH         read(): through the page cache, with readahead
+      write FILE OFFSET LENGTH        write(): pages found or made in the cache, dirtied
+      sync                            every dirty page written back
+      drop_caches                     echo 1 > /proc/sys/vm/drop_caches
       mark                            madvise(NULL, 0, MADV_NORMAL): a marker strace shows
       mallinfo                        print mallinfo2(): arena ordblks smblks hblks hblkhd fsmblks
                                       uordblks fordblks keepcost, and the break (sbrk(0))
@@ -189,6 +199,15 @@ public struct Workload: Sendable {
             return .mallopt(p, try e(w[2]))
         case "malloc_trim": try need(1, "PAD"); return .mallocTrim(try e(w[1]))
         case "mark": try need(0, ""); return .mark
+        case "create":
+            guard w.count == 3 || (w.count == 4 && w[3] == "tmpfs") else {
+                throw InputError(file: file, line: n, field: op, "expected: create FILE SIZE [tmpfs]")
+            }
+            return .create(w[1], try e(w[2]), tmpfs: w.count == 4)
+        case "read": try need(3, "FILE OFFSET LENGTH"); return .readFile(w[1], try e(w[2]), try e(w[3]))
+        case "write": try need(3, "FILE OFFSET LENGTH"); return .writeFile(w[1], try e(w[2]), try e(w[3]))
+        case "sync": try need(0, ""); return .sync
+        case "drop_caches": try need(0, ""); return .dropCaches
         case "mallinfo": try need(0, ""); return .mallinfo
         case "explain": try need(0, ""); return .explain
         case "touch":
@@ -212,7 +231,7 @@ public struct Workload: Sendable {
             }
             return .show(w[1])
         default:
-            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, fork, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mallopt, malloc_trim, mark, mallinfo, touch, explain, exit, show, repeat)")
+            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, fork, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mallopt, malloc_trim, create, read, write, sync, drop_caches, mark, mallinfo, touch, explain, exit, show, repeat)")
         }
     }
 

@@ -54,6 +54,8 @@ public struct WorkloadRunner: Sendable {
     public var thpAlignAnonymous = false
     /// The CPUs glibc sees (its arena limit); nil: the machine's, or 1 without one.
     public var nprocs: Int? = nil
+    /// Each process's readahead state per file (one open file each).
+    var readahead: [Int: [Int: ReadaheadState]] = [:]
     /// The path of the last step, when the script explains.
     var path: [String] = []
     var explaining = false
@@ -159,6 +161,15 @@ public struct WorkloadRunner: Sendable {
             }
         case .repeatBlock:
             break
+        case let .create(name, size, tmpfs):
+            guard faults.pageCache.file(named: name) == nil else {
+                throw InputError(file: file, line: l.number, field: "create", "a file named \(name) exists")
+            }
+            _ = faults.pageCache.create(name, size: try eval(size, env, l), tmpfs: tmpfs)
+        case .sync:
+            faults.pageCache.sync()
+        case .dropCaches:
+            if kernel != nil { faults.pageCache.dropCaches(cpu: faults.cpu, &kernel!) }
         case .show(let what) where what != "maps" && what != "status" && what != "smaps_rollup":
             // The machine's files need no process.
             output += machineFile(what)
@@ -311,6 +322,21 @@ public struct WorkloadRunner: Sendable {
             p.libc.switchThread(joiner)
             p.stacks.release(stack, &p.libc, &p.task)
             threadsByName[name] = (i, t.index, nil)
+        case let .readFile(name, off, len), let .writeFile(name, off, len):
+            guard let f = faults.pageCache.file(named: name) else {
+                throw InputError(file: file, line: l.number, field: l.text, "no file named \(name) (create it first)")
+            }
+            let o = try eval(off, env, l), n = try eval(len, env, l)
+            guard kernel != nil else { break }
+            var rec = FaultPathRecorder()
+            if case .readFile = l.step {
+                var ra = readahead[i]?[f] ?? ReadaheadState()
+                _ = faults.pageCache.read(f, &ra, pos: o, count: n, cpu: faults.cpu, &kernel!, &rec)
+                readahead[i, default: [:]][f] = ra
+            } else {
+                _ = faults.pageCache.write(f, pos: o, count: n, cpu: faults.cpu, &kernel!, &rec)
+            }
+            if explaining { path += rec.raw(kernel!) }
         case .explain:
             break
         case .exit(let status):
@@ -331,7 +357,7 @@ public struct WorkloadRunner: Sendable {
                            line("Private_Dirty", s.privateDirty), line("Anonymous", s.anonymous), line("AnonHugePages", s.anonHugePages)]
             default: output += machineFile(what)
             }
-        case .spawn, .use, .repeatBlock:
+        case .spawn, .use, .repeatBlock, .create, .sync, .dropCaches:
             break
         }
     }
@@ -402,8 +428,13 @@ public struct WorkloadRunner: Sendable {
         case "meminfo":
             var lines = ProcFiles.meminfo(k)
             func line(_ name: String, _ pages: UInt64) -> String { Strace.pad(name + ":", 16) + String(repeating: " ", count: max(0, 8 - String(pages << 2).count)) + String(pages << 2) + " kB" }
+            let pc = faults.pageCache.stat
+            lines.insert(line("Cached", pc.nrFilePages), at: 2)
+            lines.insert(contentsOf: [line("Active(anon)", pc.nrActiveAnon), line("Inactive(anon)", pc.nrInactiveAnon),
+                                      line("Active(file)", pc.nrActiveFile), line("Inactive(file)", pc.nrInactiveFile)], at: 3)
             let at = lines.firstIndex { $0.hasPrefix("KReclaimable:") } ?? lines.count
-            lines.insert(line("AnonPages", s.nrAnonPages), at: at)
+            lines.insert(contentsOf: [line("Dirty", pc.nrDirty), line("AnonPages", s.nrAnonPages), line("Mapped", pc.nrMapped),
+                                      line("Shmem", pc.nrShmem)], at: at)
             let pt = (lines.firstIndex { $0.hasPrefix("SUnreclaim:") } ?? lines.count - 1) + 1
             lines.insert(line("PageTables", s.nrPageTablePages), at: pt)
             let dm = lines.firstIndex { $0.hasPrefix("DirectMap4k:") } ?? lines.count
@@ -412,8 +443,13 @@ public struct WorkloadRunner: Sendable {
         case "vmstat":
             var free: UInt64 = 0
             for node in k.nodes { for z in node.zones { free += z.freePages } }
-            return ["nr_free_pages \(free)", "nr_anon_pages \(s.nrAnonPages)", "nr_anon_transparent_hugepages \(s.nrAnonTransparentHugepages / 512)",
+            let pc = faults.pageCache.stat
+            return ["nr_free_pages \(free)", "nr_inactive_anon \(pc.nrInactiveAnon)", "nr_active_anon \(pc.nrActiveAnon)",
+                    "nr_inactive_file \(pc.nrInactiveFile)", "nr_active_file \(pc.nrActiveFile)",
+                    "nr_anon_pages \(s.nrAnonPages)", "nr_mapped \(pc.nrMapped)", "nr_file_pages \(pc.nrFilePages)",
+                    "nr_dirty \(pc.nrDirty)", "nr_shmem \(pc.nrShmem)", "nr_anon_transparent_hugepages \(s.nrAnonTransparentHugepages / 512)",
                     "nr_page_table_pages \(s.nrPageTablePages)", "pgfault \(s.pgfault)", "thp_fault_alloc \(s.thpFaultAlloc)",
+                    "nr_dirtied \(pc.nrDirtied)", "nr_written \(pc.nrWritten)", "pgpgin \(pc.pgpgin)", "pgactivate \(pc.pgactivate)",
                     "thp_fault_fallback \(s.thpFaultFallback)", "thp_split_pmd \(s.thpSplitPmd)", "thp_zero_page_alloc \(s.thpZeroPageAlloc)"]
         default:
             return ProcFiles.buddyinfo(k)

@@ -26,6 +26,8 @@ public struct FaultContext: Sendable {
     public var sharedPages: [UInt64: UInt32] = [:]
     /// Transparent huge pages by head pfn: how many PMDs and PTEs map them.
     public var folios: [UInt64: Folio] = [:]
+    /// Files and their cached pages.
+    public var pageCache = PageCache()
     public init() {}
 }
 
