@@ -31,6 +31,7 @@ struct ProcessFaultTests {
         #expect(s.pgfault == 52)
         #expect(s.nrPageTablePages == 6, "a PUD, PMD and PTE table for the heap and for the mapping")
         #expect(r.processes[0].task.rssAnon == 52)
+        #expect(r.faults.pageCache.stat.nrInactiveAnon == 45, "on the LRU in batches of 15: 7 pages still wait in the CPU's lru_add batch")
         #expect(before - Self.unused(r.kernel!) == 52 + 6 + 1, "52 pages, 6 tables and the PGD")
         r.finish()
         #expect(Self.unused(r.kernel!) == before)

@@ -154,6 +154,7 @@ extension TaskMemory {
         c.stat.nrPageTablePages += 1
         tables.pmds[huge] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
         c.folios[pfn] = Folio(pmd: 1, pte: 0)
+        c.pageCache.addAnon(pfn, nr: 512)
         rssAnon += 512
         c.stat.nrAnonPages += 512
         c.stat.nrAnonTransparentHugepages += 512
@@ -187,6 +188,7 @@ extension TaskMemory {
         guard let pfn = k.allocPages(.gfpHighuserMovable, order: 0, cpu: c.cpu, listener: &l) else { return .oom }
         tables.ptes[vpn] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
         c.stat.nrAnonPages += 1
+        c.pageCache.addAnon(pfn, nr: 1)
         Self.dropPage(e.pfn, &c, &k)
         return .copyOnWrite(pfn: pfn)
     }
@@ -199,6 +201,7 @@ extension TaskMemory {
             f.pte -= 1
             if f.pmd == 0, f.pte == 0 {
                 c.folios[head] = nil
+                c.pageCache.removeAnon(head)
                 k.freePages(head, order: 9, cpu: c.cpu)
                 c.stat.nrAnonPages -= 512
             } else {
@@ -207,6 +210,7 @@ extension TaskMemory {
         } else if let n = c.sharedPages[pfn] {
             c.sharedPages[pfn] = n == 1 ? nil : n - 1
         } else {
+            c.pageCache.removeAnon(pfn)
             k.freePages(pfn, order: 0, cpu: c.cpu)
             c.stat.nrAnonPages -= 1
         }
@@ -228,6 +232,7 @@ extension TaskMemory {
         tables.ptes[vpn] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
         rssAnon += 1
         c.stat.nrAnonPages += 1
+        c.pageCache.addAnon(pfn, nr: 1)
         return wasZero ? .copyOnWrite(pfn: pfn) : .anonymous(pfn: pfn)
     }
 }

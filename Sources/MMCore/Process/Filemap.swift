@@ -65,10 +65,12 @@ public struct PageCacheStat: Sendable, Equatable {
     public var nrWritten: UInt64 = 0
 }
 
-/// A page waiting in a CPU's pagevec: which file and index.
+/// A page waiting in a CPU's pagevec: which file and index (file −1: an anonymous page, by
+/// pfn, `nr` pages).
 struct PendingPage: Sendable, Hashable {
     var file: Int
     var index: UInt64
+    var nr: UInt32 = 1
 }
 
 public struct PageCache: Sendable {
@@ -78,7 +80,25 @@ public struct PageCache: Sendable {
     var lruAdd: [PendingPage] = []
     var activate: [PendingPage] = []
     static let pagevecSize = 15
+    /// Anonymous pages on the (inactive) anon LRU, by pfn: how many pages (512 for a THP).
+    var anonLRU: [UInt64: UInt32] = [:]
     public init() {}
+
+    /// lru_cache_add_inactive_or_unevictable() of a new anonymous page: into the batch; a
+    /// compound page drains it at once.
+    public mutating func addAnon(_ pfn: UInt64, nr: UInt32) {
+        lruAdd.append(PendingPage(file: -1, index: pfn, nr: nr))
+        if nr > 1 || lruAdd.count >= Self.pagevecSize { drainLRUAdd() }
+    }
+
+    /// An anonymous page freed: off its LRU list (or out of the batch).
+    public mutating func removeAnon(_ pfn: UInt64) {
+        if let n = anonLRU.removeValue(forKey: pfn) {
+            stat.nrInactiveAnon -= UInt64(n)
+        } else if let i = lruAdd.firstIndex(where: { $0.file == -1 && $0.index == pfn }) {
+            lruAdd.remove(at: i)
+        }
+    }
 
     public func file(named name: String) -> Int? { files.firstIndex { $0.name == name } }
 
@@ -97,6 +117,11 @@ public struct PageCache: Sendable {
 
     mutating func drainLRUAdd() {
         for p in lruAdd {
+            if p.file < 0 {
+                anonLRU[p.index] = p.nr
+                stat.nrInactiveAnon += UInt64(p.nr)
+                continue
+            }
             guard var page = files[p.file].pages[p.index] else { continue }
             page.onLRU = true
             files[p.file].pages[p.index] = page
