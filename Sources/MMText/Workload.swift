@@ -19,6 +19,7 @@ public struct Workload: Sendable {
         case free(Ref)
         case mmap(Ref, Expr, Prot)
         case munmap(Ref)
+        case mmapFile(Ref, String, Expr, Expr, Prot, shared: Bool)
         case mallopt(MalloptParam, Expr)
         case mallocTrim(Expr)
         case mark
@@ -81,6 +82,8 @@ public struct Workload: Sendable {
       mmap VAR SIZE [PROT]            VAR = mmap(NULL, SIZE, PROT, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
                                       PROT: rw (default), r, rwx, none
       munmap VAR                      munmap(VAR, its size)
+      mmap_file VAR FILE OFF LEN [r|rw] [shared|private]
+                                      VAR = mmap() of a file created with `create`
       mallopt PARAM VALUE             M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX, M_MXFAST
       malloc_trim PAD                 malloc_trim(PAD)
       create FILE SIZE [tmpfs]        a file of SIZE bytes on the disk (not cached), or on tmpfs
@@ -189,6 +192,21 @@ public struct Workload: Sendable {
             }
             return .mmap(try r(w[1]), try e(w[2]), prot)
         case "munmap": try need(1, "VAR"); return .munmap(try r(w[1]))
+        case "mmap_file":
+            // mmap_file VAR FILE OFFSET LENGTH [r|rw] [shared|private]
+            guard w.count >= 5, w.count <= 7 else { throw InputError(file: file, line: n, field: op, "expected: mmap_file VAR FILE OFFSET LENGTH [r|rw] [shared|private]") }
+            var prot = Prot.read
+            var shared = false
+            for opt in w.dropFirst(5) {
+                switch opt {
+                case "r": prot = .read
+                case "rw": prot = .readWrite
+                case "shared": shared = true
+                case "private": shared = false
+                default: throw InputError(file: file, line: n, field: op, "\"\(opt)\": expected r, rw, shared or private")
+                }
+            }
+            return .mmapFile(try r(w[1]), w[2], try e(w[3]), try e(w[4]), prot, shared: shared)
         case "mallopt":
             try need(2, "PARAM VALUE")
             let names: [String: MalloptParam] = ["M_MXFAST": .mxFast, "M_TRIM_THRESHOLD": .trimThreshold, "M_TOP_PAD": .topPad,
@@ -231,7 +249,7 @@ public struct Workload: Sendable {
             }
             return .show(w[1])
         default:
-            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, fork, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mallopt, malloc_trim, create, read, write, sync, drop_caches, mark, mallinfo, touch, explain, exit, show, repeat)")
+            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, fork, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mmap_file, mallopt, malloc_trim, create, read, write, sync, drop_caches, mark, mallinfo, touch, explain, exit, show, repeat)")
         }
     }
 

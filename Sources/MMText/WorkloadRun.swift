@@ -54,8 +54,6 @@ public struct WorkloadRunner: Sendable {
     public var thpAlignAnonymous = false
     /// The CPUs glibc sees (its arena limit); nil: the machine's, or 1 without one.
     public var nprocs: Int? = nil
-    /// Each process's readahead state per file (one open file each).
-    var readahead: [Int: [Int: ReadaheadState]] = [:]
     /// The path of the last step, when the script explains.
     var path: [String] = []
     var explaining = false
@@ -238,6 +236,22 @@ public struct WorkloadRunner: Sendable {
             let k = try key(r, env, l)
             let s = try eval(size, env, l)
             vars[i][k] = (p.task.mmap(0, s, prot, .privateAnonymous) ?? UInt64.max, s)
+        case let .mmapFile(r, name, off, len, prot, shared):
+            let k = try key(r, env, l)
+            guard let f = faults.pageCache.file(named: name) else {
+                throw InputError(file: file, line: l.number, field: "mmap_file", "no file named \(name) (create it first)")
+            }
+            let o = try eval(off, env, l), n = try eval(len, env, l)
+            let fi: Int32
+            if let known = p.task.fileOf.first(where: { $0.value == f })?.key {
+                fi = known
+            } else {
+                fi = Int32(p.files.count)
+                p.files.append(MappedFile(path: "/mnt/" + name, major: 8, minor: 1, inode: 12 + UInt64(f)))
+                p.task.fileOf[fi] = f
+            }
+            let flags: MapFlags = shared ? .shared : .private
+            vars[i][k] = (p.task.mmap(0, n, prot, flags, backing: .file(fi), fd: 3, offset: o) ?? UInt64.max, n)
         case let .munmap(r):
             let k = try key(r, env, l)
             guard let v = vars[i][k] else { throw InputError(file: file, line: l.number, field: "munmap", "\(k) was never assigned") }
@@ -330,9 +344,9 @@ public struct WorkloadRunner: Sendable {
             guard kernel != nil else { break }
             var rec = FaultPathRecorder()
             if case .readFile = l.step {
-                var ra = readahead[i]?[f] ?? ReadaheadState()
+                var ra = p.task.readahead[f] ?? ReadaheadState()
                 _ = faults.pageCache.read(f, &ra, pos: o, count: n, cpu: faults.cpu, &kernel!, &rec)
-                readahead[i, default: [:]][f] = ra
+                p.task.readahead[f] = ra
             } else {
                 _ = faults.pageCache.write(f, pos: o, count: n, cpu: faults.cpu, &kernel!, &rec)
             }
@@ -499,7 +513,7 @@ public struct WorkloadRunner: Sendable {
             return String(repeating: " ", count: max(0, 8 - s.count)) + s + " kB"
         }
         return ["Name:\t\(p.comm)", "Pid:\t\(p.pid)", "VmSize:\t\(kb(mm.totalVM))", "RssAnon:\t\(kb(p.task.rssAnon))",
-                "VmData:\t\(kb(mm.dataVM))", "VmStk:\t\(kb(mm.stackVM))", "VmPTE:\t\(kb(UInt64(p.task.tables.tablePages)))"]
+                "RssFile:\t\(kb(p.task.rssFile))", "VmData:\t\(kb(mm.dataVM))", "VmStk:\t\(kb(mm.stackVM))", "VmPTE:\t\(kb(UInt64(p.task.tables.tablePages)))"]
     }
 }
 

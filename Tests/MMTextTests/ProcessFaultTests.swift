@@ -100,3 +100,26 @@ struct ForkTests {
         #expect(ProcessFaultTests.unused(r.kernel!) == before)
     }
 }
+
+@Suite("processes: files, the page cache and file mappings")
+struct FileMappingTests {
+    @Test("a read-mapped file: read-around on the first fault, fault-around after; unmapping leaves the pages cached; a private write copies")
+    func mapped() throws {
+        let k = try bootPreset("console=ttyS0", mem: 512 << 20)
+        let r = try ProcessFaultTests.run("create data 1M\nspawn app\nmmap_file m data 0 1M\ntouch m read\n", k)
+        let pc = r.faults.pageCache.stat
+        #expect(pc.nrFilePages == 256 && pc.nrMapped == 256 && pc.pgpgin == 1024)
+        #expect(r.processes[0].task.rssFile == 256)
+        #expect(pc.pgmajfault == 1, "one read from disk: read-around of 32 pages, then asynchronous windows")
+        #expect(r.faults.stat.pgfault < 40, "fault-around maps 16 cached pages a fault")
+        var r2 = r
+        try r2.run(try Workload(parsing: "munmap m\nmmap_file w data 0 64K rw\ntouch w write\n", file: "(test)"))
+        #expect(r2.faults.pageCache.stat.nrMapped == 0 && r2.faults.pageCache.stat.nrFilePages == 256)
+        #expect(r2.faults.stat.nrAnonPages == 16, "a private write copies each page to anonymous memory")
+        #expect(r2.faults.pageCache.stat.nrDirty == 0)
+        try r2.run(try Workload(parsing: "mmap_file s data 0 64K rw shared\ntouch s write\n", file: "(test)"))
+        #expect(r2.faults.pageCache.stat.nrDirty == 16 && r2.faults.pageCache.stat.nrMapped == 16)
+        r2.finish()
+        #expect(r2.faults.pageCache.stat.nrMapped == 0 && r2.processes[0].task.rssFile == 0)
+    }
+}

@@ -58,6 +58,17 @@ extension TaskMemory {
         }
         l.fault(.fault(addr: addr, write: write))
         c.stat.pgfault += 1
+        if tables.pgd == nil {
+            guard let pfn = k.allocPages(.gfpPgtableUser, order: 0, cpu: c.cpu, listener: &l) else { return .oom }
+            tables.pgd = pfn
+            l.fault(.tablePage(level: 4, pfn: pfn))
+        }
+        if case .file(let fi) = v.backing {
+            guard let f = fileOf[fi] else { return .notModelled }
+            guard Self.tableFor(addr >> 39, level: 3, &tables.pudTables, &c, &k, &l),
+                  Self.tableFor(addr >> 30, level: 2, &tables.pmdTables, &c, &k, &l) else { return .oom }
+            return fileFault(addr, write: write, v, f, &c, &k, &l)
+        }
         if let h = tables.pmds[huge], !h.zeroPage {
             // do_huge_pmd_wp_page(): the only mapping of the THP is made writable; a shared
             // one is split, and the PTE below copies the one page written.
@@ -69,11 +80,6 @@ extension TaskMemory {
         }
         if let e = tables.ptes[addr >> 12], !e.zeroPage {
             return copyOnWrite(addr, e, &c, &k, &l)
-        }
-        if tables.pgd == nil {
-            guard let pfn = k.allocPages(.gfpPgtableUser, order: 0, cpu: c.cpu, listener: &l) else { return .oom }
-            tables.pgd = pfn
-            l.fault(.tablePage(level: 4, pfn: pfn))
         }
         guard Self.tableFor(addr >> 39, level: 3, &tables.pudTables, &c, &k, &l),
               Self.tableFor(addr >> 30, level: 2, &tables.pmdTables, &c, &k, &l) else { return .oom }

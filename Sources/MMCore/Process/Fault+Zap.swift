@@ -82,6 +82,11 @@ extension TaskMemory {
 
     mutating func zapPTE(_ vpn: UInt64, _ c: inout FaultContext, _ k: inout Kernel) {
         guard let e = tables.ptes.removeValue(forKey: vpn), !e.zeroPage else { return }
+        if e.file >= 0 {
+            rssFile -= 1
+            c.pageCache.unmapped(Int(e.file), e.index)
+            return
+        }
         rssAnon -= 1
         Self.dropPage(e.pfn, &c, &k)
     }

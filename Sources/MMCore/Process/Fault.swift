@@ -21,6 +21,16 @@ public struct UserPTE: Sendable, Hashable {
     public var writable: Bool
     /// The shared zero page (a read of anonymous memory never written).
     public var zeroPage: Bool
+    /// A page-cache page: its file (PageCache.files) and index; −1 for anonymous memory.
+    public var file: Int32 = -1
+    public var index: UInt64 = 0
+    public init(pfn: UInt64, writable: Bool, zeroPage: Bool, file: Int32 = -1, index: UInt64 = 0) {
+        self.pfn = pfn
+        self.writable = writable
+        self.zeroPage = zeroPage
+        self.file = file
+        self.index = index
+    }
 }
 
 /// Transparent huge pages' policy (/sys/kernel/mm/transparent_hugepage/enabled and defrag).
@@ -69,6 +79,10 @@ public enum FaultOutcome: Sendable, Equatable {
     case copyOnWrite(pfn: UInt64)
     /// A write to a page fork had shared, now mapped only here: made writable again.
     case reused(pfn: UInt64)
+    /// A page-cache page mapped (`major`: it had to be read from disk).
+    case file(pfn: UInt64, major: Bool)
+    /// The file-backed area has no page-cache file behind it (the loader's mappings).
+    case notModelled
     case hugeZeroPage(pfn: UInt64)
     case huge(pfn: UInt64)
     /// SIGSEGV: no area there (SEGV_MAPERR) or the area forbids the access (SEGV_ACCERR).

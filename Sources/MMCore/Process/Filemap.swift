@@ -107,6 +107,22 @@ public struct PageCache: Sendable {
         return files.count - 1
     }
 
+    /// page_add_file_rmap(): one more mapping; the first counts in NR_FILE_MAPPED.
+    public mutating func mapped(_ f: Int, _ index: UInt64) {
+        guard var p = files[f].pages[index] else { return }
+        p.mapcount += 1
+        if p.mapcount == 1 { stat.nrMapped += 1 }
+        files[f].pages[index] = p
+    }
+
+    /// page_remove_rmap() of a file page.
+    public mutating func unmapped(_ f: Int, _ index: UInt64) {
+        guard var p = files[f].pages[index], p.mapcount > 0 else { return }
+        p.mapcount -= 1
+        if p.mapcount == 0 { stat.nrMapped -= 1 }
+        files[f].pages[index] = p
+    }
+
     // MARK: LRU batches
 
     /// folio_add_lru(): into the CPU's batch; a full batch goes to the lists.

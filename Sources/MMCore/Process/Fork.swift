@@ -33,6 +33,7 @@ extension TaskMemory {
         settle(&c, &k)
         var child = TaskMemory(mm: mm)
         child.recording = recording
+        child.fileOf = fileOf
         var l = NoListener()
         guard let pgd = k.allocPages(.gfpPgtableUser, order: 0, cpu: c.cpu, listener: &l) else { return nil }
         child.tables.pgd = pgd
@@ -61,7 +62,10 @@ extension TaskMemory {
                 } else {
                     guard Self.tableFor(addr >> 21, level: 1, &child.tables.pteTables, &c, &k, &l) else { return nil }
                     var e = tables.ptes[vpn]!
-                    if !e.zeroPage {
+                    if e.file >= 0 {
+                        c.pageCache.mapped(Int(e.file), e.index)
+                        child.rssFile += 1
+                    } else if !e.zeroPage {
                         e.writable = false
                         tables.ptes[vpn] = e
                         if c.folios[e.pfn & ~511] != nil {

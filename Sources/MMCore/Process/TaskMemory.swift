@@ -39,8 +39,13 @@ public struct TaskMemory: Sendable {
     public var moved: [(UInt64, UInt64, UInt64)] = []
     /// The page tables and the pages they map.
     public var tables = UserPageTables()
-    /// MM_ANONPAGES: anonymous pages mapped (RssAnon).
+    /// MM_ANONPAGES: anonymous pages mapped (RssAnon); MM_FILEPAGES (RssFile).
     public var rssAnon: UInt64 = 0
+    public var rssFile: UInt64 = 0
+    /// Which page-cache file each file-backed area's file is (the struct file behind the fd).
+    public var fileOf: [Int32: Int] = [:]
+    /// Each open file's readahead state (file_ra_state), by page-cache file.
+    public var readahead: [Int: ReadaheadState] = [:]
 
     public init(mm: MMStruct) { self.mm = mm }
 
