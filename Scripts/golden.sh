@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Behaviour lock: runs kmemlab on every fixture boot (the 18 QEMU cases and the hardware logs)
-# and on a few presets, and compares each output byte for byte with Tests/Golden/, which was
+# Behaviour lock: runs kmemlab on every fixture boot (the QEMU cases and the hardware logs),
+# on a few presets and on every workload in Workloads/, and compares each output byte for byte with Tests/Golden/, which was
 # made by the commit before the model's reshaping (issue 16). Any refactor that changes what a
 # user sees fails here.
 #
@@ -44,6 +44,10 @@ runs() {
   echo "translate-1g|translate --mem 1G --cmdline nokaslr 0xffff888001000000 0xffffea0000000040 0xffffffff81000000"
   echo "pfn-sparse|pfn --mem 1G --memory-model sparse 0x12345"
   echo "highmem|highmem --arch i386-pae --mem 4G 'kmap 0x40000' 'kmap 0x1000' 'kmap_local 0x50000' 'pkmap'"
+  for f in Workloads/*.txt; do
+    w=$(basename "$f" .txt)
+    echo "run-$w|run $f --mem 1G --strace"
+  done
 }
 
 fail=0; n=0

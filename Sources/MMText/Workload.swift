@@ -11,6 +11,7 @@ public struct Workload: Sendable {
         case use(String)
         case thread(String)
         case fork(String)
+        case exec(String, brk: UInt64?)
         case join(String)
         case malloc(Ref, Expr)
         case calloc(Ref, Expr, Expr)
@@ -70,6 +71,8 @@ public struct Workload: Sendable {
       in NAME                         the steps that follow are NAME's (a process or a thread)
       fork NAME                       fork(): a child named NAME with a copy of the address space,
                                       its pages shared until written (copy-on-write)
+      exec PROGRAM [brk=ADDR]         execve(): the process's address space goes (its pages and
+                                      tables freed) and a fresh program image takes its place
       thread NAME                     pthread_create(): a thread of the current process, idle
                                       until steps run in it (its own tcache; its own arena)
       join NAME                       the thread ends (its tcache and arena are given back, its
@@ -103,7 +106,8 @@ public struct Workload: Sendable {
                                       smaps_rollup the model keeps (anonymous memory)
       show meminfo|vmstat|buddyinfo   the machine's files (the counters the model keeps)
       repeat N [VAR]  …  end          the steps between, N times, with $VAR (default $i) = 0…N-1
-    Sizes: 24, 0x1000, 200K, 1M, 2G; expressions: ($i+1)*4096. Variables: p, p[$i].
+    Sizes: 24, 0x1000, 200K, 1M, 2G; expressions: ($i+1)*4096. Variables: p, p[$i]. Names of
+    processes, threads and files may hold loop variables: cc$n, src$i.c.
     """
 
     public init(parsing text: String, file: String) throws(InputError) {
@@ -167,6 +171,16 @@ public struct Workload: Sendable {
         case "in": try need(1, "NAME"); return .use(w[1])
         case "thread": try need(1, "NAME"); return .thread(w[1])
         case "fork": try need(1, "NAME"); return .fork(w[1])
+        case "exec":
+            guard w.count == 2 || w.count == 3 else { throw InputError(file: file, line: n, field: op, "expected: exec PROGRAM [brk=ADDR]") }
+            var brk: UInt64? = nil
+            if w.count == 3 {
+                guard w[2].hasPrefix("brk="), let v = number(Substring(w[2].dropFirst(4))) else {
+                    throw InputError(file: file, line: n, field: op, "\"\(w[2])\": expected brk=ADDR")
+                }
+                brk = v
+            }
+            return .exec(w[1], brk: brk)
         case "join": try need(1, "NAME"); return .join(w[1])
         case "malloc": try need(2, "VAR SIZE"); return .malloc(try r(w[1]), try e(w[2]))
         case "calloc": try need(3, "VAR N SIZE"); return .calloc(try r(w[1]), try e(w[2]), try e(w[3]))
@@ -249,7 +263,7 @@ public struct Workload: Sendable {
             }
             return .show(w[1])
         default:
-            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, fork, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mmap_file, mallopt, malloc_trim, create, read, write, sync, drop_caches, mark, mallinfo, touch, explain, exit, show, repeat)")
+            throw InputError(file: file, line: n, field: op, "unknown step (expected spawn, in, fork, exec, thread, join, malloc, calloc, memalign, aligned_alloc, posix_memalign, valloc, pvalloc, realloc, free, mmap, munmap, mmap_file, mallopt, malloc_trim, create, read, write, sync, drop_caches, mark, mallinfo, touch, explain, exit, show, repeat)")
         }
     }
 

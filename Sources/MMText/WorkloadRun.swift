@@ -125,6 +125,24 @@ public struct WorkloadRunner: Sendable {
         return currentThread == 0 ? processes[i].pid : tids[i]?[currentThread] ?? processes[i].pid
     }
 
+    /// A name with its loop variables filled in: `cc$n` in round 3 is `cc3`.
+    func name(_ text: String, _ env: [String: UInt64], _ l: Workload.Line) throws(InputError) -> String {
+        guard text.contains("$") else { return text }
+        var out = ""
+        var chars = Substring(text)
+        while let d = chars.firstIndex(of: "$") {
+            out += chars[..<d]
+            let rest = chars[chars.index(after: d)...]
+            let v = rest.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            guard !v.isEmpty, let value = env[String(v)] else {
+                throw InputError(file: file, line: l.number, field: text, "$\(v) is not a loop variable here")
+            }
+            out += String(value)
+            chars = rest.dropFirst(v.count)
+        }
+        return out + chars
+    }
+
     func key(_ r: Workload.Ref, _ env: [String: UInt64], _ l: Workload.Line) throws(InputError) -> String {
         guard let i = r.index else { return r.name }
         return r.name + "[\(try eval(i, env, l))]"
@@ -133,7 +151,8 @@ public struct WorkloadRunner: Sendable {
     // tidy: long — one case per step.
     mutating func step(_ l: Workload.Line, _ env: [String: UInt64]) throws(InputError) {
         switch l.step {
-        case let .spawn(name, brk, pid):
+        case let .spawn(rawName, brk, pid):
+            let name = try self.name(rawName, env, l)
             guard byName[name] == nil else { throw InputError(file: file, line: l.number, field: "spawn", "a process named \(name) exists") }
             let p = pid ?? nextPid
             nextPid = max(nextPid, p) + 1
@@ -147,7 +166,8 @@ public struct WorkloadRunner: Sendable {
             vars.append([:])
             current = processes.count - 1
             currentThread = 0
-        case .use(let name):
+        case .use(let rawName):
+            let name = try self.name(rawName, env, l)
             if let i = byName[name] {
                 current = i
                 currentThread = 0
@@ -159,7 +179,8 @@ public struct WorkloadRunner: Sendable {
             }
         case .repeatBlock:
             break
-        case let .create(name, size, tmpfs):
+        case let .create(rawName, size, tmpfs):
+            let name = try self.name(rawName, env, l)
             guard faults.pageCache.file(named: name) == nil else {
                 throw InputError(file: file, line: l.number, field: "create", "a file named \(name) exists")
             }
@@ -236,7 +257,8 @@ public struct WorkloadRunner: Sendable {
             let k = try key(r, env, l)
             let s = try eval(size, env, l)
             vars[i][k] = (p.task.mmap(0, s, prot, .privateAnonymous) ?? UInt64.max, s)
-        case let .mmapFile(r, name, off, len, prot, shared):
+        case let .mmapFile(r, rawName, off, len, prot, shared):
+            let name = try self.name(rawName, env, l)
             let k = try key(r, env, l)
             guard let f = faults.pageCache.file(named: name) else {
                 throw InputError(file: file, line: l.number, field: "mmap_file", "no file named \(name) (create it first)")
@@ -283,7 +305,8 @@ public struct WorkloadRunner: Sendable {
                     a += 4096
                 }
             }
-        case .fork(let name):
+        case .fork(let rawName):
+            let name = try self.name(rawName, env, l)
             guard byName[name] == nil, threadsByName[name] == nil else {
                 throw InputError(file: file, line: l.number, field: "fork", "the name \(name) is taken")
             }
@@ -305,7 +328,21 @@ public struct WorkloadRunner: Sendable {
             byName[name] = processes.count
             processes.append(child)
             vars.append(vars[i])
-        case .thread(let name):
+        case let .exec(rawProgram, brk):
+            let program = try self.name(rawProgram, env, l)
+            // exec_mmap(): the old mm goes (with every other thread); the new image, the same pid.
+            if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+            let recording = p.task.recording
+            var fresh = UserProcess(pid: p.pid, comm: program, brk: brk ?? UserProcess.defaultBrk)
+            fresh.task.recording = recording
+            fresh.task.mm.thpAlignAnonymous = thpAlignAnonymous
+            fresh.libc.nprocs = p.libc.nprocs
+            fresh.libc.trackWrites = p.libc.trackWrites
+            p = fresh
+            for (name, t) in threadsByName where t.process == i { threadsByName[name] = nil }
+            currentThread = 0
+        case .thread(let rawName):
+            let name = try self.name(rawName, env, l)
             guard byName[name] == nil, threadsByName[name] == nil else {
                 throw InputError(file: file, line: l.number, field: "thread", "the name \(name) is taken")
             }
@@ -319,7 +356,8 @@ public struct WorkloadRunner: Sendable {
             tids[i, default: [:]][t] = nextPid
             nextPid += 1
             p.libc.threadCreated(t)
-        case .join(let name):
+        case .join(let rawName):
+            let name = try self.name(rawName, env, l)
             guard let t = threadsByName[name], t.process == i, t.index != currentThread, let stack = t.stack else {
                 throw InputError(file: file, line: l.number, field: "join", "\(name) is not another running thread of this process")
             }
@@ -336,7 +374,8 @@ public struct WorkloadRunner: Sendable {
             p.libc.switchThread(joiner)
             p.stacks.release(stack, &p.libc, &p.task)
             threadsByName[name] = (i, t.index, nil)
-        case let .readFile(name, off, len), let .writeFile(name, off, len):
+        case let .readFile(rawName, off, len), let .writeFile(rawName, off, len):
+            let name = try self.name(rawName, env, l)
             guard let f = faults.pageCache.file(named: name) else {
                 throw InputError(file: file, line: l.number, field: l.text, "no file named \(name) (create it first)")
             }
