@@ -62,6 +62,7 @@ public enum ExplorerData {
     public static let kindColors: [(PageKind, String)] = [
         (.hole, "#1b1b1b"), (.reserved, "#8c564b"), (.kernelImage, "#d62728"), (.pcp, "#ff9f1c"),
         (.slab, "#9467bd"), (.allocated, "#1f77b4"),
+        (.anon, "#e377c2"), (.pageCache, "#17becf"), (.pageTable, "#bcbd22"),
         (.free0, "#e5f5e0"), (.free1, "#d3eecd"), (.free2, "#c0e6ba"), (.free3, "#abdda5"), (.free4, "#94d390"),
         (.free5, "#7bc87c"), (.free6, "#60ba6c"), (.free7, "#44ab5e"), (.free8, "#2e984e"), (.free9, "#19843d"),
         (.free10, "#006d2c"),

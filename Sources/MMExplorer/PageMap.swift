@@ -8,10 +8,13 @@
 // and one of odd order two squares side by side.
 
 import MMCore
+import MMText
 
 /// What a page is, as the map colours it. Free pages carry their block's order.
 public enum PageKind: UInt8, CaseIterable, Sendable {
     case hole = 0, reserved, kernelImage, pcp, slab, allocated
+    /// User memory (after a workload): anonymous pages, the page cache, page tables.
+    case anon, pageCache, pageTable
     case free0 = 16, free1, free2, free3, free4, free5, free6, free7, free8, free9, free10
 
     public static func free(order: Int) -> PageKind { PageKind(rawValue: 16 + UInt8(order)) ?? .free10 }
@@ -26,6 +29,9 @@ public enum PageKind: UInt8, CaseIterable, Sendable {
         case .pcp: return "per-cpu list"
         case .slab: return "slab"
         case .allocated: return "allocated"
+        case .anon: return "anonymous (processes)"
+        case .pageCache: return "page cache"
+        case .pageTable: return "page tables"
         default: return "?"
         }
     }
@@ -64,7 +70,7 @@ public struct PageMap: Sendable {
 
     /// Classifies every page of `k` (at most `maxPages`) and summarises them into at most
     /// `maxCells` cells.
-    public init(_ k: Kernel, maxCells: Int = 1 << 20) {
+    public init(_ k: Kernel, user: [UserPageExtent] = [], maxCells: Int = 1 << 20) {
         let end = roundUp(Swift.min(Swift.max(k.maxPfn.raw, 1), PageMap.maxPages), 1024)
         var ppc: UInt64 = 1
         while (end + ppc - 1) / ppc > UInt64(maxCells) { ppc *= 4 }
@@ -74,7 +80,13 @@ public struct PageMap: Sendable {
         pagesPerCell = ppc; side = s; endPfn = end
         kind = []; mixed = []; zone = []; node = []; migratetype = []
         totals = [:]
-        let pages = PageMap.classify(k, end: end)
+        var pages = PageMap.classify(k, end: end)
+        // What a workload's processes hold, over what the allocator calls allocated.
+        for u in user {
+            let kind: PageKind = u.use == .anon ? .anon : u.use == .pageCache ? .pageCache : .pageTable
+            let s = Swift.min(u.pfn, end), e = Swift.min(u.pfn &+ u.count, end)
+            if s < e { for p in s..<e where pages[Int(p)] == PageKind.allocated.rawValue { pages[Int(p)] = kind.rawValue } }
+        }
         kind.reserveCapacity(cells)
         for c in 0..<cells {
             let first = UInt64(c) * ppc

@@ -4,11 +4,12 @@
 // them with the machine's JSON, so the file opens from disk with no server and no network.
 
 import MMCore
+import MMText
 
 public enum Report {
     /// The report for a booted machine (see `PageMap.refusal` for the largest one).
-    public static func html(_ k: Kernel, title: String) -> String {
-        let map = PageMap(k)
+    public static func html(_ k: Kernel, title: String, user: [UserPageExtent] = []) -> String {
+        let map = PageMap(k, user: user)
         let data = ExplorerData.json(k, title: title, map: map)
         return ExplorerAssets.page(title: title, dataScript: "<script id=\"machine-data\" type=\"application/json\">\(data)</script>")
     }

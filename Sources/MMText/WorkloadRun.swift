@@ -602,3 +602,31 @@ struct FaultPathRecorder: FaultListener {
         }
     }
 }
+
+/// Pages a workload holds, for the page map: a run of pfns and what they are.
+public struct UserPageExtent: Sendable, Hashable {
+    public enum Use: Sendable { case anon, pageCache, pageTable }
+    public var pfn: UInt64
+    public var count: UInt64
+    public var use: Use
+}
+
+extension WorkloadRunner {
+    /// Every page the processes map or cache, and their page tables.
+    public var userPages: [UserPageExtent] {
+        var out: [UserPageExtent] = []
+        for p in processes where p.exitStatus == nil {
+            let t = p.task.tables
+            for (_, e) in t.ptes where !e.zeroPage { out.append(UserPageExtent(pfn: e.pfn, count: 1, use: e.file >= 0 ? .pageCache : .anon)) }
+            for (_, e) in t.pmds where !e.zeroPage { out.append(UserPageExtent(pfn: e.pfn, count: 512, use: .anon)) }
+            for pfn in [t.pgd].compactMap({ $0 }) + Array(t.pudTables.values) + Array(t.pmdTables.values)
+                + Array(t.pteTables.values) + Array(t.deposited.values) {
+                out.append(UserPageExtent(pfn: pfn, count: 1, use: .pageTable))
+            }
+        }
+        for f in faults.pageCache.files {
+            for (_, page) in f.pages { out.append(UserPageExtent(pfn: page.pfn, count: 1, use: f.tmpfs ? .anon : .pageCache)) }
+        }
+        return out
+    }
+}

@@ -573,6 +573,7 @@ struct ReportCommand: ParsableCommand {
           kmemlab report --html machine.html
           kmemlab report --html numa.html --preset qemu-q35 --mem 8G --smp 4 --numa 0:4G,1:4G
           kmemlab report --html nb01.html --from-dmesg Tests/Fixtures/oracle/hardware/nb-01-6.1.txt
+          kmemlab report --html hog.html --mem 1G --workload Workloads/memory-hog.txt
         """)
 
     @OptionGroup var machine: MachineArguments
@@ -580,12 +581,25 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the page.", valueName: "file"))
     var html: String
 
+    @Option(help: ArgumentHelp("Run this workload first (kmemlab run's language); the map then shows its processes' anonymous pages, page cache and page tables.", valueName: "script"))
+    var workload: String?
+
     func run() throws {
-        let kernel = try bootForShell(machine, command: "report")
+        var kernel = try bootForShell(machine, command: "report")
         if let why = PageMap.refusal(kernel) { throw InputError(file: "(options)", field: "--mem", why) }
-        let title = kernel.machine.name
+        var title = kernel.machine.name
+        var user: [UserPageExtent] = []
+        if let path = workload {
+            let w = try Workload(parsing: try readText(path), file: path)
+            var runner = WorkloadRunner(kernel: kernel)
+            try runner.run(w)
+            runner.faults.pageCache.drain()
+            user = runner.userPages
+            kernel = runner.kernel!
+            title += " after " + path
+        }
         do {
-            try Report.html(kernel, title: title).write(toFile: html, atomically: true, encoding: .utf8)
+            try Report.html(kernel, title: title, user: user).write(toFile: html, atomically: true, encoding: .utf8)
         } catch {
             throw InputError(file: html, field: "--html", "cannot write: \(error.localizedDescription)")
         }

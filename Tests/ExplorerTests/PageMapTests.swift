@@ -48,6 +48,18 @@ struct PageMapTests {
         #expect(map.totals[.slab] == slabPages)
     }
 
+    @Test("after a workload: its anonymous pages, page cache and page tables are on the map, page for page")
+    func workload() throws {
+        let k = try bootPreset("console=ttyS0", mem: 1 << 30)
+        var r = WorkloadRunner(kernel: k)
+        try r.run(try Workload(parsing: "create f 1M\nspawn app\nmalloc p 8M\ntouch p\nread f 0 1M\n", file: "(test)"))
+        let map = PageMap(r.kernel!, user: r.userPages)
+        #expect(map.pagesPerCell == 1)
+        #expect(map.totals[.anon] == r.faults.stat.nrAnonPages)
+        #expect(map.totals[.pageCache] == r.faults.pageCache.stat.nrFilePages)
+        #expect(map.totals[.pageTable] == r.faults.stat.nrPageTablePages + 1, "and the PGD")
+    }
+
     @Test("large machines are summarised into at most 2^20 cells")
     func levelOfDetail() throws {
         let k = try bootPreset("console=ttyS0 nokaslr", mem: 16 << 30)
