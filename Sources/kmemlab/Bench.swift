@@ -263,7 +263,8 @@ struct Bench: ParsableCommand {
     /// The best of `n` runs of `body`, in ns per operation; what body returns is kept
     /// observable so the work is not optimised away.
     /// Processes: an anonymous write fault (VMA lookup, zeroed page from the allocator, page
-    /// tables, PTE) on base pages, and the model's glibc malloc+free of 24 bytes.
+    /// tables, PTE) on base pages, a read of a cached page (1 MiB reads of a cached 64 MiB file),
+    /// and the model's glibc malloc+free of 24 bytes.
     func processes(_ f: inout Figures, _ n: Int, _ iterations: Int) {
         if wanted("anon_fault_ns") {
             var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 4 << 30, cpus: 2).machine())
@@ -283,6 +284,23 @@ struct Bench: ParsableCommand {
                 p.task.exitMmap(&c, &k)
             }
             f["anon_fault_ns"] = best.isFinite ? best : nil
+        }
+        if wanted("pagecache_read_ns") {
+            var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 4 << 30, cpus: 2).machine())
+            k.log.enabled = false
+            try? k.boot()
+            var cache = PageCache()
+            let file = cache.create("bench", size: 64 << 20, tmpfs: false)
+            var ra = ReadaheadState()
+            var l = NoListener()
+            _ = cache.read(file, &ra, pos: 0, count: 64 << 20, cpu: 0, &k, &l)
+            let pages = (64 << 20) / 4096
+            f["pagecache_read_ns"] = Bench.bestNs(n, pages) {
+                var r = ReadaheadState()
+                var pos: UInt64 = 0
+                while pos < 64 << 20 { _ = cache.read(file, &r, pos: pos, count: 1 << 20, cpu: 0, &k, &l); pos += 1 << 20 }
+                return 0
+            }
         }
         if wanted("glibc_model_pair_ns") {
             var p = UserProcess(pid: 1, comm: "bench")
