@@ -617,7 +617,7 @@ extension WorkloadRunner {
         var out: [UserPageExtent] = []
         for p in processes where p.exitStatus == nil {
             let t = p.task.tables
-            for (_, e) in t.ptes where !e.zeroPage { out.append(UserPageExtent(pfn: e.pfn, count: 1, use: e.file >= 0 ? .pageCache : .anon)) }
+            t.ptes.forEach { _, e in if !e.zeroPage { out.append(UserPageExtent(pfn: e.pfn, count: 1, use: e.file >= 0 ? .pageCache : .anon)) } }
             for (_, e) in t.pmds where !e.zeroPage { out.append(UserPageExtent(pfn: e.pfn, count: 512, use: .anon)) }
             for pfn in [t.pgd].compactMap({ $0 }) + Array(t.pudTables.values) + Array(t.pmdTables.values)
                 + Array(t.pteTables.values) + Array(t.deposited.values) {

@@ -51,7 +51,8 @@ extension TaskMemory {
         guard let v = mm.vma(containing: addr) else { return .segv(mapErr: true) }
         if write ? !v.flags.contains(.write) : !v.flags.contains(.read) { return .segv(mapErr: false) }
         let huge = addr >> 21
-        if let h = tables.pmds[huge] {
+        let hasHuge = !tables.pmds.isEmpty
+        if hasHuge, let h = tables.pmds[huge] {
             if !write || h.writable { return .present }
         } else if let e = tables.ptes[addr >> 12], !write || e.writable {
             return .present
@@ -69,7 +70,7 @@ extension TaskMemory {
                   Self.tableFor(addr >> 30, level: 2, &tables.pmdTables, &c, &k, &l) else { return .oom }
             return fileFault(addr, write: write, v, f, &c, &k, &l)
         }
-        if let h = tables.pmds[huge], !h.zeroPage {
+        if hasHuge, let h = tables.pmds[huge], !h.zeroPage {
             // do_huge_pmd_wp_page(): the only mapping of the THP is made writable; a shared
             // one is split, and the PTE below copies the one page written.
             if let f = c.folios[h.pfn], f.pmd == 1, f.pte == 0 {
@@ -81,6 +82,8 @@ extension TaskMemory {
         if let e = tables.ptes[addr >> 12], !e.zeroPage {
             return copyOnWrite(addr, e, &c, &k, &l)
         }
+        // The tables of this span were all there last time: straight to the page.
+        if huge == tables.chain { return anonymousFault(addr, write: write, v.anonVMA == 0, &c, &k, &l) }
         guard Self.tableFor(addr >> 39, level: 3, &tables.pudTables, &c, &k, &l),
               Self.tableFor(addr >> 30, level: 2, &tables.pmdTables, &c, &k, &l) else { return .oom }
         if let h = tables.pmds[huge], h.zeroPage {
@@ -91,7 +94,8 @@ extension TaskMemory {
             if let out = hugeAnonymousFault(huge, write: write, &c, &k, &l) { return out }
         }
         guard Self.tableFor(huge, level: 1, &tables.pteTables, &c, &k, &l) else { return .oom }
-        return anonymousFault(addr, write: write, &c, &k, &l)
+        tables.chain = huge
+        return anonymousFault(addr, write: write, true, &c, &k, &l)
     }
 
     /// __pud_alloc/__pmd_alloc/__pte_alloc: a zeroed, accounted page for a table not yet there.
@@ -223,7 +227,7 @@ extension TaskMemory {
     }
 
     /// do_anonymous_page() and, over a zero-page entry, wp_page_copy().
-    mutating func anonymousFault<L: FaultListener>(_ addr: UInt64, write: Bool, _ c: inout FaultContext,
+    mutating func anonymousFault<L: FaultListener>(_ addr: UInt64, write: Bool, _ needsAnonVMA: Bool, _ c: inout FaultContext,
                                                    _ k: inout Kernel, _ l: inout L) -> FaultOutcome {
         let vpn = addr >> 12
         if !write {
@@ -231,7 +235,7 @@ extension TaskMemory {
             return .zeroPage
         }
         let wasZero = tables.ptes[vpn]?.zeroPage ?? false
-        prepareAnonVMA(addr)
+        if needsAnonVMA { prepareAnonVMA(addr) }
         var gfp = GFPFlags.gfpHighuserMovable
         gfp.insert(.zero)
         guard let pfn = k.allocPages(gfp, order: 0, cpu: c.cpu, listener: &l) else { return .oom }

@@ -53,7 +53,7 @@ public struct UserVMStat: Sendable, Equatable {
 
 /// One process's page tables: leaf entries, 2 MiB mappings, and the table pages behind them.
 public struct UserPageTables: Sendable {
-    public var ptes: [UInt64: UserPTE] = [:]
+    public var ptes = PTEStore()
     /// 2 MiB mappings by address >> 21: the head pfn (or the huge zero page's).
     public var pmds: [UInt64: UserPTE] = [:]
     /// The pfn of each table page, by the address range it maps: UserPTE tables by addr >> 21,
@@ -64,6 +64,9 @@ public struct UserPageTables: Sendable {
     /// A THP mapping's deposited table (pgtable_trans_huge_deposit()), by addr >> 21.
     public var deposited: [UInt64: UInt64] = [:]
     public var pgd: UInt64? = nil
+    /// The last 2 MiB span (addr >> 21) whose PUD, PMD and PTE tables were all found: the next
+    /// fault there skips the walk. Freeing tables forgets it.
+    var chain = UInt64.max
     public init() {}
 
     /// mm->pgtables_bytes / PAGE_SIZE: every table page but the PGD.
@@ -106,4 +109,71 @@ public protocol FaultListener: PageAllocListener {
 
 extension NoListener: FaultListener {
     @inline(__always) public mutating func fault(_ event: FaultEvent) {}
+}
+
+/// A process's leaf entries, a 512-entry table per 2 MiB (as the PTE pages hold them): one
+/// lookup finds a table, the entry is an index. Empty slots have the pfn UInt64.max.
+public struct PTEStore: Sendable {
+    struct Table: Sendable {
+        var entries = [UserPTE](repeating: UserPTE(pfn: UInt64.max, writable: false, zeroPage: false), count: 512)
+        var used = 0
+    }
+    var tables: [UInt64: Table] = [:]
+    public private(set) var count = 0
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// Puts `e` at slot `i`; whether the slot was empty.
+    static func put(_ t: inout Table, _ i: Int, _ e: UserPTE) -> Bool {
+        let fresh = t.entries[i].pfn == UInt64.max
+        t.entries[i] = e
+        if fresh { t.used += 1 }
+        return fresh
+    }
+
+    /// The entry for virtual page `vpn`.
+    public subscript(vpn: UInt64) -> UserPTE? {
+        get {
+            guard let t = tables[vpn >> 9] else { return nil }
+            let e = t.entries[Int(vpn & 511)]
+            return e.pfn == UInt64.max ? nil : e
+        }
+        set {
+            guard let e = newValue else { removeValue(forKey: vpn); return }
+            if Self.put(&tables[vpn >> 9, default: Table()], Int(vpn & 511), e) { count += 1 }
+        }
+    }
+
+    @discardableResult
+    public mutating func removeValue(forKey vpn: UInt64) -> UserPTE? {
+        let key = vpn >> 9, i = Int(vpn & 511)
+        guard let t = tables[key], t.entries[i].pfn != UInt64.max else { return nil }
+        let e = t.entries[i]
+        count -= 1
+        if t.used == 1 {
+            tables[key] = nil
+        } else {
+            tables[key]!.entries[i].pfn = UInt64.max
+            tables[key]!.used -= 1
+        }
+        return e
+    }
+
+    /// The virtual pages with entries, in no particular order.
+    public var keys: [UInt64] {
+        var out: [UInt64] = []
+        out.reserveCapacity(count)
+        for (key, t) in tables {
+            for i in 0..<512 where t.entries[i].pfn != UInt64.max { out.append(key << 9 | UInt64(i)) }
+        }
+        return out
+    }
+
+    /// Every entry with its virtual page.
+    public func forEach(_ body: (UInt64, UserPTE) -> Void) {
+        for (key, t) in tables {
+            for i in 0..<512 where t.entries[i].pfn != UInt64.max { body(key << 9 | UInt64(i), t.entries[i]) }
+        }
+    }
 }

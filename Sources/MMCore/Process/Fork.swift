@@ -109,7 +109,8 @@ extension TaskMemory {
             account(2 << 20, UInt64(f.pmd) + (f.pte > 0 ? 1 : 0))
             r.anonHugePages += 2 << 20
         }
-        for (_, e) in tables.ptes where !e.zeroPage {
+        tables.ptes.forEach { _, e in
+            guard !e.zeroPage else { return }
             if let f = c.folios[e.pfn & ~511] {
                 account(4096, UInt64(f.pmd) + 1)
             } else {
