@@ -18,7 +18,7 @@ public struct Workload: Sendable {
         case memalign(Ref, Expr, Expr, kind: String)
         case realloc(Ref, Expr)
         case free(Ref)
-        case mmap(Ref, Expr, Prot)
+        case mmap(Ref, Expr, Prot, shared: Bool)
         case munmap(Ref)
         case mmapFile(Ref, String, Expr, Expr, Prot, shared: Bool)
         case mallopt(MalloptParam, Expr)
@@ -82,8 +82,9 @@ public struct Workload: Sendable {
       realloc VAR SIZE                VAR = realloc(VAR, SIZE)
       memalign VAR ALIGN SIZE         also aligned_alloc, posix_memalign; valloc VAR SIZE, pvalloc VAR SIZE
       free VAR                        free(VAR)
-      mmap VAR SIZE [PROT]            VAR = mmap(NULL, SIZE, PROT, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
-                                      PROT: rw (default), r, rwx, none
+      mmap VAR SIZE [PROT] [shared]   VAR = mmap(NULL, SIZE, PROT, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0);
+                                      PROT: rw (default), r, rwx, none; shared: MAP_SHARED (shmem,
+                                      shared with children after fork)
       munmap VAR                      munmap(VAR, its size)
       mmap_file VAR FILE OFF LEN [r|rw] [shared|private]
                                       VAR = mmap() of a file created with `create`
@@ -193,18 +194,21 @@ public struct Workload: Sendable {
         case "realloc": try need(2, "VAR SIZE"); return .realloc(try r(w[1]), try e(w[2]))
         case "free": try need(1, "VAR"); return .free(try r(w[1]))
         case "mmap":
-            guard w.count == 3 || w.count == 4 else { throw InputError(file: file, line: n, field: op, "expected: mmap VAR SIZE [PROT]") }
+            guard w.count >= 3, w.count <= 5 else { throw InputError(file: file, line: n, field: op, "expected: mmap VAR SIZE [PROT] [shared]") }
             var prot = Prot.readWrite
-            if w.count == 4 {
-                switch w[3] {
+            var shared = false
+            for opt in w.dropFirst(3) {
+                switch opt {
                 case "rw": prot = .readWrite
                 case "r": prot = .read
                 case "rwx": prot = [.read, .write, .exec]
                 case "none": prot = .none
-                default: throw InputError(file: file, line: n, field: op, "\"\(w[3])\": expected rw, r, rwx or none")
+                case "shared": shared = true
+                case "private": shared = false
+                default: throw InputError(file: file, line: n, field: op, "\"\(opt)\": expected rw, r, rwx, none, shared or private")
                 }
             }
-            return .mmap(try r(w[1]), try e(w[2]), prot)
+            return .mmap(try r(w[1]), try e(w[2]), prot, shared: shared)
         case "munmap": try need(1, "VAR"); return .munmap(try r(w[1]))
         case "mmap_file":
             // mmap_file VAR FILE OFFSET LENGTH [r|rw] [shared|private]

@@ -253,10 +253,19 @@ public struct WorkloadRunner: Sendable {
             guard let v = vars[i][k] else { throw InputError(file: file, line: l.number, field: "free", "\(k) was never assigned") }
             if v.addr != 0, !p.task.mm.covers((v.addr - 8) & ~0xfff, ((v.addr - 8) & ~0xfff) + 4096) { segfault(&p, v.addr - 8); return }
             do { try p.libc.free(v.addr, &p.task) } catch { abort(&p, error) }
-        case let .mmap(r, size, prot):
+        case let .mmap(r, size, prot, shared):
             let k = try key(r, env, l)
             let s = try eval(size, env, l)
-            vars[i][k] = (p.task.mmap(0, s, prot, .privateAnonymous) ?? UInt64.max, s)
+            if shared {
+                // shmem_zero_setup(): the area maps a tmpfs file of its own, "/dev/zero (deleted)".
+                let f = faults.pageCache.create("dev/zero (deleted)", size: s, tmpfs: true)
+                let fi = Int32(p.files.count)
+                p.files.append(MappedFile(path: "/dev/zero (deleted)", major: 0, minor: 1, inode: 1000 + UInt64(f)))
+                p.task.fileOf[fi] = f
+                vars[i][k] = (p.task.mmap(0, s, prot, [.shared, .anonymous], backing: .file(fi)) ?? UInt64.max, s)
+            } else {
+                vars[i][k] = (p.task.mmap(0, s, prot, .privateAnonymous) ?? UInt64.max, s)
+            }
         case let .mmapFile(r, rawName, off, len, prot, shared):
             let name = try self.name(rawName, env, l)
             let k = try key(r, env, l)
@@ -552,7 +561,7 @@ public struct WorkloadRunner: Sendable {
             return String(repeating: " ", count: max(0, 8 - s.count)) + s + " kB"
         }
         return ["Name:\t\(p.comm)", "Pid:\t\(p.pid)", "VmSize:\t\(kb(mm.totalVM))", "RssAnon:\t\(kb(p.task.rssAnon))",
-                "RssFile:\t\(kb(p.task.rssFile))", "VmData:\t\(kb(mm.dataVM))", "VmStk:\t\(kb(mm.stackVM))", "VmPTE:\t\(kb(UInt64(p.task.tables.tablePages)))"]
+                "RssFile:\t\(kb(p.task.rssFile))", "RssShmem:\t\(kb(p.task.rssShmem))", "VmData:\t\(kb(mm.dataVM))", "VmStk:\t\(kb(mm.stackVM))", "VmPTE:\t\(kb(UInt64(p.task.tables.tablePages)))"]
     }
 }
 

@@ -123,3 +123,17 @@ struct FileMappingTests {
         #expect(r2.faults.pageCache.stat.nrMapped == 0 && r2.processes[0].task.rssFile == 0)
     }
 }
+
+@Suite("processes: shared anonymous memory")
+struct SharedAnonymousTests {
+    @Test("MAP_SHARED|MAP_ANONYMOUS is shmem: one set of pages for parent and child, counted as Shmem and RssShmem")
+    func shmem() throws {
+        let k = try bootPreset("console=ttyS0", mem: 512 << 20)
+        let r = try ProcessFaultTests.run("spawn a\nmmap s 1M shared\ntouch s\nfork b\nin b\ntouch s\n", k)
+        let pc = r.faults.pageCache.stat
+        #expect(pc.nrShmem == 256 && pc.nrFilePages == 256 && pc.nrMapped == 256 && pc.nrDirty == 0)
+        #expect(r.processes[0].task.rssShmem == 256 && r.processes[1].task.rssShmem == 256)
+        #expect(r.faults.stat.nrAnonPages == 0)
+        #expect(ProcMaps.lines(r.processes[0]).contains { $0.contains(" rw-s 00000000 00:01 ") && $0.hasSuffix(" /dev/zero (deleted)") })
+    }
+}

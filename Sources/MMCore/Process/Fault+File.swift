@@ -25,7 +25,10 @@ extension TaskMemory {
         var ra = readahead[f] ?? ReadaheadState()
         defer { readahead[f] = ra }
         var major = false
-        if let page = c.pageCache.files[f].pages[pgoff] {
+        if c.pageCache.files[f].tmpfs {
+            // shmem_fault(): the page is made here, zeroed, if the file has none yet.
+            guard c.pageCache.shmemPage(f, pgoff, cpu: c.cpu, &k, &l) != nil else { return .oom }
+        } else if let page = c.pageCache.files[f].pages[pgoff] {
             if ra.mmapMiss > 0 { ra.mmapMiss -= 1 }
             if page.readahead { c.pageCache.asyncReadahead(f, &ra, pgoff, ra.raPages, cpu: c.cpu, &k, &l) }
         } else {
@@ -46,7 +49,7 @@ extension TaskMemory {
             prepareAnonVMA(addr)
             guard let pfn = k.allocPages(.gfpHighuserMovable, order: 0, cpu: c.cpu, listener: &l) else { return .oom }
             if let old = tables.ptes[vpn], old.file >= 0 {
-                rssFile -= 1
+                countMapped(Int(old.file), -1, c)
                 c.pageCache.unmapped(Int(old.file), old.index)
             }
             tables.ptes[vpn] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
@@ -55,7 +58,8 @@ extension TaskMemory {
             c.pageCache.addAnon(pfn, nr: 1)
             return .copyOnWrite(pfn: pfn)
         }
-        if write, !page.dirty {
+        if write, !page.dirty, !c.pageCache.files[f].tmpfs {
+            // (shmem cannot write back, so its dirty pages are not counted as dirty.)
             c.pageCache.files[f].pages[pgoff]!.dirty = true
             c.pageCache.stat.nrDirty += 1
             c.pageCache.stat.nrDirtied += 1
@@ -65,7 +69,7 @@ extension TaskMemory {
             return .file(pfn: old.pfn, major: false)
         }
         tables.ptes[vpn] = UserPTE(pfn: page.pfn, writable: write, zeroPage: false, file: Int32(f), index: pgoff)
-        rssFile += 1
+        countMapped(f, 1, c)
         c.pageCache.mapped(f, pgoff)
         return .file(pfn: page.pfn, major: major)
     }
@@ -87,11 +91,19 @@ extension TaskMemory {
             let a = start + ((i - startPgoff) << 12)
             guard tables.ptes[a >> 12] == nil, let page = c.pageCache.files[f].pages[i], !page.readahead else { continue }
             tables.ptes[a >> 12] = UserPTE(pfn: page.pfn, writable: false, zeroPage: false, file: Int32(f), index: i)
-            rssFile += 1
+            countMapped(f, 1, c)
             c.pageCache.mapped(f, i)
             var ra = readahead[f] ?? ReadaheadState()
             if ra.mmapMiss > 0 { ra.mmapMiss -= 1 }
             readahead[f] = ra
         }
+    }
+}
+
+extension TaskMemory {
+    /// A page-cache page mapped or unmapped here: RssShmem for tmpfs and shared anonymous
+    /// memory (swap-backed), RssFile for the rest (mm_counter_file()).
+    mutating func countMapped(_ f: Int, _ d: Int64, _ c: FaultContext) {
+        if c.pageCache.files[f].tmpfs { rssShmem = rssShmem &+ UInt64(bitPattern: d) } else { rssFile = rssFile &+ UInt64(bitPattern: d) }
     }
 }

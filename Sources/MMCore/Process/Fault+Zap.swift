@@ -83,7 +83,7 @@ extension TaskMemory {
     mutating func zapPTE(_ vpn: UInt64, _ c: inout FaultContext, _ k: inout Kernel) {
         guard let e = tables.ptes.removeValue(forKey: vpn), !e.zeroPage else { return }
         if e.file >= 0 {
-            rssFile -= 1
+            countMapped(Int(e.file), -1, c)
             c.pageCache.unmapped(Int(e.file), e.index)
             return
         }

@@ -202,6 +202,21 @@ extension PageCache {
         return min(end, index << 12) - pos
     }
 
+    /// shmem_get_folio() for a fault: a tmpfs page at `index`, made (zeroed) when missing.
+    public mutating func shmemPage<L: PageAllocListener>(_ f: Int, _ index: UInt64, cpu: Int,
+                                                         _ k: inout Kernel, _ l: inout L) -> CachedPage? {
+        if let p = files[f].pages[index] { return p }
+        var gfp = GFPFlags.gfpHighuserMovable
+        gfp.insert(.zero)
+        guard let pfn = k.allocPages(gfp, order: 0, cpu: cpu, listener: &l) else { return nil }
+        let page = CachedPage(pfn: pfn)
+        files[f].pages[index] = page
+        stat.nrFilePages += 1
+        stat.nrShmem += 1
+        addLRU(f, index)
+        return page
+    }
+
     /// sync(): every dirty disk page written back and clean.
     public mutating func sync() {
         for f in files.indices where !files[f].tmpfs {

@@ -64,7 +64,7 @@ extension TaskMemory {
                     var e = tables.ptes[vpn]!
                     if e.file >= 0 {
                         c.pageCache.mapped(Int(e.file), e.index)
-                        child.rssFile += 1
+                        child.countMapped(Int(e.file), 1, c)
                     } else if !e.zeroPage {
                         e.writable = false
                         tables.ptes[vpn] = e

@@ -42,6 +42,8 @@ public struct TaskMemory: Sendable {
     /// MM_ANONPAGES: anonymous pages mapped (RssAnon); MM_FILEPAGES (RssFile).
     public var rssAnon: UInt64 = 0
     public var rssFile: UInt64 = 0
+    /// MM_SHMEMPAGES: tmpfs and shared anonymous pages mapped (RssShmem).
+    public var rssShmem: UInt64 = 0
     /// Which page-cache file each file-backed area's file is (the struct file behind the fd).
     public var fileOf: [Int32: Int] = [:]
     /// Each open file's readahead state (file_ra_state), by page-cache file.
