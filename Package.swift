@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "MMCore", targets: ["MMCore"]),
         .library(name: "MMText", targets: ["MMText"]),
+        .library(name: "MMExplorer", targets: ["MMExplorer"]),
         .executable(name: "kmemlab", targets: ["kmemlab"]),
     ],
     dependencies: [

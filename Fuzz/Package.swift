@@ -4,7 +4,7 @@
 // them; see Fuzz/README.md.
 import PackageDescription
 
-let targets = ["FuzzDmesg", "FuzzDmesgBoot", "FuzzMachineFile", "FuzzCmdline", "FuzzShell", "FuzzTrace", "FuzzWorkload"]
+let targets = ["FuzzDmesg", "FuzzDmesgBoot", "FuzzMachineFile", "FuzzCmdline", "FuzzShell", "FuzzTrace", "FuzzWorkload", "FuzzWebAPI"]
 
 let package = Package(
     name: "KmemlabFuzz",
@@ -13,6 +13,7 @@ let package = Package(
     targets: [
         .target(name: "FuzzSupport", dependencies: [
             .product(name: "MMCore", package: "kmemlab"), .product(name: "MMText", package: "kmemlab"),
+            .product(name: "MMExplorer", package: "kmemlab"),
         ], path: "Targets/FuzzSupport"),
     ] + targets.map { name in
         // libFuzzer supplies main(); the target only defines LLVMFuzzerTestOneInput.

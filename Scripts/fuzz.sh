@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineFile FuzzShell FuzzTrace FuzzDmesgBoot FuzzCmdline FuzzWorkload)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineFile FuzzShell FuzzTrace FuzzDmesgBoot FuzzCmdline FuzzWorkload FuzzWebAPI)
 
 # libFuzzer, not Swift's backtracer, must see a trap (so the input is saved), and hashing must
 # not change from run to run (so a run is repeatable).
@@ -38,6 +38,7 @@ for t in "${targets[@]}"; do
     FuzzShell) corpus=shell; n=$runs ;;
     FuzzTrace) corpus=trace; n=$runs ;;
     FuzzWorkload) corpus=workload; n=$bootRuns ;;
+    FuzzWebAPI) corpus=webapi; n=$bootRuns ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
   esac
   scratch=$(mktemp -d)

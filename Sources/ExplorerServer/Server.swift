@@ -46,7 +46,7 @@ public actor ExplorerState {
 
 public enum ExplorerServer {
     /// The largest machine a boot request may ask for (a 64 GiB boot takes well under a second).
-    public static let maxBootBytes: UInt64 = 64 << 30
+    public static let maxBootBytes: UInt64 = RequestBoot.maxBootBytes
     public static let maxBodyBytes = 4 << 20
 
     /// The routes, on a state. (Separate from `run` so that tests drive them without a socket.)
@@ -83,48 +83,9 @@ public enum ExplorerServer {
         return router
     }
 
-    /// Boots a machine from a request: a boot log as the body, or preset options as query
-    /// parameters (mem, smp, numa, preset, cmdline, append), as the command line takes them.
+    /// Boots a machine from a request (RequestBoot, shared with the API's fuzz target).
     static func boot(body: String, options: (String) -> String?) throws -> (Kernel, String) {
-        var o = MachineOptions()
-        var fromLog: Machine?
-        if !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            fromLog = try DmesgParser(fileName: "request body").parse(body)
-        } else {
-            o.preset = options("preset"); o.mem = options("mem"); o.numa = options("numa")
-            if let s = options("smp") {
-                guard let n = Int(s) else { throw InputError(file: "request", field: "smp", "\"\(s)\" is not a number") }
-                o.smp = n
-            }
-        }
-        o.cmdline = options("cmdline")
-        if let a = options("append") { o.append = [a] }
-        var machine = try fromLog ?? o.build()
-        if fromLog != nil {
-            if let c = o.cmdline { machine.commandLine = c }
-            for a in o.append { machine.commandLine += " " + a }
-        }
-        // Bounded before booting (RAM, and how high it reaches) and after (memmap= can add RAM).
-        var ram: UInt64 = 0, top: UInt64 = 0
-        for e in machine.e820 where e.type == .ram {
-            let (sum, overflow) = ram.addingReportingOverflow(e.size)
-            ram = overflow ? .max : sum
-            top = Swift.max(top, e.addr.addingReportingOverflow(e.size).overflow ? .max : e.end)
-        }
-        guard ram <= maxBootBytes, top <= PageMap.maxPages << pageShift else {
-            throw InputError(file: "request", field: "mem",
-                             "RAM of \(ram >> 30) GiB reaching \(top >> 30) GiB: this server boots at most \(maxBootBytes >> 30) GiB below \((PageMap.maxPages << pageShift) >> 30) GiB")
-        }
-        var k = Kernel(machine: machine)
-        k.log.enabled = true
-        do { try k.boot() } catch {
-            throw InputError(file: "request", field: "boot", "the kernel panics on this machine: \(error)")
-        }
-        if let why = PageMap.refusal(k) { throw InputError(file: "request", field: "cmdline", why) }
-        guard k.memblock.memory.totalSize <= maxBootBytes else {
-            throw InputError(file: "request", field: "cmdline", "the command line gives the machine more than \(maxBootBytes >> 30) GiB of RAM")
-        }
-        return (k, machine.name)
+        try RequestBoot.boot(body: body, options: options)
     }
 
     /// Serves until the process is stopped.

@@ -125,7 +125,8 @@ public struct Workload: Sendable {
         lines = try Self.block(raw, &pos, file: file, inLoop: nil)
     }
 
-    static func block(_ raw: [(Int, String)], _ pos: inout Int, file: String, inLoop: Int?) throws(InputError) -> [Line] {
+    static func block(_ raw: [(Int, String)], _ pos: inout Int, file: String, inLoop: Int?, depth: Int = 0) throws(InputError) -> [Line] {
+        if depth > 64 { throw InputError(file: file, line: raw[max(pos - 1, 0)].0, field: "repeat", "loops nested more than 64 deep") }
         var out: [Line] = []
         while pos < raw.count {
             let (n, text) = raw[pos]
@@ -141,7 +142,7 @@ public struct Workload: Sendable {
                 }
                 let count = try expr(words[1], file: file, line: n, field: "repeat")
                 let v = words.count == 3 ? words[2] : "i"
-                let body = try block(raw, &pos, file: file, inLoop: n)
+                let body = try block(raw, &pos, file: file, inLoop: n, depth: depth + 1)
                 out.append(Line(number: n, text: text, step: .repeatBlock(count: count, variable: v, body: body)))
                 continue
             }
@@ -164,9 +165,9 @@ public struct Workload: Sendable {
             guard w.count >= 2, w.count <= 4 else { throw InputError(file: file, line: n, field: op, "expected: spawn NAME [brk=ADDR] [pid=N]") }
             var brk: UInt64? = nil, pid: Int32? = nil
             for opt in w.dropFirst(2) {
-                if opt.hasPrefix("brk="), let v = number(Substring(opt.dropFirst(4))) { brk = v }
-                else if opt.hasPrefix("pid="), let v = Int32(opt.dropFirst(4)), v > 0 { pid = v }
-                else { throw InputError(file: file, line: n, field: op, "\"\(opt)\": expected brk=ADDR or pid=N") }
+                if opt.hasPrefix("brk="), let v = number(Substring(opt.dropFirst(4))), v >= UserProcess.defaultBrk, v < UserProcess.maxBrk { brk = v }
+                else if opt.hasPrefix("pid="), let v = Int32(opt.dropFirst(4)), v > 0, v < 4_194_304 { pid = v }
+                else { throw InputError(file: file, line: n, field: op, "\"\(opt)\": expected brk=ADDR (0x555555559000 ≤ ADDR < 0x7000000000000) or pid=N (1 ≤ N < 4194304)") }
             }
             return .spawn(name: w[1], brk: brk, pid: pid)
         case "in": try need(1, "NAME"); return .use(w[1])
@@ -176,7 +177,7 @@ public struct Workload: Sendable {
             guard w.count == 2 || w.count == 3 else { throw InputError(file: file, line: n, field: op, "expected: exec PROGRAM [brk=ADDR]") }
             var brk: UInt64? = nil
             if w.count == 3 {
-                guard w[2].hasPrefix("brk="), let v = number(Substring(w[2].dropFirst(4))) else {
+                guard w[2].hasPrefix("brk="), let v = number(Substring(w[2].dropFirst(4))), v >= UserProcess.defaultBrk, v < UserProcess.maxBrk else {
                     throw InputError(file: file, line: n, field: op, "\"\(w[2])\": expected brk=ADDR")
                 }
                 brk = v
@@ -302,6 +303,8 @@ public struct Workload: Sendable {
 
     /// Parses an expression (no spaces inside).
     static func expr(_ s: String, file: String, line: Int, field: String) throws(InputError) -> Expr {
+        // A bound on what a line may nest: evaluation recurses on the expression's depth.
+        guard s.count <= 256 else { throw InputError(file: file, line: line, field: field, "an expression of more than 256 characters") }
         var p = ExprParser(chars: Array(s), pos: 0)
         guard let e = p.sum(), p.pos == p.chars.count else {
             throw InputError(file: file, line: line, field: field, "\"\(s)\": expected a number or an expression like ($i+1)*4K")

@@ -42,7 +42,9 @@ public struct WorkloadRunner: Sendable {
     /// Steps run so far (a loop's round and a touched page count as one each), against
     /// `maxSteps` (100 million unless set).
     public private(set) var steps = 0
-    public var maxSteps = 100_000_000
+    public var maxSteps = 20_000_000
+    /// PID_MAX_LIMIT on 64-bit: pids (and thread ids) stay below it.
+    public static let pidMax: Int32 = 4_194_304
     var file = ""
 
     /// The machine the processes run on; without one, only the system calls are modelled
@@ -155,6 +157,9 @@ public struct WorkloadRunner: Sendable {
             let name = try self.name(rawName, env, l)
             guard byName[name] == nil else { throw InputError(file: file, line: l.number, field: "spawn", "a process named \(name) exists") }
             let p = pid ?? nextPid
+            guard p < Self.pidMax, nextPid < Self.pidMax else {
+                throw InputError(file: file, line: l.number, field: "spawn", "no pid left below pid_max (\(Self.pidMax))")
+            }
             nextPid = max(nextPid, p) + 1
             var proc = UserProcess(pid: p, comm: name, brk: brk ?? UserProcess.defaultBrk)
             proc.task.recording = recordSyscalls || explaining
@@ -184,7 +189,11 @@ public struct WorkloadRunner: Sendable {
             guard faults.pageCache.file(named: name) == nil else {
                 throw InputError(file: file, line: l.number, field: "create", "a file named \(name) exists")
             }
-            _ = faults.pageCache.create(name, size: try eval(size, env, l), tmpfs: tmpfs)
+            let bytes = try eval(size, env, l)
+            guard bytes <= PageCache.maxFileSize else {
+                throw InputError(file: file, line: l.number, field: "create", "\(bytes) bytes: past MAX_LFS_FILESIZE (2^63 − 1), EFBIG")
+            }
+            _ = faults.pageCache.create(name, size: bytes, tmpfs: tmpfs)
         case .sync:
             faults.pageCache.sync()
         case .dropCaches:
@@ -209,6 +218,13 @@ public struct WorkloadRunner: Sendable {
             }
             path = []
             try processStep(i, l, env)
+            if processes[i].libc.corrupted, processes[i].exitStatus == nil {
+                var p = processes[i]
+                output.append("\(p.comm)[\(p.pid)]: a free list loops back on itself (a double free glibc did not catch): glibc would loop forever here; the model stops the process")
+                p.exitStatus = 128 + 9
+                if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+                processes[i] = p
+            }
             settle(i)
             drain(i)
         }
@@ -243,7 +259,7 @@ public struct WorkloadRunner: Sendable {
             let k = try key(r, env, l)
             let s = try eval(size, env, l)
             let old = vars[i][k]?.addr ?? 0
-            if old != 0, !p.task.mm.covers((old - 8) & ~0xfff, ((old - 8) & ~0xfff) + 4096) { segfault(&p, old - 8); return }
+            if old != 0, !headerMapped(p, old) { segfault(&p, old &- 8); return }
             do {
                 let m = try p.libc.realloc(old, s, &p.task)
                 if m != 0 || s == 0 { vars[i][k] = (m, s) }
@@ -251,7 +267,7 @@ public struct WorkloadRunner: Sendable {
         case let .free(r):
             let k = try key(r, env, l)
             guard let v = vars[i][k] else { throw InputError(file: file, line: l.number, field: "free", "\(k) was never assigned") }
-            if v.addr != 0, !p.task.mm.covers((v.addr - 8) & ~0xfff, ((v.addr - 8) & ~0xfff) + 4096) { segfault(&p, v.addr - 8); return }
+            if v.addr != 0, !headerMapped(p, v.addr) { segfault(&p, v.addr &- 8); return }
             do { try p.libc.free(v.addr, &p.task) } catch { abort(&p, error) }
         case let .mmap(r, size, prot, shared):
             let k = try key(r, env, l)
@@ -311,7 +327,9 @@ public struct WorkloadRunner: Sendable {
                     steps += 1
                     if steps > maxSteps { throw InputError(file: file, line: l.number, field: "steps", "more than \(maxSteps) steps: stopped") }
                     if !fault(&p, max(a, from), write: write) { break }
-                    a += 4096
+                    let (next, wrapped) = a.addingReportingOverflow(4096)
+                    if wrapped { break }
+                    a = next
                 }
             }
         case .fork(let rawName):
@@ -319,6 +337,7 @@ public struct WorkloadRunner: Sendable {
             guard byName[name] == nil, threadsByName[name] == nil else {
                 throw InputError(file: file, line: l.number, field: "fork", "the name \(name) is taken")
             }
+            guard nextPid < Self.pidMax else { throw InputError(file: file, line: l.number, field: "fork", "no pid left below pid_max (\(Self.pidMax))") }
             var child = p
             child.pid = nextPid
             nextPid += 1
@@ -350,6 +369,7 @@ public struct WorkloadRunner: Sendable {
             p = fresh
             for (name, t) in threadsByName where t.process == i { threadsByName[name] = nil }
             currentThread = 0
+            vars[i] = [:]
         case .thread(let rawName):
             let name = try self.name(rawName, env, l)
             guard byName[name] == nil, threadsByName[name] == nil else {
@@ -359,6 +379,7 @@ public struct WorkloadRunner: Sendable {
                 output.append("\(p.comm)[\(p.pid)]: pthread_create: no memory for a stack (EAGAIN)")
                 break
             }
+            guard nextPid < Self.pidMax else { throw InputError(file: file, line: l.number, field: "thread", "no pid left below pid_max (\(Self.pidMax))") }
             let t = (threadCount[i] ?? 0) + 1
             threadCount[i] = t
             threadsByName[name] = (i, t, stack)
@@ -446,6 +467,16 @@ public struct WorkloadRunner: Sendable {
                 strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGSEGV +++")
             }
             p.exitStatus = 128 + 11
+            if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+            return false
+        case .sigbus:
+            output.append("\(p.comm)[\(p.pid)]: bus error at \(String(addr, radix: 16)) (past the end of the file it maps)")
+            if recordSyscalls {
+                strace.append(Strace.pad("\(p.pid)", 5) + " --- SIGBUS {si_signo=SIGBUS, si_code=BUS_ADRERR, si_addr=0x\(String(addr, radix: 16))} ---")
+                strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGBUS +++")
+            }
+            p.exitStatus = 128 + 7
+            if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
             return false
         case .oom:
             output.append("\(p.comm)[\(p.pid)]: no page for a fault at \(String(addr, radix: 16)) (VM_FAULT_OOM; the OOM killer is not modelled)")
@@ -518,6 +549,13 @@ public struct WorkloadRunner: Sendable {
         }
     }
 
+    /// Whether the word before a pointer (glibc's chunk header) is mapped: free() reads it.
+    func headerMapped(_ p: UserProcess, _ mem: UInt64) -> Bool {
+        let page = (mem &- 8) & ~0xfff
+        let (end, o) = page.addingReportingOverflow(4096)
+        return !o && p.task.mm.covers(page, end)
+    }
+
     /// glibc's abort: the message on stderr, the page abort() maps for it, SIGABRT.
     mutating func abort(_ p: inout UserProcess, _ e: MallocAbort) {
         output.append("\(p.comm)[\(p.pid)]: \(e.message)")
@@ -528,6 +566,7 @@ public struct WorkloadRunner: Sendable {
             strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGABRT +++")
         }
         p.exitStatus = 128 + 6
+        if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
     }
 
     /// A read of an unmapped address: the kernel's segfault line, SIGSEGV.
@@ -538,6 +577,7 @@ public struct WorkloadRunner: Sendable {
             strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGSEGV +++")
         }
         p.exitStatus = 128 + 11
+        if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
     }
 
     mutating func flush(_ p: inout UserProcess, as id: Int32? = nil) {

@@ -208,7 +208,7 @@ struct BadParameterTests {
 struct FuzzCorpusTests {
     static let dir = Fixtures.oracle.deletingLastPathComponent().appendingPathComponent("fuzz")
     static let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
-        .filter { [".txt", ".json", ".cmdline", ".shell"].contains(where: $0.hasSuffix) }.sorted()
+        .filter { [".txt", ".json", ".cmdline", ".shell", ".workload"].contains(where: $0.hasSuffix) }.sorted()
 
     @Test("is an error naming a field, or a boot", arguments: files)
     func noTrap(_ name: String) throws {
@@ -220,6 +220,20 @@ struct FuzzCorpusTests {
             m.commandLine = String(decoding: try readFile(path), as: UTF8.self)
             var k = Kernel(machine: m)
             do { try k.boot() } catch {}
+            return
+        }
+        if name.hasSuffix(".workload") {
+            // A workload with and without a machine (as FuzzWorkload does, with its step limit),
+            // then the page allocator's invariants, every process having exited.
+            guard let w = try? Workload(parsing: try readText(path), file: name) else { return }
+            for kernel in [nil, Self.boot(small)] {
+                var r = WorkloadRunner(kernel: kernel, recordSyscalls: true)
+                r.maxSteps = 200_000
+                try? r.run(w)
+                r.finish()
+                #expect(r.kernel?.checkPageAllocInvariants() == nil)
+                if r.kernel != nil { #expect(r.faults.stat.nrAnonPages == 0, "every process exited: no anonymous page left") }
+            }
             return
         }
         if name.hasSuffix(".shell") {
@@ -248,6 +262,12 @@ struct FuzzCorpusTests {
 
     @Test("the corpus is there")
     func present() { #expect(Self.files.count >= 6) }
+
+    static func boot(_ m: Machine) -> Kernel? {
+        var k = Kernel(machine: m)
+        k.log.enabled = false
+        return (try? k.boot()) == nil ? nil : k
+    }
 }
 
 @Suite("the shell's command table is the shell")

@@ -157,7 +157,7 @@ extension GlibcMalloc {
     /// _int_new_arena(): a heap for the arena's state and the request, top right after.
     mutating func newArena(_ size: UInt64, _ sys: inout TaskMemory) -> Int? {
         let overhead = Self.heapInfoSize + Self.mallocStateSize + 16
-        guard let h = newHeap(size + overhead, topPad, &sys) ?? newHeap(overhead, topPad, &sys) else { return nil }
+        guard let h = newHeap(size &+ overhead, topPad, &sys) ?? newHeap(overhead, topPad, &sys) else { return nil }
         let i = arenas.count
         let stateAddr = h + Self.heapInfoSize
         arenas.append(ArenaState(binBase: stateAddr + 112))
@@ -186,8 +186,9 @@ extension GlibcMalloc {
     mutating func newHeap(_ size0: UInt64, _ pad: UInt64, _ sys: inout TaskMemory) -> UInt64? {
         var size = size0
         let maxSize = Self.heapMaxSize
-        if size + pad < Self.heapMinSize { size = Self.heapMinSize }
-        else if size + pad <= maxSize { size += pad }
+        // size_t arithmetic, as arena.c's: a huge top_pad wraps.
+        if size &+ pad < Self.heapMinSize { size = Self.heapMinSize }
+        else if size &+ pad <= maxSize { size = size &+ pad }
         else if size > maxSize { return nil }
         else { size = maxSize }
         size = (size + Self.pageSize - 1) & ~(Self.pageSize - 1)
@@ -249,7 +250,7 @@ extension GlibcMalloc {
             p -= self[prevSize: p]
             var newSize = chunksize(p) + (Self.minSize - 16) + misalign
             if !prevInuse(p) { newSize += self[prevSize: p] }
-            if newSize + (Self.heapMaxSize - prevHeap.size) < pad + Self.minSize + Self.pageSize { break }
+            if newSize &+ (Self.heapMaxSize &- prevHeap.size) < pad &+ Self.minSize &+ Self.pageSize { break }
             systemMem -= heap.size
             if h + Self.heapMaxSize == alignedHeapArea { alignedHeapArea = 0 }
             sys.munmap(h, Self.heapMaxSize)

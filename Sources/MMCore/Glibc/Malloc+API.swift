@@ -245,15 +245,18 @@ extension GlibcMalloc {
         var avail = chunksize(top)
         var nblocks: UInt64 = 1
         var nfast: UInt64 = 0, fastavail: UInt64 = 0
+        let limit = walkLimit
         for i in 0..<Self.nFastbins {
             var p = fastbins[i]
-            while p != 0 { nfast += 1; fastavail += chunksize(p); p = self[fd: p] }
+            var steps = 0
+            while p != 0, steps < limit { nfast += 1; fastavail += chunksize(p); p = self[fd: p]; steps += 1 }
         }
         avail += fastavail
         for i in 1..<Self.nBins {
             let b = binAt(i)
             var p = self[bk: b]
-            while p != b { nblocks += 1; avail += chunksize(p); p = self[bk: p] }
+            var steps = 0
+            while p != b, steps < limit { nblocks += 1; avail += chunksize(p); p = self[bk: p]; steps += 1 }
         }
         m.smblks += nfast
         m.ordblks += nblocks
@@ -316,6 +319,8 @@ extension GlibcMalloc {
     mutating func intMemalign(_ alignment: UInt64, _ bytes: UInt64, _ sys: inout TaskMemory) -> UInt64 {
         let nb = Self.request2size(bytes)
         if nb == 0 { return 0 }
+        // (glibc: "Check for overflow.")
+        if nb > UInt64.max - alignment - Self.minSize { return 0 }
         let m = intMalloc(nb + alignment + Self.minSize, &sys)
         if m == 0 { return 0 }
         var p = Self.mem2chunk(m)

@@ -81,10 +81,14 @@ extension GlibcMalloc {
     mutating func consolidate() {
         haveFastchunks = false
         let unsorted = unsortedChunks
+        let limit = walkLimit
+        var steps = 0
         for fb in 0..<Self.nFastbins {
             var p = fastbins[fb]
             fastbins[fb] = 0
             while p != 0 {
+                steps += 1
+                if steps > limit { corrupted = true; return }
                 let nextp = self[fd: p]
                 var size = chunksize(p)
                 let next = p + size

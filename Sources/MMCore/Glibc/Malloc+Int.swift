@@ -48,6 +48,7 @@ extension GlibcMalloc {
         }
         let tcIdx = Self.tcacheIndex(nb)
         let tcacheNb: UInt64 = (tcache != 0 && tcIdx < tcacheBins) ? nb : 0
+        if corrupted { return 0 }
         while true {
             var returnCached = false
             var iters = 0
@@ -95,11 +96,11 @@ extension GlibcMalloc {
                 self[head: victim] = nb | Self.prevInuse | arenaBit
                 self[head: top] = (size - nb) | Self.prevInuse
                 return Self.chunk2mem(victim)
-            } else if haveFastchunks {
+            } else if haveFastchunks, !corrupted {
                 consolidate()
                 idx = Self.binIndex(nb)
             } else {
-                return sysmalloc(nb, &sys)
+                return corrupted ? 0 : sysmalloc(nb, &sys)
             }
         }
     }
@@ -169,7 +170,12 @@ extension GlibcMalloc {
                     self[bkNext: self[fd: fwd]] = victim
                     self[fdNext: self[bkNext: victim]] = victim
                 } else {
-                    while s < self[head: fwd] { fwd = self[fdNext: fwd] }
+                    var steps = 0
+                    while s < self[head: fwd] {
+                        fwd = self[fdNext: fwd]
+                        steps += 1
+                        if steps > walkLimit { corrupted = true; return }
+                    }
                     if s == self[head: fwd] {
                         fwd = self[fd: fwd]
                     } else {
@@ -199,7 +205,12 @@ extension GlibcMalloc {
         var victim = self[fd: bin]
         guard victim != bin, self[head: victim] >= nb else { return nil }
         victim = self[bkNext: victim]
-        while chunksize(victim) < nb { victim = self[bkNext: victim] }
+        var steps = 0
+        while chunksize(victim) < nb {
+            victim = self[bkNext: victim]
+            steps += 1
+            if steps > walkLimit { corrupted = true; return nil }
+        }
         if victim != self[bk: bin], self[head: victim] == self[head: self[fd: victim]] {
             victim = self[fd: victim]
         }

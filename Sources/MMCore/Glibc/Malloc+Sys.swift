@@ -85,7 +85,8 @@ extension GlibcMalloc {
         let oldTop = top
         let oldSize = chunksize(oldTop)
         let oldEnd = oldTop &+ oldSize
-        var size = nb + topPad + Self.minSize
+        // size_t arithmetic, as glibc's: a huge M_TOP_PAD wraps.
+        var size = nb &+ topPad &+ Self.minSize
         if contiguous { size &-= oldSize }
         size = (size &+ Self.pageSize - 1) & ~(Self.pageSize - 1)
         var brk = UInt64.max

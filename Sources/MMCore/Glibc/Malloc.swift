@@ -113,6 +113,13 @@ public struct GlibcMalloc: Sendable {
     var curbrk: UInt64 = 0
     /// The words malloc has written: chunk sizes, footers, list links.
     var words: [UInt64: UInt64] = [:]
+    /// Set when a free list turned out to loop (a double free glibc's checks missed): glibc
+    /// would loop forever; the model stops walking and the caller ends the process.
+    public internal(set) var corrupted = false
+    /// The most links a list walk follows before it calls the list corrupted: more than the
+    /// chunks the words could describe.
+    var walkLimit: Int { words.count / 2 + 64 }
+
     /// Whether stores to user memory are recorded (they fault pages in).
     public var trackWrites = false
     var writes: [(UInt64, UInt64)] = []

@@ -14,9 +14,15 @@ extension TaskMemory {
     /// write copies the page to anonymous memory; a shared write maps it writable and dirty.
     mutating func fileFault<L: FaultListener>(_ addr: UInt64, write: Bool, _ v: VMA, _ f: Int, _ c: inout FaultContext,
                                               _ k: inout Kernel, _ l: inout L) -> FaultOutcome {
-        let pgoff = v.pgoff + ((addr - v.start) >> 12)
+        let pgoff = v.pgoff &+ ((addr - v.start) >> 12)
         let vpn = addr >> 12
         let shared = v.flags.contains(.shared)
+        // Past the end of the file: SIGBUS (shmem and filemap_fault alike).
+        if pgoff >= (c.pageCache.files[f].size &+ 0xfff) >> 12 { return .sigbus }
+        // A private page already copied (anonymous now): the anonymous copy-on-write path.
+        if write, !shared, let old = tables.ptes[vpn], old.file < 0, !old.zeroPage {
+            return copyOnWrite(addr, old, &c, &k, &l)
+        }
         guard Self.tableFor(addr >> 21, level: 1, &tables.pteTables, &c, &k, &l) else { return .oom }
         if !write {
             faultAround(addr, v, f, &c)

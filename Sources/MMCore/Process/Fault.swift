@@ -90,6 +90,8 @@ public enum FaultOutcome: Sendable, Equatable {
     case huge(pfn: UInt64)
     /// SIGSEGV: no area there (SEGV_MAPERR) or the area forbids the access (SEGV_ACCERR).
     case segv(mapErr: Bool)
+    /// SIGBUS: a file mapping touched past the end of its file.
+    case sigbus
     /// VM_FAULT_OOM: no page could be had.
     case oom
 }

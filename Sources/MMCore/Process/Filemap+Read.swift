@@ -15,17 +15,19 @@ extension PageCache {
                                                     cpu: Int, _ k: inout Kernel, _ l: inout L) -> UInt64 {
         let size = files[f].size
         guard pos < size, count > 0 else { return 0 }
-        let end = min(pos &+ count, size)
+        let (sum, wrapped) = pos.addingReportingOverflow(count)
+        let end = wrapped ? size : min(sum, size)
+        if files[f].tmpfs {
+            // shmem_file_read_iter(): a hole reads as zeros, with no page; pages there are
+            // marked accessed.
+            let first = pos >> 12, last = (end + 0xfff) >> 12
+            for index in files[f].pages.keys.sorted() where index >= first && index < last { markAccessed(f, index) }
+            return end - pos
+        }
         var p = pos
         while p < end {
             let index = p >> 12
             let last = (end + 0xfff) >> 12
-            if files[f].tmpfs {
-                // shmem_file_read_iter(): a hole reads as zeros, with no page.
-                if files[f].pages[index] != nil { markAccessed(f, index) }
-                p = min((index + 1) << 12, end)
-                continue
-            }
             var batch = readBatch(f, index, last)
             if batch == 0 {
                 syncReadahead(f, &ra, index, last - index, cpu: cpu, &k, &l)
@@ -37,11 +39,11 @@ extension PageCache {
                 asyncReadahead(f, &ra, lastIndex, last - lastIndex, cpu: cpu, &k, &l)
             }
             for i in index...lastIndex {
-                if UInt64(bitPattern: Int64(p)) >> 12 != UInt64(bitPattern: ra.prevPos) >> 12 || ra.prevPos < 0 {
+                if p >> 12 != ra.prevPos >> 12 || ra.prevPos == UInt64.max {
                     markAccessed(f, i)
                 }
                 let next = min((i + 1) << 12, end)
-                ra.prevPos = Int64(next)
+                ra.prevPos = next
                 p = next
             }
         }
@@ -116,7 +118,7 @@ extension PageCache {
             if req > maxPages {
                 initial = true
             } else {
-                let prev = ra.prevPos < 0 ? UInt64.max : UInt64(ra.prevPos) >> 12
+                let prev = ra.prevPos == UInt64.max ? UInt64.max : ra.prevPos >> 12
                 if prev != UInt64.max, index &- prev <= 1 { initial = true }
             }
             if !initial {
@@ -177,7 +179,8 @@ extension PageCache {
                                                      _ k: inout Kernel, _ l: inout L) -> UInt64 {
         guard count > 0 else { return 0 }
         let (end, o) = pos.addingReportingOverflow(count)
-        guard !o else { return 0 }
+        // generic_write_checks(): past MAX_LFS_FILESIZE is EFBIG.
+        guard !o, end <= Self.maxFileSize else { return 0 }
         var gfp = GFPFlags.gfpHighuserMovable
         if !files[f].tmpfs { gfp.insert(.write) }
         var index = pos >> 12
@@ -198,8 +201,9 @@ extension PageCache {
             }
             index += 1
         }
-        files[f].size = max(files[f].size, min(end, index << 12))
-        return min(end, index << 12) - pos
+        let written = index << 12 > pos ? min(end, index << 12) - pos : 0
+        files[f].size = max(files[f].size, pos + written)
+        return written
     }
 
     /// shmem_get_folio() for a fault: a tmpfs page at `index`, made (zeroed) when missing.

@@ -40,8 +40,8 @@ public struct ReadaheadState: Sendable, Hashable {
     public var start: UInt64 = 0
     public var size: UInt64 = 0
     public var asyncSize: UInt64 = 0
-    /// Where the last read ended (ra->prev_pos; -1 before any).
-    public var prevPos: Int64 = -1
+    /// Where the last read ended (ra->prev_pos; UInt64.max, the kernel's -1, before any).
+    public var prevPos = UInt64.max
     public var mmapMiss: UInt32 = 0
     /// ra_pages: read_ahead_kb (128) in pages.
     public var raPages: UInt64 = 32
@@ -80,6 +80,8 @@ public struct PageCache: Sendable {
     var lruAdd: [PendingPage] = []
     var activate: [PendingPage] = []
     static let pagevecSize = 15
+    /// MAX_LFS_FILESIZE: a file, a read or a write ends below 2^63.
+    public static let maxFileSize = UInt64(Int64.max)
     /// Anonymous pages on the (inactive) anon LRU, by pfn: how many pages (512 for a THP).
     var anonLRU: [UInt64: UInt32] = [:]
     public init() {}

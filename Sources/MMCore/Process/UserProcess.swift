@@ -40,6 +40,8 @@ public struct UserProcess: Sendable {
     /// The first address past the program's data: where the bss of a program without large
     /// static arrays ends and its break starts.
     public static let defaultBrk: UInt64 = 0x5555_5555_9000
+    /// The highest break a spawned program may start at: below the mmap area's libraries.
+    public static let maxBrk: UInt64 = 0x7000_0000_0000
 
     /// A dynamically linked C program named `comm` whose break starts at `brk` (page-aligned,
     /// at or above `defaultBrk`; a higher one means a larger bss).
@@ -79,7 +81,7 @@ public struct UserProcess: Sendable {
                       flags: [.read, .exec, .mayRead, .mayExec, .dontExpand], pgoff: 0, backing: .vdso))
         mm.attach(VMA(start: 0x7fff_fffd_e000, end: 0x7fff_ffff_f000,
                       flags: [.read, .write, .mayRead, .mayWrite, .mayExec, .growsDown, .account], pgoff: 0x7fff_fffd_e))
-        let start = max((brk + 0xfff) & ~0xfff, Self.defaultBrk)
+        let start = max((min(brk, Self.maxBrk) + 0xfff) & ~0xfff, Self.defaultBrk)
         if start > Self.defaultBrk {
             mm.attach(VMA(start: Self.defaultBrk, end: start, flags: rw, pgoff: Self.defaultBrk >> 12))
         }

@@ -1,0 +1,73 @@
+// Booting a machine a request describes (`POST /api/boot`): a boot log as the body, or preset
+// options as query parameters. Kept out of the server so that a fuzz target can drive it
+// without a network stack.
+
+import Foundation
+import MMCore
+import MMText
+
+public enum RequestBoot {
+    /// The most RAM a request may boot.
+    public static let maxBootBytes: UInt64 = 64 << 30
+
+    /// The machine a request describes, checked against the bounds before any boot: a boot log
+    /// as the body, or preset options (mem, smp, numa, preset, cmdline, append).
+    public static func machine(body: String, options: (String) -> String?) throws -> Machine {
+        var o = MachineOptions()
+        var fromLog: Machine?
+        if !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            fromLog = try DmesgParser(fileName: "request body").parse(body)
+        } else {
+            o.preset = options("preset"); o.mem = options("mem"); o.numa = options("numa")
+            if let s = options("smp") {
+                guard let n = Int(s) else { throw InputError(file: "request", field: "smp", "\"\(s)\" is not a number") }
+                o.smp = n
+            }
+        }
+        o.cmdline = options("cmdline")
+        if let a = options("append") { o.append = [a] }
+        var machine = try fromLog ?? o.build()
+        if fromLog != nil {
+            if let c = o.cmdline { machine.commandLine = c }
+            for a in o.append { machine.commandLine += " " + a }
+        }
+        // Bounded before booting (RAM, and how high it reaches) and after (memmap= can add RAM).
+        let (ram, top) = extent(machine)
+        guard ram <= maxBootBytes, top <= PageMap.maxPages << pageShift else {
+            throw InputError(file: "request", field: "mem",
+                             "RAM of \(ram >> 30) GiB reaching \(top >> 30) GiB: this server boots at most \(maxBootBytes >> 30) GiB below \((PageMap.maxPages << pageShift) >> 30) GiB")
+        }
+        return machine
+    }
+
+    /// A machine's RAM and the top of it (UInt64.max when a range wraps).
+    public static func extent(_ machine: Machine) -> (ram: UInt64, top: UInt64) {
+        var ram: UInt64 = 0, top: UInt64 = 0
+        for e in machine.e820 where e.type == .ram {
+            let (sum, overflow) = ram.addingReportingOverflow(e.size)
+            ram = overflow ? .max : sum
+            top = Swift.max(top, e.addr.addingReportingOverflow(e.size).overflow ? .max : e.end)
+        }
+        return (ram, top)
+    }
+
+    /// Boots what `machine(body:options:)` accepted, and checks what the command line added.
+    public static func boot(_ machine: Machine) throws -> Kernel {
+        var k = Kernel(machine: machine)
+        k.log.enabled = true
+        do { try k.boot() } catch {
+            throw InputError(file: "request", field: "boot", "the kernel panics on this machine: \(error)")
+        }
+        if let why = PageMap.refusal(k) { throw InputError(file: "request", field: "cmdline", why) }
+        guard k.memblock.memory.totalSize <= maxBootBytes else {
+            throw InputError(file: "request", field: "cmdline", "the command line gives the machine more than \(maxBootBytes >> 30) GiB of RAM")
+        }
+        return k
+    }
+
+    /// Both steps: the machine and its name.
+    public static func boot(body: String, options: (String) -> String?) throws -> (Kernel, String) {
+        let m = try machine(body: body, options: options)
+        return (try boot(m), m.name)
+    }
+}
