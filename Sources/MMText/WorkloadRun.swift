@@ -646,6 +646,8 @@ struct FaultPathRecorder: FaultListener {
             case let .tablePage(level, pfn): return "  \(["", "PTE", "PMD", "PUD", "PGD"][level]) table needed: a page-table page (GFP_PGTABLE_USER) at pfn 0x\(String(pfn, radix: 16))"
             case let .thpFallback(addr): return "  no order-9 page for the 2 MiB at 0x\(String(addr, radix: 16)): thp_fault_fallback, 4 KiB pages instead"
             case let .splitHugeZero(addr): return "  a write to the huge zero page at 0x\(String(addr, radix: 16)): split into 512 zero-page entries"
+            case let .readahead(_, index, count, mark, async):
+                return "\(async ? "async" : "sync") readahead: \(count) pages from index \(index)" + (mark.map { ", PG_readahead on \($0)" } ?? "")
             case let .page(p): return "  " + shell.describe(p)
             }
         }

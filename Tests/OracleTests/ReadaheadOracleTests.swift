@@ -36,6 +36,11 @@ struct ReadaheadOracleTests {
         #expect(Int(last) == Self.added("dd-119", "c"))
         // The trace shows 4 pages, then 88 (8 + 16 + 32 + 32) before the disk's next own read.
         #expect(Array(windows.prefix(5)) == [4, 8, 16, 32, 32])
+        // explain names the windows: the first read's synchronous one, then the ramp.
+        var e = WorkloadRunner(kernel: try bootPreset("console=ttyS0", mem: 512 << 20))
+        try e.run(try Workload(parsing: "create f 16M\nspawn dd\nread f 0 4096\nexplain\nread f 4096 4096\nexplain\n", file: "(test)"))
+        #expect(e.output.contains("sync readahead: 4 pages from index 0, PG_readahead on 1"))
+        #expect(e.output.contains("async readahead: 8 pages from index 4, PG_readahead on 4"))
         try r.run(try Workload(parsing: "repeat 128\n  read g $i*64K 64K\nend\n", file: "(test)"))
         #expect(Int(r.faults.pageCache.stat.nrFilePages - last) == Self.added("dd-125", "d"),
                 "8 MiB and the asynchronous window past it")

@@ -102,6 +102,9 @@ public enum FaultEvent: Sendable {
     case tablePage(level: Int, pfn: UInt64)
     case thpFallback(addr: UInt64)
     case splitHugeZero(addr: UInt64)
+    /// Readahead read `count` pages of a file from `index` (sync or async), marking the page
+    /// `mark` (PG_readahead) when there is one.
+    case readahead(file: Int, index: UInt64, count: UInt64, mark: UInt64?, async: Bool)
     case page(PageAllocEvent)
 }
 

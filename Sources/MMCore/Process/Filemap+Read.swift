@@ -11,7 +11,7 @@ extension PageCache {
     /// starts synchronous readahead, a page marked PG_readahead asynchronous readahead; each
     /// page read is marked accessed unless the read stays on the page the last one ended on.
     /// Returns the bytes read (0 at or past the end).
-    public mutating func read<L: PageAllocListener>(_ f: Int, _ ra: inout ReadaheadState, pos: UInt64, count: UInt64,
+    public mutating func read<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, pos: UInt64, count: UInt64,
                                                     cpu: Int, _ k: inout Kernel, _ l: inout L) -> UInt64 {
         let size = files[f].size
         guard pos < size, count > 0 else { return 0 }
@@ -62,16 +62,19 @@ extension PageCache {
     }
 
     /// page_cache_sync_ra() → ondemand_readahead() without a page.
-    mutating func syncReadahead<L: PageAllocListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64,
+    mutating func syncReadahead<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64,
                                                       cpu: Int, _ k: inout Kernel, _ l: inout L) {
+        asyncContext = false
         ondemand(f, &ra, index, req, hit: false, cpu, &k, &l)
     }
 
     /// page_cache_async_ra(): the marked page loses its mark, then ondemand_readahead().
-    mutating func asyncReadahead<L: PageAllocListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64,
+    mutating func asyncReadahead<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64,
                                                        cpu: Int, _ k: inout Kernel, _ l: inout L) {
         files[f].pages[index]?.readahead = false
+        asyncContext = true
         ondemand(f, &ra, index, req, hit: true, cpu, &k, &l)
+        asyncContext = false
     }
 
     static func initSize(_ size: UInt64, _ max: UInt64) -> UInt64 {
@@ -91,7 +94,7 @@ extension PageCache {
     /// ondemand_readahead(): sequential reads ramp the window up (×4, ×2, to ra_pages), with
     /// its last part read ahead asynchronously; a random read reads just what was asked.
     // tidy: long — ondemand_readahead's cases in the kernel's order.
-    mutating func ondemand<L: PageAllocListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64, hit: Bool,
+    mutating func ondemand<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64, hit: Bool,
                                                  _ cpu: Int, _ k: inout Kernel, _ l: inout L) {
         let maxPages = ra.raPages
         var initial = index == 0
@@ -135,7 +138,7 @@ extension PageCache {
     }
 
     /// The `readit:` tail of ondemand_readahead() and page_cache_ra_order() for order 0.
-    mutating func submit<L: PageAllocListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64,
+    mutating func submit<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64,
                                                _ cpu: Int, _ k: inout Kernel, _ l: inout L) {
         if index == ra.start, ra.size == ra.asyncSize {
             let add = Self.nextSize(ra.size, ra.raPages)
@@ -153,13 +156,15 @@ extension PageCache {
     /// do_page_cache_ra() and page_cache_ra_unbounded(): pages not yet cached, up to the end of
     /// the file, each a new page (GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN) added to
     /// the cache and the LRU batch; the page `lookahead` from the end gets PG_readahead.
-    mutating func readPages<L: PageAllocListener>(_ f: Int, _ index: UInt64, _ nr0: UInt64, lookahead: UInt64,
+    mutating func readPages<L: FaultListener>(_ f: Int, _ index: UInt64, _ nr0: UInt64, lookahead: UInt64,
                                                   _ cpu: Int, _ k: inout Kernel, _ l: inout L) {
         let size = files[f].size
         guard size > 0 else { return }
         let endIndex = (size - 1) >> 12
         if index > endIndex { return }
         let nr = min(nr0, endIndex - index + 1)
+        let mark: UInt64? = lookahead > 0 && nr0 &- lookahead < nr ? index + (nr0 &- lookahead) : nil
+        l.fault(.readahead(file: f, index: index, count: nr, mark: mark, async: asyncContext))
         var gfp = GFPFlags.gfpHighuserMovable
         gfp.formUnion([.noretry, .nowarn])
         for i in 0..<nr where files[f].pages[index + i] == nil {
@@ -175,7 +180,7 @@ extension PageCache {
 
     /// A write of `count` bytes at `pos` (generic_perform_write()): each page found or made
     /// (__GFP_WRITE on a disk file; shmem's own on tmpfs), marked dirty; the file grows.
-    public mutating func write<L: PageAllocListener>(_ f: Int, pos: UInt64, count: UInt64, cpu: Int,
+    public mutating func write<L: FaultListener>(_ f: Int, pos: UInt64, count: UInt64, cpu: Int,
                                                      _ k: inout Kernel, _ l: inout L) -> UInt64 {
         guard count > 0 else { return 0 }
         let (end, o) = pos.addingReportingOverflow(count)
@@ -207,7 +212,7 @@ extension PageCache {
     }
 
     /// shmem_get_folio() for a fault: a tmpfs page at `index`, made (zeroed) when missing.
-    public mutating func shmemPage<L: PageAllocListener>(_ f: Int, _ index: UInt64, cpu: Int,
+    public mutating func shmemPage<L: FaultListener>(_ f: Int, _ index: UInt64, cpu: Int,
                                                          _ k: inout Kernel, _ l: inout L) -> CachedPage? {
         if let p = files[f].pages[index] { return p }
         var gfp = GFPFlags.gfpHighuserMovable
