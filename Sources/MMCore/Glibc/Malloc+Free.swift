@@ -6,8 +6,7 @@
 
 extension GlibcMalloc {
     /// _int_free() of a chunk of the main arena.
-    mutating func intFree(_ p0: UInt64, _ sys: inout TaskMemory) throws(MallocAbort) {
-        var p = p0
+    mutating func intFree(_ p: UInt64, _ sys: inout TaskMemory) throws(MallocAbort) {
         var size = chunksize(p)
         if p > UInt64.max - size || p & Self.alignMask != 0 { throw .freeInvalidPointer }
         if size < Self.minSize || size & Self.alignMask != 0 { throw .freeInvalidSize }
@@ -38,6 +37,23 @@ extension GlibcMalloc {
         if p == top { throw .doubleFreeTop }
         if contiguous, next >= top &+ chunksize(top) { throw .doubleFreeOut }
         if !inuse(at: next) { throw .doubleFreeNotPrev }
+        size = coalesce(p, size)
+        if size >= Self.fastbinConsolidationThreshold {
+            if haveFastchunks { consolidate() }
+            if currentArena == 0 {
+                if chunksize(top) >= trimThreshold { _ = systrim(topPad, &sys) }
+            } else {
+                heapTrim(topPad, &sys)
+            }
+        }
+    }
+
+    /// What _int_free() and malloc_consolidate() both do with a free chunk of `size` at `p`:
+    /// merge it with a free chunk before and after it, then put it at the head of the unsorted
+    /// list, or into top when top follows. Returns the merged size.
+    mutating func coalesce(_ p0: UInt64, _ size0: UInt64) -> UInt64 {
+        var p = p0, size = size0
+        let next = p + size
         let nextSize = chunksize(next)
         if !prevInuse(p) {
             let prev = self[prevSize: p]
@@ -66,21 +82,13 @@ extension GlibcMalloc {
             self[head: p] = size | Self.prevInuse
             top = p
         }
-        if size >= Self.fastbinConsolidationThreshold {
-            if haveFastchunks { consolidate() }
-            if currentArena == 0 {
-                if chunksize(top) >= trimThreshold { _ = systrim(topPad, &sys) }
-            } else {
-                heapTrim(topPad, &sys)
-            }
-        }
+        return size
     }
 
     /// malloc_consolidate(): every fast chunk coalesced with its free neighbours and put on the
     /// unsorted list (or into top), bins taken from the smallest.
     mutating func consolidate() {
         haveFastchunks = false
-        let unsorted = unsortedChunks
         let limit = walkLimit
         var steps = 0
         for fb in 0..<Self.nFastbins {
@@ -90,35 +98,7 @@ extension GlibcMalloc {
                 steps += 1
                 if steps > limit { corrupted = true; return }
                 let nextp = self[fd: p]
-                var size = chunksize(p)
-                let next = p + size
-                let nextSize = chunksize(next)
-                if !prevInuse(p) {
-                    let prev = self[prevSize: p]
-                    size += prev
-                    p -= prev
-                    unlink(p)
-                }
-                if next != top {
-                    if !inuse(at: next + nextSize) {
-                        size += nextSize
-                        unlink(next)
-                    } else {
-                        clearInuse(at: next)
-                    }
-                    let first = self[fd: unsorted]
-                    self[fd: unsorted] = p
-                    self[bk: first] = p
-                    if !Self.inSmallbinRange(size) { self[fdNext: p] = 0; self[bkNext: p] = 0 }
-                    self[head: p] = size | Self.prevInuse
-                    self[bk: p] = unsorted
-                    self[fd: p] = first
-                    setFoot(p, size)
-                } else {
-                    size += nextSize
-                    self[head: p] = size | Self.prevInuse
-                    top = p
-                }
+                _ = coalesce(p, chunksize(p))
                 p = nextp
             }
         }
