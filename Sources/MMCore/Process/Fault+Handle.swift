@@ -66,8 +66,7 @@ extension TaskMemory {
         }
         if case .file(let fi) = v.backing {
             guard let f = fileOf[fi] else { return .notModelled }
-            guard Self.tableFor(addr >> 39, level: 3, &tables.pudTables, &c, &k, &l),
-                  Self.tableFor(addr >> 30, level: 2, &tables.pmdTables, &c, &k, &l) else { return .oom }
+            guard Self.upperTables(addr, &tables, &c, &k, &l) else { return .oom }
             return fileFault(addr, write: write, v, f, &c, &k, &l)
         }
         if hasHuge, let h = tables.pmds[huge], !h.zeroPage {
@@ -84,8 +83,7 @@ extension TaskMemory {
         }
         // The tables of this span were all there last time: straight to the page.
         if huge == tables.chain { return anonymousFault(addr, write: write, v.anonVMA == 0, &c, &k, &l) }
-        guard Self.tableFor(addr >> 39, level: 3, &tables.pudTables, &c, &k, &l),
-              Self.tableFor(addr >> 30, level: 2, &tables.pmdTables, &c, &k, &l) else { return .oom }
+        guard Self.upperTables(addr, &tables, &c, &k, &l) else { return .oom }
         if let h = tables.pmds[huge], h.zeroPage {
             // do_huge_pmd_wp_page() on the huge zero page: split it into zero-page PTEs.
             splitHugeZero(huge, &c, &l)
@@ -96,6 +94,12 @@ extension TaskMemory {
         guard Self.tableFor(huge, level: 1, &tables.pteTables, &c, &k, &l) else { return .oom }
         tables.chain = huge
         return anonymousFault(addr, write: write, true, &c, &k, &l)
+    }
+
+    /// pud_alloc() then pmd_alloc() for `addr`: the PUD and PMD tables above its PTE table.
+    static func upperTables<L: FaultListener>(_ addr: UInt64, _ t: inout UserPageTables, _ c: inout FaultContext,
+                                              _ k: inout Kernel, _ l: inout L) -> Bool {
+        tableFor(addr >> 39, level: 3, &t.pudTables, &c, &k, &l) && tableFor(addr >> 30, level: 2, &t.pmdTables, &c, &k, &l)
     }
 
     /// __pud_alloc/__pmd_alloc/__pte_alloc: a zeroed, accounted page for a table not yet there.

@@ -136,8 +136,7 @@ extension TaskMemory {
             let h = (from + off) >> 21
             if let e = tables.pmds[h] {
                 if (from + off) & 0x1f_ffff == 0, (to + off) & 0x1f_ffff == 0, len - off >= 1 << 21 {
-                    _ = Self.tableFor((to + off) >> 39, level: 3, &tables.pudTables, &c, &k, &l)
-                    _ = Self.tableFor((to + off) >> 30, level: 2, &tables.pmdTables, &c, &k, &l)
+                    _ = Self.upperTables(to + off, &tables, &c, &k, &l)
                     tables.pmds[h] = nil
                     tables.pmds[(to + off) >> 21] = e
                     if let t = tables.deposited.removeValue(forKey: h) { tables.deposited[(to + off) >> 21] = t }
@@ -149,8 +148,7 @@ extension TaskMemory {
             let vpn = (from + off) >> 12
             if let e = tables.ptes.removeValue(forKey: vpn) {
                 let dst = to + off
-                _ = Self.tableFor(dst >> 39, level: 3, &tables.pudTables, &c, &k, &l)
-                _ = Self.tableFor(dst >> 30, level: 2, &tables.pmdTables, &c, &k, &l)
+                _ = Self.upperTables(dst, &tables, &c, &k, &l)
                 _ = Self.tableFor(dst >> 21, level: 1, &tables.pteTables, &c, &k, &l)
                 tables.ptes[dst >> 12] = e
             }

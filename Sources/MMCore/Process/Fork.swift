@@ -44,8 +44,7 @@ extension TaskMemory {
             let order = (hs.map { ($0 << 9, true) } + ps.map { ($0, false) }).sorted { $0.0 < $1.0 }
             for (vpn, isHuge) in order {
                 let addr = vpn << 12
-                guard Self.tableFor(addr >> 39, level: 3, &child.tables.pudTables, &c, &k, &l),
-                      Self.tableFor(addr >> 30, level: 2, &child.tables.pmdTables, &c, &k, &l) else { return nil }
+                guard Self.upperTables(addr, &child.tables, &c, &k, &l) else { return nil }
                 if isHuge {
                     guard let table = k.allocPages(.gfpPgtableUser, order: 0, cpu: c.cpu, listener: &l) else { return nil }
                     let h = addr >> 21
