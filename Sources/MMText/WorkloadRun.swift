@@ -221,8 +221,7 @@ public struct WorkloadRunner: Sendable {
             if processes[i].libc.corrupted, processes[i].exitStatus == nil {
                 var p = processes[i]
                 output.append("\(p.comm)[\(p.pid)]: a free list loops back on itself (a double free glibc did not catch): glibc would loop forever here; the model stops the process")
-                p.exitStatus = 128 + 9
-                if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+                end(&p, 128 + 9)
                 processes[i] = p
             }
             settle(i)
@@ -423,8 +422,7 @@ public struct WorkloadRunner: Sendable {
         case .explain:
             break
         case .exit(let status):
-            p.exitStatus = status
-            if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+            end(&p, status)
             if recordSyscalls { strace.append(Strace.pad("\(p.pid)", 5) + " +++ exited with \(status) +++") }
         case .show(let what):
             switch what {
@@ -449,7 +447,6 @@ public struct WorkloadRunner: Sendable {
     /// process. Returns whether the process goes on.
     mutating func fault(_ p: inout UserProcess, _ addr: UInt64, write: Bool) -> Bool {
         guard var k = kernel else { return true }
-        defer { kernel = k }
         var rec = FaultPathRecorder()
         let out: FaultOutcome
         if explaining {
@@ -459,27 +456,19 @@ public struct WorkloadRunner: Sendable {
             var none = NoListener()
             out = p.task.handleFault(addr, write: write, &faults, &k, &none)
         }
+        kernel = k
+        let at = String(addr, radix: 16)
         switch out {
         case .segv(let mapErr):
-            output.append("\(p.comm)[\(p.pid)]: segfault at \(String(addr, radix: 16)) error \(write ? 6 : 4)\(mapErr ? "" : " (the area forbids it)")")
-            if recordSyscalls {
-                strace.append(Strace.pad("\(p.pid)", 5) + " --- SIGSEGV {si_signo=SIGSEGV, si_code=\(mapErr ? "SEGV_MAPERR" : "SEGV_ACCERR"), si_addr=0x\(String(addr, radix: 16))} ---")
-                strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGSEGV +++")
-            }
-            p.exitStatus = 128 + 11
-            if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+            output.append("\(p.comm)[\(p.pid)]: segfault at \(at) error \(write ? 6 : 4)\(mapErr ? "" : " (the area forbids it)")")
+            kill(&p, "SIGSEGV", 11, info: "si_code=\(mapErr ? "SEGV_MAPERR" : "SEGV_ACCERR"), si_addr=0x\(at)")
             return false
         case .sigbus:
-            output.append("\(p.comm)[\(p.pid)]: bus error at \(String(addr, radix: 16)) (past the end of the file it maps)")
-            if recordSyscalls {
-                strace.append(Strace.pad("\(p.pid)", 5) + " --- SIGBUS {si_signo=SIGBUS, si_code=BUS_ADRERR, si_addr=0x\(String(addr, radix: 16))} ---")
-                strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGBUS +++")
-            }
-            p.exitStatus = 128 + 7
-            if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+            output.append("\(p.comm)[\(p.pid)]: bus error at \(at) (past the end of the file it maps)")
+            kill(&p, "SIGBUS", 7, info: "si_code=BUS_ADRERR, si_addr=0x\(at)")
             return false
         case .oom:
-            output.append("\(p.comm)[\(p.pid)]: no page for a fault at \(String(addr, radix: 16)) (VM_FAULT_OOM; the OOM killer is not modelled)")
+            output.append("\(p.comm)[\(p.pid)]: no page for a fault at \(at) (VM_FAULT_OOM; the OOM killer is not modelled)")
             return false
         default:
             return true
@@ -561,22 +550,28 @@ public struct WorkloadRunner: Sendable {
         output.append("\(p.comm)[\(p.pid)]: \(e.message)")
         _ = p.task.mmap(0, 4096, .readWrite, .privateAnonymous)
         flush(&p)
-        if recordSyscalls {
-            strace.append(Strace.pad("\(p.pid)", 5) + " --- SIGABRT {si_signo=SIGABRT, si_code=SI_TKILL, si_pid=\(p.pid), si_uid=0} ---")
-            strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGABRT +++")
-        }
-        p.exitStatus = 128 + 6
-        if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
+        kill(&p, "SIGABRT", 6, info: "si_code=SI_TKILL, si_pid=\(p.pid), si_uid=0")
     }
 
     /// A read of an unmapped address: the kernel's segfault line, SIGSEGV.
     mutating func segfault(_ p: inout UserProcess, _ addr: UInt64) {
         output.append("\(p.comm)[\(p.pid)]: segfault at \(String(addr, radix: 16)) error 4 in libc.so.6")
+        kill(&p, "SIGSEGV", 11, info: "si_code=SEGV_MAPERR, si_addr=0x\(String(addr, radix: 16))")
+    }
+
+    /// A process killed by a signal: strace's signal and exit lines, status 128 + the signal,
+    /// its memory back (exit_mmap()).
+    mutating func kill(_ p: inout UserProcess, _ signal: String, _ number: Int32, info: String) {
         if recordSyscalls {
-            strace.append(Strace.pad("\(p.pid)", 5) + " --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x\(String(addr, radix: 16))} ---")
-            strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by SIGSEGV +++")
+            strace.append(Strace.pad("\(p.pid)", 5) + " --- \(signal) {si_signo=\(signal), \(info)} ---")
+            strace.append(Strace.pad("\(p.pid)", 5) + " +++ killed by \(signal) +++")
         }
-        p.exitStatus = 128 + 11
+        end(&p, 128 + number)
+    }
+
+    /// A process's end: its status, and its pages and tables back.
+    mutating func end(_ p: inout UserProcess, _ status: Int32) {
+        p.exitStatus = status
         if kernel != nil { p.task.exitMmap(&faults, &kernel!) }
     }
 

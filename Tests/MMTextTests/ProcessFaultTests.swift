@@ -63,6 +63,9 @@ struct ProcessFaultTests {
         #expect(r.output.contains { $0.contains("has ended (status 139)") })
         #expect(r.strace.contains { $0.contains("SEGV_MAPERR") })
         #expect(r.processes[1].exitStatus == nil && r.processes[1].task.rssAnon == 1)
+        var done = r
+        done.finish()
+        #expect(Self.unused(done.kernel!) == Self.unused(k), "the segfaulted process's pages went back too")
     }
 
     @Test("explain: the path of malloc(200 KiB)'s first touch, down to the pcp list and the pfn")
