@@ -64,7 +64,6 @@ extension PageCache {
     /// page_cache_sync_ra() → ondemand_readahead() without a page.
     mutating func syncReadahead<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64,
                                                       cpu: Int, _ k: inout Kernel, _ l: inout L) {
-        asyncContext = false
         ondemand(f, &ra, index, req, hit: false, cpu, &k, &l)
     }
 
@@ -72,9 +71,7 @@ extension PageCache {
     mutating func asyncReadahead<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, _ req: UInt64,
                                                        cpu: Int, _ k: inout Kernel, _ l: inout L) {
         files[f].pages[index]?.readahead = false
-        asyncContext = true
         ondemand(f, &ra, index, req, hit: true, cpu, &k, &l)
-        asyncContext = false
     }
 
     static func initSize(_ size: UInt64, _ max: UInt64) -> UInt64 {
@@ -104,7 +101,7 @@ extension PageCache {
                 ra.start += ra.size
                 ra.size = max(ra.size, Self.nextSize(ra.size, maxPages))
                 ra.asyncSize = ra.size
-                submit(f, &ra, index, cpu, &k, &l)
+                submit(f, &ra, index, async: hit, cpu, &k, &l)
                 return
             }
             if hit {
@@ -115,7 +112,7 @@ extension PageCache {
                 ra.size = start - index + req
                 ra.size = Self.nextSize(ra.size, maxPages)
                 ra.asyncSize = ra.size
-                submit(f, &ra, index, cpu, &k, &l)
+                submit(f, &ra, index, async: hit, cpu, &k, &l)
                 return
             }
             if req > maxPages {
@@ -127,18 +124,18 @@ extension PageCache {
             if !initial {
                 // Context readahead needs the page cache's history; a random read reads what
                 // it asked for.
-                readPages(f, index, req, lookahead: 0, cpu, &k, &l)
+                readPages(f, index, req, lookahead: 0, async: hit, cpu, &k, &l)
                 return
             }
         }
         ra.start = index
         ra.size = Self.initSize(req, maxPages)
         ra.asyncSize = ra.size > req ? ra.size - req : ra.size
-        submit(f, &ra, index, cpu, &k, &l)
+        submit(f, &ra, index, async: hit, cpu, &k, &l)
     }
 
     /// The `readit:` tail of ondemand_readahead() and page_cache_ra_order() for order 0.
-    mutating func submit<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64,
+    mutating func submit<L: FaultListener>(_ f: Int, _ ra: inout ReadaheadState, _ index: UInt64, async: Bool,
                                                _ cpu: Int, _ k: inout Kernel, _ l: inout L) {
         if index == ra.start, ra.size == ra.asyncSize {
             let add = Self.nextSize(ra.size, ra.raPages)
@@ -150,13 +147,13 @@ extension PageCache {
                 ra.asyncSize = ra.raPages >> 1
             }
         }
-        readPages(f, ra.start, ra.size, lookahead: ra.asyncSize, cpu, &k, &l)
+        readPages(f, ra.start, ra.size, lookahead: ra.asyncSize, async: async, cpu, &k, &l)
     }
 
     /// do_page_cache_ra() and page_cache_ra_unbounded(): pages not yet cached, up to the end of
     /// the file, each a new page (GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN) added to
     /// the cache and the LRU batch; the page `lookahead` from the end gets PG_readahead.
-    mutating func readPages<L: FaultListener>(_ f: Int, _ index: UInt64, _ nr0: UInt64, lookahead: UInt64,
+    mutating func readPages<L: FaultListener>(_ f: Int, _ index: UInt64, _ nr0: UInt64, lookahead: UInt64, async: Bool = false,
                                                   _ cpu: Int, _ k: inout Kernel, _ l: inout L) {
         let size = files[f].size
         guard size > 0 else { return }
@@ -164,7 +161,7 @@ extension PageCache {
         if index > endIndex { return }
         let nr = min(nr0, endIndex - index + 1)
         let mark: UInt64? = lookahead > 0 && nr0 &- lookahead < nr ? index + (nr0 &- lookahead) : nil
-        l.fault(.readahead(file: f, index: index, count: nr, mark: mark, async: asyncContext))
+        l.fault(.readahead(file: f, index: index, count: nr, mark: mark, async: async))
         var gfp = GFPFlags.gfpHighuserMovable
         gfp.formUnion([.noretry, .nowarn])
         for i in 0..<nr where files[f].pages[index + i] == nil {

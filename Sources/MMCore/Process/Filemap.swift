@@ -80,8 +80,6 @@ public struct PageCache: Sendable {
     var lruAdd: [PendingPage] = []
     var activate: [PendingPage] = []
     static let pagevecSize = 15
-    /// Whether the readahead under way was started by a PG_readahead page (for its report).
-    var asyncContext = false
     /// MAX_LFS_FILESIZE: a file, a read or a write ends below 2^63.
     public static let maxFileSize = UInt64(Int64.max)
     /// Anonymous pages on the (inactive) anon LRU, by pfn: how many pages (512 for a THP).
