@@ -261,10 +261,13 @@ public struct AllocShell {
         return " (node \(s / 8), zone \(ZoneType(rawValue: Int(s % 8))?.name ?? "?"))"
     }
 
-    func zone(_ s: ZoneSlot) -> String { "node \(s / 8) \(ZoneType(rawValue: Int(s % 8))?.name ?? "?")" }
+    static func zone(_ s: ZoneSlot) -> String { "node \(s / 8) \(ZoneType(rawValue: Int(s % 8))?.name ?? "?")" }
 
     /// One event in words.
-    public func describe(_ e: PageAllocEvent) -> String {
+    public func describe(_ e: PageAllocEvent) -> String { AllocShell.describe(e) }
+
+    /// One event in words.
+    public static func describe(_ e: PageAllocEvent) -> String {
         switch e {
         case let .watermarkFailed(z, o, mark, free):
             return "\(zone(z)): order-\(o) watermark check failed (free \(free), mark \(mark) + reserves)"

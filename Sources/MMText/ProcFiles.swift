@@ -9,7 +9,8 @@ import MMCore
 
 public enum ProcFiles {
     /// The files `--show` and the shell's `show` know, by name.
-    public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "vmallocinfo", "meminfo", "sysctl", "memblock"]
+    public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "vmallocinfo", "meminfo", "sysctl", "memblock",
+                                       "unusable_index", "extfrag_index", "fragmentation"]
 
     /// One file by name (one of `names`), or nil.
     public static func render(_ name: String, _ k: Kernel) -> [String]? {
@@ -22,6 +23,9 @@ public enum ProcFiles {
         case "memblock": return memblock(k)
         case "slabinfo": return SlabFiles.slabinfo(k)
         case "vmallocinfo": return vmallocinfo(k)
+        case "unusable_index": return FragmentationText.unusableIndex(k)
+        case "extfrag_index": return FragmentationText.extfragIndex(k)
+        case "fragmentation": return FragmentationText.summary(k)
         default: return nil
         }
     }

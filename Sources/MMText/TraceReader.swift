@@ -33,10 +33,11 @@ public struct TraceEvent: Sendable, Equatable {
             default: return false
             }
         }
-        /// Events that give something back.
+        /// Events that give something back. mm_page_free_batched is not one: 6.1's
+        /// free_unref_page_list() emits it for a page whose mm_page_free came just before.
         public var isFree: Bool {
             switch self {
-            case .kfree, .kmemCacheFree, .mmPageFree, .mmPageFreeBatched: return true
+            case .kfree, .kmemCacheFree, .mmPageFree: return true
             default: return false
             }
         }
@@ -62,6 +63,10 @@ public struct TraceEvent: Sendable, Equatable {
     public var cacheName: String?
     /// mm_page_alloc_zone_locked: taken to refill a per-cpu list.
     public var percpuRefill: Bool?
+    /// mm_page_alloc_extfrag: the order of the block taken from the other list, and whether
+    /// its pageblock now belongs to the asking type.
+    public var fallbackOrder: Int?
+    public var changeOwnership: Bool?
 
     public init(kind: Kind, line: Int, cpu: Int) { self.kind = kind; self.line = line; self.cpu = cpu }
 }
@@ -212,6 +217,13 @@ public struct TraceReader {
                 e.cacheName = nameMemo[h]
             case 10:  // percpu_refill
                 e.percpuRefill = value.count == 1 && value[0] == 49
+            case 11:  // fallback_order
+                guard let v = TraceReader.number(value, hex: false), v < 64 else {
+                    return fail(e.line, "fallback_order", "\"\(text())\" is not an order")
+                }
+                e.fallbackOrder = Int(v)
+            case 12:  // change_ownership
+                e.changeOwnership = value.count == 1 && value[0] == 49
             default:
                 break
             }
@@ -222,7 +234,7 @@ public struct TraceReader {
     static let keys: [(bytes: [UInt8], code: Int)] = [
         ("pfn", 1), ("order", 2), ("alloc_order", 2), ("migratetype", 3), ("alloc_migratetype", 3),
         ("gfp_flags", 4), ("ptr", 5), ("bytes_req", 6), ("bytes_alloc", 7), ("node", 8), ("name", 9),
-        ("percpu_refill", 10),
+        ("percpu_refill", 10), ("fallback_order", 11), ("change_ownership", 12),
     ].map { (Array($0.0.utf8), $0.1) }
 
     static func keyCode(_ key: UnsafeBufferPointer<UInt8>) -> Int {

@@ -13,19 +13,28 @@ public struct TraceReplay {
     public private(set) var notReplayed: [TraceEvent.Kind: Int] = [:]
     /// The first refusals, in words, with their lines.
     public private(set) var firstRefusals: [String] = []
+    /// The trace's fallbacks (mm_page_alloc_extfrag), counted as the kernel split them.
+    public private(set) var extfrag = ExtfragCounters()
     /// Blocks mm_page_alloc_zone_locked took for a caller whose mm_page_alloc comes next.
     var pendingTaken = Set<UInt64>()
 
     public init(kernel: Kernel) { self.kernel = kernel }
 
     public mutating func apply(_ e: TraceEvent) {
-        guard e.kind.isPageEvent, e.kind != .mmPagePcpuDrain, e.kind != .mmPageAllocExtfrag, let pfn = e.pfn else {
+        // mm_page_free_batched marks a page whose mm_page_free was applied just before.
+        if e.kind == .mmPageFreeBatched { applied[e.kind, default: 0] += 1; return }
+        guard e.kind.isPageEvent, e.kind != .mmPagePcpuDrain, let pfn = e.pfn else {
             notReplayed[e.kind, default: 0] += 1
             return
         }
         let order = e.order ?? 0
         let refusal: RecordedPageRefusal?
         switch e.kind {
+        case .mmPageAllocExtfrag:
+            let wanted = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
+            let fo = e.fallbackOrder ?? order, owned = e.changeOwnership ?? false
+            extfrag.count(allocMigratetype: wanted, fallbackOrder: fo, changedOwnership: owned)
+            refusal = kernel.pageAlloc.fallbackRecorded(pfn, fallbackOrder: fo, mt: wanted, changeOwnership: owned)
         case .mmPageAllocZoneLocked:
             let mt = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
             let refill = e.percpuRefill ?? false
@@ -35,7 +44,7 @@ public struct TraceReplay {
             let taken = pendingTaken.remove(pfn) != nil
             refusal = kernel.pageAlloc.allocRecorded(pfn, order: order, gfp: e.gfp ?? [], cpu: e.cpu, takenAlready: taken,
                                                      &kernel.physMem)
-        default:   // mm_page_free, mm_page_free_batched
+        default:   // mm_page_free
             refusal = kernel.pageAlloc.freeRecorded(pfn, order: order, cpu: e.cpu, &kernel.log)
         }
         guard let refusal else { applied[e.kind, default: 0] += 1; return }

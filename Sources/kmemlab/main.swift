@@ -496,7 +496,7 @@ func note(_ text: String) {
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Read a kmem trace, or replay its page events onto a model machine as recorded.",
+        abstract: "Replay a kmem trace onto a model machine, and measure its fragmentation.",
         discussion: """
         TRACE is the text of /sys/kernel/tracing/trace or trace_pipe, or `trace-cmd
         report`, plain or gzip'd, recorded with the kmem events (trace_event=kmem:*
@@ -505,19 +505,34 @@ struct Replay: ParsableCommand {
         counted and skipped. A free of something allocated before tracing began is
         counted, not an error.
 
-        --summary prints the events by kind, and for objects and pages how many were
-        allocated, freed, freed without a traced allocation, and left allocated.
+        The machine is booted from the machine options (--from-dmesg the traced
+        boot's own log). By default the model decides: every mm_page_alloc asks the
+        model's page allocator for what the kernel was asked (order, gfp flags, CPU),
+        and the replay reports how often the model chose the kernel's pfn, and
+        explains the first allocation where it did not. Later frees find the model's
+        own pages through the trace's pfns. Consequences of other events
+        (mm_page_alloc_zone_locked, mm_page_pcpu_drain, mm_page_alloc_extfrag,
+        mm_page_free_batched) are counted beside the model's own, not applied.
 
-        --as-recorded boots the machine (any machine option; --from-dmesg the traced
-        boot's log) and applies every page event with the pfn the kernel chose:
-        refills of the per-cpu lists, allocations, frees. An event the model's state
-        cannot allow is refused and reported with its line, and the replay goes on.
-        The model starts from its own boot, not from the traced kernel's state at
-        trace_init(), and slab events are not replayed yet (issue 17).
+        --as-recorded applies every page event with the pfn the kernel chose instead:
+        refills of the per-cpu lists, fallbacks that claim pageblocks, allocations,
+        frees. An event the model's state cannot allow is refused and reported with
+        its line, and the replay goes on.
+
+        Both end with the fragmentation of every zone (--show fragmentation for the
+        table alone; unusable_index and extfrag_index as debugfs prints them).
+        --every N prints the same figures every N events, as CSV (JSON lines with
+        --json). The model starts from its own boot, not from the traced kernel's
+        state at trace_init(), and slab objects are not replayed yet (issue 17).
+
+        --summary alone only reads the trace: the events by kind, and how allocations
+        and frees pair.
 
         Examples:
           kmemlab replay --summary trace.txt.gz
+          kmemlab replay --from-dmesg dmesg.txt trace.txt.gz
           kmemlab replay --as-recorded --from-dmesg dmesg.txt trace.txt.gz --show buddyinfo
+          kmemlab replay --from-dmesg dmesg.txt trace.txt.gz --json --every 100000
         """)
 
     @OptionGroup var machine: MachineArguments
@@ -525,35 +540,65 @@ struct Replay: ParsableCommand {
     @Argument(help: "The trace file.")
     var trace: String
 
-    @Flag(help: "Print what the trace holds (the events by kind, and how allocations and frees pair).")
+    @Flag(help: "Print what the trace holds (the events by kind, and how allocations and frees pair); alone, replay nothing.")
     var summary = false
 
     @Flag(name: .customLong("as-recorded"), help: "Replay the page events with the kernel's own pfns.")
     var asRecorded = false
 
-    @Option(help: ArgumentHelp("After --as-recorded, print these files: " + ProcFiles.names.joined(separator: ", ") + ".", valueName: "name"))
+    @Flag(help: "Let the model choose every page (the default unless --summary or --as-recorded is given).")
+    var decide = false
+
+    @Option(help: ArgumentHelp("Print the fragmentation figures every N events.", valueName: "N"))
+    var every: Int?
+
+    @Flag(help: "Print one JSON object at the end (and JSON lines for --every).")
+    var json = false
+
+    @Option(help: ArgumentHelp("After the replay, print these files: " + ProcFiles.names.joined(separator: ", ") + ".", valueName: "name"))
     var show: [String] = []
 
     func run() throws {
-        guard summary || asRecorded else {
-            throw InputError(file: "(options)", field: "--summary",
-                             "give --summary (read the trace) or --as-recorded (replay its page events)")
+        if asRecorded && decide {
+            throw InputError(file: "(options)", field: "--decide", "give --decide or --as-recorded, not both")
         }
+        if let n = every, n <= 0 { throw InputError(file: "(options)", field: "--every", "\(n): give a positive number of events") }
         for name in show where !ProcFiles.names.contains(name) {
             throw InputError(file: "(options)", field: "--show", "\"\(name)\": unknown (\(ProcFiles.names.joined(separator: ", ")))")
         }
+        let replaying = asRecorded || decide || !summary
+        if !replaying && (every != nil || json || !show.isEmpty) {
+            throw InputError(file: "(options)", field: every != nil ? "--every" : json ? "--json" : "--show",
+                             "needs a replay (drop --summary, or add --decide or --as-recorded)")
+        }
         // One pass over the trace feeds the summary and the replay.
         var s = TraceSummary(fileName: trace)
-        var replay = asRecorded ? TraceReplay(kernel: try bootForShell(machine, command: "replay")) : nil
-        try TraceFile.forEachLine(trace) { (line, n) throws(InputError) in
-            if let e = try s.add(line, number: n) { replay?.apply(e) }
+        var run = replaying ? try ReplayRun(kernel: bootForShell(machine, command: "replay"), asRecorded: asRecorded) : nil
+        let clock = ContinuousClock(), start = clock.now
+        var events = 0
+        if let n = every, !json { print(ReplayReport.csvHeader) }
+        try TraceFile.forEachLine(trace) { (line, number) throws(InputError) in
+            guard let e = try s.add(line, number: number), run != nil else { return }
+            run!.apply(e)
+            events += 1
+            if let n = every, events % n == 0 {
+                let k = run!.kernel
+                if json { print(ReplayReport.json(k, events: events, extfrag: run!.extfrag)) }
+                else { for l in ReplayReport.csvRows(k, events: events) { print(l) } }
+            }
         }
-        if summary { for l in s.text { print(l) } }
-        guard let replay else { return }
-        for l in replay.text { print(l) }
+        let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
+        if summary && !json { for l in s.text { print(l) } }
+        guard let run else { return }
+        if json {
+            print(ReplayReport.summaryJSON(run, summary: s, events: events, seconds: seconds))
+            return
+        }
+        for l in run.text { print(l) }
+        for l in FragmentationText.summary(run.kernel, extfrag: run.extfrag) { print(l) }
         for name in show {
             print("==> \(name) <==")
-            for l in ProcFiles.render(name, replay.kernel) ?? [] { print(l) }
+            for l in ProcFiles.render(name, run.kernel) ?? [] { print(l) }
         }
     }
 }

@@ -200,15 +200,17 @@ extension Zone {
     /// free block that contains [`target`, `target` + 2^order) leaves its list and is broken
     /// down around the target, each half that is not the target going back on the list of the
     /// head's pageblock type. The replay of a recorded trace (`--as-recorded`) uses it to hand
-    /// out exactly the block the kernel handed out. False, with nothing changed, when the block
-    /// is not free (or only part of it is).
-    public mutating func takeBlock(_ target: UInt64, order: Int, _ mm: inout Memmap) -> Bool {
+    /// out exactly the block the kernel handed out; `remainders` names the list the halves go
+    /// to when the caller knows it (__rmqueue_smallest()'s expand() uses the asking type).
+    /// False, with nothing changed, when the block is not free (or only part of it is).
+    public mutating func takeBlock(_ target: UInt64, order: Int, remainders: MigrateType? = nil,
+                                   _ mm: inout Memmap) -> Bool {
         guard order >= 0, order < maxOrder, target & ((1 << UInt64(order)) - 1) == 0 else { return false }
         for o in order..<maxOrder {
             let head = target & ~((UInt64(1) << UInt64(o)) - 1)
             guard head < mm.endPfn, mm.zoneSlot(head) == slot else { return false }
             guard let headOrder = mm.buddyOrder(head), headOrder >= o else { continue }
-            let mt = mm.pageblockMigratetype(head)
+            let mt = remainders ?? mm.pageblockMigratetype(head)
             delFromFreeList(head, order: headOrder, &mm)
             var page = head, high = headOrder
             while high > order {

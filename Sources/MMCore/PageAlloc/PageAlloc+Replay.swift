@@ -34,12 +34,32 @@ extension PageAllocator {
                                       cpu: Int) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
-        guard nodes[n].zones[z].takeBlock(pfn, order: order, &memmap) else { return .notFree }
+        guard nodes[n].zones[z].takeBlock(pfn, order: order, remainders: mt, &memmap) else { return .notFree }
         if percpuRefill && pcpAllowedOrder(order) {
             memmap.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
             memmap.listAddTail(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, orderToPindex(mt, order))], pfn, order: order)
             nodes[n].zones[z].pcp[cpu].count += 1 << UInt64(order)
         }
+        return nil
+    }
+
+    /// mm_page_alloc_extfrag: __rmqueue_fallback() found the free block at `pfn` of
+    /// `fallbackOrder` on another type's list for an `mt` request. It moves to `mt`'s list; with
+    /// change_ownership its pageblock (every pageblock, for a block that large) became `mt`'s
+    /// and the free pages in it moved along, as steal_suitable_fallback() does.
+    public mutating func fallbackRecorded(_ pfn: UInt64, fallbackOrder: Int, mt: MigrateType,
+                                          changeOwnership: Bool) -> RecordedPageRefusal? {
+        guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
+        guard memmap.buddyOrder(pfn) == fallbackOrder else { return .notFree }
+        if changeOwnership && UInt64(fallbackOrder) >= pageblockOrder {
+            var b = pfn
+            while b < pfn + (1 << UInt64(fallbackOrder)) { memmap.setPageblockMigratetype(b, mt); b += pageblockNrPages }
+        } else if changeOwnership {
+            _ = nodes[n].zones[z].moveFreepagesBlock(pfn, mt: mt, &memmap)
+            memmap.setPageblockMigratetype(pfn, mt)
+            return nil
+        }
+        nodes[n].zones[z].moveToFreeList(pfn, order: fallbackOrder, mt: mt, &memmap)
         return nil
     }
 

@@ -1,0 +1,84 @@
+// Fragmentation in the kernel's formats and in kmemlab's one-table summary.
+//
+// Linux: mm/vmstat.c — unusable_show_print() and extfrag_show_print() (debugfs
+// extfrag/unusable_index and extfrag/extfrag_index: per populated zone, one index per order,
+// thousandths printed as "%d.%03d " and "%2d.%03d "); mm/compaction.c — the proactive
+// compaction score and its marks.
+
+import MMCore
+
+public enum FragmentationText {
+    /// /sys/kernel/debug/extfrag/unusable_index.
+    public static func unusableIndex(_ k: Kernel) -> [String] {
+        zoneRows(k).map { unusableIndexLine(node: $0.node, zone: $0.zone, nrFree: $0.nrFree) }
+    }
+
+    /// /sys/kernel/debug/extfrag/extfrag_index.
+    public static func extfragIndex(_ k: Kernel) -> [String] {
+        zoneRows(k).map { extfragIndexLine(node: $0.node, zone: $0.zone, nrFree: $0.nrFree) }
+    }
+
+    /// Linux: unusable_show_print(): one zone's line from its free-block counts.
+    public static func unusableIndexLine(node: Int32, zone: String, nrFree: [UInt64]) -> String {
+        line(node, zone, nrFree) { info, order in
+            let i = info.unusableFreeIndex(order: order)
+            return "\(i / 1000).\(padLeftZero(String(i % 1000), 3)) "
+        }
+    }
+
+    /// Linux: extfrag_show_print(): one zone's line from its free-block counts.
+    public static func extfragIndexLine(node: Int32, zone: String, nrFree: [UInt64]) -> String {
+        line(node, zone, nrFree) { info, order in
+            let i = info.fragmentationIndex(order: order)
+            return padLeft(String(i / 1000), 2) + "." + padLeftZero(String(abs(i % 1000)), 3) + " "
+        }
+    }
+
+    static func line(_ node: Int32, _ zone: String, _ nrFree: [UInt64], _ field: (ContigPageInfo, Int) -> String) -> String {
+        var s = "Node \(node), zone \(padLeft(zone, 8)) "
+        for o in 0..<nrFree.count { s += field(ContigPageInfo(nrFree: nrFree, suitableOrder: o), o) }
+        return s
+    }
+
+    /// Linux: walk_zones_in_node(…, assert_populated): each populated zone of each online node.
+    static func zoneRows(_ k: Kernel) -> [(node: Int32, zone: String, nrFree: [UInt64])] {
+        var rows: [(node: Int32, zone: String, nrFree: [UInt64])] = []
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
+            for z in node.zones where z.isPopulated { rows.append((node.nodeId, z.type.name, z.nrFree)) }
+        }
+        return rows
+    }
+
+    /// kmemlab's summary: per zone the free pages, the largest free block, the share of free
+    /// memory in blocks of at least a pageblock (what a huge page needs), the compaction score
+    /// and the mixed pageblocks; per node the score kcompactd compares with its marks.
+    public static func summary(_ k: Kernel, extfrag: ExtfragCounters? = nil) -> [String] {
+        var out = ["Node, zone            free pages  largest order  free in ≥2 MiB blocks  score  mixed pageblocks"]
+        let marks = PGData.fragmentationScoreWmarks(proactiveness: 20)
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) && node.nodePresentPages > 0 {
+            for z in node.zones where z.isPopulated {
+                let free = z.freePages(inBlocksOfAtLeast: 0)
+                let big = z.freePages(inBlocksOfAtLeast: Int(pageblockOrder))
+                let mixed = k.mixedPageblockCounts(z).reduce(0, +)
+                out.append(padRight("Node \(node.nodeId), zone \(padLeft(z.type.name, 8))", 21)
+                           + padLeft(String(free), 11)
+                           + padLeft(z.largestFreeOrder.map { String($0) } ?? "-", 15)
+                           + padLeft(percent(big, of: free), 23)
+                           + padLeft(String(z.fragmentationScore), 7)
+                           + padLeft(String(mixed), 18))
+            }
+            out.append("Node \(node.nodeId): fragmentation score \(node.fragmentationScore) (kcompactd compacts proactively above \(marks.high) until below \(marks.low), vm.compaction_proactiveness = 20)")
+        }
+        if let e = extfrag {
+            out.append("fallbacks (mm_page_alloc_extfrag): \(e.events), fragmenting \(e.fragmenting) (unmovable \(e.fragmentingUnmovable)), pageblocks changing owner \(e.changeOwnership)")
+        }
+        return out
+    }
+
+    /// "12.3 %" with one decimal, truncated; "-" when the whole is 0.
+    static func percent(_ part: UInt64, of whole: UInt64) -> String {
+        guard whole != 0 else { return "-" }
+        let tenths = part &* 1000 / whole
+        return "\(tenths / 10).\(tenths % 10) %"
+    }
+}

@@ -1,0 +1,184 @@
+// Replaying a kmem trace with the model making every choice itself (`kmemlab replay`, decide
+// mode): each mm_page_alloc asks the model's page allocator for what the kernel was asked (order,
+// gfp flags, the CPU it ran on), and the replay counts how often the model's pfn is the one the
+// kernel chose. The trace's pages are then known by their recorded pfn and mapped to the model's
+// own choice, so every free finds its allocation whatever the model chose.
+//
+// Events that are consequences of others are not applied: mm_page_alloc_zone_locked (each block
+// __rmqueue_smallest() takes), mm_page_pcpu_drain (free_pcppages_bulk()), mm_page_alloc_extfrag
+// (__rmqueue_fallback()) and mm_page_free_batched (free_unref_page_list()'s second loop, after
+// the same page's mm_page_free). The model's own consequences are counted beside the recorded
+// ones.
+
+import MMCore
+
+/// Hears the model's own consequences, and keeps the path of the current call while the first
+/// divergence still has to be explained.
+struct DecideListener: PageAllocListener {
+    /// Blocks __rmqueue_smallest() took (Linux: mm_page_alloc_zone_locked).
+    var zoneLocked = 0
+    /// Pages free_pcppages_bulk() moved (Linux: the pages of the mm_page_pcpu_drain events).
+    var drainedPages = 0
+    var extfrag = ExtfragCounters()
+    var recording = true
+    var path: [PageAllocEvent] = []
+
+    mutating func pageAlloc(_ e: PageAllocEvent) {
+        switch e {
+        case .split: zoneLocked += 1
+        case let .pcpDrain(_, _, pages): drainedPages += pages
+        case let .fallback(_, _, foundOrder, wanted, _, claimed):
+            extfrag.count(allocMigratetype: wanted, fallbackOrder: foundOrder, changedOwnership: claimed)
+        default: break
+        }
+        if recording { path.append(e) }
+    }
+
+    mutating func slab(_ event: SlabEvent) {}
+}
+
+public struct DecideReplay {
+    public var kernel: Kernel
+    /// Page allocations asked of the model, and how many got the kernel's pfn.
+    public private(set) var pageAllocs = 0
+    public private(set) var pageAllocMatches = 0
+    /// Allocations the model could not serve, or could not be asked (unknown gfp flag, no such CPU).
+    public private(set) var pageAllocFailed = 0
+    public private(set) var pageAllocSkipped = 0
+    /// Frees of pages the trace allocated (through the map), of pages allocated before tracing
+    /// (the same pfn, when the model holds it allocated too), and frees the model could not do.
+    public private(set) var pageFrees = 0
+    public private(set) var pageFreesUntraced = 0
+    public private(set) var pageFreesRefused = 0
+    /// Recorded consequences (counted, not applied) and the model's own.
+    public private(set) var recordedZoneLocked = 0
+    public private(set) var recordedDrainedPages = 0
+    public private(set) var recordedExtfrag = ExtfragCounters()
+    public private(set) var recordedBatched = 0
+    /// Slab events, not replayed yet.
+    public private(set) var objectEvents = 0
+    /// The first allocation whose pfn differs, explained.
+    public private(set) var firstDivergence: [String] = []
+    /// The first frees the model refused, with their lines.
+    public private(set) var firstRefusals: [String] = []
+    var listener = DecideListener()
+    /// Recorded pfn → the model's pfn, for pages the trace allocated and has not freed.
+    var pageMap: [UInt64: UInt64] = [:]
+    /// The model pfns the map points to (a free of an untraced page must not take one of them).
+    var mapped = Set<UInt64>()
+
+    public init(kernel: Kernel) { self.kernel = kernel }
+
+    /// The model's counts of its own consequences.
+    public var modelZoneLocked: Int { listener.zoneLocked }
+    public var modelDrainedPages: Int { listener.drainedPages }
+    public var modelExtfrag: ExtfragCounters { listener.extfrag }
+
+    public mutating func apply(_ e: TraceEvent) {
+        switch e.kind {
+        case .mmPageAlloc: alloc(e)
+        case .mmPageFree: free(e)
+        case .mmPageFreeBatched: recordedBatched += 1
+        case .mmPageAllocZoneLocked: recordedZoneLocked += 1
+        case .mmPagePcpuDrain: recordedDrainedPages += 1 << (e.order ?? 0)
+        case .mmPageAllocExtfrag:
+            let wanted = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
+            recordedExtfrag.count(allocMigratetype: wanted, fallbackOrder: e.fallbackOrder ?? 0,
+                                  changedOwnership: e.changeOwnership ?? false)
+        default: objectEvents += 1
+        }
+    }
+
+    mutating func alloc(_ e: TraceEvent) {
+        guard let pfn = e.pfn, let gfp = e.gfp, e.cpu < kernel.pageAlloc.nrCPUIds else {
+            pageAllocSkipped += 1
+            return
+        }
+        let order = e.order ?? 0
+        listener.recording = firstDivergence.isEmpty
+        listener.path.removeAll(keepingCapacity: true)
+        let before = firstDivergence.isEmpty ? whereIs(pfn) : ""
+        pageAllocs += 1
+        guard let got = kernel.pageAlloc.allocPages(gfp, order: order, cpu: e.cpu, &kernel.physMem, listener: &listener) else {
+            pageAllocFailed += 1
+            return
+        }
+        if got == pfn { pageAllocMatches += 1 }
+        else if firstDivergence.isEmpty {
+            firstDivergence = ["line \(e.line): mm_page_alloc order \(order) \(gfp.description) on cpu \(e.cpu): the kernel gave pfn \(hex(pfn)), the model \(hex(got))",
+                               "  the kernel's page in the model before the call: \(before)",
+                               "  the model's path:"]
+                + listener.path.map { "    " + AllocShell.describe($0) }
+        }
+        // A recorded page allocated twice without a free between lost its free to the trace.
+        if let old = pageMap.updateValue(got, forKey: pfn) { mapped.remove(old) }
+        mapped.insert(got)
+    }
+
+    mutating func free(_ e: TraceEvent) {
+        guard let pfn = e.pfn else { return }
+        let order = e.order ?? 0
+        listener.recording = false
+        var target = pfn
+        if let m = pageMap.removeValue(forKey: pfn) {
+            target = m
+            mapped.remove(m)
+        } else {
+            // Allocated before tracing began: free the same page if the model holds it too.
+            let d = kernel.memmap.page(pfn)
+            guard kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, !mapped.contains(pfn), d.refcount > 0,
+                  !d.flags.contains(.pcp), kernel.memmap.buddyOrder(pfn) == nil
+            else {
+                refuse(e, "allocated before tracing began, and not allocated in the model")
+                return
+            }
+            pageFreesUntraced += 1
+        }
+        let outcome = kernel.pageAlloc.freePages(target, order: order, cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1),
+                                                 &kernel.log, listener: &listener)
+        if outcome == .freed { pageFrees += 1 } else { refuse(e, "the model refuses the free of \(hex(target))") }
+    }
+
+    mutating func refuse(_ e: TraceEvent, _ why: String) {
+        pageFreesRefused += 1
+        if firstRefusals.count < 10 { firstRefusals.append("line \(e.line): mm_page_free pfn \(hex(e.pfn ?? 0)) order \(e.order ?? 0): \(why)") }
+    }
+
+    /// Where a page is in the model: free in a buddy block, on a CPU's list, or allocated.
+    func whereIs(_ pfn: UInt64) -> String {
+        guard kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil else { return "in no zone of this machine" }
+        var p = pfn
+        for o in 0..<maxOrder {
+            let head = p & ~((UInt64(1) << UInt64(o)) - 1)
+            if let bo = kernel.memmap.buddyOrder(head), bo >= o {
+                return "free, in an order-\(bo) block \(hex(head)) on the \(kernel.memmap.pageblockMigratetype(head).name) list"
+            }
+            p = head
+        }
+        let d = kernel.memmap.page(pfn)
+        if d.flags.contains(.pcp) { return "on a CPU's per-cpu list" }
+        if mapped.contains(pfn) { return "allocated by an earlier replayed call" }
+        return d.refcount > 0 || d.flags.contains(.tail) ? "allocated (by the model's boot)" : "reserved or not free"
+    }
+
+    /// `page_alloc_pfn_match`: the share of mm_page_alloc events given the kernel's pfn.
+    public var matchRate: Double { pageAllocs == 0 ? 0 : Double(pageAllocMatches) / Double(pageAllocs) }
+
+    public var text: [String] {
+        var out = ["mm_page_alloc: \(pageAllocs) asked of the model, \(pageAllocMatches) got the kernel's pfn (\(percent(pageAllocMatches, pageAllocs))), \(pageAllocFailed) failed, \(pageAllocSkipped) not asked (unknown gfp flag or CPU)",
+                   "mm_page_free: \(pageFrees) freed (\(pageFreesUntraced) of pages allocated before tracing), \(pageFreesRefused) refused",
+                   "consequences, recorded / model: mm_page_alloc_zone_locked \(recordedZoneLocked) / \(modelZoneLocked), pcp drains \(recordedDrainedPages) / \(modelDrainedPages) pages, mm_page_alloc_extfrag \(recordedExtfrag.events) / \(modelExtfrag.events) (mm_page_free_batched \(recordedBatched): markers of frees already counted)"]
+        if objectEvents > 0 { out.append("slab events: \(objectEvents), not replayed yet (their pages are replayed as the page allocations they were)") }
+        if !firstDivergence.isEmpty { out.append("first divergence:") }
+        out += firstDivergence.map { "  " + $0 }
+        if !firstRefusals.isEmpty { out.append("first refused frees:") }
+        out += firstRefusals.map { "  " + $0 }
+        return out
+    }
+
+    func percent(_ a: Int, _ b: Int) -> String {
+        guard b > 0 else { return "-" }
+        let t = a * 1000 / b
+        return "\(t / 10).\(t % 10) %"
+    }
+}
