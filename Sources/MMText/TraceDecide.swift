@@ -37,6 +37,57 @@ struct DecideListener: PageAllocListener {
     mutating func slab(_ event: SlabEvent) {}
 }
 
+/// The boot's steps a trace cannot show, applied at the first event that proves each happened,
+/// for a replay that starts at trace_init() (Boot/TraceInit.swift).
+public struct LateBoot: Sendable {
+    /// The lines where the per-cpu pagesets and the initcalls' watermarks were applied.
+    public private(set) var pagesetsAt: Int?
+    public private(set) var initcallsAt: Int?
+    var sawDeferredInit = false
+    var refillCPU = -1, refillRun = 0
+    /// No node has deferred pages: no pgdatinit thread frees anything to watch for.
+    let nothingDeferred: Bool
+
+    public init(_ k: Kernel) { nothingDeferred = k.nodes.allSatisfy { $0.firstDeferredPfn == .max } }
+
+    /// Call before the event is applied.
+    /// - setup_per_cpu_pageset(): the first mm_page_alloc whose CPU list was refilled with more
+    ///   than one block (the boot pageset's batch is 1).
+    /// - init_per_zone_wmark_min() and hugepage_init(): pid 1 waits in page_alloc_init_late()
+    ///   until the pgdatinit threads are done, so its first event after theirs comes after
+    ///   deferred init; the initcalls follow. Without deferred pages: the first free of a page
+    ///   the boot still held (the initrd and the init sections are freed after them).
+    public mutating func observe(_ e: TraceEvent, _ k: inout Kernel) {
+        if e.deferredInit { sawDeferredInit = true }
+        switch e.kind {
+        case .mmPageAllocZoneLocked where e.percpuRefill == true:
+            if e.cpu == refillCPU { refillRun += 1 } else { refillCPU = e.cpu; refillRun = 1 }
+        case .mmPageAlloc:
+            if pagesetsAt == nil && refillRun > 1 && refillCPU == e.cpu { pagesets(e, &k) }
+            refillRun = 0
+            refillCPU = -1
+        default: break
+        }
+        guard initcallsAt == nil else { return }
+        let afterDeferred = sawDeferredInit && e.pid == 1 && !e.deferredInit
+        let bootFree = nothingDeferred && e.kind == .mmPageFree && e.pfn.map { k.memmap.page($0).flags.contains(.reserved) } == true
+        if afterDeferred || bootFree {
+            if pagesetsAt == nil { pagesets(e, &k) }
+            k.traceInitcalls()
+            initcallsAt = e.line
+        }
+    }
+
+    mutating func pagesets(_ e: TraceEvent, _ k: inout Kernel) {
+        k.traceSetupPerCPUPageset()
+        pagesetsAt = e.line
+    }
+
+    public var text: String {
+        "boot after trace_init(): per-cpu pagesets at line \(pagesetsAt.map { String($0) } ?? "-"), initcall watermarks at line \(initcallsAt.map { String($0) } ?? "-")"
+    }
+}
+
 public struct DecideReplay {
     public var kernel: Kernel
     /// Page allocations asked of the model, and how many got the kernel's pfn.
@@ -67,7 +118,16 @@ public struct DecideReplay {
     /// The model pfns the map points to (a free of an untraced page must not take one of them).
     var mapped = Set<UInt64>()
 
-    public init(kernel: Kernel) { self.kernel = kernel }
+    /// The rest of the boot, when the replay starts at trace_init().
+    public private(set) var lateBoot: LateBoot?
+    /// Frees of pages the boot still held at trace_init() (deferred, reserved).
+    public private(set) var pageFreesBoot = 0
+
+    /// `kernel` booted to trace_init() (`stopAtTraceInit`), or to the end.
+    public init(kernel: Kernel) {
+        self.kernel = kernel
+        if kernel.scratch.stopAtTraceInit { lateBoot = LateBoot(kernel) }
+    }
 
     /// The model's counts of its own consequences.
     public var modelZoneLocked: Int { listener.zoneLocked }
@@ -75,6 +135,7 @@ public struct DecideReplay {
     public var modelExtfrag: ExtfragCounters { listener.extfrag }
 
     public mutating func apply(_ e: TraceEvent) {
+        lateBoot?.observe(e, &kernel)
         switch e.kind {
         case .mmPageAlloc: alloc(e)
         case .mmPageFree: free(e)
@@ -123,6 +184,9 @@ public struct DecideReplay {
         if let m = pageMap.removeValue(forKey: pfn) {
             target = m
             mapped.remove(m)
+        } else if lateBoot != nil, kernel.freeBootPagesRecorded(pfn, order: order, cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
+            pageFreesBoot += 1
+            return
         } else {
             // Allocated before tracing began: free the same page if the model holds it too.
             let d = kernel.memmap.page(pfn)
@@ -166,8 +230,9 @@ public struct DecideReplay {
 
     public var text: [String] {
         var out = ["mm_page_alloc: \(pageAllocs) asked of the model, \(pageAllocMatches) got the kernel's pfn (\(percent(pageAllocMatches, pageAllocs))), \(pageAllocFailed) failed, \(pageAllocSkipped) not asked (unknown gfp flag or CPU)",
-                   "mm_page_free: \(pageFrees) freed (\(pageFreesUntraced) of pages allocated before tracing), \(pageFreesRefused) refused",
+                   "mm_page_free: \(pageFrees + pageFreesBoot) freed (\(pageFreesBoot) the boot still held at trace_init(), \(pageFreesUntraced) other pages allocated before tracing), \(pageFreesRefused) refused",
                    "consequences, recorded / model: mm_page_alloc_zone_locked \(recordedZoneLocked) / \(modelZoneLocked), pcp drains \(recordedDrainedPages) / \(modelDrainedPages) pages, mm_page_alloc_extfrag \(recordedExtfrag.events) / \(modelExtfrag.events) (mm_page_free_batched \(recordedBatched): markers of frees already counted)"]
+        if let l = lateBoot { out.append(l.text) }
         if objectEvents > 0 { out.append("slab events: \(objectEvents), not replayed yet (their pages are replayed as the page allocations they were)") }
         if !firstDivergence.isEmpty { out.append("first divergence:") }
         out += firstDivergence.map { "  " + $0 }

@@ -47,6 +47,10 @@ public struct TraceEvent: Sendable, Equatable {
     /// The line of the trace it came from.
     public var line: Int
     public var cpu: Int
+    /// The task's pid (−1 when the line names none), and whether the task is one of
+    /// page_alloc_init_late()'s "pgdatinitN" threads (deferred struct-page init).
+    public var pid: Int32 = -1
+    public var deferredInit = false
     /// Page events: the first page and the order (mm_page_alloc_extfrag: alloc_order).
     public var pfn: UInt64?
     public var order: Int?
@@ -113,6 +117,8 @@ public struct TraceReader {
         return try result.get()
     }
 
+    static let pgdatinit = Array("pgdatinit".utf8)
+
     static let kinds: [(bytes: [UInt8], kind: TraceEvent.Kind)] = TraceEvent.Kind.allCases.map { (Array($0.rawValue.utf8), $0) }
 
     mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) -> Result<TraceEvent?, InputError> {
@@ -124,11 +130,25 @@ public struct TraceReader {
             if b[i] == 91 {   // [
                 var j = i + 1, v = 0
                 while j < n, b[j] >= 48, b[j] <= 57, v < 1 << 20 { v = v * 10 + Int(b[j] - 48); j += 1 }
-                if j > i + 1, j < n, b[j] == 93 { cpu = v; i = j + 1; break }
+                if j > i + 1, j < n, b[j] == 93 { cpu = v; break }
             }
             i += 1
         }
         guard cpu >= 0 else { otherLines += 1; return .success(nil) }
+        // "TASK-PID" before it: the pid, and whether the task is a deferred-init thread.
+        var pid: Int32 = -1, deferredInit = false
+        var t = i - 1
+        while t >= 0, b[t] == 32 || b[t] == 9 { t -= 1 }
+        var digits = 0, scale: Int32 = 1, v: Int32 = 0
+        while t >= 0, b[t] >= 48, b[t] <= 57, digits < 9 { v += Int32(b[t] - 48) * scale; scale *= 10; digits += 1; t -= 1 }
+        if digits > 0, t >= 0, b[t] == 45 {
+            pid = v
+            var s = 0
+            while s < t, b[s] == 32 || b[s] == 9 { s += 1 }
+            deferredInit = t - s >= 9 && TraceReader.pgdatinit.indices.allSatisfy { b[s + $0] == TraceReader.pgdatinit[$0] }
+        }
+        while i < n, b[i] != 93 { i += 1 }
+        i += 1
         // Then words: optional irq flags, "TIMESTAMP:", "EVENT:".
         var sawTimestamp = false
         var name: Range<Int>? = nil
@@ -158,6 +178,8 @@ public struct TraceReader {
             return .success(nil)
         }
         var e = TraceEvent(kind: kind, line: line, cpu: cpu)
+        e.pid = pid
+        e.deferredInit = deferredInit
         if let problem = fields(b, from: i, to: n, into: &e) { return .failure(problem) }
         if let problem = require(e) { return .failure(problem) }
         counts[kind, default: 0] += 1

@@ -18,9 +18,23 @@ public struct TraceReplay {
     /// Blocks mm_page_alloc_zone_locked took for a caller whose mm_page_alloc comes next.
     var pendingTaken = Set<UInt64>()
 
-    public init(kernel: Kernel) { self.kernel = kernel }
+    /// The rest of the boot, when the replay starts at trace_init().
+    public private(set) var lateBoot: LateBoot?
+
+    /// `kernel` booted to trace_init() (`stopAtTraceInit`), or to the end.
+    public init(kernel: Kernel) {
+        self.kernel = kernel
+        if kernel.scratch.stopAtTraceInit { lateBoot = LateBoot(kernel) }
+    }
 
     public mutating func apply(_ e: TraceEvent) {
+        lateBoot?.observe(e, &kernel)
+        // A page the boot still held at trace_init() (deferred, reserved) joins the buddy lists.
+        if e.kind == .mmPageFree, lateBoot != nil, let pfn = e.pfn,
+           kernel.freeBootPagesRecorded(pfn, order: e.order ?? 0, cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
+            applied[e.kind, default: 0] += 1
+            return
+        }
         // mm_page_free_batched marks a page whose mm_page_free was applied just before.
         if e.kind == .mmPageFreeBatched { applied[e.kind, default: 0] += 1; return }
         guard e.kind.isPageEvent, e.kind != .mmPagePcpuDrain, let pfn = e.pfn else {
@@ -72,6 +86,7 @@ public struct TraceReplay {
             if a + r + n == 0 { continue }
             out.append("\(k.rawValue): \(a) applied, \(r) refused" + (n > 0 ? ", \(n) not replayed yet" : ""))
         }
+        if let l = lateBoot { out.append(l.text) }
         if !firstRefusals.isEmpty { out.append("first refusals (the model's state is its own boot's, not the traced kernel's at trace_init):") }
         out += firstRefusals.map { "  " + $0 }
         return out

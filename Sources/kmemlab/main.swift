@@ -208,11 +208,13 @@ struct Boot: ParsableCommand {
 
 /// Boots the machine the options describe; a kernel panic is an error here. Commands that need
 /// the x86-64 model refuse an i386 build.
-func bootForShell(_ machine: MachineArguments, command: String = "", allow32: Bool = false) throws -> Kernel {
+func bootForShell(_ machine: MachineArguments, command: String = "", allow32: Bool = false,
+                  toTraceInit: Bool = false) throws -> Kernel {
     var kernel = try machine.kernel()
     if kernel.arch.is32Bit && !allow32 {
         throw InputError(file: "(options)", field: "--arch", "\(kernel.arch.rawValue): kmemlab \(command) needs the x86-64 model (the i386 boot stops after zones and highmem; try boot, layout or highmem)")
     }
+    kernel.scratch.stopAtTraceInit = toTraceInit
     try kernel.bootChecked()
     return kernel
 }
@@ -522,8 +524,14 @@ struct Replay: ParsableCommand {
         Both end with the fragmentation of every zone (--show fragmentation for the
         table alone; unusable_index and extfrag_index as debugfs prints them).
         --every N prints the same figures every N events, as CSV (JSON lines with
-        --json). The model starts from its own boot, not from the traced kernel's
-        state at trace_init(), and slab objects are not replayed yet (issue 17).
+        --json). Slab objects are not replayed yet (issue 17).
+
+        A trace recorded from the kernel command line (trace_event=) begins at
+        trace_init(), after mm_init(): the model boots to that point, and the rest
+        of the boot comes from the trace (its frees of deferred pages, the initrd and
+        the init sections; the per-cpu pagesets and the initcalls' watermarks at the
+        first event that shows them). For a trace recorded on a running machine,
+        give --start booted.
 
         --summary alone only reads the trace: the events by kind, and how allocations
         and frees pair.
@@ -555,6 +563,9 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print one JSON object at the end (and JSON lines for --every).")
     var json = false
 
+    @Option(help: ArgumentHelp("Where the replay starts: trace-init (a trace recorded from the kernel command line, which begins at trace_init(); the default) or booted (a trace recorded on a running machine).", valueName: "point"))
+    var start = "trace-init"
+
     @Option(help: ArgumentHelp("After the replay, print these files: " + ProcFiles.names.joined(separator: ", ") + ".", valueName: "name"))
     var show: [String] = []
 
@@ -573,7 +584,11 @@ struct Replay: ParsableCommand {
         }
         // One pass over the trace feeds the summary and the replay.
         var s = TraceSummary(fileName: trace)
-        var run = replaying ? try ReplayRun(kernel: bootForShell(machine, command: "replay"), asRecorded: asRecorded) : nil
+        guard start == "trace-init" || start == "booted" else {
+            throw InputError(file: "(options)", field: "--start", "\"\(start)\": give trace-init or booted")
+        }
+        var run = replaying ? try ReplayRun(kernel: bootForShell(machine, command: "replay", toTraceInit: start == "trace-init"),
+                                            asRecorded: asRecorded) : nil
         let clock = ContinuousClock(), start = clock.now
         var events = 0
         if let n = every, !json { print(ReplayReport.csvHeader) }

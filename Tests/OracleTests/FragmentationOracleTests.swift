@@ -62,7 +62,7 @@ struct FragmentationOracleTests {
     }
 
     @Test("every zone's indices, byte for byte, on snapshots read in one go",
-          arguments: ["frag-1g", "frag-numa2-3g", "frag-full-512m"])
+          arguments: ["frag-1g", "frag-numa2-3g", "frag-full-512m", "frag-exhausted-512m"])
     func snapshots(_ dir: String) {
         let snaps = Self.stableSnapshots(dir)
         #expect(snaps.count >= 3, "\(dir): too few stable snapshots")

@@ -17,6 +17,9 @@ public struct BootScratch: Sendable {
     var imageFreeCursor: UInt64 = 0
     /// A panic raised inside a step that cannot throw; boot() throws it after the step.
     var pendingPanic: String?
+    /// Stop where start_kernel() calls trace_init(): a kmem trace recorded from the command
+    /// line begins there, and its replay brings the rest of the boot (Boot/TraceInit.swift).
+    public var stopAtTraceInit = false
 
     public init() {}
 }

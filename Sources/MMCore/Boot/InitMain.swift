@@ -52,6 +52,13 @@ extension Kernel {
         memInitPrintInfo()
         step("kmem_cache_init(): SLUB bootstraps itself", "mm/slub.c")
         kmemCacheInit()
+        // ftrace_init(), early_trace_init(), sched_init() … rcu_init(), then trace_init(): a
+        // traced boot's first event. (A boot that does not stop there models neither yet.)
+        if scratch.stopAtTraceInit {
+            ftraceInit()
+            earlyTraceInit()
+            return
+        }
         step("setup_per_cpu_pageset()", "mm/page_alloc.c")
         setupPerCPUPageset()
         // arch_cpu_finalize_init() → alternative_instructions(): the lock-prefix table is kept

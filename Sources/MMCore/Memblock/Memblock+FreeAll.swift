@@ -143,7 +143,7 @@ extension Kernel {
     /// Linux: free_reserved_area() → free_reserved_page(): reserved pages handed to the page
     /// allocator late (the kernel image's init sections, the initrd): each becomes managed and
     /// RAM, and goes through the boot CPU's pcp list like any freed page.
-    mutating func freeReservedPages(_ start: UInt64, _ end: UInt64) {
+    mutating func freeReservedPages(_ start: UInt64, _ end: UInt64, cpu: Int = 0) {
         guard start < end else { return }
         for pfn in start..<end {
             guard let (n, z) = reservedPageZone(pfn) else { continue }
@@ -151,7 +151,7 @@ extension Kernel {
             nodes[n].zones[z].managedPages += 1
             totalramPages += 1
             var l = NoListener()
-            freePages(pfn, order: 0, cpu: 0, listener: &l)
+            freePages(pfn, order: 0, cpu: cpu, listener: &l)
         }
     }
 
