@@ -134,8 +134,13 @@ public struct DecideReplay {
     public var modelDrainedPages: Int { listener.drainedPages }
     public var modelExtfrag: ExtfragCounters { listener.extfrag }
 
+    /// Pages vmalloc's bulk allocator handed out (untraced: the model takes them itself, and
+    /// names each by its own pfn, the kernel's if their lists agreed).
+    public private(set) var bulkPages = 0
+
     public mutating func apply(_ e: TraceEvent) {
         lateBoot?.observe(e, &kernel)
+        if let n = e.vmallocPages { bulk(e, pages: n) }
         switch e.kind {
         case .mmPageAlloc: alloc(e)
         case .mmPageFree: free(e)
@@ -147,6 +152,19 @@ public struct DecideReplay {
             recordedExtfrag.count(allocMigratetype: wanted, fallbackOrder: e.fallbackOrder ?? 0,
                                   changedOwnership: e.changeOwnership ?? false)
         default: objectEvents += 1
+        }
+    }
+
+    mutating func bulk(_ e: TraceEvent, pages: Int) {
+        guard e.cpu < kernel.pageAlloc.nrCPUIds else { return }
+        listener.recording = false
+        for chunk in TraceReplay.bulkChunks(pages) {
+            let got = kernel.pageAlloc.allocPagesBulk(TraceReplay.vmallocGFP, count: chunk, cpu: e.cpu, &kernel.physMem, listener: &listener)
+            bulkPages += got.count
+            for p in got where pageMap[p] == nil {
+                pageMap[p] = p
+                mapped.insert(p)
+            }
         }
     }
 
@@ -233,6 +251,7 @@ public struct DecideReplay {
                    "mm_page_free: \(pageFrees + pageFreesBoot) freed (\(pageFreesBoot) the boot still held at trace_init(), \(pageFreesUntraced) other pages allocated before tracing), \(pageFreesRefused) refused",
                    "consequences, recorded / model: mm_page_alloc_zone_locked \(recordedZoneLocked) / \(modelZoneLocked), pcp drains \(recordedDrainedPages) / \(modelDrainedPages) pages, mm_page_alloc_extfrag \(recordedExtfrag.events) / \(modelExtfrag.events) (mm_page_free_batched \(recordedBatched): markers of frees already counted)"]
         if let l = lateBoot { out.append(l.text) }
+        out.append("vmalloc's bulk allocations (untraced): \(bulkPages) pages, each named by the model's own pfn")
         if objectEvents > 0 { out.append("slab events: \(objectEvents), not replayed yet (their pages are replayed as the page allocations they were)") }
         if !firstDivergence.isEmpty { out.append("first divergence:") }
         out += firstDivergence.map { "  " + $0 }

@@ -71,6 +71,9 @@ public struct TraceEvent: Sendable, Equatable {
     /// its pageblock now belongs to the asking type.
     public var fallbackOrder: Int?
     public var changeOwnership: Bool?
+    /// kmalloc of a vmalloc area's page array (call_site __vmalloc_node_range or
+    /// __vmalloc_area_node): the number of pages the bulk allocator hands out next, untraced.
+    public var vmallocPages: Int?
 
     public init(kind: Kind, line: Int, cpu: Int) { self.kind = kind; self.line = line; self.cpu = cpu }
 }
@@ -118,6 +121,7 @@ public struct TraceReader {
     }
 
     static let pgdatinit = Array("pgdatinit".utf8)
+    static let vmallocArraySites = [Array("__vmalloc_node_range+".utf8), Array("__vmalloc_area_node+".utf8)]
 
     static let kinds: [(bytes: [UInt8], kind: TraceEvent.Kind)] = TraceEvent.Kind.allCases.map { (Array($0.rawValue.utf8), $0) }
 
@@ -182,6 +186,10 @@ public struct TraceReader {
         e.deferredInit = deferredInit
         if let problem = fields(b, from: i, to: n, into: &e) { return .failure(problem) }
         if let problem = require(e) { return .failure(problem) }
+        if e.vmallocPages != nil {
+            let array = e.kind == .kmalloc || e.kind == .kmallocNode
+            e.vmallocPages = array ? (e.bytesReq ?? 0) / 8 : nil
+        }
         counts[kind, default: 0] += 1
         return .success(e)
     }
@@ -246,6 +254,9 @@ public struct TraceReader {
                 e.fallbackOrder = Int(v)
             case 12:  // change_ownership
                 e.changeOwnership = value.count == 1 && value[0] == 49
+            case 13:  // call_site: only vmalloc's page array matters to the replay
+                for prefix in TraceReader.vmallocArraySites where value.count > prefix.count
+                    && value.prefix(prefix.count).elementsEqual(prefix) { e.vmallocPages = 0 }
             default:
                 break
             }
@@ -257,6 +268,7 @@ public struct TraceReader {
         ("pfn", 1), ("order", 2), ("alloc_order", 2), ("migratetype", 3), ("alloc_migratetype", 3),
         ("gfp_flags", 4), ("ptr", 5), ("bytes_req", 6), ("bytes_alloc", 7), ("node", 8), ("name", 9),
         ("percpu_refill", 10), ("fallback_order", 11), ("change_ownership", 12),
+        ("call_site", 13),
     ].map { (Array($0.0.utf8), $0.1) }
 
     static func keyCode(_ key: UnsafeBufferPointer<UInt8>) -> Int {

@@ -27,8 +27,17 @@ public struct TraceReplay {
         if kernel.scratch.stopAtTraceInit { lateBoot = LateBoot(kernel) }
     }
 
+    /// vmalloc's bulk allocation in progress (no mm_page_alloc events; the trace's refills of
+    /// the CPU's list come between its pages): the CPU, the zone and the chunks still to take.
+    var bulk: (cpu: Int, node: Int, zone: Int, chunks: [Int])?
+    /// Pages the bulk allocator handed out, and bulk requests the model could not place.
+    public private(set) var bulkPages = 0
+    public private(set) var bulkShort = 0
+
     public mutating func apply(_ e: TraceEvent) {
         lateBoot?.observe(e, &kernel)
+        continueBulk(after: e)
+        if let n = e.vmallocPages { startBulk(e, pages: n) }
         // A page the boot still held at trace_init() (deferred, reserved) joins the buddy lists.
         if e.kind == .mmPageFree, lateBoot != nil, let pfn = e.pfn,
            kernel.freeBootPagesRecorded(pfn, order: e.order ?? 0, cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
@@ -52,19 +61,90 @@ public struct TraceReplay {
         case .mmPageAllocZoneLocked:
             let mt = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
             let refill = e.percpuRefill ?? false
+            predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: order, mt: mt, cpu: e.cpu, fromPCP: false), buddy: true)
             refusal = kernel.pageAlloc.takeRecorded(pfn, order: order, mt: mt, percpuRefill: refill, cpu: e.cpu)
             if refusal == nil && !refill { pendingTaken.insert(pfn) }
         case .mmPageAlloc:
             let taken = pendingTaken.remove(pfn) != nil
+            if !taken, kernel.memmap.page(pfn).flags.contains(.pcp) {
+                let mt = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
+                predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: order, mt: mt, cpu: e.cpu, fromPCP: true), buddy: false)
+            }
             refusal = kernel.pageAlloc.allocRecorded(pfn, order: order, gfp: e.gfp ?? [], cpu: e.cpu, takenAlready: taken,
                                                      &kernel.physMem)
         default:   // mm_page_free
             refusal = kernel.pageAlloc.freeRecorded(pfn, order: order, cpu: e.cpu, &kernel.log)
         }
+        if e.kind == .mmPageAllocZoneLocked, let b = bulk, b.cpu == e.cpu { takeBulk() }
         guard let refusal else { applied[e.kind, default: 0] += 1; return }
         refused[e.kind, default: 0] += 1
         if firstRefusals.count < 20 {
             firstRefusals.append("line \(e.line): \(e.kind.rawValue) pfn \(hex(pfn)) order \(order): \(TraceReplay.words(refusal))")
+        }
+    }
+
+    /// A vmalloc area's page array was just kmalloc'd: its pages come next from the bulk
+    /// allocator, in chunks of up to 100 (a chunk of one is an ordinary, traced allocation).
+    mutating func startBulk(_ e: TraceEvent, pages: Int) {
+        bulk = nil
+        var chunks = TraceReplay.bulkChunks(pages)
+        if chunks.isEmpty { return }
+        let gfp = TraceReplay.vmallocGFP
+        guard let (n, z) = kernel.pageAlloc.bulkZone(gfp, count: chunks[0], cpu: e.cpu) else { bulkShort += 1; return }
+        bulk = (e.cpu, n, z, chunks)
+        takeBulk()
+        chunks = []
+    }
+
+    /// Linux: vm_area_alloc_pages()'s requests: min(100, left) pages at a time; a request of
+    /// one page goes to alloc_pages() (traced), not to the bulk allocator.
+    public static func bulkChunks(_ pages: Int) -> [Int] {
+        var out: [Int] = [], left = pages
+        while left > 0 {
+            let c = Swift.min(vmallocBulkChunk, left)
+            if c > 1 { out.append(c) }
+            left -= c
+        }
+        return out
+    }
+
+    /// The gfp vmalloc's pages are asked with (__vmalloc_area_node() adds __GFP_NOWARN).
+    public static let vmallocGFP = GFPFlags.gfpKernel.union(.nowarn)
+
+    /// After a refill of the bulk CPU's list, the bulk allocation goes on; any other event on
+    /// that CPU ends it.
+    mutating func continueBulk(after e: TraceEvent) {
+        guard let b = bulk, e.cpu == b.cpu else { return }
+        if e.kind == .mmPageAllocZoneLocked && e.percpuRefill == true { return }   // applied first, then taken
+        if e.kind == .mmPageAlloc || e.kind == .mmPageFree || !e.kind.isPageEvent {
+            if !b.chunks.isEmpty { bulkShort += 1 }
+            bulk = nil
+        }
+    }
+
+    mutating func takeBulk() {
+        while var b = bulk, let want = b.chunks.first {
+            let got = kernel.pageAlloc.takeBulkRecorded(TraceReplay.vmallocGFP, count: want, cpu: b.cpu, node: b.node,
+                                                        zone: b.zone, &kernel.physMem)
+            bulkPages += got.count
+            if got.count < want { b.chunks[0] = want - got.count; bulk = b; return }
+            b.chunks.removeFirst()
+            bulk = b.chunks.isEmpty ? nil : b
+        }
+    }
+
+    /// The model's next choice on the state the trace left, against the kernel's: blocks taken
+    /// from the buddy lists (mm_page_alloc_zone_locked) and pages from a CPU's list.
+    public private(set) var buddyChoices = (asked: 0, same: 0)
+    public private(set) var pcpChoices = (asked: 0, same: 0)
+    public private(set) var firstOtherChoices: [String] = []
+
+    mutating func predict(_ e: TraceEvent, _ choice: UInt64?, buddy: Bool) {
+        let same = choice == e.pfn
+        if buddy { buddyChoices.asked += 1; if same { buddyChoices.same += 1 } }
+        else { pcpChoices.asked += 1; if same { pcpChoices.same += 1 } }
+        if !same && firstOtherChoices.count < 5 && !buddy {
+            firstOtherChoices.append("line \(e.line): \(e.kind.rawValue) pfn \(hex(e.pfn ?? 0)) order \(e.order ?? 0) on cpu \(e.cpu): the model's next choice was \(choice.map { hex($0) } ?? "none (a fallback or an empty list)")")
         }
     }
 
@@ -87,6 +167,9 @@ public struct TraceReplay {
             out.append("\(k.rawValue): \(a) applied, \(r) refused" + (n > 0 ? ", \(n) not replayed yet" : ""))
         }
         if let l = lateBoot { out.append(l.text) }
+        out.append("vmalloc's bulk allocations (untraced): \(bulkPages) pages taken from the CPUs' lists" + (bulkShort > 0 ? ", \(bulkShort) requests short" : ""))
+        out.append("the model's next choice on the kernel's state: \(buddyChoices.same) of \(buddyChoices.asked) blocks from the buddy lists, \(pcpChoices.same) of \(pcpChoices.asked) pages from a CPU's list")
+        out += firstOtherChoices.map { "  " + $0 }
         if !firstRefusals.isEmpty { out.append("first refusals (the model's state is its own boot's, not the traced kernel's at trace_init):") }
         out += firstRefusals.map { "  " + $0 }
         return out

@@ -97,6 +97,27 @@ extension PageAllocator {
         return nil
     }
 
+    /// What the model would hand out next from the state a recorded trace left, for the block
+    /// the kernel is about to take at `pfn`: from the buddy lists, __rmqueue_smallest()'s choice
+    /// (the head of the smallest non-empty `mt` list at or above `order`, whose low end is kept);
+    /// from `cpu`'s per-cpu list, rmqueue_pcplist()'s (the list's head). Nil when the model has
+    /// no such block (a fallback, an empty list). Comparing it with the kernel's pfn tests the
+    /// allocator's choice on the kernel's own state, apart from how that state was reached.
+    public func nextChoice(zoneOf pfn: UInt64, order: Int, mt: MigrateType, cpu: Int, fromPCP: Bool) -> UInt64? {
+        guard order >= 0, order < maxOrder, let (n, z) = zoneIndex(ofPfn: pfn) else { return nil }
+        let zone = nodes[n].zones[z]
+        if fromPCP {
+            guard cpu >= 0, cpu < zone.pcp.count, pcpAllowedOrder(order) else { return nil }
+            let head = zone.pcpLists[Zone.pcpIndex(cpu, orderToPindex(mt, order))].head
+            return head == PageDescriptor.nilLink ? nil : head
+        }
+        for o in order..<maxOrder {
+            let head = zone.freeLists[Zone.listIndex(o, mt)].head
+            if head != PageDescriptor.nilLink { return head }
+        }
+        return nil
+    }
+
     /// mm_page_free / mm_page_free_batched: __free_pages() on `cpu`.
     public mutating func freeRecorded(_ pfn: UInt64, order: Int, cpu: Int,
                                       _ log: inout KernelLog) -> RecordedPageRefusal? {
