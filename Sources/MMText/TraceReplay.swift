@@ -143,7 +143,7 @@ public struct TraceReplay {
         let same = choice == e.pfn
         if buddy { buddyChoices.asked += 1; if same { buddyChoices.same += 1 } }
         else { pcpChoices.asked += 1; if same { pcpChoices.same += 1 } }
-        if !same && firstOtherChoices.count < 5 && !buddy {
+        if !same && firstOtherChoices.count < 5 {
             firstOtherChoices.append("line \(e.line): \(e.kind.rawValue) pfn \(hex(e.pfn ?? 0)) order \(e.order ?? 0) on cpu \(e.cpu): the model's next choice was \(choice.map { hex($0) } ?? "none (a fallback or an empty list)")")
         }
     }
@@ -168,6 +168,7 @@ public struct TraceReplay {
         }
         if let l = lateBoot { out.append(l.text) }
         out.append("vmalloc's bulk allocations (untraced): \(bulkPages) pages taken from the CPUs' lists" + (bulkShort > 0 ? ", \(bulkShort) requests short" : ""))
+        out.append("inferred where the trace was silent: \(kernel.pageAlloc.inferredFallbacks) fallbacks (a block taken from another type's list), \(kernel.pageAlloc.inferredUntraced) pages taken ahead of the kernel's choice (on its CPU's list or the buddy lists)")
         out.append("the model's next choice on the kernel's state: \(buddyChoices.same) of \(buddyChoices.asked) blocks from the buddy lists, \(pcpChoices.same) of \(pcpChoices.asked) pages from a CPU's list")
         out += firstOtherChoices.map { "  " + $0 }
         if !firstRefusals.isEmpty { out.append("first refusals (the model's state is its own boot's, not the traced kernel's at trace_init):") }

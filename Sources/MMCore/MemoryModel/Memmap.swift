@@ -253,7 +253,7 @@ public struct Memmap: Sendable {
     // MARK: List links (the free lists' and pcp lists' list_head)
 
     /// The next block on the list that holds the `order` block at `pfn`.
-    @inlinable func next(_ pfn: UInt64, order: Int) -> UInt64 {
+    @inlinable public func next(_ pfn: UInt64, order: Int) -> UInt64 {
         if order == maxOrder - 1 {
             let n = blockLink(pfn >> 10, next: true)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10

@@ -34,6 +34,8 @@ extension PageAllocator {
                                       cpu: Int) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
+        inferFallback(pfn, order: order, mt: mt, node: n, zone: z)
+        inferBuddyTakes(pfn, order: order, mt: mt, node: n, zone: z)
         guard nodes[n].zones[z].takeBlock(pfn, order: order, remainders: mt, &memmap) else { return .notFree }
         if percpuRefill && pcpAllowedOrder(order) {
             memmap.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
@@ -41,6 +43,46 @@ extension PageAllocator {
             nodes[n].zones[z].pcp[cpu].count += 1 << UInt64(order)
         }
         return nil
+    }
+
+    /// __rmqueue_smallest() takes only from the asking type's list, so a block the kernel took
+    /// for `mt` that the model has free on another type's list was moved there by a fallback
+    /// the trace did not record (no mm_page_alloc_extfrag in its event set, or tracing was
+    /// paused): the model's own steal_suitable_fallback() decides what moves with it.
+    mutating func inferFallback(_ pfn: UInt64, order: Int, mt: MigrateType, node n: Int, zone z: Int) {
+        for o in order..<maxOrder {
+            let head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
+            guard let bo = memmap.buddyOrder(head), bo >= o else { continue }
+            let list = memmap.freeListType(head, order: bo)
+            guard list != mt, list != .isolate, mt != .highAtomic else { return }
+            var l = NoListener()
+            let can = nodes[n].zones[z].canStealFallback(order: bo, startMT: mt, mobilityDisabled: zonelists.mobilityGroupingDisabled)
+            _ = nodes[n].zones[z].stealSuitableFallback(head, order: bo, flags: [], startMT: mt, wholeBlock: can, &memmap, &l)
+            inferredFallbacks += 1
+            return
+        }
+    }
+
+    /// __rmqueue_smallest() takes the head of the smallest non-empty list of its type: blocks
+    /// the model still has ahead of the kernel's choice — on smaller lists of that type, or
+    /// before it on its own — were taken where the trace was silent (before trace_init(), or
+    /// while tracing paused). They are allocated in the model too.
+    mutating func inferBuddyTakes(_ pfn: UInt64, order: Int, mt: MigrateType, node n: Int, zone z: Int) {
+        var head = pfn, found = -1
+        for o in order..<maxOrder {
+            head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
+            if let bo = memmap.buddyOrder(head), bo >= o { found = bo; break }
+        }
+        guard found >= 0, memmap.freeListType(head, order: found) == mt, head == pfn else { return }
+        for o in order...found {
+            while true {
+                let first = nodes[n].zones[z].freeLists[Zone.listIndex(o, mt)].head
+                if first == PageDescriptor.nilLink || (o == found && first == head) { break }
+                _ = nodes[n].zones[z].takeBlock(first, order: o, &memmap)
+                memmap.withPage(first) { d in d.refcount = 1; d.order = UInt8(o) }
+                inferredUntraced += 1 << o
+            }
+        }
     }
 
     /// mm_page_alloc_extfrag: __rmqueue_fallback() found the free block at `pfn` of
@@ -78,13 +120,18 @@ extension PageAllocator {
                 var found = false
                 for c in nodes[n].zones[z].pcp.indices where !found {
                     var p = nodes[n].zones[z].pcpLists[Zone.pcpIndex(c, pindex)].head
+                    var ahead: [UInt64] = []
                     while p != PageDescriptor.nilLink {
                         if p == pfn { found = true; break }
+                        ahead.append(p)
                         p = memmap.next(p, order: order)
                     }
                     if found {
                         memmap.listDel(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(c, pindex)], pfn, order: order)
                         nodes[n].zones[z].pcp[c].count -= 1 << UInt64(order)
+                        // rmqueue_pcplist() takes the head: on the allocating CPU's own list, the
+                        // pages ahead of the kernel's were taken where the trace was silent.
+                        if c == cpu { takeUntraced(ahead, order: order, node: n, zone: z, cpu: c, pindex: pindex, gfp: gfp, &mem) }
                     }
                 }
                 guard found else { return .notOnPCPList }
@@ -95,6 +142,19 @@ extension PageAllocator {
         }
         prepNewPage(pfn, order: order, gfp: gfp, &mem)
         return nil
+    }
+
+    /// Pages off the head of a CPU's list that the kernel must have taken untraced: allocated
+    /// in the model too (a later free in the trace then applies).
+    mutating func takeUntraced(_ pages: [UInt64], order: Int, node n: Int, zone z: Int, cpu: Int, pindex: Int,
+                               gfp: GFPFlags, _ mem: inout PhysMemory) {
+        for q in pages {
+            memmap.listDel(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, pindex)], q, order: order)
+            nodes[n].zones[z].pcp[cpu].count -= 1 << UInt64(order)
+            memmap.withPage(q) { d in _ = d.flags.remove(.pcp) }
+            prepNewPage(q, order: order, gfp: gfp, &mem)
+            inferredUntraced += 1 << order
+        }
     }
 
     /// What the model would hand out next from the state a recorded trace left, for the block

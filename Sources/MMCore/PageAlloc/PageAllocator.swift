@@ -30,6 +30,11 @@ public struct PageAllocator: Sendable {
     public internal(set) var initOnAlloc = true
     /// Linux: vmemmap, the address of pfn 0's struct page (dump_page() prints page addresses).
     public internal(set) var vmemmapBase: UInt64 = 0
+    /// What a replay as recorded inferred the kernel did untraced (PageAlloc+Replay.swift):
+    /// fallbacks that moved a block to the asking type's list, and pages taken off the head of
+    /// a CPU's list ahead of the kernel's recorded choice.
+    public internal(set) var inferredFallbacks = 0
+    public internal(set) var inferredUntraced = 0
 
     public init() {}
 
