@@ -22,6 +22,9 @@ struct Bench: ParsableCommand {
         (buddy); the same counts of malloc/free on glibc, jemalloc (libjemalloc2) and
         mimalloc (libmimalloc2.0) when their libraries load; and a bare inlined
         freelist pop+push with the same pointer hardening (the fast path's limit).
+        Trace replay (deciding, from trace_init()) on the oracle's traced boot, run
+        from the repository's root: events per second end to end from the gzip'd
+        text, and applying events already parsed.
         Build with -c release for meaningful numbers: swift run -c release kmemlab
         bench
         """)
@@ -76,6 +79,7 @@ struct Bench: ParsableCommand {
         try boots(&f, n)
         allocators(&f, n, iterations)
         processes(&f, n, iterations)
+        replay(&f)
         if json {
             let parts = f.items.map { key, v -> String in
                 guard let v else { return "\"\(key)\": null" }
@@ -100,6 +104,9 @@ struct Bench: ParsableCommand {
         print("workload (4 GiB pc), ns per alloc+free, best of \(n) × \(iterations)")
         for (key, v) in f.items where key.hasSuffix("_ns") && !key.hasPrefix("boot_") {
             print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) " + (v.map { String(format: "%9.2f", $0) } ?? "      n/a"))
+        }
+        for (key, v) in f.items where key.hasSuffix("_per_s") {
+            print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) " + (v.map { String(format: "%9.0f", $0) } ?? "      n/a"))
         }
         let ratios = f.items.filter { $0.0.hasSuffix("_ratio") || $0.0.contains("_vs_") }
         if !ratios.isEmpty {
@@ -312,6 +319,40 @@ struct Bench: ParsableCommand {
                 return 0
             }
         }
+    }
+
+    /// Trace replay on the oracle's traced boot (--trace, default the fixture's), deciding, from
+    /// trace_init(): end to end from the gzip'd text (read, parse, apply), and applying events
+    /// already parsed. Null when the trace or its log is not there.
+    func replay(_ f: inout Figures) {
+        guard wanted("replay_") else { return }
+        let dir = "Tests/Fixtures/oracle/cases/pc-2g-trace"
+        guard let text = try? String(contentsOfFile: dir + "/dmesg.txt", encoding: .utf8),
+              let m = try? DmesgParser(fileName: "dmesg.txt").parse(text) else {
+            f["replay_events_per_s"] = nil
+            f["replay_apply_events_per_s"] = nil
+            return
+        }
+        var k = Kernel(machine: m)
+        k.log.enabled = false
+        k.scratch.stopAtTraceInit = true
+        guard (try? k.boot()) != nil else { return }
+        var events: [TraceEvent] = []
+        var reader = TraceReader(fileName: "trace")
+        var run = DecideReplay(kernel: k)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let read: ()? = try? TraceFile.forEachLine(dir + "/trace.txt.gz") { (line, number) throws(InputError) in
+            if let e = try reader.read(line, line: number) { run.apply(e); events.append(e) }
+        }
+        guard read != nil else { return }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        f["replay_events_per_s"] = Double(events.count) / (Double(t1 - t0) / 1e9)
+        var again = DecideReplay(kernel: k)
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        for e in events { again.apply(e) }
+        let t3 = DispatchTime.now().uptimeNanoseconds
+        f["replay_apply_events_per_s"] = Double(events.count) / (Double(t3 - t2) / 1e9)
+        if again.pageAllocMatches != run.pageAllocMatches { print("replay: the two runs differ") }
     }
 
     static func bestNs(_ n: Int, _ ops: Int, _ body: () -> UInt) -> Double {

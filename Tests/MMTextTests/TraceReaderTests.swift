@@ -212,6 +212,26 @@ struct DecideReplayTests {
         #expect(bulk.checkPageAllocInvariants() == nil)
     }
 
+    @Test("--json and --every: one object with the issue's keys, and figures per zone")
+    func json() throws {
+        var run = ReplayRun(kernel: try booted(), asRecorded: false)
+        var s = TraceSummary(fileName: "t")
+        for (i, l) in ["x-1 [001] d..1. 1.0: mm_page_alloc: page=0 pfn=0x6a00 order=0 migratetype=0 gfp_flags=GFP_KERNEL",
+                       "x-1 [001] ...1. 1.0: kfree: call_site=x+0x1/0x2 ptr=ffff888004000000"].enumerated() {
+            if let e = try s.add(Substring(l), number: i + 1) { run.apply(e) }
+        }
+        let j = ReplayReport.summaryJSON(run, summary: s, events: 2, seconds: 0.5)
+        for key in ["\"events\":2", "\"skipped\":0", "\"page_allocs\":1", "\"page_alloc_pfn_match\":0.000000",
+                    "\"object_alloc_match\":null", "\"events_per_s\":4", "\"zones\":[{\"node\":0,\"zone\":\"DMA\"",
+                    "\"unusable_index\":[", "\"extfrag_index\":[-1.000", "\"nodes\":[{\"node\":0,\"score\":"] {
+            #expect(j.contains(key), "\(key)")
+        }
+        #expect(j.hasPrefix("{") && j.hasSuffix("}}"))
+        let rows = ReplayReport.csvRows(run.kernel, events: 2)
+        #expect(rows.count == 2 && rows[1].hasPrefix("2,0,DMA32,"))
+        #expect(ReplayReport.csvHeader.split(separator: ",").count == rows[1].split(separator: ",").count)
+    }
+
     /// The oracle trace's own machine, booted to trace_init() (the trace's first event).
     static func atTraceInit(_ name: String) throws -> Kernel {
         let m = try DmesgParser(fileName: "dmesg.txt").parse(Fixtures.text(Fixtures.casePath(name, "dmesg.txt")))
