@@ -81,6 +81,49 @@ public enum ReplayReport {
         return "{" + fields.joined(separator: ",") + "," + fragmentationFields(run.kernel, extfrag: run.extfrag) + "}"
     }
 
+    /// `--vs`: the same trace replayed on two machines, figure by figure; a star marks each
+    /// figure that differs.
+    public static func sideBySide(_ a: ReplayRun, _ b: ReplayRun, vsLabel: String) -> [String] {
+        var rows: [(String, String, String)] = []
+        func row(_ name: String, _ x: String, _ y: String) { rows.append((name, x, y)) }
+        if let da = a.decided, let db = b.decided {
+            row("mm_page_alloc given the kernel's pfn", "\(da.pageAllocMatches)", "\(db.pageAllocMatches)")
+            row("mm_page_alloc the model could not serve", "\(da.pageAllocFailed)", "\(db.pageAllocFailed)")
+            row("blocks taken from the buddy lists", "\(da.modelZoneLocked)", "\(db.modelZoneLocked)")
+        }
+        let ea = a.extfrag, eb = b.extfrag
+        row("fallbacks (mm_page_alloc_extfrag)", "\(ea.events)", "\(eb.events)")
+        row("  fragmenting", "\(ea.fragmenting)", "\(eb.fragmenting)")
+        row("  fragmenting, unmovable", "\(ea.fragmentingUnmovable)", "\(eb.fragmentingUnmovable)")
+        row("  pageblocks changing owner", "\(ea.changeOwnership)", "\(eb.changeOwnership)")
+        let za = zones(a.kernel), zb = zones(b.kernel)
+        for x in za {
+            guard let y = zb.first(where: { $0.node == x.node && $0.zone.type == x.zone.type }) else { continue }
+            let name = "node \(x.node) \(x.zone.type.name)"
+            func figures(_ z: Zone) -> [String] {
+                let free = z.freePages(inBlocksOfAtLeast: 0)
+                return ["\(free)", z.largestFreeOrder.map { String($0) } ?? "-",
+                        FragmentationText.percent(z.freePages(inBlocksOfAtLeast: Int(pageblockOrder)), of: free),
+                        "\(z.fragmentationScore)",
+                        thousandths(z.contigPageInfo(order: compactionHPageOrder).unusableFreeIndex(order: compactionHPageOrder)),
+                        "\(z.minWmark)/\(z.lowWmark)/\(z.highWmark)"]
+            }
+            let labels = ["free pages", "largest free order", "free in 2 MiB blocks or larger", "compaction score",
+                          "unusable_index at order 9", "watermarks min/low/high"]
+            for (l, (p, q)) in zip(labels, zip(figures(x.zone), figures(y.zone))) { row("\(name): \(l)", p, q) }
+        }
+        for n in a.kernel.nodes where n.nodePresentPages > 0 {
+            guard let m = b.kernel.nodes.first(where: { $0.nodeId == n.nodeId }) else { continue }
+            row("node \(n.nodeId): fragmentation score", "\(n.fragmentationScore)", "\(m.fragmentationScore)")
+        }
+        let w0 = Swift.max(40, rows.map { $0.0.count }.max() ?? 0), w1 = 14
+        var out = [padRight("", w0) + "  " + padRight("this machine", w1) + "  " + vsLabel]
+        for (name, x, y) in rows {
+            out.append(padRight(name, w0) + "  " + padRight(x, w1) + "  " + y + (x == y ? "" : "  *"))
+        }
+        return out
+    }
+
     static func zones(_ k: Kernel) -> [(node: Int32, zone: Zone)] {
         var out: [(node: Int32, zone: Zone)] = []
         for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {

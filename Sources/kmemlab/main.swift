@@ -181,18 +181,7 @@ struct Boot: ParsableCommand {
         var panic: String? = nil
         do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
         if panic == nil { try kernel.checkMemoryModel() }
-        for assignment in sysctl where panic == nil {
-            guard let eq = assignment.firstIndex(of: "=") else {
-                throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
-            }
-            let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
-            do { try kernel.writeSysctl(name, value) } catch {
-                switch error {
-                case .unknown: throw InputError(file: "(options)", field: "--sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
-                case .invalid: throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": invalid value (the kernel would answer EINVAL)")
-                }
-            }
-        }
+        if panic == nil { try kernel.writeSysctls(sysctl) }
         for n in names {
             if names.count > 1 { print("==> \(n) <==") }
             if let lines = ProcFiles.render(n, kernel) {
@@ -220,6 +209,22 @@ func bootForShell(_ machine: MachineArguments, command: String = "", allow32: Bo
 }
 
 extension Kernel {
+    /// `--sysctl vm.NAME=VALUE` assignments, written as their proc handlers write them.
+    mutating func writeSysctls(_ assignments: [String]) throws {
+        for assignment in assignments {
+            guard let eq = assignment.firstIndex(of: "=") else {
+                throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
+            }
+            let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
+            do { try writeSysctl(name, value) } catch {
+                switch error {
+                case .unknown: throw InputError(file: "(options)", field: "--sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
+                case .invalid: throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": invalid value (the kernel would answer EINVAL)")
+                }
+            }
+        }
+    }
+
     /// Boots; a kernel panic prints its line and exits 1; a model the machine cannot have is an
     /// input error.
     mutating func bootChecked() throws {
@@ -554,6 +559,12 @@ struct Replay: ParsableCommand {
     @Flag(name: .customLong("as-recorded"), help: "Replay the page events with the kernel's own pfns.")
     var asRecorded = false
 
+    @Option(help: ArgumentHelp("Write a vm sysctl when the replay starts (repeatable): vm.NAME=VALUE.", valueName: "assignment"))
+    var sysctl: [String] = []
+
+    @Option(help: ArgumentHelp("Deciding, also replay on the machine these options describe (added to this command's, blank-separated, e.g. '--sysctl vm.watermark_boost_factor=0') and print both side by side.", valueName: "options"))
+    var vs: String?
+
     @Flag(help: "Let the model choose every page (the default unless --summary or --as-recorded is given).")
     var decide = false
 
@@ -568,6 +579,29 @@ struct Replay: ParsableCommand {
 
     @Option(help: ArgumentHelp("After the replay, print these files: " + ProcFiles.names.joined(separator: ", ") + ".", valueName: "name"))
     var show: [String] = []
+
+    /// The machine booted for a replay (to trace_init() unless --start booted), sysctls written.
+    func replayRun(_ machine: MachineArguments, _ sysctl: [String]) throws -> ReplayRun {
+        var k = try bootForShell(machine, command: "replay", toTraceInit: start == "trace-init")
+        try k.writeSysctls(sysctl)
+        return ReplayRun(kernel: k, asRecorded: asRecorded)
+    }
+
+    /// This command's arguments with `options` added (later options win, repeatable ones add up),
+    /// --vs itself left out.
+    static func withOptions(_ options: String) throws -> Replay {
+        var argv = Array(CommandLine.arguments.drop { $0 != "replay" }.dropFirst())
+        var i = 0
+        while i < argv.count {
+            if argv[i] == "--vs" { argv.removeSubrange(i..<Swift.min(i + 2, argv.count)); continue }
+            if argv[i].hasPrefix("--vs=") { argv.remove(at: i); continue }
+            i += 1
+        }
+        let extra = options.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        do { return try Replay.parse(argv + extra) } catch {
+            throw InputError(file: "(options)", field: "--vs", "\"\(options)\": \(Replay.message(for: error))")
+        }
+    }
 
     func run() throws {
         if asRecorded && decide {
@@ -587,14 +621,20 @@ struct Replay: ParsableCommand {
         guard start == "trace-init" || start == "booted" else {
             throw InputError(file: "(options)", field: "--start", "\"\(start)\": give trace-init or booted")
         }
-        var run = replaying ? try ReplayRun(kernel: bootForShell(machine, command: "replay", toTraceInit: start == "trace-init"),
-                                            asRecorded: asRecorded) : nil
+        var run = replaying ? try replayRun(machine, sysctl) : nil
+        var other: ReplayRun? = nil
+        if let vs {
+            guard run?.decided != nil else { throw InputError(file: "(options)", field: "--vs", "compares replays that decide (drop --as-recorded and --summary)") }
+            let alt = try Replay.withOptions(vs)
+            other = try replayRun(alt.machine, alt.sysctl)
+        }
         let clock = ContinuousClock(), start = clock.now
         var events = 0
         if let n = every, !json { print(ReplayReport.csvHeader) }
         try TraceFile.forEachLine(trace) { (line, number) throws(InputError) in
             guard let e = try s.add(line, number: number), run != nil else { return }
             run!.apply(e)
+            other?.apply(e)
             events += 1
             if let n = every, events % n == 0 {
                 let k = run!.kernel
@@ -606,7 +646,16 @@ struct Replay: ParsableCommand {
         if summary && !json { for l in s.text { print(l) } }
         guard let run else { return }
         if json {
-            print(ReplayReport.summaryJSON(run, summary: s, events: events, seconds: seconds))
+            let mine = ReplayReport.summaryJSON(run, summary: s, events: events, seconds: seconds)
+            if let other {
+                print("{\"base\":\(mine),\"vs\":\(ReplayReport.summaryJSON(other, summary: s, events: events, seconds: seconds))}")
+            } else {
+                print(mine)
+            }
+            return
+        }
+        if let other, let vs {
+            for l in ReplayReport.sideBySide(run, other, vsLabel: "with " + vs) { print(l) }
             return
         }
         for l in run.text { print(l) }

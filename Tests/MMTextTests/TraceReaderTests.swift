@@ -232,6 +232,19 @@ struct DecideReplayTests {
         #expect(ReplayReport.csvHeader.split(separator: ",").count == rows[1].split(separator: ",").count)
     }
 
+    @Test("--vs: two machines side by side, the figures that differ starred")
+    func sideBySide() throws {
+        let a = ReplayRun(kernel: try booted(), asRecorded: false)
+        var k = try booted()
+        try k.writeSysctl("vm.min_free_kbytes", "8192")
+        let b = ReplayRun(kernel: k, asRecorded: false)
+        let rows = ReplayReport.sideBySide(a, b, vsLabel: "with --sysctl vm.min_free_kbytes=8192")
+        #expect(rows.first?.hasSuffix("this machine    with --sysctl vm.min_free_kbytes=8192") == true)
+        #expect(rows.contains { $0.hasPrefix("node 0 DMA32: watermarks min/low/high") && $0.hasSuffix("  *") })
+        #expect(rows.contains { $0.hasPrefix("node 0 DMA32: free pages") && !$0.hasSuffix("*") })
+        #expect(rows.contains { $0.hasPrefix("mm_page_alloc given the kernel's pfn") })
+    }
+
     /// The oracle trace's own machine, booted to trace_init() (the trace's first event).
     static func atTraceInit(_ name: String) throws -> Kernel {
         let m = try DmesgParser(fileName: "dmesg.txt").parse(Fixtures.text(Fixtures.casePath(name, "dmesg.txt")))
