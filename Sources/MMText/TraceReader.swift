@@ -71,6 +71,10 @@ public struct TraceEvent: Sendable, Equatable {
     /// its pageblock now belongs to the asking type.
     public var fallbackOrder: Int?
     public var changeOwnership: Bool?
+    /// The call site as printed (slab events), interned.
+    public var callSite: String?
+    /// mm_page_alloc of an allocation that failed (pfn −1UL).
+    public var failedAlloc = false
     /// kmalloc of a vmalloc area's page array (call_site __vmalloc_node_range or
     /// __vmalloc_area_node): the number of pages the bulk allocator hands out next, untraced.
     public var vmallocPages: Int?
@@ -207,10 +211,11 @@ public struct TraceReader {
             func text() -> String { String(decoding: value, as: UTF8.self) }
             switch TraceReader.keyCode(key) {
             case 1:   // pfn: 6.1 prints 0x%lx; older kernels printed the pfn in decimal.
-                guard let v = TraceReader.number(value), v >> 40 == 0 else {
+                guard let v = TraceReader.number(value), v >> 40 == 0 || v == .max else {
                     return fail(e.line, "pfn", "\"\(text())\" is not a page frame number")
                 }
-                e.pfn = v
+                // mm_page_alloc of a failed allocation prints pfn −1UL (no page).
+                if v == .max { e.failedAlloc = true } else { e.pfn = v }
             case 2:   // order, alloc_order
                 guard let v = TraceReader.number(value, hex: false), v < 64 else {
                     return fail(e.line, String(decoding: key, as: UTF8.self), "\"\(text())\" is not an order")
@@ -254,9 +259,12 @@ public struct TraceReader {
                 e.fallbackOrder = Int(v)
             case 12:  // change_ownership
                 e.changeOwnership = value.count == 1 && value[0] == 49
-            case 13:  // call_site: only vmalloc's page array matters to the replay
+            case 13:  // call_site, interned: vmalloc's page array matters to the replay
                 for prefix in TraceReader.vmallocArraySites where value.count > prefix.count
                     && value.prefix(prefix.count).elementsEqual(prefix) { e.vmallocPages = 0 }
+                let h = TraceReader.hash(value)
+                if nameMemo[h] == nil || !nameMemo[h]!.utf8.elementsEqual(value) { nameMemo[h] = text() }
+                e.callSite = nameMemo[h]
             default:
                 break
             }
@@ -309,7 +317,9 @@ public struct TraceReader {
     /// The fields an event cannot do without.
     func require(_ e: TraceEvent) -> InputError? {
         if e.kind.isPageEvent {
-            guard e.pfn != nil else { return fail(e.line, "pfn", "\(e.kind.rawValue) without pfn=") }
+            guard e.pfn != nil || (e.failedAlloc && e.kind == .mmPageAlloc) else {
+                return fail(e.line, "pfn", "\(e.kind.rawValue) without pfn=")
+            }
             if e.order == nil && e.kind != .mmPageFreeBatched {
                 return fail(e.line, "order", "\(e.kind.rawValue) without order=")
             }

@@ -539,7 +539,9 @@ struct Replay: ParsableCommand {
         give --start booted.
 
         --summary alone only reads the trace: the events by kind, and how allocations
-        and frees pair.
+        and frees pair. --kmem-stat prints perf kmem stat's tables from it (--lines rows
+        each; 6.1's migratetypes labelled as 6.1 numbers them, where perf swaps Movable
+        and Reclaimable).
 
         Examples:
           kmemlab replay --summary trace.txt.gz
@@ -570,6 +572,12 @@ struct Replay: ParsableCommand {
 
     @Option(help: ArgumentHelp("Print the fragmentation figures every N events.", valueName: "N"))
     var every: Int?
+
+    @Flag(name: .customLong("kmem-stat"), help: "Print perf kmem stat's tables: slab by call site and by pointer, pages by pfn, both summaries with the order × migratetype grid.")
+    var kmemStat = false
+
+    @Option(help: ArgumentHelp("Rows per --kmem-stat table (default 20).", valueName: "n"))
+    var lines = 20
 
     @Flag(help: "Print one JSON object at the end (and JSON lines for --every).")
     var json = false
@@ -611,7 +619,9 @@ struct Replay: ParsableCommand {
         for name in show where !ProcFiles.names.contains(name) {
             throw InputError(file: "(options)", field: "--show", "\"\(name)\": unknown (\(ProcFiles.names.joined(separator: ", ")))")
         }
-        let replaying = asRecorded || decide || !summary
+        let replaying = asRecorded || decide || !(summary || kmemStat)
+        if lines < 0 { throw InputError(file: "(options)", field: "--lines", "\(lines): give a number of rows") }
+
         if !replaying && (every != nil || json || !show.isEmpty) {
             throw InputError(file: "(options)", field: every != nil ? "--every" : json ? "--json" : "--show",
                              "needs a replay (drop --summary, or add --decide or --as-recorded)")
@@ -622,6 +632,11 @@ struct Replay: ParsableCommand {
             throw InputError(file: "(options)", field: "--start", "\"\(start)\": give trace-init or booted")
         }
         var run = replaying ? try replayRun(machine, sysctl) : nil
+        var stat: KmemStat? = nil
+        if kmemStat {
+            // perf's cross-node count needs the traced machine's CPU → node map.
+            stat = KmemStat(cpuToNode: try run?.kernel.pageAlloc.cpuToNode ?? bootForShell(machine, command: "replay").pageAlloc.cpuToNode)
+        }
         var other: ReplayRun? = nil
         if let vs {
             guard run?.decided != nil else { throw InputError(file: "(options)", field: "--vs", "compares replays that decide (drop --as-recorded and --summary)") }
@@ -632,7 +647,9 @@ struct Replay: ParsableCommand {
         var events = 0
         if let n = every, !json { print(ReplayReport.csvHeader) }
         try TraceFile.forEachLine(trace) { (line, number) throws(InputError) in
-            guard let e = try s.add(line, number: number), run != nil else { return }
+            guard let e = try s.add(line, number: number) else { return }
+            stat?.add(e)
+            guard run != nil else { return }
             run!.apply(e)
             other?.apply(e)
             events += 1
@@ -644,6 +661,7 @@ struct Replay: ParsableCommand {
         }
         let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
         if summary && !json { for l in s.text { print(l) } }
+        if let stat, !json { for l in stat.slabText(lines: lines) + stat.pageText(lines: lines) { print(l) } }
         guard let run else { return }
         if json {
             let mine = ReplayReport.summaryJSON(run, summary: s, events: events, seconds: seconds)

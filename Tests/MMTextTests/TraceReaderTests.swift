@@ -150,6 +150,29 @@ struct TraceReplayTests {
     }
 }
 
+@Suite("perf kmem stat's tables from a text trace")
+struct KmemStatTests {
+    @Test("the full-event-set capture: totals agree with the trace's own pairing, the grid sums to the allocations, 6.1's type names")
+    func fullTrace() throws {
+        var stat = KmemStat(cpuToNode: [0, 0])
+        var s = TraceSummary(fileName: "trace")
+        try TraceFile.forEachLine(Fixtures.casePath("pc-1g-trace-full", "trace.txt.gz")) { (line, n) throws(InputError) in
+            if let e = try s.add(line, number: n) { stat.add(e) }
+        }
+        let slab = stat.slabText(lines: 5), page = stat.pageText(lines: 5)
+        #expect(slab.contains("Cross CPU allocations: 0/330,314"))
+        #expect(page.contains("Total allocation requests     :           37,450   [          172,456 KB ]"))
+        #expect(page.contains("Total free-only requests      :            4,180   [          631,980 KB ]"))
+        #expect(s.pageAllocs == 37_450 && s.pageFreesUntraced == 4_180 && s.objectAllocs == 330_314)
+        #expect(page.contains("Order     Unmovable       Movable   Reclaimable    HighAtomic       Isolate"))
+        #expect(page.contains("    0        21,849        11,645         1,492             .             ."))
+        let grid = page.drop { !$0.hasPrefix("-----  ") }.dropFirst().map { $0.split(separator: " ").dropFirst().map { Int($0.replacingOccurrences(of: ",", with: "")) ?? 0 }.reduce(0, +) }
+        #expect(grid.reduce(0, +) == 37_450)
+        #expect(slab.first == String(repeating: "-", count: 105) && slab[1].hasPrefix(" Callsite                           | Total_alloc/Per"))
+        #expect(KmemStat.fixed(87.5, 3) == "87.500" && KmemStat.fixed(0.7496371, 6) == "0.749637")
+    }
+}
+
 @Suite("replaying a trace with the model deciding")
 struct DecideReplayTests {
     func booted() throws -> Kernel {
