@@ -70,7 +70,8 @@ public struct LateBoot: Sendable {
         }
         guard initcallsAt == nil else { return }
         let afterDeferred = sawDeferredInit && e.pid == 1 && !e.deferredInit
-        let bootFree = nothingDeferred && e.kind == .mmPageFree && e.pfn.map { k.memmap.page($0).flags.contains(.reserved) } == true
+        let bootFree = nothingDeferred && e.kind == .mmPageFree
+            && e.pfn.map { k.pageAlloc.zoneIndex(ofPfn: $0) != nil && k.memmap.page($0).flags.contains(.reserved) } == true
         if afterDeferred || bootFree {
             if pagesetsAt == nil { pagesets(e, &k) }
             k.traceInitcalls()
@@ -207,9 +208,8 @@ public struct DecideReplay {
             return
         } else {
             // Allocated before tracing began: free the same page if the model holds it too.
-            let d = kernel.memmap.page(pfn)
-            guard kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, !mapped.contains(pfn), d.refcount > 0,
-                  !d.flags.contains(.pcp), kernel.memmap.buddyOrder(pfn) == nil
+            guard kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, !mapped.contains(pfn), kernel.memmap.page(pfn).refcount > 0,
+                  !kernel.memmap.page(pfn).flags.contains(.pcp), kernel.memmap.buddyOrder(pfn) == nil
             else {
                 refuse(e, "allocated before tracing began, and not allocated in the model")
                 return

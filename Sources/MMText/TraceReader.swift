@@ -191,7 +191,9 @@ public struct TraceReader {
         if let problem = fields(b, from: i, to: n, into: &e) { return .failure(problem) }
         if let problem = require(e) { return .failure(problem) }
         if e.vmallocPages != nil {
-            let array = e.kind == .kmalloc || e.kind == .kmallocNode
+            // __vmalloc_area_node() kmallocs the array only up to a page (512 pages); a larger
+            // one is vmalloc'd itself, and its pages are not recognised.
+            let array = (e.kind == .kmalloc || e.kind == .kmallocNode) && (e.bytesReq ?? 0) <= 4096
             e.vmallocPages = array ? (e.bytesReq ?? 0) / 8 : nil
         }
         counts[kind, default: 0] += 1

@@ -66,7 +66,7 @@ public struct TraceReplay {
             if refusal == nil && !refill { pendingTaken.insert(pfn) }
         case .mmPageAlloc:
             let taken = pendingTaken.remove(pfn) != nil
-            if !taken, kernel.memmap.page(pfn).flags.contains(.pcp) {
+            if !taken, kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, kernel.memmap.page(pfn).flags.contains(.pcp) {
                 let mt = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
                 predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: order, mt: mt, cpu: e.cpu, fromPCP: true), buddy: false)
             }

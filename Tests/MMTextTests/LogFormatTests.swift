@@ -208,7 +208,7 @@ struct BadParameterTests {
 struct FuzzCorpusTests {
     static let dir = Fixtures.oracle.deletingLastPathComponent().appendingPathComponent("fuzz")
     static let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [])
-        .filter { [".txt", ".json", ".cmdline", ".shell", ".workload"].contains(where: $0.hasSuffix) }.sorted()
+        .filter { [".txt", ".json", ".cmdline", ".shell", ".workload", ".trace"].contains(where: $0.hasSuffix) }.sorted()
 
     @Test("is an error naming a field, or a boot", arguments: files)
     func noTrap(_ name: String) throws {
@@ -234,6 +234,22 @@ struct FuzzCorpusTests {
                 #expect(r.kernel?.checkPageAllocInvariants() == nil)
                 if r.kernel != nil { #expect(r.faults.stat.nrAnonPages == 0, "every process exited: no anonymous page left") }
             }
+            return
+        }
+        if name.hasSuffix(".trace") {
+            // A kmem trace, replayed both ways on the small machine booted to trace_init()
+            // (as FuzzTrace does), then the invariants.
+            var k = Kernel(machine: small)
+            k.scratch.stopAtTraceInit = true
+            try k.boot()
+            var s = TraceSummary(fileName: name)
+            var decide = DecideReplay(kernel: k), recorded = TraceReplay(kernel: k)
+            for (i, line) in try readText(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                guard let e = try? s.add(line, number: i + 1) else { continue }
+                decide.apply(e)
+                recorded.apply(e)
+            }
+            #expect(decide.kernel.checkPageAllocInvariants() == nil && recorded.kernel.checkPageAllocInvariants() == nil)
             return
         }
         if name.hasSuffix(".shell") {

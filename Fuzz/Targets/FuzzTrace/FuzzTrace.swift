@@ -1,14 +1,35 @@
-// The kmem trace reader and the pairing summary: any text is events, skipped lines, or one
-// InputError naming its line and field.
+// The kmem trace reader, the pairing summary, perf kmem stat's tables, and both replays on a
+// copy of one small machine booted to trace_init(): any text is events, skipped lines, or one
+// InputError naming its line and field; every event, however hostile its pfn, order, CPU or
+// sizes, is applied or refused, and the page allocator's invariants hold afterwards.
 import FuzzSupport
+
+let atTraceInit: Kernel = {
+    var k = Kernel(machine: smallMachine)
+    k.log.enabled = false
+    k.scratch.stopAtTraceInit = true
+    try? k.boot()
+    return k
+}()
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     var s = TraceSummary(fileName: "fuzz.txt")
+    var stat = KmemStat(cpuToNode: [0, 0])
+    var decide = DecideReplay(kernel: atTraceInit)
+    var recorded = TraceReplay(kernel: atTraceInit)
     for (i, line) in text(data, count).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        do { try s.add(line, number: i + 1) } catch { break }
+        guard let e = try? s.add(line, number: i + 1) else { continue }
+        stat.add(e)
+        decide.apply(e)
+        recorded.apply(e)
     }
     _ = s.text
+    _ = stat.slabText(lines: 3) + stat.pageText(lines: 3)
+    _ = decide.text + recorded.text
+    if let broken = decide.kernel.checkPageAllocInvariants() ?? recorded.kernel.checkPageAllocInvariants() {
+        fatalError("invariant broken after a replay: \(broken)")
+    }
     return 0
 }
 

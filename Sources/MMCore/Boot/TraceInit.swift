@@ -88,10 +88,11 @@ extension Kernel {
         // first_deferred_pfn that the model has not initialised yet.
         if pfn >= nodes[n].firstDeferredPfn && !memblock.isRegionReserved(pfn << pageShift, count << pageShift) {
             // Not yet initialised: the model's memmap shows such a page as reserved.
+            guard pfn & (count - 1) == 0 else { return false }
             for p in pfn..<(pfn + count) {
+                guard let (pn, pz) = zoneIndex(ofPfn: p), pn == n, pz == z else { return false }
                 let d = memmap.page(p)
-                if !d.flags.contains(.reserved) || d.refcount != 0 || memmap.buddyOrder(p) != nil
-                    || zoneIndex(ofPfn: p).map({ $0 != (n, z) }) ?? true { return false }
+                if !d.flags.contains(.reserved) || d.refcount != 0 || memmap.buddyOrder(p) != nil { return false }
             }
             if pfn & (pageblockNrPages - 1) == 0 { memmap.setPageblockMigratetype(pfn, .movable) }
             freePagesCore(node: n, zone: z, pfn, order: order)

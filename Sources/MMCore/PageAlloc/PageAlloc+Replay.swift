@@ -33,6 +33,7 @@ extension PageAllocator {
     public mutating func takeRecorded(_ pfn: UInt64, order: Int, mt: MigrateType, percpuRefill: Bool,
                                       cpu: Int) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
+        guard order >= 0, order < maxOrder else { return .notFree }
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
         inferFallback(pfn, order: order, mt: mt, node: n, zone: z)
         inferBuddyTakes(pfn, order: order, mt: mt, node: n, zone: z)
@@ -52,6 +53,7 @@ extension PageAllocator {
     mutating func inferFallback(_ pfn: UInt64, order: Int, mt: MigrateType, node n: Int, zone z: Int) {
         for o in order..<maxOrder {
             let head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
+            guard memmap.zoneSlot(head) == nodes[n].zones[z].slot else { return }
             guard let bo = memmap.buddyOrder(head), bo >= o else { continue }
             let list = memmap.freeListType(head, order: bo)
             guard list != mt, list != .isolate, mt != .highAtomic else { return }
@@ -71,6 +73,7 @@ extension PageAllocator {
         var head = pfn, found = -1
         for o in order..<maxOrder {
             head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
+            guard memmap.zoneSlot(head) == nodes[n].zones[z].slot else { return }
             if let bo = memmap.buddyOrder(head), bo >= o { found = bo; break }
         }
         guard found >= 0, memmap.freeListType(head, order: found) == mt, head == pfn else { return }
@@ -92,7 +95,7 @@ extension PageAllocator {
     public mutating func fallbackRecorded(_ pfn: UInt64, fallbackOrder: Int, mt: MigrateType,
                                           changeOwnership: Bool) -> RecordedPageRefusal? {
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
-        guard memmap.buddyOrder(pfn) == fallbackOrder else { return .notFree }
+        guard fallbackOrder >= 0, fallbackOrder < maxOrder, memmap.buddyOrder(pfn) == fallbackOrder else { return .notFree }
         if changeOwnership && UInt64(fallbackOrder) >= pageblockOrder {
             var b = pfn
             while b < pfn + (1 << UInt64(fallbackOrder)) { memmap.setPageblockMigratetype(b, mt); b += pageblockNrPages }
@@ -111,6 +114,7 @@ extension PageAllocator {
     public mutating func allocRecorded(_ pfn: UInt64, order: Int, gfp: GFPFlags, cpu: Int, takenAlready: Bool,
                                        _ mem: inout PhysMemory) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
+        guard order >= 0, order < maxOrder else { return .notOnPCPList }
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
         if !takenAlready {
             let d = memmap.page(pfn)
