@@ -43,7 +43,8 @@ public enum ExplorerAssets {
           protection is lowmem_reserve, the pages an allocation for a higher zone must leave here.</p>
           <div id="zones"></div></section>
         <section id="buddy-view"><h2>The buddy allocator</h2><p class="note">Free blocks per order, stacked by the
-          migratetype list they are on (as /proc/pagetypeinfo counts them).</p><div id="buddy"></div></section>
+          migratetype list they are on (as /proc/pagetypeinfo counts them), with the kernel's
+          fragmentation indices (debugfs extfrag/) beside them.</p><div id="buddy"></div></section>
         <section id="slab-view"><h2>Slab caches</h2><p class="note">As /proc/slabinfo; click a column to sort.</p>
           <div id="slab"></div></section>
         <section id="firmware-view"><h2>The firmware's map and memblock</h2><div id="firmware"></div></section>
@@ -212,8 +213,13 @@ public enum ExplorerAssets {
           c.setAttribute("x", o * w + 10); c.setAttribute("y", h + 28); c.setAttribute("font-size", "10"); c.textContent = z.nrFree[o];
           s.append(t, c); }
         B.append(s);
+        const idx = v => (v / 1000).toFixed(3);
         B.append(table(["list"].concat([...Array(11).keys()].map(o => "order " + o)),
-          D.migratetypeNames.map(m => [m].concat(z.byType[m] || [])), false)); }
+          D.migratetypeNames.map(m => [m].concat(z.byType[m] || []))
+            .concat([["unusable_index"].concat((z.unusableIndex || []).map(idx)),
+                     ["extfrag_index"].concat((z.extfragIndex || []).map(idx))]), false));
+        B.append(el("p", { "class": "note" }, "Fragmentation score (proactive compaction, order 9): " + z.fragScore +
+          ". unusable_index: the share of free memory in blocks too small for the order; extfrag_index: −1 while a block of the order is free, toward 1 when a request would fail for fragmentation rather than lack of memory.")); }
     }
 
     function drawSlab() {

@@ -61,6 +61,15 @@ struct BrowserTests {
         #expect(rows == k.slabCachesNewestFirst.count)
         #expect(dom.contains("kernel image — "))
         #expect(dom.contains("Linux version 6.1.0-56-amd64"))
+        // The buddy view carries the kernel's fragmentation indices, computed as debugfs does.
+        let dma = k.nodes[0].zones[ZoneType.dma.rawValue]
+        let unusable = (0..<maxOrder).map { o -> String in
+            let i = dma.contigPageInfo(order: o).unusableFreeIndex(order: o)
+            return "<td>\(i / 1000).\(padLeftZero(String(i % 1000), 3))</td>"
+        }.joined()
+        #expect(dom.contains(">unusable_index</td>" + unusable))
+        #expect(dom.contains(">extfrag_index</td>"))
+        #expect(dom.contains("Fragmentation score (proactive compaction, order 9): \(dma.fragmentationScore)."))
     }
 
     @Test("a screenshot shows each zone's colour where that zone lies")
