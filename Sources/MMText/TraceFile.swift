@@ -45,10 +45,26 @@ public enum TraceFile {
             pending.append(chunk)
             guard let lastNewline = pending.lastIndex(of: 0x0a) else { continue }
             let complete = pending[pending.startIndex..<lastNewline]
-            let text = String(decoding: complete, as: UTF8.self)
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var text = String(decoding: complete, as: UTF8.self)
+            // Lines by their bytes (memchr on the string's own storage): splitting on
+            // Characters costs more than reading the events.
+            var ends: [Int] = []
+            text.withUTF8 { b in
+                guard let base = b.baseAddress else { return }
+                var at = 0
+                while at < b.count, let hit = memchr(base + at, 0x0a, b.count - at) {
+                    let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    ends.append(i)
+                    at = i + 1
+                }
+            }
+            ends.append(text.utf8.count)
+            let u = text.utf8
+            var start = 0
+            for end in ends {
                 lineNo += 1
-                try body(line, lineNo)
+                try body(Substring(u[u.index(u.startIndex, offsetBy: start)..<u.index(u.startIndex, offsetBy: end)]), lineNo)
+                start = end + 1
             }
             pending = Data(pending[(lastNewline + 1)...])
         }

@@ -230,7 +230,7 @@ public struct TraceReader {
                 e.migratetype = Int(v)
             case 4:   // gfp_flags
                 let h = TraceReader.hash(value)
-                if gfpMemo[h] == nil || !gfpMemo[h]!.text.utf8.elementsEqual(value) {
+                if gfpMemo[h] == nil || !TraceReader.same(gfpMemo[h]!.text, value) {
                     let t = text()
                     gfpMemo[h] = (t, t == "0" || t == "none" ? GFPFlags() : GFPFlags(parsing: t))
                 }
@@ -250,7 +250,7 @@ public struct TraceReader {
                 e.node = value.first == 45 ? -1 : TraceReader.number(value, hex: false).map { Int(truncatingIfNeeded: $0) }
             case 9:   // name
                 let h = TraceReader.hash(value)
-                if nameMemo[h] == nil || !nameMemo[h]!.utf8.elementsEqual(value) { nameMemo[h] = text() }
+                if nameMemo[h] == nil || !TraceReader.same(nameMemo[h]!, value) { nameMemo[h] = text() }
                 e.cacheName = nameMemo[h]
             case 10:  // percpu_refill
                 e.percpuRefill = value.count == 1 && value[0] == 49
@@ -265,7 +265,7 @@ public struct TraceReader {
                 for prefix in TraceReader.vmallocArraySites where value.count > prefix.count
                     && value.prefix(prefix.count).elementsEqual(prefix) { e.vmallocPages = 0 }
                 let h = TraceReader.hash(value)
-                if nameMemo[h] == nil || !nameMemo[h]!.utf8.elementsEqual(value) { nameMemo[h] = text() }
+                if nameMemo[h] == nil || !TraceReader.same(nameMemo[h]!, value) { nameMemo[h] = text() }
                 e.callSite = nameMemo[h]
             default:
                 break
@@ -307,6 +307,17 @@ public struct TraceReader {
             i += 1
         }
         return r
+    }
+
+    /// Whether an interned text is these bytes (byte by byte over both buffers: the generic
+    /// comparison walks the string's view one element at a time).
+    static func same(_ s: String, _ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        var s = s
+        return s.withUTF8 { b in
+            guard b.count == v.count else { return false }
+            for i in 0..<b.count where b[i] != v[i] { return false }
+            return true
+        }
     }
 
     /// FNV-1a of a few bytes (the memo's key; equality is checked on a hit).
