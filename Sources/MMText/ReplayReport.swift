@@ -24,21 +24,27 @@ public struct ReplayRun {
 }
 
 public enum ReplayReport {
-    public static let csvHeader = "events,node,zone,free_pages,largest_order,free_in_pageblock_blocks,score,unusable_index_9,extfrag_index_9"
+    public static let csvHeader = "events,time_s,node,zone,free_pages,largest_order,free_in_pageblock_blocks,score,unusable_index_9,extfrag_index_9"
 
     /// One row per populated zone.
-    public static func csvRows(_ k: Kernel, events: Int) -> [String] {
+    public static func csvRows(_ k: Kernel, events: Int, timeUS: Int64? = nil) -> [String] {
         zones(k).map { z in
             let info = z.zone.contigPageInfo(order: compactionHPageOrder)
-            return "\(events),\(z.node),\(z.zone.type.name),\(z.zone.freePages(inBlocksOfAtLeast: 0)),\(z.zone.largestFreeOrder ?? -1),"
+            return "\(events),\(seconds(timeUS)),\(z.node),\(z.zone.type.name),\(z.zone.freePages(inBlocksOfAtLeast: 0)),\(z.zone.largestFreeOrder ?? -1),"
                 + "\(z.zone.freePages(inBlocksOfAtLeast: Int(pageblockOrder))),\(z.zone.fragmentationScore),"
                 + "\(thousandths(info.unusableFreeIndex(order: compactionHPageOrder))),\(thousandths(info.fragmentationIndex(order: compactionHPageOrder)))"
         }
     }
 
     /// The figures of every zone and node as one JSON object.
-    public static func json(_ k: Kernel, events: Int, extfrag: ExtfragCounters) -> String {
-        "{\"events\":\(events),\(fragmentationFields(k, extfrag: extfrag))}"
+    public static func json(_ k: Kernel, events: Int, timeUS: Int64? = nil, extfrag: ExtfragCounters) -> String {
+        "{\"events\":\(events),\"time_s\":\(timeUS == nil ? "null" : seconds(timeUS)),\(fragmentationFields(k, extfrag: extfrag))}"
+    }
+
+    /// Microseconds of trace time as "S.UUUUUU" (empty when the line had no timestamp).
+    static func seconds(_ us: Int64?) -> String {
+        guard let us else { return "" }
+        return "\(us / 1_000_000).\(padLeftZero(String(us % 1_000_000), 6))"
     }
 
     static func fragmentationFields(_ k: Kernel, extfrag: ExtfragCounters) -> String {

@@ -51,6 +51,8 @@ public struct TraceEvent: Sendable, Equatable {
     /// page_alloc_init_late()'s "pgdatinitN" threads (deferred struct-page init).
     public var pid: Int32 = -1
     public var deferredInit = false
+    /// The timestamp, in microseconds (trace_clock's seconds as printed).
+    public var timeUS: Int64?
     /// Page events: the first page and the order (mm_page_alloc_extfrag: alloc_order).
     public var pfn: UInt64?
     public var order: Int?
@@ -159,6 +161,7 @@ public struct TraceReader {
         i += 1
         // Then words: optional irq flags, "TIMESTAMP:", "EVENT:".
         var sawTimestamp = false
+        var stamp: Int64? = nil
         var name: Range<Int>? = nil
         while i < n {
             while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
@@ -168,7 +171,7 @@ public struct TraceReader {
             if !sawTimestamp {
                 var numeric = i - 1 > ws
                 for k in ws..<(i - 1) where !(b[k] >= 48 && b[k] <= 57) && b[k] != 46 { numeric = false; break }
-                if numeric { sawTimestamp = true }
+                if numeric { sawTimestamp = true; stamp = TraceReader.microseconds(b, ws..<(i - 1)) }
                 continue
             }
             name = ws..<(i - 1)
@@ -188,6 +191,7 @@ public struct TraceReader {
         var e = TraceEvent(kind: kind, line: line, cpu: cpu)
         e.pid = pid
         e.deferredInit = deferredInit
+        e.timeUS = stamp
         if let problem = fields(b, from: i, to: n, into: &e) { return .failure(problem) }
         if let problem = require(e) { return .failure(problem) }
         if e.vmallocPages != nil {
@@ -307,6 +311,21 @@ public struct TraceReader {
             i += 1
         }
         return r
+    }
+
+    /// "SECONDS.MICROS" as microseconds (fewer fraction digits scale up; nil past 10^12 s).
+    static func microseconds(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int64? {
+        var whole: Int64 = 0, frac: Int64 = 0, digits = 0, dot = false
+        for k in r {
+            if b[k] == 46 { if dot { return nil }; dot = true; continue }
+            let d = Int64(b[k] - 48)
+            if dot { if digits < 6 { frac = frac * 10 + d; digits += 1 } } else {
+                guard whole < 1_000_000_000_000 else { return nil }
+                whole = whole * 10 + d
+            }
+        }
+        while digits < 6 { frac *= 10; digits += 1 }
+        return whole * 1_000_000 + frac
     }
 
     /// Whether an interned text is these bytes (byte by byte over both buffers: the generic

@@ -528,8 +528,8 @@ struct Replay: ParsableCommand {
 
         Both end with the fragmentation of every zone (--show fragmentation for the
         table alone; unusable_index and extfrag_index as debugfs prints them).
-        --every N prints the same figures every N events, as CSV (JSON lines with
-        --json). Slab objects are not replayed yet (issue 17).
+        --every N (or --every 0.5s, in trace time) prints the same figures along the
+        way, as CSV (JSON lines with --json). Slab objects are not replayed yet (issue 17).
 
         A trace recorded from the kernel command line (trace_event=) begins at
         trace_init(), after mm_init(): the model boots to that point, and the rest
@@ -570,8 +570,8 @@ struct Replay: ParsableCommand {
     @Flag(help: "Let the model choose every page (the default unless --summary or --as-recorded is given).")
     var decide = false
 
-    @Option(help: ArgumentHelp("Print the fragmentation figures every N events.", valueName: "N"))
-    var every: Int?
+    @Option(help: ArgumentHelp("Print the fragmentation figures every N events, or every T seconds of trace time (0.5s, 2s).", valueName: "N|Ts"))
+    var every: String?
 
     @Flag(name: .customLong("kmem-stat"), help: "Print perf kmem stat's tables: slab by call site and by pointer, pages by pfn, both summaries with the order × migratetype grid.")
     var kmemStat = false
@@ -615,7 +615,12 @@ struct Replay: ParsableCommand {
         if asRecorded && decide {
             throw InputError(file: "(options)", field: "--decide", "give --decide or --as-recorded, not both")
         }
-        if let n = every, n <= 0 { throw InputError(file: "(options)", field: "--every", "\(n): give a positive number of events") }
+        var everyEvents: Int? = nil, everyUS: Int64? = nil
+        if let v = every {
+            if v.hasSuffix("s"), let t = Double(v.dropLast()), t > 0, t < 1e9 { everyUS = Int64((t * 1e6).rounded(.up)) }
+            else if let n = Int(v), n > 0 { everyEvents = n }
+            else { throw InputError(file: "(options)", field: "--every", "\"\(v)\": give a positive number of events, or seconds of trace time such as 0.5s") }
+        }
         for name in show where !ProcFiles.names.contains(name) {
             throw InputError(file: "(options)", field: "--show", "\"\(name)\": unknown (\(ProcFiles.names.joined(separator: ", ")))")
         }
@@ -645,7 +650,8 @@ struct Replay: ParsableCommand {
         }
         let clock = ContinuousClock(), start = clock.now
         var events = 0
-        if let n = every, !json { print(ReplayReport.csvHeader) }
+        if every != nil, !json { print(ReplayReport.csvHeader) }
+        var nextUS: Int64? = nil
         try TraceFile.forEachLine(trace) { (line, number) throws(InputError) in
             guard let e = try s.add(line, number: number) else { return }
             stat?.add(e)
@@ -653,10 +659,16 @@ struct Replay: ParsableCommand {
             run!.apply(e)
             other?.apply(e)
             events += 1
-            if let n = every, events % n == 0 {
+            var due = false
+            if let n = everyEvents { due = events % n == 0 }
+            if let step = everyUS, let t = e.timeUS {
+                if nextUS == nil { nextUS = t + step }
+                if t >= nextUS! { due = true; while nextUS! <= t { nextUS! += step } }
+            }
+            if due {
                 let k = run!.kernel
-                if json { print(ReplayReport.json(k, events: events, extfrag: run!.extfrag)) }
-                else { for l in ReplayReport.csvRows(k, events: events) { print(l) } }
+                if json { print(ReplayReport.json(k, events: events, timeUS: e.timeUS, extfrag: run!.extfrag)) }
+                else { for l in ReplayReport.csvRows(k, events: events, timeUS: e.timeUS) { print(l) } }
             }
         }
         let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
