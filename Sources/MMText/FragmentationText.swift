@@ -30,8 +30,15 @@ public enum FragmentationText {
     public static func extfragIndexLine(node: Int32, zone: String, nrFree: [UInt64]) -> String {
         line(node, zone, nrFree) { info, order in
             let i = info.fragmentationIndex(order: order)
-            return padLeft(String(i / 1000), 2) + "." + padLeftZero(String(abs(i % 1000)), 3) + " "
+            return padLeft(String(i / 1000), 2) + "." + FragmentationText.cZero3(i % 1000) + " "
         }
+    }
+
+    /// C's "%03d": zero-padded to three places, a minus sign taking one of them. The kernel
+    /// prints a fragmentation index between −1000 and 0 (a request the free blocks could serve
+    /// only by merging) as " 0.-500", and so does kmemlab.
+    static func cZero3(_ v: Int) -> String {
+        v < 0 ? "-" + padLeftZero(String(-v), 2) : padLeftZero(String(v), 3)
     }
 
     static func line(_ node: Int32, _ zone: String, _ nrFree: [UInt64], _ field: (ContigPageInfo, Int) -> String) -> String {

@@ -45,16 +45,17 @@ public struct KmemStat {
 
     mutating func slabAlloc(_ e: TraceEvent) {
         guard let ptr = e.ptr else { return }
+        // The reader caps sizes at 2^40: sums of a few million stay far inside Int.
         let req = e.bytesReq ?? 0, alloc = e.bytesAlloc ?? 0, site = e.callSite ?? "?"
         var p = byPtr[ptr] ?? Slab()
-        p.bytesAlloc += alloc; p.bytesReq += req; p.hit += 1
+        p.bytesAlloc &+= alloc; p.bytesReq &+= req; p.hit += 1
         p.lastAlloc = alloc; p.allocCPU = e.cpu; p.callSite = site
         byPtr[ptr] = p
-        byCaller[site, default: Slab()].bytesAlloc += alloc
-        byCaller[site]!.bytesReq += req
+        byCaller[site, default: Slab()].bytesAlloc &+= alloc
+        byCaller[site]!.bytesReq &+= req
         byCaller[site]!.hit += 1
-        totalRequested += req
-        totalAllocated += alloc
+        totalRequested &+= req
+        totalAllocated &+= alloc
         allocs += 1
         let cpuNode = e.cpu < cpuToNode.count ? cpuToNode[e.cpu] : 0
         if let node = e.node, node != -1, Int32(truncatingIfNeeded: node) != cpuNode { crossAllocs += 1 }
@@ -62,7 +63,7 @@ public struct KmemStat {
 
     mutating func slabFree(_ e: TraceEvent) {
         guard let ptr = e.ptr, var p = byPtr[ptr] else { return }
-        totalFreed += p.lastAlloc
+        totalFreed &+= p.lastAlloc
         if e.cpu != p.allocCPU {
             p.pingpong += 1
             byCaller[p.callSite]?.pingpong += 1
@@ -72,7 +73,9 @@ public struct KmemStat {
     }
 
     mutating func pageAlloc(_ e: TraceEvent) {
-        let order = e.order ?? 0, bytes = 4096 << order
+        let order = e.order ?? 0
+        guard order < maxOrder else { return }   // no such allocation in 6.1
+        let bytes = 4096 << order
         pageAllocs += 1
         pageAllocBytes += bytes
         guard let pfn = e.pfn else { pageFails += 1; pageFailBytes += bytes; return }
@@ -88,7 +91,7 @@ public struct KmemStat {
     }
 
     mutating func pageFree(_ e: TraceEvent) {
-        guard let pfn = e.pfn else { return }
+        guard let pfn = e.pfn, (e.order ?? 0) < maxOrder else { return }
         let bytes = 4096 << (e.order ?? 0)
         pageFrees += 1
         pageFreeBytes += bytes
@@ -207,6 +210,7 @@ public struct KmemStat {
     public static func fixed(_ v: Double, _ places: Int) -> String {
         var scale = 1.0
         for _ in 0..<places { scale *= 10 }
+        guard v.isFinite, abs(v) < 1e12 else { return v.isNaN ? "nan" : (v < 0 ? "-" : "") + "inf" }
         let n = Int((abs(v) * scale).rounded())
         let whole = n / Int(scale), frac = n % Int(scale)
         return (v < 0 && n != 0 ? "-" : "") + "\(whole)." + padLeftZero(String(frac), places)

@@ -12,9 +12,23 @@ public struct ReplayRun {
         if asRecorded { recorded = TraceReplay(kernel: kernel) } else { decided = DecideReplay(kernel: kernel) }
     }
 
+    /// vm sysctls to write once the boot's initcalls have set the watermarks (a replay from
+    /// trace_init() gets those later from the trace; written earlier they would be recomputed).
+    public var pendingSysctls: [(name: String, value: String)] = []
+
     public mutating func apply(_ e: TraceEvent) {
         decided?.apply(e)
         recorded?.apply(e)
+        if !pendingSysctls.isEmpty, (decided?.lateBoot ?? recorded?.lateBoot)?.initcallsAt != nil { writePending() }
+    }
+
+    /// Writes the pending sysctls now (they were checked when the replay began).
+    public mutating func writePending() {
+        for (name, value) in pendingSysctls {
+            try? decided?.kernel.writeSysctl(name, value)
+            try? recorded?.kernel.writeSysctl(name, value)
+        }
+        pendingSysctls = []
     }
 
     public var kernel: Kernel { decided?.kernel ?? recorded!.kernel }
@@ -73,7 +87,7 @@ public enum ReplayReport {
         if let d = run.decided {
             fields += ["\"page_allocs\":\(d.pageAllocs)", "\"page_alloc_pfn_match\":\(fraction(d.pageAllocMatches, d.pageAllocs))",
                        "\"page_allocs_failed\":\(d.pageAllocFailed)", "\"page_allocs_not_asked\":\(d.pageAllocSkipped)",
-                       "\"page_frees\":\(d.pageFrees)", "\"page_frees_refused\":\(d.pageFreesRefused)",
+                       "\"page_frees\":\(d.pageFrees + d.pageFreesBoot)", "\"page_frees_boot\":\(d.pageFreesBoot)", "\"page_frees_refused\":\(d.pageFreesRefused)",
                        "\"zone_locked\":{\"recorded\":\(d.recordedZoneLocked),\"model\":\(d.modelZoneLocked)}",
                        "\"recorded_extfrag\":\(d.recordedExtfrag.events)"]
         }

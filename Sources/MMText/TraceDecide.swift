@@ -47,16 +47,29 @@ public struct LateBoot: Sendable {
     var refillCPU = -1, refillRun = 0
     /// No node has deferred pages: no pgdatinit thread frees anything to watch for.
     let nothingDeferred: Bool
+    /// The initrd's pages, freed by populate_rootfs() (a rootfs initcall, after the postcore and
+    /// subsys ones).
+    let initrd: Range<UInt64>?
 
-    public init(_ k: Kernel) { nothingDeferred = k.nodes.allSatisfy { $0.firstDeferredPfn == .max } }
+    public init(_ k: Kernel) {
+        nothingDeferred = k.nodes.allSatisfy { $0.firstDeferredPfn == .max }
+        if let rd = k.machine.initrd, rd.size != 0 {
+            let base = k.relocatedInitrd ?? rd.addr
+            initrd = (base >> 12)..<((base &+ rd.size &+ 4095) >> 12)
+        } else {
+            initrd = nil
+        }
+    }
 
     /// Call before the event is applied.
     /// - setup_per_cpu_pageset(): the first mm_page_alloc whose CPU list was refilled with more
     ///   than one block (the boot pageset's batch is 1).
     /// - init_per_zone_wmark_min() and hugepage_init(): pid 1 waits in page_alloc_init_late()
     ///   until the pgdatinit threads are done, so its first event after theirs comes after
-    ///   deferred init; the initcalls follow. Without deferred pages: the first free of a page
-    ///   the boot still held (the initrd and the init sections are freed after them).
+    ///   deferred init; the initcalls follow (a little later: the model applies them there).
+    ///   Without deferred pages: the initrd's first freed page, which comes after them; without
+    ///   an initrd, the first free of a reserved page (possibly too early: the SMP
+    ///   alternatives and memblock's arrays are freed before the initcalls).
     public mutating func observe(_ e: TraceEvent, _ k: inout Kernel) {
         if e.deferredInit { sawDeferredInit = true }
         switch e.kind {
@@ -71,7 +84,10 @@ public struct LateBoot: Sendable {
         guard initcallsAt == nil else { return }
         let afterDeferred = sawDeferredInit && e.pid == 1 && !e.deferredInit
         let bootFree = nothingDeferred && e.kind == .mmPageFree
-            && e.pfn.map { k.pageAlloc.zoneIndex(ofPfn: $0) != nil && k.memmap.page($0).flags.contains(.reserved) } == true
+            && e.pfn.map { pfn in
+                guard k.pageAlloc.zoneIndex(ofPfn: pfn) != nil, k.memmap.page(pfn).flags.contains(.reserved) else { return false }
+                return initrd.map { $0.contains(pfn) } ?? true
+            } == true
         if afterDeferred || bootFree {
             if pagesetsAt == nil { pagesets(e, &k) }
             k.traceInitcalls()
@@ -149,7 +165,7 @@ public struct DecideReplay {
         case .mmPageAllocZoneLocked: recordedZoneLocked += 1
         case .mmPagePcpuDrain: recordedDrainedPages += 1 << (e.order ?? 0)
         case .mmPageAllocExtfrag:
-            let wanted = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
+            let wanted = e.migrateType
             recordedExtfrag.count(allocMigratetype: wanted, fallbackOrder: e.fallbackOrder ?? 0,
                                   changedOwnership: e.changeOwnership ?? false)
         default: objectEvents += 1
@@ -247,7 +263,7 @@ public struct DecideReplay {
     public var matchRate: Double { pageAllocs == 0 ? 0 : Double(pageAllocMatches) / Double(pageAllocs) }
 
     public var text: [String] {
-        var out = ["mm_page_alloc: \(pageAllocs) asked of the model, \(pageAllocMatches) got the kernel's pfn (\(percent(pageAllocMatches, pageAllocs))), \(pageAllocFailed) failed, \(pageAllocSkipped) not asked (unknown gfp flag or CPU)",
+        var out = ["mm_page_alloc: \(pageAllocs) asked of the model, \(pageAllocMatches) got the kernel's pfn (\(percent(pageAllocMatches, pageAllocs))), \(pageAllocFailed) failed, \(pageAllocSkipped) not asked (failed in the kernel, or an unknown gfp flag or CPU)",
                    "mm_page_free: \(pageFrees + pageFreesBoot) freed (\(pageFreesBoot) the boot still held at trace_init(), \(pageFreesUntraced) other pages allocated before tracing), \(pageFreesRefused) refused",
                    "consequences, recorded / model: mm_page_alloc_zone_locked \(recordedZoneLocked) / \(modelZoneLocked), pcp drains \(recordedDrainedPages) / \(modelDrainedPages) pages, mm_page_alloc_extfrag \(recordedExtfrag.events) / \(modelExtfrag.events) (mm_page_free_batched \(recordedBatched): markers of frees already counted)"]
         if let l = lateBoot { out.append(l.text) }

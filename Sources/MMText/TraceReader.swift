@@ -53,6 +53,12 @@ public struct TraceEvent: Sendable, Equatable {
     public var deferredInit = false
     /// The timestamp, in microseconds (trace_clock's seconds as printed).
     public var timeUS: Int64?
+
+    /// The event's migratetype (migratetype= or alloc_migratetype=), UNMOVABLE when absent or
+    /// not one of 6.1's.
+    public var migrateType: MigrateType {
+        MigrateType(rawValue: UInt8(truncatingIfNeeded: migratetype ?? 0)) ?? .unmovable
+    }
     /// Page events: the first page and the order (mm_page_alloc_extfrag: alloc_order).
     public var pfn: UInt64?
     public var order: Int?
@@ -320,7 +326,7 @@ public struct TraceReader {
             if b[k] == 46 { if dot { return nil }; dot = true; continue }
             let d = Int64(b[k] - 48)
             if dot { if digits < 6 { frac = frac * 10 + d; digits += 1 } } else {
-                guard whole < 1_000_000_000_000 else { return nil }
+                guard whole < 100_000_000_000 else { return nil }   // below 10^12 s after this digit
                 whole = whole * 10 + d
             }
         }

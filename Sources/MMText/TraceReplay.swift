@@ -54,12 +54,12 @@ public struct TraceReplay {
         let refusal: RecordedPageRefusal?
         switch e.kind {
         case .mmPageAllocExtfrag:
-            let wanted = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
+            let wanted = e.migrateType
             let fo = e.fallbackOrder ?? order, owned = e.changeOwnership ?? false
             extfrag.count(allocMigratetype: wanted, fallbackOrder: fo, changedOwnership: owned)
             refusal = kernel.pageAlloc.fallbackRecorded(pfn, fallbackOrder: fo, mt: wanted, changeOwnership: owned)
         case .mmPageAllocZoneLocked:
-            let mt = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
+            let mt = e.migrateType
             let refill = e.percpuRefill ?? false
             predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: order, mt: mt, cpu: e.cpu, fromPCP: false), buddy: true)
             refusal = kernel.pageAlloc.takeRecorded(pfn, order: order, mt: mt, percpuRefill: refill, cpu: e.cpu)
@@ -67,7 +67,7 @@ public struct TraceReplay {
         case .mmPageAlloc:
             let taken = pendingTaken.remove(pfn) != nil
             if !taken, kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, kernel.memmap.page(pfn).flags.contains(.pcp) {
-                let mt = MigrateType(rawValue: UInt8(truncatingIfNeeded: e.migratetype ?? 0)) ?? .unmovable
+                let mt = e.migrateType
                 predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: order, mt: mt, cpu: e.cpu, fromPCP: true), buddy: false)
             }
             refusal = kernel.pageAlloc.allocRecorded(pfn, order: order, gfp: e.gfp ?? [], cpu: e.cpu, takenAlready: taken,
@@ -86,14 +86,14 @@ public struct TraceReplay {
     /// A vmalloc area's page array was just kmalloc'd: its pages come next from the bulk
     /// allocator, in chunks of up to 100 (a chunk of one is an ordinary, traced allocation).
     mutating func startBulk(_ e: TraceEvent, pages: Int) {
+        if let b = bulk, !b.chunks.isEmpty { bulkShort += 1 }
         bulk = nil
-        var chunks = TraceReplay.bulkChunks(pages)
+        let chunks = TraceReplay.bulkChunks(pages)
         if chunks.isEmpty { return }
         let gfp = TraceReplay.vmallocGFP
         guard let (n, z) = kernel.pageAlloc.bulkZone(gfp, count: chunks[0], cpu: e.cpu) else { bulkShort += 1; return }
         bulk = (e.cpu, n, z, chunks)
         takeBulk()
-        chunks = []
     }
 
     /// Linux: vm_area_alloc_pages()'s requests: min(100, left) pages at a time; a request of
@@ -111,8 +111,8 @@ public struct TraceReplay {
     /// The gfp vmalloc's pages are asked with (__vmalloc_area_node() adds __GFP_NOWARN).
     public static let vmallocGFP = GFPFlags.gfpKernel.union(.nowarn)
 
-    /// After a refill of the bulk CPU's list, the bulk allocation goes on; any other event on
-    /// that CPU ends it.
+    /// After a refill of the bulk CPU's list, the bulk allocation goes on; an mm_page_alloc, an
+    /// mm_page_free or a slab event on that CPU ends it (and a request still short is counted).
     mutating func continueBulk(after e: TraceEvent) {
         guard let b = bulk, e.cpu == b.cpu else { return }
         if e.kind == .mmPageAllocZoneLocked && e.percpuRefill == true { return }   // applied first, then taken

@@ -564,10 +564,10 @@ struct Replay: ParsableCommand {
     @Option(help: ArgumentHelp("Write a vm sysctl when the replay starts (repeatable): vm.NAME=VALUE.", valueName: "assignment"))
     var sysctl: [String] = []
 
-    @Option(help: ArgumentHelp("Deciding, also replay on the machine these options describe (added to this command's, blank-separated, e.g. '--sysctl vm.watermark_boost_factor=0') and print both side by side.", valueName: "options"))
+    @Option(help: ArgumentHelp("Deciding, also replay on a machine with these machine options or sysctls added to this command's (blank-separated; write --vs='--sysctl vm.watermark_boost_factor=0') and print both side by side. The start point is this command's.", valueName: "options"))
     var vs: String?
 
-    @Flag(help: "Let the model choose every page (the default unless --summary or --as-recorded is given).")
+    @Flag(help: "Let the model choose every page (the default unless --summary, --kmem-stat or --as-recorded is given).")
     var decide = false
 
     @Option(help: ArgumentHelp("Print the fragmentation figures every N events, or every T seconds of trace time (0.5s, 2s).", valueName: "N|Ts"))
@@ -591,8 +591,18 @@ struct Replay: ParsableCommand {
     /// The machine booted for a replay (to trace_init() unless --start booted), sysctls written.
     func replayRun(_ machine: MachineArguments, _ sysctl: [String]) throws -> ReplayRun {
         var k = try bootForShell(machine, command: "replay", toTraceInit: start == "trace-init")
-        try k.writeSysctls(sysctl)
-        return ReplayRun(kernel: k, asRecorded: asRecorded)
+        // Checked now on a copy; from trace_init() they are written once the trace's initcalls
+        // have set the watermarks (written before, those would recompute min_free_kbytes).
+        var probe = k
+        try probe.writeSysctls(sysctl)
+        if start != "trace-init" { k = probe }
+        var run = ReplayRun(kernel: k, asRecorded: asRecorded)
+        if start == "trace-init" {
+            run.pendingSysctls = sysctl.compactMap { a in
+                a.firstIndex(of: "=").map { (String(a[..<$0]), String(a[a.index(after: $0)...])) }
+            }
+        }
+        return run
     }
 
     /// This command's arguments with `options` added (later options win, repeatable ones add up),
@@ -623,6 +633,9 @@ struct Replay: ParsableCommand {
         }
         for name in show where !ProcFiles.names.contains(name) {
             throw InputError(file: "(options)", field: "--show", "\"\(name)\": unknown (\(ProcFiles.names.joined(separator: ", ")))")
+        }
+        if json && (kmemStat || !show.isEmpty) {
+            throw InputError(file: "(options)", field: kmemStat ? "--kmem-stat" : "--show", "prints text tables; not with --json")
         }
         let replaying = asRecorded || decide || !(summary || kmemStat)
         if lines < 0 { throw InputError(file: "(options)", field: "--lines", "\(lines): give a number of rows") }
@@ -686,6 +699,12 @@ struct Replay: ParsableCommand {
         }
         if let other, let vs {
             for l in ReplayReport.sideBySide(run, other, vsLabel: "with " + vs) { print(l) }
+            for name in show {
+                print("==> \(name) <== (this machine)")
+                for l in ProcFiles.render(name, run.kernel) ?? [] { print(l) }
+                print("==> \(name) <== (with \(vs))")
+                for l in ProcFiles.render(name, other.kernel) ?? [] { print(l) }
+            }
             return
         }
         for l in run.text { print(l) }

@@ -89,6 +89,12 @@ struct FragmentationOracleTests {
         #expect(six.fragmentationIndex(order: 6) == 969)
         #expect(six.unusableFreeIndex(order: 6) == 1000)
         #expect(ContigPageInfo(nrFree: scattered, suitableOrder: 0).fragmentationIndex(order: 0) == -1000)
+        // One order-3 block asked at order 4: 1000 − (1000 + 8·1000/16)/1 = −500, which the
+        // kernel's "%2d.%03d" prints as " 0.-500".
+        var one = none
+        one[3] = 1
+        #expect(ContigPageInfo(nrFree: one, suitableOrder: 4).fragmentationIndex(order: 4) == -500)
+        #expect(FragmentationText.extfragIndexLine(node: 0, zone: "DMA", nrFree: one).contains("-1.000  0.-500  0.-250  0.-125  0.-62  0.-31  0.-15  0.-07 "))
         // One order-10 block: nothing unusable at any order, and a zone score of 0.
         var whole = none
         whole[10] = 1

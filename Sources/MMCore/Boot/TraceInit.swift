@@ -49,13 +49,18 @@ extension Kernel {
         if let v = commandLine.last("trace_buf_size"), let n = memparseWhole(v) { size = n }
         for bytes in [expanded ? size : 1, 1] {
             let dataPage = pageSize - 16   // BUF_PAGE_SIZE
-            let pages = Swift.max(2, (bytes + dataPage - 1) / dataPage)
+            let pages = Swift.max(2, bytes / dataPage + (bytes % dataPage == 0 ? 0 : 1))
+            // __rb_allocate_pages() gives up when si_mem_available() is short, and at the first
+            // page it cannot get (the boot goes on without a buffer).
+            var free: UInt64 = 0
+            forEachZone { z in free &+= z.freePages }
+            guard pages < free else { continue }
             _ = kzalloc(64, .gfpKernel)
             _ = allocPages(.gfpKernel, order: 0)
             let flags = GFPFlags.gfpKernel.union(.retryMayfail)
             for _ in 0..<pages {
                 _ = kzalloc(64, flags)
-                _ = allocPages(flags, order: 0)
+                if allocPages(flags, order: 0) == nil { break }
             }
         }
     }

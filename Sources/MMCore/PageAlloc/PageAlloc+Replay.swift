@@ -33,7 +33,7 @@ extension PageAllocator {
     public mutating func takeRecorded(_ pfn: UInt64, order: Int, mt: MigrateType, percpuRefill: Bool,
                                       cpu: Int) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
-        guard order >= 0, order < maxOrder else { return .notFree }
+        guard order >= 0, order < maxOrder, pfn & ((1 << UInt64(order)) - 1) == 0 else { return .notFree }
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
         inferFallback(pfn, order: order, mt: mt, node: n, zone: z)
         inferBuddyTakes(pfn, order: order, mt: mt, node: n, zone: z)
@@ -56,7 +56,7 @@ extension PageAllocator {
             guard memmap.zoneSlot(head) == nodes[n].zones[z].slot else { return }
             guard let bo = memmap.buddyOrder(head), bo >= o else { continue }
             let list = memmap.freeListType(head, order: bo)
-            guard list != mt, list != .isolate, mt != .highAtomic else { return }
+            guard list != mt, list != .isolate, list != .highAtomic else { return }
             var l = NoListener()
             let can = nodes[n].zones[z].canStealFallback(order: bo, startMT: mt, mobilityDisabled: zonelists.mobilityGroupingDisabled)
             _ = nodes[n].zones[z].stealSuitableFallback(head, order: bo, flags: [], startMT: mt, wholeBlock: can, &memmap, &l)
@@ -81,7 +81,7 @@ extension PageAllocator {
             while true {
                 let first = nodes[n].zones[z].freeLists[Zone.listIndex(o, mt)].head
                 if first == PageDescriptor.nilLink || (o == found && first == head) { break }
-                _ = nodes[n].zones[z].takeBlock(first, order: o, &memmap)
+                guard nodes[n].zones[z].takeBlock(first, order: o, &memmap) else { break }
                 memmap.withPage(first) { d in d.refcount = 1; d.order = UInt8(o) }
                 inferredUntraced += 1 << o
             }
@@ -96,15 +96,16 @@ extension PageAllocator {
                                           changeOwnership: Bool) -> RecordedPageRefusal? {
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
         guard fallbackOrder >= 0, fallbackOrder < maxOrder, memmap.buddyOrder(pfn) == fallbackOrder else { return .notFree }
-        if changeOwnership && UInt64(fallbackOrder) >= pageblockOrder {
-            var b = pfn
-            while b < pfn + (1 << UInt64(fallbackOrder)) { memmap.setPageblockMigratetype(b, mt); b += pageblockNrPages }
-        } else if changeOwnership {
-            _ = nodes[n].zones[z].moveFreepagesBlock(pfn, mt: mt, &memmap)
-            memmap.setPageblockMigratetype(pfn, mt)
-            return nil
+        // steal_suitable_fallback() as the kernel ran it (free pages moved with the block when it
+        // could steal, the watermark boost); the trace then says who owns the pageblock.
+        var l = NoListener()
+        let can = nodes[n].zones[z].canStealFallback(order: fallbackOrder, startMT: mt, mobilityDisabled: zonelists.mobilityGroupingDisabled)
+        let old = memmap.pageblockMigratetype(pfn)
+        let claimed = nodes[n].zones[z].stealSuitableFallback(pfn, order: fallbackOrder, flags: [], startMT: mt,
+                                                              wholeBlock: can, &memmap, &l)
+        if claimed != changeOwnership && UInt64(fallbackOrder) < pageblockOrder {
+            memmap.setPageblockMigratetype(pfn, changeOwnership ? mt : old)
         }
-        nodes[n].zones[z].moveToFreeList(pfn, order: fallbackOrder, mt: mt, &memmap)
         return nil
     }
 
