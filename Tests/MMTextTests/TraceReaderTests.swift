@@ -93,20 +93,25 @@ struct TraceReaderTests {
     }
 }
 
+/// A 256 MiB, 2-CPU QEMU pc, booted to the end.
+func smallBooted() throws -> Kernel {
+    var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 2).machine())
+    try k.boot()
+    return k
+}
+
+/// The events of these trace lines.
+func traceEvents(_ lines: [String]) throws -> [TraceEvent] {
+    var r = TraceReader(fileName: "t")
+    var out: [TraceEvent] = []
+    for (i, l) in lines.enumerated() { if let e = try r.read(Substring(l), line: i + 1) { out.append(e) } }
+    return out
+}
+
 @Suite("replaying page events as recorded")
 struct TraceReplayTests {
-    func booted() throws -> Kernel {
-        var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 2).machine())
-        try k.boot()
-        return k
-    }
-
-    func events(_ lines: [String]) throws -> [TraceEvent] {
-        var r = TraceReader(fileName: "t")
-        var out: [TraceEvent] = []
-        for (i, l) in lines.enumerated() { if let e = try r.read(Substring(l), line: i + 1) { out.append(e) } }
-        return out
-    }
+    func booted() throws -> Kernel { try smallBooted() }
+    func events(_ lines: [String]) throws -> [TraceEvent] { try traceEvents(lines) }
 
     @Test("a refill, the allocation from the CPU's list, and the free follow the recorded pfn")
     func refillAllocFree() throws {
@@ -175,18 +180,8 @@ struct KmemStatTests {
 
 @Suite("replaying a trace with the model deciding")
 struct DecideReplayTests {
-    func booted() throws -> Kernel {
-        var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 2).machine())
-        try k.boot()
-        return k
-    }
-
-    func events(_ lines: [String]) throws -> [TraceEvent] {
-        var r = TraceReader(fileName: "t")
-        var out: [TraceEvent] = []
-        for (i, l) in lines.enumerated() { if let e = try r.read(Substring(l), line: i + 1) { out.append(e) } }
-        return out
-    }
+    func booted() throws -> Kernel { try smallBooted() }
+    func events(_ lines: [String]) throws -> [TraceEvent] { try traceEvents(lines) }
 
     @Test("the model's own choice matches, a different one is explained, frees find the model's page, consequences are counted")
     func smallTrace() throws {
