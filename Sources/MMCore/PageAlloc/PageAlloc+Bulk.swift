@@ -54,13 +54,11 @@ extension PageAllocator {
                                           _ mem: inout PhysMemory) -> [UInt64] {
         guard let mt = gfp.migratetype, n < nodes.count, z < nodes[n].zones.count,
               cpu >= 0, cpu < nodes[n].zones[z].pcp.count else { return [] }
-        let index = Zone.pcpIndex(cpu, orderToPindex(mt, 0))
+        let pindex = orderToPindex(mt, 0), index = Zone.pcpIndex(cpu, pindex)
         var pages: [UInt64] = []
         while pages.count < count, !nodes[n].zones[z].pcpLists[index].isEmpty {
             let pfn = nodes[n].zones[z].pcpLists[index].head
-            memmap.listDel(&nodes[n].zones[z].pcpLists[index], pfn, order: 0)
-            memmap.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
-            nodes[n].zones[z].pcp[cpu].count -= 1
+            unlinkPCP(pfn, order: 0, node: n, zone: z, cpu: cpu, pindex: pindex)
             prepNewPage(pfn, order: 0, gfp: gfp, &mem)
             pages.append(pfn)
         }

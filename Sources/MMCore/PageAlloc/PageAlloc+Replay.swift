@@ -132,15 +132,13 @@ extension PageAllocator {
                         p = memmap.next(p, order: order)
                     }
                     if found {
-                        memmap.listDel(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(c, pindex)], pfn, order: order)
-                        nodes[n].zones[z].pcp[c].count -= 1 << UInt64(order)
+                        unlinkPCP(pfn, order: order, node: n, zone: z, cpu: c, pindex: pindex)
                         // rmqueue_pcplist() takes the head: on the allocating CPU's own list, the
                         // pages ahead of the kernel's were taken where the trace was silent.
                         if c == cpu { takeUntraced(ahead, order: order, node: n, zone: z, cpu: c, pindex: pindex, gfp: gfp, &mem) }
                     }
                 }
                 guard found else { return .notOnPCPList }
-                memmap.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
             } else if !nodes[n].zones[z].takeBlock(pfn, order: order, &memmap) {
                 return .notOnPCPList
             }
@@ -149,14 +147,20 @@ extension PageAllocator {
         return nil
     }
 
+    /// A block leaves `cpu`'s list `pindex` in zone (`n`, `z`): unlinked, counted, no longer
+    /// marked as on a list (the caller prepares it for its new owner).
+    mutating func unlinkPCP(_ pfn: UInt64, order: Int, node n: Int, zone z: Int, cpu: Int, pindex: Int) {
+        memmap.listDel(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
+        nodes[n].zones[z].pcp[cpu].count -= 1 << UInt64(order)
+        memmap.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
+    }
+
     /// Pages off the head of a CPU's list that the kernel must have taken untraced: allocated
     /// in the model too (a later free in the trace then applies).
     mutating func takeUntraced(_ pages: [UInt64], order: Int, node n: Int, zone z: Int, cpu: Int, pindex: Int,
                                gfp: GFPFlags, _ mem: inout PhysMemory) {
         for q in pages {
-            memmap.listDel(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, pindex)], q, order: order)
-            nodes[n].zones[z].pcp[cpu].count -= 1 << UInt64(order)
-            memmap.withPage(q) { d in _ = d.flags.remove(.pcp) }
+            unlinkPCP(q, order: order, node: n, zone: z, cpu: cpu, pindex: pindex)
             prepNewPage(q, order: order, gfp: gfp, &mem)
             inferredUntraced += 1 << order
         }
