@@ -153,9 +153,10 @@ public enum ExplorerData {
                         w.numbers("nrFree", Array(z.nrFree.prefix(maxOrder)))
                         // debugfs extfrag/unusable_index and extfrag_index (thousandths), and the
                         // proactive compaction score.
-                        w.numbers("unusableIndex", (0..<maxOrder).map { z.contigPageInfo(order: $0).unusableFreeIndex(order: $0) })
-                        w.numbers("extfragIndex", (0..<maxOrder).map { z.contigPageInfo(order: $0).fragmentationIndex(order: $0) })
-                        w.value("fragScore", z.fragmentationScore)
+                        let f = ZoneFragmentation(z)
+                        w.numbers("unusableIndex", f.unusableIndex)
+                        w.numbers("extfragIndex", f.fragmentationIndex)
+                        w.value("fragScore", f.score)
                         w.object("byType") { w in
                             for mt in MigrateType.allCases {
                                 w.numbers(mt.name, (0..<maxOrder).map { z.freeLists[Zone.listIndex($0, mt)].count })

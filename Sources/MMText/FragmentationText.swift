@@ -48,12 +48,16 @@ public enum FragmentationText {
     }
 
     /// Linux: walk_zones_in_node(…, assert_populated): each populated zone of each online node.
-    static func zoneRows(_ k: Kernel) -> [(node: Int32, zone: String, nrFree: [UInt64])] {
-        var rows: [(node: Int32, zone: String, nrFree: [UInt64])] = []
+    static func populatedZones(_ k: Kernel) -> [(node: Int32, zone: Zone)] {
+        var out: [(node: Int32, zone: Zone)] = []
         for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
-            for z in node.zones where z.isPopulated { rows.append((node.nodeId, z.type.name, z.nrFree)) }
+            for z in node.zones where z.isPopulated { out.append((node.nodeId, z)) }
         }
-        return rows
+        return out
+    }
+
+    static func zoneRows(_ k: Kernel) -> [(node: Int32, zone: String, nrFree: [UInt64])] {
+        populatedZones(k).map { ($0.node, $0.zone.type.name, $0.zone.nrFree) }
     }
 
     /// kmemlab's summary: per zone the free pages, the largest free block, the share of free
@@ -64,14 +68,13 @@ public enum FragmentationText {
         let marks = PGData.fragmentationScoreWmarks(proactiveness: 20)
         for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) && node.nodePresentPages > 0 {
             for z in node.zones where z.isPopulated {
-                let free = z.freePages(inBlocksOfAtLeast: 0)
-                let big = z.freePages(inBlocksOfAtLeast: Int(pageblockOrder))
+                let f = ZoneFragmentation(z)
                 let mixed = k.mixedPageblockCounts(z).reduce(0, +)
                 out.append(padRight("Node \(node.nodeId), zone \(padLeft(z.type.name, 8))", 21)
-                           + padLeft(String(free), 11)
-                           + padLeft(z.largestFreeOrder.map { String($0) } ?? "-", 15)
-                           + padLeft(percent(big, of: free), 23)
-                           + padLeft(String(z.fragmentationScore), 7)
+                           + padLeft(String(f.freePages), 11)
+                           + padLeft(f.largestOrder.map { String($0) } ?? "-", 15)
+                           + padLeft(percent(f.freeInPageblocks, of: f.freePages), 23)
+                           + padLeft(String(f.score), 7)
                            + padLeft(String(mixed), 18))
             }
             out.append("Node \(node.nodeId): fragmentation score \(node.fragmentationScore) (kcompactd compacts proactively above \(marks.high) until below \(marks.low), vm.compaction_proactiveness = 20)")

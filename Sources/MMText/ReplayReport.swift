@@ -42,11 +42,11 @@ public enum ReplayReport {
 
     /// One row per populated zone.
     public static func csvRows(_ k: Kernel, events: Int, timeUS: Int64? = nil) -> [String] {
-        zones(k).map { z in
-            let info = z.zone.contigPageInfo(order: compactionHPageOrder)
-            return "\(events),\(seconds(timeUS)),\(z.node),\(z.zone.type.name),\(z.zone.freePages(inBlocksOfAtLeast: 0)),\(z.zone.largestFreeOrder ?? -1),"
-                + "\(z.zone.freePages(inBlocksOfAtLeast: Int(pageblockOrder))),\(z.zone.fragmentationScore),"
-                + "\(thousandths(info.unusableFreeIndex(order: compactionHPageOrder))),\(thousandths(info.fragmentationIndex(order: compactionHPageOrder)))"
+        FragmentationText.populatedZones(k).map { z in
+            let f = ZoneFragmentation(z.zone)
+            return "\(events),\(seconds(timeUS)),\(z.node),\(z.zone.type.name),\(f.freePages),\(f.largestOrder ?? -1),"
+                + "\(f.freeInPageblocks),\(f.score),"
+                + "\(thousandths(f.unusableIndex[compactionHPageOrder])),\(thousandths(f.fragmentationIndex[compactionHPageOrder]))"
         }
     }
 
@@ -62,16 +62,15 @@ public enum ReplayReport {
     }
 
     static func fragmentationFields(_ k: Kernel, extfrag: ExtfragCounters) -> String {
-        let zoneObjects = zones(k).map { z -> String in
-            let zone = z.zone
-            let unusable = (0..<maxOrder).map { thousandths(zone.contigPageInfo(order: $0).unusableFreeIndex(order: $0)) }
-            let ext = (0..<maxOrder).map { thousandths(zone.contigPageInfo(order: $0).fragmentationIndex(order: $0)) }
-            return "{\"node\":\(z.node),\"zone\":\"\(zone.type.name)\",\"free_pages\":\(zone.freePages(inBlocksOfAtLeast: 0)),"
-                + "\"largest_order\":\(zone.largestFreeOrder.map { String($0) } ?? "null"),"
-                + "\"free_in_pageblock_blocks\":\(zone.freePages(inBlocksOfAtLeast: Int(pageblockOrder))),"
-                + "\"score\":\(zone.fragmentationScore),\"mixed_pageblocks\":\(k.mixedPageblockCounts(zone).reduce(0, +)),"
+        let zoneObjects = FragmentationText.populatedZones(k).map { z -> String in
+            let zone = z.zone, f = ZoneFragmentation(zone)
+            return "{\"node\":\(z.node),\"zone\":\"\(zone.type.name)\",\"free_pages\":\(f.freePages),"
+                + "\"largest_order\":\(f.largestOrder.map { String($0) } ?? "null"),"
+                + "\"free_in_pageblock_blocks\":\(f.freeInPageblocks),"
+                + "\"score\":\(f.score),\"mixed_pageblocks\":\(k.mixedPageblockCounts(zone).reduce(0, +)),"
                 + "\"nr_free\":[\(zone.nrFree.map { String($0) }.joined(separator: ","))],"
-                + "\"unusable_index\":[\(unusable.joined(separator: ","))],\"extfrag_index\":[\(ext.joined(separator: ","))]}"
+                + "\"unusable_index\":[\(f.unusableIndex.map(thousandths).joined(separator: ","))],"
+                + "\"extfrag_index\":[\(f.fragmentationIndex.map(thousandths).joined(separator: ","))]}"
         }
         let nodes = k.nodes.filter { k.numa.nodeOnline.contains(UInt64($0.nodeId)) && $0.nodePresentPages > 0 }
             .map { "{\"node\":\($0.nodeId),\"score\":\($0.fragmentationScore)}" }
@@ -116,17 +115,15 @@ public enum ReplayReport {
         row("  fragmenting", "\(ea.fragmenting)", "\(eb.fragmenting)")
         row("  fragmenting, unmovable", "\(ea.fragmentingUnmovable)", "\(eb.fragmentingUnmovable)")
         row("  pageblocks changing owner", "\(ea.changeOwnership)", "\(eb.changeOwnership)")
-        let za = zones(a.kernel), zb = zones(b.kernel)
+        let za = FragmentationText.populatedZones(a.kernel), zb = FragmentationText.populatedZones(b.kernel)
         for x in za {
             guard let y = zb.first(where: { $0.node == x.node && $0.zone.type == x.zone.type }) else { continue }
             let name = "node \(x.node) \(x.zone.type.name)"
             func figures(_ z: Zone) -> [String] {
-                let free = z.freePages(inBlocksOfAtLeast: 0)
-                return ["\(free)", z.largestFreeOrder.map { String($0) } ?? "-",
-                        FragmentationText.percent(z.freePages(inBlocksOfAtLeast: Int(pageblockOrder)), of: free),
-                        "\(z.fragmentationScore)",
-                        thousandths(z.contigPageInfo(order: compactionHPageOrder).unusableFreeIndex(order: compactionHPageOrder)),
-                        "\(z.minWmark)/\(z.lowWmark)/\(z.highWmark)"]
+                let f = ZoneFragmentation(z)
+                return ["\(f.freePages)", f.largestOrder.map { String($0) } ?? "-",
+                        FragmentationText.percent(f.freeInPageblocks, of: f.freePages), "\(f.score)",
+                        thousandths(f.unusableIndex[compactionHPageOrder]), "\(z.minWmark)/\(z.lowWmark)/\(z.highWmark)"]
             }
             let labels = ["free pages", "largest free order", "free in 2 MiB blocks or larger", "compaction score",
                           "unusable_index at order 9", "watermarks min/low/high"]
@@ -140,14 +137,6 @@ public enum ReplayReport {
         var out = [padRight("", w0) + "  " + padRight("this machine", w1) + "  " + vsLabel]
         for (name, x, y) in rows {
             out.append(padRight(name, w0) + "  " + padRight(x, w1) + "  " + y + (x == y ? "" : "  *"))
-        }
-        return out
-    }
-
-    static func zones(_ k: Kernel) -> [(node: Int32, zone: Zone)] {
-        var out: [(node: Int32, zone: Zone)] = []
-        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
-            for z in node.zones where z.isPopulated { out.append((node.nodeId, z)) }
         }
         return out
     }

@@ -244,14 +244,9 @@ public struct DecideReplay {
 
     /// Where a page is in the model: free in a buddy block, on a CPU's list, or allocated.
     func whereIs(_ pfn: UInt64) -> String {
-        guard kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil else { return "in no zone of this machine" }
-        var p = pfn
-        for o in 0..<maxOrder {
-            let head = p & ~((UInt64(1) << UInt64(o)) - 1)
-            if let bo = kernel.memmap.buddyOrder(head), bo >= o {
-                return "free, in an order-\(bo) block \(hex(head)) on the \(kernel.memmap.pageblockMigratetype(head).name) list"
-            }
-            p = head
+        guard let (n, z) = kernel.pageAlloc.zoneIndex(ofPfn: pfn) else { return "in no zone of this machine" }
+        if let (head, bo) = kernel.nodes[n].zones[z].freeBlock(containing: pfn, atLeast: 0, kernel.memmap) {
+            return "free, in an order-\(bo) block \(hex(head)) on the \(kernel.memmap.pageblockMigratetype(head).name) list"
         }
         let d = kernel.memmap.page(pfn)
         if d.flags.contains(.pcp) { return "on a CPU's per-cpu list" }
@@ -263,7 +258,7 @@ public struct DecideReplay {
     public var matchRate: Double { pageAllocs == 0 ? 0 : Double(pageAllocMatches) / Double(pageAllocs) }
 
     public var text: [String] {
-        var out = ["mm_page_alloc: \(pageAllocs) asked of the model, \(pageAllocMatches) got the kernel's pfn (\(percent(pageAllocMatches, pageAllocs))), \(pageAllocFailed) failed, \(pageAllocSkipped) not asked (failed in the kernel, or an unknown gfp flag or CPU)",
+        var out = ["mm_page_alloc: \(pageAllocs) asked of the model, \(pageAllocMatches) got the kernel's pfn (\(FragmentationText.percent(UInt64(pageAllocMatches), of: UInt64(pageAllocs)))), \(pageAllocFailed) failed, \(pageAllocSkipped) not asked (failed in the kernel, or an unknown gfp flag or CPU)",
                    "mm_page_free: \(pageFrees + pageFreesBoot) freed (\(pageFreesBoot) the boot still held at trace_init(), \(pageFreesUntraced) other pages allocated before tracing), \(pageFreesRefused) refused",
                    "consequences, recorded / model: mm_page_alloc_zone_locked \(recordedZoneLocked) / \(modelZoneLocked), pcp drains \(recordedDrainedPages) / \(modelDrainedPages) pages, mm_page_alloc_extfrag \(recordedExtfrag.events) / \(modelExtfrag.events) (mm_page_free_batched \(recordedBatched): markers of frees already counted)"]
         if let l = lateBoot { out.append(l.text) }
@@ -276,9 +271,4 @@ public struct DecideReplay {
         return out
     }
 
-    func percent(_ a: Int, _ b: Int) -> String {
-        guard b > 0 else { return "-" }
-        let t = a * 1000 / b
-        return "\(t / 10).\(t % 10) %"
-    }
 }

@@ -110,18 +110,15 @@ func traceEvents(_ lines: [String]) throws -> [TraceEvent] {
 
 @Suite("replaying page events as recorded")
 struct TraceReplayTests {
-    func booted() throws -> Kernel { try smallBooted() }
-    func events(_ lines: [String]) throws -> [TraceEvent] { try traceEvents(lines) }
-
     @Test("a refill, the allocation from the CPU's list, and the free follow the recorded pfn")
     func refillAllocFree() throws {
-        var k = try booted()
+        var k = try smallBooted()
         // A free order-0 block the model has: take the head of the movable order-3 list, say.
         let zone = k.nodes[0].zones[ZoneType.dma32.rawValue]
         let free = try #require(zone.freeLists.first { !$0.isEmpty && $0.head != PageDescriptor.nilLink }?.head)
         let before = zone.freePages
         var replay = TraceReplay(kernel: k)
-        for e in try events([
+        for e in try traceEvents([
             "x-1 [001] d..4. 1.0: mm_page_alloc_zone_locked: page=0 pfn=\(hex(free)) order=0 migratetype=0 percpu_refill=1",
             "x-1 [001] d..1. 1.0: mm_page_alloc: page=0 pfn=\(hex(free)) order=0 migratetype=0 gfp_flags=GFP_KERNEL",
             "x-1 [001] ...1. 1.0: mm_page_free: page=0 pfn=\(hex(free)) order=0",
@@ -180,12 +177,9 @@ struct KmemStatTests {
 
 @Suite("replaying a trace with the model deciding")
 struct DecideReplayTests {
-    func booted() throws -> Kernel { try smallBooted() }
-    func events(_ lines: [String]) throws -> [TraceEvent] { try traceEvents(lines) }
-
     @Test("the model's own choice matches, a different one is explained, frees find the model's page, consequences are counted")
     func smallTrace() throws {
-        let k = try booted()
+        let k = try smallBooted()
         // What the model gives CPU 1 for GFP_KERNEL, asked on a copy.
         var probe = k
         let firstPfn = probe.allocPages(.gfpKernel, order: 0, cpu: 1)
@@ -193,7 +187,7 @@ struct DecideReplayTests {
         let first = try #require(firstPfn), second = try #require(secondPfn)
         let freeBefore = k.nodes[0].zones.map { $0.freePages + $0.pcp.reduce(0) { $0 + $1.count } }
         var replay = DecideReplay(kernel: k)
-        for e in try events([
+        for e in try traceEvents([
             "x-1 [001] d..4. 1.0: mm_page_alloc_zone_locked: page=0 pfn=\(hex(first)) order=0 migratetype=0 percpu_refill=1",
             "x-1 [001] d..1. 1.0: mm_page_alloc: page=0 pfn=\(hex(first)) order=0 migratetype=0 gfp_flags=GFP_KERNEL",
             "x-1 [001] d..1. 1.0: mm_page_alloc: page=0 pfn=0x6a00 order=0 migratetype=0 gfp_flags=GFP_KERNEL",
@@ -218,7 +212,7 @@ struct DecideReplayTests {
 
     @Test("vmalloc's bulk allocator: the CPU list's pages in order, refilled as needed, and no mm_page_alloc")
     func bulk() throws {
-        let k = try booted()
+        let k = try smallBooted()
         var single = k, bulk = k
         let one = (0..<6).compactMap { _ in single.allocPages(TraceReplay.vmallocGFP, order: 0, cpu: 1) }
         var rec = EventRecorder()
@@ -235,7 +229,7 @@ struct DecideReplayTests {
 
     @Test("--json and --every: one object with the issue's keys, and figures per zone")
     func json() throws {
-        var run = ReplayRun(kernel: try booted(), asRecorded: false)
+        var run = ReplayRun(kernel: try smallBooted(), asRecorded: false)
         var s = TraceSummary(fileName: "t")
         for (i, l) in ["x-1 [001] d..1. 1.0: mm_page_alloc: page=0 pfn=0x6a00 order=0 migratetype=0 gfp_flags=GFP_KERNEL",
                        "x-1 [001] ...1. 1.0: kfree: call_site=x+0x1/0x2 ptr=ffff888004000000"].enumerated() {
@@ -256,8 +250,8 @@ struct DecideReplayTests {
 
     @Test("--vs: two machines side by side, the figures that differ starred")
     func sideBySide() throws {
-        let a = ReplayRun(kernel: try booted(), asRecorded: false)
-        var k = try booted()
+        let a = ReplayRun(kernel: try smallBooted(), asRecorded: false)
+        var k = try smallBooted()
         try k.writeSysctl("vm.min_free_kbytes", "8192")
         let b = ReplayRun(kernel: k, asRecorded: false)
         let rows = ReplayReport.sideBySide(a, b, vsLabel: "with --sysctl vm.min_free_kbytes=8192")

@@ -89,6 +89,29 @@ extension Zone {
     }
 }
 
+/// One zone's fragmentation figures, computed once for every report that prints them (the
+/// summary table, CSV, JSON, the side-by-side comparison, the explorer).
+public struct ZoneFragmentation: Sendable {
+    public let freePages: UInt64
+    /// Free pages in blocks of at least a pageblock (what a huge page needs).
+    public let freeInPageblocks: UInt64
+    public let largestOrder: Int?
+    /// Linux: fragmentation_score_zone().
+    public let score: UInt64
+    /// Linux: unusable_free_index() and __fragmentation_index() at each order, in thousandths.
+    public let unusableIndex: [Int]
+    public let fragmentationIndex: [Int]
+
+    public init(_ z: Zone) {
+        freePages = z.freePages(inBlocksOfAtLeast: 0)
+        freeInPageblocks = z.freePages(inBlocksOfAtLeast: Int(pageblockOrder))
+        largestOrder = z.largestFreeOrder
+        score = z.fragmentationScore
+        unusableIndex = (0..<maxOrder).map { z.contigPageInfo(order: $0).unusableFreeIndex(order: $0) }
+        fragmentationIndex = (0..<maxOrder).map { z.contigPageInfo(order: $0).fragmentationIndex(order: $0) }
+    }
+}
+
 extension PGData {
     /// Linux: fragmentation_score_node(): the weighted zone scores summed (0–100); kcompactd
     /// compacts proactively while it is above the high mark.

@@ -196,6 +196,19 @@ extension Zone {
         return mm.buddyOrder(higherBuddy) == order + 1
     }
 
+    /// The free block of this zone that contains `pfn`, of order `order` or larger: its head and
+    /// order (the walk up the aligned heads that take_page_off_buddy() makes). Nil when none
+    /// is, or when a head would lie outside the zone.
+    public func freeBlock(containing pfn: UInt64, atLeast order: Int, _ mm: Memmap) -> (head: UInt64, order: Int)? {
+        guard order >= 0 else { return nil }
+        for o in order..<maxOrder {
+            let head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
+            guard mm.zoneSlot(head) == slot else { return nil }
+            if let bo = mm.buddyOrder(head), bo >= o { return (head, bo) }
+        }
+        return nil
+    }
+
     /// Linux: take_page_off_buddy() and break_down_buddy_pages(), for a block of any order: the
     /// free block that contains [`target`, `target` + 2^order) leaves its list and is broken
     /// down around the target, each half that is not the target going back on the list of the
@@ -205,25 +218,20 @@ extension Zone {
     /// False, with nothing changed, when the block is not free (or only part of it is).
     public mutating func takeBlock(_ target: UInt64, order: Int, remainders: MigrateType? = nil,
                                    _ mm: inout Memmap) -> Bool {
-        guard order >= 0, order < maxOrder, target & ((1 << UInt64(order)) - 1) == 0 else { return false }
-        for o in order..<maxOrder {
-            let head = target & ~((UInt64(1) << UInt64(o)) - 1)
-            guard head < mm.endPfn, mm.zoneSlot(head) == slot else { return false }
-            guard let headOrder = mm.buddyOrder(head), headOrder >= o else { continue }
-            let mt = remainders ?? mm.pageblockMigratetype(head)
-            delFromFreeList(head, order: headOrder, &mm)
-            var page = head, high = headOrder
-            while high > order {
-                high -= 1
-                let size = UInt64(1) << UInt64(high)
-                let buddy: UInt64
-                if target >= page + size { buddy = page; page += size } else { buddy = page + size }
-                addToFreeList(buddy, order: high, mt: mt, tail: false, &mm)
-            }
-            if mt != .isolate { freePages -= UInt64(1) << UInt64(order) }
-            return true
+        guard order >= 0, order < maxOrder, target & ((1 << UInt64(order)) - 1) == 0,
+              let (head, headOrder) = freeBlock(containing: target, atLeast: order, mm) else { return false }
+        let mt = remainders ?? mm.pageblockMigratetype(head)
+        delFromFreeList(head, order: headOrder, &mm)
+        var page = head, high = headOrder
+        while high > order {
+            high -= 1
+            let size = UInt64(1) << UInt64(high)
+            let buddy: UInt64
+            if target >= page + size { buddy = page; page += size } else { buddy = page + size }
+            addToFreeList(buddy, order: high, mt: mt, tail: false, &mm)
         }
-        return false
+        if mt != .isolate { freePages -= UInt64(1) << UInt64(order) }
+        return true
     }
 
     /// Linux: expand(): split the block at `pfn` from order `high` down to `low`, listing the

@@ -51,18 +51,13 @@ extension PageAllocator {
     /// the trace did not record (no mm_page_alloc_extfrag in its event set, or tracing was
     /// paused): the model's own steal_suitable_fallback() decides what moves with it.
     mutating func inferFallback(_ pfn: UInt64, order: Int, mt: MigrateType, node n: Int, zone z: Int) {
-        for o in order..<maxOrder {
-            let head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
-            guard memmap.zoneSlot(head) == nodes[n].zones[z].slot else { return }
-            guard let bo = memmap.buddyOrder(head), bo >= o else { continue }
-            let list = memmap.freeListType(head, order: bo)
-            guard list != mt, list != .isolate, list != .highAtomic else { return }
-            var l = NoListener()
-            let can = nodes[n].zones[z].canStealFallback(order: bo, startMT: mt, mobilityDisabled: zonelists.mobilityGroupingDisabled)
-            _ = nodes[n].zones[z].stealSuitableFallback(head, order: bo, flags: [], startMT: mt, wholeBlock: can, &memmap, &l)
-            inferredFallbacks += 1
-            return
-        }
+        guard let (head, bo) = nodes[n].zones[z].freeBlock(containing: pfn, atLeast: order, memmap) else { return }
+        let list = memmap.freeListType(head, order: bo)
+        guard list != mt, list != .isolate, list != .highAtomic else { return }
+        var l = NoListener()
+        let can = nodes[n].zones[z].canStealFallback(order: bo, startMT: mt, mobilityDisabled: zonelists.mobilityGroupingDisabled)
+        _ = nodes[n].zones[z].stealSuitableFallback(head, order: bo, flags: [], startMT: mt, wholeBlock: can, &memmap, &l)
+        inferredFallbacks += 1
     }
 
     /// __rmqueue_smallest() takes the head of the smallest non-empty list of its type: blocks
@@ -70,13 +65,8 @@ extension PageAllocator {
     /// before it on its own — were taken where the trace was silent (before trace_init(), or
     /// while tracing paused). They are allocated in the model too.
     mutating func inferBuddyTakes(_ pfn: UInt64, order: Int, mt: MigrateType, node n: Int, zone z: Int) {
-        var head = pfn, found = -1
-        for o in order..<maxOrder {
-            head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
-            guard memmap.zoneSlot(head) == nodes[n].zones[z].slot else { return }
-            if let bo = memmap.buddyOrder(head), bo >= o { found = bo; break }
-        }
-        guard found >= 0, memmap.freeListType(head, order: found) == mt, head == pfn else { return }
+        guard let (head, found) = nodes[n].zones[z].freeBlock(containing: pfn, atLeast: order, memmap),
+              memmap.freeListType(head, order: found) == mt, head == pfn else { return }
         for o in order...found {
             while true {
                 let first = nodes[n].zones[z].freeLists[Zone.listIndex(o, mt)].head
