@@ -167,6 +167,7 @@ public struct DmesgParser {
         var lateFrees: (smp: UInt64?, decrypted: UInt64?, textGap: UInt64?, rodataGap: UInt64?) = (nil, nil, nil, nil)
         var pendingEFIRemove = false
         var sourceKernel: String? = nil
+        var efiLog = EFILogReader()
 
         var lineNo = 0
         // (Swift reads "\r\n" as one Character: split on both, so CRLF files have their lines.)
@@ -175,6 +176,10 @@ public struct DmesgParser {
             guard let m = DmesgParser.message(raw) else { continue }
             if m.isEmpty { continue }
 
+            if try efiLog.read(m, line: lineNo, parser: self) {
+                if m.hasPrefix("efi: EFI v") { efi = true }
+                continue
+            }
             if m.hasPrefix("Linux version ") && sourceKernel == nil {
                 sourceKernel = m.split(separator: " ").dropFirst(2).first.map(String.init)
                 continue
@@ -364,6 +369,7 @@ public struct DmesgParser {
             if m.hasPrefix("memblock_") {
                 let call = try memblockCall(m, line: lineNo)
                 memblockLog.append(call)
+                efiLog.note(call)
                 if case let .range(fn, base, last) = call.kind {
                     if fn == "memblock_reserve" && call.caller.hasPrefix("setup_arch+0x797/") { brk = (base, last &+ 1 &- base) }
                     if fn == "memblock_reserve" && call.caller.hasPrefix("smp_scan_config+0xbe/") { mpConfig = (base, last &+ 1 &- base) }
@@ -429,6 +435,17 @@ public struct DmesgParser {
         var mp: MPTable? = nil
         if let f = mpFloating { mp = MPTable(floatingPointer: f, configTable: mpConfig?.0 ?? 0, configLength: mpConfig?.1 ?? 0) }
 
+        // The EFI hand-over, when the log shows its map; acpi_boot_init()'s e820 edit from RAM to
+        // reserved is then the BGRT logo that efi_bgrt_init() keeps.
+        var bgrt: PhysRange? = nil
+        if efiLog.firmware(bgrt: nil) != nil,
+           let k = edits.firstIndex(where: { if $0.stage == .acpiBoot, case let .update(_, _, from, to) = $0.op { return from == .ram && to == .reserved }; return false }),
+           case let .update(start, size, _, _) = edits[k].op {
+            bgrt = PhysRange(start: start, size: size)
+            edits.remove(at: k)
+        }
+        let efiFirmware = efiLog.firmware(bgrt: bgrt)
+
         var machine = Machine(
             name: baseName(fileName), e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: srat,
             cpus: CPUTopology(present: Swift.max(1, present), possible: cpusPossible, nodeOfCPU: nodeOfCPU, gbPages: gbPages, pti: pti),
@@ -436,6 +453,7 @@ public struct DmesgParser {
             memblockLog: memblockLog, memblockLogZoneIndex: zoneIndex, memblockLogNumaIndex: numaIndex)
         machine.ioapics = ioapics
         machine.sourceKernel = sourceKernel
+        machine.efi = efiFirmware
         return machine
     }
 

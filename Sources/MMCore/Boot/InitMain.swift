@@ -77,6 +77,7 @@ extension Kernel {
         step("do_initcalls(): futex, min_free_kbytes, THP, slab caches, networking", "init/main.c")
         futexInit()                      // core
         initPerZoneWmarkMin()            // postcore
+        efiFreeBootServices()            // arch
         hugepageInit()                   // subsys
         createBootSlabCaches()           // the named caches, made across boot
         dquotInit()                      // fs

@@ -34,6 +34,10 @@ public struct Machine: Equatable, Sendable {
     public var mpTable: MPTable?
     /// True when the boot went through EFI (efi_enabled(EFI_BOOT)).
     public var efiBoot: Bool
+    /// The EFI memory map and tables the EFI stub handed over, when known (a machine file, a
+    /// UEFI preset, or a log with `efi=debug` or `memblock=debug`). A UEFI log that shows
+    /// neither keeps only `efiBoot` and the e820 edits its lines reveal.
+    public var efi: EFIFirmware? = nil
     /// The ACPI tables acpi_reserve_initial_tables() reserves, in the kernel's table-list order.
     public var acpiTables: [ACPITable]
     /// Memblock calls a `memblock=debug` log recorded, in order, for replay (up to

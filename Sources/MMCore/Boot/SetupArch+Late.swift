@@ -1,6 +1,6 @@
 // The small reservations at the end of setup_arch(), after the zones exist.
 //
-// Linux: arch/x86/kernel/acpi/boot.c — acpi_parse_hpet(); arch/x86/kernel/apic/io_apic.c —
+// Linux: arch/x86/kernel/acpi/boot.c — acpi_parse_hpet(), acpi_parse_bgrt(); arch/x86/kernel/apic/io_apic.c —
 //        ioapic_setup_resources(); arch/x86/kernel/e820.c — e820__reserve_resources(),
 //        e820__register_nosave_regions(); drivers/firmware/memmap.c — firmware_map_add_early();
 //        kernel/power/snapshot.c — register_nosave_region().
@@ -14,6 +14,9 @@ extension Kernel {
         if !commandLine.has("nohpet") && commandLine.last("acpi") != "off" && machine.acpiTables.contains(where: { $0.signature == "HPET" }) {
             _ = memblock.allocTryNid(size: 64 + 9, align: 64, caller: Caller("acpi_parse_hpet+0xc3/0x132"), log: &log)
         }
+        // acpi_boot_init() → acpi_parse_bgrt() → efi_bgrt_init(): the boot logo kept (EFI/),
+        // or, for a machine read from a log without its EFI map, the e820 edits that show it.
+        if machine.efi?.bgrtImage != nil { efiBgrtInit() } else { applyFirmwareEdits(.acpiBoot) }
         // io_apic_init_mappings() → ioapic_setup_resources(): a resource and name per I/O APIC.
         if machine.ioapics > 0 && !commandLine.has("noapic") {
             _ = memblock.allocTryNid(size: UInt64(machine.ioapics) * (64 + 11), align: 64,

@@ -103,6 +103,8 @@ public struct Kernel: Sendable {
     public var bootSteps: [BootStep] = []
     /// The crash kernel's reservations (`crashkernel=`).
     public var crashkernel = CrashkernelReservation()
+    /// Linux: the `efi` global's memory map and flags (EFI/).
+    public var efi = EFIState()
     /// The per-cpu first chunk setup_per_cpu_areas() built.
     public var percpuFirstChunk: PcpuAllocInfo?
     /// Linux: nr_free_pages() just before mem_init_print_info() (the "Memory:" line's first figure).
@@ -187,10 +189,15 @@ public struct Kernel: Sendable {
         parseSetupDataExtended()
         step("parse_early_param(): mem=, memmap=, memblock=debug …", "init/main.c")
         parseEarlyParams()
+        parseEFIOptions()
+        efiMemblockX86ReserveRange()
         if movableNode { memblock.bottomUp = true }
         reserveSetupData()
         try finishEarlyParams()
+        step("efi_init(): the EFI system table and memory map", "arch/x86/platform/efi/efi.c")
+        efiInit()
         applyFirmwareEdits(.efiInit)
+        efiSetSecureBoot()
         addKernelRange()
         trimBIOSRange()
         maxPfn = e820.endPfn(limit: maxArchPfn, type: .ram, maxArchPfn: maxArchPfn, log: &log)
@@ -213,7 +220,9 @@ public struct Kernel: Sendable {
         memblock.currentLimit = 0x10_0000  // ISA_END_ADDRESS
         step("e820__memblock_setup(): RAM becomes memblock.memory", "arch/x86/kernel/e820.c")
         e820MemblockSetup()
+        efiFindMirror()
         applyFirmwareEdits(.efiEarlyReserve)
+        efiReserveBootServices()
         step("reserve_real_mode(), init_mem_mapping(): the direct map", "arch/x86/mm/init.c")
         reserveRealMode()
         initMemMapping()
@@ -230,8 +239,6 @@ public struct Kernel: Sendable {
         memblockFindDMAReserve()
         step("paging_init(): sparse_init(), the memmap, zones", "arch/x86/mm/init_64.c")
         pagingInit()
-        // acpi_boot_init(): its EFI (BGRT) e820 edits.
-        applyFirmwareEdits(.acpiBoot)
         setupArchLate()
         startKernel()
         if let p = scratch.pendingPanic { throw .panic(p) }

@@ -1,0 +1,166 @@
+// UEFI boots: the oracle kernel under Debian's OVMF (capture.sh --efi), nine captures of pc and
+// q35 machines from 512 MiB to 8 GiB, one with two NUMA nodes, five with `efi=debug` (the whole
+// EFI memory map in the log, boot-services memory never freed) and four without (the map seen
+// only through memblock=debug, and "Freeing EFI boot services memory" at the arch initcalls).
+// Read from each log, the model must print the kernel's e820, efi:, memblock=debug and zone lines
+// through "Memory:", free the same boot-services memory, and end with the same zoneinfo.
+
+import Foundation
+import MMCore
+import MMText
+import KmemlabTestSupport
+import Testing
+
+@Suite("UEFI (OVMF) boots equal the real kernel's")
+struct EFIOracleTests {
+    static var cases: [String] {
+        let dir = Fixtures.oracle.appendingPathComponent("efi")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+    }
+    static func path(_ name: String, _ file: String) -> String {
+        Fixtures.oracle.appendingPathComponent("efi/\(name)/\(file)").path
+    }
+
+    /// Every line the EFI code, e820 and memblock print through "Memory:", and the zones.
+    static func selected(_ lines: [String]) -> [String] {
+        var out: [String] = []
+        for l in lines {
+            if l.hasPrefix("efi: mem") && l.contains(" range=[") && out.contains(where: { $0.hasPrefix("Memory: ") }) { continue }
+            if l.hasPrefix("memblock_") || l.hasPrefix("MEMBLOCK configuration:") || l.hasPrefix(" memory") || l.hasPrefix(" reserved")
+                || l.hasPrefix("efi: ") || l.hasPrefix("secureboot: ") || l.hasPrefix("Memory: ") {
+                if out.contains(where: { $0.hasPrefix("Memory: ") }) && !l.hasPrefix("efi: Freeing EFI boot services") { continue }
+                out.append(l)
+            }
+        }
+        return Fixtures.e820Lines(lines) + out + Fixtures.zoneLines(lines)
+    }
+
+    @Test("from the log: e820, efi:, memblock=debug and zone lines, the free, and zoneinfo", arguments: cases)
+    func fromDmesg(_ name: String) throws {
+        let text = Fixtures.text(Self.path(name, "dmesg.txt"))
+        let machine = try DmesgParser(fileName: name).parse(text)
+        #expect(machine.efi != nil)
+        var k = Kernel(machine: machine)
+        try k.boot()
+        let expected = Self.selected(Fixtures.messages(text)), actual = Self.selected(k.log.lines)
+        #expect(expected.count > 250)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+        let zoneinfo = Fixtures.text(Self.path(name, "zoneinfo.txt")).split(separator: "\n").map(String.init)
+        let zExpected = Fixtures.zoneinfoDeterministicLines(zoneinfo)
+        let zActual = Fixtures.zoneinfoDeterministicLines(ProcFiles.zoneinfo(k))
+        #expect(zExpected == zActual, "\(Fixtures.firstDifference(zExpected, zActual) ?? "")")
+        // efi=debug keeps boot-services memory for debugfs; otherwise ~42 MiB come back.
+        let debug = machine.commandLine.contains("efi=debug")
+        #expect((k.efi.bootServicesFreed == 0) == debug)
+        #expect(debug || k.efi.bootServicesFreed > 40 << 20)
+    }
+
+    @Test("the EFI stub's e820 from the map equals the BIOS-e820 table", arguments: cases.filter { $0.hasSuffix("-debug") })
+    func stubE820(_ name: String) throws {
+        let text = Fixtures.text(Self.path(name, "dmesg.txt"))
+        let machine = try DmesgParser(fileName: name).parse(text)
+        let f = try #require(machine.efi)
+        #expect(f.mapComplete)
+        #expect(f.memoryMap.count > 100)
+        // The stub keeps the firmware's order (OVMF lists RAM above 4 GiB before the MMIO);
+        // the kernel sorts when it sanitises, and the log shows that.
+        #expect(efiStubE820(f.memoryMap).sorted { $0.addr < $1.addr } == machine.e820)
+    }
+
+    @Test("a log without efi=debug gives the boot-services regions, and the map's size")
+    func partialMap() throws {
+        let machine = try DmesgParser(fileName: "q35-efi-2g").parse(Fixtures.text(Self.path("q35-efi-2g", "dmesg.txt")))
+        let f = try #require(machine.efi)
+        #expect(!f.mapComplete)
+        #expect(f.mapEntries == 126)
+        #expect(f.memoryMap.allSatisfy { $0.type == .bootServicesData })
+        #expect(f.memattrSize == 0x430)
+        #expect(f.bgrtImage == PhysRange(start: 0x7dc54000, size: 0x9000))
+        #expect(f.configTables.map(\.name) == ["SMBIOS", "ACPI", "ACPI 2.0", "MEMATTR", "INITRD"])
+    }
+}
+
+@Suite("EFI memory map: descriptors, the stub's e820, the kernel's edits")
+struct EFIMemoryMapTests {
+    static let wb: EFIMemoryAttribute = [.uc, .wc, .wt, .wb]
+
+    @Test("efi_md_typeattr_format")
+    func typeattr() {
+        let d = EFIMemoryDescriptor(type: .runtimeServicesData, physAddr: 0x7ea8a000, numPages: 0x102, attribute: Self.wb.union(.runtime))
+        #expect(d.typeAttrText == "[Runtime Data|RUN|  |  |  |  |  |  |  |  |  |   |WB|WT|WC|UC]")
+        let mmio = EFIMemoryDescriptor(type: .mmio, physAddr: 0xffc00000, numPages: 0x400, attribute: [.uc, .runtime])
+        #expect(mmio.typeAttrText == "[MMIO        |RUN|  |  |  |  |  |  |  |  |  |   |  |  |  |UC]")
+        let odd = EFIMemoryDescriptor(rawType: 0x8000_0001, physAddr: 0, numPages: 1, attribute: EFIMemoryAttribute(rawValue: 0x40))
+        #expect(odd.typeAttrText == "[type=2147483649|attr=0x0000000000000040]")
+    }
+
+    @Test("setup_e820 merges neighbours of one type and skips OEM types")
+    func stub() {
+        let map = [
+            EFIMemoryDescriptor(type: .bootServicesCode, physAddr: 0, numPages: 1, attribute: Self.wb),
+            EFIMemoryDescriptor(type: .conventional, physAddr: 0x1000, numPages: 0x9f, attribute: Self.wb),
+            EFIMemoryDescriptor(rawType: 0x7000_0000, physAddr: 0xa0000, numPages: 0x10, attribute: Self.wb),
+            EFIMemoryDescriptor(type: .acpiNVS, physAddr: 0x100000, numPages: 8, attribute: Self.wb),
+            EFIMemoryDescriptor(type: .loaderData, physAddr: 0x108000, numPages: 8, attribute: Self.wb.union(.sp)),
+        ]
+        #expect(efiStubE820(map) == [E820Entry(addr: 0, size: 0xa0000, type: .ram), E820Entry(addr: 0x100000, size: 0x8000, type: .nvs),
+                                     E820Entry(addr: 0x108000, size: 0x8000, type: .ram)])
+        #expect(efiStubE820(map, softReserve: true).last?.type == .softReserved)
+    }
+
+    @Test("efi_memmap_split_count")
+    func split() {
+        let d = EFIMemoryDescriptor(type: .bootServicesData, physAddr: 0x10000, numPages: 16, attribute: Self.wb)
+        #expect(d.splitCount(start: 0x10000, last: 0x12fff) == 1)   // head
+        #expect(d.splitCount(start: 0x12000, last: 0x13fff) == 2)   // middle
+        #expect(d.splitCount(start: 0x1e000, last: 0x1ffff) == 1)   // tail
+        #expect(d.splitCount(start: 0x10000, last: 0x1ffff) == 0)   // all of it
+    }
+
+    /// A small UEFI machine: the q35 2 GiB capture's map, with edits.
+    static func machine(_ cmdline: String, edit: (inout [EFIMemoryDescriptor]) -> Void = { _ in }) throws -> Machine {
+        var m = try DmesgParser(fileName: "q35-efi-2g-debug").parse(Fixtures.text(EFIOracleTests.path("q35-efi-2g-debug", "dmesg.txt")))
+        m.commandLine = cmdline
+        edit(&m.efi!.memoryMap)
+        m.efi!.mapEntries = m.efi!.memoryMap.count
+        return m
+    }
+
+    @Test("efi=noruntime drops the map: no boot-services reservation, nothing to free")
+    func noRuntime() throws {
+        var k = Kernel(machine: try Self.machine("console=ttyS0 memblock=debug nokaslr efi=noruntime"))
+        try k.boot()
+        #expect(!k.log.lines.contains { $0.contains("efi_reserve_boot_services") })
+        #expect(k.log.lines.contains { $0.contains("efi_memattr_init") })
+        #expect(!k.efi.memmapEnabled && k.efi.bootServicesFreed == 0)
+        var full = Kernel(machine: try Self.machine("console=ttyS0 memblock=debug nokaslr"))
+        try full.boot()
+        #expect(full.efi.bootServicesFreed == 43176 << 10)
+        // Without the reservation the memory was free from the start. A full boot keeps two
+        // boot-services regions for good: the BGRT logo's 9 pages, which efi_bgrt_init() no longer
+        // reserves without the map, and the 2-page descriptor holding the memory attributes table
+        // (reserved before efi_reserve_boot_services(), so tagged runtime and never freed).
+        #expect(k.totalramPages == full.totalramPages + 9 + 2)
+    }
+
+    @Test("an invalid descriptor is reported and dropped as efi_clean_memmap does")
+    func clean() throws {
+        let bad = EFIMemoryDescriptor(type: .conventional, physAddr: 0xffff_ffff_ffff_0000, numPages: 0x20, attribute: Self.wb)
+        var k = Kernel(machine: try Self.machine("console=ttyS0 nokaslr efi=debug") { $0.append(bad) })
+        try k.boot()
+        let lines = k.log.lines.filter { $0.contains("invalid") || $0.contains("Firmware Bug") }
+        #expect(lines == ["efi: [Firmware Bug]: Invalid EFI memory map entries:",
+                          "efi: mem126: [Conventional|   |  |  |  |  |  |  |  |  |  |   |WB|WT|WC|UC] range=[0xffffffffffff0000-0x1000000000000ffff] (invalid)",
+                          "efi: Removing 1 invalid memory map entries."])
+        #expect(k.efi.nrMap == 127)   // 126 kept, plus the BGRT split
+    }
+
+    @Test("mirrored memory is counted as efi_find_mirror counts it")
+    func mirror() throws {
+        var k = Kernel(machine: try Self.machine("console=ttyS0 nokaslr") { map in
+            for i in map.indices where map[i].type == .conventional { map[i].attribute.insert(.moreReliable) }
+        })
+        try k.boot()
+        #expect(k.log.lines.contains { $0.hasPrefix("efi: Memory: ") && $0.hasSuffix("mirrored memory") })
+    }
+}
