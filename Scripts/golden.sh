@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Behaviour lock: runs kmemlab on every fixture boot (the QEMU cases and the hardware logs),
+# Behaviour lock: runs kmemlab on every fixture boot (the QEMU cases, UEFI cases and hardware logs),
 # on a few presets and on every workload in Workloads/, and compares each output byte for byte with Tests/Golden/, which was
 # made by the commit before the model's reshaping (issue 16). Any refactor that changes what a
 # user sees fails here.
@@ -22,6 +22,10 @@ runs() {
   for d in Tests/Fixtures/oracle/cases/*/; do
     c=$(basename "$d")
     echo "case-$c|boot --from-dmesg $d/dmesg.txt --show $shows"
+  done
+  for d in Tests/Fixtures/oracle/efi/*/; do
+    c=$(basename "$d")
+    echo "efi-$c|boot --from-dmesg $d/dmesg.txt --show $shows"
   done
   for f in Tests/Fixtures/oracle/hardware/*.txt; do
     h=$(basename "$f" .txt)

@@ -72,12 +72,109 @@ public enum MachineFile {
                 }
             }
         }
+        if let f = m.efi { root["efi"] = encodeEFI(f) }
         if !m.memblockLog.isEmpty {
             root["memblockLog"] = m.memblockLog.map(memblockLine)
             root["memblockLogZoneIndex"] = m.memblockLogZoneIndex
             if let n = m.memblockLogNumaIndex { root["memblockLogNumaIndex"] = n }
         }
         return try! JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// The EFI hand-over: descriptors as `efi=debug` prints them (type name, inclusive range,
+    /// attribute names), the configuration tables by the names efi_init() prints.
+    static func encodeEFI(_ f: EFIFirmware) -> [String: Any] {
+        var o: [String: Any] = [
+            "revision": "\(f.revision >> 16).\(f.revision & 0xffff < 10 ? "0" : "")\(f.revision & 0xffff)",
+            "vendor": f.vendor,
+            "configTables": f.configTables.map { ["name": $0.name, "address": pa($0.address)] },
+            "memoryMap": f.memoryMap.map { d -> [String: Any] in
+                var e: [String: Any] = ["type": d.type?.name ?? Int(d.rawType), "start": pa(d.physAddr), "end": pa(d.end &- 1)]
+                if d.attribute.rawValue & ~EFIMemoryAttribute.known != 0 {
+                    e["attribute"] = hex(d.attribute.rawValue)
+                } else {
+                    e["attributes"] = EFIMemoryAttribute.printed.filter { d.attribute.contains($0.0) }.map { $0.1 }
+                }
+                return e
+            },
+            "mapAddress": pa(f.mapAddress), "descriptorSize": Int(f.descriptorSize), "mapEntries": f.mapEntries,
+            "memattrSize": Int(f.memattrSize),
+            "secureBoot": ["unset": "unset", "unknown": "unknown", "disabled": "disabled", "enabled": "enabled"]["\(f.secureBoot)"]!,
+        ]
+        if let b = f.bgrtImage { o["bgrtImage"] = ["start": pa(b.start), "end": pa(b.end &- 1)] }
+        return o
+    }
+
+    static func decodeEFI(_ v: Any, _ r: Reader) throws(InputError) -> EFIFirmware {
+        let o = try r.object(v, "efi")
+        var revision: UInt32 = 0x0002_0046
+        if let t = o["revision"] {
+            let parts = (t as? String)?.split(separator: ".") ?? []
+            guard parts.count == 2, let major = UInt32(parts[0]), let minor = UInt32(parts[1]), major <= 0xffff, minor <= 0xffff else {
+                throw r.err("efi.revision", "expected \"MAJOR.MINOR\" such as \"2.70\"")
+            }
+            revision = major << 16 | minor
+        }
+        var tables: [EFIConfigTable] = []
+        if let v = o["configTables"] {
+            for (path, t) in try r.objects(v, "efi.configTables") {
+                guard let name = t["name"] as? String, !name.isEmpty, !name.contains("=") else {
+                    throw r.err(path + ".name", "expected the table's name as the kernel prints it (SMBIOS, ACPI 2.0, MEMATTR …)")
+                }
+                tables.append(EFIConfigTable(name: name, address: try r.addr(t, "address", path, default: nil)))
+            }
+        }
+        let names: [String: EFIMemoryAttribute] = Dictionary(uniqueKeysWithValues: EFIMemoryAttribute.printed.map { ($0.1, $0.0) })
+        var map: [EFIMemoryDescriptor] = []
+        for (path, d) in try r.objects(o["memoryMap"] ?? [Any](), "efi.memoryMap") {
+            var rawType: UInt32
+            if let s = d["type"] as? String, let t = EFIMemoryType.allCases.first(where: { $0.name == s }) {
+                rawType = t.rawValue
+            } else if let n = d["type"] as? Int, n >= 0, n <= Int(UInt32.max) {
+                rawType = UInt32(n)
+            } else {
+                throw r.err(path + ".type", "expected an EFI memory type (\(EFIMemoryType.allCases.map(\.name).joined(separator: ", "))) or its number")
+            }
+            let (start, end) = try r.range(d, path)
+            guard start & 0xfff == 0, (end &+ 1) & 0xfff == 0 else {
+                throw r.err(path, "a descriptor covers whole 4 KiB pages")
+            }
+            var attribute = EFIMemoryAttribute()
+            if d["attribute"] != nil {
+                attribute = EFIMemoryAttribute(rawValue: try r.addr(d, "attribute", path, default: nil, firmwareTop: true))
+            } else if let list = d["attributes"] {
+                guard let a = list as? [String] else { throw r.err(path + ".attributes", "expected an array of names such as \"WB\"") }
+                for n in a {
+                    guard let bit = names[n] else {
+                        throw r.err(path + ".attributes", "unknown attribute \"\(n)\" (\(EFIMemoryAttribute.printed.map { $0.1 }.joined(separator: ", ")))")
+                    }
+                    attribute.insert(bit)
+                }
+            } else {
+                attribute = [.uc, .wc, .wt, .wb]
+            }
+            map.append(EFIMemoryDescriptor(rawType: rawType, physAddr: start, numPages: (end - start + 1) >> 12, attribute: attribute))
+        }
+        var bgrt: PhysRange? = nil
+        if let v = o["bgrtImage"] {
+            let (start, end) = try r.range(try r.object(v, "efi.bgrtImage"), "efi.bgrtImage")
+            bgrt = PhysRange(start: start, size: end - start + 1)
+        }
+        let secure: EFISecureBoot
+        switch o["secureBoot"] as? String ?? "disabled" {
+        case "unset": secure = .unset
+        case "unknown": secure = .unknown
+        case "disabled": secure = .disabled
+        case "enabled": secure = .enabled
+        default: throw r.err("efi.secureBoot", "expected unset, unknown, disabled or enabled")
+        }
+        let descSize = try r.int(o, "descriptorSize", "efi", default: 48, range: 40...4096)
+        let entries = try r.int(o, "mapEntries", "efi", default: map.count, range: map.count...1_000_000)
+        return EFIFirmware(revision: revision, vendor: try r.string(o, "vendor", default: "EDK II"), configTables: tables,
+                           memoryMap: map, mapAddress: try r.addr(o, "mapAddress", "efi", default: 0),
+                           descriptorSize: UInt64(descSize), mapEntries: entries,
+                           memattrSize: UInt64(try r.int(o, "memattrSize", "efi", default: 0, range: 0...(1 << 24))),
+                           bgrtImage: bgrt, secureBoot: secure)
     }
 
     /// e820 type names as the kernel prints them; "usable (kernel)" marks RESERVED_KERN.
@@ -111,13 +208,19 @@ public enum MachineFile {
         }
         let name = try r.string(root, "name", default: baseName(fileName))
         let commandLine = try r.string(root, "commandLine", default: "")
-        guard let e820Raw = root["e820"] as? [Any], !e820Raw.isEmpty else {
-            throw InputError(file: fileName, field: "e820", "required: a non-empty array of {start, end, type}")
-        }
+        let efi = try root["efi"].map { v throws(InputError) in try decodeEFI(v, r) }
         var e820: [E820Entry] = []
-        for (path, o) in try r.objects(e820Raw, "e820") {
-            let (start, end) = try r.range(o, path, firmwareTop: true)
-            e820.append(E820Entry(addr: start, size: end &- start &+ 1, type: try r.e820Type(o, "type", path)))
+        if let e820Raw = root["e820"] as? [Any], !e820Raw.isEmpty {
+            for (path, o) in try r.objects(e820Raw, "e820") {
+                let (start, end) = try r.range(o, path, firmwareTop: true)
+                e820.append(E820Entry(addr: start, size: end &- start &+ 1, type: try r.e820Type(o, "type", path)))
+            }
+        } else if let efi, efi.mapComplete, !efi.memoryMap.isEmpty {
+            // The EFI stub builds boot_params' e820 table from the EFI memory map.
+            let softReserve = !commandLine.split(separator: " ").contains { $0.hasPrefix("efi=") && $0.contains("nosoftreserve") }
+            e820 = efiStubE820(efi.memoryMap, softReserve: softReserve)
+        } else {
+            throw InputError(file: fileName, field: "e820", "required: a non-empty array of {start, end, type} (or a complete efi.memoryMap)")
         }
         let cpusO = try r.object(root["cpus"] ?? ["present": 1], "cpus")
         let present = try r.int(cpusO, "present", "cpus", default: 1, range: 1...8192)
@@ -263,6 +366,10 @@ public enum MachineFile {
                        memblockLogNumaIndex: root["memblockLogNumaIndex"] == nil ? nil
                            : try r.int(root, "memblockLogNumaIndex", "", default: 0, range: 0...memblockLog.count))
         machine.ioapics = try r.int(root, "ioapics", "", default: 1, range: 0...128)
+        if let efi {
+            machine.efi = efi
+            machine.efiBoot = true
+        }
         if root["sourceKernel"] != nil { machine.sourceKernel = try r.string(root, "sourceKernel", default: "") }
         return machine
     }

@@ -67,6 +67,43 @@ struct EFIOracleTests {
         #expect(efiStubE820(f.memoryMap).sorted { $0.addr < $1.addr } == machine.e820)
     }
 
+    @Test("a machine file keeps the EFI hand-over, and boots the same", arguments: cases)
+    func machineFile(_ name: String) throws {
+        let m = try DmesgParser(fileName: name).parse(Fixtures.text(Self.path(name, "dmesg.txt")))
+        let back = try MachineFile.decode(MachineFile.encode(m), fileName: "\(name).json")
+        #expect(back.efi == m.efi)
+        #expect(back.efiBoot)
+        var a = Kernel(machine: m), b = Kernel(machine: back)
+        try a.boot(); try b.boot()
+        #expect(a.log.lines == b.log.lines)
+    }
+
+    @Test("a machine file may give the EFI memory map instead of e820: the stub's table is built from it")
+    func machineFileWithoutE820() throws {
+        let name = "q35-efi-6g-numa2-debug"
+        let text = Fixtures.text(Self.path(name, "dmesg.txt"))
+        let m = try DmesgParser(fileName: name).parse(text)
+        var root = try #require(try JSONSerialization.jsonObject(with: MachineFile.encode(m)) as? [String: Any])
+        root["e820"] = nil
+        let machine = try MachineFile.decode(try JSONSerialization.data(withJSONObject: root), fileName: "efi.json")
+        #expect(machine.e820.count == 17)
+        var k = Kernel(machine: machine)
+        try k.boot()
+        let expected = Self.selected(Fixtures.messages(text)), actual = Self.selected(k.log.lines)
+        #expect(expected == actual, "\(Fixtures.firstDifference(expected, actual) ?? "")")
+        // A bad descriptor is named by its place in the file.
+        var bad = root
+        var map = try #require(bad["efi"] as? [String: Any])
+        var descriptors = try #require(map["memoryMap"] as? [[String: Any]])
+        descriptors[3]["type"] = "Boot Stuff"
+        map["memoryMap"] = descriptors
+        bad["efi"] = map
+        let error = #expect(throws: InputError.self) {
+            try MachineFile.decode(try JSONSerialization.data(withJSONObject: bad), fileName: "efi.json")
+        }
+        #expect(error?.description.contains("efi.memoryMap[3].type") == true)
+    }
+
     @Test("a log without efi=debug gives the boot-services regions, and the map's size")
     func partialMap() throws {
         let machine = try DmesgParser(fileName: "q35-efi-2g").parse(Fixtures.text(Self.path("q35-efi-2g", "dmesg.txt")))

@@ -5,9 +5,9 @@
 //        arch/x86/kernel/setup.c (the kernel image symbols _text … _end), ACPI SRAT/SLIT
 //        (drivers/acpi/numa), the MP table (arch/x86/kernel/mpparse.c).
 // A machine is plain data: hosted code builds one from a preset, a dmesg log or a machine file,
-// and the model boots it. Facts a boot log cannot reveal as hardware state (the EFI memory map,
-// MTRR registers) are kept as the e820 edits they cause ("firmware edits"), with the boot stage
-// at which the kernel makes them.
+// and the model boots it. Facts a boot log cannot reveal as hardware state (MTRR registers, an
+// EFI memory map the log does not print) are kept as the e820 edits they cause ("firmware
+// edits"), with the boot stage at which the kernel makes them; a known EFI map is `efi`.
 
 public struct Machine: Equatable, Sendable {
     public var name: String

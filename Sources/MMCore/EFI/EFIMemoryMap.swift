@@ -64,12 +64,12 @@ public struct EFIMemoryAttribute: OptionSet, Equatable, Sendable {
     public static let runtime = EFIMemoryAttribute(rawValue: 0x8000_0000_0000_0000)
 
     /// The bits efi_md_typeattr_format() spells out, most significant first, with their widths.
-    static let printed: [(EFIMemoryAttribute, String, Int)] = [
+    public static let printed: [(EFIMemoryAttribute, String, Int)] = [
         (.runtime, "RUN", 3), (.hotPluggable, "HP", 2), (.moreReliable, "MR", 2), (.cpuCrypto, "CC", 2),
         (.sp, "SP", 2), (.nv, "NV", 2), (.xp, "XP", 2), (.rp, "RP", 2), (.wp, "WP", 2), (.ro, "RO", 2),
         (.uce, "UCE", 3), (.wb, "WB", 2), (.wt, "WT", 2), (.wc, "WC", 2), (.uc, "UC", 2),
     ]
-    static let known: UInt64 = printed.reduce(0) { $0 | $1.0.rawValue }
+    public static let known: UInt64 = printed.reduce(0) { $0 | $1.0.rawValue }
 }
 
 /// Linux: efi_memory_desc_t. EFI pages are always 4 KiB.
