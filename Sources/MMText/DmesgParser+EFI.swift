@@ -25,6 +25,7 @@ struct EFILogReader {
     var mapBytes: UInt64 = 0
     var memattrSize: UInt64 = 0
     var secureBoot = EFISecureBoot.unset
+    var esrt: PhysRange? = nil
 
     /// Reads one message if it is an EFI line; true when it was.
     mutating func read(_ m: Substring, line: Int, parser: DmesgParser) throws(InputError) -> Bool {
@@ -54,6 +55,16 @@ struct EFILogReader {
             return true
         }
         if inMap { inMap = false; mapDone = true }
+        if m.hasPrefix("esrt: Reserving ESRT space from ") {
+            // "esrt: Reserving ESRT space from 0x…3fadc198 to 0x…3fadc220."
+            let words = m.split(separator: " ")
+            guard words.count == 8, let a = parseHex(words[5]), let b = parseHex(words[7].hasSuffix(".") ? words[7].dropLast() : words[7]),
+                  b > a, b >> maxPhysAddrBits == 0 else {
+                throw parser.fail(line, "esrt", "expected \"esrt: Reserving ESRT space from START to END.\"")
+            }
+            esrt = PhysRange(start: a, size: b - a)
+            return true
+        }
         if m.hasPrefix("secureboot: Secure boot ") {
             switch m.dropFirst("secureboot: Secure boot ".count) {
             case "disabled": secureBoot = .disabled
@@ -132,16 +143,18 @@ struct EFILogReader {
         return EFIMemoryDescriptor(rawType: rawType, physAddr: start, numPages: (last - start + 1) >> 12, attribute: attribute)
     }
 
-    /// The firmware as far as the log shows it; nil when it shows no map at all (the machine then
-    /// keeps the e820 edits), and `bgrt` when an e820 edit of acpi_boot_init() is the logo's.
-    func firmware(bgrt: PhysRange?) -> EFIFirmware? {
-        guard sawSystemTable, let address = mapAddress ?? (map.isEmpty ? nil : 0) else { return nil }
+    /// The firmware as far as the log shows it, nil for a log of a BIOS boot. `bgrt` is the logo
+    /// an e820 edit of acpi_boot_init() showed; `esrtKept` says an e820 edit showed the ESRT kept.
+    func firmware(bgrt: PhysRange?, esrtKept: Bool) -> EFIFirmware? {
+        guard sawSystemTable else { return nil }
         let entries = mapBytes != 0 ? Int(truncatingIfNeeded: mapBytes / 48) : map.count
         let known = map.isEmpty ? bootServicesReserved : map
-        guard !known.isEmpty else { return nil }
+        // Without memblock=debug the attributes table's size is not printed: one entry (16 + 48
+        // bytes) is assumed, which costs the page it lies in.
+        let memattr = memattrSize != 0 ? memattrSize : (configTables.contains { $0.name == "MEMATTR" } ? 64 : 0)
         return EFIFirmware(revision: revision, vendor: vendor, configTables: configTables, memoryMap: known,
-                           mapAddress: address, mapEntries: Swift.max(entries, known.count), memattrSize: memattrSize,
-                           bgrtImage: bgrt, secureBoot: secureBoot)
+                           mapAddress: mapAddress ?? 0, mapEntries: Swift.max(entries, known.count), memattrSize: memattr,
+                           bgrtImage: bgrt, esrt: esrt, esrtInBootServicesData: esrtKept, secureBoot: secureBoot)
     }
 }
 

@@ -168,6 +168,7 @@ public struct DmesgParser {
         var pendingEFIRemove = false
         var sourceKernel: String? = nil
         var efiLog = EFILogReader()
+        var memoryLine: (available: UInt64, reserved: UInt64)? = nil
 
         var lineNo = 0
         // (Swift reads "\r\n" as one Character: split on both, so CRLF files have their lines.)
@@ -352,6 +353,7 @@ public struct DmesgParser {
             if m.hasPrefix("Memory: ") {
                 pastMemoryLine = true
                 kernelSizes = try self.kernelSizes(m, line: lineNo)
+                memoryLine = DmesgParser.memoryFigures(m)
                 continue
             }
             if m.hasPrefix("MEMBLOCK configuration:") {
@@ -412,6 +414,12 @@ public struct DmesgParser {
         if let s = kernelSizes {
             kernel.textSize = s.0; kernel.rwdataSize = s.1; kernel.rodataSize = s.2; kernel.initSize = s.3; kernel.bssSize = s.4
         }
+        if brk == nil, kernelSizes != nil {
+            // No memblock=debug: the image's extent follows from the sizes the log prints.
+            let brkArea = kernel.end - kernel.reserveEnd
+            kernel.reserveEnd = kernel.estimatedReserveEnd()
+            kernel.end = kernel.reserveEnd + brkArea
+        }
         if let (brkStart, brkUsed) = brk {
             kernel.reserveEnd = brkStart
             kernel.brkUsed = brkUsed
@@ -435,16 +443,26 @@ public struct DmesgParser {
         var mp: MPTable? = nil
         if let f = mpFloating { mp = MPTable(floatingPointer: f, configTable: mpConfig?.0 ?? 0, configLength: mpConfig?.1 ?? 0) }
 
-        // The EFI hand-over, when the log shows its map; acpi_boot_init()'s e820 edit from RAM to
-        // reserved is then the BGRT logo that efi_bgrt_init() keeps.
-        var bgrt: PhysRange? = nil
-        if efiLog.firmware(bgrt: nil) != nil,
-           let k = edits.firstIndex(where: { if $0.stage == .acpiBoot, case let .update(_, _, from, to) = $0.op { return from == .ram && to == .reserved }; return false }),
-           case let .update(start, size, _, _) = edits[k].op {
-            bgrt = PhysRange(start: start, size: size)
-            edits.remove(at: k)
+        // The EFI hand-over. acpi_boot_init()'s e820 edit from RAM to reserved is the BGRT logo
+        // efi_bgrt_init() keeps, and an edit of the ESRT's pages shows efi_esrt_init() kept it:
+        // the model makes both itself.
+        var bgrt: PhysRange? = nil, esrtKept = false
+        if efiLog.sawSystemTable {
+            func ramToReserved(_ e: FirmwareEdit, _ stage: FirmwareEdit.Stage) -> (PhysAddr, UInt64)? {
+                guard e.stage == stage, case let .update(start, size, from, to) = e.op, from == .ram, to == .reserved else { return nil }
+                return (start, size)
+            }
+            if let k = edits.firstIndex(where: { ramToReserved($0, .acpiBoot) != nil }), let (start, size) = ramToReserved(edits[k], .acpiBoot) {
+                bgrt = PhysRange(start: start, size: size)
+                edits.remove(at: k)
+            }
+            if let esrt = efiLog.esrt,
+               let k = edits.firstIndex(where: { ramToReserved($0, .efiEarlyReserve).map { $0.0 == roundDown(esrt.start, 4096) } ?? false }) {
+                esrtKept = true
+                edits.remove(at: k)
+            }
         }
-        let efiFirmware = efiLog.firmware(bgrt: bgrt)
+        let efiFirmware = efiLog.firmware(bgrt: bgrt, esrtKept: esrtKept)
 
         var machine = Machine(
             name: baseName(fileName), e820: e820, setupData: setupData, firmwareEdits: edits, numaMemory: srat,
@@ -454,6 +472,9 @@ public struct DmesgParser {
         machine.ioapics = ioapics
         machine.sourceKernel = sourceKernel
         machine.efi = efiFirmware
+        if brk == nil, let figures = memoryLine, !KernelCommandLine(machine.commandLine).has("nokaslr") {
+            placeKASLRImage(&machine, logMemory: figures)
+        }
         return machine
     }
 

@@ -27,6 +27,7 @@ public enum MachineFile {
                 "brkUsed": hex(m.kernel.brkUsed), "textKB": m.kernel.textSize / 1024,
                 "rwdataKB": m.kernel.rwdataSize / 1024, "rodataKB": m.kernel.rodataSize / 1024,
                 "initKB": m.kernel.initSize / 1024, "bssKB": m.kernel.bssSize / 1024, "zoneDevice": m.kernel.zoneDevice,
+                "deferredStructPageInit": m.kernel.deferredStructPageInit,
                 "smpAlternativesKB": m.kernel.smpAlternativesSize / 1024, "unusedDecryptedKB": m.kernel.unusedDecryptedSize / 1024,
                 "textRodataGapKB": m.kernel.textRodataGapSize / 1024, "rodataDataGapKB": m.kernel.rodataDataGapSize / 1024,
                 "percpuStaticSize": m.kernel.percpuStaticSize,
@@ -253,6 +254,7 @@ public enum MachineFile {
             kernel.initSize = UInt64(try r.int(o, "initKB", "kernel", default: Int(kernel.initSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.bssSize = UInt64(try r.int(o, "bssKB", "kernel", default: Int(kernel.bssSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.zoneDevice = try r.bool(o, "zoneDevice", "kernel", default: true)
+            kernel.deferredStructPageInit = try r.bool(o, "deferredStructPageInit", "kernel", default: true)
             kernel.smpAlternativesSize = UInt64(try r.int(o, "smpAlternativesKB", "kernel", default: Int(kernel.smpAlternativesSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.unusedDecryptedSize = UInt64(try r.int(o, "unusedDecryptedKB", "kernel", default: Int(kernel.unusedDecryptedSize / 1024), range: 0...(1 << 30))) * 1024
             kernel.textRodataGapSize = UInt64(try r.int(o, "textRodataGapKB", "kernel", default: Int(kernel.textRodataGapSize / 1024), range: 0...(1 << 30))) * 1024

@@ -171,6 +171,9 @@ public struct KernelImage: Equatable, Sendable {
     /// Linux: CONFIG_ZONE_DEVICE. Debian builds it; some distributions' kernels (in the hardware
     /// logs) do not, and then have no "Device" zone at all.
     public var zoneDevice: Bool
+    /// Linux: CONFIG_DEFERRED_STRUCT_PAGE_INIT. Debian builds it; kernels without it free all of
+    /// memory at mem_init(), so their "Memory:" line counts nearly all of it available.
+    public var deferredStructPageInit = true
 
     public init(start: PhysAddr, reserveEnd: PhysAddr, end: PhysAddr, brkUsed: UInt64, textSize: UInt64,
                 rwdataSize: UInt64, rodataSize: UInt64, initSize: UInt64, bssSize: UInt64,
@@ -212,6 +215,18 @@ public struct KernelImage: Equatable, Sendable {
     /// fills it), and so does the read-only data (__end_rodata_hpage_align).
     public var rodataStart: PhysAddr { roundUp(start + textSize, pmdSize) }
     public var dataStart: PhysAddr { roundUp(rodataStart + rodataSize, pmdSize) }
+
+    /// Linux: __end_of_kernel_reserve (= __bss_stop) as vmlinux.lds lays the image out after
+    /// _sdata: rwdata, the BUG and ORC unwind tables, the vvar page, the init sections, the SMP
+    /// lock table, the nosave page, then .bss, which ends on a 2 MiB boundary when the kernel has
+    /// BSS_DECRYPTED (CONFIG_AMD_MEM_ENCRYPT, as Debian's has). A log prints every one of these
+    /// sizes but the BUG/ORC tables'. 6.1.192's extent, [0x1000000, 0x4400000), holds for any
+    /// table size in (2024K, 4072K]; `bugOrcTables` defaults to the middle of that range, 3 MiB,
+    /// and the 2 MiB rounding absorbs another kernel's difference unless it crosses a boundary.
+    public func estimatedReserveEnd(bugOrcTables: UInt64 = 3 << 20) -> PhysAddr {
+        let bssStart = dataStart + rwdataSize + bugOrcTables + pageSize + initSize + smpAlternativesSize + pageSize
+        return roundUp(roundUp(bssStart, pageSize) + bssSize, pmdSize)
+    }
 
     /// Debian bookworm's linux-image-6.1.0-56-amd64 (6.1.192-2) without KASLR, as the oracle
     /// boots show it: "14343K kernel code, 2338K rwdata, 9132K rodata, 2824K init, 17344K bss",

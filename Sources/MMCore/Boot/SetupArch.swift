@@ -221,6 +221,7 @@ public struct Kernel: Sendable {
         step("e820__memblock_setup(): RAM becomes memblock.memory", "arch/x86/kernel/e820.c")
         e820MemblockSetup()
         efiFindMirror()
+        efiEsrtInit()
         applyFirmwareEdits(.efiEarlyReserve)
         efiReserveBootServices()
         step("reserve_real_mode(), init_mem_mapping(): the direct map", "arch/x86/mm/init.c")

@@ -62,8 +62,10 @@ extension Kernel {
         if commandLine.has("add_efi_memmap") || (!efi.noSoftReserve && f.memoryMap.contains { $0.attribute.contains(.sp) }) {
             doAddEFIMemmap()
         }
-        _ = memblock.reserve(f.mapAddress, UInt64(efi.nrMap) &* f.descriptorSize,
-                             caller: Caller("efi_memblock_x86_reserve_range+0x1fc/0x22a"), log: &log)
+        if efi.nrMap > 0 {
+            _ = memblock.reserve(f.mapAddress, UInt64(efi.nrMap) &* f.descriptorSize,
+                                 caller: Caller("efi_memblock_x86_reserve_range+0x1fc/0x22a"), log: &log)
+        }
     }
 
     /// Linux: do_add_efi_memmap(): the EFI map added to e820 again, the kernel's own way (RAM
@@ -161,6 +163,24 @@ extension Kernel {
         if mirror != 0 { log.info("efi: Memory: \(mirror >> 20)M/\(total >> 20)M mirrored memory") }
     }
 
+    /// Linux: efi_esrt_init(): the ESRT is kept (efi_mem_reserve()) when it lies in boot-services
+    /// data, which would otherwise be freed.
+    mutating func efiEsrtInit() {
+        guard efi.memmapEnabled, let f = machine.efi, let esrt = f.esrt, esrt.size != 0 else { return }
+        log.info("esrt: Reserving ESRT space from \(pa(esrt.start)) to \(pa(esrt.end)).")
+        let inBootData = f.mapUnknown ? f.esrtInBootServicesData
+            : efi.memmap.first(where: { $0.physAddr <= esrt.start && esrt.start < $0.end })?.type == .bootServicesData
+        if inBootData { efiMemReserve(esrt.start, esrt.size) }
+    }
+
+    /// Linux: efi_mem_reserve(): keep a range of boot-services memory for good.
+    mutating func efiMemReserve(_ addr: PhysAddr, _ size: UInt64) {
+        if !memblock.isRegionReserved(addr, size) {
+            _ = memblock.reserve(addr, size, caller: Caller.unknownOffset("efi_mem_reserve"), log: &log)
+        }
+        efiArchMemReserve(addr, size)
+    }
+
     /// Linux: efi_reserve_boot_services(): every boot-services region nobody has reserved yet
     /// is reserved now, and owned — to be freed after boot — unless it touches the kernel image
     /// or is not all RAM in e820. A region someone else had reserved, or one the kernel cannot
@@ -189,18 +209,22 @@ extension Kernel {
         guard let f = machine.efi, let image = f.bgrtImage, image.size != 0,
               machine.acpiTables.contains(where: { $0.signature == "BGRT" }),
               !commandLine.has("bgrt_disable"), commandLine.last("acpi") != "off", efi.memmapEnabled else { return }
-        guard efi.memmap.first(where: { $0.physAddr <= image.start && image.start < $0.end })?.type == .bootServicesData else {
+        guard f.mapUnknown || efi.memmap.first(where: { $0.physAddr <= image.start && image.start < $0.end })?.type == .bootServicesData else {
             log.info("efi_bgrt: Ignoring BGRT: invalid image address")
             return
         }
-        if !memblock.isRegionReserved(image.start, image.size) {
-            _ = memblock.reserve(image.start, image.size, caller: Caller.unknownOffset("efi_mem_reserve"), log: &log)
-        }
-        efiArchMemReserve(image.start, image.size)
+        efiMemReserve(image.start, image.size)
     }
 
-    /// Linux: efi_arch_mem_reserve().
+    /// Linux: efi_arch_mem_reserve(). With the map unknown only its e820 edit is made (the
+    /// log showed it); the map's copy, a small memblock allocation, is not.
     mutating func efiArchMemReserve(_ addr: PhysAddr, _ size: UInt64) {
+        if machine.efi?.mapUnknown ?? true {
+            let start = roundDown(addr, pageSize)
+            e820.update(start, roundUp(size + addr % pageSize, pageSize), from: .ram, to: .reserved, log: &log)
+            _ = e820.sanitize()
+            return
+        }
         guard let i = efi.memmap.firstIndex(where: { $0.physAddr <= addr && addr < $0.end }),
               efi.memmap[i].type == .bootServicesData else {
             log.info("efi: Failed to lookup EFI memory descriptor for \(pa(addr))")

@@ -192,20 +192,29 @@ public struct EFIFirmware: Equatable, Sendable {
     /// The boot graphics logo the ACPI BGRT table points at: efi_bgrt_init() keeps it with
     /// efi_mem_reserve(), splitting its boot-services descriptor.
     public var bgrtImage: PhysRange?
+    /// The ESRT (firmware resource table) efi_esrt_init() finds, and whether it lies in
+    /// boot-services data — then efi_mem_reserve() keeps it.
+    public var esrt: PhysRange?
+    public var esrtInBootServicesData: Bool
     public var secureBoot: EFISecureBoot
 
     public init(revision: UInt32 = 0x0002_0046, vendor: String = "EDK II", configTables: [EFIConfigTable] = [],
                 memoryMap: [EFIMemoryDescriptor], mapAddress: PhysAddr, descriptorSize: UInt64 = 48,
                 mapEntries: Int? = nil, memattrSize: UInt64 = 0, bgrtImage: PhysRange? = nil,
-                secureBoot: EFISecureBoot = .disabled) {
+                esrt: PhysRange? = nil, esrtInBootServicesData: Bool = false, secureBoot: EFISecureBoot = .disabled) {
         self.revision = revision; self.vendor = vendor; self.configTables = configTables
         self.memoryMap = memoryMap; self.mapAddress = mapAddress; self.descriptorSize = descriptorSize
         self.mapEntries = mapEntries ?? memoryMap.count; self.memattrSize = memattrSize
-        self.bgrtImage = bgrtImage; self.secureBoot = secureBoot
+        self.bgrtImage = bgrtImage; self.esrt = esrt; self.esrtInBootServicesData = esrtInBootServicesData
+        self.secureBoot = secureBoot
     }
 
     /// True when `memoryMap` is the whole map (a machine file, a preset, an `efi=debug` log).
-    public var mapComplete: Bool { memoryMap.count == mapEntries }
+    public var mapComplete: Bool { memoryMap.count == mapEntries && !memoryMap.isEmpty }
+    /// True when nothing of the map is known (a UEFI log without `efi=debug` or
+    /// `memblock=debug`): the kernel's steps that look descriptors up act on what the log showed
+    /// they did instead.
+    public var mapUnknown: Bool { memoryMap.isEmpty }
 
     /// The address of a named configuration table.
     public func table(_ name: String) -> PhysAddr? { configTables.first { $0.name == name }?.address }

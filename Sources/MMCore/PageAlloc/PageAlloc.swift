@@ -367,6 +367,7 @@ extension Kernel {
     mutating func deferInit(node n: Int, zone z: Zone, start s: UInt64, end e: UInt64,
                             counted: inout (zoneEnd: UInt64, pages: UInt64)) {
         if memoryModel == .flat { return }   // DEFERRED_STRUCT_PAGE_INIT needs SPARSEMEM
+        if !machine.kernel.deferredStructPageInit { return }
         if counted.zoneEnd != z.zoneEndPfn { counted = (z.zoneEndPfn, 0) }
         guard z.zoneEndPfn >= nodes[n].nodeEndPfn, nodes[n].firstDeferredPfn == .max else { return }
         let firstEligible = s + (counted.pages >= pagesPerSection ? 0 : pagesPerSection - counted.pages)
