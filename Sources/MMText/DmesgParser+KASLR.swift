@@ -18,9 +18,9 @@ extension DmesgParser {
     static func memoryFigures(_ m: Substring) -> (available: UInt64, reserved: UInt64)? {
         let words = m.split(separator: " ")
         guard words.count > 2, let slash = words[1].firstIndex(of: "/"), words[1].hasSuffix("K"),
-              let available = UInt64(words[1][..<slash].dropLast()) else { return nil }
+              let available = UInt64(words[1][..<slash].dropLast()), available < 1 << 50 else { return nil }
         guard let i = words.firstIndex(where: { $0 == "reserved," }), i > 0, words[i - 1].hasSuffix("K"),
-              let reserved = UInt64(words[i - 1].dropLast()) else { return nil }
+              let reserved = UInt64(words[i - 1].dropLast()), reserved < 1 << 50 else { return nil }
         return (available, reserved)
     }
 
@@ -57,7 +57,8 @@ extension DmesgParser {
         }
         guard let (start, end) = best else { return }
         let newStart = roundUp(start + (end - start) / 2 - gib / 2, gib)
-        guard newStart >= start, newStart + gib <= end else { return }
+        // Within the 46 bits a 4-level kernel maps, and the image fits its 1 GiB window.
+        guard newStart >= start, newStart + gib <= end, newStart + gib <= 1 << 46 else { return }
         let shift = newStart &- machine.kernel.start
         machine.kernel.start = newStart
         machine.kernel.reserveEnd &+= shift

@@ -103,6 +103,9 @@ public enum MachineFile {
             "secureBoot": ["unset": "unset", "unknown": "unknown", "disabled": "disabled", "enabled": "enabled"]["\(f.secureBoot)"]!,
         ]
         if let b = f.bgrtImage { o["bgrtImage"] = ["start": pa(b.start), "end": pa(b.end &- 1)] }
+        if let e = f.esrt {
+            o["esrt"] = ["start": pa(e.start), "end": pa(e.end &- 1), "inBootServicesData": f.esrtInBootServicesData] as [String: Any]
+        }
         return o
     }
 
@@ -161,6 +164,13 @@ public enum MachineFile {
             let (start, end) = try r.range(try r.object(v, "efi.bgrtImage"), "efi.bgrtImage")
             bgrt = PhysRange(start: start, size: end - start + 1)
         }
+        var esrt: PhysRange? = nil, esrtKept = false
+        if let v = o["esrt"] {
+            let e = try r.object(v, "efi.esrt")
+            let (start, end) = try r.range(e, "efi.esrt")
+            esrt = PhysRange(start: start, size: end - start + 1)
+            esrtKept = try r.bool(e, "inBootServicesData", "efi.esrt", default: false)
+        }
         let secure: EFISecureBoot
         switch o["secureBoot"] as? String ?? "disabled" {
         case "unset": secure = .unset
@@ -175,7 +185,7 @@ public enum MachineFile {
                            memoryMap: map, mapAddress: try r.addr(o, "mapAddress", "efi", default: 0),
                            descriptorSize: UInt64(descSize), mapEntries: entries,
                            memattrSize: UInt64(try r.int(o, "memattrSize", "efi", default: 0, range: 0...(1 << 24))),
-                           bgrtImage: bgrt, secureBoot: secure)
+                           bgrtImage: bgrt, esrt: esrt, esrtInBootServicesData: esrtKept, secureBoot: secure)
     }
 
     /// e820 type names as the kernel prints them; "usable (kernel)" marks RESERVED_KERN.

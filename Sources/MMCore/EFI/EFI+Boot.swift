@@ -275,8 +275,10 @@ extension Kernel {
             var start = d.physAddr, size = d.size
             if start &+ size < 0x10_0000 { continue }
             if start < 0x10_0000 { size -= 0x10_0000 - start; start = 0x10_0000 }
-            freeReservedPages(Pfn.up(start).raw, Pfn.down(start + size).raw)
-            freed += size
+            // (The pages are in memory: the kernel reserved them in memblock.memory.)
+            let first = Pfn.up(start).raw, last = Swift.min(Pfn.down(start &+ size).raw, maxPfn.raw)
+            if first < last { freeReservedPages(first, last) }
+            freed &+= size
         }
         efi.bootServicesFreed = freed
         if freed != 0 { log.info("efi: Freeing EFI boot services memory: \(freed >> 10)K") }
