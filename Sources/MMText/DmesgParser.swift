@@ -133,7 +133,9 @@ public struct DmesgParser {
         }
     }
 
-    public func parse(_ text: String) throws(InputError) -> Machine {
+    /// `inferBuild`: also read what the log reveals of its kernel's build that takes a trial boot
+    /// to see (DmesgParser+KASLR.swift); off, the reader only reads.
+    public func parse(_ text: String, inferBuild: Bool = true) throws(InputError) -> Machine {
         var commandLine: String? = nil
         var e820: [E820Entry] = []
         var e820Done = false
@@ -262,6 +264,12 @@ public struct DmesgParser {
                     throw fail(lineNo, "RAMDISK", "the initrd ends past the 52 bits x86-64 can address")
                 }
                 initrd = Initrd(addr: a, size: b - a + 1)
+                continue
+            }
+            if m.hasPrefix("Move RAMDISK from "), var rd = initrd {
+                // relocate_initrd() prints the initrd's exact end, which "RAMDISK:" rounds to a page.
+                let (a, b, _) = try memRange(m.dropFirst("Move RAMDISK from ".count), line: lineNo, field: "Move RAMDISK")
+                if a == rd.addr && b >= a && b < rd.addr + rd.size { rd.size = b - a + 1; initrd = rd }
                 continue
             }
             if m.hasPrefix("Zone ranges:") {
@@ -472,7 +480,7 @@ public struct DmesgParser {
         machine.ioapics = ioapics
         machine.sourceKernel = sourceKernel
         machine.efi = efiFirmware
-        if brk == nil, let figures = memoryLine, !KernelCommandLine(machine.commandLine).has("nokaslr") {
+        if inferBuild, brk == nil, let figures = memoryLine, !KernelCommandLine(machine.commandLine).has("nokaslr") {
             placeKASLRImage(&machine, logMemory: figures)
         }
         return machine

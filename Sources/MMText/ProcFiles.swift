@@ -10,7 +10,7 @@ import MMCore
 public enum ProcFiles {
     /// The files `--show` and the shell's `show` know, by name.
     public static let names = ["zoneinfo", "buddyinfo", "pagetypeinfo", "slabinfo", "vmallocinfo", "meminfo", "sysctl", "memblock",
-                                       "unusable_index", "extfrag_index", "fragmentation"]
+                                       "unusable_index", "extfrag_index", "fragmentation", "efi_memmap"]
 
     /// One file by name (one of `names`), or nil.
     public static func render(_ name: String, _ k: Kernel) -> [String]? {
@@ -26,8 +26,27 @@ public enum ProcFiles {
         case "unusable_index": return FragmentationText.unusableIndex(k)
         case "extfrag_index": return FragmentationText.extfragIndex(k)
         case "fragmentation": return FragmentationText.summary(k)
+        case "efi_memmap": return efiMemmap(k)
         default: return nil
         }
+    }
+
+    /// The EFI memory map as the kernel holds it at the end of boot, in efi=debug's format: a
+    /// boot-services region tagged RUN is one it kept (already reserved, not its own, or split
+    /// off for the BGRT logo); the others it freed. Then what efi_free_boot_services() freed.
+    public static func efiMemmap(_ k: Kernel) -> [String] {
+        guard let f = k.machine.efi else { return ["(not a UEFI boot: no EFI memory map)"] }
+        var out = ["EFI v\(f.revision >> 16).\(f.revision & 0xffff < 10 ? "0" : "")\(f.revision & 0xffff) by \(f.vendor): \(k.efi.nrMap) descriptors"]
+        if f.mapUnknown {
+            out.append("(the log shows no descriptor: boot it with efi=debug or memblock=debug)")
+        } else if !f.mapComplete {
+            out.append("(the log shows only the \(f.memoryMap.count) boot-services regions the kernel reserved itself)")
+        }
+        for (i, d) in k.efi.memmap.enumerated() { out.append(d.debugLine(index: i)) }
+        let kept = k.efi.memmap.filter { $0.type?.isBootServices == true && $0.attribute.contains(.runtime) }
+        out.append("boot services: \(k.efi.bootServicesFreed >> 10)K freed, \(kept.reduce(0) { $0 + $1.size } >> 10)K kept"
+                   + (k.efi.debug ? " (efi=debug keeps them all)" : ""))
+        return out
     }
 
     /// /sys/kernel/debug/memblock/memory and …/reserved (mm/memblock.c: memblock_debug_show()),

@@ -120,6 +120,9 @@ struct Boot: ParsableCommand {
                        hash tables…)
           slabinfo     /proc/slabinfo: every cache's geometry (objects only those the
                        model allocated: boot's own kernel objects are not modelled)
+          efi_memmap   a UEFI boot's EFI memory map as the kernel holds it at the end
+                       (efi=debug's format; RUN on boot-services memory it kept), and
+                       what efi_free_boot_services() freed
 
         --sysctl vm.NAME=VALUE writes a sysctl after boot, as `sysctl -w` would, and
         recomputes what depends on it (min_free_kbytes, watermark_scale_factor,

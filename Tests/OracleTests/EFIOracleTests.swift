@@ -1,9 +1,11 @@
-// UEFI boots: the oracle kernel under Debian's OVMF (capture.sh --efi), nine captures of pc and
-// q35 machines from 512 MiB to 8 GiB, one with two NUMA nodes, five with `efi=debug` (the whole
-// EFI memory map in the log, boot-services memory never freed) and four without (the map seen
-// only through memblock=debug, and "Freeing EFI boot services memory" at the arch initcalls).
-// Read from each log, the model must print the kernel's e820, efi:, memblock=debug and zone lines
-// through "Memory:", free the same boot-services memory, and end with the same zoneinfo.
+// UEFI boots: the oracle kernel under Debian's OVMF (capture.sh --efi), thirteen captures of pc
+// and q35 machines from 512 MiB to 8 GiB: one and two and three NUMA nodes, `mem=1G` (an initrd
+// to relocate, boot-services regions past the limit), `memmap=` reserving RAM amid OVMF's, and
+// `crashkernel=256M`; seven with `efi=debug` (the whole EFI memory map in the log, boot-services
+// memory never freed) and six without (the map seen only through memblock=debug, and "Freeing EFI
+// boot services memory" at the arch initcalls). Read from each log, the model must print the
+// kernel's e820, efi:, memblock=debug and zone lines through "Memory:", free the same
+// boot-services memory, and end with the same zoneinfo.
 
 import Foundation
 import MMCore
@@ -27,7 +29,8 @@ struct EFIOracleTests {
         for l in lines {
             if l.hasPrefix("efi: mem") && l.contains(" range=[") && out.contains(where: { $0.hasPrefix("Memory: ") }) { continue }
             if l.hasPrefix("memblock_") || l.hasPrefix("MEMBLOCK configuration:") || l.hasPrefix(" memory") || l.hasPrefix(" reserved")
-                || l.hasPrefix("efi: ") || l.hasPrefix("secureboot: ") || l.hasPrefix("Memory: ") {
+                || l.hasPrefix("efi: ") || l.hasPrefix("secureboot: ") || l.hasPrefix("Memory: ")
+                || l.hasPrefix("Allocated new RAMDISK") || l.hasPrefix("Move RAMDISK") {
                 if out.contains(where: { $0.hasPrefix("Memory: ") }) && !l.hasPrefix("efi: Freeing EFI boot services") { continue }
                 out.append(l)
             }
@@ -102,6 +105,29 @@ struct EFIOracleTests {
             try MachineFile.decode(try JSONSerialization.data(withJSONObject: bad), fileName: "efi.json")
         }
         #expect(error?.description.contains("efi.memoryMap[3].type") == true)
+    }
+
+    @Test("--show efi_memmap: the map as the kernel keeps it, the BGRT split, what was freed")
+    func showMemmap() throws {
+        let debug = try DmesgParser(fileName: "d").parse(Fixtures.text(Self.path("q35-efi-2g-debug", "dmesg.txt")))
+        var k = Kernel(machine: debug)
+        try k.boot()
+        let lines = try #require(ProcFiles.render("efi_memmap", k))
+        #expect(lines.first == "EFI v2.70 by EDK II: 127 descriptors")
+        #expect(lines.count == 1 + 127 + 1)
+        // The logo's pages split off their Boot Data descriptor, tagged runtime; the rest follows.
+        #expect(lines.contains("mem19: [Boot Data   |RUN|  |  |  |  |  |  |  |  |  |   |WB|WT|WC|UC] range=[0x000000007dc54000-0x000000007dc5cfff] (0MB)"))
+        #expect(lines.contains("mem20: [Boot Data   |   |  |  |  |  |  |  |  |  |  |   |WB|WT|WC|UC] range=[0x000000007dc5d000-0x000000007dc60fff] (0MB)"))
+        #expect(lines.last?.hasPrefix("boot services: 0K freed, ") == true && lines.last?.hasSuffix("(efi=debug keeps them all)") == true)
+        let plain = try DmesgParser(fileName: "p").parse(Fixtures.text(Self.path("q35-efi-2g", "dmesg.txt")))
+        var p = Kernel(machine: plain)
+        try p.boot()
+        let out = try #require(ProcFiles.render("efi_memmap", p))
+        #expect(out[1] == "(the log shows only the 99 boot-services regions the kernel reserved itself)")
+        #expect(out.last == "boot services: 43176K freed, 36K kept")
+        var bios = Kernel(machine: try Fixtures.presetMachine("pc-1g-2cpu"))
+        try bios.boot()
+        #expect(ProcFiles.render("efi_memmap", bios) == ["(not a UEFI boot: no EFI memory map)"])
     }
 
     @Test("a log without efi=debug gives the boot-services regions, and the map's size")

@@ -3,7 +3,7 @@ import FuzzSupport
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    _ = try? DmesgParser(fileName: "fuzz.txt").parse(text(data, count))
+    _ = try? DmesgParser(fileName: "fuzz.txt").parse(text(data, count), inferBuild: false)
     return 0
 }
 

@@ -134,10 +134,7 @@ extension Kernel {
 
     /// Linux: efi_print_memmap(), `efi=debug`.
     mutating func efiPrintMemmap() {
-        for (i, d) in efi.memmap.enumerated() {
-            let index = i < 10 ? "0\(i)" : "\(i)"
-            log.info("efi: mem\(index): \(d.typeAttrText) range=[0x\(hexDigits(d.physAddr, width: 16))-0x\(hexDigits(d.physAddr &+ d.size &- 1, width: 16))] (\(d.numPages >> 8)MB)")
-        }
+        for (i, d) in efi.memmap.enumerated() { log.info("efi: " + d.debugLine(index: i)) }
     }
 
     /// Linux: efi_set_secure_boot(): the mode the stub found, one line.

@@ -116,6 +116,12 @@ public struct EFIMemoryDescriptor: Equatable, Sendable {
         return s + "]"
     }
 
+    /// Linux: efi_print_memmap()'s line for descriptor `index` (without the "efi: " prefix).
+    public func debugLine(index: Int) -> String {
+        let i = index < 10 ? "0\(index)" : "\(index)"
+        return "mem\(i): \(typeAttrText) range=[0x\(hexDigits(physAddr, width: 16))-0x\(hexDigits(physAddr &+ size &- 1, width: 16))] (\(numPages >> 8)MB)"
+    }
+
     /// Linux: the e820 type the EFI stub's setup_e820() gives this descriptor (nil: skipped).
     public func e820Type(softReserve: Bool) -> E820Type? {
         guard let t = type else { return nil }
