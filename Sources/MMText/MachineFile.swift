@@ -86,7 +86,7 @@ public enum MachineFile {
     /// attribute names), the configuration tables by the names efi_init() prints.
     static func encodeEFI(_ f: EFIFirmware) -> [String: Any] {
         var o: [String: Any] = [
-            "revision": "\(f.revision >> 16).\(f.revision & 0xffff < 10 ? "0" : "")\(f.revision & 0xffff)",
+            "revision": f.revisionText,
             "vendor": f.vendor,
             "configTables": f.configTables.map { ["name": $0.name, "address": pa($0.address)] },
             "memoryMap": f.memoryMap.map { d -> [String: Any] in

@@ -36,7 +36,7 @@ public enum ProcFiles {
     /// off for the BGRT logo); the others it freed. Then what efi_free_boot_services() freed.
     public static func efiMemmap(_ k: Kernel) -> [String] {
         guard let f = k.machine.efi else { return ["(not a UEFI boot: no EFI memory map)"] }
-        var out = ["EFI v\(f.revision >> 16).\(f.revision & 0xffff < 10 ? "0" : "")\(f.revision & 0xffff) by \(f.vendor): \(k.efi.nrMap) descriptors"]
+        var out = ["EFI v\(f.revisionText) by \(f.vendor): \(k.efi.nrMap) descriptors"]
         if f.mapUnknown {
             out.append("(the log shows no descriptor: boot it with efi=debug or memblock=debug)")
         } else if !f.mapComplete {

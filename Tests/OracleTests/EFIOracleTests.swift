@@ -218,6 +218,26 @@ struct EFIMemoryMapTests {
         #expect(k.efi.nrMap == 127)   // 126 kept, plus the BGRT split
     }
 
+    @Test("add_efi_memmap: the kernel adds the map to e820 its own way (memory that is not write-back is reserved)")
+    func addEFIMemmap() throws {
+        let slice = EFIMemoryDescriptor(type: .conventional, physAddr: 0x2000_0000, numPages: 0x100, attribute: [.uc])
+        func boot(_ cmdline: String) throws -> Kernel {
+            var k = Kernel(machine: try Self.machine(cmdline) { map in
+                // Cut a 1 MiB uncached piece out of the big conventional descriptor.
+                guard let i = map.firstIndex(where: { $0.type == .conventional && $0.physAddr <= slice.physAddr && slice.end <= $0.end }) else { return }
+                let big = map[i]
+                let head = EFIMemoryDescriptor(type: .conventional, physAddr: big.physAddr, numPages: (slice.physAddr - big.physAddr) >> 12, attribute: big.attribute)
+                let tail = EFIMemoryDescriptor(type: .conventional, physAddr: slice.end, numPages: (big.end - slice.end) >> 12, attribute: big.attribute)
+                map.replaceSubrange(i...i, with: [head, slice, tail])
+            })
+            try k.boot()
+            return k
+        }
+        let plain = try boot("console=ttyS0 nokaslr"), added = try boot("console=ttyS0 nokaslr add_efi_memmap")
+        #expect(!plain.e820.entries.contains { $0.type == .reserved && $0.addr == slice.physAddr })
+        #expect(added.e820.entries.contains { $0.type == .reserved && $0.addr == slice.physAddr && $0.size == slice.size })
+    }
+
     @Test("mirrored memory is counted as efi_find_mirror counts it")
     func mirror() throws {
         var k = Kernel(machine: try Self.machine("console=ttyS0 nokaslr") { map in

@@ -72,18 +72,7 @@ extension Kernel {
     /// only when write-back cacheable; soft-reserved kept apart).
     mutating func doAddEFIMemmap() {
         for d in efi.memmap where d.isValid {
-            guard let t = d.type else { e820.add(d.physAddr, d.size, .reserved, log: &log); continue }
-            var type: E820Type
-            switch t {
-            case .loaderCode, .loaderData, .bootServicesCode, .bootServicesData, .conventional:
-                if !efi.noSoftReserve && d.attribute.contains(.sp) { type = .softReserved }
-                else { type = d.attribute.contains(.wb) ? .ram : .reserved }
-            case .acpiReclaim: type = .acpi
-            case .acpiNVS: type = .nvs
-            case .unusable: type = .unusable
-            case .persistent: type = .pmem
-            default: type = .reserved
-            }
+            guard let type = d.e820Type(softReserve: !efi.noSoftReserve, kernelRule: true) else { continue }
             e820.add(d.physAddr, d.size, type, log: &log)
         }
         _ = e820.sanitize()
@@ -94,8 +83,7 @@ extension Kernel {
     /// printed.
     mutating func efiInit() {
         guard let f = machine.efi else { return }
-        let minor = f.revision & 0xffff
-        log.info("efi: EFI v\(f.revision >> 16).\(minor < 10 ? "0" : "")\(minor) by \(f.vendor)")
+        log.info("efi: EFI v\(f.revisionText) by \(f.vendor)")
         var line = "efi: "
         for t in f.configTables { line += "\(t.name)=\(hex(t.address)) " }
         log.info(line)

@@ -122,16 +122,19 @@ public struct EFIMemoryDescriptor: Equatable, Sendable {
         return "mem\(i): \(typeAttrText) range=[0x\(hexDigits(physAddr, width: 16))-0x\(hexDigits(physAddr &+ size &- 1, width: 16))] (\(numPages >> 8)MB)"
     }
 
-    /// Linux: the e820 type the EFI stub's setup_e820() gives this descriptor (nil: skipped).
-    public func e820Type(softReserve: Bool) -> E820Type? {
-        guard let t = type else { return nil }
+    /// Linux: the e820 type the EFI stub's setup_e820() gives this descriptor (nil: an OEM type,
+    /// skipped). The kernel's own do_add_efi_memmap() (`kernelRule`) differs in two ways: memory
+    /// that is not write-back cacheable is reserved, and OEM types are reserved too.
+    public func e820Type(softReserve: Bool, kernelRule: Bool = false) -> E820Type? {
+        guard let t = type else { return kernelRule ? .reserved : nil }
         switch t {
         case .reserved, .runtimeServicesCode, .runtimeServicesData, .mmio, .mmioPortSpace, .palCode: return .reserved
         case .unusable: return .unusable
         case .acpiReclaim: return .acpi
         case .acpiNVS: return .nvs
         case .loaderCode, .loaderData, .bootServicesCode, .bootServicesData, .conventional:
-            return softReserve && attribute.contains(.sp) ? .softReserved : .ram
+            if softReserve && attribute.contains(.sp) { return .softReserved }
+            return !kernelRule || attribute.contains(.wb) ? .ram : .reserved
         case .persistent: return .pmem
         }
     }
@@ -213,6 +216,12 @@ public struct EFIFirmware: Equatable, Sendable {
         self.mapEntries = mapEntries ?? memoryMap.count; self.memattrSize = memattrSize
         self.bgrtImage = bgrtImage; self.esrt = esrt; self.esrtInBootServicesData = esrtInBootServicesData
         self.secureBoot = secureBoot
+    }
+
+    /// "2.70", as efi_systab_report_header() prints the revision.
+    public var revisionText: String {
+        let minor = revision & 0xffff
+        return "\(revision >> 16).\(minor < 10 ? "0" : "")\(minor)"
     }
 
     /// True when `memoryMap` is the whole map (a machine file, a preset, an `efi=debug` log).
