@@ -24,7 +24,7 @@ struct EFILogReader {
     var mapAddress: PhysAddr? = nil
     var mapBytes: UInt64 = 0
     var memattrSize: UInt64 = 0
-    var secureBoot = EFISecureBoot.unset
+    var secureBoot = EFISecureBoot.notShown
     var esrt: PhysRange? = nil
 
     /// Reads one message if it is an EFI line; true when it was.
@@ -69,6 +69,7 @@ struct EFILogReader {
             switch m.dropFirst("secureboot: Secure boot ".count) {
             case "disabled": secureBoot = .disabled
             case "enabled": secureBoot = .enabled
+            case "could not be determined (mode 0)": secureBoot = .unset
             default: secureBoot = .unknown
             }
             return true
@@ -78,10 +79,13 @@ struct EFILogReader {
 
     /// The memblock=debug lines of the EFI code.
     mutating func note(_ call: MemblockCall) {
-        guard case let .range(fn, base, last) = call.kind, fn == "memblock_reserve", last >= base else { return }
+        guard case let .range(fn, base, last) = call.kind, fn == "memblock_reserve", last >= base, last >> maxPhysAddrBits == 0 else { return }
         if call.caller.hasPrefix("efi_memblock_x86_reserve_range+") {
+            // At most a million 48-byte descriptors, as a machine file allows.
+            guard last - base < 48_000_000 else { return }
             mapAddress = base; mapBytes = last - base + 1
         } else if call.caller.hasPrefix("efi_memattr_init+") {
+            guard last - base < 1 << 24 else { return }
             memattrSize = last - base + 1
         } else if call.caller.hasPrefix("efi_reserve_boot_services+"), base & 0xfff == 0, (last + 1) & 0xfff == 0 {
             bootServicesReserved.append(EFIMemoryDescriptor(type: .bootServicesData, physAddr: base,
@@ -140,7 +144,7 @@ struct EFILogReader {
         guard start & 0xfff == 0, (last &+ 1) & 0xfff == 0, last >= start else {
             throw parser.fail(line, "efi memory descriptor", "a descriptor covers whole 4 KiB pages")
         }
-        return EFIMemoryDescriptor(rawType: rawType, physAddr: start, numPages: (last - start + 1) >> 12, attribute: attribute)
+        return EFIMemoryDescriptor(rawType: rawType, physAddr: start, numPages: ((last - start) >> 12) + 1, attribute: attribute)
     }
 
     /// The firmware as far as the log shows it, nil for a log of a BIOS boot. `bgrt` is the logo

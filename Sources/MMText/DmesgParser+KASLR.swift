@@ -1,14 +1,14 @@
 // Where physical KASLR put the kernel image, inferred from a log that does not say.
 //
-// Without `nokaslr` the decompressor (or 6.1's EFI stub) may load the image anywhere in RAM, and
-// no line prints where; with `memblock=debug` the brk reservation shows it, and kmemlab reads it
-// from there. Otherwise the "Memory:" line tells one thing: whether the image lies below or above
-// the node's first deferred pfn. mem_init_print_info() counts "available" as the pages free at
-// mem_init() — memory above the first deferred pfn is not free yet — and "reserved" as all pages
-// not handed over. An image below the cut lowers both figures by its size; above it, only
-// "reserved". So with the image at its default 16 MiB, the gap between the model's figures and
-// the log's — reserved minus available — is the image's size when the real image was above the
-// cut, and about zero when it was below.
+// Without `nokaslr` the decompressor may load the image anywhere in RAM, and no line prints
+// where; with `memblock=debug` the brk reservation shows it, and kmemlab reads it from there.
+// Otherwise the "Memory:" line tells one thing: whether the image lies below or above the node's
+// first deferred pfn. mem_init_print_info() counts "available" as the pages free at mem_init() —
+// memory above the first deferred pfn is not free yet — and "reserved" as the pages memblock
+// never handed over, wherever they are. So the image lowers "available" by its size only when
+// it lies below the cut. With the model's image at 16 MiB, (log reserved − model reserved) −
+// (model available − log available) is then the image's size when the real one was above the
+// cut, and about zero when it was below; reservations the model misses below the cut cancel out.
 
 import MMCore
 

@@ -457,7 +457,8 @@ public struct DmesgParser {
         var bgrt: PhysRange? = nil, esrtKept = false
         if efiLog.sawSystemTable {
             func ramToReserved(_ e: FirmwareEdit, _ stage: FirmwareEdit.Stage) -> (PhysAddr, UInt64)? {
-                guard e.stage == stage, case let .update(start, size, from, to) = e.op, from == .ram, to == .reserved else { return nil }
+                guard e.stage == stage, case let .update(start, size, from, to) = e.op, from == .ram, to == .reserved,
+                      start >> maxPhysAddrBits == 0, size <= (1 << maxPhysAddrBits) - start else { return nil }
                 return (start, size)
             }
             if let k = edits.firstIndex(where: { ramToReserved($0, .acpiBoot) != nil }), let (start, size) = ramToReserved(edits[k], .acpiBoot) {

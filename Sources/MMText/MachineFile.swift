@@ -100,7 +100,7 @@ public enum MachineFile {
             },
             "mapAddress": pa(f.mapAddress), "descriptorSize": Int(f.descriptorSize), "mapEntries": f.mapEntries,
             "memattrSize": Int(f.memattrSize),
-            "secureBoot": ["unset": "unset", "unknown": "unknown", "disabled": "disabled", "enabled": "enabled"]["\(f.secureBoot)"]!,
+            "secureBoot": "\(f.secureBoot)",
         ]
         if let b = f.bgrtImage { o["bgrtImage"] = ["start": pa(b.start), "end": pa(b.end &- 1)] }
         if let e = f.esrt {
@@ -144,8 +144,12 @@ public enum MachineFile {
                 throw r.err(path, "a descriptor covers whole 4 KiB pages")
             }
             var attribute = EFIMemoryAttribute()
-            if d["attribute"] != nil {
-                attribute = EFIMemoryAttribute(rawValue: try r.addr(d, "attribute", path, default: nil, firmwareTop: true))
+            if let v = d["attribute"] {
+                // All 64 bits (EFI_MEMORY_RUNTIME is bit 63).
+                guard let s = v as? String, let bits = parseHex(Substring(s)) else {
+                    throw r.err(path + ".attribute", "expected the attribute bits in hex, such as \"0x800000000000000f\"")
+                }
+                attribute = EFIMemoryAttribute(rawValue: bits)
             } else if let list = d["attributes"] {
                 guard let a = list as? [String] else { throw r.err(path + ".attributes", "expected an array of names such as \"WB\"") }
                 for n in a {
@@ -173,11 +177,12 @@ public enum MachineFile {
         }
         let secure: EFISecureBoot
         switch o["secureBoot"] as? String ?? "disabled" {
+        case "notShown": secure = .notShown
         case "unset": secure = .unset
         case "unknown": secure = .unknown
         case "disabled": secure = .disabled
         case "enabled": secure = .enabled
-        default: throw r.err("efi.secureBoot", "expected unset, unknown, disabled or enabled")
+        default: throw r.err("efi.secureBoot", "expected disabled, enabled, unset, unknown or notShown")
         }
         let descSize = try r.int(o, "descriptorSize", "efi", default: 48, range: 40...4096)
         let entries = try r.int(o, "mapEntries", "efi", default: map.count, range: map.count...1_000_000)

@@ -44,7 +44,7 @@ public enum ProcFiles {
         }
         for (i, d) in k.efi.memmap.enumerated() { out.append(d.debugLine(index: i)) }
         let kept = k.efi.memmap.filter { $0.type?.isBootServices == true && $0.attribute.contains(.runtime) }
-        out.append("boot services: \(k.efi.bootServicesFreed >> 10)K freed, \(kept.reduce(0) { $0 + $1.size } >> 10)K kept"
+        out.append("boot services: \(k.efi.bootServicesFreed >> 10)K freed, \(kept.reduce(0) { $0 &+ $1.size } >> 10)K kept"
                    + (k.efi.debug ? " (efi=debug keeps them all)" : ""))
         return out
     }

@@ -16,7 +16,8 @@ extension Kernel {
         }
         // acpi_boot_init() → acpi_parse_bgrt() → efi_bgrt_init(): the boot logo kept (EFI/),
         // or, for a machine read from a log without its EFI map, the e820 edits that show it.
-        if machine.efi?.bgrtImage != nil { efiBgrtInit() } else { applyFirmwareEdits(.acpiBoot) }
+        if machine.efi?.bgrtImage != nil { efiBgrtInit() }
+        applyFirmwareEdits(.acpiBoot)
         // io_apic_init_mappings() → ioapic_setup_resources(): a resource and name per I/O APIC.
         if machine.ioapics > 0 && !commandLine.has("noapic") {
             _ = memblock.allocTryNid(size: UInt64(machine.ioapics) * (64 + 11), align: 64,

@@ -59,10 +59,12 @@ extension Kernel {
         efi.memmap = f.memoryMap
         efi.nrMap = f.mapEntries
         efi.memmapEnabled = true
-        if commandLine.has("add_efi_memmap") || (!efi.noSoftReserve && f.memoryMap.contains { $0.attribute.contains(.sp) }) {
+        // do_efi_soft_reserve(): conventional memory marked specific-purpose.
+        if commandLine.has("add_efi_memmap")
+            || (!efi.noSoftReserve && f.memoryMap.contains { $0.type == .conventional && $0.attribute.contains(.sp) }) {
             doAddEFIMemmap()
         }
-        if efi.nrMap > 0 {
+        if efi.nrMap > 0 && f.mapAddress != 0 {
             _ = memblock.reserve(f.mapAddress, UInt64(efi.nrMap) &* f.descriptorSize,
                                  caller: Caller("efi_memblock_x86_reserve_range+0x1fc/0x22a"), log: &log)
         }
@@ -108,8 +110,9 @@ extension Kernel {
             if d.isValid { kept.append(d); continue }
             if removed == 0 { log.info("efi: [Firmware Bug]: Invalid EFI memory map entries:") }
             removed += 1
-            let last = d.physAddr &+ (d.numPages &<< 12) &- 1
-            let endHi = (d.numPages >> 52) &+ (d.physAddr >> 63 == 1 && last >> 63 == 0 ? 1 : 0)
+            // A zero-page descriptor prints its end as 0.
+            let last = d.numPages == 0 ? 0 : d.physAddr &+ (d.numPages &<< 12) &- 1
+            let endHi = d.numPages == 0 ? 0 : (d.numPages >> 52) &+ (d.physAddr >> 63 == 1 && last >> 63 == 0 ? 1 : 0)
             let index = i < 10 ? "0\(i)" : "\(i)"
             let hi = endHi != 0 ? String(endHi, radix: 16) : ""
             log.info("efi: mem\(index): \(d.typeAttrText) range=[0x\(hexDigits(d.physAddr, width: 16))-0x\(hi)\(hexDigits(last, width: 16))] (invalid)")
@@ -129,8 +132,9 @@ extension Kernel {
     mutating func efiSetSecureBoot() {
         guard let f = machine.efi else { return }
         switch f.secureBoot {
-        case .unset: return
-        case .unknown: log.info("secureboot: Secure boot could not be determined")
+        case .notShown: return
+        case .unset: log.info("secureboot: Secure boot could not be determined (mode 0)")
+        case .unknown: log.info("secureboot: Secure boot could not be determined (mode 1)")
         case .disabled: log.info("secureboot: Secure boot disabled")
         case .enabled: log.info("secureboot: Secure boot enabled")
         }
@@ -153,7 +157,9 @@ extension Kernel {
     mutating func efiEsrtInit() {
         guard efi.memmapEnabled, let f = machine.efi, let esrt = f.esrt, esrt.size != 0 else { return }
         log.info("esrt: Reserving ESRT space from \(pa(esrt.start)) to \(pa(esrt.end)).")
-        let inBootData = f.mapUnknown ? f.esrtInBootServicesData
+        // A log's partial map lacks the ESRT's region (it was reserved before the boot-services
+        // regions, so none of them was printed): what the log showed decides then.
+        let inBootData = !f.mapComplete ? f.esrtInBootServicesData
             : efi.memmap.first(where: { $0.physAddr <= esrt.start && esrt.start < $0.end })?.type == .bootServicesData
         if inBootData { efiMemReserve(esrt.start, esrt.size) }
     }
@@ -216,7 +222,7 @@ extension Kernel {
             return
         }
         let md = efi.memmap[i]
-        guard addr &+ size <= md.end else {
+        guard size <= md.end - addr else {
             log.info("efi: Region spans EFI memory descriptors, \(pa(addr))")
             return
         }

@@ -92,10 +92,11 @@ public struct EFIMemoryDescriptor: Equatable, Sendable {
     /// One past the last byte (wraps for an invalid descriptor; see `isValid`).
     public var end: PhysAddr { physAddr &+ size }
 
-    /// Linux: efi_memmap_entry_valid(): the range must not run past 2^64 (EFI_PAGES_MAX).
+    /// Linux: efi_memmap_entry_valid(): the range must be pages and not run past 2^64
+    /// (EFI_PAGES_MAX).
     public var isValid: Bool {
         let pagesMax: UInt64 = UInt64.max >> 12
-        return numPages <= pagesMax && pagesMax - numPages >= physAddr >> 12
+        return numPages != 0 && numPages <= pagesMax && pagesMax - numPages >= physAddr >> 12
     }
 
     /// Linux: efi_md_typeattr_format() — "[Boot Data   |   |  |…|WB|WT|WC|UC]".
@@ -176,7 +177,10 @@ public func efiStubE820(_ map: [EFIMemoryDescriptor], softReserve: Bool = false)
 
 /// Linux: efi_secureboot_mode, as the EFI stub found it (boot_params.secure_boot).
 public enum EFISecureBoot: Equatable, Sendable {
+    /// Linux's efi_secureboot_mode_unset (0) and _unknown (1): "could not be determined".
     case unset, unknown, disabled, enabled
+    /// A log that prints no secureboot line (an older kernel): the model prints none either.
+    case notShown
 }
 
 /// What UEFI firmware and the kernel's EFI stub hand over (boot_params.efi_info and the
