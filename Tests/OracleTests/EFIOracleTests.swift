@@ -238,6 +238,25 @@ struct EFIMemoryMapTests {
         #expect(added.e820.entries.contains { $0.type == .reserved && $0.addr == slice.physAddr && $0.size == slice.size })
     }
 
+    @Test("an ESRT in boot-services data is kept; the BGRT's later copy of the map frees the ESRT's")
+    func esrtThenBgrt() throws {
+        var m = try Self.machine("console=ttyS0 memblock=debug nokaslr")
+        m.efi!.esrt = PhysRange(start: 0x7dd62040, size: 0x88)   // amid Boot Data 0x7dd61000-0x7dd64fff
+        var k = Kernel(machine: m)
+        try k.boot()
+        let lines = k.log.lines
+        #expect(lines.contains("esrt: Reserving ESRT space from 0x000000007dd62040 to 0x000000007dd620c8."))
+        #expect(lines.contains("e820: update [mem 0x7dd62000-0x7dd62fff] usable ==> reserved"))
+        let allocs = lines.filter { $0.contains("efi_memmap_alloc") }
+        // 126 + 2 (the ESRT cuts its descriptor in three), then + 1 for the BGRT: 128 and 129 × 48 bytes.
+        #expect(allocs.map { $0.split(separator: " ")[1] } == ["6144", "6192"])
+        // The first copy was made while memblock's limit was still 1 MiB; the second frees it.
+        let frees = lines.filter { $0.contains("__efi_memmap_free") }
+        #expect(frees.count == 1)
+        #expect(k.efi.nrMap == 129)
+        #expect(k.efi.memmap.filter { $0.attribute.contains(.runtime) && $0.type == .bootServicesData }.count >= 2)
+    }
+
     @Test("mirrored memory is counted as efi_find_mirror counts it")
     func mirror() throws {
         var k = Kernel(machine: try Self.machine("console=ttyS0 nokaslr") { map in

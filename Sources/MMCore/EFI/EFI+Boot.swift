@@ -28,6 +28,9 @@ public struct EFIState: Equatable, Sendable {
     public var runtime = true
     /// Linux: EFI_MEM_NO_SOFT_RESERVE (`efi=nosoftreserve`).
     public var noSoftReserve = false
+    /// The memblock copy of the map efi_arch_mem_reserve() installed (EFI_MEMMAP_MEMBLOCK), which
+    /// the next installation frees.
+    public var memblockCopy: PhysRange? = nil
     /// Bytes efi_free_boot_services() handed to the page allocator.
     public var bootServicesFreed: UInt64 = 0
     public init() {}
@@ -210,7 +213,11 @@ extension Kernel {
     /// Linux: efi_arch_mem_reserve(). With the map unknown only its e820 edit is made (the
     /// log showed it); the map's copy, a small memblock allocation, is not.
     mutating func efiArchMemReserve(_ addr: PhysAddr, _ size: UInt64) {
-        if machine.efi?.mapUnknown ?? true {
+        // A log's partial map holds only the boot-services regions the kernel reserved itself; a
+        // range it does not cover (an ESRT reserved before them) is handled as with no map.
+        let partialMiss = !(machine.efi?.mapComplete ?? false)
+            && !efi.memmap.contains { $0.physAddr <= addr && addr < $0.end }
+        if machine.efi?.mapUnknown ?? true || partialMiss {
             let start = roundDown(addr, pageSize)
             e820.update(start, roundUp(size + addr % pageSize, pageSize), from: .ram, to: .reserved, log: &log)
             _ = e820.sanitize()
@@ -250,6 +257,11 @@ extension Kernel {
         piece(cut, md.end, md.attribute)
         efi.memmap.replaceSubrange(i...i, with: pieces)
         efi.nrMap = entries
+        // efi_memmap_install(): the previous copy, if memblock made it, is given back.
+        if let old = efi.memblockCopy {
+            _ = memblock.physFree(old.start, old.size, caller: Caller.unknownOffset("__efi_memmap_free"), log: &log)
+        }
+        efi.memblockCopy = PhysRange(start: newMap, size: UInt64(entries) * descSize)
         e820.update(start, length, from: .ram, to: .reserved, log: &log)
         _ = e820.sanitize()
     }
