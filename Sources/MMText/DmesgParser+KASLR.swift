@@ -44,21 +44,26 @@ extension DmesgParser {
         let imagePages = Int64((machine.kernel.brkEnd - machine.kernel.start) >> 12)
         // (log reserved − model reserved) − (model available − log available), in pages.
         let high = (Int64(logMemory.reserved) - Int64(model.reserved) - (Int64(model.available) - Int64(logMemory.available))) / 4
-        guard imagePages > 0, abs(high - imagePages) <= 4 else { return }
-        let cut = k.nodes.map { $0.firstDeferredPfn }.min() ?? .max
-        guard cut != .max else { return }
-        let cutAddr = cut << 12
+        // `high` is the real image's size plus whatever else the model misses above the cut; the
+        // image's extent is an estimate (a 2 MiB step either way), so the test is half of it.
+        guard imagePages > 0, high * 2 > imagePages else { return }
+        // The largest RAM range inside one node, above that node's first deferred pfn, clear of
+        // the initrd.
         let gib: UInt64 = 1 << 30
         var best: (UInt64, UInt64)? = nil
-        for e in machine.e820 where e.type == .ram {
-            let start = Swift.max(e.addr, cutAddr), end = e.addr &+ e.size
-            guard end > start, end - start >= 2 * gib else { continue }
-            if best.map({ end - start > $0.1 - $0.0 }) ?? true { best = (start, end) }
+        for node in k.nodes where node.firstDeferredPfn != .max {
+            let lo = node.firstDeferredPfn << 12, hi = node.nodeEndPfn << 12
+            for e in machine.e820 where e.type == .ram {
+                let start = Swift.max(e.addr, lo), end = Swift.min(e.addr &+ e.size, hi)
+                guard end > start, end - start >= 2 * gib else { continue }
+                if best.map({ end - start > $0.1 - $0.0 }) ?? true { best = (start, end) }
+            }
         }
         guard let (start, end) = best else { return }
         let newStart = roundUp(start + (end - start) / 2 - gib / 2, gib)
         // Within the 46 bits a 4-level kernel maps, and the image fits its 1 GiB window.
         guard newStart >= start, newStart + gib <= end, newStart + gib <= 1 << 46 else { return }
+        if let rd = machine.initrd, rd.addr < newStart + gib, newStart < rd.addr &+ rd.size { return }
         let shift = newStart &- machine.kernel.start
         machine.kernel.start = newStart
         machine.kernel.reserveEnd &+= shift
