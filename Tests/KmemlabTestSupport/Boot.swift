@@ -34,8 +34,10 @@ extension Fixtures {
                 nodes.append(size)
             }
         }
+        // The capture's own initramfs (a few bytes differ between workloads' images).
+        let initrd = (json["initramfs_bytes"] as? Int).map { UInt64($0) } ?? QEMUPreset.oracleInitrdBytes
         return QEMUPreset(type: type, memBytes: UInt64(memMiB) << 20, cpus: smp, nodeSizes: nodes,
-                          commandLine: cmdline).machine()
+                          commandLine: cmdline, initrdBytes: initrd).machine()
     }
 
     public enum PresetError: Error { case incomplete(String) }
