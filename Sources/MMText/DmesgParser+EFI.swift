@@ -119,7 +119,7 @@ struct EFILogReader {
         let fields = m[m.index(after: open)..<close].split(separator: "|", omittingEmptySubsequences: false)
         let typeText = fields[0].trimmingSpaces
         var rawType: UInt32
-        if let t = EFIMemoryType.allCases.first(where: { $0.name == typeText }) {
+        if let t = EFIMemoryType(name: typeText) {
             rawType = t.rawValue
         } else if typeText.hasPrefix("type="), let v = UInt32(typeText.dropFirst(5)) {
             rawType = v
@@ -127,15 +127,11 @@ struct EFILogReader {
             throw parser.fail(line, "efi memory descriptor", "unknown memory type \"\(typeText)\"")
         }
         var attribute = EFIMemoryAttribute()
-        let names: [String: EFIMemoryAttribute] = [
-            "RUN": .runtime, "HP": .hotPluggable, "MR": .moreReliable, "CC": .cpuCrypto, "SP": .sp, "NV": .nv,
-            "XP": .xp, "RP": .rp, "WP": .wp, "RO": .ro, "UCE": .uce, "WB": .wb, "WT": .wt, "WC": .wc, "UC": .uc,
-        ]
         for f in fields.dropFirst() {
             let t = f.trimmingSpaces
             if t.isEmpty { continue }
             if t.hasPrefix("attr=0x"), let v = parseHex(t.dropFirst(5)) { attribute = EFIMemoryAttribute(rawValue: v); continue }
-            guard let a = names[String(t)] else {
+            guard let a = EFIMemoryAttribute.named(t) else {
                 throw parser.fail(line, "efi memory descriptor", "unknown attribute \"\(t)\"")
             }
             attribute.insert(a)

@@ -26,8 +26,8 @@ extension DmesgParser {
 
     /// Boots the machine with the image where it is (16 MiB). When the log's figures show a kernel
     /// that does not defer struct-page init, says so; when they show the real image above the
-    /// first deferred pfn, moves it into the middle of the largest RAM range above
-    /// that pfn, 1 GiB-aligned so that its mapping needs no new page tables.
+    /// first deferred pfn, moves it into the middle of the largest RAM range of one node above
+    /// that node's first deferred pfn, 1 GiB-aligned so that its mapping needs no new page tables.
     func placeKASLRImage(_ machine: inout Machine, logMemory: (available: UInt64, reserved: UInt64)) {
         var k = Kernel(machine: machine)
         do { try k.boot() } catch { return }

@@ -128,11 +128,10 @@ public enum MachineFile {
                 tables.append(EFIConfigTable(name: name, address: try r.addr(t, "address", path, default: nil)))
             }
         }
-        let names: [String: EFIMemoryAttribute] = Dictionary(uniqueKeysWithValues: EFIMemoryAttribute.printed.map { ($0.1, $0.0) })
         var map: [EFIMemoryDescriptor] = []
         for (path, d) in try r.objects(o["memoryMap"] ?? [Any](), "efi.memoryMap") {
             var rawType: UInt32
-            if let s = d["type"] as? String, let t = EFIMemoryType.allCases.first(where: { $0.name == s }) {
+            if let s = d["type"] as? String, let t = EFIMemoryType(name: Substring(s)) {
                 rawType = t.rawValue
             } else if let n = d["type"] as? Int, n >= 0, n <= Int(UInt32.max) {
                 rawType = UInt32(n)
@@ -153,7 +152,7 @@ public enum MachineFile {
             } else if let list = d["attributes"] {
                 guard let a = list as? [String] else { throw r.err(path + ".attributes", "expected an array of names such as \"WB\"") }
                 for n in a {
-                    guard let bit = names[n] else {
+                    guard let bit = EFIMemoryAttribute.named(Substring(n)) else {
                         throw r.err(path + ".attributes", "unknown attribute \"\(n)\" (\(EFIMemoryAttribute.printed.map { $0.1 }.joined(separator: ", ")))")
                     }
                     attribute.insert(bit)

@@ -34,6 +34,12 @@ public struct EFIState: Equatable, Sendable {
     /// Bytes efi_free_boot_services() handed to the page allocator.
     public var bootServicesFreed: UInt64 = 0
     public init() {}
+
+    /// Linux: efi_mem_desc_lookup(): the descriptor holding `addr`.
+    public func descriptorIndex(containing addr: PhysAddr) -> Int? {
+        memmap.firstIndex { $0.physAddr <= addr && addr < $0.end }
+    }
+    public func type(at addr: PhysAddr) -> EFIMemoryType? { descriptorIndex(containing: addr).flatMap { memmap[$0].type } }
 }
 
 extension Kernel {
@@ -113,12 +119,7 @@ extension Kernel {
             if d.isValid { kept.append(d); continue }
             if removed == 0 { log.info("efi: [Firmware Bug]: Invalid EFI memory map entries:") }
             removed += 1
-            // A zero-page descriptor prints its end as 0.
-            let last = d.numPages == 0 ? 0 : d.physAddr &+ (d.numPages &<< 12) &- 1
-            let endHi = d.numPages == 0 ? 0 : (d.numPages >> 52) &+ (d.physAddr >> 63 == 1 && last >> 63 == 0 ? 1 : 0)
-            let index = i < 10 ? "0\(i)" : "\(i)"
-            let hi = endHi != 0 ? String(endHi, radix: 16) : ""
-            log.info("efi: mem\(index): \(d.typeAttrText) range=[0x\(hexDigits(d.physAddr, width: 16))-0x\(hi)\(hexDigits(last, width: 16))] (invalid)")
+            log.info("efi: " + d.invalidLine(index: i))
         }
         guard removed > 0 else { return }
         log.info("efi: Removing \(removed) invalid memory map entries.")
@@ -163,7 +164,7 @@ extension Kernel {
         // A log's partial map lacks the ESRT's region (it was reserved before the boot-services
         // regions, so none of them was printed): what the log showed decides then.
         let inBootData = !f.mapComplete ? f.esrtInBootServicesData
-            : efi.memmap.first(where: { $0.physAddr <= esrt.start && esrt.start < $0.end })?.type == .bootServicesData
+            : efi.type(at: esrt.start) == .bootServicesData
         if inBootData { efiMemReserve(esrt.start, esrt.size) }
     }
 
@@ -203,7 +204,7 @@ extension Kernel {
         guard let f = machine.efi, let image = f.bgrtImage, image.size != 0,
               machine.acpiTables.contains(where: { $0.signature == "BGRT" }),
               !commandLine.has("bgrt_disable"), commandLine.last("acpi") != "off", efi.memmapEnabled else { return }
-        guard f.mapUnknown || efi.memmap.first(where: { $0.physAddr <= image.start && image.start < $0.end })?.type == .bootServicesData else {
+        guard f.mapUnknown || efi.type(at: image.start) == .bootServicesData else {
             log.info("efi_bgrt: Ignoring BGRT: invalid image address")
             return
         }
@@ -215,16 +216,15 @@ extension Kernel {
     mutating func efiArchMemReserve(_ addr: PhysAddr, _ size: UInt64) {
         // A log's partial map holds only the boot-services regions the kernel reserved itself; a
         // range it does not cover (an ESRT reserved before them) is handled as with no map.
-        let partialMiss = !(machine.efi?.mapComplete ?? false)
-            && !efi.memmap.contains { $0.physAddr <= addr && addr < $0.end }
-        if machine.efi?.mapUnknown ?? true || partialMiss {
-            let start = roundDown(addr, pageSize)
-            e820.update(start, roundUp(size + addr % pageSize, pageSize), from: .ram, to: .reserved, log: &log)
+        let found = efi.descriptorIndex(containing: addr)
+        let start = roundDown(addr, pageSize)
+        let length = roundUp(size + addr % pageSize, pageSize)
+        if machine.efi?.mapUnknown ?? true || (found == nil && !(machine.efi?.mapComplete ?? false)) {
+            e820.update(start, length, from: .ram, to: .reserved, log: &log)
             _ = e820.sanitize()
             return
         }
-        guard let i = efi.memmap.firstIndex(where: { $0.physAddr <= addr && addr < $0.end }),
-              efi.memmap[i].type == .bootServicesData else {
+        guard let i = found, efi.memmap[i].type == .bootServicesData else {
             log.info("efi: Failed to lookup EFI memory descriptor for \(pa(addr))")
             return
         }
@@ -233,8 +233,6 @@ extension Kernel {
             log.info("efi: Region spans EFI memory descriptors, \(pa(addr))")
             return
         }
-        let start = roundDown(addr, pageSize)
-        let length = roundUp(size + addr % pageSize, pageSize)
         let last = start + length - 1
         let entries = efi.nrMap + md.splitCount(start: start, last: last)
         let descSize = machine.efi?.descriptorSize ?? 48

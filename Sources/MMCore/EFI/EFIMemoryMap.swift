@@ -34,6 +34,12 @@ public enum EFIMemoryType: UInt32, Equatable, Sendable, CaseIterable {
         }
     }
 
+    /// The type whose `name` this is (as `efi=debug` prints it).
+    public init?(name: Substring) {
+        guard let t = EFIMemoryType.allCases.first(where: { $0.name == name }) else { return nil }
+        self = t
+    }
+
     /// Boot-services memory: the firmware's until ExitBootServices(), then the kernel's — once it
     /// is sure no buggy firmware still touches it (efi_free_boot_services()).
     public var isBootServices: Bool { self == .bootServicesCode || self == .bootServicesData }
@@ -70,6 +76,8 @@ public struct EFIMemoryAttribute: OptionSet, Equatable, Sendable {
         (.uce, "UCE", 3), (.wb, "WB", 2), (.wt, "WT", 2), (.wc, "WC", 2), (.uc, "UC", 2),
     ]
     public static let known: UInt64 = printed.reduce(0) { $0 | $1.0.rawValue }
+    /// The bit `efi=debug` prints as `name` ("RUN", "WB" …).
+    public static func named(_ name: Substring) -> EFIMemoryAttribute? { printed.first { $0.1 == name }?.0 }
 }
 
 /// Linux: efi_memory_desc_t. EFI pages are always 4 KiB.
@@ -108,7 +116,7 @@ public struct EFIMemoryDescriptor: Equatable, Sendable {
             s = "[type=\(rawType)"
         }
         if attribute.rawValue & ~EFIMemoryAttribute.known != 0 {
-            return s + "|attr=0x" + hexDigits(attribute.rawValue, width: 16) + "]"
+            return s + "|attr=0x" + padLeftZero(String(attribute.rawValue, radix: 16), 16) + "]"
         }
         for (bit, text, width) in EFIMemoryAttribute.printed {
             let t = attribute.contains(bit) ? text : ""
@@ -119,8 +127,22 @@ public struct EFIMemoryDescriptor: Equatable, Sendable {
 
     /// Linux: efi_print_memmap()'s line for descriptor `index` (without the "efi: " prefix).
     public func debugLine(index: Int) -> String {
-        let i = index < 10 ? "0\(index)" : "\(index)"
-        return "mem\(i): \(typeAttrText) range=[0x\(hexDigits(physAddr, width: 16))-0x\(hexDigits(physAddr &+ size &- 1, width: 16))] (\(numPages >> 8)MB)"
+        line(index: index, end: padLeftZero(String(physAddr &+ size &- 1, radix: 16), 16), tail: "(\(numPages >> 8)MB)")
+    }
+
+    /// Linux: efi_memmap_entry_valid()'s warning for an invalid descriptor: its end as C computes
+    /// it, with the bits past 2^64 printed in front ("0x1000000000000ffff"); a zero-page
+    /// descriptor ends at 0.
+    public func invalidLine(index: Int) -> String {
+        let last = numPages == 0 ? 0 : physAddr &+ (numPages &<< 12) &- 1
+        let endHi = numPages == 0 ? 0 : (numPages >> 52) &+ (physAddr >> 63 == 1 && last >> 63 == 0 ? 1 : 0)
+        return line(index: index, end: (endHi != 0 ? String(endHi, radix: 16) : "") + padLeftZero(String(last, radix: 16), 16),
+                    tail: "(invalid)")
+    }
+
+    /// "memNN: [type|attributes] range=[0x…-0x…] TAIL" (the index is "%02u").
+    func line(index: Int, end: String, tail: String) -> String {
+        "mem\(padLeftZero(String(index), 2)): \(typeAttrText) range=[0x\(padLeftZero(String(physAddr, radix: 16), 16))-0x\(end)] \(tail)"
     }
 
     /// Linux: the e820 type the EFI stub's setup_e820() gives this descriptor (nil: an OEM type,
@@ -151,12 +173,6 @@ public struct EFIMemoryDescriptor: Equatable, Sendable {
         }
         return count
     }
-}
-
-/// Linux: efi_md_typeattr_format()'s hex, zero-padded.
-func hexDigits(_ v: UInt64, width: Int) -> String {
-    let digits = String(v, radix: 16)
-    return String(repeating: "0", count: Swift.max(0, width - digits.count)) + digits
 }
 
 /// Linux: the x86 EFI stub's setup_e820(): one e820 entry per descriptor, adjacent entries of
