@@ -67,7 +67,7 @@ struct SlabAPITests {
         #expect(rec.slabEvents.last == .freeFast(cache: id, object: a))
         // The stored word is next ^ s->random ^ bswap(address of the word): never the plain pointer.
         let word = k.physMem.readWord(try #require(k.directMapPhys(a)) + 48)
-        let next = k.slub.cpuSlabs[k.slub.cpuIndex(id, 0)].freelist
+        let next = k.slub.cpuSlab(id, cpu: 0).freelist
         #expect(next == a)
         #expect(word != 0 && word != b)
         #expect(k.slabAllocNode(id, .gfpKernel, cpu: 0) == a, "LIFO")
@@ -111,7 +111,7 @@ struct SlabAPITests {
         var rec = EventRecorder()
         #expect(k.slabFree(id, objs[0], cpu: 1, &rec) == .freed)
         #expect(rec.slabEvents.contains { if case .freeSlow(_, _, _, .cpuPartial) = $0 { return true }; return false })
-        #expect(k.slub.cpuSlabs[k.slub.cpuIndex(id, 1)].partial.isNone == false)
+        #expect(k.slub.cpuSlab(id, cpu: 1).partial.isNone == false)
         // CPU 1 now allocates from that partial slab.
         rec = EventRecorder()
         #expect(k.slabAllocNode(id, .gfpKernel, nid: numaNoNode, cpu: 1, origSize: -1, &rec) == objs[0])

@@ -203,12 +203,12 @@ extension SlubState {
 
     @inline(__always)
     func isAllocatedObject(_ sid: SlabID, _ index: Int) -> Bool {
-        objectBits.test(slabs[sid].bitsOffset, index)
+        hot.test(slabs[sid].bitsOffset, index)
     }
 
     @inline(__always)
     mutating func setAllocatedObject(_ sid: SlabID, _ index: Int, _ on: Bool) {
-        objectBits.set(slabs[sid].bitsOffset, index, on)
+        hot.set(slabs[sid].bitsOffset, index, on)
     }
 
     mutating func markAllocated(_ id: CacheID, _ object: UInt64, _ on: Bool, _ pages: inout PageAllocator) {
@@ -385,11 +385,11 @@ extension SlubState {
         let words = (objects + 63) / 64
         let old = (offset: slabs[sid].bitsOffset, words: Int(slabs[sid].bitsWords))
         if old.words == words {
-            objectBits.clear(old.offset, words: words)
+            hot.clear(old.offset, words: words)
             return (old.offset, Int32(words))
         }
-        if old.words > 0 { objectBits.release(old.offset, words: old.words) }
-        return (objectBits.reserve(words: words), Int32(words))
+        if old.words > 0 { hot.release(old.offset, words: old.words) }
+        return (hot.reserve(words: words), Int32(words))
     }
 
     mutating func newSlab(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int,
@@ -422,23 +422,55 @@ extension SlubState {
         return slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: -1, &pages, &mem, &log, &l)
     }
 
+    /// The fast path, inlined into its callers: the cpu slab's freelist has an object that lies
+    /// where the cpu slab's objects lie. It reads the CPU's kmem_cache_cpu record (which
+    /// carries the cpu slab's facts), the free pointer word, and the object's allocation bit;
+    /// everything else — and any doubt — goes to `slabAllocNodeChecked`.
+    @inline(__always)
     public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
                                                            cpu: Int = 0, origSize: Int = -1,
                                                            _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                            _ log: inout KernelLog, _ l: inout L) -> UInt64? {
+        let ci = id.index &* possibleCPUs &+ cpu
+        if UInt(bitPattern: cpu) < UInt(bitPattern: possibleCPUs), UInt(bitPattern: ci) < UInt(bitPattern: hot.recordCount) {
+            let c = hot.record(unchecked: ci)
+            let object = c.freelist
+            let off = object &- c.objBase
+            let q = (off &* c.reciprocal) >> 44
+            if off < c.span && q &* c.size == off && (nid == numaNoNode || c.nid == nid) {
+                let slot = object &+ c.offset
+                let next = mem.readWord(slot &- directMapBase) ^ c.random ^ slot.byteSwapped
+                hot.update(unchecked: ci, bitRun: c.bitsOffset, Int(truncatingIfNeeded: q), true) { $0.advance(to: next) }
+                if c.fast.contains(.wipeFreeptr) { mem.writeWord(slot &- directMapBase, 0) }
+                if c.fast.contains(.zeroAlways) || gfp.contains(.zero) && c.fast.contains(.zeroOnGFP) {
+                    mem.fill(object &- directMapBase, c.objectSize, 0)
+                }
+                l.slab(.cpuFreelist(cache: id, object: object))
+                return object
+            }
+        }
+        return slabAllocNodeChecked(id, gfp, nid: nid, cpu: cpu, origSize: origSize, &pages, &mem, &log, &l)
+    }
+
+    /// slab_alloc_node() with every check: the fast path's doubts, and the slow path.
+    @inline(never)
+    mutating func slabAllocNodeChecked<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32, cpu: Int,
+                                                             origSize: Int,
+                                                             _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                             _ log: inout KernelLog, _ l: inout L) -> UInt64? {
         guard caches.holds(id), !caches[id].destroyed,
               cpu >= 0, cpu < possibleCPUs else { return nil }
         var object: UInt64 = 0
         var sid = SlabID.none
         let ci = cpuIndex(id, cpu)
-        var c = cpuSlabs[ci]
+        var c = hot[ci]
         if c.freelist != 0, !c.slab.isNone, nid == numaNoNode || slabs[c.slab].nid == nid {
             // The lockless fast path: the slot is read once and written back once.
             object = c.freelist
             sid = c.slab
             c.freelist = getFreepointer(id, object, mem)
             c.tid &+= SlubState.tidStep
-            cpuSlabs[ci] = c
+            hot[ci] = c
             l.slab(.cpuFreelist(cache: id, object: object))
         } else {
             let orig = origSize < 0 ? caches[id].objectSize : origSize
@@ -469,14 +501,14 @@ extension SlubState {
                                                     _ log: inout KernelLog, _ l: inout L) -> UInt64? {
         var node = nodeIn
         if node != numaNoNode && (Int(node) >= slabNodes.count || !slabNodes[Int(node)]) { node = numaNoNode }
-        var sid = cpuSlabs[cpuIndex(id, cpu)].slab
+        var sid = hot[cpuIndex(id, cpu)].slab
         while true {
             if !sid.isNone {
                 // redo:
                 if node != numaNoNode && slabs[sid].nid != node {
                     deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l)
                 } else {
-                    if cpuSlabs[cpuIndex(id, cpu)].freelist == 0 {
+                    if hot[cpuIndex(id, cpu)].freelist == 0 {
                         // get_freelist(): the objects freed to the frozen slab meanwhile.
                         let fl = slabs[sid].freelist
                         slabs[sid].freelist = 0
@@ -484,31 +516,31 @@ extension SlubState {
                         slabs[sid].frozen = fl != 0
                         if fl == 0 {
                             slabs[sid].where_ = .none
-                            cpuSlabs[cpuIndex(id, cpu)].slab = .none
-                            cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+                            setCPUSlab(id, cpu: cpu, .none)
+                            hot[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
                             sid = .none
                             continue
                         }
                         l.slab(.cpuSlabRefill(cache: id, slab: slabAddress(sid)))
-                        cpuSlabs[cpuIndex(id, cpu)].freelist = fl
+                        hot[cpuIndex(id, cpu)].freelist = fl
                     }
                     // load_freelist:
-                    let object = cpuSlabs[cpuIndex(id, cpu)].freelist
-                    cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, object, mem)
-                    cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+                    let object = hot[cpuIndex(id, cpu)].freelist
+                    hot[cpuIndex(id, cpu)].freelist = getFreepointer(id, object, mem)
+                    hot[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
                     return object
                 }
             }
             // new_slab:
-            let p = cpuSlabs[cpuIndex(id, cpu)].partial
+            let p = hot[cpuIndex(id, cpu)].partial
             if !p.isNone {
-                cpuSlabs[cpuIndex(id, cpu)].partial = slabs[p].next
+                hot[cpuIndex(id, cpu)].partial = slabs[p].next
                 if !slabs[p].next.isNone {
                     slabs[slabs[p].next].slabs = slabs[p].slabs - 1
                 }
                 slabs[p].next = .none
                 slabs[p].where_ = .cpuSlab
-                cpuSlabs[cpuIndex(id, cpu)].slab = p
+                setCPUSlab(id, cpu: cpu, p)
                 sid = p
                 l.slab(.cpuPartial(cache: id, slab: slabAddress(p)))
                 continue
@@ -539,11 +571,11 @@ extension SlubState {
     mutating func loadNewCPUSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int,
                                                        _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                        _ log: inout KernelLog, _ l: inout L) -> UInt64 {
-        if !cpuSlabs[cpuIndex(id, cpu)].slab.isNone { deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l) }
-        cpuSlabs[cpuIndex(id, cpu)].slab = sid
+        if !hot[cpuIndex(id, cpu)].slab.isNone { deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l) }
+        setCPUSlab(id, cpu: cpu, sid)
         slabs[sid].where_ = .cpuSlab
-        cpuSlabs[cpuIndex(id, cpu)].freelist = getFreepointer(id, freelist, mem)
-        cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+        hot[cpuIndex(id, cpu)].freelist = getFreepointer(id, freelist, mem)
+        hot[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
         return freelist
     }
 
@@ -616,7 +648,7 @@ extension SlubState {
     mutating func putCPUPartial<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, drain: Bool, cpu: Int,
                                                       _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                       _ log: inout KernelLog, _ l: inout L) {
-        var old = cpuSlabs[cpuIndex(id, cpu)].partial
+        var old = hot[cpuIndex(id, cpu)].partial
         var count: Int32 = 0
         var toUnfreeze = SlabID.none
         if !old.isNone {
@@ -630,7 +662,7 @@ extension SlubState {
         slabs[sid].slabs = count + 1
         slabs[sid].next = old
         slabs[sid].where_ = .cpuPartial
-        cpuSlabs[cpuIndex(id, cpu)].partial = sid
+        hot[cpuIndex(id, cpu)].partial = sid
         if !toUnfreeze.isNone { unfreezePartials(id, toUnfreeze, cpu: cpu, &pages, &mem, &log, &l) }
     }
 
@@ -662,12 +694,12 @@ extension SlubState {
     mutating func deactivateCPUSlab<L: PageAllocListener>(_ id: CacheID, cpu: Int,
                                                           _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                           _ log: inout KernelLog, _ l: inout L) {
-        let sid = cpuSlabs[cpuIndex(id, cpu)].slab
+        let sid = hot[cpuIndex(id, cpu)].slab
         guard !sid.isNone else { return }
-        let freelist = cpuSlabs[cpuIndex(id, cpu)].freelist
-        cpuSlabs[cpuIndex(id, cpu)].slab = .none
-        cpuSlabs[cpuIndex(id, cpu)].freelist = 0
-        cpuSlabs[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
+        let freelist = hot[cpuIndex(id, cpu)].freelist
+        setCPUSlab(id, cpu: cpu, .none)
+        hot[cpuIndex(id, cpu)].freelist = 0
+        hot[cpuIndex(id, cpu)].tid &+= SlubState.tidStep
         deactivateSlab(id, sid, freelist: freelist, cpu: cpu, &pages, &mem, &log, &l)
     }
 
@@ -725,8 +757,8 @@ extension SlubState {
                                                      _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                      _ log: inout KernelLog, _ l: inout L) {
         deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l)
-        let p = cpuSlabs[cpuIndex(id, cpu)].partial
-        cpuSlabs[cpuIndex(id, cpu)].partial = .none
+        let p = hot[cpuIndex(id, cpu)].partial
+        hot[cpuIndex(id, cpu)].partial = .none
         if !p.isNone { unfreezePartials(id, p, cpu: cpu, &pages, &mem, &log, &l) }
     }
 
@@ -739,7 +771,34 @@ extension SlubState {
         return slabFree(id, object, cpu: cpu, &pages, &mem, &log, &l)
     }
 
+    /// The fast path, inlined into its callers: the object is an allocated object of this
+    /// CPU's cpu slab of this cache, and the cache needs no debugging or init_on_free work. It
+    /// reads the kmem_cache_cpu record and the object's bit and writes the free pointer word;
+    /// everything else goes to `slabFreeChecked`.
+    @inline(__always)
     public mutating func slabFree<L: PageAllocListener>(_ idIn: CacheID, _ object: UInt64, cpu: Int = 0,
+                                                        _ pages: inout PageAllocator, _ mem: inout PhysMemory,
+                                                        _ log: inout KernelLog, _ l: inout L) -> SlabFreeOutcome {
+        let ci = idIn.index &* possibleCPUs &+ cpu
+        if UInt(bitPattern: cpu) < UInt(bitPattern: possibleCPUs), UInt(bitPattern: ci) < UInt(bitPattern: hot.recordCount) {
+            let c = hot.record(unchecked: ci)
+            let off = object &- c.objBase
+            let q = (off &* c.reciprocal) >> 44
+            if off < c.span && q &* c.size == off && c.fast.contains(.freeFast)
+                && hot.test(unchecked: c.bitsOffset, Int(truncatingIfNeeded: q)) {
+                let slot = object &+ c.offset
+                mem.writeWord(slot &- directMapBase, c.freelist ^ c.random ^ slot.byteSwapped)
+                hot.update(unchecked: ci, bitRun: c.bitsOffset, Int(truncatingIfNeeded: q), false) { $0.advance(to: object) }
+                l.slab(.freeFast(cache: idIn, object: object))
+                return .freed
+            }
+        }
+        return slabFreeChecked(idIn, object, cpu: cpu, &pages, &mem, &log, &l)
+    }
+
+    /// kmem_cache_free() with every check: misuse, debugging, init_on_free, and __slab_free().
+    @inline(never)
+    mutating func slabFreeChecked<L: PageAllocListener>(_ idIn: CacheID, _ object: UInt64, cpu: Int,
                                                         _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                         _ log: inout KernelLog, _ l: inout L) -> SlabFreeOutcome {
         guard caches.holds(idIn), cpu >= 0, cpu < possibleCPUs else {
@@ -747,7 +806,7 @@ extension SlubState {
         }
         // cache_from_obj(): with SLAB_FREELIST_HARDENED the object's own cache is used. An object
         // of this CPU's cpu slab is found without a page lookup.
-        let cs = cpuSlabs[cpuIndex(idIn, cpu)].slab
+        let cs = hot[cpuIndex(idIn, cpu)].slab
         var known: SlabID? = nil
         if !cs.isNone {
             let base = slabAddress(cs)
@@ -775,7 +834,7 @@ extension SlubState {
             return .refused(.notObjectStart)
         }
         guard isAllocatedObject(sid, index) else {
-            let c = cpuSlabs[cpuIndex(id, cpu)]
+            let c = hot[cpuIndex(id, cpu)]
             let head = c.slab == sid ? c.freelist : slabs[sid].freelist
             if head == object {
                 // set_freepointer()'s naive double-free check.
@@ -806,12 +865,12 @@ extension SlubState {
                                                    _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                    _ log: inout KernelLog, _ l: inout L) {
         let ci = cpuIndex(id, cpu)
-        var c = cpuSlabs[ci]
+        var c = hot[ci]
         if c.slab == sid {
             setFreepointer(id, object, c.freelist, &mem)
             c.freelist = object
             c.tid &+= SlubState.tidStep
-            cpuSlabs[ci] = c
+            hot[ci] = c
             l.slab(.freeFast(cache: id, object: object))
             return
         }

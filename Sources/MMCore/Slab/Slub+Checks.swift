@@ -30,7 +30,7 @@ extension SlubState {
                 if prev != n.partialTail { return "\(s.name): node \(nid)'s partial tail is wrong" }
             }
             for cpu in 0..<possibleCPUs {
-                let cs = cpuSlabs[cpuIndex(id, cpu)]
+                let cs = hot[cpuIndex(id, cpu)]
                 var p = cs.partial
                 var n = 0
                 while !p.isNone {

@@ -28,7 +28,7 @@ public struct Slab: Sendable, Equatable {
     /// Linux: slab->slabs — on the first slab of a cpu partial list, how many the list holds.
     var slabs: Int32 = 0
     public var where_: SlabPlace = .none
-    /// Where this slab's allocation bits start in `SlubState.objectBits` (kept with the slab
+    /// Where this slab's allocation bits start in `SlubState.hot`'s bitmap (kept with the slab
     /// id when the id is reused), and how many words they take.
     var bitsOffset: Int32 = 0
     var bitsWords: Int32 = 0
@@ -44,12 +44,76 @@ public enum SlabPlace: UInt8, Sendable {
 }
 
 /// Linux: struct kmem_cache_cpu.
-public struct KmemCacheCPU: Sendable {
+///
+/// Beside Linux's four fields it carries a copy of what the fast paths need to know about the
+/// cpu slab and its cache (where its objects lie, their size, the free pointer's place and
+/// key, which init_on_alloc/init_on_free work they take), so that an allocation or a free on
+/// the cpu slab reads this one record and nothing else: Linux reads the same facts from the
+/// struct kmem_cache the CPU has in cache. The copy is made by `install(_:…)`, the only
+/// writer of `slab`, whenever a slab becomes or stops being the cpu slab.
+public struct KmemCacheCPU: Sendable, BitwiseCopyable {
     public var freelist: UInt64 = 0
     public var tid: UInt64
-    public var slab = SlabID.none
+    public fileprivate(set) var slab = SlabID.none
     /// The first slab of the cpu partial list.
     public var partial = SlabID.none
+    /// The cpu slab's first object (slab_address() + red_left_pad); its objects lie in
+    /// [objBase, objBase + span) (span 0 when there is no cpu slab).
+    var objBase: UInt64 = 0
+    var span: UInt64 = 0
+    /// The cache's size, obj_to_index()'s reciprocal, free pointer offset and s->random.
+    var size: UInt64 = 1
+    var reciprocal: UInt64 = 0
+    var offset: UInt64 = 0
+    var random: UInt64 = 0
+    var objectSize: UInt64 = 0
+    /// The cpu slab's run in the object bitmap, and its node.
+    var bitsOffset: Int32 = 0
+    var nid: Int32 = 0
+    var fast: FastPath = []
+
+    init(tid: UInt64) { self.tid = tid }
+
+    /// What the fast paths may do on this cache (fixed by its flags and init_on_alloc/free).
+    struct FastPath: OptionSet, Sendable {
+        var rawValue: UInt8
+        /// slab_want_init_on_alloc() is true whatever the gfp.
+        static let zeroAlways = FastPath(rawValue: 1)
+        /// slab_want_init_on_alloc() is true when the gfp has __GFP_ZERO.
+        static let zeroOnGFP = FastPath(rawValue: 2)
+        /// maybe_wipe_obj_freeptr() clears the free pointer word on allocation.
+        static let wipeFreeptr = FastPath(rawValue: 4)
+        /// A free can go straight onto the CPU's freelist (no debugging, no init_on_free wipe).
+        static let freeFast = FastPath(rawValue: 8)
+    }
+
+    /// A fast-path pop or push: the new freelist head, and the next transaction id.
+    @inline(__always)
+    mutating func advance(to head: UInt64) {
+        freelist = head
+        tid &+= SlubState.tidStep
+    }
+
+    /// Makes `sid` the cpu slab (or none), copying what the fast paths read.
+    mutating func install(_ sid: SlabID, _ slub: SlubState, _ id: CacheID) {
+        slab = sid
+        guard !sid.isNone else { span = 0; objBase = 0; return }
+        let s = slub.caches[id], slab = slub.slabs[sid]
+        objBase = slub.slabAddress(sid) &+ UInt64(s.redLeftPad)
+        span = UInt64(slab.objects) * UInt64(s.size)
+        size = UInt64(s.size)
+        reciprocal = s.reciprocal
+        offset = UInt64(s.offset)
+        random = s.random
+        objectSize = UInt64(s.objectSize)
+        bitsOffset = slab.bitsOffset
+        nid = slab.nid
+        fast = []
+        if slub.initOnAlloc ? s.plainInit : false { fast.insert(.zeroAlways) }
+        if slub.initOnAlloc ? !s.hasCtor : true { fast.insert(.zeroOnGFP) }
+        if slub.initOnFree && s.plainInit && !s.freeptrOutsideObject { fast.insert(.wipeFreeptr) }
+        if !s.isDebug && !(slub.initOnFree && s.plainInit) { fast.insert(.freeFast) }
+    }
 }
 
 /// Linux: struct kmem_cache_node.
@@ -153,9 +217,10 @@ public struct SlubState: Sendable {
     public var list: [CacheID] = []
     public var slabs: [Slab] = []
     var freeSlabIDs: [SlabID] = []
-    /// Linux: each cache's kmem_cache_cpu, one per possible CPU: cache id × nr_cpu_ids + cpu
-    /// (one flat array, so the fast path checks one buffer's uniqueness, not two).
-    public var cpuSlabs: [KmemCacheCPU] = []
+    /// Linux: each cache's kmem_cache_cpu, one per possible CPU (record cache id × nr_cpu_ids +
+    /// cpu), and the model's allocation bit of every slab object (a run of words per slab),
+    /// in one store, so that a fast path pays one copy-on-write check for both.
+    var hot = FlatRecordStore<KmemCacheCPU>()
     /// Linux: kmalloc_caches[type][index] (−1: none).
     public var kmallocCaches = [[CacheID]](repeating: [CacheID](repeating: .none, count: Kmalloc.shiftHigh + 1),
                                          count: KmallocType.allCases.count)
@@ -182,8 +247,6 @@ public struct SlubState: Sendable {
     /// How many reports (BUG and FIX lines' blocks) slab debugging printed; lib/slub_kunit.c
     /// counts the same things as slab_errors.
     public var errors = 0
-    /// One bit per object of each slab (by slab id): allocated or not.
-    var objectBits = ObjectBitmap()
     /// Linux: PAGE_OFFSET, where the direct map begins (objects are direct-map addresses).
     public internal(set) var directMapBase: UInt64 = 0
     /// Linux: max_pfn, the end of the direct map SLUB's objects can be in.
@@ -422,8 +485,8 @@ extension SlubState {
         s.plainInit = !s.hasCtor && s.flags.isDisjoint(with: [.typesafeByRCU, .poison])
         // Its kmem_cache_cpu slots (ids are dense, so the slots of cache `id` start at
         // id × nr_cpu_ids).
-        while cpuSlabs.count < (id.index + 1) * possibleCPUs {
-            cpuSlabs.append(KmemCacheCPU(tid: UInt64(cpuSlabs.count % possibleCPUs)))
+        while hot.recordCount < (id.index + 1) * possibleCPUs {
+            hot.append(KmemCacheCPU(tid: UInt64(hot.recordCount % possibleCPUs)))
         }
         s.node = [KmemCacheNode](repeating: KmemCacheNode(), count: slabNodes.count)
         caches[id] = s
@@ -512,12 +575,22 @@ extension SlubState {
     /// directory is its unique id, with its name as a symlink.
     public func hasUniqueSysfsName(_ id: CacheID) -> Bool { !slabUnmergeable(caches[id]) }
 
-    /// Where cache `ci`'s kmem_cache_cpu for `cpu` is in `slub.cpuSlabs`.
+    /// Where cache `id`'s kmem_cache_cpu for `cpu` is among `hot`'s records.
     @inline(__always) public func cpuIndex(_ id: CacheID, _ cpu: Int) -> Int { id.index * possibleCPUs + cpu }
 
+    /// Linux: per_cpu_ptr(s->cpu_slab, cpu).
+    public func cpuSlab(_ id: CacheID, cpu: Int) -> KmemCacheCPU { hot[cpuIndex(id, cpu)] }
+
+    /// Makes `sid` (or none) cache `id`'s cpu slab on `cpu`, with the facts its fast paths read.
+    mutating func setCPUSlab(_ id: CacheID, cpu: Int, _ sid: SlabID) {
+        var c = hot[cpuIndex(id, cpu)]
+        c.install(sid, self, id)
+        hot[cpuIndex(id, cpu)] = c
+    }
+
     /// A cache's kmem_cache_cpu for every possible CPU.
-    public func cpuSlabs(of id: CacheID) -> ArraySlice<KmemCacheCPU> {
-        cpuSlabs[cpuIndex(id, 0)..<cpuIndex(id, possibleCPUs)]
+    public func cpuSlabs(of id: CacheID) -> [KmemCacheCPU] {
+        (0..<possibleCPUs).map { hot[cpuIndex(id, $0)] }
     }
 
     /// The live slabs of a cache, in slab-table order.
