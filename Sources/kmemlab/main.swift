@@ -416,6 +416,9 @@ struct Shell: ParsableCommand {
     }
 }
 
+// Simulated RAM below 1 TiB lives in lazily committed host memory.
+HostMemory.install()
+
 // Input errors exit with status 2, like ArgumentParser's own usage errors here; --help exits 0.
 do {
     var command = try Kmemlab.parseAsRoot()

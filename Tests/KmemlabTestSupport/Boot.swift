@@ -9,6 +9,7 @@ public func bootPreset(_ cmdline: String, la57: Bool = false, seed: UInt64 = 0, 
     var m = QEMUPreset(type: .pc, memBytes: mem, cpus: 2).machine()
     m.commandLine = cmdline
     m.cpus.la57 = la57
+    HostMemory.install()
     var k = Kernel(machine: m)
     k.seed = seed
     k.arch = arch

@@ -205,6 +205,8 @@ public struct Kernel: Sendable {
             maxPfn = e820.endPfn(limit: maxArchPfn, type: .ram, maxArchPfn: maxArchPfn, log: &log)
         }
         maxPossiblePfn = maxPfn
+        // From here the model writes RAM (page tables first): below max_pfn it is host memory.
+        physMem.mapHostRAM(below: maxPfn.physAddr)
         if maxPfn.raw > (1 << (32 - pageShift)) {
             maxLowPfn = e820.endPfn(limit: Pfn(1 << (32 - pageShift)), type: .ram, maxArchPfn: maxArchPfn, log: &log)
         } else {

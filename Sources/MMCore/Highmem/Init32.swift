@@ -216,6 +216,7 @@ extension Kernel {
         let maxArch = Pfn(st.layout.maxArchPfn)
         maxPfn = e820.endPfn(limit: maxArch, type: .ram, maxArchPfn: maxArch, log: &log)
         if mtrrTrim() { maxPfn = e820.endPfn(limit: maxArch, type: .ram, maxArchPfn: maxArch, log: &log) }
+        physMem.mapHostRAM(below: maxPfn.physAddr)
         guard let maxmem = st.layout.maxmem else {
             throw .panic("vmalloc=\(commandLine.last("vmalloc") ?? "") leaves no room for the direct map")
         }

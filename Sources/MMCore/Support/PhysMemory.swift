@@ -15,6 +15,12 @@
 // page's lookup is an array access, not a hash. Frames of zeroed pages are kept for reuse
 // instead of being given back.
 //
+// Below `flatEnd` none of that applies: RAM there is one host mapping (HostRAM.swift) with a
+// dirty bit per page, so a physical address is an offset into it, a write stores in place and
+// marks its page, and zeroing a page that was never written costs a bit test. A fork of the
+// value (`var b = a`) shares the mapping until one side writes, which copies the dirty pages.
+// Machines the host cannot map (and Embedded builds) keep everything in the tables.
+//
 // Page tables are the exception to "written pages cost 4 KiB": a table that maps a contiguous
 // physical range (the direct map's PUD and PMD pages, the vmemmap's PMD pages) holds entries
 // that go up by a fixed step. Such a page is stored as a *linear frame* — first entry, step,
@@ -64,10 +70,66 @@ public struct PhysMemory: Sendable {
         }
     }
 
-    public init() {}
+    /// RAM below `flatEnd` is `ram`'s; the tables hold only pages at or above it.
+    @usableFromInline var ram: HostRAM?
+    @usableFromInline var flatEnd: UInt64 = 0
+
+    /// How RAM is mapped when `mapHostRAM` is called (RAMReservation.host when the value was made).
+    var reservation: RAMReservation?
+
+    public init(reservation: RAMReservation? = RAMReservation.host) { self.reservation = reservation }
 
     /// How many pages hold written data.
-    public var writtenPages: Int { frameCount }
+    public var writtenPages: Int { frameCount + (ram?.dirtyPages ?? 0) }
+
+    /// Whether RAM below some address is one host mapping.
+    public var isMapped: Bool { flatEnd > 0 }
+
+    /// Puts RAM below `bytes` into one lazily committed host mapping where the host gives one
+    /// (the pages written so far move into it); otherwise everything stays in the tables.
+    public mutating func mapHostRAM(below bytes: UInt64) {
+        guard flatEnd == 0, let r = HostRAM.make(bytes: bytes, reservation) else { return }
+        let end = bytes & ~(pageSize - 1)
+        var moved: [UInt64] = []
+        for (section, run) in runOf where section << PhysMemory.sectionShift < end >> pageShift {
+            for i in 0..<PhysMemory.entriesPerRun where entries[Int(run) << PhysMemory.sectionShift + i] != 0 {
+                let pfn = section << PhysMemory.sectionShift + UInt64(i)
+                if pfn < end >> pageShift { moved.append(pfn) }
+            }
+        }
+        for pfn in moved.sorted() {
+            let dst = (r.base + Int(pfn << pageShift)).assumingMemoryBound(to: UInt64.self)
+            for i in 0..<PhysMemory.wordsPerPage { dst[i] = readWord(pfn << pageShift + UInt64(i) * 8) }
+            r.markDirty(pfn)
+            let e = entry(pfn)
+            release(e)
+            setEntry(pfn, 0)
+        }
+        lastPfn = .max
+        ram = r
+        flatEnd = end
+    }
+
+    /// Makes the mapping this value's own before a write (a fork shares it until then). If the
+    /// host refuses a second mapping, the pages move into the tables instead.
+    @inline(__always)
+    @usableFromInline mutating func makeRAMUnique() {
+        mmAssert(ram != nil, "only RAM below flatEnd is made unique")
+        if !isKnownUniquelyReferenced(&ram!) { cloneRAM() }
+    }
+
+    @inline(never)
+    @usableFromInline mutating func cloneRAM() {
+        guard let old = ram else { return }
+        if let c = old.copy() { ram = c; return }
+        ram = nil
+        flatEnd = 0
+        old.forEachDirtyPage { pfn, words in
+            for i in 0..<PhysMemory.wordsPerPage where words[i] != 0 {
+                writeWord(pfn << pageShift + UInt64(i) * 8, words[i])
+            }
+        }
+    }
 
     // MARK: The frame table
 
@@ -124,8 +186,15 @@ public struct PhysMemory: Sendable {
 
     /// Zeroes `count` pages from `pfn`.
     @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
-        if frameCount == 0 { return }
         var p = pfn
+        if p << pageShift < flatEnd {
+            let n = Swift.min(count, (flatEnd >> pageShift) - p)
+            makeRAMUnique()
+            ram.unsafelyUnwrapped.zero(p, n)
+            if n == count { return }
+            p += n
+        }
+        if frameCount == 0 { return }
         let end = pfn + count
         while p < end {
             let block = p >> 10
@@ -159,6 +228,7 @@ public struct PhysMemory: Sendable {
             lastPfn = pfn; lastBase = Int(e - 1) * PhysMemory.wordsPerPage
             return Int(e - 1)
         }
+        mmAssert(pfn << pageShift >= flatEnd, "a mapped page has no frame")
         var pattern: LinearFrame?
         if e >= PhysMemory.linearTag {
             pattern = linear[Int(e - PhysMemory.linearTag)]
@@ -185,6 +255,7 @@ public struct PhysMemory: Sendable {
     /// The pattern of a linear frame (see the file comment), or nil for any other page: lets a
     /// page-table walk take a whole table of evenly spaced entries in one step.
     public func linearPattern(_ pfn: UInt64) -> (from: Int, to: Int, first: UInt64, step: UInt64)? {
+        if pfn << pageShift < flatEnd { return nil }
         let e = entry(pfn)
         guard e >= PhysMemory.linearTag else { return nil }
         let l = linear[Int(e - PhysMemory.linearTag)]
@@ -195,6 +266,10 @@ public struct PhysMemory: Sendable {
     /// linear frame when the page is empty or the run extends its pattern at either end.
     public mutating func writeRun(_ pfn: UInt64, index: Int, count: Int, first: UInt64, step: UInt64) {
         guard count > 0 else { return }
+        if pfn << pageShift < flatEnd {
+            for i in 0..<count { writeWord(pfn << pageShift + UInt64(index + i) * 8, first &+ UInt64(i) &* step) }
+            return
+        }
         let e = entry(pfn)
         if e >= PhysMemory.linearTag {
             let li = Int(e - PhysMemory.linearTag)
@@ -222,6 +297,7 @@ public struct PhysMemory: Sendable {
     /// The aligned 64-bit word at `addr` (little-endian, as x86 stores it).
     @inline(__always)
     @inlinable public func readWord(_ addr: PhysAddr) -> UInt64 {
+        if addr < flatEnd { return ram.unsafelyUnwrapped.base.load(fromByteOffset: Int(addr & ~7), as: UInt64.self) }
         if addr >> pageShift == lastPfn { return words[lastBase + Int((addr & (pageSize - 1)) >> 3)] }
         let e = entry(addr >> pageShift)
         if e == 0 { return 0 }
@@ -234,6 +310,14 @@ public struct PhysMemory: Sendable {
     @inline(__always)
     @inlinable public mutating func writeWord(_ addr: PhysAddr, _ value: UInt64) {
         let pfn = addr >> pageShift
+        if addr < flatEnd {
+            makeRAMUnique()
+            let r = ram.unsafelyUnwrapped
+            if value == 0 && !r.isDirty(pfn) { return }
+            r.base.storeBytes(of: value, toByteOffset: Int(addr & ~7), as: UInt64.self)
+            r.markDirty(pfn)
+            return
+        }
         if pfn == lastPfn {
             words[lastBase + Int((addr & (pageSize - 1)) >> 3)] = value
             return
@@ -251,6 +335,14 @@ public struct PhysMemory: Sendable {
     /// Writes one byte.
     @inlinable public mutating func write(_ addr: PhysAddr, _ byte: UInt8) {
         let pfn = addr >> pageShift
+        if addr < flatEnd {
+            makeRAMUnique()
+            let r = ram.unsafelyUnwrapped
+            if byte == 0 && !r.isDirty(pfn) { return }
+            r.base.storeBytes(of: byte, toByteOffset: Int(addr), as: UInt8.self)
+            r.markDirty(pfn)
+            return
+        }
         if byte == 0 && pfn != lastPfn && entry(pfn) == 0 { return }
         let i = frame(pfn) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)
         let shift = (addr & 7) * 8
@@ -258,9 +350,28 @@ public struct PhysMemory: Sendable {
     }
 
     /// Fills [addr, addr + len) with `byte` (memset), a word at a time where it can.
+    @inline(__always)
     @inlinable public mutating func fill(_ addr: PhysAddr, _ len: UInt64, _ byte: UInt8) {
         let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
         let inPage = addr & (pageSize - 1)
+        if addr &+ len <= flatEnd && inPage + len <= pageSize && addr &+ len >= addr {
+            // Inside one mapped page (SLUB's init_on_alloc): in place, nothing for zeros on a
+            // clean page.
+            makeRAMUnique()
+            let r = ram.unsafelyUnwrapped
+            let pfn = addr >> pageShift
+            if byte == 0 && !r.isDirty(pfn) { return }
+            if (addr | len) & 7 == 0 && len <= 256 {
+                // An object's worth of words: stores, not a call to memset.
+                var o = Int(addr)
+                let end = o + Int(len)
+                while o < end { r.base.storeBytes(of: pattern, toByteOffset: o, as: UInt64.self); o += 8 }
+            } else {
+                (r.base + Int(addr)).initializeMemory(as: UInt8.self, repeating: byte, count: Int(len))
+            }
+            r.markDirty(pfn)
+            return
+        }
         if addr >> pageShift == lastPfn && (addr | len) & 7 == 0 && inPage + len <= pageSize {
             // An object on the page last written (SLUB's init_on_alloc): whole words, in place.
             let first = lastBase + Int(inPage >> 3)
@@ -276,6 +387,18 @@ public struct PhysMemory: Sendable {
         var a = addr
         let end = addr + len
         while a < end {
+            if a < flatEnd {
+                // Page by page inside the mapping.
+                let stop = Swift.min(end, (a | (pageSize - 1)) + 1, flatEnd)
+                makeRAMUnique()
+                let r = ram.unsafelyUnwrapped
+                if byte != 0 || r.isDirty(a >> pageShift) {
+                    (r.base + Int(a)).initializeMemory(as: UInt8.self, repeating: byte, count: Int(stop - a))
+                    r.markDirty(a >> pageShift)
+                }
+                a = stop
+                continue
+            }
             if a & 7 == 0 && end - a >= 8 {
                 let pageEnd = Swift.min(end, (a | (pageSize - 1)) + 1)
                 let pfn = a >> pageShift

@@ -1,0 +1,116 @@
+// Simulated RAM kept two ways — the sparse tables and a host mapping — must read back the same
+// bytes after the same writes, and a fork of a mapped memory must not see the other's writes.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import MMCore
+import Testing
+
+@Suite("simulated RAM: the host mapping and the sparse store agree")
+struct PhysMemoryBackendTests {
+    /// calloc'd memory as a reservation (zero-filled, as the contract asks).
+    static let callocReservation = RAMReservation(
+        reserve: { bytes in calloc(1, bytes) },
+        release: { p, _ in free(p) })
+
+    static let ramBytes: UInt64 = 48 << 20
+
+    /// One random operation on both memories (addresses up to 64 MiB: some past the mapping).
+    static func step(_ rng: inout SplitMix64, _ a: inout PhysMemory, _ b: inout PhysMemory) {
+        let addr = rng.next() % (64 << 20)
+        switch rng.next() % 6 {
+        case 0:
+            let v = rng.next() % 4 == 0 ? 0 : rng.next()
+            a.writeWord(addr & ~7, v); b.writeWord(addr & ~7, v)
+        case 1:
+            let v = UInt8(truncatingIfNeeded: rng.next())
+            a.write(addr, v); b.write(addr, v)
+        case 2:
+            let len = rng.next() % 9000
+            let byte: UInt8 = rng.next() % 2 == 0 ? 0 : 0x6b
+            a.fill(addr, len, byte); b.fill(addr, len, byte)
+        case 3:
+            let pages = rng.next() % 40
+            a.zero(addr >> pageShift, pages: pages); b.zero(addr >> pageShift, pages: pages)
+        case 4:
+            let n = Int(rng.next() % 16) + 1
+            let index = Int(rng.next() % UInt64(512 - n))
+            let first = rng.next()
+            let step: UInt64 = rng.next() % 3 == 0 ? 0 : 0x20_0000
+            a.writeRun(addr >> pageShift, index: index, count: n, first: first, step: step)
+            b.writeRun(addr >> pageShift, index: index, count: n, first: first, step: step)
+        default:
+            let len = rng.next() % 64 * 8
+            a.fill(addr & ~7, len, 0); b.fill(addr & ~7, len, 0)
+        }
+    }
+
+    static func expectSame(_ a: PhysMemory, _ b: PhysMemory, _ rng: inout SplitMix64, _ what: Comment) {
+        var mismatches = 0
+        for _ in 0..<20_000 {
+            let addr = rng.next() % (64 << 20) & ~7
+            if a.readWord(addr) != b.readWord(addr) { mismatches += 1 }
+        }
+        #expect(mismatches == 0, what)
+    }
+
+    @Test("random writes, fills, zeroings and page-table runs read back the same, before and after the mapping")
+    func sameBytes() {
+        var rng = SplitMix64(seed: 16)
+        var sparse = PhysMemory(reservation: nil)
+        var mapped = PhysMemory(reservation: Self.callocReservation)
+        for _ in 0..<2000 { Self.step(&rng, &sparse, &mapped) }
+        // Pages written so far move into the mapping.
+        mapped.mapHostRAM(below: Self.ramBytes)
+        sparse.mapHostRAM(below: Self.ramBytes)
+        #expect(mapped.isMapped)
+        #expect(!sparse.isMapped)
+        var check = SplitMix64(seed: 1)
+        Self.expectSame(sparse, mapped, &check, "after the move into the mapping")
+        for _ in 0..<20_000 { Self.step(&rng, &sparse, &mapped) }
+        Self.expectSame(sparse, mapped, &check, "after writes on the mapping")
+        // Every word of a few pages, byte by byte.
+        for page: UInt64 in [0, 1, 77, 4095, 11_000, 12_287, 12_288, 16_000] {
+            for i in 0..<UInt64(4096) where sparse.read(page << 12 + i) != mapped.read(page << 12 + i) {
+                Issue.record("page \(page) byte \(i) differs")
+                break
+            }
+        }
+    }
+
+    @Test("a fork shares the mapping until one side writes, and neither sees the other's writes")
+    func forks() {
+        var rng = SplitMix64(seed: 9)
+        var sparse = PhysMemory(reservation: nil)
+        var mapped = PhysMemory(reservation: Self.callocReservation)
+        mapped.mapHostRAM(below: Self.ramBytes)
+        for _ in 0..<5000 { Self.step(&rng, &sparse, &mapped) }
+        var sparseFork = sparse
+        var mappedFork = mapped
+        var forkRng = SplitMix64(seed: 10)
+        for _ in 0..<5000 { Self.step(&forkRng, &sparseFork, &mappedFork) }
+        for _ in 0..<5000 { Self.step(&rng, &sparse, &mapped) }
+        var check = SplitMix64(seed: 2)
+        Self.expectSame(sparse, mapped, &check, "the original")
+        Self.expectSame(sparseFork, mappedFork, &check, "the fork")
+        var differ = false
+        for _ in 0..<20_000 {
+            let addr = check.next() % Self.ramBytes & ~7
+            if mapped.readWord(addr) != mappedFork.readWord(addr) { differ = true; break }
+        }
+        #expect(differ, "the two sides wrote different things")
+    }
+
+    @Test("without a reservation, or above the largest mapped machine, RAM stays sparse")
+    func noMapping() {
+        var m = PhysMemory(reservation: nil)
+        m.mapHostRAM(below: 1 << 30)
+        #expect(!m.isMapped)
+        var big = PhysMemory(reservation: Self.callocReservation)
+        big.mapHostRAM(below: HostRAM.maxBytes + pageSize)
+        #expect(!big.isMapped)
+        big.writeWord(1 << 41, 7)
+        #expect(big.readWord(1 << 41) == 7)
+    }
+}
