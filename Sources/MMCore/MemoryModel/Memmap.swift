@@ -181,7 +181,7 @@ public struct Memmap: Sendable {
     }
 
     /// The index in `descs` of `pfn`'s descriptor (its section must be materialised).
-    @inlinable func slot(_ pfn: UInt64) -> Int {
+    @inline(__always) @inlinable func slot(_ pfn: UInt64) -> Int {
         let base = sectionBase[Int(pfn / pagesPerSection)]
         mmAssert(base >= 0, "descriptor of a section never materialised")
         return Int(base) &<< 15 &+ Int(pfn % pagesPerSection)
@@ -253,7 +253,7 @@ public struct Memmap: Sendable {
     // MARK: List links (the free lists' and pcp lists' list_head)
 
     /// The next block on the list that holds the `order` block at `pfn`.
-    @inlinable public func next(_ pfn: UInt64, order: Int) -> UInt64 {
+    @inline(__always) @inlinable public func next(_ pfn: UInt64, order: Int) -> UInt64 {
         if order == maxOrder - 1 {
             let n = blockLink(pfn >> 10, next: true)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
@@ -261,7 +261,7 @@ public struct Memmap: Sendable {
         return descs[slot(pfn)].next
     }
 
-    @inlinable func prev(_ pfn: UInt64, order: Int) -> UInt64 {
+    @inline(__always) @inlinable func prev(_ pfn: UInt64, order: Int) -> UInt64 {
         if order == maxOrder - 1 {
             let n = blockLink(pfn >> 10, next: false)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
@@ -269,7 +269,7 @@ public struct Memmap: Sendable {
         return descs[slot(pfn)].prev
     }
 
-    @inlinable mutating func setNext(_ pfn: UInt64, order: Int, _ v: UInt64) {
+    @inline(__always) @inlinable mutating func setNext(_ pfn: UInt64, order: Int, _ v: UInt64) {
         if order == maxOrder - 1 {
             setBlockLink(pfn >> 10, next: true, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
@@ -277,7 +277,7 @@ public struct Memmap: Sendable {
         }
     }
 
-    @inlinable mutating func setPrev(_ pfn: UInt64, order: Int, _ v: UInt64) {
+    @inline(__always) @inlinable mutating func setPrev(_ pfn: UInt64, order: Int, _ v: UInt64) {
         if order == maxOrder - 1 {
             setBlockLink(pfn >> 10, next: false, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
@@ -286,7 +286,7 @@ public struct Memmap: Sendable {
     }
 
     /// A max-order block's link: explicit in its section's chunk, else its neighbour.
-    @inlinable func blockLink(_ b: UInt64, next: Bool) -> UInt32 {
+    @inline(__always) @inlinable func blockLink(_ b: UInt64, next: Bool) -> UInt32 {
         let s = Int(b) / Memmap.blocksPerSection
         let c = sectionChunk[s]
         if c == Memmap.noChunk { return next ? UInt32(b + 1) : UInt32(truncatingIfNeeded: b &- 1) }
