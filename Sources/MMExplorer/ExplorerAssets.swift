@@ -45,8 +45,8 @@ public enum ExplorerAssets {
         <section id="buddy-view"><h2>The buddy allocator</h2><p class="note">Free blocks per order, stacked by the
           migratetype list they are on (as /proc/pagetypeinfo counts them), with the kernel's
           fragmentation indices (debugfs extfrag/) beside them.</p><div id="buddy"></div></section>
-        <section id="slab-view"><h2>Slab caches</h2><p class="note">As /proc/slabinfo; click a column to sort.</p>
-          <div id="slab"></div></section>
+        <section id="slab-view"><h2>Slab caches</h2><p class="note">As /proc/slabinfo; click a column to sort, a
+          cache to see its slabs.</p><div id="slab"></div><div id="slab-detail"></div></section>
         <section id="firmware-view"><h2>The firmware's map and memblock</h2><div id="firmware"></div></section>
         <section id="layout-view"><h2>The kernel's virtual memory map</h2><pre id="layout"></pre></section>
         <section id="log-view"><h2>Boot log</h2><details><summary>Show the boot log</summary><pre id="log"></pre></details></section>
@@ -77,7 +77,7 @@ public enum ExplorerAssets {
     #legend span.sw{display:inline-block;width:12px;height:12px;border:1px solid #999}
     #cell-info{margin-top:1em;font-family:ui-monospace,monospace;font-size:12px;white-space:pre;min-width:22em}
     table{border-collapse:collapse;font-size:12px;margin:.3em 0 1em} td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
-    th{background:#eee;cursor:pointer} td.l,th.l{text-align:left}
+    th{background:#eee;cursor:pointer} td.l,th.l{text-align:left} tr.pick{cursor:pointer} tr.pick:hover{background:#f3ecfa}
     pre{background:#fff;border:1px solid #ddd;padding:.6em;overflow:auto;font-size:12px;max-height:40em}
     .bar{display:block} footer{margin-top:2em;color:#888}
     """
@@ -155,7 +155,7 @@ public enum ExplorerAssets {
         "pageblock " + (mt === 255 ? "—" : D.migratetypeNames[mt]) ].join("\n");
     }
 
-    function table(head, rows, sortable) {
+    function table(head, rows, sortable, onRow) {
       const t = el("table"), hr = el("tr");
       head.forEach((h, i) => { const th = el("th", i === 0 ? { class: "l" } : {}, h);
         if (sortable) th.onclick = () => { const dir = th.dataset.dir === "a" ? "d" : "a"; th.dataset.dir = dir;
@@ -165,8 +165,9 @@ public enum ExplorerAssets {
       t.append(hr);
       const body = el("tbody"); t.append(body);
       function fill() { body.textContent = "";
-        for (const r of rows) body.append(el("tr", {}, ...r.map((v, i) => el("td", i === 0 ? { class: "l" } : {},
-          typeof v === "number" ? v.toLocaleString("en") : v)))); }
+        for (const r of rows) { const tr = el("tr", onRow ? { class: "pick" } : {}, ...r.map((v, i) => el("td", i === 0 ? { class: "l" } : {},
+          typeof v === "number" ? v.toLocaleString("en") : v)));
+          if (onRow) tr.onclick = () => onRow(r); body.append(tr); } }
       fill(); return t;
     }
 
@@ -224,7 +225,31 @@ public enum ExplorerAssets {
 
     function drawSlab() {
       $("slab").append(table(["name", "active objs", "objs", "objsize", "objs/slab", "pages/slab", "slabs"],
-        D.slab.map(c => [c.name, c.active, c.total, c.objsize, c.perSlab, c.pagesPerSlab, c.slabs]), true));
+        D.slab.map(c => [c.name, c.active, c.total, c.objsize, c.perSlab, c.pagesPerSlab, c.slabs]), true,
+        r => drawSlabDetail(r[0])));
+      if (SLAB) drawSlabDetail(SLAB);
+    }
+
+    // One cache's slabs: where each is (a CPU's slab, its partial list, a node's partial list, or
+    // full) and how many of its objects are allocated, and the pages that hold it.
+    const slabPlaces = [["cpu slab", "#9467bd"], ["cpu partial", "#c5b0d5"], ["node partial", "#ff9896"], ["full", "#8c564b"]];
+    let SLAB = null;
+    function drawSlabDetail(name) {
+      const c = D.slab.find(x => x.name === name), S = $("slab-detail"); S.textContent = ""; SLAB = null;
+      if (!c) return;
+      SLAB = name;
+      const count = [0, 0, 0, 0]; let allocated = 0, objects = 0;
+      for (const r of c.list) { count[r[2]]++; allocated += r[4]; objects += r[5]; }
+      S.append(el("h3", { id: "slab-detail-title" }, name + ": " + c.list.length + " slabs (" +
+        slabPlaces.map((p, i) => count[i] + " " + p[0]).join(", ") + "), " + allocated + " of " + objects + " objects allocated"));
+      // One column per slab, its height the share of objects allocated, coloured by where it is.
+      const w = Math.max(2, Math.min(12, Math.floor(900 / Math.max(1, c.list.length)))), h = 40, s = svg(c.list.length * w + 2, h + 2);
+      c.list.forEach((r, i) => { const col = slabPlaces[r[2]][1], title = "pfn " + hex(r[0]) + ", " + (1 << r[1]) + " page(s), " +
+          slabPlaces[r[2]][0] + (r[3] >= 0 ? " of cpu " + r[3] : "") + ", node " + r[6] + ": " + r[4] + "/" + r[5] + " objects";
+        rect(s, i * w, 1, w - 1, h, "#eee", title); rect(s, i * w, 1 + h - h * r[4] / r[5], w - 1, h * r[4] / r[5], col, title); });
+      S.append(s, el("p", { class: "note" }, "Allocated counts the model's per-object bits: objects on a CPU's freelist are free here, while slabinfo counts a cpu slab's objects as active."));
+      S.append(table(["pfn", "pages", "where", "cpu", "allocated", "objects", "node"],
+        c.list.map(r => [hex(r[0]), 1 << r[1], slabPlaces[r[2]][0], r[3] >= 0 ? r[3] : "—", r[4], r[5], r[6]]), false));
     }
 
     function drawFirmware() {
@@ -270,6 +295,8 @@ public enum ExplorerAssets {
       $("map-scale").textContent = "One cell is " + (ppc === 1 ? "one page" : ppc + " pages") + "; " + D.map.side + "×" + D.map.side + " cells.";
       // "#colour=zone" (or node, migratetype) in the address picks the colouring.
       const m = /colour=(kind|zone|node|migratetype)/.exec(location.hash); if (m) $("colour-by").value = m[1];
+      // "#slab=NAME" opens a cache's slabs.
+      const sl = /slab=([^&]*)/.exec(location.hash); if (sl) { try { SLAB = decodeURIComponent(sl[1]); } catch (e) {} }
       drawAll();
       $("colour-by").onchange = drawMap; $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
       // Where the map is on the page (for a test that reads pixels from a screenshot).

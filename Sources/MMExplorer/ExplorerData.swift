@@ -189,6 +189,33 @@ public enum ExplorerData {
         }
     }
 
+    /// Where a slab is, for the drill-down (the page's `slabPlaces`).
+    enum SlabListPlace: Int { case cpuSlab = 0, cpuPartial, nodePartial, full }
+
+    /// A cache's slabs, each `[pfn, order, place, cpu (−1: none), allocated, objects, node]`:
+    /// every CPU's cpu slab and cpu partial list, then each node's partial list, then the full
+    /// slabs (on no list without SLAB_STORE_USER) in slab-table order.
+    static func slabList(_ w: inout JSONWriter, _ slub: SlubState, _ id: CacheID) {
+        var rows: [[Int]] = []
+        var listed = Set<SlabID>()
+        func add(_ sid: SlabID, _ place: SlabListPlace, cpu: Int) {
+            guard !sid.isNone, listed.insert(sid).inserted else { return }
+            let s = slub.slabs[sid]
+            rows.append([Int(s.pfn), Int(s.order), place.rawValue, cpu, slub.allocatedObjects(sid), Int(s.objects), Int(s.nid)])
+        }
+        for cpu in 0..<slub.possibleCPUs {
+            let c = slub.cpuSlab(id, cpu: cpu)
+            add(c.slab, .cpuSlab, cpu: cpu)
+            var p = c.partial
+            while !p.isNone && !listed.contains(p) { add(p, .cpuPartial, cpu: cpu); p = slub.nextCPUPartial(p) }
+        }
+        for nid in slub.caches[id].node.indices where slub.caches[id].node[nid].present {
+            for sid in slub.nodePartialSlabs(id, nid: nid) { add(sid, .nodePartial, cpu: -1) }
+        }
+        for sid in slub.slabs(of: id) { add(sid, .full, cpu: -1) }
+        w.array("list") { w in for r in rows { w.numbers(nil, r) } }
+    }
+
     static func slab(_ w: inout JSONWriter, _ k: Kernel) {
         w.array("slab") { w in
             for id in k.slabCachesNewestFirst {
@@ -199,6 +226,7 @@ public enum ExplorerData {
                     w.value("active", UInt64(i.activeObjs)); w.value("total", UInt64(i.numObjs))
                     w.value("objsize", Int(c.size)); w.value("perSlab", Int(c.objects))
                     w.value("pagesPerSlab", 1 << Int(c.order)); w.value("slabs", UInt64(i.numSlabs))
+                    slabList(&w, k.slub, id)
                 }
             }
         }

@@ -57,7 +57,7 @@ struct BrowserTests {
         let k = Self.report.kernel
         let slabSection = try #require(dom.range(of: "<div id=\"slab\">"))
         let rows = dom[slabSection.upperBound...].prefix { _ in true }.components(separatedBy: "</tbody>")[0]
-            .components(separatedBy: "<tr>").count - 2
+            .components(separatedBy: "<tr class=\"pick\">").count - 1
         #expect(rows == k.slabCachesNewestFirst.count)
         #expect(dom.contains("kernel image — "))
         #expect(dom.contains("Linux version 6.1.0-56-amd64"))
@@ -70,6 +70,24 @@ struct BrowserTests {
         #expect(dom.contains(">unusable_index</td>" + unusable))
         #expect(dom.contains(">extfrag_index</td>"))
         #expect(dom.contains("Fragmentation score (proactive compaction, order 9): \(dma.fragmentationScore)."))
+    }
+
+    @Test("a cache's slabs: where each is and how full, from #slab= or a click")
+    func slabDrillDown() throws {
+        let k = Self.report.kernel
+        // The cache with the most slabs after boot.
+        let id = try #require(k.slabCachesNewestFirst.max { k.slub.slabs(of: $0).count < k.slub.slabs(of: $1).count })
+        let name = k.slub.caches[id].name
+        let live = k.slub.slabs(of: id)
+        try #require(live.count > 1)
+        let allocated = live.map { k.slub.allocatedObjects($0) }.reduce(0, +)
+        let objects = live.map { Int(k.slub.slabs[$0].objects) }.reduce(0, +)
+        let hash = "#slab=" + name.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let dom = try Browser.run(Self.report.url.absoluteString + hash, ["--dump-dom"])
+        #expect(dom.contains("<h3 id=\"slab-detail-title\">\(name): \(live.count) slabs ("))
+        #expect(dom.contains(", \(allocated) of \(objects) objects allocated</h3>"))
+        for sid in live { #expect(dom.contains("<td class=\"l\">0x\(String(k.slub.slabs[sid].pfn, radix: 16))</td>")) }
+        #expect(dom.contains("<tr class=\"pick\"><td class=\"l\">\(name)</td>"))
     }
 
     @Test("a screenshot shows each zone's colour where that zone lies")

@@ -84,5 +84,27 @@ struct PageMapTests {
         #expect(zones.map { $0["name"] as? String } == ["DMA", "DMA32"])
         let slab = try #require(json?["slab"] as? [[String: Any]])
         #expect(slab.count == k.slub.caches.count { !$0.name.isEmpty })
+        // Each cache's drill-down lists every live slab once, with its allocated objects.
+        for c in slab {
+            let name = try #require(c["name"] as? String)
+            let id = try #require(k.slub.find(name))
+            let list = try #require(c["list"] as? [[Int]])
+            #expect(list.count == k.slub.slabs(of: id).count, "\(name)")
+            #expect(Set(list.map { $0[0] }).count == list.count, "\(name): a slab listed twice")
+            let live = k.slub.slabs(of: id)
+            let listed: Int = list.map { $0[4] }.reduce(0, +)
+            let model: Int = live.map { k.slub.allocatedObjects($0) }.reduce(0, +)
+            #expect(listed == model, "\(name)")
+            let sound = list.allSatisfy { (r: [Int]) -> Bool in r[2] >= 0 && r[2] <= 3 && r[4] <= r[5] }
+            #expect(sound, "\(name)")
+            // A cpu slab is named with its CPU; node lists and full slabs with none.
+            let cpus = list.allSatisfy { (r: [Int]) -> Bool in (r[2] <= 1) == (r[3] >= 0) }
+            #expect(cpus, "\(name)")
+        }
+        let cpuSlabs = slab.compactMap { $0["list"] as? [[Int]] }.map { l in l.filter { $0[2] == 0 }.count }.reduce(0, +)
+        let modelCPUSlabs = k.slub.caches.indices.map { i in
+            k.slub.cpuSlabs(of: CacheID(index: i)).filter { !$0.slab.isNone }.count
+        }.reduce(0, +)
+        #expect(cpuSlabs == modelCPUSlabs && cpuSlabs > 0)
     }
 }

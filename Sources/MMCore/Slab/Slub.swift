@@ -600,6 +600,14 @@ extension SlubState {
         return out
     }
 
+    /// How many of a live slab's objects are allocated (the model's allocation bits: unlike
+    /// slabinfo, objects on a CPU's freelist count as free).
+    public func allocatedObjects(_ sid: SlabID) -> Int {
+        var n = 0
+        for i in 0..<Int(slabs[sid].objects) where hot.test(slabs[sid].bitsOffset, i) { n += 1 }
+        return n
+    }
+
     /// The slab after `sid` on a cpu partial list (−1 at the end).
     public func nextCPUPartial(_ sid: SlabID) -> SlabID { slabs[sid].next }
 
