@@ -153,6 +153,9 @@ public enum ExplorerAssets {
         (ppc === 1 ? "" : "mostly: ") + (kindById[MAP.kind[d]] || {}).label + (MAP.mixed[d] > 1 ? " (" + MAP.mixed[d] + " kinds)" : ""),
         "zone " + D.zoneNames[z] + (z ? ", node " + (MAP.node[d] - 1) : ""),
         "pageblock " + (mt === 255 ? "—" : D.migratetypeNames[mt]) ].join("\n");
+      // Served: the first page's struct page, how the memory model finds it, and its pageblock.
+      if (location.protocol.startsWith("http")) fetch("api/pfn/" + first).then(r => r.json()).then(j => {
+        if (j.lines) $("cell-info").textContent += "\n\n" + j.lines.join("\n"); document.body.dataset.pfnInfo = first; });
     }
 
     function table(head, rows, sortable, onRow) {

@@ -45,7 +45,18 @@ public enum PfnExplain {
         }
         if let p = loc.phys { out.append("the struct page itself is at physical \(hex(p)) (node \(loc.nid))") }
         out.append(state(k, pfn))
+        if pfn < k.memmap.endPfn { out.append(contentsOf: descriptor(k, pfn)) }
         return out
+    }
+
+    /// The struct page's fields as dump_page() names them, and its pageblock's type.
+    static func descriptor(_ k: Kernel, _ pfn: UInt64) -> [String] {
+        let d = k.memmap.page(pfn)
+        let buddy = k.memmap.buddyOrder(pfn)
+        let order = buddy ?? (d.flags.contains(.head) ? Int(d.order) : 0)
+        let block = pfn & ~(pageblockNrPages - 1)
+        return ["struct page: refcount \(d.refcount), mapcount \(buddy != nil ? -128 : 0)\(buddy != nil ? " (PageBuddy)" : ""), order \(order), flags: \(k.pageAlloc.pageFlagsText(pfn))",
+                "pageblock \(hex(block))–\(hex(block + pageblockNrPages - 1)): \(k.memmap.pageblockMigratetype(pfn).name)"]
     }
 
     /// What the page is now, in the model.

@@ -34,7 +34,11 @@ struct ServerTests {
             }
             try await client.execute(uri: "/api/pfn/0x1234", method: .get) { r in
                 #expect(r.status == .ok)
-                #expect((Self.json(r.body)["lines"] as? [String])?.first?.hasPrefix("pfn 0x1234 = physical 0x1234000") == true)
+                let lines = Self.json(r.body)["lines"] as? [String] ?? []
+                #expect(lines.first?.hasPrefix("pfn 0x1234 = physical 0x1234000") == true)
+                // The descriptor a click on the map shows: dump_page()'s fields and the pageblock.
+                #expect(lines.contains { $0.hasPrefix("struct page: refcount ") && $0.contains(", flags: ") })
+                #expect(lines.last?.hasPrefix("pageblock 0x1200–0x13ff: ") == true)
             }
             try await client.execute(uri: "/api/pfn/xyz", method: .get) { r in
                 #expect(r.status == .badRequest)

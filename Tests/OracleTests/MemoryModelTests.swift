@@ -49,6 +49,10 @@ struct MemoryModelTests {
         }
         // Beyond memory: no struct page (FLATMEM's mem_map ends at the aligned end of the node).
         #expect(k.structPage(0x1_0000_0000) == nil)
+        // The descriptor as dump_page() names it: a free block's head is PageBuddy, with its order.
+        let head = try #require((UInt64(0x1000)..<0x3_0000).first { k.memmap.buddyOrder($0) != nil })
+        let order = try #require(k.memmap.buddyOrder(head))
+        #expect(PfnExplain.lines(k, head).contains("struct page: refcount 0, mapcount -128 (PageBuddy), order \(order), flags: \(k.pageAlloc.pageFlagsText(head))"))
     }
 
     @Test("FLATMEM counts every hole page as unavailable, SPARSEMEM only those in present sections")
