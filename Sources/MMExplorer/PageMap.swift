@@ -104,7 +104,7 @@ public struct PageMap: Sendable {
             // A hole inside a zone's span has no page there: it belongs to no zone on the map.
             if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(first) {
                 // (Node ids past 254 share the last colour.)
-                zone.append(UInt8(slot % 8) + 1); node.append(UInt8(Swift.min(Int(slot / 8) + 1, 255)))
+                zone.append(UInt8(slot.zoneIndex) + 1); node.append(UInt8(Swift.min(Int(slot.nid) + 1, 255)))
                 migratetype.append(k.memmap.pageblockMigratetype(first).rawValue)
             } else {
                 zone.append(0); node.append(0); migratetype.append(255)

@@ -258,10 +258,10 @@ public struct AllocShell {
 
     func zoneName(_ pfn: UInt64) -> String {
         guard let s = kernel.memmap.zoneSlot(pfn) else { return "" }
-        return " (node \(s / 8), zone \(ZoneType(rawValue: Int(s % 8))?.name ?? "?"))"
+        return " (node \(s.nid), zone \(ZoneType(rawValue: s.zoneIndex)?.name ?? "?"))"
     }
 
-    static func zone(_ s: ZoneSlot) -> String { "node \(s / 8) \(ZoneType(rawValue: Int(s % 8))?.name ?? "?")" }
+    static func zone(_ s: ZoneID) -> String { s.description }
 
     /// One event in words.
     public func describe(_ e: PageAllocEvent) -> String { AllocShell.describe(e) }

@@ -62,7 +62,7 @@ public enum PfnExplain {
     /// What the page is now, in the model.
     static func state(_ k: Kernel, _ pfn: UInt64) -> String {
         guard pfn < k.memmap.endPfn else { return "page state: outside every zone" }
-        let zone = k.memmap.zoneSlot(pfn).map { "node \($0 / 8), zone \(ZoneType(rawValue: Int($0 % 8))?.name ?? "?")" } ?? "no zone"
+        let zone = k.memmap.zoneSlot(pfn).map { "node \($0.nid), zone \(ZoneType(rawValue: $0.zoneIndex)?.name ?? "?")" } ?? "no zone"
         if let o = k.memmap.buddyOrder(pfn) {
             return "page state: free, heads an order-\(o) block on a buddy list (\(zone))"
         }

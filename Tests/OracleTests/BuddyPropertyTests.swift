@@ -35,7 +35,7 @@ func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, kinds: [GFPFlags]
             guard let pfn = k.allocPages(gfp, order: order, cpu: cpu) else { failures += 1; continue }
             let n = UInt64(1) << UInt64(order)
             #expect(pfn % n == 0, "block at \(pfn) not aligned to order \(order)")
-            if let slot = k.memmap.zoneSlot(pfn) { #expect(Int(slot % 8) <= gfp.zone!.rawValue, "gfp \(gfp.rawValue) got zone \(slot % 8)") }
+            if let slot = k.memmap.zoneSlot(pfn) { #expect(slot.zoneIndex <= gfp.zone!.rawValue, "gfp \(gfp.rawValue) got zone \(slot.zoneIndex)") }
             if order <= 3 {
                 for p in pfn..<(pfn + n) { #expect(owner.insert(p).inserted, "pfn \(p) handed out twice") }
             } else {

@@ -136,7 +136,7 @@ struct SlabAPITests {
             let phys = try #require(k.directMapPhys(o))
             let sid = try #require(k.slabID(ofPfn: phys >> 12))
             #expect(k.slub.slabs[sid].nid == nid)
-            #expect(k.memmap.zoneSlot(phys >> 12).map { Int32($0 / 8) } == nid)
+            #expect(k.memmap.zoneSlot(phys >> 12).map { $0.nid } == nid)
         }
         // Each node's structure came from kmem_cache_node on that node.
         for nid in 0..<2 {

@@ -56,7 +56,7 @@ extension Kernel {
     /// (so a block starting in a hole, like pfn 0's, stays UNMOVABLE). Every zone gets its
     /// boot pagesets (high 0, batch 1: pages pass straight through).
     mutating func initMemmap() {
-        var zs: [(start: UInt64, end: UInt64, slot: ZoneSlot)] = []
+        var zs: [(start: UInt64, end: UInt64, slot: ZoneID)] = []
         var end = maxPfn.raw
         for node in nodes {
             for z in node.zones where z.spannedPages > 0 {

@@ -15,8 +15,20 @@
 //        a max-order block is free only through its free bit, never through PG_buddy.
 // Reference: shared/reference/linux-6.1-mm.md §2.5, §4.1, §4.11.
 
-/// Linux: page_zone_id(): which node's zone a page belongs to, as nid × 8 + zone type.
-public typealias ZoneSlot = UInt16
+/// A zone by its node and type (Linux: the struct zone * a page's flags lead to; page_zone_id()
+/// packs the same two numbers). Two bytes, nid × 8 + zone type, so that the per-section table
+/// of zones stays compact.
+@frozen
+public struct ZoneID: Hashable, Sendable, CustomStringConvertible {
+    public var raw: UInt16
+    @inlinable public init(raw: UInt16) { self.raw = raw }
+    @inlinable public init(nid: Int32, _ type: ZoneType) { raw = UInt16(nid) &* 8 &+ UInt16(type.rawValue) }
+    /// Linux: zone_to_nid().
+    @inlinable public var nid: Int32 { Int32(raw / 8) }
+    /// Linux: zone_idx(): the zone's type as an index (0 DMA … 4 Device).
+    @inlinable public var zoneIndex: Int { Int(raw % 8) }
+    public var description: String { "node \(nid) \(ZoneType(rawValue: zoneIndex)?.name ?? "?")" }
+}
 
 public struct Memmap: Sendable {
     /// One past the highest pfn the memmap covers (max_pfn rounded up to a section).
@@ -46,12 +58,12 @@ public struct Memmap: Sendable {
     @usableFromInline var subsectionValid: [UInt64] = []
     /// Per section: the zone of all its pages, `mixedZone` when zones meet inside it, `noZone`
     /// when it is not in any zone.
-    @usableFromInline var sectionZone: [ZoneSlot] = []
+    @usableFromInline var sectionZone: [ZoneID] = []
     /// The zones' pfn ranges, for the sections where zones meet.
-    @usableFromInline var zoneRanges: [(start: UInt64, end: UInt64, slot: ZoneSlot)] = []
+    @usableFromInline var zoneRanges: [(start: UInt64, end: UInt64, slot: ZoneID)] = []
 
-    public static let mixedZone: ZoneSlot = .max
-    public static let noZone: ZoneSlot = .max - 1
+    public static let mixedZone = ZoneID(raw: .max)
+    public static let noZone = ZoneID(raw: .max - 1)
     public static let nilBlock: UInt32 = .max
     public static let noChunk: UInt32 = .max
     @usableFromInline static let blocksPerSection = Int(pagesPerSection / maxOrderNrPages)
@@ -62,7 +74,7 @@ public struct Memmap: Sendable {
     /// Sizes the tables for pfns below `endPfn` and records each zone's span. Every page starts
     /// reserved and every pageblock UNMOVABLE, as an all-zero struct page array would after
     /// memmap_init's reserved marking.
-    public init(endPfn: UInt64, zones: [(start: UInt64, end: UInt64, slot: ZoneSlot)]) {
+    public init(endPfn: UInt64, zones: [(start: UInt64, end: UInt64, slot: ZoneID)]) {
         let end = roundUp(endPfn, pagesPerSection)
         self.endPfn = end
         let nSections = Int(end / pagesPerSection)
@@ -71,7 +83,7 @@ public struct Memmap: Sendable {
         maxFree = [UInt64](repeating: 0, count: (nBlocks + 63) / 64)
         sectionChunk = [UInt32](repeating: Memmap.noChunk, count: nSections)
         sectionDefault = [UInt8](repeating: MigrateType.movable.rawValue << 4 | MigrateType.unmovable.rawValue, count: nSections)
-        sectionZone = [ZoneSlot](repeating: Memmap.noZone, count: nSections)
+        sectionZone = [ZoneID](repeating: Memmap.noZone, count: nSections)
         subsectionValid = [UInt64](repeating: 0, count: (Int(end / pageblockNrPages) + 63) / 64)
         zoneRanges = zones.filter { $0.start < $0.end }
         for z in zoneRanges {
@@ -88,7 +100,7 @@ public struct Memmap: Sendable {
     // MARK: Zones and pageblocks
 
     /// Linux: page_zone_id(pfn_to_page(pfn)); nil outside every zone.
-    @inlinable public func zoneSlot(_ pfn: UInt64) -> ZoneSlot? {
+    @inlinable public func zoneSlot(_ pfn: UInt64) -> ZoneID? {
         guard pfn < endPfn else { return nil }
         let s = sectionZone[Int(pfn / pagesPerSection)]
         if s == Memmap.noZone { return nil }

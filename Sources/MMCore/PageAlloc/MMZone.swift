@@ -92,7 +92,7 @@ public struct Zone: Equatable, Sendable {
     public init(type: ZoneType, nid: Int32) { self.type = type; self.nid = nid }
 
     /// Linux: page_zone_id() of this zone's pages.
-    public var slot: ZoneSlot { ZoneSlot(nid) * 8 + ZoneSlot(type.rawValue) }
+    public var slot: ZoneID { ZoneID(nid: nid, type) }
 
     /// Linux: min_wmark_pages(), low_wmark_pages(), high_wmark_pages(): boost included.
     public var minWmark: UInt64 { watermark.min + watermarkBoost }

@@ -302,8 +302,8 @@ extension PageAllocator {
     /// every zone.
     @inline(__always)
     public func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? {
-        guard let slot = memmap.zoneSlot(pfn), let n = nodeIndex(Int32(slot / 8)) else { return nil }
-        return (n, Int(slot % 8))
+        guard let slot = memmap.zoneSlot(pfn), let n = nodeIndex(slot.nid) else { return nil }
+        return (n, slot.zoneIndex)
     }
 
     /// Linux: free_pages_prepare()'s checks (and, for what Linux only catches with DEBUG_VM or
@@ -339,8 +339,8 @@ extension PageAllocator {
     /// Linux: %pGp — page->flags as a number, then the set flags and the node/zone fields.
     public func pageFlagsText(_ pfn: UInt64) -> String {
         let d = memmap.page(pfn)
-        let slot = memmap.zoneSlot(pfn) ?? 0
-        let node = UInt64(slot / 8), zone = UInt64(slot % 8)
+        let slot = memmap.zoneSlot(pfn) ?? ZoneID(raw: 0)
+        let node = UInt64(slot.nid), zone = UInt64(slot.zoneIndex)
         var bits: UInt64 = node << 54 | zone << 51 | 0x1fffff << 30
         var names: [String] = []
         if d.flags.contains(.slab) { bits |= 1 << 9; names.append("slab") }

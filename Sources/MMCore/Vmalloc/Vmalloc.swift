@@ -102,7 +102,7 @@ extension Kernel {
                 return nil
             }
             area.blocks.append(pfn)
-            if let slot = memmap.zoneSlot(pfn) { area.perNode[Int(slot / 8)] += 1 << order }
+            if let slot = memmap.zoneSlot(pfn) { area.perNode[Int(slot.nid)] += 1 << order }
         }
         replaceArea(area)
         mapVmalloc(gap.start, blocks: area.blocks, order: order)

@@ -10,7 +10,7 @@ import Testing
 /// A Normal zone of `pages` pages on node 0 (64 unless a test asks for more), every page
 /// reserved (as after memmap_init), the first pageblock of type `mt`.
 func smallWorld(pages: UInt64 = 64, mt: MigrateType = .movable) -> (Zone, Memmap) {
-    let slot = ZoneSlot(ZoneType.normal.rawValue)   // node 0: nid × 8 + zone
+    let slot = ZoneID(nid: 0, .normal)
     var mm = Memmap(endPfn: pages, zones: [(start: 0, end: pages, slot: slot)])
     mm.setPageblockMigratetype(0, mt)
     var z = Zone(type: .normal, nid: 0)

@@ -23,7 +23,7 @@ struct ChecksFireTests {
           .enabled(if: mmChecksEnabled))
     func listCheckFires() async {
         await #expect(processExitsWith: .failure) {
-            let slot = ZoneSlot(ZoneType.normal.rawValue)
+            let slot = ZoneID(nid: 0, .normal)
             var mm = Memmap(endPfn: 64, zones: [(start: 0, end: 64, slot: slot)])
             var z = Zone(type: .normal, nid: 0)
             z.delFromFreeList(8, order: 3, &mm)
