@@ -46,7 +46,8 @@ extension Kernel {
 
     /// Linux: setup_per_cpu_areas().
     mutating func setupPerCPUAreas() {
-        log.info("setup_percpu: NR_CPUS:8192 nr_cpumask_bits:\(nrCPUIds) nr_cpu_ids:\(nrCPUIds) nr_node_ids:\(nrNodeIds)")
+        let (cpus, nodeIds) = (nrCPUIds, nrNodeIds)
+        log.info("setup_percpu: NR_CPUS:8192 nr_cpumask_bits:\(cpus) nr_cpu_ids:\(cpus) nr_node_ids:\(nodeIds)")
         let dyn = Kernel.percpuModuleReserve + Kernel.percpuDynamicReserve - Kernel.percpuModuleReserve
         pcpuEmbedFirstChunk(reserved: Kernel.percpuModuleReserve, dyn: dyn, atom: 2 * SZ_1M)
         // setup_node_to_cpumask_map(), then setup_cpu_local_masks()' four masks.

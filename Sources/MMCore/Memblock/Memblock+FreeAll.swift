@@ -108,7 +108,8 @@ extension Kernel {
                 }
             }
             // (The kernel prints the time this took; the model takes none.)
-            log.info("node \(nodes[n].nodeId) deferred pages initialised in 0ms")
+            let nid = nodes[n].nodeId
+            log.info("node \(nid) deferred pages initialised in 0ms")
         }
     }
 

@@ -53,9 +53,16 @@ public struct Memmap: Sendable {
     @usableFromInline var chunkPrev: [UInt32] = []
     @usableFromInline var chunkListMT: [UInt8] = []
     @usableFromInline var chunkPageblockMT: [UInt8] = []
-    /// Per 2 MiB subsection (= pageblock): whether it overlaps memory (Linux: the early
-    /// sections' subsection_map, which pfn_to_online_page() consults).
-    @usableFromInline var subsectionValid: [UInt64] = []
+    /// Per section: which of its 64 subsections (2 MiB, = pageblocks) overlap memory (Linux:
+    /// the early sections' subsection_map, which pfn_to_online_page() consults) — none, all, or
+    /// some (`someSubsections`), with the bits of a partly covered section in
+    /// `subsectionBits`. A byte per section, not a word: a 4 PiB machine has 32 M sections and
+    /// almost all are wholly present.
+    @usableFromInline var subsectionState: [UInt8] = []
+    @usableFromInline var subsectionBits: [Int: UInt64] = [:]
+    @usableFromInline static let noSubsections: UInt8 = 0
+    @usableFromInline static let allSubsections: UInt8 = 1
+    @usableFromInline static let someSubsections: UInt8 = 2
     /// Per section: the zone of all its pages, `mixedZone` when zones meet inside it, `noZone`
     /// when it is not in any zone.
     @usableFromInline var sectionZone: [ZoneID] = []
@@ -84,7 +91,7 @@ public struct Memmap: Sendable {
         sectionChunk = [UInt32](repeating: Memmap.noChunk, count: nSections)
         sectionDefault = [UInt8](repeating: MigrateType.movable.rawValue << 4 | MigrateType.unmovable.rawValue, count: nSections)
         sectionZone = [ZoneID](repeating: Memmap.noZone, count: nSections)
-        subsectionValid = [UInt64](repeating: 0, count: (Int(end / pageblockNrPages) + 63) / 64)
+        subsectionState = [UInt8](repeating: Memmap.noSubsections, count: nSections)
         zoneRanges = zones.filter { $0.start < $0.end }
         for z in zoneRanges {
             var s = z.start / pagesPerSection
@@ -110,19 +117,41 @@ public struct Memmap: Sendable {
     }
 
     /// Linux: subsection_map_init(): the subsections [start, end) touches hold valid pfns.
+    /// Section by section: a wholly covered one is one byte, not 64 bits.
     public mutating func markSubsectionsValid(_ start: UInt64, _ end: UInt64) {
-        guard start < end else { return }
-        var b = start >> pageblockOrder
-        while b <= (end - 1) >> pageblockOrder && Int(b >> 6) < subsectionValid.count {
-            subsectionValid[Int(b >> 6)] |= 1 << (b & 63)
-            b += 1
+        let stop = Swift.min(end, endPfn)
+        guard start < stop else { return }
+        var s = start / pagesPerSection
+        while s * pagesPerSection < stop {
+            let base = s * pagesPerSection
+            let first = (Swift.max(start, base) - base) >> pageblockOrder
+            let last = (Swift.min(stop, base + pagesPerSection) - 1 - base) >> pageblockOrder
+            let mask = last - first == 63 ? UInt64.max : ((UInt64(1) << (last - first + 1)) - 1) << first
+            let word = subsectionWord(Int(s)) | mask
+            if word == .max {
+                subsectionState[Int(s)] = Memmap.allSubsections
+                subsectionBits[Int(s)] = nil
+            } else {
+                subsectionState[Int(s)] = Memmap.someSubsections
+                subsectionBits[Int(s)] = word
+            }
+            s += 1
+        }
+    }
+
+    /// The 64 subsection bits of section `s`.
+    @inlinable func subsectionWord(_ s: Int) -> UInt64 {
+        switch subsectionState[s] {
+        case Memmap.allSubsections: return .max
+        case Memmap.someSubsections: return subsectionBits[s] ?? 0
+        default: return 0
         }
     }
 
     /// Linux: pfn_section_valid() for an early section.
     @inlinable public func isSubsectionValid(_ pfn: UInt64) -> Bool {
-        let b = pfn >> pageblockOrder
-        return Int(b >> 6) < subsectionValid.count && subsectionValid[Int(b >> 6)] & (1 << (b & 63)) != 0
+        guard pfn < endPfn else { return false }
+        return subsectionWord(Int(pfn / pagesPerSection)) & (1 << ((pfn % pagesPerSection) >> pageblockOrder)) != 0
     }
 
     /// Linux: get_pageblock_migratetype().

@@ -839,7 +839,8 @@ extension SlubState {
             if head == object {
                 // set_freepointer()'s naive double-free check.
                 log.info("kernel BUG at mm/slub.c:419!")
-                log.info("invalid opcode: 0000 [#\(log.nextOops())] PREEMPT SMP NOPTI")
+                let oops = log.nextOops()
+                log.info("invalid opcode: 0000 [#\(oops)] PREEMPT SMP NOPTI")
                 log.taint |= KernelLog.taintDie
             } else {
                 modelReport(id, object, "double free", &log)

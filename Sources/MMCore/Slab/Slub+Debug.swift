@@ -115,7 +115,8 @@ extension SlubState {
         log.info("=============================================================================")
         // A message ending in a newline (Linux's "… are to be freed\n") leaves an empty line.
         let trimmed = what.hasSuffix("\n") ? String(what.dropLast()) : what
-        log.info("BUG \(caches[id].name) (\(log.taintText)): \(trimmed)")
+        let taint = log.taintText
+        log.info("BUG \(caches[id].name) (\(taint)): \(trimmed)")
         if trimmed != what { log.info("") }
         log.info("-----------------------------------------------------------------------------")
         log.info("")

@@ -414,7 +414,8 @@ extension Kernel {
         createKmallocCaches()
         slub.state = .up
         for id in slub.list { slub.initCacheRandomSeq(id) }
-        log.info("SLUB: HWalign=64, Order=\(slub.minOrder)-\(slub.maxOrder), MinObjects=\(slub.minObjects), CPUs=\(nrCPUIds), Nodes=\(nrNodeIds)")
+        let (cpus, nodeIds) = (nrCPUIds, nrNodeIds)
+        log.info("SLUB: HWalign=64, Order=\(slub.minOrder)-\(slub.maxOrder), MinObjects=\(slub.minObjects), CPUs=\(cpus), Nodes=\(nodeIds)")
     }
 
 }

@@ -49,8 +49,10 @@ public struct KernelLog: Sendable {
         taint |= KernelLog.taintWarn
     }
 
-    public mutating func info(_ line: String) {
-        if enabled { lines.append(line) }
+    /// Records a line. The text is built only when the log is enabled: a boot that only wants
+    /// the state (the 4 PiB benchmark, a trial boot) formats nothing.
+    public mutating func info(_ line: @autoclosure () -> String) {
+        if enabled { lines.append(line()) }
     }
 
     /// The records in dmesg's format.
