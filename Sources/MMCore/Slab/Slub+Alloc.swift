@@ -86,8 +86,6 @@ public enum SlabMisuse: Sendable, Equatable {
 }
 
 extension Kernel {
-    // MARK: addresses and free pointers
-
     /// The direct-map address of a physical address (Linux: __va()).
     @inline(__always)
     public func directMapVirt(_ phys: PhysAddr) -> UInt64 { phys &+ pageOffset }
@@ -97,52 +95,6 @@ extension Kernel {
         guard virt >= pageOffset, virt - pageOffset < maxPfn.raw << pageShift else { return nil }
         return virt - pageOffset
     }
-
-
-
-
-
-
-
-
-    // MARK: lists
-
-
-
-
-
-
-
-    // MARK: slabs from and to the page allocator
-
-
-
-
-    // MARK: allocation
-
-
-
-
-
-
-
-
-
-
-
-
-
-    // MARK: free
-
-
-
-
-
-    // MARK: shrink, bulk
-
-
-
-
 }
 
 extension PageAllocListener {
