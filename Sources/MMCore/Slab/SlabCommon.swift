@@ -76,8 +76,6 @@ extension Kernel {
         }
     }
 
-
-
     /// Why kmem_cache_create() can refuse.
     public enum CacheCreateError: Error, Equatable, Sendable {
         case invalidSize
@@ -85,8 +83,6 @@ extension Kernel {
         case noMemory
         case noOrder
     }
-
-
 
     /// Linux: create_kmalloc_caches(0): NORMAL, CGROUP, RECLAIM, DMA, each 8 … 8k.
     mutating func createKmallocCaches() {

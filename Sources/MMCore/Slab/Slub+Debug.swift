@@ -19,43 +19,10 @@ extension Kernel {
 
     mutating func nextOops() -> Int { log.nextOops() }
 
-
-    // MARK: setting objects up
-
-
-
-
-
-
     /// Stand-ins for the callers' addresses (the model has no code): non-zero, so that
     /// print_track() prints them, and named by `trackCaller`.
     static let trackAllocAddr: UInt64 = 0xffff_ffff_8100_0001
     static let trackFreeAddr: UInt64 = 0xffff_ffff_8100_0002
-
-    // MARK: reports
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-    // MARK: the debug allocation and free paths
-
-
-
-
-
-
-
 
 }
 

@@ -332,7 +332,6 @@ extension Kernel {
         return maxOrder + 1
     }
 
-
     /// Linux: calculate_sizes(): the object layout, then order and objects per slab.
     static func calculateSizes(_ s: inout KmemCache, _ slub: SlubState) -> Bool {
         let flags = s.flags
@@ -376,10 +375,6 @@ extension Kernel {
 
     /// Linux: sizeof(struct track) with STACKDEPOT (handle, addr, cpu, pid, when).
     static let trackSize = 32
-
-
-
-
 
     /// Linux: kmem_cache_init().
     mutating func kmemCacheInit() {
