@@ -48,7 +48,10 @@ public enum ExplorerAssets {
         <section id="slab-view"><h2>Slab caches</h2><p class="note">As /proc/slabinfo; click a column to sort, a
           cache to see its slabs.</p><div id="slab"></div><div id="slab-detail"></div></section>
         <section id="firmware-view"><h2>The firmware's map and memblock</h2><div id="firmware"></div></section>
-        <section id="layout-view"><h2>The kernel's virtual memory map</h2><pre id="layout"></pre></section>
+        <section id="layout-view"><h2>The kernel's virtual memory map</h2><p class="note">Each region of
+          the 64-bit address space in address order, its bar as long as the log2 of its size (a 4 KiB page
+          is 12, the direct map's 64 TiB 46), with this boot's bases; then mm.rst's table.</p>
+          <div id="layout-diagram"></div><pre id="layout"></pre></section>
         <section id="log-view"><h2>Boot log</h2><details><summary>Show the boot log</summary><pre id="log"></pre></details></section>
         <footer id="status">loading</footer>
         \(dataScript)
@@ -255,6 +258,28 @@ public enum ExplorerAssets {
         c.list.map(r => [hex(r[0]), 1 << r[1], slabPlaces[r[2]][0], r[3] >= 0 ? r[3] : "—", r[4], r[5], r[6]]), false));
     }
 
+    function regionColour(what) {
+      if (what.startsWith("...")) return "#d9d9d9";
+      for (const [key, col] of [["direct mapping", "#2ca02c"], ["vmalloc", "#1f77b4"], ["virtual memory map", "#9467bd"],
+                                ["kernel text", "#d62728"], ["module", "#ff7f0e"], ["fixmap", "#8c564b"], ["user-space", "#bcbd22"]])
+        if (what.includes(key)) return col;
+      return "#17becf";
+    }
+
+    // mm.rst's regions as bars on a log scale of their sizes, in address order.
+    function drawLayoutDiagram() {
+      const L = $("layout-diagram"); L.textContent = "";
+      if (!D.layoutRegions || !D.layoutRegions.length) return;
+      const rowH = 17, barW = 8, s = svg(1240, D.layoutRegions.length * rowH + 4);
+      D.layoutRegions.forEach((r, i) => { const y = i * rowH + 2;
+        rect(s, 170, y, r.sizeLog2 * barW, rowH - 3, regionColour(r.what), r.what + ": " + r.start + "–" + r.end + " (" + r.size + ")");
+        for (const [x, text, anchor] of [[0, r.start, "start"], [170 + r.sizeLog2 * barW + 6, r.size + "  " + r.what, "start"]]) {
+          const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+          t.setAttribute("x", x); t.setAttribute("y", y + rowH - 6); t.setAttribute("font-size", "11");
+          t.setAttribute("font-family", "ui-monospace,monospace"); t.setAttribute("text-anchor", anchor); t.textContent = text; s.append(t); } });
+      s.setAttribute("id", "layout-svg"); L.append(s);
+    }
+
     function drawFirmware() {
       const F = $("firmware"), colours = { "usable": "#2ca02c", "reserved": "#8c564b", "ACPI data": "#17becf", "ACPI NVS": "#9467bd" };
       const end = Math.max(...D.e820.map(e => e.end)), w = 900, s = svg(w, 26);
@@ -286,7 +311,7 @@ public enum ExplorerAssets {
     function drawAll() {
       decodeMap();
       for (const id of ["zones", "buddy", "slab", "firmware"]) $(id).textContent = "";
-      drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware();
+      drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware(); drawLayoutDiagram();
       $("layout").textContent = D.layout.join("\n"); $("log").textContent = D.log.join("\n");
     }
 

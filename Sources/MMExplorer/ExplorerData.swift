@@ -84,6 +84,18 @@ public enum ExplorerData {
             firmware(&w, k)
             slab(&w, k)
             w.array("layout") { w in for l in Layout.lines(k) { w.value(nil, l) } }
+            // The regions for the diagram: 64-bit bounds as hex text (a JavaScript number holds
+            // 53 bits), and each size's log2 for the scale.
+            w.array("layoutRegions") { w in
+                if k.arch.is32Bit { return }
+                for r in Layout.regions(k) {
+                    w.object { w in
+                        w.value("start", "0x" + String(r.start, radix: 16)); w.value("end", "0x" + String(r.end, radix: 16))
+                        w.value("sizeLog2", 64 - (r.end &- r.start).leadingZeroBitCount)
+                        w.value("size", r.size); w.value("what", r.what)
+                    }
+                }
+            }
             w.array("log") { w in for l in k.log.lines { w.value(nil, l) } }
         }
         return w.text

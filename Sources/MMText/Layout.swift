@@ -65,6 +65,19 @@ public enum Layout {
         return r
     }
 
+    /// The x86-64 map's regions that have both bounds, in address order (the fixmap from
+    /// FIXADDR_START, which mm.rst leaves open), for a drawing of the layout.
+    /// `size` is mm.rst's size column (its own text where it gives one).
+    public static func regions(_ k: Kernel) -> [(start: UInt64, end: UInt64, size: String, what: String)] {
+        rows(k).compactMap { r in
+            guard let end = r.end else { return nil }
+            let start = r.start ?? (r.startText == "FIXADDR_START" ? Kernel.fixaddrStart : nil)
+            guard let start else { return nil }
+            let size = r.sizeText ?? Layout.size(end &- start &+ 1)
+            return (start, end, String(size.drop { $0 == " " }), r.what)
+        }
+    }
+
     /// A byte count the way mm.rst writes it: the largest unit that gives a short number.
     static func size(_ bytes: UInt64) -> String {
         // Whole units, except that TB and PB also take quarters ("0.5 TB", "3.75 PB").

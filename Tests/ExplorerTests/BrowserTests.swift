@@ -60,6 +60,9 @@ struct BrowserTests {
             .components(separatedBy: "<tr class=\"pick\">").count - 1
         #expect(rows == k.slabCachesNewestFirst.count)
         #expect(dom.contains("kernel image — "))
+        // The virtual layout as a diagram: a bar per region, the direct map at this boot's base.
+        #expect(dom.contains("id=\"layout-svg\""))
+        #expect(dom.contains("<title>direct mapping of all physical memory (page_offset_base): 0x\(String(k.layout.pageOffsetBase, radix: 16))–"))
         #expect(dom.contains("Linux version 6.1.0-56-amd64"))
         // The buddy view carries the kernel's fragmentation indices, computed as debugfs does.
         let dma = k.nodes[0].zones[ZoneType.dma.rawValue]

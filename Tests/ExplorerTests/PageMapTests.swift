@@ -101,6 +101,13 @@ struct PageMapTests {
             let cpus = list.allSatisfy { (r: [Int]) -> Bool in (r[2] <= 1) == (r[3] >= 0) }
             #expect(cpus, "\(name)")
         }
+        // The layout diagram's regions: address order, this boot's direct-map base, sizes as log2.
+        let regions = try #require(json?["layoutRegions"] as? [[String: Any]])
+        let starts = regions.compactMap { ($0["start"] as? String).flatMap { UInt64($0.dropFirst(2), radix: 16) } }
+        #expect(starts.count == regions.count && starts == starts.sorted())
+        let direct = try #require(regions.first { ($0["what"] as? String)?.hasPrefix("direct mapping") == true })
+        #expect(direct["start"] as? String == "0x" + String(k.layout.pageOffsetBase, radix: 16))
+        #expect(direct["sizeLog2"] as? Int == 46 && direct["size"] as? String == "64 TB")
         let cpuSlabs = slab.compactMap { $0["list"] as? [[Int]] }.map { l in l.filter { $0[2] == 0 }.count }.reduce(0, +)
         let modelCPUSlabs = k.slub.caches.indices.map { i in
             k.slub.cpuSlabs(of: CacheID(index: i)).filter { !$0.slab.isNone }.count
