@@ -54,7 +54,7 @@ extension PageAllocator {
                         if let e = walk(l, order: o, check: { p in
                             if memmap.buddyOrder(p) != o { return "pfn \(p) on order-\(o) list is not a free order-\(o) block" }
                             if memmap.freeListType(p, order: o) != mt { return "pfn \(p) records another list than type \(mt.name)" }
-                            if memmap.zoneSlot(p) != z.slot { return "pfn \(p) on zone \(z.slot)'s list lies in another zone" }
+                            if memmap.zoneSlot(p) != z.slot { return "pfn \(p) on zone \(z.slot.raw)'s list lies in another zone" }
                             let b = p ^ (1 << UInt64(o))
                             if o < maxOrder - 1, memmap.buddyOrder(b) == o, memmap.zoneSlot(b) == z.slot {
                                 let bmt = memmap.pageblockMigratetype(b), pmt = memmap.pageblockMigratetype(p)

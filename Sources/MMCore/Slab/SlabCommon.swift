@@ -280,6 +280,8 @@ extension SlubState {
             caches[target].objectSize = Swift.max(caches[target].objectSize, spec.size)
             caches[target].inuse = Swift.max(caches[target].inuse, alignUp(spec.size, 8))
             caches[target].aliases.append(spec.name)
+            // The cpu slabs' copies of the object size and free-pointer placement follow.
+            for cpu in 0..<possibleCPUs { setCPUSlab(target, cpu: cpu, hot[cpuIndex(target, cpu)].slab) }
             return target
         }
         // create_cache(): the struct kmem_cache itself comes from the kmem_cache cache.

@@ -111,7 +111,8 @@ public struct PhysMemory: Sendable {
     }
 
     /// Makes the mapping this value's own before a write (a fork shares it until then). If the
-    /// host refuses a second mapping, the pages move into the tables instead.
+    /// host refuses a second mapping, the pages move into the tables instead and `flatEnd`
+    /// becomes 0: every caller checks its address against `flatEnd` again afterwards.
     @inline(__always)
     @usableFromInline mutating func makeRAMUnique() {
         mmAssert(ram != nil, "only RAM below flatEnd is made unique")
@@ -187,9 +188,9 @@ public struct PhysMemory: Sendable {
     /// Zeroes `count` pages from `pfn`.
     @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
         var p = pfn
-        if p << pageShift < flatEnd {
+        if p < flatEnd >> pageShift { makeRAMUnique() }
+        if p < flatEnd >> pageShift && count > 0 {
             let n = Swift.min(count, (flatEnd >> pageShift) - p)
-            makeRAMUnique()
             ram.unsafelyUnwrapped.zero(p, n)
             if n == count { return }
             p += n
@@ -255,7 +256,7 @@ public struct PhysMemory: Sendable {
     /// The pattern of a linear frame (see the file comment), or nil for any other page: lets a
     /// page-table walk take a whole table of evenly spaced entries in one step.
     public func linearPattern(_ pfn: UInt64) -> (from: Int, to: Int, first: UInt64, step: UInt64)? {
-        if pfn << pageShift < flatEnd { return nil }
+        if pfn < flatEnd >> pageShift { return nil }
         let e = entry(pfn)
         guard e >= PhysMemory.linearTag else { return nil }
         let l = linear[Int(e - PhysMemory.linearTag)]
@@ -266,7 +267,7 @@ public struct PhysMemory: Sendable {
     /// linear frame when the page is empty or the run extends its pattern at either end.
     public mutating func writeRun(_ pfn: UInt64, index: Int, count: Int, first: UInt64, step: UInt64) {
         guard count > 0 else { return }
-        if pfn << pageShift < flatEnd {
+        if pfn < flatEnd >> pageShift {
             for i in 0..<count { writeWord(pfn << pageShift + UInt64(index + i) * 8, first &+ UInt64(i) &* step) }
             return
         }
@@ -310,8 +311,8 @@ public struct PhysMemory: Sendable {
     @inline(__always)
     @inlinable public mutating func writeWord(_ addr: PhysAddr, _ value: UInt64) {
         let pfn = addr >> pageShift
+        if addr < flatEnd { makeRAMUnique() }
         if addr < flatEnd {
-            makeRAMUnique()
             let r = ram.unsafelyUnwrapped
             if value == 0 && !r.isDirty(pfn) { return }
             r.base.storeBytes(of: value, toByteOffset: Int(addr & ~7), as: UInt64.self)
@@ -335,8 +336,8 @@ public struct PhysMemory: Sendable {
     /// Writes one byte.
     @inlinable public mutating func write(_ addr: PhysAddr, _ byte: UInt8) {
         let pfn = addr >> pageShift
+        if addr < flatEnd { makeRAMUnique() }
         if addr < flatEnd {
-            makeRAMUnique()
             let r = ram.unsafelyUnwrapped
             if byte == 0 && !r.isDirty(pfn) { return }
             r.base.storeBytes(of: byte, toByteOffset: Int(addr), as: UInt8.self)
@@ -354,10 +355,11 @@ public struct PhysMemory: Sendable {
     @inlinable public mutating func fill(_ addr: PhysAddr, _ len: UInt64, _ byte: UInt8) {
         let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
         let inPage = addr & (pageSize - 1)
-        if addr &+ len <= flatEnd && inPage + len <= pageSize && addr &+ len >= addr {
+        let mapped = len > 0 && addr &+ len <= flatEnd && inPage + len <= pageSize && addr &+ len >= addr
+        if mapped { makeRAMUnique() }
+        if mapped && flatEnd > 0 {
             // Inside one mapped page (SLUB's init_on_alloc): in place, nothing for zeros on a
             // clean page.
-            makeRAMUnique()
             let r = ram.unsafelyUnwrapped
             let pfn = addr >> pageShift
             if byte == 0 && !r.isDirty(pfn) { return }
@@ -387,10 +389,10 @@ public struct PhysMemory: Sendable {
         var a = addr
         let end = addr + len
         while a < end {
+            if a < flatEnd { makeRAMUnique() }
             if a < flatEnd {
                 // Page by page inside the mapping.
                 let stop = Swift.min(end, (a | (pageSize - 1)) + 1, flatEnd)
-                makeRAMUnique()
                 let r = ram.unsafelyUnwrapped
                 if byte != 0 || r.isDirty(a >> pageShift) {
                     (r.base + Int(a)).initializeMemory(as: UInt8.self, repeating: byte, count: Int(stop - a))

@@ -151,4 +151,28 @@ struct SmallWorldSlubTests {
         #expect(w.free(object(0, 4) + 8, &rec) == .refused(.notObjectStart))
         #expect(w.checked() == nil)
     }
+
+    @Test("a cache that another merges into while it has a cpu slab zeroes the merged object size on the fast path")
+    func mergeRefreshesTheCPUSlab() throws {
+        var w = SlubWorld()
+        // 500-byte objects in a 504-byte stride, then a 504-byte cache merges into it
+        // (__kmem_cache_alias() raises its object_size to 504).
+        let small = w.slub.createBootCache(KmemCacheSpec(name: "t500", size: 500), &w.pages, &w.mem, &w.log)
+        // A cache like any kmem_cache_create() makes: on slab_caches, where find_mergeable()
+        // looks, with a refcount (a boot cache's −1 forbids merging).
+        w.slub.list.append(small)
+        w.slub.caches[small].refcount = 1
+        let y = try #require(w.slub.slabAllocNode(small, .gfpKernel, &w.pages, &w.mem, &w.log))
+        let merged = try w.slub.kmemCacheCreate(KmemCacheSpec(name: "t504", size: 504), &w.pages, &w.mem, &w.log)
+        #expect(merged == small && w.slub.caches[small].objectSize == 504)
+        // Dirty the object's last four bytes, free it, take it back: init_on_alloc clears all 504.
+        for i: UInt64 in 500..<504 { w.mem.write(y - directMap + i, 0xff) }
+        var rec = EventRecorder()
+        #expect(w.slub.slabFree(small, y, &w.pages, &w.mem, &w.log, &rec) == .freed)
+        #expect(rec.slabEvents.contains { if case .freeFast = $0 { return true } else { return false } })
+        let z = try #require(w.slub.slabAllocNode(small, .gfpKernel, &w.pages, &w.mem, &w.log))
+        #expect(z == y)
+        #expect((UInt64(500)..<504).allSatisfy { w.mem.read(z - directMap + $0) == 0 })
+        #expect(w.checked() == nil)
+    }
 }

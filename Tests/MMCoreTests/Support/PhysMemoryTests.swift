@@ -16,6 +16,15 @@ struct PhysMemoryBackendTests {
 
     static let ramBytes: UInt64 = 48 << 20
 
+    /// calloc'd memory the first time, refused after (a host out of address space).
+    nonisolated(unsafe) static var reservations = 0
+    static let onceReservation = RAMReservation(
+        reserve: { bytes in
+            PhysMemoryBackendTests.reservations += 1
+            return PhysMemoryBackendTests.reservations == 1 ? calloc(1, bytes) : nil
+        },
+        release: { p, _ in free(p) })
+
     /// One random operation on both memories (addresses up to 64 MiB: some past the mapping).
     static func step(_ rng: inout SplitMix64, _ a: inout PhysMemory, _ b: inout PhysMemory) {
         let addr = rng.next() % (64 << 20)
@@ -100,6 +109,37 @@ struct PhysMemoryBackendTests {
             if mapped.readWord(addr) != mappedFork.readWord(addr) { differ = true; break }
         }
         #expect(differ, "the two sides wrote different things")
+    }
+
+    @Test("a fork whose second mapping the host refuses moves into the tables and stays apart")
+    func refusedFork() {
+        var rng = SplitMix64(seed: 21)
+        var sparse = PhysMemory(reservation: nil)
+        var mapped = PhysMemory(reservation: Self.onceReservation)
+        mapped.mapHostRAM(below: Self.ramBytes)
+        #expect(mapped.isMapped)
+        for _ in 0..<3000 { Self.step(&rng, &sparse, &mapped) }
+        var sparseFork = sparse
+        var mappedFork = mapped
+        // The fork's first write needs a copy of the mapping; the reservation refuses it.
+        mappedFork.writeWord(0x1000, 0x1234); sparseFork.writeWord(0x1000, 0x1234)
+        #expect(!mappedFork.isMapped && mapped.isMapped)
+        for _ in 0..<3000 { Self.step(&rng, &sparseFork, &mappedFork) }
+        var check = SplitMix64(seed: 3)
+        Self.expectSame(sparse, mapped, &check, "the original keeps its mapping and its bytes")
+        Self.expectSame(sparseFork, mappedFork, &check, "the fork, now in the tables")
+    }
+
+    @Test("an empty fill at the mapping's end touches nothing")
+    func emptyFillAtTheEnd() {
+        var m = PhysMemory(reservation: Self.callocReservation)
+        m.mapHostRAM(below: Self.ramBytes)
+        m.fill(Self.ramBytes, 0, 0xcc)
+        m.fill(0x2000, 0, 0xcc)
+        #expect(m.writtenPages == 0)
+        m.fill(Self.ramBytes - 8, 16, 0xcc)
+        #expect(m.readWord(Self.ramBytes - 8) == 0xcccc_cccc_cccc_cccc && m.readWord(Self.ramBytes) == 0xcccc_cccc_cccc_cccc)
+        #expect(m.writtenPages == 2)
     }
 
     @Test("without a reservation, or above the largest mapped machine, RAM stays sparse")
