@@ -258,7 +258,7 @@ public struct AllocShell {
 
     func zoneName(_ pfn: UInt64) -> String {
         guard let s = kernel.memmap.zoneSlot(pfn) else { return "" }
-        return " (node \(s.nid), zone \(ZoneType(rawValue: s.zoneIndex)?.name ?? "?"))"
+        return " (node \(s.nid), zone \(s.zoneName))"
     }
 
     static func zone(_ s: ZoneID) -> String { s.description }

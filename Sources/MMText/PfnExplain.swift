@@ -55,14 +55,14 @@ public enum PfnExplain {
         let buddy = k.memmap.buddyOrder(pfn)
         let order = buddy ?? (d.flags.contains(.head) ? Int(d.order) : 0)
         let block = pfn & ~(pageblockNrPages - 1)
-        return ["struct page: refcount \(d.refcount), mapcount \(buddy != nil ? -128 : 0)\(buddy != nil ? " (PageBuddy)" : ""), order \(order), flags: \(k.pageAlloc.pageFlagsText(pfn))",
+        return ["struct page: refcount \(d.refcount), mapcount \(k.memmap.dumpMapcount(pfn))\(buddy != nil ? " (PageBuddy)" : ""), order \(order), flags: \(k.pageAlloc.pageFlagsText(pfn))",
                 "pageblock \(hex(block))–\(hex(block + pageblockNrPages - 1)): \(k.memmap.pageblockMigratetype(pfn).name)"]
     }
 
     /// What the page is now, in the model.
     static func state(_ k: Kernel, _ pfn: UInt64) -> String {
         guard pfn < k.memmap.endPfn else { return "page state: outside every zone" }
-        let zone = k.memmap.zoneSlot(pfn).map { "node \($0.nid), zone \(ZoneType(rawValue: $0.zoneIndex)?.name ?? "?")" } ?? "no zone"
+        let zone = k.memmap.zoneSlot(pfn).map { "node \($0.nid), zone \($0.zoneName)" } ?? "no zone"
         if let o = k.memmap.buddyOrder(pfn) {
             return "page state: free, heads an order-\(o) block on a buddy list (\(zone))"
         }

@@ -27,7 +27,9 @@ public struct ZoneID: Hashable, Sendable, CustomStringConvertible {
     @inlinable public var nid: Int32 { Int32(raw / 8) }
     /// Linux: zone_idx(): the zone's type as an index (0 DMA … 4 Device).
     @inlinable public var zoneIndex: Int { Int(raw % 8) }
-    public var description: String { "node \(nid) \(ZoneType(rawValue: zoneIndex)?.name ?? "?")" }
+    /// The zone type's name ("DMA32"), "?" for an index no type has.
+    public var zoneName: String { ZoneType(rawValue: zoneIndex)?.name ?? "?" }
+    public var description: String { "node \(nid) \(zoneName)" }
 }
 
 public struct Memmap: Sendable {
@@ -153,6 +155,11 @@ public struct Memmap: Sendable {
         guard pfn < endPfn else { return false }
         return subsectionWord(Int(pfn / pagesPerSection)) & (1 << ((pfn % pagesPerSection) >> pageblockOrder)) != 0
     }
+
+    /// Linux: page_mapcount() as dump_page() prints it from the struct page the kernel keeps:
+    /// PAGE_BUDDY_MAPCOUNT_VALUE (−128) on a free block's head, else 0 (user mappings are
+    /// counted by the processes that hold them, not in the kernel's descriptor here).
+    @inlinable public func dumpMapcount(_ pfn: UInt64) -> Int { buddyOrder(pfn) != nil ? -128 : 0 }
 
     /// Linux: get_pageblock_migratetype().
     @inlinable public func pageblockMigratetype(_ pfn: UInt64) -> MigrateType {

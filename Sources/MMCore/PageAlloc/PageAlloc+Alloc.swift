@@ -327,7 +327,7 @@ extension PageAllocator {
     /// Linux: bad_page() and dump_page(): the report, with the page's address in the vmemmap
     /// and its flags word as Linux lays it out (node, zone, last cpupid above the flag bits).
     func badPage(_ pfn: UInt64, reason: BadPageReason, refcount: Int, _ log: inout KernelLog) {
-        let mapcount = memmap.buddyOrder(pfn) != nil ? -128 : 0
+        let mapcount = memmap.dumpMapcount(pfn)
         let page = vmemmapBase &+ pfn &* 64
         log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
         log.info("page:\(ptr(page)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")

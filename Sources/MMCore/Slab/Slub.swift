@@ -109,8 +109,8 @@ public struct KmemCacheCPU: Sendable, BitwiseCopyable {
         bitsOffset = slab.bitsOffset
         nid = slab.nid
         fast = []
-        if slub.initOnAlloc ? s.plainInit : false { fast.insert(.zeroAlways) }
-        if slub.initOnAlloc ? !s.hasCtor : true { fast.insert(.zeroOnGFP) }
+        if slub.initOnAlloc && s.plainInit { fast.insert(.zeroAlways) }
+        if !slub.initOnAlloc || !s.hasCtor { fast.insert(.zeroOnGFP) }
         if slub.initOnFree && s.plainInit && !s.freeptrOutsideObject { fast.insert(.wipeFreeptr) }
         if !s.isDebug && !(slub.initOnFree && s.plainInit) { fast.insert(.freeFast) }
     }

@@ -111,6 +111,13 @@ public struct FlatRecordStore<Record: BitwiseCopyable>: @unchecked Sendable {
         mmAssert(w >= 0 && w < wordCount, "bitmap word out of range")
         makeUnique()
         body(&storage.records[i])
+        setBit(w, index, on)
+    }
+
+    /// Sets or clears bit `index & 63` of word `w` (checked, and the storage made unique, by
+    /// the caller).
+    @inline(__always)
+    func setBit(_ w: Int, _ index: Int, _ on: Bool) {
         let bit: UInt64 = 1 &<< UInt64(index & 63)
         if on { storage.words[w] |= bit } else { storage.words[w] &= ~bit }
     }
@@ -150,7 +157,7 @@ public struct FlatRecordStore<Record: BitwiseCopyable>: @unchecked Sendable {
     public func test(_ offset: Int32, _ index: Int) -> Bool {
         let w = Int(offset) &+ (index &>> 6)
         precondition(w >= 0 && w < wordCount, "bitmap word out of range")
-        return storage.words[w] & (1 &<< UInt64(index & 63)) != 0
+        return test(unchecked: offset, index)
     }
 
     /// `test` for a run the store handed out and an index inside it.
@@ -167,7 +174,6 @@ public struct FlatRecordStore<Record: BitwiseCopyable>: @unchecked Sendable {
         let w = Int(offset) &+ (index &>> 6)
         precondition(w >= 0 && w < wordCount, "bitmap word out of range")
         makeUnique()
-        let bit: UInt64 = 1 &<< UInt64(index & 63)
-        if on { storage.words[w] |= bit } else { storage.words[w] &= ~bit }
+        setBit(w, index, on)
     }
 }

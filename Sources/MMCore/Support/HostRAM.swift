@@ -108,14 +108,9 @@ public struct RAMReservation: @unchecked Sendable {
     /// An independent mapping with the same contents (the dirty pages copied), or nil.
     func copy() -> HostRAM? {
         guard let c = HostRAM.make(bytes: bytes, reservation) else { return nil }
-        for w in 0..<Int(bytes >> 18) where dirty[w] != 0 {
-            c.dirty[w] = dirty[w]
-            var bits = dirty[w]
-            while bits != 0 {
-                let p = w << 6 + bits.trailingZeroBitCount
-                (c.base + p << 12).copyMemory(from: base + p << 12, byteCount: 4096)
-                bits &= bits - 1
-            }
+        forEachDirtyPage { pfn, words in
+            (c.base + Int(pfn << 12)).copyMemory(from: words, byteCount: 4096)
+            c.markDirty(pfn)
         }
         return c
     }

@@ -119,6 +119,24 @@ public struct PhysMemory: Sendable {
         if !isKnownUniquelyReferenced(&ram!) { cloneRAM() }
     }
 
+    /// A write inside one mapped page: the mapping made this value's own, nothing done when the
+    /// write only stores zeros (`zeros`) on a page never written, else `store` given the
+    /// mapping's base and the page marked dirty. False when `addr` is not mapped — including
+    /// after a refused copy moved everything into the tables — so the caller writes the tables.
+    @inline(__always)
+    @usableFromInline mutating func storeMapped(_ addr: PhysAddr, zeros: Bool,
+                                                _ store: (UnsafeMutableRawPointer) -> Void) -> Bool {
+        guard addr < flatEnd else { return false }
+        makeRAMUnique()
+        guard addr < flatEnd else { return false }
+        let r = ram.unsafelyUnwrapped
+        let pfn = addr >> pageShift
+        if zeros && !r.isDirty(pfn) { return true }
+        store(r.base)
+        r.markDirty(pfn)
+        return true
+    }
+
     @inline(never)
     @usableFromInline mutating func cloneRAM() {
         guard let old = ram else { return }
@@ -310,15 +328,10 @@ public struct PhysMemory: Sendable {
     /// Writes the aligned 64-bit word at `addr`.
     @inline(__always)
     @inlinable public mutating func writeWord(_ addr: PhysAddr, _ value: UInt64) {
-        let pfn = addr >> pageShift
-        if addr < flatEnd { makeRAMUnique() }
-        if addr < flatEnd {
-            let r = ram.unsafelyUnwrapped
-            if value == 0 && !r.isDirty(pfn) { return }
-            r.base.storeBytes(of: value, toByteOffset: Int(addr & ~7), as: UInt64.self)
-            r.markDirty(pfn)
+        if storeMapped(addr, zeros: value == 0, { $0.storeBytes(of: value, toByteOffset: Int(addr & ~7), as: UInt64.self) }) {
             return
         }
+        let pfn = addr >> pageShift
         if pfn == lastPfn {
             words[lastBase + Int((addr & (pageSize - 1)) >> 3)] = value
             return
@@ -335,15 +348,8 @@ public struct PhysMemory: Sendable {
 
     /// Writes one byte.
     @inlinable public mutating func write(_ addr: PhysAddr, _ byte: UInt8) {
+        if storeMapped(addr, zeros: byte == 0, { $0.storeBytes(of: byte, toByteOffset: Int(addr), as: UInt8.self) }) { return }
         let pfn = addr >> pageShift
-        if addr < flatEnd { makeRAMUnique() }
-        if addr < flatEnd {
-            let r = ram.unsafelyUnwrapped
-            if byte == 0 && !r.isDirty(pfn) { return }
-            r.base.storeBytes(of: byte, toByteOffset: Int(addr), as: UInt8.self)
-            r.markDirty(pfn)
-            return
-        }
         if byte == 0 && pfn != lastPfn && entry(pfn) == 0 { return }
         let i = frame(pfn) * PhysMemory.wordsPerPage + Int((addr & (pageSize - 1)) >> 3)
         let shift = (addr & 7) * 8
@@ -355,23 +361,18 @@ public struct PhysMemory: Sendable {
     @inlinable public mutating func fill(_ addr: PhysAddr, _ len: UInt64, _ byte: UInt8) {
         let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
         let inPage = addr & (pageSize - 1)
-        let mapped = len > 0 && addr &+ len <= flatEnd && inPage + len <= pageSize && addr &+ len >= addr
-        if mapped { makeRAMUnique() }
-        if mapped && flatEnd > 0 {
-            // Inside one mapped page (SLUB's init_on_alloc): in place, nothing for zeros on a
-            // clean page.
-            let r = ram.unsafelyUnwrapped
-            let pfn = addr >> pageShift
-            if byte == 0 && !r.isDirty(pfn) { return }
-            if (addr | len) & 7 == 0 && len <= 256 {
-                // An object's worth of words: stores, not a call to memset.
-                var o = Int(addr)
-                let end = o + Int(len)
-                while o < end { r.base.storeBytes(of: pattern, toByteOffset: o, as: UInt64.self); o += 8 }
-            } else {
-                (r.base + Int(addr)).initializeMemory(as: UInt8.self, repeating: byte, count: Int(len))
-            }
-            r.markDirty(pfn)
+        // Inside one mapped page (SLUB's init_on_alloc): in place, nothing for zeros on a clean page.
+        if len > 0 && addr &+ len <= flatEnd && inPage + len <= pageSize && addr &+ len >= addr
+            && storeMapped(addr, zeros: byte == 0, { base in
+                if (addr | len) & 7 == 0 && len <= 256 {
+                    // An object's worth of words: stores, not a call to memset.
+                    var o = Int(addr)
+                    let end = o + Int(len)
+                    while o < end { base.storeBytes(of: pattern, toByteOffset: o, as: UInt64.self); o += 8 }
+                } else {
+                    (base + Int(addr)).initializeMemory(as: UInt8.self, repeating: byte, count: Int(len))
+                }
+            }) {
             return
         }
         if addr >> pageShift == lastPfn && (addr | len) & 7 == 0 && inPage + len <= pageSize {
@@ -389,15 +390,11 @@ public struct PhysMemory: Sendable {
         var a = addr
         let end = addr + len
         while a < end {
-            if a < flatEnd { makeRAMUnique() }
-            if a < flatEnd {
-                // Page by page inside the mapping.
-                let stop = Swift.min(end, (a | (pageSize - 1)) + 1, flatEnd)
-                let r = ram.unsafelyUnwrapped
-                if byte != 0 || r.isDirty(a >> pageShift) {
-                    (r.base + Int(a)).initializeMemory(as: UInt8.self, repeating: byte, count: Int(stop - a))
-                    r.markDirty(a >> pageShift)
-                }
+            // Page by page inside the mapping.
+            let stop = Swift.min(end, (a | (pageSize - 1)) + 1, flatEnd)
+            if a < flatEnd && storeMapped(a, zeros: byte == 0, { base in
+                (base + Int(a)).initializeMemory(as: UInt8.self, repeating: byte, count: Int(stop - a))
+            }) {
                 a = stop
                 continue
             }

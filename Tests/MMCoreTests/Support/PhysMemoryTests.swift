@@ -55,6 +55,18 @@ struct PhysMemoryBackendTests {
         }
     }
 
+    /// A sparse memory and a mapped one (`reservation`) after `steps` of the same random work.
+    static func twins(_ reservation: RAMReservation, seed: UInt64, steps: Int)
+        -> (rng: SplitMix64, sparse: PhysMemory, mapped: PhysMemory) {
+        var rng = SplitMix64(seed: seed)
+        var sparse = PhysMemory(reservation: nil)
+        var mapped = PhysMemory(reservation: reservation)
+        mapped.mapHostRAM(below: ramBytes)
+        #expect(mapped.isMapped)
+        for _ in 0..<steps { step(&rng, &sparse, &mapped) }
+        return (rng, sparse, mapped)
+    }
+
     static func expectSame(_ a: PhysMemory, _ b: PhysMemory, _ rng: inout SplitMix64, _ what: Comment) {
         var mismatches = 0
         for _ in 0..<20_000 {
@@ -90,11 +102,7 @@ struct PhysMemoryBackendTests {
 
     @Test("a fork shares the mapping until one side writes, and neither sees the other's writes")
     func forks() {
-        var rng = SplitMix64(seed: 9)
-        var sparse = PhysMemory(reservation: nil)
-        var mapped = PhysMemory(reservation: Self.callocReservation)
-        mapped.mapHostRAM(below: Self.ramBytes)
-        for _ in 0..<5000 { Self.step(&rng, &sparse, &mapped) }
+        var (rng, sparse, mapped) = Self.twins(Self.callocReservation, seed: 9, steps: 5000)
         var sparseFork = sparse
         var mappedFork = mapped
         var forkRng = SplitMix64(seed: 10)
@@ -113,12 +121,7 @@ struct PhysMemoryBackendTests {
 
     @Test("a fork whose second mapping the host refuses moves into the tables and stays apart")
     func refusedFork() {
-        var rng = SplitMix64(seed: 21)
-        var sparse = PhysMemory(reservation: nil)
-        var mapped = PhysMemory(reservation: Self.onceReservation)
-        mapped.mapHostRAM(below: Self.ramBytes)
-        #expect(mapped.isMapped)
-        for _ in 0..<3000 { Self.step(&rng, &sparse, &mapped) }
+        var (rng, sparse, mapped) = Self.twins(Self.onceReservation, seed: 21, steps: 3000)
         var sparseFork = sparse
         var mappedFork = mapped
         // The fork's first write needs a copy of the mapping; the reservation refuses it.
