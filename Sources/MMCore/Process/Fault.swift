@@ -118,49 +118,77 @@ extension NoListener: FaultListener {
 
 /// A process's leaf entries, a 512-entry table per 2 MiB (as the PTE pages hold them): one
 /// lookup finds a table, the entry is an index. Empty slots have the pfn UInt64.max.
+///
+/// The tables sit in one array of slots; a dictionary maps a 2 MiB span to its slot, and the
+/// span written last is remembered, so the run of faults one after another in a span (a
+/// program touching its memory in order, an exit zapping it) finds its table without hashing.
 public struct PTEStore: Sendable {
     struct Table: Sendable {
         var entries = [UserPTE](repeating: UserPTE(pfn: UInt64.max, writable: false, zeroPage: false), count: 512)
         var used = 0
     }
-    var tables: [UInt64: Table] = [:]
+    /// The tables; a slot whose table emptied is on `freeSlots` until a span needs one.
+    var slots: [Table] = []
+    var freeSlots: [Int] = []
+    /// The 2 MiB span (vpn >> 9) → its slot.
+    var slotOf: [UInt64: Int] = [:]
+    /// The span written last and its slot (`UInt64.max`: none).
+    var lastSpan = UInt64.max
+    var lastSlot = 0
     public private(set) var count = 0
     public init() {}
 
     public var isEmpty: Bool { count == 0 }
 
-    /// Puts `e` at slot `i`; whether the slot was empty.
-    static func put(_ t: inout Table, _ i: Int, _ e: UserPTE) -> Bool {
-        let fresh = t.entries[i].pfn == UInt64.max
-        t.entries[i] = e
-        if fresh { t.used += 1 }
-        return fresh
+    /// The slot of span `span`'s table, if it has one.
+    @inline(__always)
+    func slot(_ span: UInt64) -> Int? {
+        if span == lastSpan { return lastSlot }
+        return slotOf[span]
+    }
+
+    /// The slot of span `span`'s table, made (empty) when it has none; remembered as the last.
+    @inline(__always)
+    mutating func makeSlot(_ span: UInt64) -> Int {
+        if let s = slot(span) { lastSpan = span; lastSlot = s; return s }
+        let s: Int
+        if let f = freeSlots.popLast() { s = f } else { s = slots.count; slots.append(Table()) }
+        slotOf[span] = s
+        lastSpan = span
+        lastSlot = s
+        return s
     }
 
     /// The entry for virtual page `vpn`.
     public subscript(vpn: UInt64) -> UserPTE? {
         get {
-            guard let t = tables[vpn >> 9] else { return nil }
-            let e = t.entries[Int(vpn & 511)]
+            guard let s = slot(vpn >> 9) else { return nil }
+            let e = slots[s].entries[Int(vpn & 511)]
             return e.pfn == UInt64.max ? nil : e
         }
         set {
             guard let e = newValue else { removeValue(forKey: vpn); return }
-            if Self.put(&tables[vpn >> 9, default: Table()], Int(vpn & 511), e) { count += 1 }
+            let s = makeSlot(vpn >> 9), i = Int(vpn & 511)
+            if slots[s].entries[i].pfn == UInt64.max { slots[s].used += 1; count += 1 }
+            slots[s].entries[i] = e
         }
     }
 
     @discardableResult
     public mutating func removeValue(forKey vpn: UInt64) -> UserPTE? {
-        let key = vpn >> 9, i = Int(vpn & 511)
-        guard let t = tables[key], t.entries[i].pfn != UInt64.max else { return nil }
-        let e = t.entries[i]
+        let span = vpn >> 9, i = Int(vpn & 511)
+        guard let s = slot(span), slots[s].entries[i].pfn != UInt64.max else { return nil }
+        let e = slots[s].entries[i]
         count -= 1
-        if t.used == 1 {
-            tables[key] = nil
+        slots[s].entries[i].pfn = UInt64.max
+        slots[s].used -= 1
+        if slots[s].used == 0 {
+            slotOf[span] = nil
+            freeSlots.append(s)
+            if lastSpan == span { lastSpan = UInt64.max }
         } else {
-            tables[key]!.entries[i].pfn = UInt64.max
-            tables[key]!.used -= 1
+            lastSpan = span
+            lastSlot = s
         }
         return e
     }
@@ -169,16 +197,14 @@ public struct PTEStore: Sendable {
     public var keys: [UInt64] {
         var out: [UInt64] = []
         out.reserveCapacity(count)
-        for (key, t) in tables {
-            for i in 0..<512 where t.entries[i].pfn != UInt64.max { out.append(key << 9 | UInt64(i)) }
-        }
+        forEach { vpn, _ in out.append(vpn) }
         return out
     }
 
     /// Every entry with its virtual page.
     public func forEach(_ body: (UInt64, UserPTE) -> Void) {
-        for (key, t) in tables {
-            for i in 0..<512 where t.entries[i].pfn != UInt64.max { body(key << 9 | UInt64(i), t.entries[i]) }
+        for (span, s) in slotOf {
+            for i in 0..<512 where slots[s].entries[i].pfn != UInt64.max { body(span << 9 | UInt64(i), slots[s].entries[i]) }
         }
     }
 }
