@@ -150,7 +150,7 @@ public enum ExplorerData {
             for node in k.nodes {
                 for (zi, z) in node.zones.enumerated() where z.spannedPages > 0 {
                     w.object { w in
-                        w.value("node", Int(node.nodeId))
+                        w.value("node", node.nodeId.number)
                         w.value("name", z.type.name)
                         w.value("startPfn", z.zoneStartPfn)
                         w.value("spanned", z.spannedPages)
@@ -171,7 +171,7 @@ public enum ExplorerData {
                         w.value("fragScore", f.score)
                         w.object("byType") { w in
                             for mt in MigrateType.allCases {
-                                w.numbers(mt.name, (0..<maxOrder).map { z.freeLists[Zone.listIndex($0, mt)].count })
+                                w.numbers(mt.name, (0..<maxOrder).map { z.freeLists[Zone.listIndex(Order($0), mt)].count })
                             }
                         }
                         w.value("index", zi)
@@ -213,7 +213,7 @@ public enum ExplorerData {
         func add(_ sid: SlabID, _ place: SlabListPlace, cpu: Int) {
             guard !sid.isNone, listed.insert(sid).inserted else { return }
             let s = slub.slabs[sid]
-            rows.append([Int(s.pfn), Int(s.order), place.rawValue, cpu, slub.allocatedObjects(sid), Int(s.objects), Int(s.nid)])
+            rows.append([Int(s.pfn), Int(s.order), place.rawValue, cpu, slub.allocatedObjects(sid), Int(s.objects), s.nid.number])
         }
         for cpu in 0..<slub.possibleCPUs {
             let c = slub.cpuSlab(id, cpu: cpu)

@@ -104,7 +104,7 @@ public struct PageMap: Sendable {
             // A hole inside a zone's span has no page there: it belongs to no zone on the map.
             if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(first) {
                 // (Node ids past 254 share the last colour.)
-                zone.append(UInt8(slot.zoneIndex) + 1); node.append(UInt8(Swift.min(Int(slot.nid) + 1, 255)))
+                zone.append(UInt8(slot.zoneIndex) + 1); node.append(UInt8(Swift.min(slot.nid.number + 1, 255)))
                 migratetype.append(k.memmap.pageblockMigratetype(first).rawValue)
             } else {
                 zone.append(0); node.append(0); migratetype.append(255)
@@ -139,8 +139,8 @@ public struct PageMap: Sendable {
             }
             p += 1
         }
-        k.pageAlloc.forEachFreeBlock { pfn, order, _ in paint(pfn, 1 << UInt64(order), .free(order: order)) }
-        k.pageAlloc.forEachPcpBlock { pfn, order, _ in paint(pfn, 1 << UInt64(order), .pcp) }
+        k.pageAlloc.forEachFreeBlock { pfn, order, _ in paint(pfn, order.pages, .free(order: order.raw)) }
+        k.pageAlloc.forEachPcpBlock { pfn, order, _ in paint(pfn, order.pages, .pcp) }
         return pages
     }
 

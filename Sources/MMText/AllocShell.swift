@@ -178,11 +178,11 @@ public struct AllocShell {
             }
             let cpu = try a.smallOption("cpu", limit: 1 << 20)
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
-            let node: Int32? = w.contains("node") ? Int32(try a.smallOption("node", limit: Int(maxNumNodes) - 1)) : nil
+            let node: NodeID? = w.contains("node") ? NodeID(Int32(try a.smallOption("node", limit: Int(maxNumNodes) - 1))) : nil
             var out: [String] = []
             for _ in 0..<count {
                 var rec = EventRecorder()
-                let pfn = kernel.allocPages(gfp, order: Int(order), cpu: cpu, nid: node, listener: &rec)
+                let pfn = kernel.allocPages(gfp, order: Order(Int(order)), cpu: cpu, nid: node, listener: &rec)
                 if let pfn { live[pfn] = Int(order) }
                 if count == 1 || pfn == nil { out += rec.events.map { "  " + describe($0) } }
                 out.append(pfn.map { "alloc \(gfp.description) order \(order): pfn \(hex($0))" + zoneName($0) }
@@ -196,7 +196,7 @@ public struct AllocShell {
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
             if w[1] == "all" {
                 let n = live.count
-                for (pfn, order) in live.sorted(by: { $0.key < $1.key }) { kernel.freePages(pfn, order: order, cpu: cpu) }
+                for (pfn, order) in live.sorted(by: { $0.key < $1.key }) { kernel.freePages(pfn, order: Order(order), cpu: cpu) }
                 live = [:]
                 return ["freed \(n) allocations"]
             }
@@ -206,7 +206,7 @@ public struct AllocShell {
             guard order < maxOrder else { throw bad("order", "\(order): the largest order is \(maxOrder - 1)") }
             let before = kernel.log.lines.count
             var rec = EventRecorder()
-            let r = kernel.freePages(pfn, order: order, cpu: cpu, listener: &rec)
+            let r = kernel.freePages(pfn, order: Order(order), cpu: cpu, listener: &rec)
             var out = rec.events.map { "  " + describe($0) }
             switch r {
             case .freed:

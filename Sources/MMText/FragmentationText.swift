@@ -19,17 +19,17 @@ public enum FragmentationText {
     }
 
     /// Linux: unusable_show_print(): one zone's line from its free-block counts.
-    public static func unusableIndexLine(node: Int32, zone: String, nrFree: [UInt64]) -> String {
+    public static func unusableIndexLine(node: NodeID, zone: String, nrFree: [UInt64]) -> String {
         line(node, zone, nrFree) { info, order in
-            let i = info.unusableFreeIndex(order: order)
+            let i = info.unusableFreeIndex(order: Order(order))
             return "\(i / 1000).\(padLeftZero(String(i % 1000), 3)) "
         }
     }
 
     /// Linux: extfrag_show_print(): one zone's line from its free-block counts.
-    public static func extfragIndexLine(node: Int32, zone: String, nrFree: [UInt64]) -> String {
+    public static func extfragIndexLine(node: NodeID, zone: String, nrFree: [UInt64]) -> String {
         line(node, zone, nrFree) { info, order in
-            let i = info.fragmentationIndex(order: order)
+            let i = info.fragmentationIndex(order: Order(order))
             return padLeft(String(i / 1000), 2) + "." + FragmentationText.cZero3(i % 1000) + " "
         }
     }
@@ -41,22 +41,22 @@ public enum FragmentationText {
         v < 0 ? "-" + padLeftZero(String(-v), 2) : padLeftZero(String(v), 3)
     }
 
-    static func line(_ node: Int32, _ zone: String, _ nrFree: [UInt64], _ field: (ContigPageInfo, Int) -> String) -> String {
+    static func line(_ node: NodeID, _ zone: String, _ nrFree: [UInt64], _ field: (ContigPageInfo, Int) -> String) -> String {
         var s = "Node \(node), zone \(padLeft(zone, 8)) "
         for o in 0..<nrFree.count { s += field(ContigPageInfo(nrFree: nrFree, suitableOrder: o), o) }
         return s
     }
 
     /// Linux: walk_zones_in_node(…, assert_populated): each populated zone of each online node.
-    static func populatedZones(_ k: Kernel) -> [(node: Int32, zone: Zone)] {
-        var out: [(node: Int32, zone: Zone)] = []
-        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
+    static func populatedZones(_ k: Kernel) -> [(node: NodeID, zone: Zone)] {
+        var out: [(node: NodeID, zone: Zone)] = []
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId.raw)) {
             for z in node.zones where z.isPopulated { out.append((node.nodeId, z)) }
         }
         return out
     }
 
-    static func zoneRows(_ k: Kernel) -> [(node: Int32, zone: String, nrFree: [UInt64])] {
+    static func zoneRows(_ k: Kernel) -> [(node: NodeID, zone: String, nrFree: [UInt64])] {
         populatedZones(k).map { ($0.node, $0.zone.type.name, $0.zone.nrFree) }
     }
 
@@ -66,7 +66,7 @@ public enum FragmentationText {
     public static func summary(_ k: Kernel, extfrag: ExtfragCounters? = nil) -> [String] {
         var out = ["Node, zone            free pages  largest order  free in ≥2 MiB blocks  score  mixed pageblocks"]
         let marks = PGData.fragmentationScoreWmarks(proactiveness: 20)
-        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) && node.nodePresentPages > 0 {
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId.raw)) && node.nodePresentPages > 0 {
             for z in node.zones where z.isPopulated {
                 let f = ZoneFragmentation(z)
                 let mixed = k.mixedPageblockCounts(z).reduce(0, +)

@@ -29,9 +29,9 @@ public struct KmemStat {
     var pageNomatch = 0, pageNomatchBytes = 0, pageFails = 0, pageFailBytes = 0
     var orderStats = [[Int]](repeating: [Int](repeating: 0, count: migrateTypes), count: maxOrder)
     /// The CPU → node map of the traced machine (perf's cpu__get_node()).
-    let cpuToNode: [Int32]
+    let cpuToNode: [NodeID]
 
-    public init(cpuToNode: [Int32]) { self.cpuToNode = cpuToNode }
+    public init(cpuToNode: [NodeID]) { self.cpuToNode = cpuToNode }
 
     public mutating func add(_ e: TraceEvent) {
         switch e.kind {
@@ -58,7 +58,7 @@ public struct KmemStat {
         totalAllocated &+= alloc
         allocs += 1
         let cpuNode = e.cpu < cpuToNode.count ? cpuToNode[e.cpu] : 0
-        if let node = e.node, node != -1, Int32(truncatingIfNeeded: node) != cpuNode { crossAllocs += 1 }
+        if let node = e.node, node != -1, NodeID(Int32(truncatingIfNeeded: node)) != cpuNode { crossAllocs += 1 }
     }
 
     mutating func slabFree(_ e: TraceEvent) {

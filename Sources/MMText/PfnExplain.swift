@@ -53,7 +53,7 @@ public enum PfnExplain {
     static func descriptor(_ k: Kernel, _ pfn: UInt64) -> [String] {
         let d = k.memmap.page(pfn)
         let buddy = k.memmap.buddyOrder(pfn)
-        let order = buddy ?? (d.flags.contains(.head) ? Int(d.order) : 0)
+        let order = buddy?.raw ?? (d.flags.contains(.head) ? Int(d.order) : 0)
         let block = pfn & ~(pageblockNrPages - 1)
         return ["struct page: refcount \(d.refcount), mapcount \(k.memmap.dumpMapcount(pfn))\(buddy != nil ? " (PageBuddy)" : ""), order \(order), flags: \(k.pageAlloc.pageFlagsText(pfn))",
                 "pageblock \(hex(block))–\(hex(block + pageblockNrPages - 1)): \(k.memmap.pageblockMigratetype(pfn).name)"]

@@ -68,7 +68,7 @@ public enum ProcFiles {
     public static func zoneinfo(_ k: Kernel) -> [String] {
         var out: [String] = []
         let cpus = k.onlineCPUs
-        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId.raw)) {
             let firstPopulated = node.zones.firstIndex(where: { $0.isPopulated })
             for (i, z) in node.zones.enumerated() where z.type != .device || k.machine.kernel.zoneDevice {
                 out.append("Node \(node.nodeId), zone \(padLeft(z.type.name, 8))")
@@ -108,7 +108,7 @@ public enum ProcFiles {
     /// /proc/buddyinfo: free blocks per order, per populated zone of each online node.
     public static func buddyinfo(_ k: Kernel) -> [String] {
         var out: [String] = []
-        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) {
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId.raw)) {
             for z in node.zones where z.isPopulated {
                 var line = "Node \(node.nodeId), zone \(padLeft(z.type.name, 8)) "
                 for o in 0..<maxOrder { line += padLeft(String(z.nrFree[o]), 6) + " " }
@@ -123,7 +123,7 @@ public enum ProcFiles {
     /// when the command line turns page_owner on — the pageblocks holding pages of another type.
     public static func pagetypeinfo(_ k: Kernel) -> [String] {
         var out: [String] = []
-        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId)) && node.nodePresentPages > 0 {
+        for node in k.nodes where k.numa.nodeOnline.contains(UInt64(node.nodeId.raw)) && node.nodePresentPages > 0 {
             out.append("Page block order: \(pageblockOrder)")
             out.append("Pages per block:  \(pageblockNrPages)")
             out.append("")
@@ -132,7 +132,7 @@ public enum ProcFiles {
             out.append(head)
             for z in node.zones where z.isPopulated {
                 for mt in MigrateType.allCases {
-                    var line = "Node \(padLeft(String(node.nodeId), 4)), zone \(padLeft(z.type.name, 8)), type \(padLeft(mt.name, 12)) "
+                    var line = "Node \(padLeft(node.nodeId.description, 4)), zone \(padLeft(z.type.name, 8)), type \(padLeft(mt.name, 12)) "
                     for o in 0..<maxOrder {
                         let n = z.freeLists[o * migrateTypes + Int(mt.rawValue)].count
                         line += (n >= 100000 ? ">" + padLeft("100000", 6) : padLeft(String(n), 6)) + " "

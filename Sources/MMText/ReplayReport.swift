@@ -72,7 +72,7 @@ public enum ReplayReport {
                 + "\"unusable_index\":[\(f.unusableIndex.map(thousandths).joined(separator: ","))],"
                 + "\"extfrag_index\":[\(f.fragmentationIndex.map(thousandths).joined(separator: ","))]}"
         }
-        let nodes = k.nodes.filter { k.numa.nodeOnline.contains(UInt64($0.nodeId)) && $0.nodePresentPages > 0 }
+        let nodes = k.nodes.filter { k.numa.nodeOnline.contains(UInt64($0.nodeId.raw)) && $0.nodePresentPages > 0 }
             .map { "{\"node\":\($0.nodeId),\"score\":\($0.fragmentationScore)}" }
         return "\"zones\":[\(zoneObjects.joined(separator: ","))],\"nodes\":[\(nodes.joined(separator: ","))],"
             + "\"extfrag\":{\"events\":\(extfrag.events),\"fragmenting\":\(extfrag.fragmenting),"

@@ -28,7 +28,7 @@ struct DecideListener: PageAllocListener {
         case .split: zoneLocked += 1
         case let .pcpDrain(_, _, pages): drainedPages += pages
         case let .fallback(_, _, foundOrder, wanted, _, claimed):
-            extfrag.count(allocMigratetype: wanted, fallbackOrder: foundOrder, changedOwnership: claimed)
+            extfrag.count(allocMigratetype: wanted, fallbackOrder: foundOrder.raw, changedOwnership: claimed)
         default: break
         }
         if recording { path.append(e) }
@@ -195,7 +195,7 @@ public struct DecideReplay {
         listener.path.removeAll(keepingCapacity: true)
         let before = firstDivergence.isEmpty ? whereIs(pfn) : ""
         pageAllocs += 1
-        guard let got = kernel.pageAlloc.allocPages(gfp, order: order, cpu: e.cpu, &kernel.physMem, listener: &listener) else {
+        guard let got = kernel.pageAlloc.allocPages(gfp, order: Order(order), cpu: e.cpu, &kernel.physMem, listener: &listener) else {
             pageAllocFailed += 1
             return
         }
@@ -219,7 +219,7 @@ public struct DecideReplay {
         if let m = pageMap.removeValue(forKey: pfn) {
             target = m
             mapped.remove(m)
-        } else if lateBoot != nil, kernel.freeBootPagesRecorded(pfn, order: order, cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
+        } else if lateBoot != nil, kernel.freeBootPagesRecorded(pfn, order: Order(order), cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
             pageFreesBoot += 1
             return
         } else {
@@ -232,7 +232,7 @@ public struct DecideReplay {
             }
             pageFreesUntraced += 1
         }
-        let outcome = kernel.pageAlloc.freePages(target, order: order, cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1),
+        let outcome = kernel.pageAlloc.freePages(target, order: Order(order), cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1),
                                                  &kernel.log, listener: &listener)
         if outcome == .freed { pageFrees += 1 } else { refuse(e, "the model refuses the free of \(hex(target))") }
     }

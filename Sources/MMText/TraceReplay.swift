@@ -40,7 +40,7 @@ public struct TraceReplay {
         if let n = e.vmallocPages { startBulk(e, pages: n) }
         // A page the boot still held at trace_init() (deferred, reserved) joins the buddy lists.
         if e.kind == .mmPageFree, lateBoot != nil, let pfn = e.pfn,
-           kernel.freeBootPagesRecorded(pfn, order: e.order ?? 0, cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
+           kernel.freeBootPagesRecorded(pfn, order: Order(e.order ?? 0), cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
             applied[e.kind, default: 0] += 1
             return
         }
@@ -57,23 +57,23 @@ public struct TraceReplay {
             let wanted = e.migrateType
             let fo = e.fallbackOrder ?? order, owned = e.changeOwnership ?? false
             extfrag.count(allocMigratetype: wanted, fallbackOrder: fo, changedOwnership: owned)
-            refusal = kernel.pageAlloc.fallbackRecorded(pfn, fallbackOrder: fo, mt: wanted, changeOwnership: owned)
+            refusal = kernel.pageAlloc.fallbackRecorded(pfn, fallbackOrder: Order(fo), mt: wanted, changeOwnership: owned)
         case .mmPageAllocZoneLocked:
             let mt = e.migrateType
             let refill = e.percpuRefill ?? false
-            predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: order, mt: mt, cpu: e.cpu, fromPCP: false), buddy: true)
-            refusal = kernel.pageAlloc.takeRecorded(pfn, order: order, mt: mt, percpuRefill: refill, cpu: e.cpu)
+            predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: Order(order), mt: mt, cpu: e.cpu, fromPCP: false), buddy: true)
+            refusal = kernel.pageAlloc.takeRecorded(pfn, order: Order(order), mt: mt, percpuRefill: refill, cpu: e.cpu)
             if refusal == nil && !refill { pendingTaken.insert(pfn) }
         case .mmPageAlloc:
             let taken = pendingTaken.remove(pfn) != nil
             if !taken, kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, kernel.memmap.page(pfn).flags.contains(.pcp) {
                 let mt = e.migrateType
-                predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: order, mt: mt, cpu: e.cpu, fromPCP: true), buddy: false)
+                predict(e, kernel.pageAlloc.nextChoice(zoneOf: pfn, order: Order(order), mt: mt, cpu: e.cpu, fromPCP: true), buddy: false)
             }
-            refusal = kernel.pageAlloc.allocRecorded(pfn, order: order, gfp: e.gfp ?? [], cpu: e.cpu, takenAlready: taken,
+            refusal = kernel.pageAlloc.allocRecorded(pfn, order: Order(order), gfp: e.gfp ?? [], cpu: e.cpu, takenAlready: taken,
                                                      &kernel.physMem)
         default:   // mm_page_free
-            refusal = kernel.pageAlloc.freeRecorded(pfn, order: order, cpu: e.cpu, &kernel.log)
+            refusal = kernel.pageAlloc.freeRecorded(pfn, order: Order(order), cpu: e.cpu, &kernel.log)
         }
         if e.kind == .mmPageAllocZoneLocked, let b = bulk, b.cpu == e.cpu { takeBulk() }
         guard let refusal else { applied[e.kind, default: 0] += 1; return }

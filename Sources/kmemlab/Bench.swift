@@ -42,7 +42,7 @@ struct Bench: ParsableCommand {
 
     /// alloc_pages/__free_pages pairs: orders 0, 3 and 9 go through the pcp lists as in Linux;
     /// 4 and 10 always split from and merge into the buddy lists.
-    static let pageWorkloads: [(String, GFPFlags, Int)] = [
+    static let pageWorkloads: [(String, GFPFlags, Order)] = [
         ("page_order0_pair_ns", .gfpKernel, 0), ("page_order3_pair_ns", .gfpKernel, 3),
         ("page_order9_pair_ns", .gfpTranshugeLight, 9), ("page_order4_buddy_ns", .gfpKernel, 4),
         ("page_order10_buddy_ns", .gfpHighuserMovable, 10),

@@ -67,7 +67,7 @@ struct BrowserTests {
         // The buddy view carries the kernel's fragmentation indices, computed as debugfs does.
         let dma = k.nodes[0].zones[ZoneType.dma.rawValue]
         let unusable = (0..<maxOrder).map { o -> String in
-            let i = dma.contigPageInfo(order: o).unusableFreeIndex(order: o)
+            let i = dma.contigPageInfo(order: Order(o)).unusableFreeIndex(order: Order(o))
             return "<td>\(i / 1000).\(padLeftZero(String(i % 1000), 3))</td>"
         }.joined()
         #expect(dom.contains(">unusable_index</td>" + unusable))

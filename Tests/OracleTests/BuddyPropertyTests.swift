@@ -32,7 +32,7 @@ func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, kinds: [GFPFlags]
             let r = rng.next() % 100
             let order = r < 60 ? 0 : r < 85 ? Int(1 + rng.next() % 3) : r < 95 ? Int(4 + rng.next() % 5) : r < 99 ? 9 : 10
             let cpu = Int(rng.next() % UInt64(cpus))
-            guard let pfn = k.allocPages(gfp, order: order, cpu: cpu) else { failures += 1; continue }
+            guard let pfn = k.allocPages(gfp, order: Order(order), cpu: cpu) else { failures += 1; continue }
             let n = UInt64(1) << UInt64(order)
             #expect(pfn % n == 0, "block at \(pfn) not aligned to order \(order)")
             if let slot = k.memmap.zoneSlot(pfn) { #expect(slot.zoneIndex <= gfp.zone!.rawValue, "gfp \(gfp.rawValue) got zone \(slot.zoneIndex)") }
@@ -48,7 +48,7 @@ func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, kinds: [GFPFlags]
             live.swapAt(j, live.count - 1)
             let a = live.removeLast()
             if a.order <= 3 { for p in a.pfn..<(a.pfn + (1 << UInt64(a.order))) { owner.remove(p) } } else { bigOwner[a.pfn] = nil }
-            #expect(k.freePages(a.pfn, order: a.order, cpu: Int(rng.next() % UInt64(cpus))) == .freed)
+            #expect(k.freePages(a.pfn, order: Order(a.order), cpu: Int(rng.next() % UInt64(cpus))) == .freed)
         }
         if i % checkEvery == 0, let e = k.checkPageAllocInvariants() {
             Issue.record("after op \(i): \(e)")
@@ -91,7 +91,7 @@ struct BuddyPropertyTests {
         let before = totalFree(k)
         var blocks: [[[UInt64]]] = []
         for n in k.nodes.indices {
-            blocks.append(k.nodes[n].zones.indices.map { z in k.freeBlocks(node: n, zone: z).map { $0.pfn << 4 | UInt64($0.order) } })
+            blocks.append(k.nodes[n].zones.indices.map { z in k.freeBlocks(node: n, zone: z).map { $0.pfn << 4 | UInt64($0.order.raw) } })
         }
         // The last run leaves out atomic allocations, so no highatomic pageblock is reserved and
         // the strict check below (the very same free blocks) applies.
@@ -100,7 +100,7 @@ struct BuddyPropertyTests {
         var inUse: UInt64 = 0
         for a in live { inUse += 1 << UInt64(a.order) }
         #expect(totalFree(k) + inUse == before, "free \(totalFree(k)) + in use \(inUse) != \(before)")
-        for a in live { #expect(k.freePages(a.pfn, order: a.order) == .freed) }
+        for a in live { #expect(k.freePages(a.pfn, order: Order(a.order)) == .freed) }
         k.drainAllPages()
         #expect(k.checkPageAllocInvariants() == nil)
         #expect(totalFree(k) == before)
@@ -108,7 +108,7 @@ struct BuddyPropertyTests {
         for node in k.nodes { for z in node.zones { highatomic += z.nrReservedHighatomic } }
         for n in k.nodes.indices {
             for z in k.nodes[n].zones.indices {
-                let now = k.freeBlocks(node: n, zone: z).map { $0.pfn << 4 | UInt64($0.order) }
+                let now = k.freeBlocks(node: n, zone: z).map { $0.pfn << 4 | UInt64($0.order.raw) }
                 // Every page free after boot is free again...
                 #expect(coverage(now) == coverage(blocks[n][z]), "node \(n) zone \(z): free pages differ")
                 // ...and, unless highatomic pageblocks (which never merge with others) were

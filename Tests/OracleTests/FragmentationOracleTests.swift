@@ -12,11 +12,11 @@ import KmemlabTestSupport
 @Suite("oracle: unusable_index and extfrag_index from buddyinfo (mm/vmstat.c)")
 struct FragmentationOracleTests {
     /// /proc/buddyinfo's rows: node, zone name, nr_free per order.
-    static func buddyRows(_ text: String) -> [(node: Int32, zone: String, nrFree: [UInt64])] {
+    static func buddyRows(_ text: String) -> [(node: NodeID, zone: String, nrFree: [UInt64])] {
         text.split(separator: "\n").compactMap { line in
             let f = line.split(whereSeparator: { $0 == " " || $0 == "," })
             guard f.count == 4 + maxOrder, f[0] == "Node", let n = Int32(f[1]) else { return nil }
-            return (n, String(f[3]), f[4...].compactMap { UInt64($0) })
+            return (NodeID(n), String(f[3]), f[4...].compactMap { UInt64($0) })
         }
     }
 
@@ -98,7 +98,7 @@ struct FragmentationOracleTests {
         // One order-10 block: nothing unusable at any order, and a zone score of 0.
         var whole = none
         whole[10] = 1
-        #expect((0..<maxOrder).allSatisfy { ContigPageInfo(nrFree: whole, suitableOrder: $0).unusableFreeIndex(order: $0) == 0 })
+        #expect((0..<maxOrder).allSatisfy { ContigPageInfo(nrFree: whole, suitableOrder: $0).unusableFreeIndex(order: Order($0)) == 0 })
     }
 
     @Test("compaction's score and marks: extfrag at order 9, weighted by present pages")

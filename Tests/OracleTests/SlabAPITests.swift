@@ -114,7 +114,7 @@ struct SlabAPITests {
         #expect(k.slub.cpuSlab(id, cpu: 1).partial.isNone == false)
         // CPU 1 now allocates from that partial slab.
         rec = EventRecorder()
-        #expect(k.slabAllocNode(id, .gfpKernel, nid: numaNoNode, cpu: 1, origSize: -1, &rec) == objs[0])
+        #expect(k.slabAllocNode(id, .gfpKernel, nid: NodeID.none, cpu: 1, origSize: -1, &rec) == objs[0])
         #expect(rec.slabEvents.contains { if case .cpuPartial = $0 { return true }; return false })
         // Free everything and flush: empty slabs beyond min_partial go back to the page allocator.
         for o in objs { #expect(k.slabFree(id, o, cpu: 0) == .freed) }
@@ -130,7 +130,7 @@ struct SlabAPITests {
         var k = try bootCase("pc-16g-numa2", replay: false)
         #expect(k.slub.slabNodes == [true, true])
         let id = try testCache(&k, "t_numa", 192, [])
-        for nid: Int32 in [0, 1, 0] {
+        for nid: NodeID in [0, 1, 0] {
             var rec = EventRecorder()
             let o = try must64(k.slabAllocNode(id, .gfpKernel, nid: nid, cpu: 0, origSize: -1, &rec))
             let phys = try #require(k.directMapPhys(o))
@@ -142,7 +142,7 @@ struct SlabAPITests {
         for nid in 0..<2 {
             let a = try #require(k.directMapPhys(k.slub.caches[id].node[nid].address))
             let sid = try #require(k.slabID(ofPfn: a >> 12))
-            #expect(k.slub.slabs[sid].nid == Int32(nid) && k.slub.slabs[sid].cache == k.slub.kmemCacheNode)
+            #expect(k.slub.slabs[sid].nid == NodeID(Int32(nid)) && k.slub.slabs[sid].cache == k.slub.kmemCacheNode)
         }
     }
 

@@ -27,7 +27,7 @@ struct SlabPropertyTests {
             let r = rng.next()
             let cpu = Int(r % UInt64(cpus))
             if live.isEmpty || r % 100 < 55 {
-                let nid: Int32 = r % 7 == 0 ? Int32((r >> 8) % UInt64(nodes)) : numaNoNode
+                let nid: NodeID = r % 7 == 0 ? NodeID(Int32((r >> 8) % UInt64(nodes))) : NodeID.none
                 if r % 3 == 0 {
                     let c = caches[Int((r >> 16) % 3)]
                     guard let a = k.slabAllocNode(c, .gfpKernel, nid: nid, cpu: cpu) else { continue }

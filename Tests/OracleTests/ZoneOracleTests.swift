@@ -41,7 +41,7 @@ struct ZoneOracleTests {
         let expected = Fixtures.zoneinfoSizes(Fixtures.text(Fixtures.casePath(name, "zoneinfo.txt")))
         #expect(expected.count == k.nodes.count * 5)
         for (node, zone, spanned, present, _) in expected {
-            let pgdat = try #require(k.nodes.first { $0.nodeId == Int32(node) })
+            let pgdat = try #require(k.nodes.first { $0.nodeId == NodeID(Int32(node)) })
             let z = try #require(pgdat.zones.first { $0.type.name == zone })
             #expect(z.spannedPages == spanned, "node \(node) \(zone) spanned")
             #expect(z.presentPages == present, "node \(node) \(zone) present")

@@ -185,7 +185,7 @@ extension Kernel {
     /// Linux: get_num_physpages(): every online node's present pages.
     public var physPages: UInt64 {
         var n: UInt64 = 0
-        for node in nodes where numa.nodeOnline.contains(UInt64(node.nodeId)) { n += node.nodePresentPages }
+        for node in nodes where numa.nodeOnline.contains(UInt64(node.nodeId.raw)) { n += node.nodePresentPages }
         return n
     }
 

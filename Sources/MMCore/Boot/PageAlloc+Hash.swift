@@ -81,21 +81,21 @@ extension Kernel {
     /// Linux: alloc_pages_exact(size, GFP_ATOMIC [| __GFP_ZERO]): the covering order, split into
     /// single pages, and the pages past the end given back.
     mutating func allocPagesExact(_ size: UInt64, zero: Bool) -> Bool {
-        let order = Int(Kernel.getOrder(size))
+        let order = Order(Int(Kernel.getOrder(size)))
         var gfp = GFPFlags.gfpAtomic
         if zero { gfp.insert(.zero) }
         guard let pfn = allocPages(gfp, order: order) else { return false }
         splitPage(pfn, order: order)
         let used = (size + pageSize - 1) >> pageShift
         var p = pfn + used
-        while p < pfn + (1 << UInt64(order)) { freePages(p, order: 0); p += 1 }
+        while p < pfn + order.pages { freePages(p, order: 0); p += 1 }
         return true
     }
 
     /// Linux: split_page(): a non-compound block becomes 2^order independent pages.
-    mutating func splitPage(_ pfn: UInt64, order: Int) {
+    mutating func splitPage(_ pfn: UInt64, order: Order) {
         let mt = memmap.page(pfn).migratetype
-        for p in pfn..<(pfn + (1 << UInt64(order))) {
+        for p in pfn..<(pfn + order.pages) {
             memmap.withPage(p) { d in d.order = 0; d.refcount = 1; d.migratetype = mt }
         }
     }

@@ -31,7 +31,7 @@ extension Kernel {
         while left > 0 {
             let pages = (left + Kernel.ftraceEntriesPerPage - 1) / Kernel.ftraceEntriesPerPage
             let order = Swift.min(maxOrder - 1, Int(fls(UInt64(pages))) - 1)
-            _ = allocPages(GFPFlags.gfpKernel.union(.zero), order: order)
+            _ = allocPages(GFPFlags.gfpKernel.union(.zero), order: Order(order))
             left -= Swift.min(left, (Int(pageSize) << order) / 16)
             if left > 0 { _ = kzalloc(24, .gfpKernel) }
         }
@@ -85,10 +85,10 @@ extension Kernel {
     /// the list's tail. Otherwise a reserved page: memblock_free_late() for memblock's own
     /// arrays, free_reserved_page() (through the CPU's list) for the init sections, the initrd
     /// and the SMP alternatives. False when the block is neither, and nothing changed.
-    public mutating func freeBootPagesRecorded(_ pfn: UInt64, order: Int, cpu: Int) -> Bool {
-        guard order >= 0, order < maxOrder, let (n, z) = zoneIndex(ofPfn: pfn),
+    public mutating func freeBootPagesRecorded(_ pfn: UInt64, order: Order, cpu: Int) -> Bool {
+        guard order.isBuddyOrder, let (n, z) = zoneIndex(ofPfn: pfn),
               cpu >= 0, cpu < pageAlloc.nrCPUIds else { return false }
-        let count = UInt64(1) << UInt64(order)
+        let count = order.pages
         // Deferred init runs in pgdatinit and its padata helpers: any free memblock page above
         // first_deferred_pfn that the model has not initialised yet.
         if pfn >= nodes[n].firstDeferredPfn && !memblock.isRegionReserved(pfn << pageShift, count << pageShift) {

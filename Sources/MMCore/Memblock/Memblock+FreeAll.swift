@@ -34,18 +34,18 @@ extension Kernel {
             // Chunks at or above first_deferred_pfn wait for deferred init; the cut is
             // section-aligned, so no chunk straddles it.
             let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn(start)) : f.nid
-            guard let n = nodeIndex(nid) else { continue }
+            guard let n = nodeIndex(NodeID(nid)) else { continue }
             let stop = Swift.min(end, nodes[n].firstDeferredPfn)
             var pfn = start
             var zone: (n: Int, z: Int, start: UInt64, end: UInt64)? = nil
             while pfn < stop {
-                var order = Swift.min(maxOrder - 1, pfn.trailingZeroBitCount)
-                while pfn + (1 << UInt64(order)) > end { order -= 1 }
+                var order = Order(Swift.min(maxOrder - 1, pfn.trailingZeroBitCount))
+                while pfn + order.pages > end { order = order.down }
                 if zone == nil || pfn < zone!.start || pfn >= zone!.end {
                     zone = zoneIndex(ofPfn: pfn).map { ($0.0, $0.1, nodes[$0.0].zones[$0.1].zoneStartPfn, nodes[$0.0].zones[$0.1].zoneEndPfn) }
                 }
                 if let zone { freePagesCore(node: zone.n, zone: zone.z, pfn, order: order) }
-                pfn += 1 << UInt64(order)
+                pfn += order.pages
             }
         }
         totalramPages += total
@@ -67,7 +67,7 @@ extension Kernel {
         memmap = Memmap(endPfn: end, zones: zs)
         for n in nodes.indices {
             let cut = nodes[n].firstDeferredPfn
-            for r in memPfnRanges(nid: nodes[n].nodeId) {
+            for r in memPfnRanges(nid: nodes[n].nodeId.raw) {
                 memmap.markSubsectionsValid(r.start, r.end)
                 for z in nodes[n].zones where z.spannedPages > 0 {
                     let s = Swift.max(r.start, z.zoneStartPfn)
@@ -83,8 +83,8 @@ extension Kernel {
 
     /// Linux: __free_pages_core(): the pages lose PG_reserved, become managed, and the block
     /// goes to the tail of its list after merging.
-    mutating func freePagesCore(node n: Int, zone z: Int, _ pfn: UInt64, order: Int) {
-        let count: UInt64 = 1 << UInt64(order)
+    mutating func freePagesCore(node n: Int, zone z: Int, _ pfn: UInt64, order: Order) {
+        let count: UInt64 = order.pages
         memmap.resetPages(pfn, count: count)
         nodes[n].zones[z].managedPages += count
         let mt = memmap.pageblockMigratetype(pfn)
@@ -101,7 +101,7 @@ extension Kernel {
                 let zs = nodes[n].zones[z].zoneStartPfn, ze = nodes[n].zones[z].zoneEndPfn
                 for f in memblock.freeRanges() {
                     let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn.up(f.start)) : f.nid
-                    guard nid == nodes[n].nodeId else { continue }
+                    guard nid == nodes[n].nodeId.raw else { continue }
                     let s = Swift.max(Pfn.up(f.start).raw, cut, zs)
                     let e = Swift.min(Pfn.down(f.end).raw, ze)
                     if s < e { deferredFreePages(node: n, zone: z, s, e) }
@@ -128,7 +128,7 @@ extension Kernel {
             let runEnd = Swift.min(end, roundDown(pfn, pageblockNrPages) + pageblockNrPages)
             if pfn & (pageblockNrPages - 1) == 0 && runEnd - pfn == pageblockNrPages {
                 memmap.setPageblockMigratetype(pfn, .movable)
-                freePagesCore(node: n, zone: z, pfn, order: Int(pageblockOrder))
+                freePagesCore(node: n, zone: z, pfn, order: .pageblock)
             } else {
                 for p in pfn..<runEnd {
                     if p & (pageblockNrPages - 1) == 0 {

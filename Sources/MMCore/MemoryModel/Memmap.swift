@@ -22,9 +22,9 @@
 public struct ZoneID: Hashable, Sendable, CustomStringConvertible {
     public var raw: UInt16
     @inlinable public init(raw: UInt16) { self.raw = raw }
-    @inlinable public init(nid: Int32, _ type: ZoneType) { raw = UInt16(nid) &* 8 &+ UInt16(type.rawValue) }
+    @inlinable public init(nid: NodeID, _ type: ZoneType) { raw = UInt16(nid.raw) &* 8 &+ UInt16(type.rawValue) }
     /// Linux: zone_to_nid().
-    @inlinable public var nid: Int32 { Int32(raw / 8) }
+    @inlinable public var nid: NodeID { NodeID(Int32(raw / 8)) }
     /// Linux: zone_idx(): the zone's type as an index (0 DMA … 4 Device).
     @inlinable public var zoneIndex: Int { Int(raw % 8) }
     /// The zone type's name ("DMA32"), "?" for an index no type has.
@@ -301,32 +301,32 @@ public struct Memmap: Sendable {
     // MARK: List links (the free lists' and pcp lists' list_head)
 
     /// The next block on the list that holds the `order` block at `pfn`.
-    @inline(__always) @inlinable public func next(_ pfn: UInt64, order: Int) -> UInt64 {
-        if order == maxOrder - 1 {
+    @inline(__always) @inlinable public func next(_ pfn: UInt64, order: Order) -> UInt64 {
+        if order == .top {
             let n = blockLink(pfn >> 10, next: true)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
         }
         return descs[slot(pfn)].next
     }
 
-    @inline(__always) @inlinable func prev(_ pfn: UInt64, order: Int) -> UInt64 {
-        if order == maxOrder - 1 {
+    @inline(__always) @inlinable func prev(_ pfn: UInt64, order: Order) -> UInt64 {
+        if order == .top {
             let n = blockLink(pfn >> 10, next: false)
             return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
         }
         return descs[slot(pfn)].prev
     }
 
-    @inline(__always) @inlinable mutating func setNext(_ pfn: UInt64, order: Int, _ v: UInt64) {
-        if order == maxOrder - 1 {
+    @inline(__always) @inlinable mutating func setNext(_ pfn: UInt64, order: Order, _ v: UInt64) {
+        if order == .top {
             setBlockLink(pfn >> 10, next: true, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
             descs[slot(pfn)].next = v
         }
     }
 
-    @inline(__always) @inlinable mutating func setPrev(_ pfn: UInt64, order: Int, _ v: UInt64) {
-        if order == maxOrder - 1 {
+    @inline(__always) @inlinable mutating func setPrev(_ pfn: UInt64, order: Order, _ v: UInt64) {
+        if order == .top {
             setBlockLink(pfn >> 10, next: false, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
         } else {
             descs[slot(pfn)].prev = v
@@ -379,8 +379,8 @@ public struct Memmap: Sendable {
         guard count > 0 else { return }
         let b0 = first >> 10, bEnd = b0 + count
         let last = (bEnd - 1) << 10
-        if l.tail == PageDescriptor.nilLink { l.head = first } else { setNext(l.tail, order: maxOrder - 1, first) }
-        setPrev(first, order: maxOrder - 1, l.tail)
+        if l.tail == PageDescriptor.nilLink { l.head = first } else { setNext(l.tail, order: .top, first) }
+        setPrev(first, order: .top, l.tail)
         var b = b0
         while b < bEnd {
             let s = Int(b) / Memmap.blocksPerSection
@@ -400,7 +400,7 @@ public struct Memmap: Sendable {
             }
             b = runEnd
         }
-        setNext(last, order: maxOrder - 1, PageDescriptor.nilLink)
+        setNext(last, order: .top, PageDescriptor.nilLink)
         setMaxOrderFreeRange(b0, bEnd)
         l.tail = last
         l.count += count
@@ -419,5 +419,5 @@ public struct Memmap: Sendable {
 
 extension Memmap {
     /// The block after a free max-order block on its list (for walks from outside the model).
-    public func nextFree(_ pfn: UInt64) -> UInt64 { next(pfn, order: maxOrder - 1) }
+    public func nextFree(_ pfn: UInt64) -> UInt64 { next(pfn, order: .top) }
 }

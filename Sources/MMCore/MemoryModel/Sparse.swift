@@ -281,7 +281,7 @@ extension Kernel {
             let start = n.nodeStartPfn & ~(maxOrderNrPages - 1)
             let map = n.nodeMemMap - (n.nodeStartPfn - start) * 64
             return StructPageLocation(model: .flat, section: nil, virt: directMapVirt(map + (pfn - start) * 64),
-                                      phys: map + (pfn - start) * 64, sectionMap: map, nid: n.nodeId)
+                                      phys: map + (pfn - start) * 64, sectionMap: map, nid: n.nodeId.raw)
         case .sparse, .vmemmap:
             let section = pfn >> pfnSectionShift
             guard let nid = sections.nid(ofSection: section) else { return nil }

@@ -31,26 +31,26 @@ public struct ContigPageInfo: Equatable, Sendable {
 
     /// Linux: unusable_free_index(): thousandths of free memory that cannot serve a request
     /// of `order` (1000 when nothing is free).
-    public func unusableFreeIndex(order: Int) -> Int {
+    public func unusableFreeIndex(order: Order) -> Int {
         guard freePages != 0 else { return 1000 }
-        return Int((freePages - (freeBlocksSuitable << UInt64(order))) * 1000 / freePages)
+        return Int((freePages - (freeBlocksSuitable << UInt64(order.raw))) * 1000 / freePages)
     }
 
     /// Linux: __fragmentation_index(): −1000 when a block of `order` is free (the index only
     /// means something for a request that would fail); otherwise toward 0 when it fails for
     /// lack of memory and toward 1000 when it fails for fragmentation.
-    public func fragmentationIndex(order: Int) -> Int {
-        guard order < maxOrder, freeBlocksTotal != 0 else { return 0 }
+    public func fragmentationIndex(order: Order) -> Int {
+        guard order < .limit, freeBlocksTotal != 0 else { return 0 }
         if freeBlocksSuitable != 0 { return -1000 }
-        let requested = UInt64(1) << UInt64(order)
+        let requested = order.pages
         return 1000 - Int((1000 + freePages * 1000 / requested) / freeBlocksTotal)
     }
 
     /// Linux: extfrag_for_order()'s arithmetic: the percentage of free pages in blocks smaller
     /// than `order`.
-    public func extfragPercent(order: Int) -> UInt64 {
+    public func extfragPercent(order: Order) -> UInt64 {
         guard freePages != 0 else { return 0 }
-        return (freePages - (freeBlocksSuitable << UInt64(order))) * 100 / freePages
+        return (freePages - (freeBlocksSuitable << UInt64(order.raw))) * 100 / freePages
     }
 }
 
@@ -60,17 +60,17 @@ public let compactionHPageOrder = 9
 
 extension Zone {
     /// Linux: fill_contig_page_info(zone, order, &info).
-    public func contigPageInfo(order: Int) -> ContigPageInfo {
-        ContigPageInfo(nrFree: nrFree, suitableOrder: order)
+    public func contigPageInfo(order: Order) -> ContigPageInfo {
+        ContigPageInfo(nrFree: nrFree, suitableOrder: order.raw)
     }
 
     /// Linux: extfrag_for_order(zone, order).
-    public func extfragForOrder(_ order: Int) -> UInt64 {
+    public func extfragForOrder(_ order: Order) -> UInt64 {
         contigPageInfo(order: order).extfragPercent(order: order)
     }
 
     /// Linux: fragmentation_score_zone(): percent of free memory in blocks below order 9.
-    public var fragmentationScore: UInt64 { extfragForOrder(compactionHPageOrder) }
+    public var fragmentationScore: UInt64 { extfragForOrder(Order(compactionHPageOrder)) }
 
     /// Linux: fragmentation_score_zone_weighted(): the zone's score scaled by its share of
     /// the node's present pages (so small zones such as DMA barely count).
@@ -82,9 +82,9 @@ extension Zone {
     public var largestFreeOrder: Int? { nrFree.lastIndex(where: { $0 != 0 }) }
 
     /// Free pages in blocks of at least `order` (kmemlab's "free memory usable for huge pages").
-    public func freePages(inBlocksOfAtLeast order: Int) -> UInt64 {
+    public func freePages(inBlocksOfAtLeast order: Order) -> UInt64 {
         var pages: UInt64 = 0
-        for o in order..<maxOrder { pages &+= nrFree[o] << UInt64(o) }
+        for o in order..<Order.limit { pages &+= nrFree[o.raw] << UInt64(o.raw) }
         return pages
     }
 }
@@ -104,11 +104,11 @@ public struct ZoneFragmentation: Sendable {
 
     public init(_ z: Zone) {
         freePages = z.freePages(inBlocksOfAtLeast: 0)
-        freeInPageblocks = z.freePages(inBlocksOfAtLeast: Int(pageblockOrder))
+        freeInPageblocks = z.freePages(inBlocksOfAtLeast: .pageblock)
         largestOrder = z.largestFreeOrder
         score = z.fragmentationScore
-        unusableIndex = (0..<maxOrder).map { z.contigPageInfo(order: $0).unusableFreeIndex(order: $0) }
-        fragmentationIndex = (0..<maxOrder).map { z.contigPageInfo(order: $0).fragmentationIndex(order: $0) }
+        unusableIndex = (0..<maxOrder).map { z.contigPageInfo(order: Order($0)).unusableFreeIndex(order: Order($0)) }
+        fragmentationIndex = (0..<maxOrder).map { z.contigPageInfo(order: Order($0)).fragmentationIndex(order: Order($0)) }
     }
 }
 

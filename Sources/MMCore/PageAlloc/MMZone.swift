@@ -38,7 +38,7 @@ public let migratePCPTypes = 3
 /// Linux: struct zone (the sizing part).
 public struct Zone: Equatable, Sendable {
     public let type: ZoneType
-    public let nid: Int32
+    public let nid: NodeID
     public var zoneStartPfn: UInt64 = 0
     public var spannedPages: UInt64 = 0
     public var presentPages: UInt64 = 0
@@ -89,7 +89,7 @@ public struct Zone: Equatable, Sendable {
         pcpLists = [FreeList](repeating: FreeList(), count: cpus * nrPCPLists)
     }
 
-    public init(type: ZoneType, nid: Int32) { self.type = type; self.nid = nid }
+    public init(type: ZoneType, nid: NodeID) { self.type = type; self.nid = nid }
 
     /// Linux: page_zone_id() of this zone's pages.
     public var slot: ZoneID { ZoneID(nid: nid, type) }
@@ -116,7 +116,7 @@ public struct Watermarks: Equatable, Sendable {
 
 /// Linux: pg_data_t.
 public struct PGData: Equatable, Sendable {
-    public let nodeId: Int32
+    public let nodeId: NodeID
     public var nodeStartPfn: UInt64 = 0
     public var nodeSpannedPages: UInt64 = 0
     public var nodePresentPages: UInt64 = 0
@@ -128,7 +128,7 @@ public struct PGData: Equatable, Sendable {
     /// FLATMEM: pgdat->node_mem_map (the physical address of node_start_pfn's struct page).
     public var nodeMemMap: PhysAddr = 0
 
-    public init(nodeId: Int32) {
+    public init(nodeId: NodeID) {
         self.nodeId = nodeId
         var z: [Zone] = []
         for t in ZoneType.allCases { z.append(Zone(type: t, nid: nodeId)) }
@@ -152,9 +152,9 @@ public struct ZoneBoundaries: Sendable {
 /// A node's fallback zonelist: zones as (nid, zone type), best first.
 public struct Zonelists: Sendable {
     /// Linux: node_zonelists[ZONELIST_FALLBACK] per node id.
-    public var fallback: [[(nid: Int32, zone: ZoneType)]] = []
+    public var fallback: [[(nid: NodeID, zone: ZoneType)]] = []
     /// Linux: the node order build_zonelists() printed per node.
-    public var nodeOrder: [[Int32]] = []
+    public var nodeOrder: [[NodeID]] = []
     /// Linux: policy_zone.
     public var policyZone: ZoneType = .dma
     /// Linux: page_group_by_mobility_disabled.

@@ -28,7 +28,7 @@ public enum BadPageReason: Sendable, Equatable {
     case compoundOrderMismatch
     /// A non-compound block freed with another order than it was allocated with (Linux does not
     /// notice; the model refuses, since the buddy lists would be corrupted).
-    case orderMismatch(freed: Int, allocated: Int)
+    case orderMismatch(freed: Order, allocated: Order)
 
     public var dumpReason: String {
         switch self {
@@ -52,14 +52,14 @@ public enum FreeOutcome: Sendable, Equatable {
 
 extension Zone {
     /// Linux: __zone_watermark_unusable_free().
-    @inlinable func unusableFree(order: Int, flags: AllocFlags) -> Int64 {
-        var u = Int64(1 << order) - 1
+    @inlinable func unusableFree(order: Order, flags: AllocFlags) -> Int64 {
+        var u = Int64(order.pages) - 1
         if flags.isDisjoint(with: .reserves) { u += Int64(nrReservedHighatomic) }
         return u
     }
 
     /// Linux: __zone_watermark_ok().
-    func watermarkOK(order: Int, mark: UInt64, highestZone: Int, flags: AllocFlags, free: Int64) -> Bool {
+    func watermarkOK(order: Order, mark: UInt64, highestZone: Int, flags: AllocFlags, free: Int64) -> Bool {
         let free = free - unusableFree(order: order, flags: flags)
         var min = Int64(mark)
         if !flags.isDisjoint(with: .reserves) {
@@ -71,7 +71,7 @@ extension Zone {
         }
         if free <= min + Int64(lowmemReserve[highestZone]) { return false }
         if order == 0 { return true }
-        for o in order..<maxOrder where nrFree[o] != 0 {
+        for o in order..<Order.limit where nrFree[o.raw] != 0 {
             for mt in [MigrateType.unmovable, .movable, .reclaimable] where !freeLists[Zone.listIndex(o, mt)].isEmpty {
                 return true
             }
@@ -83,7 +83,7 @@ extension Zone {
 
     /// Linux: zone_watermark_fast().
     @inline(__always)
-    func watermarkFast(order: Int, mark: UInt64, highestZone: Int, flags: AllocFlags, gfp: GFPFlags) -> Bool {
+    func watermarkFast(order: Order, mark: UInt64, highestZone: Int, flags: AllocFlags, gfp: GFPFlags) -> Bool {
         let free = Int64(freePages)
         if order == 0 {
             let reserved = unusableFree(order: 0, flags: flags)
@@ -111,10 +111,56 @@ extension PageAllocator {
     /// Linux: alloc_pages_node(nid, gfp, order) (`nid` nil: the CPU's node): the pfn of the
     /// first page, or nil. `cpu` is the CPU the caller runs on (its pcp lists are used);
     /// `mem` is RAM, which init_on_alloc and __GFP_ZERO clear.
-    public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, cpu: Int = 0,
-                                                        nid: Int32? = nil, _ mem: inout PhysMemory,
+    public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int = 0,
+                                                        nid: NodeID? = nil, _ mem: inout PhysMemory,
                                                         listener l: inout L) -> UInt64? {
-        guard order >= 0, order < maxOrder, let highest = gfp.zone, var mt = gfp.migratetype,
+        if let pfn = allocPcpHit(gfp, order: order, cpu: cpu, nid: nid, &mem, &l) { return pfn }
+        return allocPagesFull(gfp, order: order, cpu: cpu, nid: nid, &mem, &l)
+    }
+
+    /// The allocation Linux serves most often, taken without the general walk: an order the
+    /// CPU lists keep (0…3), the preferred zone passing its low watermark, and a page on the
+    /// CPU's list. get_page_from_freelist() would stop at that zone and rmqueue_pcplist() would
+    /// take that page, so the result, the events and the state after are the same. When any of
+    /// it does not hold this returns nil having changed nothing, and the general path runs.
+    @inline(__always)
+    mutating func allocPcpHit<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int, nid: NodeID?,
+                                                  _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
+        guard order.raw >= 0, order <= .costly, let highest = gfp.zone, var mt = gfp.migratetype,
+              cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty else { return nil }
+        if zonelists.mobilityGroupingDisabled { mt = .unmovable }
+        let prefNid = preferredNode(nid ?? cpuNode(cpu))
+        let thisNode = gfp.contains(.thisnode)
+        let nl = prefNid.number
+        var found: (nid: NodeID, zone: ZoneType)?
+        for i in zonelists.fallback[nl].indices {
+            let r = zonelists.fallback[nl][i]
+            if r.zone <= highest && (!thisNode || r.nid == prefNid) { found = r; break }
+        }
+        guard let ref = found, let n = nodeIndex(ref.nid) else { return nil }
+        let z = ref.zone.rawValue
+        let flags: AllocFlags = gfp.contains(.kswapdReclaim) ? [.wmarkLow, .kswapd] : [.wmarkLow]
+        let pindex = orderToPindex(mt, order)
+        guard !nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, pindex)].isEmpty,
+              nodes[n].zones[z].watermarkFast(order: order, mark: nodes[n].zones[z].lowWmark,
+                                              highestZone: highest.rawValue, flags: flags, gfp: gfp)
+        else { return nil }
+        nodes[n].zones[z].pcp[cpu].freeFactor >>= 1
+        l.pageAlloc(.pcpHit(zone: nodes[n].zones[z].slot, cpu: cpu, order: order, migratetype: mt))
+        let pfn = nodes[n].zones[z].pcpTakeHead(cpu: cpu, pindex: pindex, order: order, &memmap)
+        if nodes[n].zones[z].boostedWatermark {
+            nodes[n].zones[z].boostedWatermark = false
+            l.pageAlloc(.slowPath(.wakeKswapd))
+        }
+        prepNewPage(pfn, order: order, gfp: gfp, &mem)
+        l.pageAlloc(.allocated(pfn: pfn, order: order, gfp: gfp, migratetype: mt))
+        return pfn
+    }
+
+    /// Linux: __alloc_pages() whole: the zonelist walk, the fast attempt, the slow path.
+    mutating func allocPagesFull<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int, nid: NodeID?,
+                                                     _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
+        guard order.isBuddyOrder, let highest = gfp.zone, var mt = gfp.migratetype,
               cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty
         else {
             l.pageAlloc(.failed(order: order, gfp: gfp))
@@ -122,7 +168,7 @@ extension PageAllocator {
         }
         if zonelists.mobilityGroupingDisabled { mt = .unmovable }
         let prefNid = preferredNode(nid ?? cpuNode(cpu))
-        let nl = Int(prefNid)
+        let nl = prefNid.number
         var firstFound: Int?
         for i in zonelists.fallback[nl].indices {
             let r = zonelists.fallback[nl][i]
@@ -148,15 +194,15 @@ extension PageAllocator {
 
     /// Linux: numa_mem_id() for a node without memory: the nearest one that has some.
     @inline(__always)
-    public func preferredNode(_ nid: Int32) -> Int32 {
-        let n = nid == numaNoNode || Int(nid) >= zonelists.fallback.count ? bootCPUNode : nid
-        if Int(n) < zonelists.fallback.count, !zonelists.fallback[Int(n)].isEmpty { return n }
-        for (i, z) in zonelists.fallback.enumerated() where !z.isEmpty { return Int32(i) }
+    public func preferredNode(_ nid: NodeID) -> NodeID {
+        let n = nid.isNone || nid.number >= zonelists.fallback.count ? bootCPUNode : nid
+        if n.number < zonelists.fallback.count, !zonelists.fallback[n.number].isEmpty { return n }
+        for (i, z) in zonelists.fallback.enumerated() where !z.isEmpty { return NodeID(Int32(i)) }
         return 0
     }
 
     /// Linux: __alloc_pages_slowpath(), reduced to its watermark retries.
-    mutating func allocSlowpath<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, _ ctx: inout AllocContext,
+    mutating func allocSlowpath<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, _ ctx: inout AllocContext,
                                                     cpu: Int, _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
         var flags: AllocFlags = [.cpuset]
         if gfp.contains(.high) { flags.insert(.minReserve) }
@@ -177,9 +223,9 @@ extension PageAllocator {
                                              cpu: cpu, &mem, &l) { return pfn }
         }
         if gfp.contains(.directReclaim) {
-            if order > pageAllocCostlyOrder || order > 0 { l.pageAlloc(.slowPath(.directCompaction)) }
+            if order > .costly || order > 0 { l.pageAlloc(.slowPath(.directCompaction)) }
             l.pageAlloc(.slowPath(.directReclaim))
-            if !gfp.contains(.noretry) && !gfp.contains(.retryMayfail) && order <= pageAllocCostlyOrder {
+            if !gfp.contains(.noretry) && !gfp.contains(.retryMayfail) && order <= .costly {
                 l.pageAlloc(.slowPath(.oomKiller))
             }
         }
@@ -189,11 +235,11 @@ extension PageAllocator {
     }
 
     /// Linux: get_page_from_freelist().
-    mutating func getPageFromFreelist<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, flags flags0: AllocFlags,
+    mutating func getPageFromFreelist<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, flags flags0: AllocFlags,
                                                           _ ctx: inout AllocContext, cpu: Int,
                                                           _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
         var flags = flags0
-        let nl = Int(ctx.nid)
+        let nl = ctx.nid.number
         let multiNode = onlineNodes > 1
         retry: while true {
             let noFallback = flags.contains(.noFragment)
@@ -238,7 +284,7 @@ extension PageAllocator {
 
     /// Linux: rmqueue(): the CPU's list for small orders and THP, the buddy lists otherwise or
     /// when the list cannot be refilled; a boosted zone wakes kswapd.
-    mutating func rmqueue<L: PageAllocListener>(node n: Int, zone z: Int, order: Int, gfp: GFPFlags,
+    mutating func rmqueue<L: PageAllocListener>(node n: Int, zone z: Int, order: Order, gfp: GFPFlags,
                                               flags: AllocFlags, mt: MigrateType, cpu: Int, _ l: inout L) -> UInt64? {
         var pfn: UInt64?
         if pcpAllowedOrder(order) {
@@ -256,28 +302,48 @@ extension PageAllocator {
 
     /// Linux: prep_new_page(): refcount 1, compound head and tails for __GFP_COMP, and zeroed
     /// when init_on_alloc (Debian's default) or __GFP_ZERO asks.
-    mutating func prepNewPage(_ pfn: UInt64, order: Int, gfp: GFPFlags, _ mem: inout PhysMemory) {
+    mutating func prepNewPage(_ pfn: UInt64, order: Order, gfp: GFPFlags, _ mem: inout PhysMemory) {
         let mt = UInt8(gfp.migratetype?.rawValue ?? 0)
         memmap.withPage(pfn) { d in
             d.flags = gfp.contains(.comp) && order > 0 ? .head : []
             d.refcount = 1
-            d.order = UInt8(order)
+            d.order = UInt8(order.raw)
             d.migratetype = mt
         }
         if gfp.contains(.comp) && order > 0 {
-            for p in (pfn + 1)..<(pfn + (1 << UInt64(order))) {
-                memmap.withPage(p) { d in d.flags = .tail; d.order = UInt8(order); d.refcount = 0 }
+            for p in (pfn + 1)..<(pfn + order.pages) {
+                memmap.withPage(p) { d in d.flags = .tail; d.order = UInt8(order.raw); d.refcount = 0 }
             }
         }
-        if initOnAlloc || gfp.contains(.zero) { mem.zero(pfn, pages: 1 << UInt64(order)) }
+        if initOnAlloc || gfp.contains(.zero) { mem.zero(pfn, pages: order.pages) }
     }
 
     /// Linux: __free_pages(page, order). Misuse is refused with Linux's "Bad page state" report
     /// in `log`.
     @discardableResult
-    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int = 0,
+    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int = 0,
                                                        _ log: inout KernelLog, listener l: inout L) -> FreeOutcome {
-        guard order >= 0, order < maxOrder, let (n, z) = zoneIndex(ofPfn: pfn), cpu >= 0, cpu < nrCPUIds
+        // The common free, without the general checks' repeated lookups: an allocated plain
+        // page or block of a CPU-list order whose descriptor shows nothing free_pages_prepare()
+        // would object to (no flags, a reference, the order it was allocated with).
+        if order.raw >= 0, order <= .costly, cpu >= 0, cpu < nrCPUIds,
+           let slot = memmap.zoneSlot(pfn), memmap.isMaterialised(pfn), let n = nodeIndex(slot.nid) {
+            let d = memmap.page(pfn)
+            if d.flags.isEmpty, d.refcount > 0, Int(d.order) == order.raw,
+               pfn & (maxOrderNrPages - 1) != 0 || !memmap.isMaxOrderFree(pfn) {
+                mmAssert(freeCheck(pfn, order: order) == nil, "the free fast path passed a page the checks refuse")
+                memmap.withPage(pfn) { d in d.refcount = 0; d.order = 0 }
+                nodes[n].zones[slot.zoneIndex].freeUnrefPage(pfn, order: order, cpu: cpu, &memmap, &l)
+                return .freed
+            }
+        }
+        return freePagesChecked(pfn, order: order, cpu: cpu, &log, &l)
+    }
+
+    /// Linux: __free_pages() with free_pages_prepare()'s checks, for every page.
+    mutating func freePagesChecked<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int,
+                                                       _ log: inout KernelLog, _ l: inout L) -> FreeOutcome {
+        guard order.isBuddyOrder, let (n, z) = zoneIndex(ofPfn: pfn), cpu >= 0, cpu < nrCPUIds
         else { return .invalidPfn }
         let slot = nodes[n].zones[z].slot
         if let reason = freeCheck(pfn, order: order) {
@@ -287,7 +353,7 @@ extension PageAllocator {
         }
         let compound = memmap.page(pfn).flags.contains(.head)
         memmap.withPage(pfn) { d in d.refcount = 0; d.flags = []; d.order = 0 }
-        if compound { memmap.resetPages(pfn + 1, count: (1 << UInt64(order)) - 1) }
+        if compound { memmap.resetPages(pfn + 1, count: order.pages - 1) }
         if pcpAllowedOrder(order) {
             nodes[n].zones[z].freeUnrefPage(pfn, order: order, cpu: cpu, &memmap, &l)
         } else {
@@ -309,7 +375,7 @@ extension PageAllocator {
     /// Linux: free_pages_prepare()'s checks (and, for what Linux only catches with DEBUG_VM or
     /// not at all, the model's own): nil when the free is sound.
     @inline(__always)
-    func freeCheck(_ pfn: UInt64, order: Int) -> (reason: BadPageReason, refcount: Int)? {
+    func freeCheck(_ pfn: UInt64, order: Order) -> (reason: BadPageReason, refcount: Int)? {
         let d = memmap.page(pfn)
         if d.flags.contains(.reserved) { return (.flagsCheckAtFree, Int(d.refcount)) }
         if memmap.buddyOrder(pfn) != nil { return (.nonzeroMapcount, 0) }
@@ -317,9 +383,9 @@ extension PageAllocator {
             return (.nonzeroRefcount, Int(d.refcount) - 1)
         }
         if d.flags.contains(.slab) { return (.flagsCheckAtFree, Int(d.refcount)) }
-        if Int(d.order) != order {
+        if Int(d.order) != order.raw {
             if d.flags.contains(.head) { return (.compoundOrderMismatch, Int(d.refcount)) }
-            return (.orderMismatch(freed: order, allocated: Int(d.order)), Int(d.refcount))
+            return (.orderMismatch(freed: order, allocated: Order(Int(d.order))), Int(d.refcount))
         }
         return nil
     }
@@ -340,7 +406,7 @@ extension PageAllocator {
     public func pageFlagsText(_ pfn: UInt64) -> String {
         let d = memmap.page(pfn)
         let slot = memmap.zoneSlot(pfn) ?? ZoneID(raw: 0)
-        let node = UInt64(slot.nid), zone = UInt64(slot.zoneIndex)
+        let node = UInt64(slot.nid.raw), zone = UInt64(slot.zoneIndex)
         var bits: UInt64 = node << 54 | zone << 51 | 0x1fffff << 30
         var names: [String] = []
         if d.flags.contains(.slab) { bits |= 1 << 9; names.append("slab") }
@@ -357,25 +423,25 @@ extension PageAllocator {
 
 extension Kernel {
     /// Linux: alloc_pages_node(): the page allocator, with RAM to clear.
-    public mutating func allocPages(_ gfp: GFPFlags, order: Int, cpu: Int = 0, nid: Int32? = nil) -> UInt64? {
+    public mutating func allocPages(_ gfp: GFPFlags, order: Order, cpu: Int = 0, nid: NodeID? = nil) -> UInt64? {
         var l = NoListener()
         return pageAlloc.allocPages(gfp, order: order, cpu: cpu, nid: nid, &physMem, listener: &l)
     }
 
-    public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Int, cpu: Int = 0,
-                                                        nid: Int32? = nil, listener l: inout L) -> UInt64? {
+    public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int = 0,
+                                                        nid: NodeID? = nil, listener l: inout L) -> UInt64? {
         pageAlloc.allocPages(gfp, order: order, cpu: cpu, nid: nid, &physMem, listener: &l)
     }
 
     /// Linux: __free_pages(): the page allocator, with the kernel log for its reports.
     @discardableResult
-    public mutating func freePages(_ pfn: UInt64, order: Int, cpu: Int = 0) -> FreeOutcome {
+    public mutating func freePages(_ pfn: UInt64, order: Order, cpu: Int = 0) -> FreeOutcome {
         var l = NoListener()
         return pageAlloc.freePages(pfn, order: order, cpu: cpu, &log, listener: &l)
     }
 
     @discardableResult
-    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int = 0,
+    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int = 0,
                                                        listener l: inout L) -> FreeOutcome {
         pageAlloc.freePages(pfn, order: order, cpu: cpu, &log, listener: &l)
     }
@@ -397,6 +463,6 @@ struct AllocContext {
     var highest: ZoneType
     var migratetype: MigrateType
     var prefIndex: Int
-    var nid: Int32
+    var nid: NodeID
     var thisNode: Bool
 }

@@ -18,8 +18,8 @@ extension PageAllocator {
     public func bulkZone(_ gfp: GFPFlags, count: Int, cpu: Int) -> (node: Int, zone: Int)? {
         guard let highest = gfp.zone, cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty else { return nil }
         let prefNid = preferredNode(cpuNode(cpu))
-        var first: Int32?
-        for ref in zonelists.fallback[Int(prefNid)] where ref.zone <= highest {
+        var first: NodeID?
+        for ref in zonelists.fallback[prefNid.number] where ref.zone <= highest {
             guard let n = nodeIndex(ref.nid) else { continue }
             if first == nil { first = ref.nid }
             if onlineNodes > 1 && ref.nid != first { return nil }

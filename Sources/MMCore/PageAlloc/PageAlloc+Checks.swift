@@ -20,10 +20,10 @@ extension Kernel {
 
     /// Every free block of a zone as (pfn, order), ascending: what the buddy lists hold,
     /// whatever the migratetype.
-    public func freeBlocks(node n: Int, zone z: Int) -> [(pfn: UInt64, order: Int)] {
-        var out: [(pfn: UInt64, order: Int)] = []
+    public func freeBlocks(node n: Int, zone z: Int) -> [(pfn: UInt64, order: Order)] {
+        var out: [(pfn: UInt64, order: Order)] = []
         let zone = nodes[n].zones[z]
-        for o in 0..<maxOrder {
+        for o in Order(0)..<Order.limit {
             for mt in MigrateType.allCases {
                 var p = zone.freeLists[Zone.listIndex(o, mt)].head
                 while p != PageDescriptor.nilLink {
@@ -47,7 +47,7 @@ extension PageAllocator {
         for node in nodes {
             for z in node.zones {
                 var pages: UInt64 = 0
-                for o in 0..<maxOrder {
+                for o in Order(0)..<Order.limit {
                     var blocks: UInt64 = 0
                     for mt in MigrateType.allCases {
                         let l = z.freeLists[Zone.listIndex(o, mt)]
@@ -55,19 +55,19 @@ extension PageAllocator {
                             if memmap.buddyOrder(p) != o { return "pfn \(p) on order-\(o) list is not a free order-\(o) block" }
                             if memmap.freeListType(p, order: o) != mt { return "pfn \(p) records another list than type \(mt.name)" }
                             if memmap.zoneSlot(p) != z.slot { return "pfn \(p) on zone \(z.slot.raw)'s list lies in another zone" }
-                            let b = p ^ (1 << UInt64(o))
-                            if o < maxOrder - 1, memmap.buddyOrder(b) == o, memmap.zoneSlot(b) == z.slot {
+                            let b = p ^ o.pages
+                            if o < .top, memmap.buddyOrder(b) == o, memmap.zoneSlot(b) == z.slot {
                                 let bmt = memmap.pageblockMigratetype(b), pmt = memmap.pageblockMigratetype(p)
-                                if UInt64(o) < pageblockOrder || bmt == pmt || (bmt.isPCPType && pmt.isPCPType) {
+                                if o < .pageblock || bmt == pmt || (bmt.isPCPType && pmt.isPCPType) {
                                     return "free buddies \(p) and \(b) of order \(o) were not merged"
                                 }
                             }
                             return nil
                         }) { return "node \(node.nodeId) zone \(z.type.name): \(e)" }
                         blocks += l.count
-                        if mt != MigrateType.isolate { pages += l.count << UInt64(o) }
+                        if mt != MigrateType.isolate { pages += l.count << UInt64(o.raw) }
                     }
-                    if blocks != z.nrFree[o] { return "node \(node.nodeId) zone \(z.type.name): nr_free[\(o)] \(z.nrFree[o]) but lists hold \(blocks)" }
+                    if blocks != z.nrFree[o.raw] { return "node \(node.nodeId) zone \(z.type.name): nr_free[\(o)] \(z.nrFree[o.raw]) but lists hold \(blocks)" }
                 }
                 if pages != z.freePages { return "node \(node.nodeId) zone \(z.type.name): NR_FREE_PAGES \(z.freePages) but lists hold \(pages)" }
                 for (cpu, pcp) in z.pcp.enumerated() {
@@ -78,7 +78,7 @@ extension PageAllocator {
                         if let e = walk(l, order: o, check: { p in
                             memmap.page(p).flags.contains(.pcp) ? nil : "pfn \(p) on a pcp list lacks the pcp mark"
                         }) { return "node \(node.nodeId) zone \(z.type.name) cpu \(cpu): \(e)" }
-                        count += l.count << UInt64(o)
+                        count += l.count << UInt64(o.raw)
                     }
                     if count != pcp.count { return "node \(node.nodeId) zone \(z.type.name) cpu \(cpu): pcp count \(pcp.count) but lists hold \(count)" }
                 }
@@ -88,7 +88,7 @@ extension PageAllocator {
     }
 
     /// Walks a list both ways; nil when its links and count agree and `check` passes each block.
-    func walk(_ l: FreeList, order: Int, check: (UInt64) -> String?) -> String? {
+    func walk(_ l: FreeList, order: Order, check: (UInt64) -> String?) -> String? {
         var p = l.head, prev = PageDescriptor.nilLink, n: UInt64 = 0
         while p != PageDescriptor.nilLink {
             if memmap.prev(p, order: order) != prev { return "pfn \(p): back link broken" }

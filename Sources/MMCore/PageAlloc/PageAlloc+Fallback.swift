@@ -23,7 +23,7 @@ extension Zone {
     /// Linux: rmqueue_buddy()'s list choice under zone->lock: the highatomic reserve first for
     /// ALLOC_HIGHATOMIC, then __rmqueue(), then the reserve for OOM and non-blocking callers.
     /// Returns the block and the list type it came from (page->index on a pcp list).
-    mutating func rmqueue<L: PageAllocListener>(order: Int, mt: MigrateType, flags: AllocFlags,
+    mutating func rmqueue<L: PageAllocListener>(order: Order, mt: MigrateType, flags: AllocFlags,
                                               _ mm: inout Memmap, _ l: inout L) -> (UInt64, MigrateType)? {
         let ha = MigrateType.highAtomic
         if flags.contains(.highAtomic), let r = rmqueueSmallest(order: order, mt: ha, &mm) {
@@ -46,17 +46,17 @@ extension Zone {
     }
 
     /// Linux: can_steal_fallback().
-    func canStealFallback(order: Int, startMT: MigrateType, mobilityDisabled: Bool) -> Bool {
-        if UInt64(order) >= pageblockOrder { return true }
-        if UInt64(order) >= pageblockOrder / 2 || startMT == .reclaimable || startMT == .unmovable || mobilityDisabled { return true }
+    func canStealFallback(order: Order, startMT: MigrateType, mobilityDisabled: Bool) -> Bool {
+        if order >= .pageblock { return true }
+        if order.raw >= Order.pageblock.raw / 2 || startMT == .reclaimable || startMT == .unmovable || mobilityDisabled { return true }
         return false
     }
 
     /// Linux: find_suitable_fallback(): the first fallback list of this order with a block.
-    func findSuitableFallback(order: Int, startMT: MigrateType, onlyStealable: Bool)
+    func findSuitableFallback(order: Order, startMT: MigrateType, onlyStealable: Bool)
         -> (mt: MigrateType, canSteal: Bool)?
     {
-        guard nrFree[order] != 0, let (a, b) = fallbackTypes(startMT) else { return nil }
+        guard nrFree[order.raw] != 0, let (a, b) = fallbackTypes(startMT) else { return nil }
         let can = canStealFallback(order: order, startMT: startMT, mobilityDisabled: false)
         for i in 0..<2 {
             let fmt = i == 0 ? a : b
@@ -68,11 +68,11 @@ extension Zone {
 
     /// Linux: __rmqueue_fallback(): move a block (and maybe its pageblock) of another type to
     /// `startMT`'s lists. True if something moved.
-    mutating func rmqueueFallback<L: PageAllocListener>(order: Int, startMT: MigrateType, flags: AllocFlags,
+    mutating func rmqueueFallback<L: PageAllocListener>(order: Order, startMT: MigrateType, flags: AllocFlags,
                                                       _ mm: inout Memmap, _ l: inout L) -> Bool {
         var minOrder = order
-        if UInt64(order) < pageblockOrder && flags.contains(.noFragment) { minOrder = Int(pageblockOrder) }
-        var o = maxOrder - 1
+        if order < .pageblock && flags.contains(.noFragment) { minOrder = .pageblock }
+        var o = Order.top
         var found: (mt: MigrateType, canSteal: Bool)?
         while o >= minOrder {
             if let f = findSuitableFallback(order: o, startMT: startMT, onlyStealable: false) {
@@ -80,19 +80,19 @@ extension Zone {
                 if !f.canSteal && startMT == MigrateType.movable && o > order {
                     // Cannot take the whole block: split the smallest one instead.
                     o = order
-                    while o < maxOrder {
+                    while o < .limit {
                         if let g = findSuitableFallback(order: o, startMT: startMT, onlyStealable: false) {
                             found = g
                             break
                         }
-                        o += 1
+                        o = o.up
                     }
                 }
                 break
             }
-            o -= 1
+            o = o.down
         }
-        guard let f = found, o < maxOrder else { return false }
+        guard let f = found, o < .limit else { return false }
         let pfn = freeLists[Zone.listIndex(o, f.mt)].head
         let claimed = stealSuitableFallback(pfn, order: o, flags: flags, startMT: startMT,
                                             wholeBlock: f.canSteal, &mm, &l)
@@ -104,7 +104,7 @@ extension Zone {
 
     /// Linux: steal_suitable_fallback(). Returns whether the pageblock(s) now belong to
     /// `startMT` (what mm_page_alloc_extfrag reports as change_ownership).
-    mutating func stealSuitableFallback<L: PageAllocListener>(_ pfn: UInt64, order: Int, flags: AllocFlags,
+    mutating func stealSuitableFallback<L: PageAllocListener>(_ pfn: UInt64, order: Order, flags: AllocFlags,
                                                             startMT: MigrateType, wholeBlock: Bool,
                                                             _ mm: inout Memmap, _ l: inout L) -> Bool {
         let old = mm.pageblockMigratetype(pfn)
@@ -112,9 +112,9 @@ extension Zone {
             moveToFreeList(pfn, order: order, mt: startMT, &mm)
             return false
         }
-        if UInt64(order) >= pageblockOrder {
+        if order >= .pageblock {
             var b = pfn
-            while b < pfn + (1 << UInt64(order)) {
+            while b < pfn + order.pages {
                 mm.setPageblockMigratetype(b, startMT)
                 b += pageblockNrPages
             }

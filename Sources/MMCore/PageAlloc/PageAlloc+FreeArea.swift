@@ -32,7 +32,7 @@ public struct FPIFlags: OptionSet, Sendable {
 
 extension Memmap {
     /// Linux: list_add().
-    @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+    @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: UInt64, order: Order) {
         mmAssert(l.head == PageDescriptor.nilLink || prev(l.head, order: order) == PageDescriptor.nilLink,
                  "list_add corruption: the head has a predecessor")
         setPrev(pfn, order: order, PageDescriptor.nilLink)
@@ -43,7 +43,7 @@ extension Memmap {
     }
 
     /// Linux: list_add_tail().
-    @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+    @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: UInt64, order: Order) {
         mmAssert(l.tail == PageDescriptor.nilLink || next(l.tail, order: order) == PageDescriptor.nilLink,
                  "list_add corruption: the tail has a successor")
         setNext(pfn, order: order, PageDescriptor.nilLink)
@@ -54,7 +54,7 @@ extension Memmap {
     }
 
     /// Linux: list_del().
-    @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: UInt64, order: Int) {
+    @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: UInt64, order: Order) {
         let p = prev(pfn, order: order), n = next(pfn, order: order)
         // Linux: __list_del_entry_valid() — the neighbours point back at the entry.
         mmAssert(l.count > 0, "list_del corruption: the list is empty")
@@ -68,36 +68,36 @@ extension Memmap {
     }
 
     /// Linux: PageBuddy() && buddy_order(): the order of the free block whose head is `pfn`.
-    @inlinable public func buddyOrder(_ pfn: UInt64) -> Int? {
+    @inlinable public func buddyOrder(_ pfn: UInt64) -> Order? {
         guard pfn < endPfn else { return nil }
-        if pfn & (maxOrderNrPages - 1) == 0 && isMaxOrderFree(pfn) { return maxOrder - 1 }
+        if pfn & (maxOrderNrPages - 1) == 0 && isMaxOrderFree(pfn) { return .top }
         guard isMaterialised(pfn) else { return nil }
         let d = descs[slot(pfn)]
-        return d.flags.contains(.buddy) ? Int(d.order) : nil
+        return d.flags.contains(.buddy) ? Order(Int(d.order)) : nil
     }
 
     /// The free list (migratetype) a free block is on.
-    @inlinable func freeListType(_ pfn: UInt64, order: Int) -> MigrateType {
-        if order == maxOrder - 1 { return blockListType(pfn >> 10) }
+    @inlinable func freeListType(_ pfn: UInt64, order: Order) -> MigrateType {
+        if order == .top { return blockListType(pfn >> 10) }
         return MigrateType(stored: descs[slot(pfn)].migratetype)
     }
 
     /// Linux: set_buddy_order() / rmv_page_order(), plus the list the block is on.
-    @inlinable mutating func markFree(_ pfn: UInt64, order: Int, list mt: MigrateType) {
-        if order == maxOrder - 1 {
+    @inlinable mutating func markFree(_ pfn: UInt64, order: Order, list mt: MigrateType) {
+        if order == .top {
             setMaxOrderFree(pfn, true)
             setBlockListType(pfn >> 10, mt)
         } else {
             withPage(pfn) { d in
                 d.flags.insert(.buddy)
-                d.order = UInt8(order)
+                d.order = UInt8(order.raw)
                 d.migratetype = mt.rawValue
             }
         }
     }
 
-    @inlinable mutating func clearFree(_ pfn: UInt64, order: Int) {
-        if order == maxOrder - 1 {
+    @inlinable mutating func clearFree(_ pfn: UInt64, order: Order) {
+        if order == .top {
             // The block's pages read as free only through its bit: give the section its
             // descriptors while they still do, or materialising later would mark them reserved.
             if !isMaterialised(pfn) { materialise(section: Int(pfn / pagesPerSection)) }
@@ -109,33 +109,33 @@ extension Memmap {
 }
 
 extension Zone {
-    @inlinable public static func listIndex(_ order: Int, _ mt: MigrateType) -> Int { order * migrateTypes + mt.index }
+    @inlinable public static func listIndex(_ order: Order, _ mt: MigrateType) -> Int { order.raw &* migrateTypes &+ mt.index }
 
     /// Linux: add_to_free_list() / add_to_free_list_tail().
-    @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Int, mt: MigrateType, tail: Bool, _ mm: inout Memmap) {
+    @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Order, mt: MigrateType, tail: Bool, _ mm: inout Memmap) {
         mmAssert(mm.buddyOrder(pfn) == nil, "a free block listed twice")
-        mmAssert(pfn & ((1 << UInt64(order)) - 1) == 0, "a free block not aligned to its order")
+        mmAssert(pfn & (order.pages - 1) == 0, "a free block not aligned to its order")
         mm.markFree(pfn, order: order, list: mt)
         if tail {
             mm.listAddTail(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
         } else {
             mm.listAddHead(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
         }
-        nrFree[order] += 1
+        nrFree[order.raw] += 1
     }
 
     /// Linux: del_page_from_free_list().
-    @inlinable mutating func delFromFreeList(_ pfn: UInt64, order: Int, _ mm: inout Memmap) {
+    @inlinable mutating func delFromFreeList(_ pfn: UInt64, order: Order, _ mm: inout Memmap) {
         mmAssert(mm.buddyOrder(pfn) == order, "del_page_from_free_list(): not a free block of this order")
-        mmAssert(nrFree[order] > 0, "nr_free would go below zero")
+        mmAssert(nrFree[order.raw] > 0, "nr_free would go below zero")
         let mt = mm.freeListType(pfn, order: order)
         mm.listDel(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
         mm.clearFree(pfn, order: order)
-        nrFree[order] -= 1
+        nrFree[order.raw] -= 1
     }
 
     /// Linux: move_to_free_list(): to the tail of another migratetype's list.
-    @inlinable mutating func moveToFreeList(_ pfn: UInt64, order: Int, mt: MigrateType, _ mm: inout Memmap) {
+    @inlinable mutating func moveToFreeList(_ pfn: UInt64, order: Order, mt: MigrateType, _ mm: inout Memmap) {
         let old = mm.freeListType(pfn, order: order)
         mm.listDel(&freeLists[Zone.listIndex(order, old)], pfn, order: order)
         mm.markFree(pfn, order: order, list: mt)
@@ -145,20 +145,20 @@ extension Zone {
     /// Linux: __free_one_page(): merge with free buddies as far as allowed, then list the result.
     /// Returns the order the block reached.
     @discardableResult
-    mutating func freeOneBlock(_ pfn0: UInt64, order order0: Int, mt: MigrateType, fpi: FPIFlags,
-                               _ mm: inout Memmap) -> Int {
+    mutating func freeOneBlock(_ pfn0: UInt64, order order0: Order, mt: MigrateType, fpi: FPIFlags,
+                               _ mm: inout Memmap) -> Order {
         var pfn = pfn0, order = order0, buddy: UInt64 = 0
-        if mt != MigrateType.isolate { freePages += 1 << UInt64(order) }
-        while order < maxOrder - 1 {
-            buddy = pfn ^ (1 << UInt64(order))
+        if mt != MigrateType.isolate { freePages += order.pages }
+        while order < .top {
+            buddy = pfn ^ order.pages
             guard buddy < mm.endPfn, mm.buddyOrder(buddy) == order, mm.zoneSlot(buddy) == slot else { break }
-            if UInt64(order) >= pageblockOrder {
+            if UInt64(order.raw) >= pageblockOrder {
                 let bmt = mm.pageblockMigratetype(buddy)
                 if mt != bmt && (!mt.isPCPType || !bmt.isPCPType) { break }
             }
             delFromFreeList(buddy, order: order, &mm)
             pfn &= buddy
-            order += 1
+            order = order.up
         }
         // (buddy is the last pfn the loop looked at, merged or not, as in Linux.)
         let tail = fpi.contains(.toTail) || buddyMergeLikely(pfn, buddy: buddy, order: order, mm)
@@ -180,7 +180,7 @@ extension Zone {
             if mm.isMaterialised(p) { mm.resetPages(p, count: sectionEnd - p) }
             p = sectionEnd
         }
-        mm.appendMaxOrderRun(&freeLists[Zone.listIndex(maxOrder - 1, movable)], pfn, count: blocks, mt: movable.rawValue)
+        mm.appendMaxOrderRun(&freeLists[Zone.listIndex(.top, movable)], pfn, count: blocks, mt: movable.rawValue)
         nrFree[maxOrder - 1] += blocks
         managedPages += blocks * maxOrderNrPages
         freePages += blocks * maxOrderNrPages
@@ -188,21 +188,21 @@ extension Zone {
 
     /// Linux: buddy_merge_likely(): a block whose next-larger buddy is free goes to the tail, so
     /// it stays free long enough to merge.
-    func buddyMergeLikely(_ pfn: UInt64, buddy: UInt64, order: Int, _ mm: borrowing Memmap) -> Bool {
-        guard order < maxOrder - 2 else { return false }
+    func buddyMergeLikely(_ pfn: UInt64, buddy: UInt64, order: Order, _ mm: borrowing Memmap) -> Bool {
+        guard order.raw < maxOrder - 2 else { return false }
         let higherPfn = buddy & pfn
-        let higherBuddy = higherPfn ^ (1 << UInt64(order + 1))
+        let higherBuddy = higherPfn ^ order.up.pages
         guard higherBuddy < mm.endPfn, mm.zoneSlot(higherBuddy) == slot else { return false }
-        return mm.buddyOrder(higherBuddy) == order + 1
+        return mm.buddyOrder(higherBuddy) == order.up
     }
 
     /// The free block of this zone that contains `pfn`, of order `order` or larger: its head and
     /// order (the walk up the aligned heads that take_page_off_buddy() makes). Nil when none
     /// is, or when a head would lie outside the zone.
-    public func freeBlock(containing pfn: UInt64, atLeast order: Int, _ mm: Memmap) -> (head: UInt64, order: Int)? {
-        guard order >= 0 else { return nil }
-        for o in order..<maxOrder {
-            let head = pfn & ~((UInt64(1) << UInt64(o)) - 1)
+    public func freeBlock(containing pfn: UInt64, atLeast order: Order, _ mm: Memmap) -> (head: UInt64, order: Order)? {
+        guard order.raw >= 0 else { return nil }
+        for o in order..<Order.limit {
+            let head = pfn & ~(o.pages - 1)
             guard mm.zoneSlot(head) == slot else { return nil }
             if let bo = mm.buddyOrder(head), bo >= o { return (head, bo) }
         }
@@ -216,48 +216,48 @@ extension Zone {
     /// out exactly the block the kernel handed out; `remainders` names the list the halves go
     /// to when the caller knows it (__rmqueue_smallest()'s expand() uses the asking type).
     /// False, with nothing changed, when the block is not free (or only part of it is).
-    public mutating func takeBlock(_ target: UInt64, order: Int, remainders: MigrateType? = nil,
+    public mutating func takeBlock(_ target: UInt64, order: Order, remainders: MigrateType? = nil,
                                    _ mm: inout Memmap) -> Bool {
-        guard order >= 0, order < maxOrder, target & ((1 << UInt64(order)) - 1) == 0,
+        guard order.isBuddyOrder, target & (order.pages - 1) == 0,
               let (head, headOrder) = freeBlock(containing: target, atLeast: order, mm) else { return false }
         let mt = remainders ?? mm.pageblockMigratetype(head)
         delFromFreeList(head, order: headOrder, &mm)
         var page = head, high = headOrder
         while high > order {
-            high -= 1
-            let size = UInt64(1) << UInt64(high)
+            high = high.down
+            let size = high.pages
             let buddy: UInt64
             if target >= page + size { buddy = page; page += size } else { buddy = page + size }
             addToFreeList(buddy, order: high, mt: mt, tail: false, &mm)
         }
-        if mt != .isolate { freePages -= UInt64(1) << UInt64(order) }
+        if mt != .isolate { freePages -= order.pages }
         return true
     }
 
     /// Linux: expand(): split the block at `pfn` from order `high` down to `low`, listing the
     /// upper halves at the head; the caller keeps the lowest part.
-    mutating func expand(_ pfn: UInt64, low: Int, high: Int, mt: MigrateType, _ mm: inout Memmap) {
+    mutating func expand(_ pfn: UInt64, low: Order, high: Order, mt: MigrateType, _ mm: inout Memmap) {
         var high = high
         while high > low {
-            high -= 1
-            addToFreeList(pfn + (1 << UInt64(high)), order: high, mt: mt, tail: false, &mm)
+            high = high.down
+            addToFreeList(pfn + high.pages, order: high, mt: mt, tail: false, &mm)
         }
     }
 
     /// Linux: __rmqueue_smallest(): the head of the smallest non-empty list of `mt` at or above
     /// `order`, split down to `order`.
-    mutating func rmqueueSmallest(order: Int, mt: MigrateType, _ mm: inout Memmap) -> (pfn: UInt64, from: Int)? {
+    mutating func rmqueueSmallest(order: Order, mt: MigrateType, _ mm: inout Memmap) -> (pfn: UInt64, from: Order)? {
         var o = order
-        while o < maxOrder {
+        while o < .limit {
             let l = freeLists[Zone.listIndex(o, mt)]
             if !l.isEmpty {
                 let pfn = l.head
                 delFromFreeList(pfn, order: o, &mm)
                 expand(pfn, low: order, high: o, mt: mt, &mm)
-                freePages -= 1 << UInt64(order)
+                freePages -= order.pages
                 return (pfn, o)
             }
-            o += 1
+            o = o.up
         }
         return nil
     }
@@ -278,8 +278,8 @@ extension Zone {
                 continue
             }
             moveToFreeList(pfn, order: o, mt: mt, &mm)
-            pfn += 1 << UInt64(o)
-            moved += 1 << UInt64(o)
+            pfn += o.pages
+            moved += o.pages
         }
         return (moved, movable)
     }

@@ -27,31 +27,31 @@ public struct PerCPUPages: Sendable, Equatable {
 }
 
 /// Linux: order_to_pindex().
-@inlinable public func orderToPindex(_ mt: MigrateType, _ order: Int) -> Int {
-    if order > pageAllocCostlyOrder { return migratePCPTypes * (pageAllocCostlyOrder + 1) + (mt == .movable ? 1 : 0) }
-    return order * migratePCPTypes + mt.index
+@inlinable public func orderToPindex(_ mt: MigrateType, _ order: Order) -> Int {
+    if order > .costly { return migratePCPTypes * (pageAllocCostlyOrder + 1) + (mt == .movable ? 1 : 0) }
+    return order.raw &* migratePCPTypes &+ mt.index
 }
 
 /// Linux: pindex_to_order().
-@inlinable public func pindexToOrder(_ pindex: Int) -> Int {
-    pindex >= migratePCPTypes * (pageAllocCostlyOrder + 1) ? Int(pageblockOrder) : pindex / migratePCPTypes
+@inlinable public func pindexToOrder(_ pindex: Int) -> Order {
+    pindex >= migratePCPTypes * (pageAllocCostlyOrder + 1) ? .pageblock : Order(pindex / migratePCPTypes)
 }
 
 /// Linux: pcp_allowed_order(): small orders, and THP's pageblock order.
-@inlinable public func pcpAllowedOrder(_ order: Int) -> Bool {
-    order <= pageAllocCostlyOrder || order == Int(pageblockOrder)
+@inlinable public func pcpAllowedOrder(_ order: Order) -> Bool {
+    order <= .costly || order == .pageblock
 }
 
 extension Zone {
     /// Linux: rmqueue_pcplist() and __rmqueue_pcplist(): the head of the CPU's list, refilled
     /// with a batch from the buddy lists when empty.
-    mutating func rmqueuePcplist<L: PageAllocListener>(cpu: Int, order: Int, mt: MigrateType, flags: AllocFlags,
+    mutating func rmqueuePcplist<L: PageAllocListener>(cpu: Int, order: Order, mt: MigrateType, flags: AllocFlags,
                                                      _ mm: inout Memmap, _ l: inout L) -> UInt64? {
         pcp[cpu].freeFactor >>= 1
         let pindex = orderToPindex(mt, order)
         if pcpLists[Zone.pcpIndex(cpu, pindex)].isEmpty {
             var batch = pagesetBatch
-            if batch > 1 { batch = Swift.max(batch >> UInt64(order), 2) }
+            if batch > 1 { batch = Swift.max(batch >> UInt64(order.raw), 2) }
             var got = 0
             for _ in 0..<batch {
                 guard let (pfn, listMT) = rmqueue(order: order, mt: mt, flags: flags, &mm, &l) else { break }
@@ -59,22 +59,30 @@ extension Zone {
                 mm.listAddTail(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
                 got += 1
             }
-            pcp[cpu].count += UInt64(got) << UInt64(order)
+            pcp[cpu].count += UInt64(got) << UInt64(order.raw)
             l.pageAlloc(.pcpRefill(zone: slot, cpu: cpu, order: order, blocks: got))
             if got == 0 { return nil }
         } else {
             l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: mt))
         }
-        let pfn = pcpLists[Zone.pcpIndex(cpu, pindex)].head
-        mm.listDel(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
+        return pcpTakeHead(cpu: cpu, pindex: pindex, order: order, &mm)
+    }
+
+    /// Linux: __rmqueue_pcplist()'s list_first_entry() and list_del(): the head of a CPU's list
+    /// that is known not to be empty.
+    @inline(__always)
+    mutating func pcpTakeHead(cpu: Int, pindex: Int, order: Order, _ mm: inout Memmap) -> UInt64 {
+        let i = Zone.pcpIndex(cpu, pindex)
+        let pfn = pcpLists[i].head
+        mm.listDel(&pcpLists[i], pfn, order: order)
         mm.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
-        pcp[cpu].count -= 1 << UInt64(order)
+        pcp[cpu].count -= order.pages
         return pfn
     }
 
     /// Linux: free_unref_page() after free_pages_prepare(): onto the CPU's list (HIGHATOMIC
     /// pages on the movable one, keeping their type), spilling to the buddy lists above high.
-    mutating func freeUnrefPage<L: PageAllocListener>(_ pfn: UInt64, order: Int, cpu: Int,
+    mutating func freeUnrefPage<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int,
                                                     _ mm: inout Memmap, _ l: inout L) {
         let mt = mm.pageblockMigratetype(pfn)
         if mt == MigrateType.isolate {
@@ -86,9 +94,9 @@ extension Zone {
         mm.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
         let pindex = orderToPindex(pcpMT, order)
         mm.listAddHead(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
-        pcp[cpu].count += 1 << UInt64(order)
+        pcp[cpu].count += order.pages
         l.pageAlloc(.pcpFree(zone: slot, cpu: cpu, pfn: pfn, order: order, migratetype: mt))
-        let freeHigh = pcp[cpu].freeFactor != 0 && order != 0 && order <= pageAllocCostlyOrder
+        let freeHigh = pcp[cpu].freeFactor != 0 && order != 0 && order <= .costly
         let high: UInt64 = pagesetHigh == 0 || freeHigh ? 0 : pagesetHigh
         if pcp[cpu].count >= high {
             let n = nrPcpFree(cpu: cpu, high: high, batch: pagesetBatch, freeHigh: freeHigh)
@@ -127,10 +135,10 @@ extension Zone {
                 let pfn = pcpLists[Zone.pcpIndex(cpu, p)].tail
                 mm.listDel(&pcpLists[Zone.pcpIndex(cpu, p)], pfn, order: order)
                 let mt = mm.withPage(pfn) { d -> MigrateType in d.flags.remove(.pcp); return MigrateType(stored: d.migratetype) }
-                count -= 1 << Int64(order)
-                pcp[cpu].count -= 1 << UInt64(order)
+                count -= Int64(order.pages)
+                pcp[cpu].count -= order.pages
                 freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
-                freed += 1 << order
+                freed += Int(order.pages)
             } while count > 0 && !pcpLists[Zone.pcpIndex(cpu, p)].isEmpty
         }
         l.pageAlloc(.pcpDrain(zone: slot, cpu: cpu, pages: freed))

@@ -67,7 +67,7 @@ extension Kernel {
     /// an ordinary allocation may use hold above their high watermark, along the boot CPU's
     /// node's zonelist.
     public func nrFreeBufferPages() -> UInt64 {
-        let local = Int(bootCPUNode)
+        let local = bootCPUNode.number
         guard local < zonelists.fallback.count else { return 0 }
         var sum: UInt64 = 0
         for ref in zonelists.fallback[local] where ref.zone <= .normal {
@@ -78,7 +78,7 @@ extension Kernel {
     }
 
     /// The zone of type `type` on node `nid`, if the node exists.
-    public func zone(nid: Int32, type: ZoneType) -> Zone? {
+    public func zone(nid: NodeID, type: ZoneType) -> Zone? {
         nodeIndex(nid).map { nodes[$0].zones[type.rawValue] }
     }
 
@@ -125,7 +125,7 @@ extension Kernel {
     /// above it on the node, so that allocations that could have used the upper zones do not
     /// exhaust memory only it can provide (DMA for old devices, DMA32 for 32-bit ones).
     mutating func setupPerZoneLowmemReserve() {
-        for n in nodes.indices where numa.nodeOnline.contains(UInt64(nodes[n].nodeId)) {
+        for n in nodes.indices where numa.nodeOnline.contains(UInt64(nodes[n].nodeId.raw)) {
             for i in 0..<(maxNrZones - 1) {
                 let ratio = vm.lowmemReserveRatio[i]
                 let clear = ratio == 0 || nodes[n].zones[i].managedPages == 0
@@ -143,7 +143,7 @@ extension Kernel {
     /// lowmem_reserve, capped at its size — memory the kernel will not count as available.
     mutating func calculateTotalreservePages() {
         var total: UInt64 = 0
-        for node in nodes where numa.nodeOnline.contains(UInt64(node.nodeId)) {
+        for node in nodes where numa.nodeOnline.contains(UInt64(node.nodeId.raw)) {
             for (i, z) in node.zones.enumerated() {
                 var m: UInt64 = 0
                 for j in i..<maxNrZones where z.lowmemReserve[j] > m { m = z.lowmemReserve[j] }
@@ -166,7 +166,7 @@ extension Kernel {
     /// node's CPUs, never below four batches.
     func zoneHighsize(_ z: Zone, batch: UInt64, cpuOnline: Int) -> UInt64 {
         let total = vm.percpuPagelistHighFraction == 0 ? z.lowWmark : z.managedPages / vm.percpuPagelistHighFraction
-        var nr = UInt64(numa.cpusOnNode(z.nid, online: onlineCPUs) + cpuOnline)
+        var nr = UInt64(numa.cpusOnNode(z.nid.raw, online: onlineCPUs) + cpuOnline)
         if nr == 0 { nr = UInt64(onlineCPUs) }
         return Swift.max(total / Swift.max(nr, 1), batch << 2)
     }

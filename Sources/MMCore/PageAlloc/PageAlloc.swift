@@ -24,9 +24,9 @@ extension Kernel {
     }
 
     /// Linux: get_pfn_range_for_nid().
-    public func pfnRange(forNode nid: Int32) -> (start: UInt64, end: UInt64) {
+    public func pfnRange(forNode nid: NodeID) -> (start: UInt64, end: UInt64) {
         var s = UInt64.max, e: UInt64 = 0
-        for r in memPfnRanges(nid: nid) { s = Swift.min(s, r.start); e = Swift.max(e, r.end) }
+        for r in memPfnRanges(nid: nid.raw) { s = Swift.min(s, r.start); e = Swift.max(e, r.end) }
         return s == .max ? (0, 0) : (s, e)
     }
 
@@ -77,12 +77,12 @@ extension Kernel {
                     continue
                 }
                 // free_area_init_memoryless_node() → free_area_init_node().
-                var pgdat = freeAreaInitNode(nid)
+                var pgdat = freeAreaInitNode(NodeID(nid))
                 pgdat.physAddr = pa
                 nodes.append(pgdat)
                 continue
             }
-            nodes.append(freeAreaInitNode(nid))
+            nodes.append(freeAreaInitNode(NodeID(nid)))
         }
         memmapInit()
     }
@@ -119,12 +119,12 @@ extension Kernel {
     }
 
     /// free_area_init_node()'s line for a node with memory.
-    mutating func logInitmemSetup(_ nid: Int32, _ start: UInt64, _ end: UInt64) {
+    mutating func logInitmemSetup(_ nid: NodeID, _ start: UInt64, _ end: UInt64) {
         log.info("Initmem setup node \(nid) [mem \(hexPadded(start << pageShift, width: 18))-\(hexPadded(end != 0 ? (end << pageShift) - 1 : 0, width: 18))]")
     }
 
     /// memmap_init()'s report of a hole's pages that have a struct page.
-    mutating func logUnavailable(_ nid: Int32, _ zone: String, _ count: UInt64) {
+    mutating func logUnavailable(_ nid: NodeID, _ zone: String, _ count: UInt64) {
         if count != 0 { log.info("On node \(nid), zone \(zone): \(count) pages in unavailable ranges") }
     }
 
@@ -198,7 +198,7 @@ extension Kernel {
         if out2 {
             for nid in 0..<Int(maxNumNodes) where movable[nid] != 0 || memoryNodes.contains(UInt64(nid)) {
                 movable[nid] = roundUp(movable[nid], 1024)
-                if movable[nid] >= pfnRange(forNode: Int32(nid)).end { movable[nid] = 0 }
+                if movable[nid] >= pfnRange(forNode: NodeID(Int32(nid))).end { movable[nid] = 0 }
             }
         }
         zoneBoundaries.movableStart = movable
@@ -220,9 +220,9 @@ extension Kernel {
     }
 
     /// Linux: free_area_init_node().
-    mutating func freeAreaInitNode(_ nid: Int32) -> PGData {
+    mutating func freeAreaInitNode(_ nid: NodeID) -> PGData {
         var pgdat = PGData(nodeId: nid)
-        pgdat.physAddr = Int(nid) < numa.nodeData.count ? numa.nodeData[Int(nid)] : 0
+        pgdat.physAddr = nid.number < numa.nodeData.count ? numa.nodeData[nid.number] : 0
         let (start, end) = pfnRange(forNode: nid)
         pgdat.nodeStartPfn = start
         if start != end {
@@ -243,7 +243,7 @@ extension Kernel {
         let start = pgdat.nodeStartPfn & ~(maxOrderNrPages - 1)
         let end = roundUp(pgdat.nodeStartPfn + pgdat.nodeSpannedPages, maxOrderNrPages)
         let size = (end - start) * 64
-        let map = memblock.allocTryNid(size: size, align: memblock.smpCacheBytes, nid: pgdat.nodeId,
+        let map = memblock.allocTryNid(size: size, align: memblock.smpCacheBytes, nid: pgdat.nodeId.raw,
                                        caller: .unknownOffset("alloc_node_mem_map"), log: &log)
         if map == 0 {
             scratch.pendingPanic = "Failed to allocate \(size) bytes for node \(pgdat.nodeId) memory map"
@@ -254,11 +254,11 @@ extension Kernel {
 
     /// Linux: zone_spanned_pages_in_node() / zone_absent_pages_in_node()'s shared clamping, with
     /// adjust_zone_range_for_zone_movable().
-    func zoneRange(_ nid: Int32, _ z: ZoneType, _ nodeStart: UInt64, _ nodeEnd: UInt64) -> (UInt64, UInt64) {
+    func zoneRange(_ nid: NodeID, _ z: ZoneType, _ nodeStart: UInt64, _ nodeEnd: UInt64) -> (UInt64, UInt64) {
         let lo = zoneBoundaries.lowest[z.rawValue], hi = zoneBoundaries.highest[z.rawValue]
         var zs = Swift.min(Swift.max(nodeStart, lo), hi)
         var ze = Swift.min(Swift.max(nodeEnd, lo), hi)
-        let mv = Int(nid) < zoneBoundaries.movableStart.count ? zoneBoundaries.movableStart[Int(nid)] : 0
+        let mv = nid.number < zoneBoundaries.movableStart.count ? zoneBoundaries.movableStart[nid.number] : 0
         if mv != 0 {
             if z == .movable {
                 zs = mv
@@ -289,7 +289,7 @@ extension Kernel {
                     // wrap. docs/DIVERGENCES.md.)
                     spanned = zoneEnd > zoneStart ? zoneEnd - zoneStart : 0
                 }
-                absent = ze >= zs ? absentPagesInRange(nid: pgdat.nodeId, zs, ze) : 0
+                absent = ze >= zs ? absentPagesInRange(nid: pgdat.nodeId.raw, zs, ze) : 0
             }
             // (Holes can outnumber the span only for firmware maps Linux itself mis-sizes, such as
             // RAM past MAX_PHYSMEM_BITS; the model counts such a zone as empty rather than wrap.)
@@ -337,19 +337,19 @@ extension Kernel {
     mutating func memmapInit() {
         var hole: UInt64 = 0
         var zoneId = ZoneType.dma
-        var lastNid: Int32 = 0
+        var lastNid: NodeID = 0
         var lastEnd: UInt64 = 0
         var counted = (zoneEnd: UInt64.max, pages: UInt64(0))
         for r in memPfnRanges() {
-            lastNid = r.nid
+            lastNid = NodeID(r.nid)
             lastEnd = r.end
-            guard let n = nodeIndex(r.nid) else { continue }
+            guard let n = nodeIndex(lastNid) else { continue }
             for z in nodes[n].zones where z.isPopulated {
                 zoneId = z.type
                 let s = Swift.min(Swift.max(r.start, z.zoneStartPfn), z.zoneEndPfn)
                 let e = Swift.min(Swift.max(r.end, z.zoneStartPfn), z.zoneEndPfn)
                 if s >= e { continue }
-                if hole < s { initUnavailableRange(hole, s, z.type, r.nid) }
+                if hole < s { initUnavailableRange(hole, s, z.type, lastNid) }
                 hole = e
                 deferInit(node: n, zone: z, start: s, end: e, counted: &counted)
             }
@@ -380,7 +380,7 @@ extension Kernel {
     }
 
     /// Linux: init_unavailable_range(): counts the pfns whose pageblock has a memmap.
-    mutating func initUnavailableRange(_ spfn: UInt64, _ epfn: UInt64, _ zone: ZoneType, _ nid: Int32) {
+    mutating func initUnavailableRange(_ spfn: UInt64, _ epfn: UInt64, _ zone: ZoneType, _ nid: NodeID) {
         var count: UInt64 = 0
         for run in sections.present {
             let s = Swift.max(spfn, run.start << pfnSectionShift)
@@ -391,13 +391,13 @@ extension Kernel {
     }
 
     /// Linux: numa_node_id() on the boot CPU (CPU 0), whose zonelist boot allocations walk.
-    var bootCPUNode: Int32 {
+    var bootCPUNode: NodeID {
         let n = numa.cpuToNode.first ?? 0
-        return n == numaNoNode ? 0 : n
+        return n == numaNoNode ? 0 : NodeID(n)
     }
 
     /// Where node `nid`'s pg_data_t sits in `nodes`.
-    func nodeIndex(_ nid: Int32) -> Int? { pageAlloc.nodeIndex(nid) }
+    func nodeIndex(_ nid: NodeID) -> Int? { pageAlloc.nodeIndex(nid) }
 
     /// Linux: build_all_zonelists(NULL) at boot: every node's fallback order, "Total pages"
     /// (provisional managed pages; no watermarks exist yet) and the policy zone.
@@ -406,36 +406,36 @@ extension Kernel {
         zl.fallback = Array(repeating: [], count: Int(maxNumNodes))
         zl.nodeOrder = Array(repeating: [], count: Int(maxNumNodes))
         var nodeLoad = [Int](repeating: 0, count: Int(maxNumNodes))
-        var memoryNodes: [Int32] = []
+        var memoryNodes: [NodeID] = []
         for n in nodes where n.nodePresentPages != 0 { memoryNodes.append(n.nodeId) }
         for pgdat in nodes {
             let local = pgdat.nodeId
             var used = Bitset()
-            var order: [Int32] = []
+            var order: [NodeID] = []
             var prev = local
             while true {
                 // find_next_best_node()
-                var best: Int32 = numaNoNode
-                if !used.contains(UInt64(local)) {
+                var best = NodeID.none
+                if !used.contains(UInt64(local.raw)) {
                     best = local
                 } else {
                     var minVal = Int.max
-                    for n in memoryNodes where !used.contains(UInt64(n)) {
-                        var val = numa.nodeDistance(local, n)
+                    for n in memoryNodes where !used.contains(UInt64(n.raw)) {
+                        var val = numa.nodeDistance(local.raw, n.raw)
                         if n < local { val += 1 }
                         // PENALTY_FOR_NODE_WITH_CPUS: no CPU is in any node's cpumask yet when
                         // the boot-time zonelists are built (identify_cpu() adds them later).
-                        val = val * Int(maxNumNodes) + nodeLoad[Int(n)]
+                        val = val * Int(maxNumNodes) + nodeLoad[n.number]
                         if val < minVal { minVal = val; best = n }
                     }
                 }
-                if best == numaNoNode { break }
-                used.insert(UInt64(best))
-                if numa.nodeDistance(local, best) != numa.nodeDistance(local, prev) { nodeLoad[Int(best)] += 1 }
+                if best == NodeID.none { break }
+                used.insert(UInt64(best.raw))
+                if numa.nodeDistance(local.raw, best.raw) != numa.nodeDistance(local.raw, prev.raw) { nodeLoad[best.number] += 1 }
                 order.append(best)
                 prev = best
             }
-            var refs: [(nid: Int32, zone: ZoneType)] = []
+            var refs: [(nid: NodeID, zone: ZoneType)] = []
             for n in order {
                 guard let i = nodeIndex(n) else { continue }
                 let node = nodes[i]
@@ -444,16 +444,16 @@ extension Kernel {
                     if z.type > zl.policyZone && z.type != .movable { zl.policyZone = z.type }
                 }
             }
-            zl.fallback[Int(local)] = refs
-            zl.nodeOrder[Int(local)] = order
+            zl.fallback[local.number] = refs
+            zl.nodeOrder[local.number] = order
             var text = "Fallback order for Node \(local): "
             for n in order { text += "\(n) " }
             log.info(text)
         }
         // nr_free_zone_pages(ZONE_MOVABLE) on the boot CPU's node.
         var total: UInt64 = 0
-        if Int(bootCPUNode) < zl.fallback.count {
-            for ref in zl.fallback[Int(bootCPUNode)] {
+        if bootCPUNode.number < zl.fallback.count {
+            for ref in zl.fallback[bootCPUNode.number] {
                 if let n = nodeIndex(ref.nid) { total += nodes[n].zones[ref.zone.rawValue].managedPages }
             }
         }
@@ -461,7 +461,7 @@ extension Kernel {
         zl.mobilityGroupingDisabled = total < 512 * 5
         zonelists = zl
         // From here on the page allocator can allocate: it takes the facts its paths read.
-        pageAlloc.configure(cpuToNode: (0..<nrCPUIds).map { earlyCPUToNode($0) }, onlineNodes: numa.nodeOnline.count,
+        pageAlloc.configure(cpuToNode: (0..<nrCPUIds).map { NodeID(earlyCPUToNode($0)) }, onlineNodes: numa.nodeOnline.count,
                             initOnAlloc: initOnAlloc, vmemmapBase: sections.vmemmap.base)
         log.info("Built \(numa.nodeOnline.count) zonelists, mobility grouping \(zl.mobilityGroupingDisabled ? "off" : "on").  Total pages: \(total)")
         log.info("Policy zone: \(zl.policyZone.name)")

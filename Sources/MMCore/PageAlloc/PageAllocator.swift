@@ -23,7 +23,7 @@ public struct PageAllocator: Sendable {
     /// Linux: nr_cpu_ids.
     public internal(set) var nrCPUIds = 1
     /// Linux: cpu_to_node() of each possible CPU (NUMA_NO_NODE where none is known).
-    public internal(set) var cpuToNode: [Int32] = []
+    public internal(set) var cpuToNode: [NodeID] = []
     /// Linux: num_online_nodes().
     public internal(set) var onlineNodes = 1
     /// Linux: init_on_alloc (Debian: on).
@@ -40,7 +40,7 @@ public struct PageAllocator: Sendable {
 
     /// The facts of the machine the allocation paths read, set once by build_all_zonelists()
     /// (or by a test that builds a small allocator).
-    public mutating func configure(cpuToNode: [Int32], onlineNodes: Int, initOnAlloc: Bool, vmemmapBase: UInt64) {
+    public mutating func configure(cpuToNode: [NodeID], onlineNodes: Int, initOnAlloc: Bool, vmemmapBase: UInt64) {
         self.nrCPUIds = Swift.max(1, cpuToNode.count)
         self.cpuToNode = cpuToNode
         self.onlineNodes = onlineNodes
@@ -50,17 +50,17 @@ public struct PageAllocator: Sendable {
 
     /// Linux: cpu_to_node() (NUMA_NO_NODE for a CPU the map does not know).
     @inline(__always)
-    public func cpuNode(_ cpu: Int) -> Int32 { cpu < cpuToNode.count ? cpuToNode[cpu] : numaNoNode }
+    public func cpuNode(_ cpu: Int) -> NodeID { cpu < cpuToNode.count ? cpuToNode[cpu] : .none }
 
     /// Linux: numa_node_id() on the boot CPU (CPU 0), whose zonelist boot allocations walk.
-    public var bootCPUNode: Int32 {
+    public var bootCPUNode: NodeID {
         let n = cpuToNode.first ?? 0
-        return n == numaNoNode ? 0 : n
+        return n == NodeID.none ? 0 : n
     }
 
     /// Where node `nid`'s pg_data_t sits in `nodes`.
     @inline(__always)
-    public func nodeIndex(_ nid: Int32) -> Int? {
+    public func nodeIndex(_ nid: NodeID) -> Int? {
         for i in nodes.indices where nodes[i].nodeId == nid { return i }
         return nil
     }

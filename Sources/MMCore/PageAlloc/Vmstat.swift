@@ -61,7 +61,7 @@ extension Kernel {
             let blockMT = memmap.pageblockMigratetype(pfn)
             while pfn < blockEnd {
                 if memmap.zoneSlot(pfn) != z.slot { pfn += 1; continue }
-                if let o = memmap.buddyOrder(pfn) { pfn += 1 << UInt64(o); continue }
+                if let o = memmap.buddyOrder(pfn) { pfn += o.pages; continue }
                 let d = memmap.page(pfn)
                 if d.flags.contains(.reserved) || d.refcount <= 0 || d.flags.contains(.tail) { pfn += 1; continue }
                 if d.migratetype != blockMT.rawValue {

@@ -10,12 +10,12 @@
 
 extension Kernel {
     /// Linux: kmem_cache_alloc() / kmem_cache_alloc_node(): an object's address, or nil.
-    public mutating func slabAllocNode(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0) -> UInt64? {
+    public mutating func slabAllocNode(_ id: CacheID, _ gfp: GFPFlags, nid: NodeID = NodeID.none, cpu: Int = 0) -> UInt64? {
         var l = NoListener()
         return slub.slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: -1, &pageAlloc, &physMem, &log, &l)
     }
 
-    public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
+    public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: NodeID = NodeID.none,
                                                            cpu: Int = 0, origSize: Int = -1, _ l: inout L) -> UInt64? {
         slub.slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: origSize, &pageAlloc, &physMem, &log, &l)
     }

@@ -102,7 +102,7 @@ extension Kernel {
                 }
                 let size = Kmalloc.size(index: i)
                 // create_kmalloc_cache(): its struct comes from kmem_cache.
-                let addr = slub.slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0, &pageAlloc, &physMem,
+                let addr = slub.slabAllocNode(slub.kmemCache, .gfpNowait, nid: NodeID.none, cpu: 0, &pageAlloc, &physMem,
                                               &log) ?? 0
                 let id = slub.createBootCache(KmemCacheSpec(name: type.name(Kmalloc.sizeName(index: i)), size: size,
                                                        flags: flags.union(.kmalloc), usersize: size), &pageAlloc,
@@ -126,22 +126,22 @@ extension Kernel {
 
     /// Linux: kmalloc() / kmalloc_node(): ZERO_SIZE_PTR for 0, a kmalloc cache's object, or
     /// pages straight from the buddy allocator above 8 KiB.
-    public mutating func kmalloc(_ size: Int, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0) -> UInt64? {
+    public mutating func kmalloc(_ size: Int, _ gfp: GFPFlags, nid: NodeID = NodeID.none, cpu: Int = 0) -> UInt64? {
         var l = NoListener()
         return kmalloc(size, gfp, nid: nid, cpu: cpu, &l)
     }
 
-    public mutating func kmalloc<L: PageAllocListener>(_ size: Int, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
+    public mutating func kmalloc<L: PageAllocListener>(_ size: Int, _ gfp: GFPFlags, nid: NodeID = NodeID.none,
                                                      cpu: Int = 0, _ l: inout L) -> UInt64? {
         if size == 0 { return Kmalloc.zeroSizePtr }
         if size > Kmalloc.maxCacheSize {
             // __kmalloc_large_node()
             guard size <= Kmalloc.maxSize else { return nil }
-            let order = Kernel.getOrder(size)
+            let order = Order(Kernel.getOrder(size))
             var g = gfp.union(.comp)
             if order == 0 { g.remove(.comp) }
-            guard let pfn = allocPages(g, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid, listener: &l) else { return nil }
-            largeKmallocPages += 1 << order
+            guard let pfn = allocPages(g, order: order, cpu: cpu, nid: nid == NodeID.none ? nil : nid, listener: &l) else { return nil }
+            largeKmallocPages += Int(order.pages)
             l.slab(.largeKmalloc(pfn: pfn, order: order))
             return directMapVirt(pfn << pageShift)
         }
@@ -179,14 +179,14 @@ extension Kernel {
             log.info("kmemlab: kfree(\(pa(addr))): not the start of an allocation (Linux would free the wrong page or oops)")
             return .refused(.notAllocationStart)
         }
-        let order = d.flags.contains(.head) ? Int(d.order) : 0
+        let order = d.flags.contains(.head) ? Order(Int(d.order)) : 0
         if order == 0 {
             warnOnce(file: "mm/slab_common.c", line: 904, function: "free_large_kmalloc", cpu: cpu, pid: 1)
             log.info("object pointer: \(pa(addr))")
         }
         switch freePages(pfn, order: order, cpu: cpu, listener: &l) {
         case .freed:
-            largeKmallocPages -= 1 << order
+            largeKmallocPages -= Int(order.pages)
             return .freed
         case .badPage(let reason): return .refused(.badPage(reason))
         case .invalidPfn: return .refused(.invalidPfn)
@@ -285,7 +285,7 @@ extension SlubState {
             return target
         }
         // create_cache(): the struct kmem_cache itself comes from the kmem_cache cache.
-        guard let addr = slabAllocNode(kmemCache, .gfpKernel, nid: numaNoNode, cpu: 0, &pages, &mem, &log) else {
+        guard let addr = slabAllocNode(kmemCache, .gfpKernel, nid: NodeID.none, cpu: 0, &pages, &mem, &log) else {
             log.info("kmem_cache_create(\(spec.name)) failed with error -12")
             throw .noMemory
         }

@@ -25,10 +25,10 @@ public enum SlabEvent: Sendable, Equatable {
     case cpuPartial(cache: CacheID, slab: UInt64)
     /// Linux: ALLOC_FROM_PARTIAL — a slab from node `nid`'s partial list (and `extra` more moved
     /// to the cpu partial list).
-    case nodePartial(cache: CacheID, slab: UInt64, nid: Int32, extra: Int)
+    case nodePartial(cache: CacheID, slab: UInt64, nid: NodeID, extra: Int)
     /// Linux: ALLOC_SLAB — a new slab of `order` from the page allocator (`fallback`: the
     /// preferred order failed and the minimum order was used).
-    case newSlab(cache: CacheID, slab: UInt64, order: Int, nid: Int32, zone: ZoneType?, fallback: Bool)
+    case newSlab(cache: CacheID, slab: UInt64, order: Order, nid: NodeID, zone: ZoneType?, fallback: Bool)
     /// Linux: the cpu slab was deactivated onto the node lists (or freed when empty).
     case deactivated(cache: CacheID, slab: UInt64, to: SlabPlace, discarded: Bool)
     /// Linux: FREE_FASTPATH — back on this CPU's freelist.
@@ -36,11 +36,11 @@ public enum SlabEvent: Sendable, Equatable {
     /// Linux: FREE_SLOWPATH — onto the slab's own freelist; `to` is where the slab went.
     case freeSlow(cache: CacheID, object: UInt64, slab: UInt64, to: SlabPlace)
     /// Linux: a slab went back to the page allocator (discard_slab).
-    case slabFreed(cache: CacheID, slab: UInt64, order: Int)
+    case slabFreed(cache: CacheID, slab: UInt64, order: Order)
     /// Linux: the cpu partial list was full and was unfrozen onto the node lists.
     case cpuPartialDrained(cache: CacheID, slabs: Int)
     /// kmalloc above KMALLOC_MAX_CACHE_SIZE: straight from the page allocator.
-    case largeKmalloc(pfn: UInt64, order: Int)
+    case largeKmalloc(pfn: UInt64, order: Order)
     /// Misuse caught; the report is in the kernel log.
     case misuse(cache: CacheID, object: UInt64, what: SlabMisuse)
     /// Allocation failed (slab_out_of_memory).
@@ -188,7 +188,7 @@ extension SlubState {
     mutating func addPartial(_ id: CacheID, _ sid: SlabID, toTail: Bool) {
         mmAssert(slabs[sid].where_ != .nodePartial && slabs[sid].where_ != .nodeFull, "a slab added to two lists")
         mmAssert(slabs[sid].inuse < slabs[sid].objects || !slabs[sid].frozen, "a frozen full slab on the partial list")
-        let nid = Int(slabs[sid].nid)
+        let nid = slabs[sid].nid.number
         caches[id].node[nid].nrPartial += 1
         slabs[sid].where_ = .nodePartial
         var n = caches[id].node[nid]
@@ -210,7 +210,7 @@ extension SlubState {
 
     mutating func removePartial(_ id: CacheID, _ sid: SlabID) {
         mmAssert(slabs[sid].where_ == .nodePartial, "remove_partial() of a slab not on the partial list")
-        let nid = Int(slabs[sid].nid)
+        let nid = slabs[sid].nid.number
         let (p, q) = (slabs[sid].prev, slabs[sid].next)
         mmAssert(p.isNone ? caches[id].node[nid].partialHead == sid : slabs[p].next == sid,
                  "partial list corruption: prev->next should be the slab")
@@ -226,7 +226,7 @@ extension SlubState {
     /// Linux: add_full() — only SLAB_STORE_USER caches keep a full list.
     mutating func addFull(_ id: CacheID, _ sid: SlabID) {
         guard caches[id].flags.contains(.storeUser) else { return }
-        let nid = Int(slabs[sid].nid)
+        let nid = slabs[sid].nid.number
         let h = caches[id].node[nid].fullHead
         slabs[sid].next = h; slabs[sid].prev = .none
         if !h.isNone { slabs[h].prev = sid } else { caches[id].node[nid].fullTail = sid }
@@ -236,7 +236,7 @@ extension SlubState {
 
     mutating func removeFull(_ id: CacheID, _ sid: SlabID) {
         guard caches[id].flags.contains(.storeUser), slabs[sid].where_ == .nodeFull else { return }
-        let nid = Int(slabs[sid].nid)
+        let nid = slabs[sid].nid.number
         let (p, q) = (slabs[sid].prev, slabs[sid].next)
         if !p.isNone { slabs[p].next = q } else { caches[id].node[nid].fullHead = q }
         if !q.isNone { slabs[q].prev = p } else { caches[id].node[nid].fullTail = p }
@@ -244,19 +244,19 @@ extension SlubState {
         slabs[sid].where_ = .none
     }
 
-    mutating func incSlabsNode(_ id: CacheID, _ nid: Int32, objects: Int) {
-        caches[id].node[Int(nid)].nrSlabs += 1
-        caches[id].node[Int(nid)].totalObjects += objects
+    mutating func incSlabsNode(_ id: CacheID, _ nid: NodeID, objects: Int) {
+        caches[id].node[nid.number].nrSlabs += 1
+        caches[id].node[nid.number].totalObjects += objects
     }
 
-    mutating func decSlabsNode(_ id: CacheID, _ nid: Int32, objects: Int) {
-        caches[id].node[Int(nid)].nrSlabs -= 1
-        caches[id].node[Int(nid)].totalObjects -= objects
+    mutating func decSlabsNode(_ id: CacheID, _ nid: NodeID, objects: Int) {
+        caches[id].node[nid.number].nrSlabs -= 1
+        caches[id].node[nid.number].totalObjects -= objects
     }
 
     /// Linux: new_slab() → allocate_slab(): pages, then the initial freelist (shuffled when the
     /// cache has a random sequence). Returns the slab's id.
-    mutating func newSlab<L: PageAllocListener>(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int,
+    mutating func newSlab<L: PageAllocListener>(_ id: CacheID, gfp: GFPFlags, nid: NodeID, cpu: Int,
                                                 _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                 _ l: inout L) -> SlabID? {
         let s = caches[id]
@@ -266,17 +266,17 @@ extension SlubState {
             allocGFP = allocGFP.union(.nomemalloc).subtracting(.reclaim)
         }
         var order = s.order, objects = s.objects, fallback = false
-        var pfn = pages.allocPages(allocGFP, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid,
+        var pfn = pages.allocPages(allocGFP, order: Order(order), cpu: cpu, nid: nid == NodeID.none ? nil : nid,
                                    &mem, listener: &l)
         if pfn == nil {
             order = s.minOrder; objects = s.minObjects; fallback = true
             var g = flags
             if order > 0 { g.insert(.comp) } else { g.remove(.comp) }
-            pfn = pages.allocPages(g, order: order, cpu: cpu, nid: nid == numaNoNode ? nil : nid, &mem, listener: &l)
+            pfn = pages.allocPages(g, order: Order(order), cpu: cpu, nid: nid == NodeID.none ? nil : nid, &mem, listener: &l)
         }
         guard let pfn else { return nil }
         let zone = pages.zoneIndex(ofPfn: pfn)
-        let slabNid = Int32(zone.map { pages.nodes[$0.0].nodeId } ?? 0)
+        let slabNid = zone.map { pages.nodes[$0.0].nodeId } ?? 0
         let sid: SlabID
         if let reuse = freeSlabIDs.popLast() { sid = reuse } else {
             sid = SlabID(index: slabs.count)
@@ -326,7 +326,7 @@ extension SlubState {
             }
             setFreepointer(id, p, 0, &mem)
         }
-        l.slab(.newSlab(cache: id, slab: start, order: order, nid: slabNid,
+        l.slab(.newSlab(cache: id, slab: start, order: Order(order), nid: slabNid,
                         zone: zone.map { ZoneType(rawValue: $0.1) ?? .normal }, fallback: fallback))
         return sid
     }
@@ -344,7 +344,7 @@ extension SlubState {
         return (hot.reserve(words: words), Int32(words))
     }
 
-    mutating func newSlab(_ id: CacheID, gfp: GFPFlags, nid: Int32, cpu: Int,
+    mutating func newSlab(_ id: CacheID, gfp: GFPFlags, nid: NodeID, cpu: Int,
                           _ pages: inout PageAllocator, _ mem: inout PhysMemory) -> SlabID? {
         var l = NoListener()
         return newSlab(id, gfp: gfp, nid: nid, cpu: cpu, &pages, &mem, &l)
@@ -362,12 +362,12 @@ extension SlubState {
         slabs[sid].where_ = .none
         slabs[sid].pfn = .max
         freeSlabIDs.append(sid)
-        l.slab(.slabFreed(cache: id, slab: directMapVirt(slab.pfn << pageShift), order: Int(slab.order)))
-        _ = pages.freePages(slab.pfn, order: Int(slab.order), cpu: cpu, &log, listener: &l)
+        l.slab(.slabFreed(cache: id, slab: directMapVirt(slab.pfn << pageShift), order: Order(Int(slab.order))))
+        _ = pages.freePages(slab.pfn, order: Order(Int(slab.order)), cpu: cpu, &log, listener: &l)
     }
 
     /// Linux: kmem_cache_alloc() / kmem_cache_alloc_node(): an object's address, or nil.
-    public mutating func slabAllocNode(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode, cpu: Int = 0,
+    public mutating func slabAllocNode(_ id: CacheID, _ gfp: GFPFlags, nid: NodeID = NodeID.none, cpu: Int = 0,
                                        _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                        _ log: inout KernelLog) -> UInt64? {
         var l = NoListener()
@@ -379,7 +379,7 @@ extension SlubState {
     /// carries the cpu slab's facts), the free pointer word, and the object's allocation bit;
     /// everything else — and any doubt — goes to `slabAllocNodeChecked`.
     @inline(__always)
-    public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32 = numaNoNode,
+    public mutating func slabAllocNode<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: NodeID = NodeID.none,
                                                            cpu: Int = 0, origSize: Int = -1,
                                                            _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                            _ log: inout KernelLog, _ l: inout L) -> UInt64? {
@@ -389,7 +389,7 @@ extension SlubState {
             let object = c.freelist
             let off = object &- c.objBase
             let q = (off &* c.reciprocal) >> 44
-            if off < c.span && q &* c.size == off && (nid == numaNoNode || c.nid == nid) {
+            if off < c.span && q &* c.size == off && (nid == NodeID.none || c.nid == nid) {
                 let slot = object &+ c.offset
                 let next = mem.readWord(slot &- directMapBase) ^ c.random ^ slot.byteSwapped
                 hot.update(unchecked: ci, bitRun: c.bitsOffset, Int(truncatingIfNeeded: q), true) { $0.advance(to: next) }
@@ -406,7 +406,7 @@ extension SlubState {
 
     /// slab_alloc_node() with every check: the fast path's doubts, and the slow path.
     @inline(never)
-    mutating func slabAllocNodeChecked<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: Int32, cpu: Int,
+    mutating func slabAllocNodeChecked<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid: NodeID, cpu: Int,
                                                              origSize: Int,
                                                              _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                              _ log: inout KernelLog, _ l: inout L) -> UInt64? {
@@ -416,7 +416,7 @@ extension SlubState {
         var sid = SlabID.none
         let ci = cpuIndex(id, cpu)
         var c = hot[ci]
-        if c.freelist != 0, !c.slab.isNone, nid == numaNoNode || slabs[c.slab].nid == nid {
+        if c.freelist != 0, !c.slab.isNone, nid == NodeID.none || slabs[c.slab].nid == nid {
             // The lockless fast path: the slot is read once and written back once.
             object = c.freelist
             sid = c.slab
@@ -447,17 +447,17 @@ extension SlubState {
     }
 
     /// Linux: ___slab_alloc().
-    mutating func slabAllocSlow<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid nodeIn: Int32, cpu: Int,
+    mutating func slabAllocSlow<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, nid nodeIn: NodeID, cpu: Int,
                                                     origSize: Int,
                                                     _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                     _ log: inout KernelLog, _ l: inout L) -> UInt64? {
         var node = nodeIn
-        if node != numaNoNode && (Int(node) >= slabNodes.count || !slabNodes[Int(node)]) { node = numaNoNode }
+        if node != NodeID.none && (node.number >= slabNodes.count || !slabNodes[node.number]) { node = NodeID.none }
         var sid = hot[cpuIndex(id, cpu)].slab
         while true {
             if !sid.isNone {
                 // redo:
-                if node != numaNoNode && slabs[sid].nid != node {
+                if node != NodeID.none && slabs[sid].nid != node {
                     deactivateCPUSlab(id, cpu: cpu, &pages, &mem, &log, &l)
                 } else {
                     if hot[cpuIndex(id, cpu)].freelist == 0 {
@@ -534,18 +534,18 @@ extension SlubState {
     /// Linux: get_partial(): this node's partial list, then (for any-node requests) the other
     /// nodes in zonelist order. Returns the object and, without debugging, the slab that
     /// becomes the cpu slab.
-    mutating func getPartial<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, node: Int32, cpu: Int, origSize: Int,
+    mutating func getPartial<L: PageAllocListener>(_ id: CacheID, _ gfp: GFPFlags, node: NodeID, cpu: Int, origSize: Int,
                                                    _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                    _ log: inout KernelLog,
                                                  _ l: inout L) -> (UInt64, SlabID?)? {
-        let search = node == numaNoNode ? pages.preferredNode(pages.cpuNode(cpu)) : node
+        let search = node == NodeID.none ? pages.preferredNode(pages.cpuNode(cpu)) : node
         if let r = getPartialNode(id, search, origSize: origSize, cpu: cpu, &pages, &mem, &log, &l) { return r }
-        if node != numaNoNode { return nil }
+        if node != NodeID.none { return nil }
         // get_any_partial(): remote_node_defrag_ratio 1000 of 1024.
         if rng.next() % 1024 > 1000 { return nil }
-        guard let highest = gfp.zone, Int(search) < pages.zonelists.fallback.count else { return nil }
-        for r in pages.zonelists.fallback[Int(search)] where r.zone <= highest {
-            let n = Int(r.nid)
+        guard let highest = gfp.zone, search.number < pages.zonelists.fallback.count else { return nil }
+        for r in pages.zonelists.fallback[search.number] where r.zone <= highest {
+            let n = r.nid.number
             guard n < caches[id].node.count, caches[id].node[n].present,
                   caches[id].node[n].nrPartial > caches[id].minPartial else { continue }
             if let r = getPartialNode(id, r.nid, origSize: origSize, cpu: cpu, &pages, &mem, &log, &l) { return r }
@@ -554,12 +554,12 @@ extension SlubState {
     }
 
     /// Linux: get_partial_node().
-    mutating func getPartialNode<L: PageAllocListener>(_ id: CacheID, _ nid: Int32, origSize: Int, cpu: Int,
+    mutating func getPartialNode<L: PageAllocListener>(_ id: CacheID, _ nid: NodeID, origSize: Int, cpu: Int,
                                                        _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                        _ log: inout KernelLog,
                                                      _ l: inout L) -> (UInt64, SlabID?)? {
-        guard Int(nid) < caches[id].node.count, caches[id].node[Int(nid)].nrPartial > 0 else { return nil }
-        var sid = caches[id].node[Int(nid)].partialHead
+        guard nid.number < caches[id].node.count, caches[id].node[nid.number].nrPartial > 0 else { return nil }
+        var sid = caches[id].node[nid.number].partialHead
         var object: UInt64 = 0
         var taken = SlabID.none
         var extra = 0
@@ -629,7 +629,7 @@ extension SlubState {
             let next = slabs[sid].next
             slabs[sid].frozen = false
             slabs[sid].next = .none
-            let nid = Int(slabs[sid].nid)
+            let nid = slabs[sid].nid.number
             if slabs[sid].inuse == 0 && caches[id].node[nid].nrPartial >= caches[id].minPartial {
                 discard.append(sid)
             } else {
@@ -660,7 +660,7 @@ extension SlubState {
     mutating func deactivateSlab<L: PageAllocListener>(_ id: CacheID, _ sid: SlabID, freelist: UInt64, cpu: Int,
                                                        _ pages: inout PageAllocator, _ mem: inout PhysMemory,
                                                        _ log: inout KernelLog, _ l: inout L) {
-        let nid = Int(slabs[sid].nid)
+        let nid = slabs[sid].nid.number
         let toTail = slabs[sid].freelist != 0
         var delta: Int32 = 0
         var tail: UInt64 = 0
@@ -852,7 +852,7 @@ extension SlubState {
             l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .cpuPartial))
             return
         }
-        let nid = Int(slabs[sid].nid)
+        let nid = slabs[sid].nid.number
         if inuse == 0 && caches[id].node[nid].nrPartial >= caches[id].minPartial {
             if prior != 0 { removePartial(id, sid) } else { removeFull(id, sid) }
             l.slab(.freeSlow(cache: id, object: object, slab: addr, to: .none))

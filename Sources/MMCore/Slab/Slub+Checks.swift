@@ -45,8 +45,8 @@ extension SlubState {
             for sid in slabs(of: id) {
                 let slab = slabs[sid]
                 slabsSeen[sid.index] += 1
-                perNodeSlabs[Int(slab.nid)] += 1
-                perNodeObjects[Int(slab.nid)] += Int(slab.objects)
+                perNodeSlabs[slab.nid.number] += 1
+                perNodeObjects[slab.nid.number] += Int(slab.objects)
                 // Free objects: the slab's own freelist, and the CPU freelist if it is a cpu slab.
                 var free = Set<UInt64>()
                 var lists = [slab.freelist]

@@ -452,7 +452,7 @@ extension SlubState {
             return .refused(why)
         }
         if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, false) }
-        let nid = Int(slabs[sid].nid)
+        let nid = slabs[sid].nid.number
         let prior = slabs[sid].freelist
         slabs[sid].inuse -= 1
         setFreepointer(id, object, prior, &mem)

@@ -16,7 +16,7 @@ public struct Slab: Sendable, Equatable {
     public var cache: CacheID
     public var pfn: UInt64
     public var order: UInt8
-    public var nid: Int32
+    public var nid: NodeID
     public var objects: Int32
     public var inuse: Int32
     public var frozen: Bool
@@ -69,7 +69,7 @@ public struct KmemCacheCPU: Sendable, BitwiseCopyable {
     var objectSize: UInt64 = 0
     /// The cpu slab's run in the object bitmap, and its node.
     var bitsOffset: Int32 = 0
-    var nid: Int32 = 0
+    var nid: NodeID = 0
     var fast: FastPath = []
 
     init(tid: UInt64) { self.tid = tid }
@@ -379,9 +379,9 @@ extension Kernel {
     /// Linux: kmem_cache_init().
     mutating func kmemCacheInit() {
         var slabNodes = [Bool](repeating: false, count: nrNodeIds)
-        for n in nodes where Int(n.nodeId) < nrNodeIds {
+        for n in nodes where n.nodeId.number < nrNodeIds {
             for t in [ZoneType.dma, .dma32, .normal] where n.zones[t.rawValue].presentPages > 0 {
-                slabNodes[Int(n.nodeId)] = true
+                slabNodes[n.nodeId.number] = true
             }
         }
         slub.configure(presentCPUs: Swift.max(1, machine.cpus.present), possibleCPUs: nrCPUIds, slabNodes: slabNodes,
@@ -400,7 +400,7 @@ extension Kernel {
         // bootstrap(): each static cache moves into an object of kmem_cache, and the boot CPU's
         // slabs are flushed to the node lists.
         for id in [slub.kmemCache, slub.kmemCacheNode] {
-            slub.caches[id].address = slub.slabAllocNode(slub.kmemCache, .gfpNowait, nid: numaNoNode, cpu: 0,
+            slub.caches[id].address = slub.slabAllocNode(slub.kmemCache, .gfpNowait, nid: NodeID.none, cpu: 0,
                                                          &pageAlloc, &physMem,
                                                          &log) ?? 0
             slub.flushCPUSlab(id, cpu: 0, &pageAlloc, &physMem, &log)
@@ -491,9 +491,9 @@ extension SlubState {
         for nid in slabNodes.indices where slabNodes[nid] {
             caches[id].node[nid].present = true
             if state == .down {
-                earlyKmemCacheNodeAlloc(Int32(nid), &pages, &mem)
+                earlyKmemCacheNodeAlloc(NodeID(Int32(nid)), &pages, &mem)
             } else {
-                let addr = slabAllocNode(kmemCacheNode, .gfpKernel, nid: Int32(nid), cpu: 0, &pages, &mem, &log) ?? 0
+                let addr = slabAllocNode(kmemCacheNode, .gfpKernel, nid: NodeID(Int32(nid)), cpu: 0, &pages, &mem, &log) ?? 0
                 caches[id].node[nid].address = addr
             }
         }
@@ -519,7 +519,7 @@ extension SlubState {
 
     /// Linux: early_kmem_cache_node_alloc(): the kmem_cache_node cache's own node structure,
     /// carved from a slab taken straight from the page allocator.
-    mutating func earlyKmemCacheNodeAlloc(_ nid: Int32, _ pages: inout PageAllocator, _ mem: inout PhysMemory) {
+    mutating func earlyKmemCacheNodeAlloc(_ nid: NodeID, _ pages: inout PageAllocator, _ mem: inout PhysMemory) {
         let id = kmemCacheNode
         guard let sid = newSlab(id, gfp: .gfpNowait, nid: nid, cpu: 0, &pages, &mem) else { return }
         let object = slabs[sid].freelist
@@ -528,7 +528,7 @@ extension SlubState {
         if let i = objectIndex(id, sid, object) { setAllocatedObject(sid, i, true) }
         if caches[id].isDebug { initObject(id, object, SlabPoison.redActive, &mem) }
         let actual = slabs[sid].nid
-        caches[id].node[Int(actual)].address = object
+        caches[id].node[actual.number].address = object
         incSlabsNode(id, actual, objects: Int(slabs[sid].objects))
         addPartial(id, sid, toTail: false)
     }

@@ -36,3 +36,20 @@ extension Array {
     /// Whether the id names an element of this table (not `none`, not past the end).
     @inlinable public func holds(_ id: TableID<Element>) -> Bool { id.raw >= 0 && id.index < count }
 }
+
+/// A NUMA node's id, as Linux numbers nodes (nid; NUMA_NO_NODE is `none`). Not an index into
+/// `PageAllocator.nodes`, which lists only the nodes with memory: `nodeIndex(_:)` maps one to
+/// the other, and the types keep them from being mixed.
+@frozen
+public struct NodeID: Hashable, Comparable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    public var raw: Int32
+    @inlinable public init(_ raw: Int32) { self.raw = raw }
+    @inlinable public init(integerLiteral value: Int32) { self.raw = value }
+    /// Linux: NUMA_NO_NODE.
+    @inlinable public static var none: NodeID { NodeID(-1) }
+    @inlinable public var isNone: Bool { raw < 0 }
+    /// The id as a number for the tables kept per node id (node_zonelists, node masks).
+    @inlinable public var number: Int { Int(raw) }
+    @inlinable public static func < (a: NodeID, b: NodeID) -> Bool { a.raw < b.raw }
+    public var description: String { String(raw) }
+}

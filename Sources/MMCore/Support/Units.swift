@@ -28,6 +28,35 @@ public struct Pfn: Hashable, Comparable, Sendable {
     @inlinable public static func < (a: Pfn, b: Pfn) -> Bool { a.raw < b.raw }
 }
 
+/// A block's size as a power of two pages (Linux: the `unsigned int order` of alloc_pages(),
+/// the buddy lists' index, compound_order()). Literals read as orders (`order: 0`), and
+/// interpolation prints the number, as the kernel's "order:%u" does.
+@frozen
+public struct Order: Hashable, Strideable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    public var raw: Int
+    @inlinable public init(_ raw: Int) { self.raw = raw }
+    @inlinable public init(integerLiteral value: Int) { self.raw = value }
+    /// The pages a block of this order holds (1 << order).
+    @inlinable public var pages: UInt64 { 1 &<< UInt64(truncatingIfNeeded: raw) }
+    /// The order one up (a block and its buddy) or down (a block's halves).
+    @inlinable public var up: Order { Order(raw &+ 1) }
+    @inlinable public var down: Order { Order(raw &- 1) }
+    /// Whether the buddy allocator hands out blocks of this order (0 … MAX_ORDER − 1).
+    @inlinable public var isBuddyOrder: Bool { raw >= 0 && raw < maxOrder }
+    @inlinable public static func < (a: Order, b: Order) -> Bool { a.raw < b.raw }
+    @inlinable public func distance(to other: Order) -> Int { other.raw &- raw }
+    @inlinable public func advanced(by n: Int) -> Order { Order(raw &+ n) }
+    /// Linux: MAX_ORDER, one past the largest order the buddy allocator keeps.
+    @inlinable public static var limit: Order { Order(maxOrder) }
+    /// Linux: PAGE_ALLOC_COSTLY_ORDER, the largest order the allocator tries hard for.
+    @inlinable public static var costly: Order { Order(3) }
+    /// Linux: pageblock_order (x86-64: 9, a 2 MiB huge page).
+    @inlinable public static var pageblock: Order { Order(9) }
+    /// Linux: MAX_ORDER − 1, the largest block the buddy lists keep (4 MiB).
+    @inlinable public static var top: Order { Order(maxOrder &- 1) }
+    public var description: String { String(raw) }
+}
+
 /// A physical range [start, start + size) (Linux: struct resource's start and end + 1).
 public struct PhysRange: Equatable, Sendable {
     public var start: PhysAddr

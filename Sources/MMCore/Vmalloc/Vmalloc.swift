@@ -94,15 +94,15 @@ extension Kernel {
         var g = gfp
         if order > 0 { g.insert(.comp) }
         for _ in 0..<(nrPages >> order) {
-            let nid = withMemory.isEmpty ? numaNoNode : withMemory[vmalloc.interleaveNext % withMemory.count]
+            let nid = withMemory.isEmpty ? NodeID.none : withMemory[vmalloc.interleaveNext % withMemory.count]
             vmalloc.interleaveNext += 1
-            guard let pfn = allocPages(g, order: order, nid: nid) else {
+            guard let pfn = allocPages(g, order: Order(order), nid: nid) else {
                 replaceArea(area)
                 vfree(gap.start)
                 return nil
             }
             area.blocks.append(pfn)
-            if let slot = memmap.zoneSlot(pfn) { area.perNode[Int(slot.nid)] += 1 << order }
+            if let slot = memmap.zoneSlot(pfn) { area.perNode[slot.nid.number] += 1 << order }
         }
         replaceArea(area)
         mapVmalloc(gap.start, blocks: area.blocks, order: order)
@@ -227,7 +227,7 @@ extension Kernel {
         guard let i = vmalloc.areas.firstIndex(where: { $0.start == addr && $0.ioremapPhys == nil }) else { return false }
         let a = vmalloc.areas.remove(at: i)
         unmapVmalloc(a)
-        for b in a.blocks { _ = freePages(b, order: a.order) }
+        for b in a.blocks { _ = freePages(b, order: Order(a.order)) }
         if a.vpages { vfree(a.pagesArray) } else if a.pagesArray != 0 { kfree(a.pagesArray) }
         return true
     }

@@ -22,10 +22,10 @@ func smallWorld(pages: UInt64 = 64, mt: MigrateType = .movable) -> (Zone, Memmap
 }
 
 /// Free pages as __free_pages_core() hands them over: descriptor cleared, then freed.
-func release(_ z: inout Zone, _ mm: inout Memmap, _ pfns: some Sequence<UInt64>, order: Int = 0,
+func release(_ z: inout Zone, _ mm: inout Memmap, _ pfns: some Sequence<UInt64>, order: Order = 0,
              mt: MigrateType = .movable) {
     for pfn in pfns {
-        mm.resetPages(pfn, count: 1 << UInt64(order))
+        mm.resetPages(pfn, count: order.pages)
         z.freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
     }
 }
@@ -60,7 +60,7 @@ struct SmallWorldBuddyTests {
         #expect(got.pfn == 0 && got.from == 6)
         #expect(z.nrFree == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
         // expand() lists the upper halves: 32 (order 5), 16, 8, 4, 2, 1 (order 0).
-        for (order, pfn) in [(5, 32), (4, 16), (3, 8), (2, 4), (1, 2), (0, 1)] as [(Int, UInt64)] {
+        for (order, pfn) in [(5, 32), (4, 16), (3, 8), (2, 4), (1, 2), (0, 1)] as [(Order, UInt64)] {
             #expect(z.freeLists[Zone.listIndex(order, movable)].head == pfn, "order \(order)")
             #expect(mm.buddyOrder(pfn) == order)
         }
