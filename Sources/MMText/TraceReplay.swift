@@ -6,6 +6,35 @@
 import MMCore
 
 public struct TraceReplay {
+    /// What `boot --trace` replayed: the replay after the boot part, the events applied, the
+    /// event that ended the boot (nil: the trace never reached it) and the events after it.
+    public struct BootPart {
+        public var replay: TraceReplay
+        public var applied = 0
+        public var after = 0
+        public var end: TraceEvent?
+        /// The pfn whose free ends the boot (Kernel.kernelInitLastFreedPfn).
+        public var endPfn: UInt64?
+    }
+
+    /// The boot part of a trace recorded from the kernel command line, as recorded, onto
+    /// `kernel` booted to trace_init(): every event up to the mm_page_free of the last page
+    /// kernel_init() frees before it runs the first program (the rodata/data gap's end).
+    /// What follows is the programs' and is only counted.
+    public static func bootPart(_ path: String, _ kernel: Kernel) throws(InputError) -> BootPart {
+        var part = BootPart(replay: TraceReplay(kernel: kernel), endPfn: kernel.kernelInitLastFreedPfn)
+        var summary = TraceSummary(fileName: path)
+        try TraceFile.forEachLine(path) { (line, number) throws(InputError) in
+            guard let e = try summary.add(line, number: number) else { return }
+            if part.end != nil { part.after += 1; return }
+            part.replay.apply(e)
+            part.applied += 1
+            if e.kind == .mmPageFree, let pfn = e.pfn, pfn == part.endPfn { part.end = e }
+        }
+        if part.applied == 0 { throw InputError(file: path, field: "(file)", "no kmem events in the trace") }
+        return part
+    }
+
     public var kernel: Kernel
     public private(set) var applied: [TraceEvent.Kind: Int] = [:]
     public private(set) var refused: [TraceEvent.Kind: Int] = [:]

@@ -124,6 +124,13 @@ struct Boot: ParsableCommand {
                        (efi=debug's format; RUN on boot-services memory it kept), and
                        what efi_free_boot_services() freed
 
+        --trace TRACE takes a kmem trace of this boot, recorded from the kernel command
+        line (trace_event=kmem:*, as the README shows): the model boots to trace_init(),
+        then replays the trace as recorded (the kernel's own pfns) up to the free of the
+        last page kernel_init() gives back before it runs the first program, so --show
+        describes the free lists as they really were after boot. Slab objects are not
+        replayed yet: slabinfo stays the model's.
+
         --sysctl vm.NAME=VALUE writes a sysctl after boot, as `sysctl -w` would, and
         recomputes what depends on it (min_free_kbytes, watermark_scale_factor,
         watermark_boost_factor, lowmem_reserve_ratio, percpu_pagelist_high_fraction).
@@ -150,6 +157,9 @@ struct Boot: ParsableCommand {
 
     @Flag(help: "Print the log step by step: a heading before each boot step (the Linux function and file) and what it did to memblock and the free lists.")
     var steps = false
+
+    @Option(help: ArgumentHelp("A kmem trace of this boot, recorded from the kernel command line (trace_event=kmem:*): boot to trace_init(), then replay the trace as recorded up to kernel_init()'s last free before the first program runs, so --show prints the machine as it really was after boot (see the README).", valueName: "file"))
+    var trace: String?
 
     static let showable = ["dmesg"] + ProcFiles.names
     static let planned = ["iomem"]
@@ -181,9 +191,15 @@ struct Boot: ParsableCommand {
                 throw InputError(file: "(options)", field: sysctl.isEmpty ? "--replay-memblock" : "--sysctl", "not modelled for \(kernel.arch.rawValue)")
             }
         }
+        if trace != nil {
+            if kernel.arch.is32Bit { throw InputError(file: "(options)", field: "--trace", "the \(kernel.arch.rawValue) model boots as far as zones and highmem; a trace replays onto the x86-64 model") }
+            if replayMemblock { throw InputError(file: "(options)", field: "--trace", "replays from trace_init(); not with --replay-memblock") }
+            kernel.scratch.stopAtTraceInit = true
+        }
         var panic: String? = nil
         do { try kernel.boot() } catch { if case let .panic(msg) = error { panic = msg } }
         if panic == nil { try kernel.checkMemoryModel() }
+        if panic == nil, let trace { kernel = try Boot.replayBootPart(trace, kernel) }
         if panic == nil { try kernel.writeSysctls(sysctl) }
         for n in names {
             if names.count > 1 { print("==> \(n) <==") }
@@ -195,6 +211,23 @@ struct Boot: ParsableCommand {
             }
         }
         if panic != nil { throw ExitCode(1) }
+    }
+}
+
+extension Boot {
+    /// `boot --trace`: the boot part of the trace replayed as recorded (TraceReplay.bootPart);
+    /// what was applied, refused and left goes to stderr.
+    static func replayBootPart(_ path: String, _ kernel: Kernel) throws -> Kernel {
+        let part = try TraceReplay.bootPart(path, kernel)
+        var note = "kmemlab: \(path): \(part.applied) events replayed as recorded"
+        if let end = part.end {
+            note += " up to line \(end.line) (kernel_init()'s last free, pfn \(hex(end.pfn ?? 0))); \(part.after) later events are the programs' and were not replayed"
+        } else {
+            note += ", the whole trace: kernel_init()'s last free (pfn \(part.endPfn.map { hex($0) } ?? "none")) is not in it"
+        }
+        FileHandle.standardError.write((note + "\n").data(using: .utf8)!)
+        for l in part.replay.text { FileHandle.standardError.write(("  " + l + "\n").data(using: .utf8)!) }
+        return part.replay.kernel
     }
 }
 

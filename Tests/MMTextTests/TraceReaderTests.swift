@@ -306,6 +306,30 @@ struct DecideReplayTests {
         #expect(replay.kernel.checkPageAllocInvariants() == nil)
     }
 
+    @Test("boot --trace: the boot part ends with the mm_page_free of the rodata/data gap's last page, the gap the log names",
+          arguments: [("pc-2g-trace", 160_108), ("pc-1g-trace-full", 159_163)])
+    func bootPart(_ name: String, endLine: Int) throws {
+        let k = try Self.atTraceInit(name)
+        let gapPages = k.machine.kernel.rodataDataGapSize >> 12
+        #expect(gapPages == 277, "the log's \"(rodata/data gap) memory: 1108K\"")
+        let part = try TraceReplay.bootPart(Fixtures.casePath(name, "trace.txt.gz"), k)
+        let end = try #require(part.end, "the trace holds kernel_init()'s last free")
+        #expect(end.line == endLine && end.pfn == 0x29ff && part.endPfn == 0x29ff)
+        // The whole gap was freed by the trace (the model's range is the kernel's), the page
+        // below it (read-only data) is still the kernel image's.
+        let first = 0x29ff - gapPages + 1
+        #expect((first...0x29ff).allSatisfy { !part.replay.kernel.memmap.page($0).flags.contains(.reserved) })
+        #expect(part.replay.kernel.memmap.page(first - 1).flags.contains(.reserved))
+        // Nothing after the boot is applied; every event is either.
+        var total = 0
+        var reader = TraceReader(fileName: "trace")
+        try TraceFile.forEachLine(Fixtures.casePath(name, "trace.txt.gz")) { (line, n) throws(InputError) in
+            if try reader.read(line, line: n) != nil { total += 1 }
+        }
+        #expect(part.after > 400_000 && part.applied + part.after == total)
+        #expect(part.replay.kernel.checkPageAllocInvariants() == nil)
+    }
+
     @Test("the oracle's trace: every mm_page_alloc asked, the share given the kernel's pfn at least its floor")
     func oracleTrace() throws {
         let k = try Self.atTraceInit("pc-2g-trace")

@@ -84,19 +84,38 @@ extension Kernel {
     /// too), everything after the text non-executable, and the alignment gaps around the
     /// read-only data are given back; then the W+X check.
     mutating func markRodataRO() {
-        let k = machine.kernel
         let start = kernelTextVirt
-        let rodataStart = imageVirt(k.rodataStart)
-        let end = imageVirt(k.dataStart)                          // __end_rodata_hpage_align
-        let textEnd = rodataStart - k.textRodataGapSize       // PFN_ALIGN(_etext)
-        let rodataEnd = end - k.rodataDataGapSize             // PFN_ALIGN(__end_rodata)
+        let gaps = rodataGaps
+        let end = gaps.data.end                                   // __end_rodata_hpage_align
         log.info("Write protecting the kernel read-only data: \((end - start) >> 10)k")
         setMemoryRO(start, (end - start) >> pageShift)
-        let allEnd = roundUp(imageVirt(k.brkEnd), pmdSize)   // roundup(_brk_end, PMD_SIZE)
-        setMemoryNX(textEnd, (allEnd - textEnd) >> pageShift)
-        freeKernelImagePages("unused kernel image (text/rodata gap)", textEnd, rodataStart)
-        freeKernelImagePages("unused kernel image (rodata/data gap)", rodataEnd, end)
+        let allEnd = roundUp(imageVirt(machine.kernel.brkEnd), pmdSize)   // roundup(_brk_end, PMD_SIZE)
+        setMemoryNX(gaps.text.begin, (allEnd - gaps.text.begin) >> pageShift)
+        freeKernelImagePages("unused kernel image (text/rodata gap)", gaps.text.begin, gaps.text.end)
+        freeKernelImagePages("unused kernel image (rodata/data gap)", gaps.data.begin, gaps.data.end)
         debugCheckWX()
+    }
+
+    /// The two alignment gaps mark_rodata_ro() gives back, as kernel-image virtual ranges:
+    /// PFN_ALIGN(_etext) to __start_rodata, and PFN_ALIGN(__end_rodata) to
+    /// __end_rodata_hpage_align (= _sdata).
+    var rodataGaps: (text: (begin: UInt64, end: UInt64), data: (begin: UInt64, end: UInt64)) {
+        let k = machine.kernel
+        let rodataStart = imageVirt(k.rodataStart)
+        let end = imageVirt(k.dataStart)
+        return ((rodataStart - k.textRodataGapSize, rodataStart), (end - k.rodataDataGapSize, end))
+    }
+
+    /// The last page kernel_init() frees before run_init_process() starts the first program:
+    /// the rodata/data gap's last page (or the text/rodata gap's, when the other is empty).
+    /// A traced boot's mm_page_free of it ends the boot part of the trace. Nil when neither gap
+    /// has a page.
+    public var kernelInitLastFreedPfn: UInt64? {
+        let gaps = rodataGaps
+        for gap in [gaps.data, gaps.text] where gap.end >= gap.begin + pageSize {
+            return Pfn.down(paSymbol(gap.end - pageSize)).raw
+        }
+        return nil
     }
 
     /// Linux: free_kernel_image_pages() → free_init_pages(): writable and non-executable first,
