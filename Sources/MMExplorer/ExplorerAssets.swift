@@ -19,7 +19,7 @@ public enum ExplorerAssets {
         <body>
         <header><h1>kmemlab</h1><div id="summary"></div></header>
         <nav>
-          <a href="#map-view">Page map</a> <a href="#zones-view">Zones</a> <a href="#buddy-view">Buddy</a>
+          <a href="#map-view">Page map</a> <a href="#steps-view">Boot steps</a> <a href="#zones-view">Zones</a> <a href="#buddy-view">Buddy</a>
           <a href="#slab-view">Slab</a> <a href="#firmware-view">Firmware &amp; memblock</a>
           <a href="#layout-view">Virtual layout</a> <a href="#log-view">Boot log</a>
         </nav>
@@ -34,6 +34,15 @@ public enum ExplorerAssets {
           <div class="mapbox"><div id="map-scroll"><canvas id="page-map"></canvas></div>
             <div><div id="legend"></div><div id="cell-info">Click the map.</div></div></div>
         </section>
+        <section id="steps-view"><h2>The boot, step by step</h2><p class="note">start_kernel()'s memory steps in
+          order, from setup_arch() to the late frees. Each shows its log lines and what it did; on the page map,
+          <span class="sw" style="background:#ffd700"></span> what it reserved,
+          <span class="sw" style="background:#ff00ff"></span> reservations it dropped,
+          <span class="sw" style="background:#4fa3ff"></span> memory it added to memblock and
+          <span class="sw" style="background:#00e5e5"></span> pages it handed to the buddy allocator late.</p>
+          <div class="controls"><button id="step-prev" title="previous step">◀</button> <select id="step-select"></select>
+            <button id="step-next" title="next step">▶</button> <button id="step-clear">clear the map</button></div>
+          <h3 id="step-title">Press ▶ to step through the boot.</h3><p id="step-summary"></p><pre id="step-lines"></pre></section>
         <section id="shell-view" hidden><h2>Do it yourself</h2><p class="note">The allocation shell's commands run
           on this machine (alloc GFP_KERNEL 0, free PFN, kmalloc 100, kfree ADDR, cache_create NAME SIZE, help):
           each answer is the path the call took; the views below follow.</p>
@@ -62,7 +71,7 @@ public enum ExplorerAssets {
         """
     }
 
-    static func escape(_ s: String) -> String {
+    public static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;")
     }
@@ -83,6 +92,8 @@ public enum ExplorerAssets {
     th{background:#eee;cursor:pointer} td.l,th.l{text-align:left} tr.pick{cursor:pointer} tr.pick:hover{background:#f3ecfa}
     pre{background:#fff;border:1px solid #ddd;padding:.6em;overflow:auto;font-size:12px;max-height:40em}
     .bar{display:block} footer{margin-top:2em;color:#888}
+    span.sw{display:inline-block;width:11px;height:11px;border:1px solid #999;vertical-align:middle}
+    #step-lines{max-height:18em}
     """
 
     static let script = #"""
@@ -131,8 +142,44 @@ public enum ExplorerAssets {
         if (i >= n) { img.data[o + 3] = 255; continue; }
         const col = colourOf(mode, i), v = cache[col] || (cache[col] = rgb(col));
         img.data[o] = v[0]; img.data[o + 1] = v[1]; img.data[o + 2] = v[2]; img.data[o + 3] = 255; }
+      stepOverlay(img, side, n);
       ctx.putImageData(img, 0, 0);
       drawLegend(mode);
+    }
+
+    // The boot stepper: STEP indexes D.steps (-1: none); its ranges are blended onto the map.
+    let STEP = -1;
+    const STEP_KINDS = [["memory", "#4fa3ff"], ["reserved", "#ffd700"], ["unreserved", "#ff00ff"], ["freed", "#00e5e5"]];
+    function stepOverlay(img, side, n) {
+      if (STEP < 0 || !D.steps || !D.steps[STEP]) return;
+      const s = D.steps[STEP], ppc = D.map.pagesPerCell;
+      for (const [key, col] of STEP_KINDS) { const v = rgb(col);
+        for (const [a, b] of s[key]) { const c1 = Math.min(n, Math.ceil(b / ppc));
+          for (let i = Math.floor(a / ppc); i < c1; i++) { const [x, y] = d2xy(side, i), o = (y * side + x) * 4;
+            for (let k = 0; k < 3; k++) img.data[o + k] = (img.data[o + k] + 3 * v[k]) >> 2; } } }
+    }
+    function showStep(i) {
+      if (!D.steps || !D.steps.length) return;
+      STEP = Math.max(-1, Math.min(D.steps.length - 1, i));
+      $("step-select").value = String(STEP);
+      const s = D.steps[STEP];
+      $("step-title").textContent = s ? (STEP + 1) + " of " + D.steps.length + ": " + s.function + "  [" + s.file + "]" : "Press ▶ to step through the boot.";
+      $("step-summary").textContent = s ? "⇒ " + s.summary : "";
+      $("step-lines").textContent = s ? D.log.slice(s.firstLine, s.endLine).join("\n") : "";
+      document.body.dataset.step = STEP;
+      drawMap();
+    }
+    function enableSteps() {
+      const sel = $("step-select"); sel.textContent = "";
+      sel.append(el("option", { value: "-1" }, "(before setup_arch)"));
+      (D.steps || []).forEach((s, i) => sel.append(el("option", { value: String(i) }, (i + 1) + ". " + s.function)));
+      sel.onchange = () => showStep(+sel.value);
+      $("step-prev").onclick = () => showStep(STEP - 1); $("step-next").onclick = () => showStep(STEP + 1);
+      $("step-clear").onclick = () => showStep(-1);
+      // "#step=TEXT" in the address steps forward with ▶ until a step's function contains TEXT.
+      const m = /step=([^&]*)/.exec(location.hash); let want = null;
+      if (m) { try { want = decodeURIComponent(m[1]); } catch (e) {} }
+      if (want) while (STEP < D.steps.length - 1) { $("step-next").click(); if (D.steps[STEP].function.includes(want)) break; }
     }
 
     function drawLegend(mode) {
@@ -326,6 +373,7 @@ public enum ExplorerAssets {
       // "#slab=NAME" opens a cache's slabs.
       const sl = /slab=([^&]*)/.exec(location.hash); if (sl) { try { SLAB = decodeURIComponent(sl[1]); } catch (e) {} }
       drawAll();
+      enableSteps();
       $("colour-by").onchange = drawMap; $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
       // Where the map is on the page (for a test that reads pixels from a screenshot).
       const r = $("page-map").getBoundingClientRect();

@@ -97,6 +97,23 @@ public enum ExplorerData {
                 }
             }
             w.array("log") { w in for l in k.log.lines { w.value(nil, l) } }
+            // The boot stepper: each step's log lines (indices into log), its summary, and what
+            // it did to memory as pfn ranges [start, end) (at most 2,048 of each kind).
+            w.array("steps") { w in
+                for (s, next, c) in BootStepsText.changes(k) {
+                    w.object { w in
+                        w.value("function", s.function)
+                        w.value("file", s.file)
+                        w.value("firstLine", s.firstLine)
+                        w.value("endLine", Swift.min(next.firstLine, k.log.lines.count))
+                        w.value("summary", BootStepsText.summary(s, next))
+                        for (key, ranges) in [("reserved", c.reserved), ("unreserved", c.unreserved),
+                                              ("memory", c.memory), ("freed", c.freed)] {
+                            w.array(key) { w in for r in ranges.prefix(2048) { w.numbers(nil, [r.lowerBound, r.upperBound]) } }
+                        }
+                    }
+                }
+            }
         }
         return w.text
     }

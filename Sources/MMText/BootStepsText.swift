@@ -21,8 +21,72 @@ public enum BootStepsText {
         return out
     }
 
+    /// What one step did, page by page (pfn ranges, ascending): the reservations it made and
+    /// dropped, the memory it added to memblock, and what it handed to the buddy allocator late
+    /// (after memblock_free_all(): deferred pages, the initrd, the image's freed parts).
+    public struct Change: Equatable {
+        public var reserved: [Range<UInt64>] = []
+        public var unreserved: [Range<UInt64>] = []
+        public var memory: [Range<UInt64>] = []
+        public var freed: [Range<UInt64>] = []
+    }
+
+    /// Each step with the mark after it (the next step, or the end of boot) and its change.
+    public static func changes(_ k: Kernel) -> [(step: BootStep, next: BootStep, change: Change)] {
+        let steps = k.bootSteps
+        return steps.indices.map { i in
+            let s = steps[i], next = i + 1 < steps.count ? steps[i + 1] : k.bootEnd
+            let before = pfnRanges(s.reservedRegions), after = pfnRanges(next.reservedRegions)
+            var c = Change()
+            c.reserved = minus(after, before)
+            c.unreserved = minus(before, after)
+            c.memory = minus(pfnRanges(next.memoryRegions), pfnRanges(s.memoryRegions))
+            c.freed = merged(Array(k.scratch.lateFreed[s.lateFreedCount..<next.lateFreedCount]))
+            return (s, next, c)
+        }
+    }
+
+    /// Regions as the pfn ranges they touch (a partly covered page counts), merged.
+    static func pfnRanges(_ regions: [PhysRange]) -> [Range<UInt64>] {
+        merged(regions.compactMap { r in
+            let s = r.start >> pageShift, e = (r.end &+ pageSize &- 1) >> pageShift
+            return s < e ? s..<e : nil
+        })
+    }
+
+    /// Sorted, with overlapping and touching ranges joined.
+    static func merged(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+        var out: [Range<UInt64>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) where !r.isEmpty {
+            if let last = out.last, r.lowerBound <= last.upperBound {
+                out[out.count - 1] = last.lowerBound..<Swift.max(last.upperBound, r.upperBound)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+
+    /// The pages of `a` not in `b` (both merged).
+    static func minus(_ a: [Range<UInt64>], _ b: [Range<UInt64>]) -> [Range<UInt64>] {
+        var out: [Range<UInt64>] = []
+        var j = 0
+        for r in a {
+            var s = r.lowerBound
+            while j < b.count && b[j].upperBound <= s { j += 1 }
+            var k = j
+            while k < b.count && b[k].lowerBound < r.upperBound && s < r.upperBound {
+                if b[k].lowerBound > s { out.append(s..<b[k].lowerBound) }
+                s = Swift.max(s, b[k].upperBound)
+                k += 1
+            }
+            if s < r.upperBound { out.append(s..<r.upperBound) }
+        }
+        return out
+    }
+
     /// What happened between two marks, in words.
-    static func summary(_ a: BootStep, _ b: BootStep) -> String {
+    public static func summary(_ a: BootStep, _ b: BootStep) -> String {
         var parts: [String] = []
         if b.memory != a.memory { parts.append("memblock.memory \(signed(b.memory, a.memory)) (now \(size(b.memory)))") }
         if b.reserved != a.reserved { parts.append("reserved \(signed(b.reserved, a.reserved)) (now \(size(b.reserved)))") }

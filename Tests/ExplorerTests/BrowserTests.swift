@@ -114,6 +114,47 @@ struct BrowserTests {
         #expect(colour(atPfn: 0xd_0000) == ExplorerData.zoneColors[0])   // the PCI hole, in no zone
         #expect(colour(atPfn: 0x12_0000) == ExplorerData.zoneColors[3])  // Normal, above 4 GiB
     }
+
+    @Test("the boot stepper: ▶ up to memblock_free_all, its lines and what it did; a step's reservations lit up on the map")
+    func bootStepper() throws {
+        let k = Self.report.kernel
+        let changes = BootStepsText.changes(k)
+        let i = try #require(changes.firstIndex { $0.step.function.contains("memblock_free_all") })
+        let dom = try Browser.run(Self.report.url.absoluteString + "#step=memblock_free_all", ["--dump-dom"])
+        #expect(Browser.attribute(dom, "step") == i)
+        let (step, next, _) = changes[i]
+        #expect(dom.contains("<h3 id=\"step-title\">\(i + 1) of \(changes.count): \(ExplorerAssets.escape(step.function))  [\(step.file)]</h3>"))
+        let summary = BootStepsText.summary(step, next)
+        #expect(summary.contains("free pages +") && dom.contains("<p id=\"step-summary\">⇒ \(summary)</p>"))
+        let lines = k.log.lines[step.firstLine..<next.firstLine]
+        #expect(!lines.isEmpty && dom.contains("<pre id=\"step-lines\">" + ExplorerAssets.escape(lines.joined(separator: "\n")) + "</pre>"))
+
+        // paging_init(), which reserves the memmap: a cell inside what it reserved is its zone's
+        // colour blended with gold (a quarter and three quarters).
+        let r = try #require(changes.firstIndex { $0.step.function.hasPrefix("paging_init") })
+        let map = PageMap(k)
+        let range = try #require(changes[r].change.reserved.max { $0.count < $1.count })
+        try #require(range.count >= 3 * Int(map.pagesPerCell))
+        let pfn = (range.lowerBound / map.pagesPerCell + 1) * map.pagesPerCell
+        let url = Self.report.url.absoluteString + "#colour=zone&step=paging_init"
+        let dom2 = try Browser.run(url, ["--dump-dom"])
+        #expect(Browser.attribute(dom2, "step") == r)
+        let left = try #require(Browser.attribute(dom2, "map-left")), top = try #require(Browser.attribute(dom2, "map-top"))
+        let px = try #require(Browser.attribute(dom2, "map-px"))
+        let shot = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-step-\(getpid()).png")
+        defer { try? FileManager.default.removeItem(at: shot) }
+        _ = try Browser.run(url, ["--screenshot=\(shot.path)"])
+        let png = try PNGImage([UInt8](Data(contentsOf: shot)))
+        let (x, y) = PageMap.hilbert(Int(pfn / map.pagesPerCell), side: map.side)
+        let p = png.pixel(left + x * px + px / 2, top + y * px + px / 2)
+        let zone = try #require(k.memmap.zoneSlot(pfn))
+        let base = ExplorerData.zoneColors[zone.zoneIndex + 1]
+        func channel(_ hex: String, _ i: Int) -> Int { Int(hex.dropFirst(1 + 2 * i).prefix(2), radix: 16)! }
+        let gold = "#ffd700"
+        for (c, got) in [p.r, p.g, p.b].enumerated() {
+            #expect(Int(got) == (channel(base, c) + 3 * channel(gold, c)) >> 2, "channel \(c) at pfn \(pfn)")
+        }
+    }
 }
 
 /// The served page in Chromium: it runs an allocation through the server and shows its path.

@@ -20,6 +20,10 @@ public struct BootScratch: Sendable {
     /// Stop where start_kernel() calls trace_init(): a kmem trace recorded from the command
     /// line begins there, and its replay brings the rest of the boot (Boot/TraceInit.swift).
     public var stopAtTraceInit = false
+    /// The pfn ranges boot handed to the buddy allocator after memblock_free_all(), in order
+    /// (deferred pages, memblock's freed arrays, the initrd, the image's freed parts): each boot
+    /// step records how many there were when it began, so a step can show what it freed.
+    public internal(set) var lateFreed: [Range<UInt64>] = []
 
     public init() {}
 }

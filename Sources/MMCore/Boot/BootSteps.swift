@@ -23,6 +23,12 @@ public struct BootStep: Sendable, Equatable {
     /// Pages on the buddy allocator's free lists and pcp lists when the step began (0 before
     /// memblock_free_all()).
     public var freePages: UInt64
+    /// memblock.reserved's and memblock.memory's regions when the step began (what a step
+    /// reserved or added is the difference to the next step's).
+    public var reservedRegions: [PhysRange]
+    public var memoryRegions: [PhysRange]
+    /// How many of `BootScratch.lateFreed`'s ranges existed when the step began.
+    public var lateFreedCount: Int
 }
 
 extension Kernel {
@@ -41,6 +47,9 @@ extension Kernel {
             for z in node.zones { free += z.freePages; for p in z.pcp { free += p.count } }
         }
         return BootStep(function: function, file: file, firstLine: log.lines.count,
-                        reserved: memblock.reserved.totalSize, memory: memblock.memory.totalSize, freePages: free)
+                        reserved: memblock.reserved.totalSize, memory: memblock.memory.totalSize, freePages: free,
+                        reservedRegions: memblock.reserved.regions.map { PhysRange(start: $0.base, size: $0.size) },
+                        memoryRegions: memblock.memory.regions.map { PhysRange(start: $0.base, size: $0.size) },
+                        lateFreedCount: scratch.lateFreed.count)
     }
 }

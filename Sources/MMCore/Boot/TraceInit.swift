@@ -108,7 +108,7 @@ extension Kernel {
             freePagesCore(node: n, zone: z, pfn, order: 0)
             totalramPages += 1
         } else {
-            freeReservedPages(pfn, pfn + 1, cpu: cpu)
+            freeReservedPages(pfn, pfn + 1, cpu: cpu, boot: false)
         }
         return true
     }

@@ -104,7 +104,7 @@ extension Kernel {
                     guard nid == nodes[n].nodeId.raw else { continue }
                     let s = Swift.max(Pfn.up(f.start).raw, cut, zs)
                     let e = Swift.min(Pfn.down(f.end).raw, ze)
-                    if s < e { deferredFreePages(node: n, zone: z, s, e) }
+                    if s < e { deferredFreePages(node: n, zone: z, s, e); scratch.lateFreed.append(s..<e) }
                 }
             }
             // (The kernel prints the time this took; the model takes none.)
@@ -144,8 +144,10 @@ extension Kernel {
     /// Linux: free_reserved_area() → free_reserved_page(): reserved pages handed to the page
     /// allocator late (the kernel image's init sections, the initrd): each becomes managed and
     /// RAM, and goes through the boot CPU's pcp list like any freed page.
-    mutating func freeReservedPages(_ start: UInt64, _ end: UInt64, cpu: Int = 0) {
+    /// `boot`: a free of a boot step (recorded for the stepper); false for a replayed trace's.
+    mutating func freeReservedPages(_ start: UInt64, _ end: UInt64, cpu: Int = 0, boot: Bool = true) {
         guard start < end else { return }
+        if boot { scratch.lateFreed.append(start..<end) }
         for pfn in start..<end {
             guard let (n, z) = reservedPageZone(pfn) else { continue }
             memmap.withPage(pfn) { d in d = PageDescriptor(); d.refcount = 1 }
@@ -161,6 +163,7 @@ extension Kernel {
     mutating func memblockFreeLate(_ base: PhysAddr, _ size: UInt64) {
         let start = Pfn.up(base).raw, end = Pfn.down(base &+ size).raw
         guard start < end else { return }
+        scratch.lateFreed.append(start..<end)
         for pfn in start..<end {
             guard let (n, z) = reservedPageZone(pfn) else { continue }
             freePagesCore(node: n, zone: z, pfn, order: 0)
