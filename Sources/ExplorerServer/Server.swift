@@ -32,6 +32,9 @@ public actor ExplorerState {
 
     func explain(pfn: UInt64) -> [String] { PfnExplain.lines(shell.kernel, pfn) }
 
+    /// The machine the page shows, as it was described (what-if boots it again, changed).
+    func machine() -> Machine { shell.kernel.machine }
+
     func run(_ command: String) throws(InputError) -> [String] {
         commands += 1
         return try shell.run(command, line: commands)
@@ -68,6 +71,17 @@ public enum ExplorerServer {
             let command = body.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !command.isEmpty, !command.contains("\n") else { return badRequest("body: one shell command, e.g. \"alloc GFP_KERNEL 0\"") }
             do { return lines(try await state.run(command)) } catch let e as InputError { return badRequest(e.description) }
+        }
+        router.post("/api/whatif") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            let base = await state.machine()
+            do {
+                let (variant, rows) = try RequestBoot.whatIf(base, append: query["append"].map(String.init),
+                                                             sysctls: query["sysctl"].map(String.init))
+                return json(RequestBoot.whatIfJSON(rows, variantCommandLine: variant.machine.commandLine))
+            } catch let e as InputError {
+                return badRequest(e.description)
+            }
         }
         router.post("/api/boot") { request, _ -> Response in
             let body = try await String(buffer: request.body.collect(upTo: maxBodyBytes))

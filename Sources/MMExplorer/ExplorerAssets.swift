@@ -48,6 +48,12 @@ public enum ExplorerAssets {
           each answer is the path the call took; the views below follow.</p>
           <form id="shell-form"><input id="shell-input" size="60" value="alloc GFP_KERNEL 0" autocomplete="off">
           <button>Run</button></form><pre id="shell-output"></pre></section>
+        <section id="whatif-view" hidden><h2>What if</h2><p class="note">This machine booted again with more on
+          its command line (crashkernel=256M, mem=2G, memmap=…) or other vm sysctls written after boot, side by side
+          with itself as it booted; the figures that differ are marked.</p>
+          <form id="whatif-form">Append <input id="whatif-append" size="32" placeholder="crashkernel=256M">
+          sysctls <input id="whatif-sysctl" size="36" placeholder="vm.min_free_kbytes=65536">
+          <button>Boot both</button></form><div id="whatif"></div></section>
         <section id="zones-view"><h2>Zones</h2><p class="note">Free pages against the watermarks (min, low, high);
           protection is lowmem_reserve, the pages an allocation for a higher zone must leave here.</p>
           <div id="zones"></div></section>
@@ -92,6 +98,7 @@ public enum ExplorerAssets {
     th{background:#eee;cursor:pointer} td.l,th.l{text-align:left} tr.pick{cursor:pointer} tr.pick:hover{background:#f3ecfa}
     pre{background:#fff;border:1px solid #ddd;padding:.6em;overflow:auto;font-size:12px;max-height:40em}
     .bar{display:block} footer{margin-top:2em;color:#888}
+    tr.changed td{background:#fff3b0;font-weight:600}
     span.sw{display:inline-block;width:11px;height:11px;border:1px solid #999;vertical-align:middle}
     #step-lines{max-height:18em}
     """
@@ -355,6 +362,28 @@ public enum ExplorerAssets {
         $("status").textContent = "ready"; document.body.dataset.commands = (+(document.body.dataset.commands || 0) + 1); };
     }
 
+    // Served: what if — both machines booted on the server, their figures side by side.
+    function enableWhatIf() {
+      $("whatif-view").hidden = false;
+      const w = /whatif=([^&]*)/.exec(location.hash);
+      if (w) setTimeout(() => { try { $("whatif-sysctl").value = decodeURIComponent(w[1]); } catch (e) { return; }
+                                $("whatif-form").requestSubmit(); }, 0);
+      $("whatif-form").onsubmit = async ev => { ev.preventDefault();
+        const q = "append=" + encodeURIComponent($("whatif-append").value) + "&sysctl=" + encodeURIComponent($("whatif-sysctl").value);
+        let j; const W = $("whatif"); W.textContent = "booting both…";
+        try { j = await (await fetch("api/whatif?" + q, { method: "POST" })).json(); }
+        catch (e) { j = { error: "the server did not answer: " + e }; }
+        W.textContent = "";
+        if (j.error) { W.append(el("p", { id: "whatif-error" }, "error: " + j.error)); }
+        else {
+          W.append(el("p", { id: "whatif-count" }, j.changed + " of " + j.rows.length + " figures differ. The variant's command line: " + j.variantCommandLine));
+          const t = table(["", "this machine", "what if"], j.rows.map(r => [r.what, r.base, r.variant]), false);
+          t.querySelectorAll("tbody tr").forEach((tr, i) => { if (j.rows[i].changed) tr.classList.add("changed"); });
+          W.append(t);
+        }
+        document.body.dataset.whatif = (+(document.body.dataset.whatif || 0) + 1); };
+    }
+
     function drawAll() {
       decodeMap();
       for (const id of ["zones", "buddy", "slab", "firmware"]) $(id).textContent = "";
@@ -363,7 +392,7 @@ public enum ExplorerAssets {
     }
 
     function main() {
-      if (location.protocol.startsWith("http")) enableShell();
+      if (location.protocol.startsWith("http")) { enableShell(); enableWhatIf(); }
       $("summary").textContent = D.machine.kernel + " · " + D.machine.cpus + " CPUs · " + D.machine.nodes + " node(s)";
       $("summary").append(el("br"), D.machine.memoryLine, el("br"), "Command line: " + D.machine.cmdline);
       const ppc = D.map.pagesPerCell;

@@ -70,4 +70,52 @@ public enum RequestBoot {
         let m = try machine(body: body, options: options)
         return (try boot(m), m.name)
     }
+
+    /// What if (`POST /api/whatif`): `base` booted as it is and again with `append` added to
+    /// its command line and `sysctls` (blank- or comma-separated vm.NAME=VALUE) written after
+    /// boot; the two machines' figures side by side (BootComparison).
+    public static func whatIf(_ base: Machine, append: String?, sysctls: String?) throws -> (variant: Kernel, rows: [BootComparison.Row]) {
+        var m = base
+        if let a = append?.trimmingCharacters(in: .whitespaces), !a.isEmpty {
+            guard a.utf8.count <= 4096, !a.contains(where: { $0.isNewline }) else {
+                throw InputError(file: "request", field: "append", "one line of at most 4096 bytes")
+            }
+            m.commandLine += " " + a
+        }
+        let assignments = (sysctls ?? "").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
+        guard assignments.count <= 16 else { throw InputError(file: "request", field: "sysctl", "at most 16 assignments") }
+        guard m.commandLine != base.commandLine || !assignments.isEmpty else {
+            throw InputError(file: "request", field: "append", "nothing to change: give append (command-line parameters) or sysctl (vm.NAME=VALUE)")
+        }
+        let a = try boot(base)
+        var b = try boot(m)
+        for assignment in assignments {
+            guard let eq = assignment.firstIndex(of: "=") else {
+                throw InputError(file: "request", field: "sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
+            }
+            let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
+            do { try b.writeSysctl(name, value) } catch {
+                switch error {
+                case .unknown: throw InputError(file: "request", field: "sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
+                case .invalid: throw InputError(file: "request", field: "sysctl", "\"\(assignment)\": invalid value (the kernel would answer EINVAL)")
+                }
+            }
+        }
+        return (b, BootComparison.rows(a, b))
+    }
+
+    /// The comparison as JSON: rows of what, base, variant, changed.
+    public static func whatIfJSON(_ rows: [BootComparison.Row], variantCommandLine: String) -> String {
+        var w = JSONWriter()
+        w.object { w in
+            w.value("variantCommandLine", variantCommandLine)
+            w.value("changed", rows.filter(\.changed).count)
+            w.array("rows") { w in
+                for r in rows {
+                    w.object { w in w.value("what", r.what); w.value("base", r.base); w.value("variant", r.variant); w.value("changed", r.changed) }
+                }
+            }
+        }
+        return w.text
+    }
 }

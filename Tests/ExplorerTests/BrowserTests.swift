@@ -185,5 +185,15 @@ struct ServedBrowserTests {
         #expect(dom.contains("pcp hit on cpu 0") || dom.contains("rmqueue"))
         #expect(dom.contains("alloc GFP_KERNEL order 2: pfn 0x"))
         #expect(dom.contains("<footer id=\"status\">ready</footer>"))
+
+        // What if: the same machine with min_free_kbytes raised, side by side, the changes marked.
+        let base = k.machine
+        let (_, rows) = try RequestBoot.whatIf(base, append: nil, sysctls: "vm.min_free_kbytes=65536")
+        let whatIf = try Browser.run("http://127.0.0.1:\(port)/#whatif=vm.min_free_kbytes%3D65536", ["--dump-dom"])
+        #expect(whatIf.contains("data-whatif=\"1\""))
+        #expect(whatIf.contains("<p id=\"whatif-count\">\(rows.filter(\.changed).count) of \(rows.count) figures differ."))
+        let min = try #require(rows.first { $0.what == "vm.min_free_kbytes" })
+        #expect(whatIf.contains("<tr class=\"changed\"><td class=\"l\">vm.min_free_kbytes</td><td>\(min.base)</td><td>65536</td></tr>"))
+        #expect(whatIf.contains("<tr><td class=\"l\">command line</td>"), "unchanged rows are not marked")
     }
 }

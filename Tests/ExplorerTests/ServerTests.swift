@@ -17,6 +17,11 @@ struct ServerTests {
         return Application(router: ExplorerServer.router(ExplorerState(kernel: k, title: "test")))
     }
 
+    /// A what-if answer's row by its name.
+    static func row(_ j: [String: Any], _ what: String) -> [String: Any]? {
+        (j["rows"] as? [[String: Any]])?.first { $0["what"] as? String == what }
+    }
+
     static func json(_ b: ByteBuffer) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(String(buffer: b).utf8))) as? [String: Any] ?? [:]
     }
@@ -70,6 +75,45 @@ struct ServerTests {
             }
             try await client.execute(uri: "/api/command", method: .post, body: ByteBuffer(string: "")) { r in
                 #expect(r.status == .badRequest)
+            }
+        }
+    }
+
+    @Test("what if: the machine again with a sysctl or more command line, side by side; bad requests are 400s naming the field")
+    func whatIf() async throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 1 << 30, quiet: false)
+        var written = k
+        try written.writeSysctl("vm.min_free_kbytes", "65536")
+        let dma32 = written.nodes[0].zones[ZoneType.dma32.rawValue]
+        let app = Application(router: ExplorerServer.router(ExplorerState(kernel: k, title: "test")))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/whatif?sysctl=vm.min_free_kbytes%3D65536", method: .post) { r in
+                #expect(r.status == .ok)
+                let j = Self.json(r.body)
+                let min = try #require(Self.row(j, "vm.min_free_kbytes"))
+                #expect(min["variant"] as? String == "65536" && min["changed"] as? Bool == true)
+                let marks = try #require(Self.row(j, "node 0 DMA32: watermarks min/low/high"))
+                #expect(marks["variant"] as? String == "\(dma32.minWmark) / \(dma32.lowWmark) / \(dma32.highWmark)")
+                #expect(marks["changed"] as? Bool == true)
+                #expect(Self.row(j, "node 0 DMA32: managed pages")?["changed"] as? Bool == false)
+                #expect(Self.row(j, "command line")?["changed"] as? Bool == false)
+            }
+            // crashkernel=128M takes 32,768 pages from DMA32's managed pages.
+            try await client.execute(uri: "/api/whatif?append=crashkernel%3D128M", method: .post) { r in
+                #expect(r.status == .ok)
+                let j = Self.json(r.body)
+                let managed = try #require(Self.row(j, "node 0 DMA32: managed pages"))
+                let a = try #require(Int(managed["base"] as? String ?? "")), b = try #require(Int(managed["variant"] as? String ?? ""))
+                #expect(a - b == 32_768)
+                #expect(Self.row(j, "command line")?["variant"] as? String == "console=ttyS0 nokaslr crashkernel=128M")
+                #expect((j["changed"] as? Int ?? 0) > 3)
+            }
+            for (query, field) in [("sysctl=vm.bogus%3D1", "sysctl"), ("sysctl=vm.min_free_kbytes%3Dlots", "sysctl"),
+                                   ("sysctl=min_free_kbytes", "sysctl"), ("", "append")] {
+                try await client.execute(uri: "/api/whatif?" + query, method: .post) { r in
+                    #expect(r.status == .badRequest, "\(query)")
+                    #expect((Self.json(r.body)["error"] as? String)?.contains(field) == true, "\(query)")
+                }
             }
         }
     }

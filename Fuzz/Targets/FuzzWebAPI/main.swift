@@ -2,7 +2,8 @@
 // name=value pairs joined by &) and its body (the rest: a boot log, or nothing for preset
 // options), then `GET /api/pfn/N` of each number on the second line. A malformed request is an
 // InputError (a 400); an accepted one boots only when small (≤ 1 GiB of RAM), as the fuzzer
-// must stay fast; its page map, JSON and pfn answers are built.
+// must stay fast; its page map, JSON and pfn answers are built. With whatif_append or
+// whatif_sysctl in the query, `POST /api/whatif` runs on that machine too.
 import FuzzSupport
 import MMExplorer
 
@@ -21,6 +22,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     _ = ExplorerData.json(k, title: machine.name, map: PageMap(k, maxCells: 1 << 12))
     for word in body.prefix(200).split(separator: " ") {
         if let pfn = UInt64(word) { _ = PfnExplain.lines(k, pfn) }
+    }
+    if query["whatif_append"] != nil || query["whatif_sysctl"] != nil,
+       let (variant, rows) = try? RequestBoot.whatIf(machine, append: query["whatif_append"], sysctls: query["whatif_sysctl"]) {
+        _ = RequestBoot.whatIfJSON(rows, variantCommandLine: variant.machine.commandLine)
     }
     return 0
 }
