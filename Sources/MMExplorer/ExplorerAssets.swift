@@ -19,7 +19,7 @@ public enum ExplorerAssets {
         <body>
         <header><h1>kmemlab</h1><div id="summary"></div></header>
         <nav>
-          <a href="#map-view">Page map</a> <a href="#steps-view">Boot steps</a> <a href="#zones-view">Zones</a> <a href="#buddy-view">Buddy</a>
+          <a href="#map-view">Page map</a> <a href="#steps-view">Boot steps</a> <a href="#timeline-view" id="timeline-link" hidden>Replay</a> <a href="#zones-view">Zones</a> <a href="#buddy-view">Buddy</a>
           <a href="#slab-view">Slab</a> <a href="#firmware-view">Firmware &amp; memblock</a>
           <a href="#layout-view">Virtual layout</a> <a href="#log-view">Boot log</a>
         </nav>
@@ -48,6 +48,10 @@ public enum ExplorerAssets {
           each answer is the path the call took; the views below follow.</p>
           <form id="shell-form"><input id="shell-input" size="60" value="alloc GFP_KERNEL 0" autocomplete="off">
           <button>Run</button></form><pre id="shell-output"></pre></section>
+        <section id="timeline-view" hidden><h2>The replay, along the trace</h2><p class="note" id="timeline-note"></p>
+          <div id="timeline-charts"></div>
+          <div class="controls">Sample <input type="range" id="timeline-slider" min="0" value="0" style="width:600px">
+            <span id="timeline-at"></span></div><div id="timeline-detail"></div></section>
         <section id="whatif-view" hidden><h2>What if</h2><p class="note">This machine booted again with more on
           its command line (crashkernel=256M, mem=2G, memmap=…) or other vm sysctls written after boot, side by side
           with itself as it booted; the figures that differ are marked.</p>
@@ -384,6 +388,45 @@ public enum ExplorerAssets {
         document.body.dataset.whatif = (+(document.body.dataset.whatif || 0) + 1); };
     }
 
+    // The replay timeline (report --trace): each zone's figures along the trace, one line per
+    // zone; the slider picks a sample, marked on every chart, whose free lists are tabled.
+    const ZONE_LINE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+    function drawTimeline() {
+      const T = D.timeline; if (!T) return;
+      $("timeline-view").hidden = false; $("timeline-link").hidden = false;
+      const S = T.samples, last = S[S.length - 1];
+      $("timeline-note").textContent = "Replayed " + (T.mode === "decide" ? "with the model choosing every page" : "with the kernel's own pfns")
+        + ": " + last.events.toLocaleString("en") + " events, " + S.length + " samples. One line per zone: "
+        + T.zones.map((z, i) => z + " (" + ["blue", "red", "green", "purple", "orange", "brown", "pink", "cyan"][i % 8] + ")").join(", ") + ".";
+      const C = $("timeline-charts"); C.textContent = "";
+      const metrics = [["free pages", 0], ["largest free order", 1], ["compaction score (0–100)", 2], ["unusable_index at order 9 (thousandths)", 3]];
+      const w = 900, h = 90, maxE = Math.max(1, last.events);
+      for (const [name, k] of metrics) {
+        const vals = S.flatMap(s => s.zones.map(z => z[k])), top = Math.max(1, ...vals), s = svg(w, h + 14);
+        s.dataset.metric = name;
+        T.zones.forEach((_, zi) => { const p = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+          p.setAttribute("points", S.map(x => (x.events / maxE * w).toFixed(1) + "," + (h - x.zones[zi][k] / top * (h - 4) + 2).toFixed(1)).join(" "));
+          p.setAttribute("fill", "none"); p.setAttribute("stroke", ZONE_LINE[zi % ZONE_LINE.length]); p.setAttribute("stroke-width", "1.5"); s.append(p); });
+        const m = document.createElementNS("http://www.w3.org/2000/svg", "line");
+        m.setAttribute("class", "tl-mark"); m.setAttribute("y1", 0); m.setAttribute("y2", h); m.setAttribute("stroke", "#000"); s.append(m);
+        C.append(el("div", {}, name + " (max " + top.toLocaleString("en") + ")"), s);
+      }
+      const sl = $("timeline-slider"); sl.max = S.length - 1;
+      const hs = /sample=(\d+)/.exec(location.hash);
+      sl.value = hs ? Math.min(S.length - 1, +hs[1]) : S.length - 1;
+      sl.oninput = () => showSample(+sl.value); showSample(+sl.value);
+    }
+    function showSample(i) {
+      const T = D.timeline, x = T.samples[i], maxE = Math.max(1, T.samples[T.samples.length - 1].events);
+      document.querySelectorAll(".tl-mark").forEach(m => { const px = x.events / maxE * 900; m.setAttribute("x1", px); m.setAttribute("x2", px); });
+      $("timeline-at").textContent = "after " + x.events.toLocaleString("en") + " events" + (x.timeUS === null ? "" : ", t = " + (x.timeUS / 1e6).toFixed(6) + " s");
+      const rows = T.zones.map((z, zi) => { const v = x.zones[zi];
+        return [z, v[0], v[1] < 0 ? "—" : v[1], v[2], (v[3] / 1000).toFixed(3), ...v[4]]; });
+      $("timeline-detail").textContent = "";
+      $("timeline-detail").append(table(["zone", "free pages", "largest order", "score", "unusable 9", ...[...Array(11).keys()].map(o => "order " + o)], rows, false));
+      document.body.dataset.sample = i;
+    }
+
     function drawAll() {
       decodeMap();
       for (const id of ["zones", "buddy", "slab", "firmware"]) $(id).textContent = "";
@@ -403,6 +446,7 @@ public enum ExplorerAssets {
       const sl = /slab=([^&]*)/.exec(location.hash); if (sl) { try { SLAB = decodeURIComponent(sl[1]); } catch (e) {} }
       drawAll();
       enableSteps();
+      drawTimeline();
       $("colour-by").onchange = drawMap; $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
       // Where the map is on the page (for a test that reads pixels from a screenshot).
       const r = $("page-map").getBoundingClientRect();

@@ -35,6 +35,7 @@ public struct JSONWriter {
     public mutating func value(_ k: String? = nil, _ v: UInt64) { key(k); text += String(v) }
     public mutating func value(_ k: String? = nil, _ v: Int) { key(k); text += String(v) }
     public mutating func value(_ k: String? = nil, _ v: Bool) { key(k); text += v ? "true" : "false" }
+    public mutating func null(_ k: String? = nil) { key(k); text += "null" }
     public mutating func numbers<T: BinaryInteger>(_ k: String? = nil, _ v: [T]) {
         key(k); text += "[" + v.map { String($0) }.joined(separator: ",") + "]"
     }
@@ -73,10 +74,37 @@ public enum ExplorerData {
     public static let migratetypeColors = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"]
 
     /// The whole machine as one JSON document.
-    public static func json(_ k: Kernel, title: String, map: PageMap) -> String {
+    /// The replay timeline (`report --trace`): per sample the events, the trace time in
+    /// microseconds (null when the lines had none) and per zone [free pages, largest order,
+    /// score, unusable index at order 9 in thousandths, nr_free per order].
+    static func replayTimeline(_ w: inout JSONWriter, _ t: ReplayTimeline) {
+        w.object("timeline") { w in
+            w.value("mode", t.mode)
+            w.array("zones") { w in for z in t.zoneNames { w.value(nil, z) } }
+            w.array("samples") { w in
+                for s in t.samples {
+                    w.object { w in
+                        w.value("events", s.events)
+                        if let us = s.timeUS { w.value("timeUS", Int(us)) } else { w.null("timeUS") }
+                        w.array("zones") { w in
+                            for z in s.zones {
+                                w.array { w in
+                                    w.value(nil, z.freePages); w.value(nil, z.largestOrder); w.value(nil, z.score)
+                                    w.value(nil, z.unusable9); w.numbers(nil, z.nrFree)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public static func json(_ k: Kernel, title: String, map: PageMap, timeline: ReplayTimeline? = nil) -> String {
         var w = JSONWriter()
         w.object { w in
             w.value("title", title)
+            if let timeline { replayTimeline(&w, timeline) }
             machine(&w, k)
             pageMap(&w, map)
             legend(&w)

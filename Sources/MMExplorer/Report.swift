@@ -8,9 +8,9 @@ import MMText
 
 public enum Report {
     /// The report for a booted machine (see `PageMap.refusal` for the largest one).
-    public static func html(_ k: Kernel, title: String, user: [UserPageExtent] = []) -> String {
+    public static func html(_ k: Kernel, title: String, user: [UserPageExtent] = [], timeline: ReplayTimeline? = nil) -> String {
         let map = PageMap(k, user: user)
-        let data = ExplorerData.json(k, title: title, map: map)
+        let data = ExplorerData.json(k, title: title, map: map, timeline: timeline)
         return ExplorerAssets.page(title: title, dataScript: "<script id=\"machine-data\" type=\"application/json\">\(data)</script>")
     }
 }

@@ -771,6 +771,7 @@ struct ReportCommand: ParsableCommand {
           kmemlab report --html numa.html --preset qemu-q35 --mem 8G --smp 4 --numa 0:4G,1:4G
           kmemlab report --html nb01.html --from-dmesg Tests/Fixtures/oracle/hardware/nb-01-6.1.txt
           kmemlab report --html hog.html --mem 1G --workload Workloads/memory-hog.txt
+          kmemlab report --html replay.html --from-dmesg dmesg.txt --trace trace.txt.gz
         """)
 
     @OptionGroup var machine: MachineArguments
@@ -781,11 +782,38 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Run this workload first (kmemlab run's language); the map then shows its processes' anonymous pages, page cache and page tables.", valueName: "script"))
     var workload: String?
 
+    @Option(help: ArgumentHelp("Replay this kmem trace of the machine's boot first (as kmemlab replay does, from trace_init()); the page gains a timeline of each zone's fragmentation along the trace, and the map shows the end.", valueName: "file"))
+    var trace: String?
+
+    @Flag(name: .customLong("as-recorded"), help: "With --trace: apply the kernel's own pfns instead of letting the model decide.")
+    var asRecorded = false
+
     func run() throws {
-        var kernel = try bootForShell(machine, command: "report")
+        if trace != nil && workload != nil { throw InputError(file: "(options)", field: "--trace", "give --trace or --workload, not both") }
+        if asRecorded && trace == nil { throw InputError(file: "(options)", field: "--as-recorded", "needs --trace") }
+        var kernel = try bootForShell(machine, command: "report", toTraceInit: trace != nil)
         if let why = PageMap.refusal(kernel) { throw InputError(file: "(options)", field: "--mem", why) }
         var title = kernel.machine.name
         var user: [UserPageExtent] = []
+        var timeline: ReplayTimeline? = nil
+        if let path = trace {
+            var run = ReplayRun(kernel: kernel, asRecorded: asRecorded)
+            var t = ReplayTimeline(mode: asRecorded ? "as recorded" : "decide")
+            var summary = TraceSummary(fileName: path)
+            var events = 0, lastUS: Int64? = nil
+            t.sample(kernel, events: 0, timeUS: nil)
+            try TraceFile.forEachLine(path) { (line, number) throws(InputError) in
+                guard let e = try summary.add(line, number: number) else { return }
+                run.apply(e)
+                events += 1
+                lastUS = e.timeUS ?? lastUS
+                if events % t.every == 0 { t.maybeSample(run.kernel, events: events, timeUS: e.timeUS) }
+            }
+            if events % t.every != 0 { t.sample(run.kernel, events: events, timeUS: lastUS) }
+            kernel = run.kernel
+            timeline = t
+            title += " after replaying " + path
+        }
         if let path = workload {
             let w = try Workload(parsing: try readText(path), file: path)
             var runner = WorkloadRunner(kernel: kernel)
@@ -796,7 +824,7 @@ struct ReportCommand: ParsableCommand {
             title += " after " + path
         }
         do {
-            try Report.html(kernel, title: title, user: user).write(toFile: html, atomically: true, encoding: .utf8)
+            try Report.html(kernel, title: title, user: user, timeline: timeline).write(toFile: html, atomically: true, encoding: .utf8)
         } catch {
             throw InputError(file: html, field: "--html", "cannot write: \(error.localizedDescription)")
         }

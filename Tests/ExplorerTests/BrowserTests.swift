@@ -155,6 +155,44 @@ struct BrowserTests {
             #expect(Int(got) == (channel(base, c) + 3 * channel(gold, c)) >> 2, "channel \(c) at pfn \(pfn)")
         }
     }
+
+    @Test("the replay timeline: each zone's figures along a trace, a sample picked with the slider (#sample=)")
+    func replayTimeline() throws {
+        // The oracle trace's machine at trace_init(), the first 60,000 events decided by the model.
+        let m = try DmesgParser(fileName: "dmesg.txt").parse(Fixtures.text(Fixtures.casePath("pc-2g-trace", "dmesg.txt")))
+        var k = Kernel(machine: m)
+        k.scratch.stopAtTraceInit = true
+        try k.boot()
+        var run = ReplayRun(kernel: k, asRecorded: false)
+        var t = ReplayTimeline(mode: "decide", every: 10_000)
+        var summary = TraceSummary(fileName: "trace")
+        var events = 0
+        t.sample(k, events: 0, timeUS: nil)
+        try TraceFile.forEachLine(Fixtures.casePath("pc-2g-trace", "trace.txt.gz")) { (line, n) throws(InputError) in
+            guard events < 60_000, let e = try summary.add(line, number: n) else { return }
+            run.apply(e)
+            events += 1
+            t.maybeSample(run.kernel, events: events, timeUS: e.timeUS)
+        }
+        #expect(t.samples.count == 7 && t.zoneNames == ["node 0 DMA", "node 0 DMA32"])
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-timeline-\(getpid()).html")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Report.html(run.kernel, title: "timeline", timeline: t).write(to: url, atomically: true, encoding: .utf8)
+        let dom = try Browser.run(url.absoluteString + "#sample=2", ["--dump-dom"])
+        #expect(Browser.attribute(dom, "sample") == 2)
+        let s = t.samples[2]
+        let time = s.timeUS.map { String(format: ", t = %.6f s", Double($0) / 1e6) } ?? ""
+        #expect(dom.contains("<span id=\"timeline-at\">after 20,000 events\(time)</span>"))
+        // The picked sample's DMA32 row: free pages, then nr_free of every order.
+        let z = s.zones[1]
+        func n(_ v: UInt64) -> String { v.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US"))) }
+        let cells = ["<td class=\"l\">node 0 DMA32</td>", "<td>\(n(z.freePages))</td>"]
+        #expect(dom.contains(cells.joined()))
+        #expect(dom.contains(z.nrFree.map { "<td>\(n($0))</td>" }.joined() + "</tr>"))
+        // Four charts, a line per zone in each.
+        #expect(dom.components(separatedBy: "data-metric=").count - 1 == 4)
+        #expect(dom.components(separatedBy: "<polyline").count - 1 == 8)
+    }
 }
 
 /// The served page in Chromium: it runs an allocation through the server and shows its path.
