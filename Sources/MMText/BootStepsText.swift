@@ -47,7 +47,7 @@ public enum BootStepsText {
     }
 
     /// Regions as the pfn ranges they touch (a partly covered page counts), merged.
-    static func pfnRanges(_ regions: [PhysRange]) -> [Range<UInt64>] {
+    public static func pfnRanges(_ regions: [PhysRange]) -> [Range<UInt64>] {
         merged(regions.compactMap { r in
             let s = r.start >> pageShift, e = (r.end &+ pageSize &- 1) >> pageShift
             return s < e ? s..<e : nil

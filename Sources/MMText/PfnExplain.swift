@@ -46,7 +46,49 @@ public enum PfnExplain {
         if let p = loc.phys { out.append("the struct page itself is at physical \(hex(p)) (node \(loc.nid))") }
         out.append(state(k, pfn))
         if pfn < k.memmap.endPfn { out.append(contentsOf: descriptor(k, pfn)) }
+        out.append(contentsOf: history(k, pfn))
         return out
+    }
+
+    /// How the page got there, from what the boot recorded: the steps that added it to memblock,
+    /// reserved it (with the memblock=debug line that did, naming the caller), dropped the
+    /// reservation, or handed it to the buddy allocator. (After boot the model keeps no
+    /// per-page history: allocations since are the page state's.)
+    static func history(_ k: Kernel, _ pfn: UInt64) -> [String] {
+        var out: [String] = []
+        func holds(_ ranges: [Range<UInt64>]) -> Bool { ranges.contains { $0.contains(pfn) } }
+        let deferredFrom = k.memmap.zoneSlot(pfn).flatMap { k.pageAlloc.nodeIndex($0.nid) }.map { k.nodes[$0].firstDeferredPfn } ?? .max
+        for (s, next, c) in BootStepsText.changes(k) {
+            if holds(c.memory) { out.append("  \(s.function): added to memblock.memory") }
+            if holds(c.reserved) { out.append("  \(s.function): reserved in memblock" + (reserveLine(k, pfn, s, next).map { " — " + $0 } ?? "")) }
+            if holds(c.unreserved) { out.append("  \(s.function): its reservation dropped") }
+            if holds(c.freed) { out.append("  \(s.function): given to the buddy allocator") }
+            if s.function.contains("memblock_free_all"), pfn < deferredFrom,
+               holds(BootStepsText.pfnRanges(next.memoryRegions)), !holds(BootStepsText.pfnRanges(next.reservedRegions)) {
+                out.append("  \(s.function): given to the buddy allocator (free in memblock)")
+            }
+        }
+        return out.isEmpty ? ["how it got there: no boot step touched it"] : ["how it got there (boot):"] + out
+    }
+
+    /// The memblock=debug line of a step that reserved `pfn`: the memblock_reserve covering
+    /// it, or for an allocation the memblock_alloc… line before it (which names the caller).
+    static func reserveLine(_ k: Kernel, _ pfn: UInt64, _ s: BootStep, _ next: BootStep) -> String? {
+        let lines = k.log.lines
+        let addr = pfn << pageShift
+        var i = Swift.min(next.firstLine, lines.count)
+        while i > s.firstLine {
+            i -= 1
+            let l = lines[i]
+            guard l.hasPrefix("memblock_reserve: [0x"), let dash = l.firstIndex(of: "-"), let close = l.firstIndex(of: "]"),
+                  let a = UInt64(l[l.index(l.startIndex, offsetBy: 21)..<dash], radix: 16),
+                  let b = UInt64(l[l.index(dash, offsetBy: 3)..<close], radix: 16),
+                  a <= addr &+ pageSize &- 1, addr <= b else { continue }
+            // An allocation's reserve names memblock itself; the line before names the caller.
+            if l.contains("memblock_alloc_range_nid"), i > 0, lines[i - 1].hasPrefix("memblock_") { return lines[i - 1] }
+            return l
+        }
+        return nil
     }
 
     /// The struct page's fields as dump_page() names them, and its pageblock's type.

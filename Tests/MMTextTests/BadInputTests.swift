@@ -316,9 +316,14 @@ struct ReadmeExampleTests {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         for c in commands {
-            let command = c.replacingOccurrences(of: "swift run kmemlab", with: Self.binary)
+            var command = c.replacingOccurrences(of: "swift run kmemlab", with: Self.binary)
                 .replacingOccurrences(of: "my.json", with: scratch.appendingPathComponent("my.json").path)
-                .replacingOccurrences(of: "--html machine.html", with: "--html " + scratch.appendingPathComponent("machine.html").path)
+            // Pages the examples write go to the scratch directory, whatever their name.
+            if let r = command.range(of: "--html ") {
+                let name = command[r.upperBound...].prefix { $0 != " " }
+                command.replaceSubrange(r.upperBound..<command.index(r.upperBound, offsetBy: name.count),
+                                        with: scratch.appendingPathComponent(String(name)).path)
+            }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/bash")
             p.arguments = ["-c", command + " > /dev/null 2>&1"]

@@ -55,6 +55,29 @@ struct MemoryModelTests {
         #expect(PfnExplain.lines(k, head).contains("struct page: refcount 0, mapcount -128 (PageBuddy), order \(order), flags: \(k.pageAlloc.pageFlagsText(head))"))
     }
 
+    @Test("kmemlab pfn says how a page got there: the step that reserved it, with the memblock=debug line naming the caller, or the step that freed it")
+    func history() throws {
+        let k = try bootCase("pc-1g-2cpu", model: .vmemmap)
+        // The 32 MiB log buffer (log_buf_len=32M): the real boot's lines name where it went.
+        let real = Fixtures.messages(Fixtures.text(Fixtures.casePath("pc-1g-2cpu", "dmesg.txt")))
+        let alloc = try #require(real.firstIndex { $0.hasPrefix("memblock_alloc_try_nid: 33554432 bytes") && $0.contains("setup_log_buf") })
+        let reserve = real[alloc + 1]
+        let start = try #require(UInt64(reserve.dropFirst("memblock_reserve: [0x".count).prefix { $0 != "-" }, radix: 16))
+        let text = PfnExplain.lines(k, start >> 12 + 100)
+        #expect(text.contains("  setup_log_buf(), reserve_initrd(), ACPI tables: reserved in memblock — \(real[alloc])"))
+        #expect(text.contains("page state: reserved (node 0, zone DMA32)"))
+        // Free pages: below the deferred cut memblock_free_all() freed them, above it the
+        // deferred init did.
+        let cut = k.nodes[0].firstDeferredPfn
+        try #require(cut != .max)
+        let early = try #require((UInt64(0x1000)..<cut).first { k.memmap.buddyOrder($0) != nil })
+        #expect(PfnExplain.lines(k, early).contains("  mem_init(): memblock_free_all() hands memory to the buddy allocator: given to the buddy allocator (free in memblock)"))
+        let late = try #require((cut..<(cut + 0x10000)).first { k.memmap.buddyOrder($0) != nil })
+        let lateText = PfnExplain.lines(k, late)
+        #expect(lateText.contains("  page_alloc_init_late(): deferred struct pages: given to the buddy allocator"))
+        #expect(!lateText.contains { $0.contains("memblock_free_all") })
+    }
+
     @Test("FLATMEM counts every hole page as unavailable, SPARSEMEM only those in present sections")
     func unavailableRanges() throws {
         let flat = try bootCase("pc-1g-2cpu", model: .flat).log.lines.filter { $0.contains("unavailable ranges") }

@@ -63,6 +63,7 @@ extension Kernel {
         setupPerCPUPageset()
         // arch_cpu_finalize_init() → alternative_instructions(): the lock-prefix table is kept
         // only while the kernel is patched for one CPU and more could still arrive.
+        step("arch_cpu_finalize_init(): alternative_instructions()", "arch/x86/kernel/alternative.c")
         let uniprocPatched = !commandLine.has("noreplace-smp") && (machine.cpus.present <= 1 || setupMaxCPUs <= 1)
         if !uniprocPatched || machine.cpus.possible <= 1 {
             freeImagePart("SMP alternatives", machine.kernel.smpAlternativesSize)
