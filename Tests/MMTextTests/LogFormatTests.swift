@@ -383,6 +383,21 @@ struct MalformedMatrixTests {
         #expect(!k.log.lines.isEmpty)
     }
 
+    /// Found by a long FuzzCmdline run (session 15): a numa=fake= count past Int.max trapped.
+    /// numa_emulation() hands simple_strtoul()'s unsigned long to an `int nr_nodes`, so C keeps
+    /// the low 32 bits: 4294967295 is −1 nodes, refused, not "too large, reducing to 1024".
+    @Test("numa=fake= counts past int, converted as C converts them",
+          arguments: ["3333333333333333333333333333333", "4294967295", "3333333333333333333333333333333U", "4294967295U", "-5U"])
+    func numaFakeCounts(_ count: String) throws {
+        var m = QEMUPreset(type: .pc, memBytes: 1 << 30, cpus: 1).machine()
+        m.commandLine = "console=ttyS0 numa=fake=" + count
+        var k = Kernel(machine: m)
+        try k.boot()
+        #expect(k.nodes.count == 1)
+        #expect(!k.log.lines.contains { $0.contains("too large, reducing") })
+        #expect(k.checkPageAllocInvariants() == nil)
+    }
+
     @Test("shell commands", arguments: Malformed.allCases)
     func shell(_ form: Malformed) throws {
         var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 1).machine())

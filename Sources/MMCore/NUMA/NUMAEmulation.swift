@@ -35,17 +35,19 @@ extension Kernel {
         let bytes = Array(spec.utf8)
         var ok: Bool
         if bytes.contains(UInt8(ascii: "U")) {
+            // The count is an unsigned long handed to an `int nr_nodes`: C keeps its low 32 bits.
             let n = simpleStrtoull(bytes[...]).value
+            let nrNodes = Int(Int32(truncatingIfNeeded: n))
             ok = false
             var nid = 0
             for phys in NUMAState.members(numa.nodesParsed) {
                 guard !pi.isEmpty else { break }
                 let blk0 = pi[0]
                 guard let next = splitNodesSizeInterleave(&ei, &pi, &emuToPhys, blk0.start, blk0.end, 0,
-                                                          nrNodes: Int(n), pblkNid: blk0.nid, nid: nid) else { ok = false; break }
+                                                          nrNodes: nrNodes, pblkNid: blk0.nid, nid: nid) else { ok = false; break }
                 ok = true
                 if next == nid { continue }
-                if UInt64(next - nid) < n {
+                if UInt64(bitPattern: Int64(next - nid)) < n {
                     log.info("numa_emulation: phys: \(phys) only got \(next - nid) of \(n) nodes, failing")
                     ok = false
                     break
@@ -57,7 +59,7 @@ extension Kernel {
             ok = splitNodesSizeInterleave(&ei, &pi, &emuToPhys, 0, maxAddr, size, nrNodes: 0, pblkNid: 0, nid: 0) != nil
         } else {
             let n = simpleStrtoull(bytes[...]).value
-            ok = splitNodesInterleave(&ei, &pi, &emuToPhys, 0, maxAddr, Int(n))
+            ok = splitNodesInterleave(&ei, &pi, &emuToPhys, 0, maxAddr, Int(Int32(truncatingIfNeeded: n)))
         }
         guard ok else { return }
         let saved = numa.meminfo
@@ -176,7 +178,8 @@ extension Kernel {
             uniform = true
         }
         func uniformSize(_ hole: UInt64) -> UInt64 {
-            ((Pfn.down(maxAddr).raw - Pfn.down(addr).raw - (hole >> pageShift)) / UInt64(nrNodes)) << pageShift
+            // unsigned long ÷ int: a negative count converts to a huge divisor, as in C.
+            ((Pfn.down(maxAddr).raw &- Pfn.down(addr).raw &- (hole >> pageShift)) / UInt64(bitPattern: Int64(nrNodes))) << pageShift
         }
         let minSize = Kernel.fakeNodeMinSize
         var minimum: UInt64
