@@ -32,8 +32,8 @@ public actor ExplorerState {
 
     func explain(pfn: UInt64) -> [String] { PfnExplain.lines(shell.kernel, pfn) }
 
-    /// The machine the page shows, as it was described (what-if boots it again, changed).
-    func machine() -> Machine { shell.kernel.machine }
+    /// The machine the page shows (what-if boots its description again, as it was booted).
+    func kernel() -> Kernel { shell.kernel }
 
     func run(_ command: String) throws(InputError) -> [String] {
         commands += 1
@@ -74,9 +74,9 @@ public enum ExplorerServer {
         }
         router.post("/api/whatif") { request, _ -> Response in
             let query = request.uri.queryParameters
-            let base = await state.machine()
+            let served = await state.kernel()
             do {
-                let (variant, rows) = try RequestBoot.whatIf(base, append: query["append"].map(String.init),
+                let (variant, rows) = try RequestBoot.whatIf(served, append: query["append"].map(String.init),
                                                              sysctls: query["sysctl"].map(String.init))
                 return json(RequestBoot.whatIfJSON(rows, variantCommandLine: variant.machine.commandLine))
             } catch let e as InputError {

@@ -52,8 +52,13 @@ public enum RequestBoot {
     }
 
     /// Boots what `machine(body:options:)` accepted, and checks what the command line added.
-    public static func boot(_ machine: Machine) throws -> Kernel {
+    /// `like`: a kernel whose model settings (seed, arch, memory model, slab cache table) the
+    /// new one takes, so that a what-if boots the served machine as it was booted.
+    public static func boot(_ machine: Machine, like base: Kernel? = nil) throws -> Kernel {
         var k = Kernel(machine: machine)
+        if let base {
+            k.seed = base.seed; k.arch = base.arch; k.memoryModel = base.memoryModel; k.slabCacheTable = base.slabCacheTable
+        }
         k.log.enabled = true
         do { try k.boot() } catch {
             throw InputError(file: "request", field: "boot", "the kernel panics on this machine: \(error)")
@@ -74,7 +79,8 @@ public enum RequestBoot {
     /// What if (`POST /api/whatif`): `base` booted as it is and again with `append` added to
     /// its command line and `sysctls` (blank- or comma-separated vm.NAME=VALUE) written after
     /// boot; the two machines' figures side by side (BootComparison).
-    public static func whatIf(_ base: Machine, append: String?, sysctls: String?) throws -> (variant: Kernel, rows: [BootComparison.Row]) {
+    public static func whatIf(_ served: Kernel, append: String?, sysctls: String?) throws -> (variant: Kernel, rows: [BootComparison.Row]) {
+        let base = served.machine
         var m = base
         if let a = append?.trimmingCharacters(in: .whitespaces), !a.isEmpty {
             guard a.utf8.count <= 4096, !a.contains(where: { $0.isNewline }) else {
@@ -82,23 +88,33 @@ public enum RequestBoot {
             }
             m.commandLine += " " + a
         }
-        let assignments = (sysctls ?? "").split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
+        // Comma-separated (a value may hold blanks: vm.lowmem_reserve_ratio=256 256 32 0 0).
+        let assignments = (sysctls ?? "").split(whereSeparator: { $0 == "," || $0.isNewline })
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard assignments.count <= 16 else { throw InputError(file: "request", field: "sysctl", "at most 16 assignments") }
         guard m.commandLine != base.commandLine || !assignments.isEmpty else {
             throw InputError(file: "request", field: "append", "nothing to change: give append (command-line parameters) or sysctl (vm.NAME=VALUE)")
         }
-        let a = try boot(base)
-        var b = try boot(m)
+        // Everything that can be checked before the two boots is.
+        var writes: [(String, String)] = []
         for assignment in assignments {
             guard let eq = assignment.firstIndex(of: "=") else {
                 throw InputError(file: "request", field: "sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
             }
             let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
+            guard ProcFiles.sysctlNames.contains(name) else {
+                throw InputError(file: "request", field: "sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
+            }
+            writes.append((name, value))
+        }
+        guard extent(base).ram <= maxBootBytes else {
+            throw InputError(file: "request", field: "append", "what if boots this machine twice; this server boots at most \(maxBootBytes >> 30) GiB")
+        }
+        let a = try boot(base, like: served)
+        var b = try boot(m, like: served)
+        for (name, value) in writes {
             do { try b.writeSysctl(name, value) } catch {
-                switch error {
-                case .unknown: throw InputError(file: "request", field: "sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
-                case .invalid: throw InputError(file: "request", field: "sysctl", "\"\(assignment)\": invalid value (the kernel would answer EINVAL)")
-                }
+                throw InputError(file: "request", field: "sysctl", "\"\(name)=\(value)\": invalid value (the kernel would answer EINVAL)")
             }
         }
         return (b, BootComparison.rows(a, b))

@@ -80,9 +80,10 @@ public enum PfnExplain {
         while i > s.firstLine {
             i -= 1
             let l = lines[i]
-            guard l.hasPrefix("memblock_reserve: [0x"), let dash = l.firstIndex(of: "-"), let close = l.firstIndex(of: "]"),
+            guard l.hasPrefix("memblock_reserve: [0x"), let dash = l.firstIndex(of: "-"), let close = l[dash...].firstIndex(of: "]"),
                   let a = UInt64(l[l.index(l.startIndex, offsetBy: 21)..<dash], radix: 16),
-                  let b = UInt64(l[l.index(dash, offsetBy: 3)..<close], radix: 16),
+                  let from = l.index(dash, offsetBy: 3, limitedBy: close),
+                  let b = UInt64(l[from..<close], radix: 16),
                   a <= addr &+ pageSize &- 1, addr <= b else { continue }
             // An allocation's reserve names memblock itself; the line before names the caller.
             if l.contains("memblock_alloc_range_nid"), i > 0, lines[i - 1].hasPrefix("memblock_") { return lines[i - 1] }

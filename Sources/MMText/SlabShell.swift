@@ -68,7 +68,7 @@ extension AllocShell {
             var gfp = try gfpArg(2)
             if w[0] == "kzalloc" { gfp.insert(.zero) }
             let cpu = try cpuOption()
-            let node = try option("node").map { NodeID(Int32($0)) } ?? NodeID.none
+            let node = try option("node") == nil ? NodeID.none : NodeID(Int32(try a.smallOption("node", limit: Int(maxNumNodes) - 1)))
             var rec = PathRecorder()
             let p = kernel.kmalloc(Int(size), gfp, nid: node, cpu: cpu, &rec)
             let where_ = kernel.kmallocSlab(Int(size), gfp).map { " (\(kernel.slub.caches[$0].name))" } ?? (size > UInt64(Kmalloc.maxCacheSize) ? " (pages)" : "")
@@ -108,7 +108,7 @@ extension AllocShell {
         case "cache_alloc":
             let id = try cache(1)
             let gfp = try gfpArg(2)
-            let node = try option("node").map { NodeID(Int32($0)) } ?? NodeID.none
+            let node = try option("node") == nil ? NodeID.none : NodeID(Int32(try a.smallOption("node", limit: Int(maxNumNodes) - 1)))
             var rec = PathRecorder()
             let p = kernel.slabAllocNode(id, gfp, nid: node, cpu: try cpuOption(), origSize: -1, &rec)
             return path(rec) + newLog() + [p.map { "kmem_cache_alloc(\(kernel.slub.caches[id].name)) = \(pa($0))" } ?? "kmem_cache_alloc(\(kernel.slub.caches[id].name)) failed"]

@@ -225,8 +225,7 @@ struct ServedBrowserTests {
         #expect(dom.contains("<footer id=\"status\">ready</footer>"))
 
         // What if: the same machine with min_free_kbytes raised, side by side, the changes marked.
-        let base = k.machine
-        let (_, rows) = try RequestBoot.whatIf(base, append: nil, sysctls: "vm.min_free_kbytes=65536")
+        let (_, rows) = try RequestBoot.whatIf(k, append: nil, sysctls: "vm.min_free_kbytes=65536")
         let whatIf = try Browser.run("http://127.0.0.1:\(port)/#whatif=vm.min_free_kbytes%3D65536", ["--dump-dom"])
         #expect(whatIf.contains("data-whatif=\"1\""))
         #expect(whatIf.contains("<p id=\"whatif-count\">\(rows.filter(\.changed).count) of \(rows.count) figures differ."))

@@ -43,7 +43,9 @@ struct ServerTests {
                 #expect(lines.first?.hasPrefix("pfn 0x1234 = physical 0x1234000") == true)
                 // The descriptor a click on the map shows: dump_page()'s fields and the pageblock.
                 #expect(lines.contains { $0.hasPrefix("struct page: refcount ") && $0.contains(", flags: ") })
-                #expect(lines.last?.hasPrefix("pageblock 0x1200–0x13ff: ") == true)
+                #expect(lines.contains { $0.hasPrefix("pageblock 0x1200–0x13ff: ") })
+                // How it got there: the boot steps that touched it, last.
+                #expect(lines.last?.hasPrefix("  ") == true && lines.contains("how it got there (boot):"))
             }
             try await client.execute(uri: "/api/pfn/xyz", method: .get) { r in
                 #expect(r.status == .badRequest)
@@ -107,6 +109,14 @@ struct ServerTests {
                 #expect(a - b == 32_768)
                 #expect(Self.row(j, "command line")?["variant"] as? String == "console=ttyS0 nokaslr crashkernel=128M")
                 #expect((j["changed"] as? Int ?? 0) > 3)
+            }
+            // Two assignments, comma-separated; a value may hold blanks.
+            try await client.execute(uri: "/api/whatif?sysctl=vm.watermark_scale_factor%3D100,%20vm.lowmem_reserve_ratio%3D64%2064%2032%200%200", method: .post) { r in
+                #expect(r.status == .ok)
+                let j = Self.json(r.body)
+                #expect(Self.row(j, "vm.watermark_scale_factor")?["variant"] as? String == "100")
+                #expect(Self.row(j, "vm.lowmem_reserve_ratio")?["variant"] as? String == "64 64 32 0 0")
+                #expect(Self.row(j, "node 0 DMA: protection")?["changed"] as? Bool == true)
             }
             for (query, field) in [("sysctl=vm.bogus%3D1", "sysctl"), ("sysctl=vm.min_free_kbytes%3Dlots", "sysctl"),
                                    ("sysctl=min_free_kbytes", "sysctl"), ("", "append")] {

@@ -24,7 +24,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         if let pfn = UInt64(word) { _ = PfnExplain.lines(k, pfn) }
     }
     if query["whatif_append"] != nil || query["whatif_sysctl"] != nil,
-       let (variant, rows) = try? RequestBoot.whatIf(machine, append: query["whatif_append"], sysctls: query["whatif_sysctl"]) {
+       let (variant, rows) = try? RequestBoot.whatIf(k, append: query["whatif_append"], sysctls: query["whatif_sysctl"]) {
         _ = RequestBoot.whatIfJSON(rows, variantCommandLine: variant.machine.commandLine)
     }
     return 0

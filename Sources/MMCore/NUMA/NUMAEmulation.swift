@@ -202,12 +202,14 @@ extension Kernel {
                 guard let phys = pi.firstIndex(where: { $0.nid == i }) else { physMask.remove(UInt64(i)); continue }
                 let start = pi[phys].start, limit = pi[phys].end
                 var end: UInt64
+                // (A size memparse() wrapped can pass the top of memory: u64 arithmetic wraps
+                // in C, and the limit below brings the end back.)
                 if uniform {
-                    end = start + size
+                    end = start &+ size
                 } else {
-                    end = start + size
-                    while end - start - memHoleSize(start, end) < size {
-                        end += minSize
+                    end = start &+ size
+                    while end &- start &- memHoleSize(start, end) < size {
+                        end &+= minSize
                         if end > limit { end = limit; break }
                     }
                 }

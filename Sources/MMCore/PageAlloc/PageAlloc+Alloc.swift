@@ -138,20 +138,12 @@ extension PageAllocator {
             if r.zone <= highest && (!thisNode || r.nid == prefNid) { found = r; break }
         }
         guard let ref = found, let n = nodeIndex(ref.nid) else { return nil }
-        let z = ref.zone.rawValue
         let flags: AllocFlags = gfp.contains(.kswapdReclaim) ? [.wmarkLow, .kswapd] : [.wmarkLow]
-        let pindex = orderToPindex(mt, order)
-        guard !nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, pindex)].isEmpty,
-              nodes[n].zones[z].watermarkFast(order: order, mark: nodes[n].zones[z].lowWmark,
-                                              highestZone: highest.rawValue, flags: flags, gfp: gfp)
+        // One access to the zone for the whole take (each separate nodes[n].zones[z] write
+        // would check both arrays' uniqueness again).
+        guard let pfn = nodes[n].zones[ref.zone.rawValue].pcpHit(cpu: cpu, order: order, mt: mt, highest: highest,
+                                                                 flags: flags, gfp: gfp, &memmap, &l)
         else { return nil }
-        nodes[n].zones[z].pcp[cpu].freeFactor >>= 1
-        l.pageAlloc(.pcpHit(zone: nodes[n].zones[z].slot, cpu: cpu, order: order, migratetype: mt))
-        let pfn = nodes[n].zones[z].pcpTakeHead(cpu: cpu, pindex: pindex, order: order, &memmap)
-        if nodes[n].zones[z].boostedWatermark {
-            nodes[n].zones[z].boostedWatermark = false
-            l.pageAlloc(.slowPath(.wakeKswapd))
-        }
         prepNewPage(pfn, order: order, gfp: gfp, &mem)
         l.pageAlloc(.allocated(pfn: pfn, order: order, gfp: gfp, migratetype: mt))
         return pfn

@@ -68,6 +68,26 @@ extension Zone {
         return pcpTakeHead(cpu: cpu, pindex: pindex, order: order, &mm)
     }
 
+    /// The fast path's take (PageAllocator.allocPcpHit): when this zone passes its watermark
+    /// at a glance and the CPU's list for the order and type has a page, what
+    /// rmqueue_pcplist() and rmqueue() do with it; nil, with nothing changed, otherwise.
+    @inline(__always)
+    mutating func pcpHit<L: PageAllocListener>(cpu: Int, order: Order, mt: MigrateType, highest: ZoneType,
+                                             flags: AllocFlags, gfp: GFPFlags, _ mm: inout Memmap, _ l: inout L) -> UInt64? {
+        let pindex = orderToPindex(mt, order)
+        guard !pcpLists[Zone.pcpIndex(cpu, pindex)].isEmpty,
+              watermarkFast(order: order, mark: lowWmark, highestZone: highest.rawValue, flags: flags, gfp: gfp)
+        else { return nil }
+        pcp[cpu].freeFactor >>= 1
+        l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: mt))
+        let pfn = pcpTakeHead(cpu: cpu, pindex: pindex, order: order, &mm)
+        if boostedWatermark {
+            boostedWatermark = false
+            l.pageAlloc(.slowPath(.wakeKswapd))
+        }
+        return pfn
+    }
+
     /// Linux: __rmqueue_pcplist()'s list_first_entry() and list_del(): the head of a CPU's list
     /// that is known not to be empty.
     @inline(__always)
