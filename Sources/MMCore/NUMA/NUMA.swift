@@ -108,7 +108,7 @@ extension Kernel {
             guard acpiNumaInit() else { return false }
         case .dummy:
             log.info(numa.off ? "NUMA turned off" : "No NUMA configuration found")
-            log.info("Faking a node at [mem \(pa(0))-\(pa(maxPfn.physAddr - 1))]")
+            log.info("Faking a node at [mem \(pa(0))-\(pa(maxPfn.physAddr &- 1))]")
             numa.nodesParsed.insert(0)
             numaAddMemblk(0, 0, maxPfn.physAddr)
         }
