@@ -349,14 +349,19 @@ public enum ExplorerAssets {
         table(["base", "end", "size", "node"], D.memblock[name].map(r => [hex(r.base), hex(r.base + r.size - 1), r.size, r.nid < 0 ? "—" : r.nid]), false));
     }
 
+    // "#KEY=VALUE" in the address fills a served form's input and submits it once the page is
+    // up (a link to a command or a what-if).
+    function submitFromHash(key, input, form) {
+      const m = new RegExp(key + "=([^&]*)").exec(location.hash);
+      if (m) setTimeout(() => { try { $(input).value = decodeURIComponent(m[1]); } catch (e) { return; }
+                                $(form).requestSubmit(); }, 0);
+    }
+
     // Served (not opened from a file): the shell's commands run on the server's machine, and
     // every view is drawn again from the machine's new state.
     function enableShell() {
       $("shell-view").hidden = false;
-      // "#run=COMMAND" in the address runs one command as soon as the page is up (a link to a step).
-      const run = /run=([^&]*)/.exec(location.hash);
-      if (run) setTimeout(() => { try { $("shell-input").value = decodeURIComponent(run[1]); } catch (e) { return; }
-                                  $("shell-form").requestSubmit(); }, 0);
+      submitFromHash("run", "shell-input", "shell-form");
       $("shell-form").onsubmit = async ev => { ev.preventDefault();
         let j;
         try { j = await (await fetch("api/command", { method: "POST", body: $("shell-input").value })).json(); }
@@ -369,9 +374,7 @@ public enum ExplorerAssets {
     // Served: what if — both machines booted on the server, their figures side by side.
     function enableWhatIf() {
       $("whatif-view").hidden = false;
-      const w = /whatif=([^&]*)/.exec(location.hash);
-      if (w) setTimeout(() => { try { $("whatif-sysctl").value = decodeURIComponent(w[1]); } catch (e) { return; }
-                                $("whatif-form").requestSubmit(); }, 0);
+      submitFromHash("whatif", "whatif-sysctl", "whatif-form");
       $("whatif-form").onsubmit = async ev => { ev.preventDefault();
         const q = "append=" + encodeURIComponent($("whatif-append").value) + "&sysctl=" + encodeURIComponent($("whatif-sysctl").value);
         let j; const W = $("whatif"); W.textContent = "booting both…";

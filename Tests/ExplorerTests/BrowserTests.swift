@@ -29,6 +29,19 @@ enum Browser {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The page at `url`: its DOM, a screenshot, and where the map lies on it (left, top, and
+    /// pixels per cell), for tests that read a map cell's colour.
+    static func shot(_ url: String, _ name: String) throws -> (dom: String, png: PNGImage, left: Int, top: Int, px: Int) {
+        let dom = try run(url, ["--dump-dom"])
+        guard let left = attribute(dom, "map-left"), let top = attribute(dom, "map-top"), let px = attribute(dom, "map-px") else {
+            throw InputError(file: url, field: "map", "the page did not place its map")
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-\(name)-\(getpid()).png")
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try run(url, ["--screenshot=\(file.path)"])
+        return (dom, try PNGImage([UInt8](Data(contentsOf: file))), left, top, px)
+    }
+
     /// A `data-NAME="value"` attribute of the dumped <body>.
     static func attribute(_ dom: String, _ name: String) -> Int? {
         guard let r = dom.range(of: "data-\(name)=\"") else { return nil }
@@ -95,14 +108,7 @@ struct BrowserTests {
 
     @Test("a screenshot shows each zone's colour where that zone lies")
     func zonesOnScreen() throws {
-        let url = Self.report.url.absoluteString + "#colour=zone"
-        let dom = try Browser.run(url, ["--dump-dom"])
-        let left = try #require(Browser.attribute(dom, "map-left")), top = try #require(Browser.attribute(dom, "map-top"))
-        let px = try #require(Browser.attribute(dom, "map-px"))
-        let shot = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-shot-\(getpid()).png")
-        defer { try? FileManager.default.removeItem(at: shot) }
-        _ = try Browser.run(url, ["--screenshot=\(shot.path)"])
-        let png = try PNGImage([UInt8](Data(contentsOf: shot)))
+        let (_, png, left, top, px) = try Browser.shot(Self.report.url.absoluteString + "#colour=zone", "zones")
         let map = PageMap(Self.report.kernel)
         func colour(atPfn pfn: UInt64) -> String {
             let (x, y) = PageMap.hilbert(Int(pfn / map.pagesPerCell), side: map.side)
@@ -137,14 +143,8 @@ struct BrowserTests {
         try #require(range.count >= 3 * Int(map.pagesPerCell))
         let pfn = (range.lowerBound / map.pagesPerCell + 1) * map.pagesPerCell
         let url = Self.report.url.absoluteString + "#colour=zone&step=paging_init"
-        let dom2 = try Browser.run(url, ["--dump-dom"])
+        let (dom2, png, left, top, px) = try Browser.shot(url, "step")
         #expect(Browser.attribute(dom2, "step") == r)
-        let left = try #require(Browser.attribute(dom2, "map-left")), top = try #require(Browser.attribute(dom2, "map-top"))
-        let px = try #require(Browser.attribute(dom2, "map-px"))
-        let shot = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-step-\(getpid()).png")
-        defer { try? FileManager.default.removeItem(at: shot) }
-        _ = try Browser.run(url, ["--screenshot=\(shot.path)"])
-        let png = try PNGImage([UInt8](Data(contentsOf: shot)))
         let (x, y) = PageMap.hilbert(Int(pfn / map.pagesPerCell), side: map.side)
         let p = png.pixel(left + x * px + px / 2, top + y * px + px / 2)
         let zone = try #require(k.memmap.zoneSlot(pfn))
