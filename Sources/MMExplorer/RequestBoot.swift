@@ -96,27 +96,16 @@ public enum RequestBoot {
             throw InputError(file: "request", field: "append", "nothing to change: give append (command-line parameters) or sysctl (vm.NAME=VALUE)")
         }
         // Everything that can be checked before the two boots is.
-        var writes: [(String, String)] = []
+        var writes: [(name: String, value: String)] = []
         for assignment in assignments {
-            guard let eq = assignment.firstIndex(of: "=") else {
-                throw InputError(file: "request", field: "sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
-            }
-            let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
-            guard ProcFiles.sysctlNames.contains(name) else {
-                throw InputError(file: "request", field: "sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
-            }
-            writes.append((name, value))
+            writes.append(try ProcFiles.sysctlAssignment(assignment, file: "request", field: "sysctl"))
         }
         guard extent(base).ram <= maxBootBytes else {
             throw InputError(file: "request", field: "append", "what if boots this machine twice; this server boots at most \(maxBootBytes >> 30) GiB")
         }
         let a = try boot(base, like: served)
         var b = try boot(m, like: served)
-        for (name, value) in writes {
-            do { try b.writeSysctl(name, value) } catch {
-                throw InputError(file: "request", field: "sysctl", "\"\(name)=\(value)\": invalid value (the kernel would answer EINVAL)")
-            }
-        }
+        for a in writes { try ProcFiles.writeSysctl(&b, a, file: "request", field: "sysctl") }
         return (b, BootComparison.rows(a, b))
     }
 

@@ -207,6 +207,34 @@ public enum ProcFiles {
     public static let sysctlNames = ["vm.min_free_kbytes", "vm.watermark_scale_factor", "vm.watermark_boost_factor",
                                      "vm.lowmem_reserve_ratio", "vm.percpu_pagelist_high_fraction"]
 
+    /// A `vm.NAME=VALUE` assignment (`--sysctl`, a what-if request) with its form and name
+    /// checked; the value is the kernel's to judge when it is written (`writeSysctl`).
+    public static func sysctlAssignment(_ assignment: String, file: String, field: String) throws(InputError)
+        -> (name: String, value: String)
+    {
+        guard let eq = assignment.firstIndex(of: "=") else {
+            throw InputError(file: file, field: field, "\"\(assignment)\": expected vm.NAME=VALUE")
+        }
+        let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
+        guard sysctlNames.contains(name) else { throw unknownSysctl(name, file: file, field: field) }
+        return (name, value)
+    }
+
+    /// Writes a checked assignment as its proc handler would: an invalid value is the kernel's
+    /// EINVAL, as an input error.
+    public static func writeSysctl(_ k: inout Kernel, _ a: (name: String, value: String), file: String, field: String) throws(InputError) {
+        do { try k.writeSysctl(a.name, a.value) } catch {
+            switch error {
+            case .unknown: throw unknownSysctl(a.name, file: file, field: field)
+            case .invalid: throw InputError(file: file, field: field, "\"\(a.name)=\(a.value)\": invalid value (the kernel would answer EINVAL)")
+            }
+        }
+    }
+
+    static func unknownSysctl(_ name: String, file: String, field: String) -> InputError {
+        InputError(file: file, field: field, "\"\(name)\": not a sysctl kmemlab models (known: \(sysctlNames.joined(separator: ", ")))")
+    }
+
     /// Linux: node_stat_name() for 6.1's enum node_stat_item (the "per-node stats" block).
     static let nodeStatNames = [
         "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",

@@ -248,16 +248,8 @@ extension Kernel {
     /// `--sysctl vm.NAME=VALUE` assignments, written as their proc handlers write them.
     mutating func writeSysctls(_ assignments: [String]) throws {
         for assignment in assignments {
-            guard let eq = assignment.firstIndex(of: "=") else {
-                throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": expected vm.NAME=VALUE")
-            }
-            let name = String(assignment[..<eq]), value = String(assignment[assignment.index(after: eq)...])
-            do { try writeSysctl(name, value) } catch {
-                switch error {
-                case .unknown: throw InputError(file: "(options)", field: "--sysctl", "\"\(name)\": not a sysctl kmemlab models (known: \(ProcFiles.sysctlNames.joined(separator: ", ")))")
-                case .invalid: throw InputError(file: "(options)", field: "--sysctl", "\"\(assignment)\": invalid value (the kernel would answer EINVAL)")
-                }
-            }
+            let a = try ProcFiles.sysctlAssignment(assignment, file: "(options)", field: "--sysctl")
+            try ProcFiles.writeSysctl(&self, a, file: "(options)", field: "--sysctl")
         }
     }
 
@@ -807,7 +799,7 @@ struct ReportCommand: ParsableCommand {
                 run.apply(e)
                 events += 1
                 lastUS = e.timeUS ?? lastUS
-                if events % t.every == 0 { t.maybeSample(run.kernel, events: events, timeUS: e.timeUS) }
+                t.maybeSample(run.kernel, events: events, timeUS: e.timeUS)
             }
             if events % t.every != 0 { t.sample(run.kernel, events: events, timeUS: lastUS) }
             kernel = run.kernel

@@ -130,14 +130,9 @@ extension PageAllocator {
               cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty else { return nil }
         if zonelists.mobilityGroupingDisabled { mt = .unmovable }
         let prefNid = preferredNode(nid ?? cpuNode(cpu))
-        let thisNode = gfp.contains(.thisnode)
-        let nl = prefNid.number
-        var found: (nid: NodeID, zone: ZoneType)?
-        for i in zonelists.fallback[nl].indices {
-            let r = zonelists.fallback[nl][i]
-            if r.zone <= highest && (!thisNode || r.nid == prefNid) { found = r; break }
-        }
-        guard let ref = found, let n = nodeIndex(ref.nid) else { return nil }
+        guard let first = preferredZoneIndex(prefNid, highest: highest, thisNode: gfp.contains(.thisnode)) else { return nil }
+        let ref = zonelists.fallback[prefNid.number][first]
+        guard let n = nodeIndex(ref.nid) else { return nil }
         let flags: AllocFlags = gfp.contains(.kswapdReclaim) ? [.wmarkLow, .kswapd] : [.wmarkLow]
         // One access to the zone for the whole take (each separate nodes[n].zones[z] write
         // would check both arrays' uniqueness again).
@@ -161,12 +156,7 @@ extension PageAllocator {
         if zonelists.mobilityGroupingDisabled { mt = .unmovable }
         let prefNid = preferredNode(nid ?? cpuNode(cpu))
         let nl = prefNid.number
-        var firstFound: Int?
-        for i in zonelists.fallback[nl].indices {
-            let r = zonelists.fallback[nl][i]
-            if r.zone <= highest && (!gfp.contains(.thisnode) || r.nid == prefNid) { firstFound = i; break }
-        }
-        guard let first = firstFound else {
+        guard let first = preferredZoneIndex(prefNid, highest: highest, thisNode: gfp.contains(.thisnode)) else {
             l.pageAlloc(.failed(order: order, gfp: gfp))
             return nil
         }
@@ -182,6 +172,18 @@ extension PageAllocator {
         }
         if let pfn = getPageFromFreelist(gfp, order: order, flags: flags, &ctx, cpu: cpu, &mem, &l) { return pfn }
         return allocSlowpath(gfp, order: order, &ctx, cpu: cpu, &mem, &l)
+    }
+
+    /// Linux: first_zones_zonelist() (ac->preferred_zoneref): where in node `nid`'s zonelist
+    /// the first zone an allocation may use is, or nil when none is.
+    @inline(__always)
+    func preferredZoneIndex(_ nid: NodeID, highest: ZoneType, thisNode: Bool) -> Int? {
+        let list = nid.number
+        for i in zonelists.fallback[list].indices {
+            let r = zonelists.fallback[list][i]
+            if r.zone <= highest && (!thisNode || r.nid == nid) { return i }
+        }
+        return nil
     }
 
     /// Linux: numa_mem_id() for a node without memory: the nearest one that has some.
