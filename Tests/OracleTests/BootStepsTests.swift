@@ -28,6 +28,19 @@ struct BootStepsTests {
         #expect(text.contains("   ⇒ no change to memblock or the free lists"))
     }
 
+    @Test("the last step ends where boot() returned: work on the machine afterwards is not its")
+    func lastStepEndsWithBoot() throws {
+        var k = try bootPreset(QEMUPreset.oracleCommandLine, mem: 1 << 30, quiet: false)
+        let before = try #require(BootStepsText.changes(k).last)
+        // A bad free after boot logs a Bad page report and allocations change the free lists.
+        _ = k.freePages(0x10, order: 0)
+        for _ in 0..<100 { _ = k.allocPages(.gfpKernel, order: 0) }
+        let after = try #require(BootStepsText.changes(k).last)
+        #expect(k.log.lines.count > before.next.firstLine)
+        #expect(after.next == before.next && after.change == before.change)
+        #expect(BootStepsText.summary(after.step, after.next) == BootStepsText.summary(before.step, before.next))
+    }
+
     @Test("the crash kernel's step reports its reservation")
     func crashStep() throws {
         let k = try bootPreset(QEMUPreset.oracleCommandLine + " crashkernel=256M", mem: 4 << 30, quiet: false)

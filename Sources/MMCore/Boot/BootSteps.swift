@@ -37,8 +37,9 @@ extension Kernel {
         bootSteps.append(mark(function, file))
     }
 
-    /// The state after the last step, as a step record (for the last step's summary).
-    public var bootEnd: BootStep { mark("end", bootSteps.last?.file ?? "") }
+    /// The state after the last step, as a step record (for the last step's summary): as boot()
+    /// left it, or now for a boot that has not returned.
+    public var bootEnd: BootStep { bootEndMark ?? mark("end", bootSteps.last?.file ?? "") }
 
     /// Memory as it stands now, under a step's name.
     func mark(_ function: String, _ file: String) -> BootStep {

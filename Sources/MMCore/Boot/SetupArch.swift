@@ -101,6 +101,9 @@ public struct Kernel: Sendable {
     public var swiotlb: (base: PhysAddr, size: UInt64)?
     /// Where each boot step began, for `boot --steps` and the explorer's timeline.
     public var bootSteps: [BootStep] = []
+    /// Memory when boot() returned: the last step's end (what a shell or a replay does to the
+    /// machine afterwards is not that step's).
+    public internal(set) var bootEndMark: BootStep?
     /// The crash kernel's reservations (`crashkernel=`).
     public var crashkernel = CrashkernelReservation()
     /// Linux: the `efi` global's memory map and flags (EFI/).
@@ -244,6 +247,7 @@ public struct Kernel: Sendable {
         pagingInit()
         setupArchLate()
         startKernel()
+        bootEndMark = mark("end", bootSteps.last?.file ?? "")
         if let p = scratch.pendingPanic { throw .panic(p) }
     }
 
