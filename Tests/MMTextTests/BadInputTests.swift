@@ -247,15 +247,19 @@ struct CommandTests {
         }
         #expect(object["boot_4pib_s"] is NSNull, "skipped by --max-boot: null, but present")
         for key in ["slab_pair_ns", "kmalloc_mixed_ns", "slab_slowpath_ns", "page_order0_pair_ns", "page_order3_pair_ns",
-                    "page_order9_pair_ns", "glibc_pair_ns", "glibc_mixed_ns", "freelist_limit_pair_ns", "slab_limit_pair_ns", "slab_vs_limit", "slab_vs_mimalloc",
-                    "kmalloc_vs_mimalloc", "slowpath_vs_glibc", "page0_vs_slab", "host_bytes_per_page"] {
+                    "page_order9_pair_ns", "glibc_pair_ns", "glibc_mixed_ns", "freelist_limit_pair_ns", "slab_limit_pair_ns", "slab_vs_limit",
+                    "slowpath_vs_glibc", "page0_vs_slab", "host_bytes_per_page"] {
             let v = try #require(object[key] as? Double, "\(key)")
             #expect(v > 0)
         }
-        // Present either way: a number when the library is installed, null when not.
-        for key in ["jemalloc_pair_ns", "jemalloc_mixed_ns", "mimalloc_pair_ns", "mimalloc_mixed_ns"] {
+        // Present either way: a number when the library is installed, null when not (and the
+        // ratios against mimalloc follow its figures).
+        for key in ["jemalloc_pair_ns", "jemalloc_mixed_ns", "mimalloc_pair_ns", "mimalloc_mixed_ns",
+                    "slab_vs_mimalloc", "kmalloc_vs_mimalloc"] {
             #expect(object[key] is Double || object[key] is NSNull, "\(key)")
         }
+        #expect((object["slab_vs_mimalloc"] is Double) == (object["mimalloc_pair_ns"] is Double))
+        #expect((object["kmalloc_vs_mimalloc"] is Double) == (object["mimalloc_mixed_ns"] is Double))
     }
 
     @Test("an invalid user-defined map panics as Linux does (status 1)", .enabled(if: FileManager.default.fileExists(atPath: binary)))
