@@ -30,7 +30,7 @@ public actor ExplorerState {
     func page() -> String { Report.html(shell.kernel, title: title) }
     func json() -> String { ExplorerData.json(shell.kernel, title: title, map: PageMap(shell.kernel)) }
 
-    func explain(pfn: UInt64) -> [String] { PfnExplain.lines(shell.kernel, pfn) }
+    func explain(pfn: UInt64) -> [String] { PfnExplain.lines(shell.kernel, Pfn(pfn)) }
 
     /// The machine the page shows (what-if boots its description again, as it was booted).
     func kernel() -> Kernel { shell.kernel }

@@ -197,7 +197,7 @@ public enum ExplorerData {
                     w.object { w in
                         w.value("node", node.nodeId.number)
                         w.value("name", z.type.name)
-                        w.value("startPfn", z.zoneStartPfn)
+                        w.value("startPfn", z.zoneStartPfn.raw)
                         w.value("spanned", z.spannedPages)
                         w.value("present", z.presentPages)
                         w.value("managed", z.managedPages)
@@ -258,7 +258,7 @@ public enum ExplorerData {
         func add(_ sid: SlabID, _ place: SlabListPlace, cpu: Int) {
             guard !sid.isNone, listed.insert(sid).inserted else { return }
             let s = slub.slabs[sid]
-            rows.append([Int(s.pfn), Int(s.order), place.rawValue, cpu, slub.allocatedObjects(sid), Int(s.objects), s.nid.number])
+            rows.append([Int(s.pfn.raw), Int(s.order), place.rawValue, cpu, slub.allocatedObjects(sid), Int(s.objects), s.nid.number])
         }
         for cpu in 0..<slub.possibleCPUs {
             let c = slub.cpuSlab(id, cpu: cpu)

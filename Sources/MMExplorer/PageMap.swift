@@ -84,7 +84,7 @@ public struct PageMap: Sendable {
         // What a workload's processes hold, over what the allocator calls allocated.
         for u in user {
             let kind: PageKind = u.use == .anon ? .anon : u.use == .pageCache ? .pageCache : .pageTable
-            let s = Swift.min(u.pfn, end), e = Swift.min(u.pfn &+ u.count, end)
+            let s = Swift.min(u.pfn.raw, end), e = Swift.min(u.pfn.raw &+ u.count, end)
             if s < e { for p in s..<e where pages[Int(p)] == PageKind.allocated.rawValue { pages[Int(p)] = kind.rawValue } }
         }
         kind.reserveCapacity(cells)
@@ -102,10 +102,10 @@ public struct PageMap: Sendable {
             }
             kind.append(UInt8(best)); mixed.append(distinct)
             // A hole inside a zone's span has no page there: it belongs to no zone on the map.
-            if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(first) {
+            if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(Pfn(first)) {
                 // (Node ids past 254 share the last colour.)
                 zone.append(UInt8(slot.zoneIndex) + 1); node.append(UInt8(Swift.min(slot.nid.number + 1, 255)))
-                migratetype.append(k.memmap.pageblockMigratetype(first).rawValue)
+                migratetype.append(k.memmap.pageblockMigratetype(Pfn(first)).rawValue)
             } else {
                 zone.append(0); node.append(0); migratetype.append(255)
             }
@@ -127,7 +127,7 @@ public struct PageMap: Sendable {
         var p: UInt64 = 0
         while p < end {
             guard pages[Int(p)] == PageKind.allocated.rawValue else { p += 1; continue }
-            let d = k.memmap.page(p)
+            let d = k.memmap.page(Pfn(p))
             if d.flags.contains(.reserved) {
                 pages[Int(p)] = (p >= image.0 && p < image.1 ? PageKind.kernelImage : PageKind.reserved).rawValue
             } else if d.flags.contains(.slab) {
@@ -139,8 +139,8 @@ public struct PageMap: Sendable {
             }
             p += 1
         }
-        k.pageAlloc.forEachFreeBlock { pfn, order, _ in paint(pfn, order.pages, .free(order: order.raw)) }
-        k.pageAlloc.forEachPcpBlock { pfn, order, _ in paint(pfn, order.pages, .pcp) }
+        k.pageAlloc.forEachFreeBlock { pfn, order, _ in paint(pfn.raw, order.pages, .free(order: order.raw)) }
+        k.pageAlloc.forEachPcpBlock { pfn, order, _ in paint(pfn.raw, order.pages, .pcp) }
         return pages
     }
 

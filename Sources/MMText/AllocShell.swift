@@ -68,7 +68,7 @@ struct Args {
 public struct AllocShell {
     public var kernel: Kernel
     /// Live allocations by the shell: pfn → order (so `free PFN` can omit the order).
-    public var live: [UInt64: Int] = [:]
+    public var live: [Pfn: Int] = [:]
     public let source: String
 
     public init(kernel: Kernel, source: String) {
@@ -200,7 +200,7 @@ public struct AllocShell {
                 live = [:]
                 return ["freed \(n) allocations"]
             }
-            let pfn = try number(w[1], "pfn")
+            let pfn = Pfn(try number(w[1], "pfn"))
             var order = live[pfn] ?? 0
             if w.count >= 3 && w[2] != "cpu" { order = try a.small(w[2], "order", limit: maxOrder - 1) }
             guard order < maxOrder else { throw bad("order", "\(order): the largest order is \(maxOrder - 1)") }
@@ -256,7 +256,7 @@ public struct AllocShell {
         }
     }
 
-    func zoneName(_ pfn: UInt64) -> String {
+    func zoneName(_ pfn: Pfn) -> String {
         guard let s = kernel.memmap.zoneSlot(pfn) else { return "" }
         return " (node \(s.nid), zone \(s.zoneName))"
     }

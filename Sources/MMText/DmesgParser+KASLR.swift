@@ -52,7 +52,7 @@ extension DmesgParser {
         let gib: UInt64 = 1 << 30
         var best: (UInt64, UInt64)? = nil
         for node in k.nodes where node.firstDeferredPfn != .max {
-            let lo = node.firstDeferredPfn << 12, hi = node.nodeEndPfn << 12
+            let lo = node.firstDeferredPfn.physAddr, hi = node.nodeEndPfn.physAddr
             for e in machine.e820 where e.type == .ram {
                 let start = Swift.max(e.addr, lo), end = Swift.min(e.addr &+ e.size, hi)
                 guard end > start, end - start >= 2 * gib else { continue }

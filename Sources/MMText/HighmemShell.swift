@@ -42,9 +42,9 @@ public struct HighmemShell {
             guard w.count >= 2 else { throw a.bad(name, "expected: \(cmd) \(name.uppercased())") }
             return try a.number(w[1], name)
         }
-        func pfnArg() throws(InputError) -> UInt64 {
-            let pfn = try arg("pfn")
-            guard pfn < kernel.maxPfn.raw else { throw a.bad("pfn", "\(hex(pfn)): past max_pfn \(hex(kernel.maxPfn.raw))") }
+        func pfnArg() throws(InputError) -> Pfn {
+            let pfn = Pfn(try arg("pfn"))
+            guard pfn < kernel.maxPfn else { throw a.bad("pfn", "\(hex(pfn)): past max_pfn \(hex(kernel.maxPfn))") }
             return pfn
         }
         do {

@@ -23,8 +23,8 @@ public struct KmemStat {
     var byPtr: [UInt64: Slab] = [:]
     var totalRequested = 0, totalAllocated = 0, totalFreed = 0, allocs = 0, crossAllocs = 0
     /// Page allocations by (pfn, order, gfp, migratetype), as perf keys them.
-    var byPage: [String: (pfn: UInt64, stat: Page)] = [:]
-    var livePages: [UInt64: Int] = [:]
+    var byPage: [String: (pfn: Pfn, stat: Page)] = [:]
+    var livePages: [Pfn: Int] = [:]
     var pageAllocs = 0, pageAllocBytes = 0, pageFrees = 0, pageFreeBytes = 0
     var pageNomatch = 0, pageNomatchBytes = 0, pageFails = 0, pageFailBytes = 0
     var orderStats = [[Int]](repeating: [Int](repeating: 0, count: migrateTypes), count: maxOrder)
@@ -158,7 +158,7 @@ public struct KmemStat {
             return a.pfn < b.pfn
         }
         for d in sorted.prefix(lines) {
-            out.append(" " + padLeft(String(d.pfn), 16) + " | " + padLeft(grouped(d.stat.allocBytes / 1024), 16) + " | "
+            out.append(" " + padLeft(String(d.pfn.raw), 16) + " | " + padLeft(grouped(d.stat.allocBytes / 1024), 16) + " | "
                        + padLeft(grouped(d.stat.hits), 9) + " | " + padLeft(String(d.stat.order), 5) + " | "
                        + padLeft(KmemStat.typeName(d.stat.migratetype), 8) + " | " + padRight(d.stat.gfp, gfpLen) + " | -")
         }

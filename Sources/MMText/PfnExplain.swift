@@ -9,7 +9,8 @@
 import MMCore
 
 public enum PfnExplain {
-    public static func lines(_ k: Kernel, _ pfn: UInt64) -> [String] {
+    public static func lines(_ k: Kernel, _ frame: Pfn) -> [String] {
+        let pfn = frame.raw
         var out: [String] = []
         let model: String
         switch k.memoryModel {
@@ -18,7 +19,7 @@ public enum PfnExplain {
         case .vmemmap: model = "SPARSEMEM_VMEMMAP (Debian's)"
         }
         out.append("pfn \(hex(pfn)) = physical \(hex(pfn << 12))–\(hex((pfn << 12) + 4095)), memory model \(model)")
-        guard let loc = k.structPage(pfn) else {
+        guard let loc = k.structPage(frame) else {
             out.append("pfn_valid(\(hex(pfn))) is false: " + (k.memoryModel == .flat ? "beyond the node's mem_map" : "section \(pfn >> pfnSectionShift) is not present"))
             out.append("pfn_to_page() must not be called for it; pfn_to_online_page() returns NULL")
             return out
@@ -44,8 +45,8 @@ public enum PfnExplain {
             out.append("   the vmemmap is backed section by section: section \(s)'s struct pages are a 2 MiB PMD mapping of \(hex(loc.sectionMap)) (node \(loc.nid)'s memmap buffer)")
         }
         if let p = loc.phys { out.append("the struct page itself is at physical \(hex(p)) (node \(loc.nid))") }
-        out.append(state(k, pfn))
-        if pfn < k.memmap.endPfn { out.append(contentsOf: descriptor(k, pfn)) }
+        out.append(state(k, frame))
+        if frame < k.memmap.endPfn { out.append(contentsOf: descriptor(k, frame)) }
         out.append(contentsOf: history(k, pfn))
         return out
     }
@@ -57,7 +58,7 @@ public enum PfnExplain {
     static func history(_ k: Kernel, _ pfn: UInt64) -> [String] {
         var out: [String] = []
         func holds(_ ranges: [Range<UInt64>]) -> Bool { ranges.contains { $0.contains(pfn) } }
-        let deferredFrom = k.memmap.zoneSlot(pfn).flatMap { k.pageAlloc.nodeIndex($0.nid) }.map { k.nodes[$0].firstDeferredPfn } ?? .max
+        let deferredFrom = k.memmap.zoneSlot(Pfn(pfn)).flatMap { k.pageAlloc.nodeIndex($0.nid) }.map { k.nodes[$0].firstDeferredPfn.raw } ?? .max
         for (s, next, c) in BootStepsText.changes(k) {
             if holds(c.memory) { out.append("  \(s.function): added to memblock.memory") }
             if holds(c.reserved) { out.append("  \(s.function): reserved in memblock" + (reserveLine(k, pfn, s, next).map { " — " + $0 } ?? "")) }
@@ -93,17 +94,17 @@ public enum PfnExplain {
     }
 
     /// The struct page's fields as dump_page() names them, and its pageblock's type.
-    static func descriptor(_ k: Kernel, _ pfn: UInt64) -> [String] {
+    static func descriptor(_ k: Kernel, _ pfn: Pfn) -> [String] {
         let d = k.memmap.page(pfn)
         let buddy = k.memmap.buddyOrder(pfn)
         let order = buddy?.raw ?? (d.flags.contains(.head) ? Int(d.order) : 0)
-        let block = pfn & ~(pageblockNrPages - 1)
+        let block = pfn.alignedDown(.pageblock)
         return ["struct page: refcount \(d.refcount), mapcount \(k.memmap.dumpMapcount(pfn))\(buddy != nil ? " (PageBuddy)" : ""), order \(order), flags: \(k.pageAlloc.pageFlagsText(pfn))",
                 "pageblock \(hex(block))–\(hex(block + pageblockNrPages - 1)): \(k.memmap.pageblockMigratetype(pfn).name)"]
     }
 
     /// What the page is now, in the model.
-    static func state(_ k: Kernel, _ pfn: UInt64) -> String {
+    static func state(_ k: Kernel, _ pfn: Pfn) -> String {
         guard pfn < k.memmap.endPfn else { return "page state: outside every zone" }
         let zone = k.memmap.zoneSlot(pfn).map { "node \($0.nid), zone \($0.zoneName)" } ?? "no zone"
         if let o = k.memmap.buddyOrder(pfn) {

@@ -86,7 +86,7 @@ public struct LateBoot: Sendable {
         let bootFree = nothingDeferred && e.kind == .mmPageFree
             && e.pfn.map { pfn in
                 guard k.pageAlloc.zoneIndex(ofPfn: pfn) != nil, k.memmap.page(pfn).flags.contains(.reserved) else { return false }
-                return initrd.map { $0.contains(pfn) } ?? true
+                return initrd.map { $0.contains(pfn.raw) } ?? true
             } == true
         if afterDeferred || bootFree {
             if pagesetsAt == nil { pagesets(e, &k) }
@@ -131,9 +131,9 @@ public struct DecideReplay {
     public private(set) var firstRefusals: [String] = []
     var listener = DecideListener()
     /// Recorded pfn → the model's pfn, for pages the trace allocated and has not freed.
-    var pageMap: [UInt64: UInt64] = [:]
+    var pageMap: [Pfn: Pfn] = [:]
     /// The model pfns the map points to (a free of an untraced page must not take one of them).
-    var mapped = Set<UInt64>()
+    var mapped = Set<Pfn>()
 
     /// The rest of the boot, when the replay starts at trace_init().
     public private(set) var lateBoot: LateBoot?
@@ -239,11 +239,11 @@ public struct DecideReplay {
 
     mutating func refuse(_ e: TraceEvent, _ why: String) {
         pageFreesRefused += 1
-        if firstRefusals.count < 10 { firstRefusals.append("line \(e.line): mm_page_free pfn \(hex(e.pfn ?? 0)) order \(e.order ?? 0): \(why)") }
+        if firstRefusals.count < 10 { firstRefusals.append("line \(e.line): mm_page_free pfn \(e.pfn.map { hex($0) } ?? "0x0") order \(e.order ?? 0): \(why)") }
     }
 
     /// Where a page is in the model: free in a buddy block, on a CPU's list, or allocated.
-    func whereIs(_ pfn: UInt64) -> String {
+    func whereIs(_ pfn: Pfn) -> String {
         guard let (n, z) = kernel.pageAlloc.zoneIndex(ofPfn: pfn) else { return "in no zone of this machine" }
         if let (head, bo) = kernel.nodes[n].zones[z].freeBlock(containing: pfn, atLeast: 0, kernel.memmap) {
             return "free, in an order-\(bo) block \(hex(head)) on the \(kernel.memmap.pageblockMigratetype(head).name) list"

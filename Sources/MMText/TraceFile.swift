@@ -90,7 +90,7 @@ public struct TraceSummary {
     public var objectAllocs = 0, objectFrees = 0, objectFreesUntraced = 0
     public var pageAllocs = 0, pageFrees = 0, pageFreesUntraced = 0
     var liveObjects = Set<UInt64>()
-    var livePages: [UInt64: Int] = [:]
+    var livePages: [Pfn: Int] = [:]
 
     public init(fileName: String) { reader = TraceReader(fileName: fileName) }
 

@@ -60,7 +60,7 @@ public struct TraceEvent: Sendable, Equatable {
         MigrateType(rawValue: UInt8(truncatingIfNeeded: migratetype ?? 0)) ?? .unmovable
     }
     /// Page events: the first page and the order (mm_page_alloc_extfrag: alloc_order).
-    public var pfn: UInt64?
+    public var pfn: Pfn?
     public var order: Int?
     public var migratetype: Int?
     /// The gfp flags as printed, and parsed where every name is one the model knows.
@@ -227,7 +227,7 @@ public struct TraceReader {
                     return fail(e.line, "pfn", "\"\(text())\" is not a page frame number")
                 }
                 // mm_page_alloc of a failed allocation prints pfn −1UL (no page).
-                if v == .max { e.failedAlloc = true } else { e.pfn = v }
+                if v == .max { e.failedAlloc = true } else { e.pfn = Pfn(v) }
             case 2:   // order, alloc_order
                 guard let v = TraceReader.number(value, hex: false), v < 64 else {
                     return fail(e.line, String(decoding: key, as: UTF8.self), "\"\(text())\" is not an order")

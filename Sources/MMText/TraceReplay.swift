@@ -14,7 +14,7 @@ public struct TraceReplay {
         public var after = 0
         public var end: TraceEvent?
         /// The pfn whose free ends the boot (Kernel.kernelInitLastFreedPfn).
-        public var endPfn: UInt64?
+        public var endPfn: Pfn?
     }
 
     /// The boot part of a trace recorded from the kernel command line, as recorded, onto
@@ -45,7 +45,7 @@ public struct TraceReplay {
     /// The trace's fallbacks (mm_page_alloc_extfrag), counted as the kernel split them.
     public private(set) var extfrag = ExtfragCounters()
     /// Blocks mm_page_alloc_zone_locked took for a caller whose mm_page_alloc comes next.
-    var pendingTaken = Set<UInt64>()
+    var pendingTaken = Set<Pfn>()
 
     /// The rest of the boot, when the replay starts at trace_init().
     public private(set) var lateBoot: LateBoot?
@@ -168,12 +168,12 @@ public struct TraceReplay {
     public private(set) var pcpChoices = (asked: 0, same: 0)
     public private(set) var firstOtherChoices: [String] = []
 
-    mutating func predict(_ e: TraceEvent, _ choice: UInt64?, buddy: Bool) {
+    mutating func predict(_ e: TraceEvent, _ choice: Pfn?, buddy: Bool) {
         let same = choice == e.pfn
         if buddy { buddyChoices.asked += 1; if same { buddyChoices.same += 1 } }
         else { pcpChoices.asked += 1; if same { pcpChoices.same += 1 } }
         if !same && firstOtherChoices.count < 5 {
-            firstOtherChoices.append("line \(e.line): \(e.kind.rawValue) pfn \(hex(e.pfn ?? 0)) order \(e.order ?? 0) on cpu \(e.cpu): the model's next choice was \(choice.map { hex($0) } ?? "none (a fallback or an empty list)")")
+            firstOtherChoices.append("line \(e.line): \(e.kind.rawValue) pfn \(e.pfn.map { hex($0) } ?? "0x0") order \(e.order ?? 0) on cpu \(e.cpu): the model's next choice was \(choice.map { hex($0) } ?? "none (a fallback or an empty list)")")
         }
     }
 

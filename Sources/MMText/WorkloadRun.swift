@@ -638,7 +638,7 @@ struct FaultPathRecorder: FaultListener {
         return events.map { e in
             switch e {
             case let .fault(addr, write): return "page fault: \(write ? "write" : "read") at 0x\(String(addr, radix: 16))"
-            case let .tablePage(level, pfn): return "  \(["", "PTE", "PMD", "PUD", "PGD"][level]) table needed: a page-table page (GFP_PGTABLE_USER) at pfn 0x\(String(pfn, radix: 16))"
+            case let .tablePage(level, pfn): return "  \(["", "PTE", "PMD", "PUD", "PGD"][level]) table needed: a page-table page (GFP_PGTABLE_USER) at pfn \(hex(pfn))"
             case let .thpFallback(addr): return "  no order-9 page for the 2 MiB at 0x\(String(addr, radix: 16)): thp_fault_fallback, 4 KiB pages instead"
             case let .splitHugeZero(addr): return "  a write to the huge zero page at 0x\(String(addr, radix: 16)): split into 512 zero-page entries"
             case let .readahead(_, index, count, mark, async):
@@ -652,7 +652,7 @@ struct FaultPathRecorder: FaultListener {
 /// Pages a workload holds, for the page map: a run of pfns and what they are.
 public struct UserPageExtent: Sendable, Hashable {
     public enum Use: Sendable { case anon, pageCache, pageTable }
-    public var pfn: UInt64
+    public var pfn: Pfn
     public var count: UInt64
     public var use: Use
 }

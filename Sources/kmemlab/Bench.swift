@@ -200,7 +200,7 @@ struct Bench: ParsableCommand {
                 }
             }
         }
-        var held = [UInt64](repeating: 0, count: 1024)
+        var held = [MMCore.Pfn](repeating: .max, count: 1024)
         best("page_order0_burst1024_ns", iterations / 1024 * 1024) { k in
             for _ in 0..<(iterations / 1024) {
                 for i in 0..<1024 { held[i] = k.allocPages(.gfpKernel, order: 0)! }

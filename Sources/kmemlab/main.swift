@@ -221,7 +221,7 @@ extension Boot {
         let part = try TraceReplay.bootPart(path, kernel)
         var note = "kmemlab: \(path): \(part.applied) events replayed as recorded"
         if let end = part.end {
-            note += " up to line \(end.line) (kernel_init()'s last free, pfn \(hex(end.pfn ?? 0))); \(part.after) later events are the programs' and were not replayed"
+            note += " up to line \(end.line) (kernel_init()'s last free, pfn \(end.pfn.map { hex($0) } ?? "0x0")); \(part.after) later events are the programs' and were not replayed"
         } else {
             note += ", the whole trace: kernel_init()'s last free (pfn \(part.endPfn.map { hex($0) } ?? "none")) is not in it"
         }
@@ -350,7 +350,7 @@ struct Pfn: ParsableCommand {
     func run() throws {
         let v = try parseAddress(pfn, field: "PFN")
         let kernel = try bootForShell(machine, command: "pfn")
-        for line in PfnExplain.lines(kernel, v) { print(line) }
+        for line in PfnExplain.lines(kernel, MMCore.Pfn(v)) { print(line) }
     }
 }
 

@@ -102,7 +102,7 @@ struct BrowserTests {
         let dom = try Browser.run(Self.report.url.absoluteString + hash, ["--dump-dom"])
         #expect(dom.contains("<h3 id=\"slab-detail-title\">\(name): \(live.count) slabs ("))
         #expect(dom.contains(", \(allocated) of \(objects) objects allocated</h3>"))
-        for sid in live { #expect(dom.contains("<td class=\"l\">0x\(String(k.slub.slabs[sid].pfn, radix: 16))</td>")) }
+        for sid in live { #expect(dom.contains("<td class=\"l\">\(hex(k.slub.slabs[sid].pfn))</td>")) }
         #expect(dom.contains("<tr class=\"pick\"><td class=\"l\">\(name)</td>"))
     }
 
@@ -147,7 +147,7 @@ struct BrowserTests {
         #expect(Browser.attribute(dom2, "step") == r)
         let (x, y) = PageMap.hilbert(Int(pfn / map.pagesPerCell), side: map.side)
         let p = png.pixel(left + x * px + px / 2, top + y * px + px / 2)
-        let zone = try #require(k.memmap.zoneSlot(pfn))
+        let zone = try #require(k.memmap.zoneSlot(Pfn(pfn)))
         let base = ExplorerData.zoneColors[zone.zoneIndex + 1]
         func channel(_ hex: String, _ i: Int) -> Int { Int(hex.dropFirst(1 + 2 * i).prefix(2), radix: 16)! }
         let gold = "#ffd700"

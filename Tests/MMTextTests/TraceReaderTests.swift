@@ -40,7 +40,7 @@ struct TraceReaderTests {
     @Test("6.1's lines: fields by name, gfp flags parsed")
     func linux61() throws {
         let a = try #require(try event("          <idle>-0       [001] d..1.     1.055582: mm_page_alloc: page=ffffea000022bd80 pfn=0x8af6 order=1 migratetype=0 gfp_flags=__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP"))
-        #expect(a.kind == .mmPageAlloc && a.cpu == 1 && a.pfn == 0x8af6 && a.order == 1 && a.migratetype == 0)
+        #expect(a.kind == .mmPageAlloc && a.cpu == 1 && a.pfn == Pfn(0x8af6) && a.order == 1 && a.migratetype == 0)
         #expect(a.gfp == [.nowarn, .noretry, .comp])
         let k = try #require(try event("  kthreadd-2  [000] ....  1.0: kmalloc: call_site=alloc_desc+0x35/0x250 ptr=ffff888008aa5200 bytes_req=448 bytes_alloc=512 gfp_flags=GFP_KERNEL|__GFP_ZERO node=0 accounted=false"))
         #expect(k.kind == .kmalloc && k.ptr == 0xffff888008aa5200 && k.bytesReq == 448 && k.bytesAlloc == 512 && k.node == 0)
@@ -56,7 +56,7 @@ struct TraceReaderTests {
         #expect(t.kind == .kmalloc && t.ptr == 0xffff888008a978c0)
         // Older kernels: decimal pfn=, kmalloc_node, call_site as a number.
         let old = try #require(try event("bash-1234 [002] .... 5.000: mm_page_free: page=ffffea0000011d40 pfn=18293 order=0"))
-        #expect(old.pfn == 18293)
+        #expect(old.pfn == Pfn(18293))
         let node = try #require(try event("bash-1234 [002] .... 5.000: kmalloc_node: call_site=ffffffff81234567 ptr=000000003c2f8f7a bytes_req=64 bytes_alloc=64 gfp_flags=GFP_KERNEL node=1"))
         #expect(node.kind == .kmallocNode && node.ptr == 0x3c2f8f7a && node.node == 1)
         #expect(try event("x-1 [000] d..1. 1.0: mm_page_free: page=0 pfn=0x10 order=2\r")?.order == 2)
@@ -314,12 +314,12 @@ struct DecideReplayTests {
         #expect(gapPages == 277, "the log's \"(rodata/data gap) memory: 1108K\"")
         let part = try TraceReplay.bootPart(Fixtures.casePath(name, "trace.txt.gz"), k)
         let end = try #require(part.end, "the trace holds kernel_init()'s last free")
-        #expect(end.line == endLine && end.pfn == 0x29ff && part.endPfn == 0x29ff)
+        #expect(end.line == endLine && end.pfn == Pfn(0x29ff) && part.endPfn == Pfn(0x29ff))
         // The whole gap was freed by the trace (the model's range is the kernel's), the page
         // below it (read-only data) is still the kernel image's.
         let first = 0x29ff - gapPages + 1
-        #expect((first...0x29ff).allSatisfy { !part.replay.kernel.memmap.page($0).flags.contains(.reserved) })
-        #expect(part.replay.kernel.memmap.page(first - 1).flags.contains(.reserved))
+        #expect((first...0x29ff).allSatisfy { !part.replay.kernel.memmap.page(Pfn($0)).flags.contains(.reserved) })
+        #expect(part.replay.kernel.memmap.page(Pfn(first - 1)).flags.contains(.reserved))
         // Nothing after the boot is applied; every event is either.
         var total = 0
         var reader = TraceReader(fileName: "trace")

@@ -33,7 +33,7 @@ struct BootStepsTests {
         var k = try bootPreset(QEMUPreset.oracleCommandLine, mem: 1 << 30, quiet: false)
         let before = try #require(BootStepsText.changes(k).last)
         // A bad free after boot logs a Bad page report and allocations change the free lists.
-        _ = k.freePages(0x10, order: 0)
+        _ = k.freePages(Pfn(0x10), order: 0)
         for _ in 0..<100 { _ = k.allocPages(.gfpKernel, order: 0) }
         let after = try #require(BootStepsText.changes(k).last)
         #expect(k.log.lines.count > before.next.firstLine)

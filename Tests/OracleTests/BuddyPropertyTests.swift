@@ -14,7 +14,7 @@ let gfpKinds: [GFPFlags] = [
     GFPFlags.gfpKernel.union([.noretry, .nowarn]),
 ]
 
-struct Allocation { var pfn: UInt64; var order: Int; var gfp: GFPFlags }
+struct Allocation { var pfn: Pfn; var order: Int; var gfp: GFPFlags }
 
 /// Runs `ops` random operations on `k` and checks, after each, that the block handed out
 /// overlaps no live one and lies in a zone the gfp allows. Returns the live allocations.
@@ -22,8 +22,8 @@ func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, kinds: [GFPFlags]
                     checkEvery: Int = 20_000) -> (live: [Allocation], failures: Int) {
     var rng = SplitMix64(seed: seed)
     var live: [Allocation] = []
-    var owner = Set<UInt64>()    // allocated pfns (only for blocks up to order 3: cheap enough)
-    var bigOwner: [UInt64: Int] = [:]  // larger blocks: head → order
+    var owner = Set<Pfn>()    // allocated pfns (only for blocks up to order 3: cheap enough)
+    var bigOwner: [Pfn: Int] = [:]  // larger blocks: head → order
     var failures = 0
     let cpus = k.onlineCPUs
     for i in 0..<ops {
@@ -34,7 +34,7 @@ func randomWorkload(_ k: inout Kernel, ops: Int, seed: UInt64, kinds: [GFPFlags]
             let cpu = Int(rng.next() % UInt64(cpus))
             guard let pfn = k.allocPages(gfp, order: Order(order), cpu: cpu) else { failures += 1; continue }
             let n = UInt64(1) << UInt64(order)
-            #expect(pfn % n == 0, "block at \(pfn) not aligned to order \(order)")
+            #expect(pfn.isAligned(Order(order)), "block at \(pfn) not aligned to order \(order)")
             if let slot = k.memmap.zoneSlot(pfn) { #expect(slot.zoneIndex <= gfp.zone!.rawValue, "gfp \(gfp.rawValue) got zone \(slot.zoneIndex)") }
             if order <= 3 {
                 for p in pfn..<(pfn + n) { #expect(owner.insert(p).inserted, "pfn \(p) handed out twice") }
@@ -91,7 +91,7 @@ struct BuddyPropertyTests {
         let before = totalFree(k)
         var blocks: [[[UInt64]]] = []
         for n in k.nodes.indices {
-            blocks.append(k.nodes[n].zones.indices.map { z in k.freeBlocks(node: n, zone: z).map { $0.pfn << 4 | UInt64($0.order.raw) } })
+            blocks.append(k.nodes[n].zones.indices.map { z in k.freeBlocks(node: n, zone: z).map { $0.pfn.raw << 4 | UInt64($0.order.raw) } })
         }
         // The last run leaves out atomic allocations, so no highatomic pageblock is reserved and
         // the strict check below (the very same free blocks) applies.
@@ -108,7 +108,7 @@ struct BuddyPropertyTests {
         for node in k.nodes { for z in node.zones { highatomic += z.nrReservedHighatomic } }
         for n in k.nodes.indices {
             for z in k.nodes[n].zones.indices {
-                let now = k.freeBlocks(node: n, zone: z).map { $0.pfn << 4 | UInt64($0.order.raw) }
+                let now = k.freeBlocks(node: n, zone: z).map { $0.pfn.raw << 4 | UInt64($0.order.raw) }
                 // Every page free after boot is free again...
                 #expect(coverage(now) == coverage(blocks[n][z]), "node \(n) zone \(z): free pages differ")
                 // ...and, unless highatomic pageblocks (which never merge with others) were
@@ -124,7 +124,7 @@ struct BuddyPropertyTests {
     func pressure() throws {
         var k = try bootCase("pc-128m-1cpu", replay: false)
         var rec = EventRecorder()
-        var held: [(UInt64, Int)] = []
+        var held: [(Pfn, Int)] = []
         // Fill the machine with movable order-0 pages, then give back enough to sit between the
         // min and low watermarks: the fast path fails, the slow path's reserves succeed. Only
         // pages of MOVABLE pageblocks go back, so unmovable requests must fall back.

@@ -128,9 +128,9 @@ private func bootU400(_ arch: Arch = .i386PAE) throws -> Kernel {
     /// kmap(): the round-robin scan from last_pkmap_nr, counts, flush on wrap, sleep when full.
     @Test func persistentKmap() throws {
         var k = try bootPreset("", mem: 4 << 30, arch: .i386PAE)
-        let high = k.maxLowPfn.raw + 100
+        let high = k.maxLowPfn + 100
         // A lowmem page is its direct-map address.
-        #expect(try k.kmap(pfn: 0x1000) == (0xc100_0000, .lowmem))
+        #expect(try k.kmap(pfn: Pfn(0x1000)) == (0xc100_0000, .lowmem))
         // The first highmem kmap takes slot 1: the scan starts after last_pkmap_nr = 0.
         #expect(try k.kmap(pfn: high) == (0xff00_1000, .newSlot(slot: 1, flushed: 0)))
         #expect(try k.kmap(pfn: high) == (0xff00_1000, .alreadyMapped(slot: 1)))
@@ -155,12 +155,12 @@ private func bootU400(_ arch: Arch = .i386PAE) throws -> Kernel {
     /// kmap_local_page(): a per-CPU stack of fixmap slots, 15 deep, undone in reverse order.
     @Test func localKmap() throws {
         var k = try bootPreset("", mem: 4 << 30, arch: .i386)
-        let high = k.maxLowPfn.raw + 5
+        let high = k.maxLowPfn + 5
         // FIX_KMAP_BEGIN = 68: 0xfffff000 − 68 pages; slots grow downwards; CPU 1 is 16 below.
         #expect(try k.kmapLocal(pfn: high) == (0xfffb_b000, .localSlot(cpu: 0, depth: 0)))
         #expect(try k.kmapLocal(pfn: high + 1).vaddr == 0xfffb_a000)
         #expect(try k.kmapLocal(pfn: high, cpu: 1).vaddr == 0xfffb_b000 - 16 * 4096)
-        #expect(try k.kmapLocal(pfn: 0x100) == (0xc010_0000, .lowmem))
+        #expect(try k.kmapLocal(pfn: Pfn(0x100)) == (0xc010_0000, .lowmem))
         try k.kunmapLocal(vaddr: 0xc010_0000)              // lowmem: nothing happens
         try k.kunmapLocal(vaddr: 0xfffb_a000)
         try k.kunmapLocal(vaddr: 0xfffb_b000)

@@ -36,21 +36,21 @@ struct MemoryModelTests {
     @Test("pfn_to_page and page_to_pfn agree, and each model puts the struct page where it says", arguments: MemoryModel.allCases)
     func translation(_ model: MemoryModel) throws {
         let k = try bootCase("pc-1g-2cpu", model: model)
-        for pfn: UInt64 in [1, 0x9f, 0x100, 0x12345, 0x3ffdf] {
+        for pfn in [1, 0x9f, 0x100, 0x12345, 0x3ffdf].map(Pfn.init) {
             let loc = try #require(k.structPage(pfn), "pfn \(pfn)")
             let text = PfnExplain.lines(k, pfn).joined(separator: "\n")
-            #expect(text.contains("= 0x\(String(pfn, radix: 16))"), "page_to_pfn gives the pfn back")
+            #expect(text.contains("= \(hex(pfn))"), "page_to_pfn gives the pfn back")
             switch model {
-            case .vmemmap: #expect(loc.virt == k.vmemmapBase + pfn * 64)
+            case .vmemmap: #expect(loc.virt == k.vmemmapBase + pfn.raw * 64)
             case .sparse, .flat: #expect(loc.virt == k.directMapVirt(try #require(loc.phys)))
             }
             // Consecutive pfns of one section (or mem_map) have consecutive struct pages.
-            if let next = k.structPage(pfn + 1), (pfn + 1) % pagesPerSection != 0 { #expect(next.virt == loc.virt + 64) }
+            if let next = k.structPage(pfn + 1), (pfn + 1).indexInSection != 0 { #expect(next.virt == loc.virt + 64) }
         }
         // Beyond memory: no struct page (FLATMEM's mem_map ends at the aligned end of the node).
-        #expect(k.structPage(0x1_0000_0000) == nil)
+        #expect(k.structPage(Pfn(0x1_0000_0000)) == nil)
         // The descriptor as dump_page() names it: a free block's head is PageBuddy, with its order.
-        let head = try #require((UInt64(0x1000)..<0x3_0000).first { k.memmap.buddyOrder($0) != nil })
+        let head = try #require((Pfn(0x1000)..<Pfn(0x3_0000)).first { k.memmap.buddyOrder($0) != nil })
         let order = try #require(k.memmap.buddyOrder(head))
         #expect(PfnExplain.lines(k, head).contains("struct page: refcount 0, mapcount -128 (PageBuddy), order \(order), flags: \(k.pageAlloc.pageFlagsText(head))"))
     }
@@ -63,14 +63,14 @@ struct MemoryModelTests {
         let alloc = try #require(real.firstIndex { $0.hasPrefix("memblock_alloc_try_nid: 33554432 bytes") && $0.contains("setup_log_buf") })
         let reserve = real[alloc + 1]
         let start = try #require(UInt64(reserve.dropFirst("memblock_reserve: [0x".count).prefix { $0 != "-" }, radix: 16))
-        let text = PfnExplain.lines(k, start >> 12 + 100)
+        let text = PfnExplain.lines(k, Pfn.down(start) + 100)
         #expect(text.contains("  setup_log_buf(), reserve_initrd(), ACPI tables: reserved in memblock — \(real[alloc])"))
         #expect(text.contains("page state: reserved (node 0, zone DMA32)"))
         // Free pages: below the deferred cut memblock_free_all() freed them, above it the
         // deferred init did.
         let cut = k.nodes[0].firstDeferredPfn
         try #require(cut != .max)
-        let early = try #require((UInt64(0x1000)..<cut).first { k.memmap.buddyOrder($0) != nil })
+        let early = try #require((Pfn(0x1000)..<cut).first { k.memmap.buddyOrder($0) != nil })
         #expect(PfnExplain.lines(k, early).contains("  mem_init(): memblock_free_all() hands memory to the buddy allocator: given to the buddy allocator (free in memblock)"))
         let late = try #require((cut..<(cut + 0x10000)).first { k.memmap.buddyOrder($0) != nil })
         let lateText = PfnExplain.lines(k, late)

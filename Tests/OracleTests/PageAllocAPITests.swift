@@ -6,7 +6,7 @@ import MMText
 import Testing
 
 /// #require cannot wrap a mutating call; this can.
-func must(_ pfn: UInt64?, sourceLocation: SourceLocation = #_sourceLocation) throws -> UInt64 {
+func must(_ pfn: Pfn?, sourceLocation: SourceLocation = #_sourceLocation) throws -> Pfn {
     try #require(pfn, sourceLocation: sourceLocation)
 }
 
@@ -32,7 +32,7 @@ struct PageAllocAPITests {
     func pcpSpill() throws {
         var k = try bootCase("pc-1g-2cpu", replay: false)
         let high = k.nodes[0].zones[1].pagesetHigh, batch = k.nodes[0].zones[1].pagesetBatch
-        var pages: [UInt64] = []
+        var pages: [Pfn] = []
         for _ in 0..<(high + 2 * batch) { pages.append(try must(k.allocPages(.gfpHighuserMovable, order: 0, cpu: 0))) }
         var rec = EventRecorder()
         for p in pages { k.freePages(p, order: 0, cpu: 0, listener: &rec) }
@@ -58,7 +58,7 @@ struct PageAllocAPITests {
         let p = try must(k.allocPages(.gfpKernel, order: 0))
         #expect(k.freePages(p, order: 0) == .freed)
         #expect(k.freePages(p, order: 0) == .badPage(reason: .nonzeroRefcount))
-        #expect(k.log.lines.contains("BUG: Bad page state in process kmemlab  pfn:\(String(p, radix: 16))"))
+        #expect(k.log.lines.contains("BUG: Bad page state in process kmemlab  pfn:\(String(p.raw, radix: 16))"))
         #expect(k.log.lines.contains("page dumped because: nonzero _refcount"))
         k.drainAllPages()
         // Back on the free lists: the head of a free block shows the buddy page type, a page
@@ -66,7 +66,7 @@ struct PageAllocAPITests {
         let reason: BadPageReason = k.memmap.buddyOrder(p) != nil ? .nonzeroMapcount : .nonzeroRefcount
         #expect(k.freePages(p, order: 0) == .badPage(reason: reason))
         // The first MiB stays reserved for the BIOS and the real-mode trampoline.
-        #expect(k.freePages(0x10, order: 0) == .badPage(reason: .flagsCheckAtFree))
+        #expect(k.freePages(Pfn(0x10), order: 0) == .badPage(reason: .flagsCheckAtFree))
         let q = try must(k.allocPages(.gfpKernel, order: 2))
         #expect(k.freePages(q, order: 0) == .badPage(reason: .orderMismatch(freed: 0, allocated: 2)))
         #expect(k.freePages(q, order: 2) == .freed)
@@ -74,7 +74,7 @@ struct PageAllocAPITests {
         #expect(k.freePages(c + 1, order: 0) == .badPage(reason: .nonzeroRefcount))
         #expect(k.freePages(c, order: 2) == .badPage(reason: .compoundOrderMismatch))
         #expect(k.freePages(c, order: 3) == .freed)
-        #expect(k.freePages(1 << 40, order: 0) == .invalidPfn)
+        #expect(k.freePages(Pfn(1 << 40), order: 0) == .invalidPfn)
         #expect(k.checkPageAllocInvariants() == nil)
     }
 
@@ -101,14 +101,14 @@ struct PageAllocAPITests {
             var k = Kernel(machine: m)
             try k.boot()
             let p = try must(k.allocPages(.gfpKernel, order: 0))
-            k.physMem.write(p << 12 + 100, 0xab)
+            k.physMem.write(p.physAddr + 100, 0xab)
             k.freePages(p, order: 0)
             let q = try must(k.allocPages(.gfpKernel, order: 0))
             #expect(q == p, "the pcp list hands the same page back")
-            #expect(k.physMem.read(q << 12 + 100) == (initOnAlloc ? 0 : 0xab))
+            #expect(k.physMem.read(q.physAddr + 100) == (initOnAlloc ? 0 : 0xab))
             k.freePages(q, order: 0)
             let r = try must(k.allocPages(GFPFlags.gfpKernel.union(.zero), order: 0))
-            #expect(r == p && k.physMem.read(r << 12 + 100) == 0)
+            #expect(r == p && k.physMem.read(r.physAddr + 100) == 0)
         }
     }
 
@@ -118,7 +118,7 @@ struct PageAllocAPITests {
         // Deferred init freed Normal's blocks above its first section without per-page state.
         // Take order-10 blocks until some come from sections nobody had touched.
         var fromUntouched = 0
-        var blocks: [UInt64] = []
+        var blocks: [Pfn] = []
         while fromUntouched < 4 {
             let next = k.nodes[0].zones[ZoneType.normal.rawValue].freeLists[10 * migrateTypes + 1].head
             if next != PageDescriptor.nilLink && !k.memmap.isMaterialised(next) { fromUntouched += 1 }

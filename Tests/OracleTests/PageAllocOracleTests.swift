@@ -181,13 +181,16 @@ struct VmallocOracleTests {
         k.drainAllPages()
         let free0 = k.nodes[0].zones.reduce(0) { $0 + $1.freePages }
         let slab0 = k.slub.caches.reduce(0) { $0 + $1.pages }
-        let a = try must(k.vmallocNode(10_000))
-        let b = try must(k.vmallocNode(3 * 4096))
+        let aAddr = k.vmallocNode(10_000)
+        let a = try #require(aAddr)
+        let bAddr = k.vmallocNode(3 * 4096)
+        let b = try #require(bAddr)
         let areas = k.vmalloc.areas
         #expect(areas.count == 2 && areas[0].end - areas[0].start == 4 * 4096 && areas[0].nrPages == 3)
         #expect(b == a + 4 * 4096, "first fit right after the guard page")
         #expect(k.vfree(a) && !k.vfree(a))
-        let c = try must(k.vmallocNode(4096))
+        let cAddr = k.vmallocNode(4096)
+        let c = try #require(cAddr)
         #expect(c == a, "the freed range is reused")
         k.vfree(b); k.vfree(c)
         k.drainAllPages()

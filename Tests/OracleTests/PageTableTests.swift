@@ -49,7 +49,7 @@ struct PageTableTests {
         for (s, e) in k.pfnMapped {
             for _ in 0..<200 {
                 let pfn = s + rng.next() % (e - s)
-                guard let loc = k.structPage(pfn), let phys = loc.phys else { continue }
+                guard let loc = k.structPage(Pfn(pfn)), let phys = loc.phys else { continue }
                 #expect(k.translate(loc.virt) == phys, "\(name): pfn \(hex(pfn))")
             }
         }
@@ -68,8 +68,8 @@ struct PageTableTests {
             for a in k.vmalloc.areas {
                 for (i, pfn) in a.blocks.enumerated() {
                     let va = a.start + UInt64(i) << (pageShift + UInt64(a.order))
-                    #expect(k.translate(va) == pfn << pageShift, "\(name) \(a.caller) block \(i)")
-                    #expect(k.translate(va + (pageSize << a.order) - 1) == (pfn << pageShift) + (pageSize << a.order) - 1)
+                    #expect(k.translate(va) == pfn.physAddr, "\(name) \(a.caller) block \(i)")
+                    #expect(k.translate(va + (pageSize << a.order) - 1) == pfn.physAddr + (pageSize << a.order) - 1)
                 }
                 #expect(k.translate(a.end - pageSize) == nil, "the guard page is not mapped")
             }

@@ -32,7 +32,7 @@ struct CompactMemmapTests {
         // ascending order except where boot's late frees (pcp spills) interleave.
         let z = k.nodes[0].zones[ZoneType.normal.rawValue]
         let l = z.freeLists[10 * migrateTypes + Int(MigrateType.movable.rawValue)]
-        var n: UInt64 = 0, p = l.head, last: UInt64 = 0, descending = 0
+        var n: UInt64 = 0, p = l.head, last = Pfn(0), descending = 0
         while p != PageDescriptor.nilLink {
             #expect(k.memmap.buddyOrder(p) == 10)
             if p < last { descending += 1 }

@@ -75,7 +75,7 @@ struct SlabAPITests {
         let pa = try #require(k.directMapPhys(a))
         for i in 0..<100 { #expect(k.physMem.read(pa + UInt64(i)) == 0) }
         let phys = try #require(k.directMapPhys(a))
-        let slab = try #require(k.slabID(ofPfn: phys >> 12))
+        let slab = try #require(k.slabID(ofPfn: Pfn.down(phys)))
         #expect(k.slub.slabs[slab].where_ == .cpuSlab && k.slub.slabs[slab].frozen)
     }
 
@@ -134,14 +134,14 @@ struct SlabAPITests {
             var rec = EventRecorder()
             let o = try must64(k.slabAllocNode(id, .gfpKernel, nid: nid, cpu: 0, origSize: -1, &rec))
             let phys = try #require(k.directMapPhys(o))
-            let sid = try #require(k.slabID(ofPfn: phys >> 12))
+            let sid = try #require(k.slabID(ofPfn: Pfn.down(phys)))
             #expect(k.slub.slabs[sid].nid == nid)
-            #expect(k.memmap.zoneSlot(phys >> 12).map { $0.nid } == nid)
+            #expect(k.memmap.zoneSlot(Pfn.down(phys)).map { $0.nid } == nid)
         }
         // Each node's structure came from kmem_cache_node on that node.
         for nid in 0..<2 {
             let a = try #require(k.directMapPhys(k.slub.caches[id].node[nid].address))
-            let sid = try #require(k.slabID(ofPfn: a >> 12))
+            let sid = try #require(k.slabID(ofPfn: Pfn.down(a)))
             #expect(k.slub.slabs[sid].nid == NodeID(Int32(nid)) && k.slub.slabs[sid].cache == k.slub.kmemCacheNode)
         }
     }

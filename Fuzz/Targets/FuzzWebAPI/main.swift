@@ -21,7 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     guard RequestBoot.extent(machine).ram <= 1 << 30, let k = try? RequestBoot.boot(machine) else { return 0 }
     _ = ExplorerData.json(k, title: machine.name, map: PageMap(k, maxCells: 1 << 12))
     for word in body.prefix(200).split(separator: " ") {
-        if let pfn = UInt64(word) { _ = PfnExplain.lines(k, pfn) }
+        if let pfn = UInt64(word) { _ = PfnExplain.lines(k, Pfn(pfn)) }
     }
     if query["whatif_append"] != nil || query["whatif_sysctl"] != nil,
        let (variant, rows) = try? RequestBoot.whatIf(k, append: query["whatif_append"], sysctls: query["whatif_sysctl"]) {

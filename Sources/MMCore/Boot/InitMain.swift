@@ -159,7 +159,7 @@ extension Kernel {
         var addr = vmallocStart
         for _ in 0..<vmallocPreallocatedPages {
             guard let pfn = allocPages([.zero], order: 0, cpu: 0) else { break }
-            populate(entryAddress(pgtRoots.initTopPgt, addr, .pgd), pfn << pageShift)
+            populate(entryAddress(pgtRoots.initTopPgt, addr, .pgd), pfn.physAddr)
             addr = roundUp(addr &+ 1, UInt64(1) << pgdShift)
         }
     }
@@ -195,7 +195,7 @@ extension Kernel {
     mutating func freeImagePart(_ what: String, _ size: UInt64) {
         let pages = size >> pageShift
         guard pages != 0 else { return }
-        let start = Pfn.down(machine.kernel.start).raw + scratch.imageFreeCursor
+        let start = Pfn.down(machine.kernel.start) + scratch.imageFreeCursor
         scratch.imageFreeCursor += pages
         freeReservedPages(start, start + pages)
         log.info("Freeing \(what) memory: \(pages << (pageShift - 10))K")
@@ -207,7 +207,7 @@ extension Kernel {
         guard let rd = machine.initrd, rd.addr != 0, rd.size != 0 else { return }
         // Where it is now: relocate_initrd() may have copied it into the direct map.
         let addr = relocatedInitrd ?? rd.addr
-        let start = Pfn.up(addr).raw, end = Pfn.up(addr + rd.size).raw
+        let start = Pfn.up(addr), end = Pfn.up(addr + rd.size)
         guard start < end else { return }
         freeReservedPages(start, end)
         log.info("Freeing initrd memory: \((end - start) << (pageShift - 10))K")

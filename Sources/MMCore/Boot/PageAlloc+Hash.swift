@@ -93,7 +93,7 @@ extension Kernel {
     }
 
     /// Linux: split_page(): a non-compound block becomes 2^order independent pages.
-    mutating func splitPage(_ pfn: UInt64, order: Order) {
+    mutating func splitPage(_ pfn: Pfn, order: Order) {
         let mt = memmap.page(pfn).migratetype
         for p in pfn..<(pfn + order.pages) {
             memmap.withPage(p) { d in d.order = 0; d.refcount = 1; d.migratetype = mt }

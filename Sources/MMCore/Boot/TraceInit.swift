@@ -85,21 +85,21 @@ extension Kernel {
     /// the list's tail. Otherwise a reserved page: memblock_free_late() for memblock's own
     /// arrays, free_reserved_page() (through the CPU's list) for the init sections, the initrd
     /// and the SMP alternatives. False when the block is neither, and nothing changed.
-    public mutating func freeBootPagesRecorded(_ pfn: UInt64, order: Order, cpu: Int) -> Bool {
+    public mutating func freeBootPagesRecorded(_ pfn: Pfn, order: Order, cpu: Int) -> Bool {
         guard order.isBuddyOrder, let (n, z) = zoneIndex(ofPfn: pfn),
               cpu >= 0, cpu < pageAlloc.nrCPUIds else { return false }
         let count = order.pages
         // Deferred init runs in pgdatinit and its padata helpers: any free memblock page above
         // first_deferred_pfn that the model has not initialised yet.
-        if pfn >= nodes[n].firstDeferredPfn && !memblock.isRegionReserved(pfn << pageShift, count << pageShift) {
+        if pfn >= nodes[n].firstDeferredPfn && !memblock.isRegionReserved(pfn.physAddr, count << pageShift) {
             // Not yet initialised: the model's memmap shows such a page as reserved.
-            guard pfn & (count - 1) == 0 else { return false }
+            guard pfn.isAligned(order) else { return false }
             for p in pfn..<(pfn + count) {
                 guard let (pn, pz) = zoneIndex(ofPfn: p), pn == n, pz == z else { return false }
                 let d = memmap.page(p)
                 if !d.flags.contains(.reserved) || d.refcount != 0 || memmap.buddyOrder(p) != nil { return false }
             }
-            if pfn & (pageblockNrPages - 1) == 0 { memmap.setPageblockMigratetype(pfn, .movable) }
+            if pfn.isAligned(.pageblock) { memmap.setPageblockMigratetype(pfn, .movable) }
             freePagesCore(node: n, zone: z, pfn, order: order)
             return true
         }
@@ -115,10 +115,10 @@ extension Kernel {
 
     /// Whether the page holds one of memblock's doubled region arrays (memblock_discard()
     /// frees those with memblock_free_late()).
-    func isMemblockArray(_ pfn: UInt64) -> Bool {
+    func isMemblockArray(_ pfn: Pfn) -> Bool {
         for t in [memblock.reserved, memblock.memory] {
             guard let a = t.dynamicArray else { continue }
-            if pfn >= Pfn.down(a.base).raw && pfn < Pfn.up(a.base &+ a.size).raw { return true }
+            if pfn >= Pfn.down(a.base) && pfn < Pfn.up(a.base &+ a.size) { return true }
         }
         return false
     }

@@ -277,7 +277,7 @@ extension Kernel {
             if start &+ size < 0x10_0000 { continue }
             if start < 0x10_0000 { size -= 0x10_0000 - start; start = 0x10_0000 }
             // (The pages are in memory: the kernel reserved them in memblock.memory.)
-            let first = Pfn.up(start).raw, last = Swift.min(Pfn.down(start &+ size).raw, maxPfn.raw)
+            let first = Pfn.up(start), last = Swift.min(Pfn.down(start &+ size), maxPfn)
             if first < last { freeReservedPages(first, last) }
             freed &+= size
         }

@@ -41,13 +41,13 @@ public struct Highmem: Equatable, Sendable {
     /// n > 1 mapped and held n − 1 times.
     public private(set) var pkmapCount: [Int32]
     /// The pfn each persistent slot's PTE maps (UInt64.max: none).
-    public private(set) var pkmapPfn: [UInt64]
+    public private(set) var pkmapPfn: [Pfn]
     /// Linux: last_pkmap_nr, where the next scan starts.
     public private(set) var lastPkmapNr = 0
     /// flush_tlb_kernel_range() calls over the window so far.
     public private(set) var flushes = 0
     /// Each CPU's kmap_local stack: the pfn in each slot, deepest last.
-    public private(set) var localStack: [[UInt64]]
+    public private(set) var localStack: [[Pfn]]
     /// WARN_ON_ONCE sites already fired (by line).
     var warned: [Int] = []
     /// Lines a WARN printed, for the caller to show.
@@ -65,10 +65,10 @@ public struct Highmem: Equatable, Sendable {
     }
 
     /// Linux: page_address() of a highmem page: its persistent slot, if it has one.
-    public func slot(ofPfn pfn: UInt64) -> Int? { pkmapPfn.firstIndex(of: pfn) }
+    public func slot(ofPfn pfn: Pfn) -> Int? { pkmapPfn.firstIndex(of: pfn) }
 
     /// Linux: kmap_high(): the page's slot (count + 1), or a new one.
-    public mutating func kmapHigh(pfn: UInt64) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
+    public mutating func kmapHigh(pfn: Pfn) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
         let path: KmapPath
         let nr: Int
         if let s = slot(ofPfn: pfn) {
@@ -86,7 +86,7 @@ public struct Highmem: Equatable, Sendable {
 
     /// Linux: map_new_virtual(): scan round-robin from last_pkmap_nr for a free slot; passing
     /// slot 0 reclaims every slot nobody holds.
-    mutating func mapNewVirtual(pfn: UInt64) throws(KmapError) -> (Int, Int) {
+    mutating func mapNewVirtual(pfn: Pfn) throws(KmapError) -> (Int, Int) {
         let mask = Int(layout.lastPkmap) - 1
         var count = Int(layout.lastPkmap)
         var flushed = 0
@@ -124,7 +124,7 @@ public struct Highmem: Equatable, Sendable {
     }
 
     /// Linux: kunmap_high(): drop one hold; the slot stays mapped (count 1) until a flush.
-    public mutating func kunmapHigh(pfn: UInt64) throws(KmapError) {
+    public mutating func kunmapHigh(pfn: Pfn) throws(KmapError) {
         guard let nr = slot(ofPfn: pfn) else { throw .bug(line: Highmem.kunmapNotMappedBug, what: "kunmap_high") }
         if pkmapCount[nr] <= 1 { throw .bug(line: Highmem.kunmapUnbalancedBug, what: "kunmap_high") }
         pkmapCount[nr] -= 1
@@ -136,7 +136,7 @@ public struct Highmem: Equatable, Sendable {
     }
 
     /// Linux: __kmap_local_pfn_prot(): push a slot on the CPU's stack.
-    public mutating func kmapLocal(pfn: UInt64, cpu: Int) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
+    public mutating func kmapLocal(pfn: Pfn, cpu: Int) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
         let depth = localStack[cpu].count
         if depth + 1 >= Int(I386Layout.kmMaxIdx) { throw .bug(line: Highmem.localPushBug, what: "__kmap_local_pfn_prot") }
         localStack[cpu].append(pfn)
@@ -172,26 +172,26 @@ public struct Highmem: Equatable, Sendable {
 
 extension Kernel {
     /// The direct-map address of a lowmem page (i386), or nil for a highmem page.
-    func lowmemAddress(_ pfn: UInt64) -> UInt64? {
-        guard let st = i386 else { return layout.pageOffsetBase &+ (pfn << pageShift) }
-        return st.isHighmem(pfn: pfn) ? nil : st.layout.pageOffset + (pfn << pageShift)
+    func lowmemAddress(_ pfn: Pfn) -> UInt64? {
+        guard let st = i386 else { return layout.pageOffsetBase &+ pfn.physAddr }
+        return st.isHighmem(pfn: pfn.raw) ? nil : st.layout.pageOffset + pfn.physAddr
     }
 
     /// Linux: kmap(): lowmem pages are returned at their direct-map address, highmem pages get a
     /// persistent slot.
-    public mutating func kmap(pfn: UInt64) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
+    public mutating func kmap(pfn: Pfn) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
         if let va = lowmemAddress(pfn) { return (va, .lowmem) }
         return try i386!.highmem.kmapHigh(pfn: pfn)
     }
 
     /// Linux: kunmap().
-    public mutating func kunmap(pfn: UInt64) throws(KmapError) {
+    public mutating func kunmap(pfn: Pfn) throws(KmapError) {
         if lowmemAddress(pfn) != nil { return }
         try i386!.highmem.kunmapHigh(pfn: pfn)
     }
 
     /// Linux: kmap_local_page() on `cpu`.
-    public mutating func kmapLocal(pfn: UInt64, cpu: Int = 0) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
+    public mutating func kmapLocal(pfn: Pfn, cpu: Int = 0) throws(KmapError) -> (vaddr: UInt64, path: KmapPath) {
         if let va = lowmemAddress(pfn) { return (va, .lowmem) }
         return try i386!.highmem.kmapLocal(pfn: pfn, cpu: cpu)
     }

@@ -27,19 +27,19 @@ extension Kernel {
         }
         var total: UInt64 = 0
         for f in memblock.freeRanges() {
-            let start = Pfn.up(f.start).raw
-            let end = Swift.min(Pfn.down(f.end).raw, maxLowPfn.raw)
+            let start = Pfn.up(f.start)
+            let end = Swift.min(Pfn.down(f.end), maxLowPfn)
             guard start < end else { continue }
             total += end - start
             // Chunks at or above first_deferred_pfn wait for deferred init; the cut is
             // section-aligned, so no chunk straddles it.
-            let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn(start)) : f.nid
+            let nid = f.nid == maxNumNodes ? earlyPfnToNid(start) : f.nid
             guard let n = nodeIndex(NodeID(nid)) else { continue }
             let stop = Swift.min(end, nodes[n].firstDeferredPfn)
             var pfn = start
-            var zone: (n: Int, z: Int, start: UInt64, end: UInt64)? = nil
+            var zone: (n: Int, z: Int, start: Pfn, end: Pfn)? = nil
             while pfn < stop {
-                var order = Order(Swift.min(maxOrder - 1, pfn.trailingZeroBitCount))
+                var order = Order(Swift.min(maxOrder - 1, pfn.raw.trailingZeroBitCount))
                 while pfn + order.pages > end { order = order.down }
                 if zone == nil || pfn < zone!.start || pfn >= zone!.end {
                     zone = zoneIndex(ofPfn: pfn).map { ($0.0, $0.1, nodes[$0.0].zones[$0.1].zoneStartPfn, nodes[$0.0].zones[$0.1].zoneEndPfn) }
@@ -56,8 +56,8 @@ extension Kernel {
     /// (so a block starting in a hole, like pfn 0's, stays UNMOVABLE). Every zone gets its
     /// boot pagesets (high 0, batch 1: pages pass straight through).
     mutating func initMemmap() {
-        var zs: [(start: UInt64, end: UInt64, slot: ZoneID)] = []
-        var end = maxPfn.raw
+        var zs: [(start: Pfn, end: Pfn, slot: ZoneID)] = []
+        var end = maxPfn
         for node in nodes {
             for z in node.zones where z.spannedPages > 0 {
                 zs.append((z.zoneStartPfn, z.zoneEndPfn, z.slot))
@@ -68,10 +68,11 @@ extension Kernel {
         for n in nodes.indices {
             let cut = nodes[n].firstDeferredPfn
             for r in memPfnRanges(nid: nodes[n].nodeId.raw) {
-                memmap.markSubsectionsValid(r.start, r.end)
+                let start = Pfn(r.start), end = Pfn(r.end)
+                memmap.markSubsectionsValid(start, end)
                 for z in nodes[n].zones where z.spannedPages > 0 {
-                    let s = Swift.max(r.start, z.zoneStartPfn)
-                    let e = Swift.min(r.end, z.zoneEndPfn, cut)
+                    let s = Swift.max(start, z.zoneStartPfn)
+                    let e = Swift.min(end, z.zoneEndPfn, cut)
                     if s < e { memmap.setPageblockMigratetypes(s, e, .movable) }
                 }
             }
@@ -83,7 +84,7 @@ extension Kernel {
 
     /// Linux: __free_pages_core(): the pages lose PG_reserved, become managed, and the block
     /// goes to the tail of its list after merging.
-    mutating func freePagesCore(node n: Int, zone z: Int, _ pfn: UInt64, order: Order) {
+    mutating func freePagesCore(node n: Int, zone z: Int, _ pfn: Pfn, order: Order) {
         let count: UInt64 = order.pages
         memmap.resetPages(pfn, count: count)
         nodes[n].zones[z].managedPages += count
@@ -102,9 +103,9 @@ extension Kernel {
                 for f in memblock.freeRanges() {
                     let nid = f.nid == maxNumNodes ? earlyPfnToNid(Pfn.up(f.start)) : f.nid
                     guard nid == nodes[n].nodeId.raw else { continue }
-                    let s = Swift.max(Pfn.up(f.start).raw, cut, zs)
-                    let e = Swift.min(Pfn.down(f.end).raw, ze)
-                    if s < e { deferredFreePages(node: n, zone: z, s, e); scratch.lateFreed.append(s..<e) }
+                    let s = Swift.max(Pfn.up(f.start), cut, zs)
+                    let e = Swift.min(Pfn.down(f.end), ze)
+                    if s < e { deferredFreePages(node: n, zone: z, s, e); scratch.lateFreed.append(s.raw..<e.raw) }
                 }
             }
             // (The kernel prints the time this took; the model takes none.)
@@ -116,22 +117,22 @@ extension Kernel {
     /// Linux: deferred_free_pages() and deferred_free_range(): runs cut at pageblock
     /// boundaries; a whole pageblock is set MOVABLE and freed at order 9, any other run page by
     /// page (its block MOVABLE only if its first page is among them).
-    mutating func deferredFreePages(node n: Int, zone z: Int, _ start: UInt64, _ end: UInt64) {
+    mutating func deferredFreePages(node n: Int, zone z: Int, _ start: Pfn, _ end: Pfn) {
         var pfn = start
         while pfn < end {
-            if pfn & (maxOrderNrPages - 1) == 0 && pfn + maxOrderNrPages <= end {
+            if pfn.isAligned(.top) && pfn + maxOrderNrPages <= end {
                 let blocks = (end - pfn) / maxOrderNrPages
                 pageAlloc.nodes[n].zones[z].freeMaxOrderRun(pfn, blocks: blocks, &pageAlloc.memmap)
                 pfn += blocks * maxOrderNrPages
                 continue
             }
-            let runEnd = Swift.min(end, roundDown(pfn, pageblockNrPages) + pageblockNrPages)
-            if pfn & (pageblockNrPages - 1) == 0 && runEnd - pfn == pageblockNrPages {
+            let runEnd = Swift.min(end, pfn.alignedDown(.pageblock) + pageblockNrPages)
+            if pfn.isAligned(.pageblock) && runEnd - pfn == pageblockNrPages {
                 memmap.setPageblockMigratetype(pfn, .movable)
                 freePagesCore(node: n, zone: z, pfn, order: .pageblock)
             } else {
                 for p in pfn..<runEnd {
-                    if p & (pageblockNrPages - 1) == 0 {
+                    if p.isAligned(.pageblock) {
                         memmap.setPageblockMigratetype(p, .movable)
                     }
                     freePagesCore(node: n, zone: z, p, order: 0)
@@ -145,9 +146,9 @@ extension Kernel {
     /// allocator late (the kernel image's init sections, the initrd): each becomes managed and
     /// RAM, and goes through the boot CPU's pcp list like any freed page.
     /// `boot`: a free of a boot step (recorded for the stepper); false for a replayed trace's.
-    mutating func freeReservedPages(_ start: UInt64, _ end: UInt64, cpu: Int = 0, boot: Bool = true) {
+    mutating func freeReservedPages(_ start: Pfn, _ end: Pfn, cpu: Int = 0, boot: Bool = true) {
         guard start < end else { return }
-        if boot { scratch.lateFreed.append(start..<end) }
+        if boot { scratch.lateFreed.append(start.raw..<end.raw) }
         for pfn in start..<end {
             guard let (n, z) = reservedPageZone(pfn) else { continue }
             memmap.withPage(pfn) { d in d = PageDescriptor(); d.refcount = 1 }
@@ -161,9 +162,9 @@ extension Kernel {
     /// Linux: memblock_free_late(): after the hand-over, a reservation that is no longer needed
     /// goes straight to the buddy allocator, page by whole page, at each list's tail.
     mutating func memblockFreeLate(_ base: PhysAddr, _ size: UInt64) {
-        let start = Pfn.up(base).raw, end = Pfn.down(base &+ size).raw
+        let start = Pfn.up(base), end = Pfn.down(base &+ size)
         guard start < end else { return }
-        scratch.lateFreed.append(start..<end)
+        scratch.lateFreed.append(start.raw..<end.raw)
         for pfn in start..<end {
             guard let (n, z) = reservedPageZone(pfn) else { continue }
             freePagesCore(node: n, zone: z, pfn, order: 0)
@@ -172,7 +173,7 @@ extension Kernel {
     }
 
     /// The zone of a page that is still reserved (the only pages a late free may hand over).
-    func reservedPageZone(_ pfn: UInt64) -> (Int, Int)? {
+    func reservedPageZone(_ pfn: Pfn) -> (Int, Int)? {
         guard let nz = zoneIndex(ofPfn: pfn), memmap.page(pfn).flags.contains(.reserved) else { return nil }
         return nz
     }

@@ -53,15 +53,21 @@ public struct PageDescriptor: Sendable, Equatable {
     @inlinable public init() {}
 
     /// The "no page" link: 2^40 − 1.
-    public static let nilLink: UInt64 = (1 << 40) - 1
+    public static let nilLink = Pfn((1 << 40) - 1)
 
-    @inlinable var next: UInt64 {
-        get { UInt64(nextHi) << 32 | UInt64(nextLo) }
-        set { nextLo = UInt32(truncatingIfNeeded: newValue); nextHi = UInt8(truncatingIfNeeded: newValue >> 32) }
+    @inlinable var next: Pfn {
+        get { Pfn(UInt64(nextHi) << 32 | UInt64(nextLo)) }
+        set { nextLo = UInt32(truncatingIfNeeded: newValue.raw); nextHi = UInt8(truncatingIfNeeded: newValue.raw >> 32) }
     }
-    @inlinable var prev: UInt64 {
-        get { UInt64(prevHi) << 32 | UInt64(prevLo) }
-        set { prevLo = UInt32(truncatingIfNeeded: newValue); prevHi = UInt8(truncatingIfNeeded: newValue >> 32) }
+    /// Linux: struct slab overlays the page's list_head with its own fields. A slab page is on
+    /// no free or pcp list, so its link word holds the model's slab id instead.
+    @inlinable var slabIndex: Int32 {
+        get { Int32(bitPattern: nextLo) }
+        set { nextLo = UInt32(bitPattern: newValue); nextHi = 0 }
+    }
+    @inlinable var prev: Pfn {
+        get { Pfn(UInt64(prevHi) << 32 | UInt64(prevLo)) }
+        set { prevLo = UInt32(truncatingIfNeeded: newValue.raw); prevHi = UInt8(truncatingIfNeeded: newValue.raw >> 32) }
     }
 }
 

@@ -34,7 +34,7 @@ public struct ZoneID: Hashable, Sendable, CustomStringConvertible {
 
 public struct Memmap: Sendable {
     /// One past the highest pfn the memmap covers (max_pfn rounded up to a section).
-    public private(set) var endPfn: UInt64 = 0
+    public private(set) var endPfn = Pfn(0)
     /// Every materialised section's 32768 descriptors, one section after another in the order
     /// they were materialised: one flat array, so that a descriptor write costs one uniqueness
     /// check, not one for an outer and one for an inner array.
@@ -69,7 +69,7 @@ public struct Memmap: Sendable {
     /// when it is not in any zone.
     @usableFromInline var sectionZone: [ZoneID] = []
     /// The zones' pfn ranges, for the sections where zones meet.
-    @usableFromInline var zoneRanges: [(start: UInt64, end: UInt64, slot: ZoneID)] = []
+    @usableFromInline var zoneRanges: [(start: Pfn, end: Pfn, slot: ZoneID)] = []
 
     public static let mixedZone = ZoneID(raw: .max)
     public static let noZone = ZoneID(raw: .max - 1)
@@ -83,12 +83,12 @@ public struct Memmap: Sendable {
     /// Sizes the tables for pfns below `endPfn` and records each zone's span. Every page starts
     /// reserved and every pageblock UNMOVABLE, as an all-zero struct page array would after
     /// memmap_init's reserved marking.
-    public init(endPfn: UInt64, zones: [(start: UInt64, end: UInt64, slot: ZoneID)]) {
-        let end = roundUp(endPfn, pagesPerSection)
+    public init(endPfn: Pfn, zones: [(start: Pfn, end: Pfn, slot: ZoneID)]) {
+        let end = endPfn.roundedUp(pagesPerSection)
         self.endPfn = end
-        let nSections = Int(end / pagesPerSection)
+        let nSections = end.section
         sectionBase = [Int32](repeating: -1, count: nSections)
-        let nBlocks = Int(end / maxOrderNrPages)
+        let nBlocks = Int(end.raw / maxOrderNrPages)
         maxFree = [UInt64](repeating: 0, count: (nBlocks + 63) / 64)
         sectionChunk = [UInt32](repeating: Memmap.noChunk, count: nSections)
         sectionDefault = [UInt8](repeating: MigrateType.movable.rawValue << 4 | MigrateType.unmovable.rawValue, count: nSections)
@@ -96,11 +96,11 @@ public struct Memmap: Sendable {
         subsectionState = [UInt8](repeating: Memmap.noSubsections, count: nSections)
         zoneRanges = zones.filter { $0.start < $0.end }
         for z in zoneRanges {
-            var s = z.start / pagesPerSection
-            while s * pagesPerSection < z.end {
-                let whole = z.start <= s * pagesPerSection && (s + 1) * pagesPerSection <= z.end
-                let cur = sectionZone[Int(s)]
-                sectionZone[Int(s)] = whole && cur == Memmap.noZone ? z.slot : Memmap.mixedZone
+            var s = z.start.section
+            while Pfn.first(ofSection: s) < z.end {
+                let whole = z.start <= Pfn.first(ofSection: s) && Pfn.first(ofSection: s + 1) <= z.end
+                let cur = sectionZone[s]
+                sectionZone[s] = whole && cur == Memmap.noZone ? z.slot : Memmap.mixedZone
                 s += 1
             }
         }
@@ -109,9 +109,9 @@ public struct Memmap: Sendable {
     // MARK: Zones and pageblocks
 
     /// Linux: page_zone_id(pfn_to_page(pfn)); nil outside every zone.
-    @inlinable public func zoneSlot(_ pfn: UInt64) -> ZoneID? {
+    @inlinable public func zoneSlot(_ pfn: Pfn) -> ZoneID? {
         guard pfn < endPfn else { return nil }
-        let s = sectionZone[Int(pfn / pagesPerSection)]
+        let s = sectionZone[pfn.section]
         if s == Memmap.noZone { return nil }
         if s != Memmap.mixedZone { return s }
         for z in zoneRanges where z.start <= pfn && pfn < z.end { return z.slot }
@@ -120,22 +120,22 @@ public struct Memmap: Sendable {
 
     /// Linux: subsection_map_init(): the subsections [start, end) touches hold valid pfns.
     /// Section by section: a wholly covered one is one byte, not 64 bits.
-    public mutating func markSubsectionsValid(_ start: UInt64, _ end: UInt64) {
+    public mutating func markSubsectionsValid(_ start: Pfn, _ end: Pfn) {
         let stop = Swift.min(end, endPfn)
         guard start < stop else { return }
-        var s = start / pagesPerSection
-        while s * pagesPerSection < stop {
-            let base = s * pagesPerSection
+        var s = start.section
+        while Pfn.first(ofSection: s) < stop {
+            let base = Pfn.first(ofSection: s)
             let first = (Swift.max(start, base) - base) >> pageblockOrder
-            let last = (Swift.min(stop, base + pagesPerSection) - 1 - base) >> pageblockOrder
+            let last = (Swift.min(stop, base + pagesPerSection) - base - 1) >> pageblockOrder
             let mask = last - first == 63 ? UInt64.max : ((UInt64(1) << (last - first + 1)) - 1) << first
-            let word = subsectionWord(Int(s)) | mask
+            let word = subsectionWord(s) | mask
             if word == .max {
-                subsectionState[Int(s)] = Memmap.allSubsections
-                subsectionBits[Int(s)] = nil
+                subsectionState[s] = Memmap.allSubsections
+                subsectionBits[s] = nil
             } else {
-                subsectionState[Int(s)] = Memmap.someSubsections
-                subsectionBits[Int(s)] = word
+                subsectionState[s] = Memmap.someSubsections
+                subsectionBits[s] = word
             }
             s += 1
         }
@@ -151,48 +151,48 @@ public struct Memmap: Sendable {
     }
 
     /// Linux: pfn_section_valid() for an early section.
-    @inlinable public func isSubsectionValid(_ pfn: UInt64) -> Bool {
+    @inlinable public func isSubsectionValid(_ pfn: Pfn) -> Bool {
         guard pfn < endPfn else { return false }
-        return subsectionWord(Int(pfn / pagesPerSection)) & (1 << ((pfn % pagesPerSection) >> pageblockOrder)) != 0
+        return subsectionWord(pfn.section) & (1 << (UInt64(pfn.indexInSection) >> pageblockOrder)) != 0
     }
 
     /// Linux: page_mapcount() as dump_page() prints it from the struct page the kernel keeps:
     /// PAGE_BUDDY_MAPCOUNT_VALUE (−128) on a free block's head, else 0 (user mappings are
     /// counted by the processes that hold them, not in the kernel's descriptor here).
-    @inlinable public func dumpMapcount(_ pfn: UInt64) -> Int { buddyOrder(pfn) != nil ? -128 : 0 }
+    @inlinable public func dumpMapcount(_ pfn: Pfn) -> Int { buddyOrder(pfn) != nil ? -128 : 0 }
 
     /// Linux: get_pageblock_migratetype().
-    @inlinable public func pageblockMigratetype(_ pfn: UInt64) -> MigrateType {
+    @inlinable public func pageblockMigratetype(_ pfn: Pfn) -> MigrateType {
         MigrateType(stored: pageblockMigratetypeStored(pfn))
     }
 
-    @inlinable func pageblockMigratetypeStored(_ pfn: UInt64) -> UInt8 {
-        let s = Int(pfn / pagesPerSection)
+    @inlinable func pageblockMigratetypeStored(_ pfn: Pfn) -> UInt8 {
+        let s = pfn.section
         let c = sectionChunk[s]
         if c == Memmap.noChunk { return sectionDefault[s] & 0xf }
-        return chunkPageblockMT[Int(c) * Memmap.pageblocksPerSection + Int((pfn >> pageblockOrder) & UInt64(Memmap.pageblocksPerSection - 1))]
+        return chunkPageblockMT[Int(c) * Memmap.pageblocksPerSection + Int((pfn.raw >> pageblockOrder) & UInt64(Memmap.pageblocksPerSection - 1))]
     }
 
     /// Linux: set_pageblock_migratetype().
-    @inlinable public mutating func setPageblockMigratetype(_ pfn: UInt64, _ type: MigrateType) {
+    @inlinable public mutating func setPageblockMigratetype(_ pfn: Pfn, _ type: MigrateType) {
         let mt = type.rawValue
-        let s = Int(pfn / pagesPerSection)
+        let s = pfn.section
         var c = sectionChunk[s]
         if c == Memmap.noChunk {
             if sectionDefault[s] & 0xf == mt { return }
             c = makeChunk(section: s)
         }
-        chunkPageblockMT[Int(c) * Memmap.pageblocksPerSection + Int((pfn >> pageblockOrder) & UInt64(Memmap.pageblocksPerSection - 1))] = mt
+        chunkPageblockMT[Int(c) * Memmap.pageblocksPerSection + Int((pfn.raw >> pageblockOrder) & UInt64(Memmap.pageblocksPerSection - 1))] = mt
     }
 
     /// set_pageblock_migratetype() for every pageblock starting in [start, end), a whole
     /// section without a chunk at a time.
-    public mutating func setPageblockMigratetypes(_ start: UInt64, _ end: UInt64, _ type: MigrateType) {
+    public mutating func setPageblockMigratetypes(_ start: Pfn, _ end: Pfn, _ type: MigrateType) {
         let mt = type.rawValue
-        var b = roundUp(start, pageblockNrPages)
+        var b = start.roundedUp(pageblockNrPages)
         while b < end {
-            let s = Int(b / pagesPerSection)
-            let sectionStart = UInt64(s) * pagesPerSection
+            let s = b.section
+            let sectionStart = Pfn.first(ofSection: s)
             if b == sectionStart && sectionStart + pagesPerSection <= end && sectionChunk[s] == Memmap.noChunk {
                 sectionDefault[s] = sectionDefault[s] & 0xf0 | mt
                 b += pagesPerSection
@@ -224,40 +224,40 @@ public struct Memmap: Sendable {
     // MARK: Page descriptors
 
     /// Whether the section holding `pfn` has its descriptors.
-    @inlinable public func isMaterialised(_ pfn: UInt64) -> Bool {
-        sectionBase[Int(pfn / pagesPerSection)] >= 0
+    @inlinable public func isMaterialised(_ pfn: Pfn) -> Bool {
+        sectionBase[pfn.section] >= 0
     }
 
     /// The index in `descs` of `pfn`'s descriptor (its section must be materialised).
-    @inline(__always) @inlinable func slot(_ pfn: UInt64) -> Int {
-        let base = sectionBase[Int(pfn / pagesPerSection)]
+    @inline(__always) @inlinable func slot(_ pfn: Pfn) -> Int {
+        let base = sectionBase[pfn.section]
         mmAssert(base >= 0, "descriptor of a section never materialised")
-        return Int(base) &<< 15 &+ Int(pfn % pagesPerSection)
+        return Int(base) &<< 15 &+ pfn.indexInSection
     }
 
     /// The descriptor of `pfn` as it stands (a reserved page or a free max-order block's page
     /// in a section never touched).
-    @inlinable public func page(_ pfn: UInt64) -> PageDescriptor {
-        let s = Int(pfn / pagesPerSection)
+    @inlinable public func page(_ pfn: Pfn) -> PageDescriptor {
+        let s = pfn.section
         let base = sectionBase[s]
-        if base >= 0 { return descs[Int(base) &<< 15 &+ Int(pfn % pagesPerSection)] }
+        if base >= 0 { return descs[Int(base) &<< 15 &+ pfn.indexInSection] }
         var d = PageDescriptor()
-        if !isMaxOrderFree(pfn & ~(maxOrderNrPages - 1)) { d.flags = .reserved }
+        if !isMaxOrderFree(pfn.alignedDown(.top)) { d.flags = .reserved }
         return d
     }
 
     /// Runs `body` on the descriptor of `pfn`, materialising its section first.
-    @inlinable public mutating func withPage<R>(_ pfn: UInt64, _ body: (inout PageDescriptor) -> R) -> R {
-        let s = Int(pfn / pagesPerSection)
+    @inlinable public mutating func withPage<R>(_ pfn: Pfn, _ body: (inout PageDescriptor) -> R) -> R {
+        let s = pfn.section
         if sectionBase[s] < 0 { materialise(section: s) }
-        return body(&descs[Int(sectionBase[s]) &<< 15 &+ Int(pfn % pagesPerSection)])
+        return body(&descs[Int(sectionBase[s]) &<< 15 &+ pfn.indexInSection])
     }
 
     /// Linux: the struct pages of a block going free, as __free_pages_core() and
     /// free_pages_prepare() leave them: no flags, refcount 0. A whole max-order block in a
     /// section never touched already reads that way once its free bit is set, so it stays
     /// without descriptors.
-    @inlinable public mutating func resetPages(_ pfn: UInt64, count: UInt64) {
+    @inlinable public mutating func resetPages(_ pfn: Pfn, count: UInt64) {
         if count == maxOrderNrPages && !isMaterialised(pfn) { return }
         for p in pfn..<(pfn + count) { withPage(p) { $0 = PageDescriptor() } }
     }
@@ -269,7 +269,7 @@ public struct Memmap: Sendable {
         reserved.flags = .reserved
         let base = descs.count
         descs.append(contentsOf: repeatElement(reserved, count: Int(pagesPerSection)))
-        let first = UInt64(s) * pagesPerSection
+        let first = Pfn.first(ofSection: s)
         var b: UInt64 = 0
         while b < pagesPerSection {
             if isMaxOrderFree(first + b) {
@@ -287,47 +287,47 @@ public struct Memmap: Sendable {
 
     // MARK: Max-order blocks
 
-    @inlinable public func isMaxOrderFree(_ pfn: UInt64) -> Bool {
+    @inlinable public func isMaxOrderFree(_ pfn: Pfn) -> Bool {
         guard pfn < endPfn else { return false }
-        let b = pfn >> 10
+        let b = pfn.raw >> 10
         return maxFree[Int(b >> 6)] & (1 << (b & 63)) != 0
     }
 
-    @inlinable mutating func setMaxOrderFree(_ pfn: UInt64, _ free: Bool) {
-        let b = pfn >> 10
+    @inlinable mutating func setMaxOrderFree(_ pfn: Pfn, _ free: Bool) {
+        let b = pfn.raw >> 10
         if free { maxFree[Int(b >> 6)] |= 1 << (b & 63) } else { maxFree[Int(b >> 6)] &= ~(1 << (b & 63)) }
     }
 
     // MARK: List links (the free lists' and pcp lists' list_head)
 
     /// The next block on the list that holds the `order` block at `pfn`.
-    @inline(__always) @inlinable public func next(_ pfn: UInt64, order: Order) -> UInt64 {
+    @inline(__always) @inlinable public func next(_ pfn: Pfn, order: Order) -> Pfn {
         if order == .top {
-            let n = blockLink(pfn >> 10, next: true)
-            return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
+            let n = blockLink(pfn.raw >> 10, next: true)
+            return n == Memmap.nilBlock ? PageDescriptor.nilLink : Pfn(UInt64(n) << 10)
         }
         return descs[slot(pfn)].next
     }
 
-    @inline(__always) @inlinable func prev(_ pfn: UInt64, order: Order) -> UInt64 {
+    @inline(__always) @inlinable func prev(_ pfn: Pfn, order: Order) -> Pfn {
         if order == .top {
-            let n = blockLink(pfn >> 10, next: false)
-            return n == Memmap.nilBlock ? PageDescriptor.nilLink : UInt64(n) << 10
+            let n = blockLink(pfn.raw >> 10, next: false)
+            return n == Memmap.nilBlock ? PageDescriptor.nilLink : Pfn(UInt64(n) << 10)
         }
         return descs[slot(pfn)].prev
     }
 
-    @inline(__always) @inlinable mutating func setNext(_ pfn: UInt64, order: Order, _ v: UInt64) {
+    @inline(__always) @inlinable mutating func setNext(_ pfn: Pfn, order: Order, _ v: Pfn) {
         if order == .top {
-            setBlockLink(pfn >> 10, next: true, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
+            setBlockLink(pfn.raw >> 10, next: true, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v.raw >> 10))
         } else {
             descs[slot(pfn)].next = v
         }
     }
 
-    @inline(__always) @inlinable mutating func setPrev(_ pfn: UInt64, order: Order, _ v: UInt64) {
+    @inline(__always) @inlinable mutating func setPrev(_ pfn: Pfn, order: Order, _ v: Pfn) {
         if order == .top {
-            setBlockLink(pfn >> 10, next: false, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v >> 10))
+            setBlockLink(pfn.raw >> 10, next: false, v == PageDescriptor.nilLink ? Memmap.nilBlock : UInt32(v.raw >> 10))
         } else {
             descs[slot(pfn)].prev = v
         }
@@ -375,10 +375,10 @@ public struct Memmap: Sendable {
     /// Linux: a run of list_add_tail()s of consecutive free max-order blocks [first, first +
     /// count × 1024) onto `l`, with their free bits and list type, writing only the links that
     /// differ from the neighbour defaults (boot hands untouched memory over this way).
-    mutating func appendMaxOrderRun(_ l: inout FreeList, _ first: UInt64, count: UInt64, mt: UInt8) {
+    mutating func appendMaxOrderRun(_ l: inout FreeList, _ first: Pfn, count: UInt64, mt: UInt8) {
         guard count > 0 else { return }
-        let b0 = first >> 10, bEnd = b0 + count
-        let last = (bEnd - 1) << 10
+        let b0 = first.raw >> 10, bEnd = b0 + count
+        let last = Pfn((bEnd - 1) << 10)
         if l.tail == PageDescriptor.nilLink { l.head = first } else { setNext(l.tail, order: .top, first) }
         setPrev(first, order: .top, l.tail)
         var b = b0
@@ -419,5 +419,5 @@ public struct Memmap: Sendable {
 
 extension Memmap {
     /// The block after a free max-order block on its list (for walks from outside the model).
-    public func nextFree(_ pfn: UInt64) -> UInt64 { next(pfn, order: .top) }
+    public func nextFree(_ pfn: Pfn) -> Pfn { next(pfn, order: .top) }
 }

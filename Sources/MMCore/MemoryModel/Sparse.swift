@@ -77,7 +77,7 @@ public struct SparseState: Sendable {
     }
 
     /// Linux: pfn_valid() under SPARSEMEM: the pfn's section has a memmap.
-    public func pfnValid(_ pfn: UInt64) -> Bool { nid(ofSection: pfn >> pfnSectionShift) != nil }
+    public func pfnValid(_ pfn: Pfn) -> Bool { nid(ofSection: pfn.raw >> pfnSectionShift) != nil }
 }
 
 extension Kernel {
@@ -271,15 +271,16 @@ extension Kernel {
 extension Kernel {
     /// Where Linux's struct page for `pfn` is under the chosen memory model, and how it got
     /// there: the steps pfn_to_page() takes. nil when the pfn has no struct page.
-    public func structPage(_ pfn: UInt64) -> StructPageLocation? {
+    public func structPage(_ frame: Pfn) -> StructPageLocation? {
+        let pfn = frame.raw
         switch memoryModel {
         case .flat:
             // mem_map starts at the node's MAX_ORDER-aligned first pfn.
-            guard let n = nodes.first(where: { $0.nodeMemMap != 0 && pfn >= $0.nodeStartPfn & ~(maxOrderNrPages - 1)
-                                               && pfn < roundUp($0.nodeEndPfn, maxOrderNrPages) })
+            guard let n = nodes.first(where: { $0.nodeMemMap != 0 && frame >= $0.nodeStartPfn.alignedDown(.top)
+                                               && frame < $0.nodeEndPfn.roundedUp(maxOrderNrPages) })
             else { return nil }
-            let start = n.nodeStartPfn & ~(maxOrderNrPages - 1)
-            let map = n.nodeMemMap - (n.nodeStartPfn - start) * 64
+            let start = n.nodeStartPfn.alignedDown(.top).raw
+            let map = n.nodeMemMap - (n.nodeStartPfn.raw - start) * 64
             return StructPageLocation(model: .flat, section: nil, virt: directMapVirt(map + (pfn - start) * 64),
                                       phys: map + (pfn - start) * 64, sectionMap: map, nid: n.nodeId.raw)
         case .sparse, .vmemmap:

@@ -39,7 +39,7 @@ public let migratePCPTypes = 3
 public struct Zone: Equatable, Sendable {
     public let type: ZoneType
     public let nid: NodeID
-    public var zoneStartPfn: UInt64 = 0
+    public var zoneStartPfn = Pfn(0)
     public var spannedPages: UInt64 = 0
     public var presentPages: UInt64 = 0
     /// Linux: zone->managed_pages. free_area_init_core() sets an estimate; memblock_free_all()
@@ -100,7 +100,7 @@ public struct Zone: Equatable, Sendable {
     public var highWmark: UInt64 { watermark.high + watermarkBoost }
 
     /// Linux: zone_end_pfn().
-    public var zoneEndPfn: UInt64 { zoneStartPfn + spannedPages }
+    public var zoneEndPfn: Pfn { zoneStartPfn + spannedPages }
     /// Linux: populated_zone().
     public var isPopulated: Bool { presentPages != 0 }
 }
@@ -117,12 +117,12 @@ public struct Watermarks: Equatable, Sendable {
 /// Linux: pg_data_t.
 public struct PGData: Equatable, Sendable {
     public let nodeId: NodeID
-    public var nodeStartPfn: UInt64 = 0
+    public var nodeStartPfn = Pfn(0)
     public var nodeSpannedPages: UInt64 = 0
     public var nodePresentPages: UInt64 = 0
     public var zones: [Zone]
     /// Linux: pgdat->first_deferred_pfn (ULONG_MAX: nothing deferred).
-    public var firstDeferredPfn: UInt64 = .max
+    public var firstDeferredPfn = Pfn(.max)
     /// Where NODE_DATA lives (0 for a node allocated as memoryless).
     public var physAddr: PhysAddr = 0
     /// FLATMEM: pgdat->node_mem_map (the physical address of node_start_pfn's struct page).
@@ -135,7 +135,7 @@ public struct PGData: Equatable, Sendable {
         self.zones = z
     }
 
-    public var nodeEndPfn: UInt64 { nodeStartPfn + nodeSpannedPages }
+    public var nodeEndPfn: Pfn { nodeStartPfn + nodeSpannedPages }
 }
 
 /// Linux: arch_zone_lowest_possible_pfn[], arch_zone_highest_possible_pfn[], zone_movable_pfn[],

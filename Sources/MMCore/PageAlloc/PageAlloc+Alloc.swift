@@ -113,7 +113,7 @@ extension PageAllocator {
     /// `mem` is RAM, which init_on_alloc and __GFP_ZERO clear.
     public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int = 0,
                                                         nid: NodeID? = nil, _ mem: inout PhysMemory,
-                                                        listener l: inout L) -> UInt64? {
+                                                        listener l: inout L) -> Pfn? {
         if let pfn = allocPcpHit(gfp, order: order, cpu: cpu, nid: nid, &mem, &l) { return pfn }
         return allocPagesFull(gfp, order: order, cpu: cpu, nid: nid, &mem, &l)
     }
@@ -125,7 +125,7 @@ extension PageAllocator {
     /// it does not hold this returns nil having changed nothing, and the general path runs.
     @inline(__always)
     mutating func allocPcpHit<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int, nid: NodeID?,
-                                                  _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
+                                                  _ mem: inout PhysMemory, _ l: inout L) -> Pfn? {
         guard order.raw >= 0, order <= .costly, let highest = gfp.zone, var mt = gfp.migratetype,
               cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty else { return nil }
         if zonelists.mobilityGroupingDisabled { mt = .unmovable }
@@ -146,7 +146,7 @@ extension PageAllocator {
 
     /// Linux: __alloc_pages() whole: the zonelist walk, the fast attempt, the slow path.
     mutating func allocPagesFull<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int, nid: NodeID?,
-                                                     _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
+                                                     _ mem: inout PhysMemory, _ l: inout L) -> Pfn? {
         guard order.isBuddyOrder, let highest = gfp.zone, var mt = gfp.migratetype,
               cpu >= 0, cpu < nrCPUIds, !nodes.isEmpty
         else {
@@ -197,7 +197,7 @@ extension PageAllocator {
 
     /// Linux: __alloc_pages_slowpath(), reduced to its watermark retries.
     mutating func allocSlowpath<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, _ ctx: inout AllocContext,
-                                                    cpu: Int, _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
+                                                    cpu: Int, _ mem: inout PhysMemory, _ l: inout L) -> Pfn? {
         var flags: AllocFlags = [.cpuset]
         if gfp.contains(.high) { flags.insert(.minReserve) }
         if gfp.contains(.kswapdReclaim) { flags.insert(.kswapd) }
@@ -231,7 +231,7 @@ extension PageAllocator {
     /// Linux: get_page_from_freelist().
     mutating func getPageFromFreelist<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, flags flags0: AllocFlags,
                                                           _ ctx: inout AllocContext, cpu: Int,
-                                                          _ mem: inout PhysMemory, _ l: inout L) -> UInt64? {
+                                                          _ mem: inout PhysMemory, _ l: inout L) -> Pfn? {
         var flags = flags0
         let nl = ctx.nid.number
         let multiNode = onlineNodes > 1
@@ -279,8 +279,8 @@ extension PageAllocator {
     /// Linux: rmqueue(): the CPU's list for small orders and THP, the buddy lists otherwise or
     /// when the list cannot be refilled; a boosted zone wakes kswapd.
     mutating func rmqueue<L: PageAllocListener>(node n: Int, zone z: Int, order: Order, gfp: GFPFlags,
-                                              flags: AllocFlags, mt: MigrateType, cpu: Int, _ l: inout L) -> UInt64? {
-        var pfn: UInt64?
+                                              flags: AllocFlags, mt: MigrateType, cpu: Int, _ l: inout L) -> Pfn? {
+        var pfn: Pfn?
         if pcpAllowedOrder(order) {
             pfn = nodes[n].zones[z].rmqueuePcplist(cpu: cpu, order: order, mt: mt, flags: flags, &memmap, &l)
         }
@@ -296,7 +296,7 @@ extension PageAllocator {
 
     /// Linux: prep_new_page(): refcount 1, compound head and tails for __GFP_COMP, and zeroed
     /// when init_on_alloc (Debian's default) or __GFP_ZERO asks.
-    mutating func prepNewPage(_ pfn: UInt64, order: Order, gfp: GFPFlags, _ mem: inout PhysMemory) {
+    mutating func prepNewPage(_ pfn: Pfn, order: Order, gfp: GFPFlags, _ mem: inout PhysMemory) {
         let mt = UInt8(gfp.migratetype?.rawValue ?? 0)
         memmap.withPage(pfn) { d in
             d.flags = gfp.contains(.comp) && order > 0 ? .head : []
@@ -315,7 +315,7 @@ extension PageAllocator {
     /// Linux: __free_pages(page, order). Misuse is refused with Linux's "Bad page state" report
     /// in `log`.
     @discardableResult
-    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int = 0,
+    public mutating func freePages<L: PageAllocListener>(_ pfn: Pfn, order: Order, cpu: Int = 0,
                                                        _ log: inout KernelLog, listener l: inout L) -> FreeOutcome {
         // The common free, without the general checks' repeated lookups: an allocated plain
         // page or block of a CPU-list order whose descriptor shows nothing free_pages_prepare()
@@ -324,7 +324,7 @@ extension PageAllocator {
            let slot = memmap.zoneSlot(pfn), memmap.isMaterialised(pfn), let n = nodeIndex(slot.nid) {
             let d = memmap.page(pfn)
             if d.flags.isEmpty, d.refcount > 0, Int(d.order) == order.raw,
-               pfn & (maxOrderNrPages - 1) != 0 || !memmap.isMaxOrderFree(pfn) {
+               !pfn.isAligned(.top) || !memmap.isMaxOrderFree(pfn) {
                 mmAssert(freeCheck(pfn, order: order) == nil, "the free fast path passed a page the checks refuse")
                 memmap.withPage(pfn) { d in d.refcount = 0; d.order = 0 }
                 nodes[n].zones[slot.zoneIndex].freeUnrefPage(pfn, order: order, cpu: cpu, &memmap, &l)
@@ -335,7 +335,7 @@ extension PageAllocator {
     }
 
     /// Linux: __free_pages() with free_pages_prepare()'s checks, for every page.
-    mutating func freePagesChecked<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int,
+    mutating func freePagesChecked<L: PageAllocListener>(_ pfn: Pfn, order: Order, cpu: Int,
                                                        _ log: inout KernelLog, _ l: inout L) -> FreeOutcome {
         guard order.isBuddyOrder, let (n, z) = zoneIndex(ofPfn: pfn), cpu >= 0, cpu < nrCPUIds
         else { return .invalidPfn }
@@ -361,7 +361,7 @@ extension PageAllocator {
     /// The node and zone indices of the zone holding `pfn` (Linux: page_zone()), nil outside
     /// every zone.
     @inline(__always)
-    public func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? {
+    public func zoneIndex(ofPfn pfn: Pfn) -> (Int, Int)? {
         guard let slot = memmap.zoneSlot(pfn), let n = nodeIndex(slot.nid) else { return nil }
         return (n, slot.zoneIndex)
     }
@@ -369,7 +369,7 @@ extension PageAllocator {
     /// Linux: free_pages_prepare()'s checks (and, for what Linux only catches with DEBUG_VM or
     /// not at all, the model's own): nil when the free is sound.
     @inline(__always)
-    func freeCheck(_ pfn: UInt64, order: Order) -> (reason: BadPageReason, refcount: Int)? {
+    func freeCheck(_ pfn: Pfn, order: Order) -> (reason: BadPageReason, refcount: Int)? {
         let d = memmap.page(pfn)
         if d.flags.contains(.reserved) { return (.flagsCheckAtFree, Int(d.refcount)) }
         if memmap.buddyOrder(pfn) != nil { return (.nonzeroMapcount, 0) }
@@ -386,18 +386,18 @@ extension PageAllocator {
 
     /// Linux: bad_page() and dump_page(): the report, with the page's address in the vmemmap
     /// and its flags word as Linux lays it out (node, zone, last cpupid above the flag bits).
-    func badPage(_ pfn: UInt64, reason: BadPageReason, refcount: Int, _ log: inout KernelLog) {
+    func badPage(_ pfn: Pfn, reason: BadPageReason, refcount: Int, _ log: inout KernelLog) {
         let mapcount = memmap.dumpMapcount(pfn)
-        let page = vmemmapBase &+ pfn &* 64
-        log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn, radix: 16), 5))")
-        log.info("page:\(ptr(page)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn))")
+        let page = vmemmapBase &+ pfn.raw &* 64
+        log.info("BUG: Bad page state in process kmemlab  pfn:\(padLeftZero(String(pfn.raw, radix: 16), 5))")
+        log.info("page:\(ptr(page)) refcount:\(refcount) mapcount:\(mapcount) mapping:0000000000000000 index:0x0 pfn:\(hex(pfn.raw))")
         log.info("flags: \(pageFlagsText(pfn))")
         log.info("page dumped because: \(reason.dumpReason)")
         log.taint |= KernelLog.taintBadPage
     }
 
     /// Linux: %pGp — page->flags as a number, then the set flags and the node/zone fields.
-    public func pageFlagsText(_ pfn: UInt64) -> String {
+    public func pageFlagsText(_ pfn: Pfn) -> String {
         let d = memmap.page(pfn)
         let slot = memmap.zoneSlot(pfn) ?? ZoneID(raw: 0)
         let node = UInt64(slot.nid.raw), zone = UInt64(slot.zoneIndex)
@@ -417,32 +417,32 @@ extension PageAllocator {
 
 extension Kernel {
     /// Linux: alloc_pages_node(): the page allocator, with RAM to clear.
-    public mutating func allocPages(_ gfp: GFPFlags, order: Order, cpu: Int = 0, nid: NodeID? = nil) -> UInt64? {
+    public mutating func allocPages(_ gfp: GFPFlags, order: Order, cpu: Int = 0, nid: NodeID? = nil) -> Pfn? {
         var l = NoListener()
         return pageAlloc.allocPages(gfp, order: order, cpu: cpu, nid: nid, &physMem, listener: &l)
     }
 
     public mutating func allocPages<L: PageAllocListener>(_ gfp: GFPFlags, order: Order, cpu: Int = 0,
-                                                        nid: NodeID? = nil, listener l: inout L) -> UInt64? {
+                                                        nid: NodeID? = nil, listener l: inout L) -> Pfn? {
         pageAlloc.allocPages(gfp, order: order, cpu: cpu, nid: nid, &physMem, listener: &l)
     }
 
     /// Linux: __free_pages(): the page allocator, with the kernel log for its reports.
     @discardableResult
-    public mutating func freePages(_ pfn: UInt64, order: Order, cpu: Int = 0) -> FreeOutcome {
+    public mutating func freePages(_ pfn: Pfn, order: Order, cpu: Int = 0) -> FreeOutcome {
         var l = NoListener()
         return pageAlloc.freePages(pfn, order: order, cpu: cpu, &log, listener: &l)
     }
 
     @discardableResult
-    public mutating func freePages<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int = 0,
+    public mutating func freePages<L: PageAllocListener>(_ pfn: Pfn, order: Order, cpu: Int = 0,
                                                        listener l: inout L) -> FreeOutcome {
         pageAlloc.freePages(pfn, order: order, cpu: cpu, &log, listener: &l)
     }
 
     /// The node and zone indices of the zone holding `pfn` (Linux: page_zone()).
     @inline(__always)
-    func zoneIndex(ofPfn pfn: UInt64) -> (Int, Int)? { pageAlloc.zoneIndex(ofPfn: pfn) }
+    func zoneIndex(ofPfn pfn: Pfn) -> (Int, Int)? { pageAlloc.zoneIndex(ofPfn: pfn) }
 
     /// Linux: init_on_alloc (CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y in Debian; init_on_alloc=0 turns
     /// it off), parsed once at Kernel.init.

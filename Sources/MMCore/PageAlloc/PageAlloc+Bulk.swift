@@ -34,9 +34,9 @@ extension PageAllocator {
     /// Linux: __alloc_pages_bulk() for `count` (≥ 2) order-0 pages: each from `cpu`'s list in the
     /// zone bulkZone() picks, the list refilled when it runs dry. The pages, in the order taken.
     public mutating func allocPagesBulk<L: PageAllocListener>(_ gfp: GFPFlags, count: Int, cpu: Int,
-                                                            _ mem: inout PhysMemory, listener l: inout L) -> [UInt64] {
+                                                            _ mem: inout PhysMemory, listener l: inout L) -> [Pfn] {
         guard count >= 2, let mt = gfp.migratetype, let (n, z) = bulkZone(gfp, count: count, cpu: cpu) else { return [] }
-        var pages: [UInt64] = []
+        var pages: [Pfn] = []
         pages.reserveCapacity(count)
         while pages.count < count {
             guard let pfn = nodes[n].zones[z].rmqueuePcplist(cpu: cpu, order: 0, mt: mt, flags: [.wmarkLow], &memmap, &l)
@@ -51,11 +51,11 @@ extension PageAllocator {
     /// of `cpu`'s order-0 list of `gfp`'s type in zone (`node`, `zone`), without refilling it
     /// (the trace's own refill events do that). The pages taken.
     public mutating func takeBulkRecorded(_ gfp: GFPFlags, count: Int, cpu: Int, node n: Int, zone z: Int,
-                                          _ mem: inout PhysMemory) -> [UInt64] {
+                                          _ mem: inout PhysMemory) -> [Pfn] {
         guard let mt = gfp.migratetype, n < nodes.count, z < nodes[n].zones.count,
               cpu >= 0, cpu < nodes[n].zones[z].pcp.count else { return [] }
         let pindex = orderToPindex(mt, 0), index = Zone.pcpIndex(cpu, pindex)
-        var pages: [UInt64] = []
+        var pages: [Pfn] = []
         while pages.count < count, !nodes[n].zones[z].pcpLists[index].isEmpty {
             let pfn = nodes[n].zones[z].pcpLists[index].head
             unlinkPCP(pfn, order: 0, node: n, zone: z, cpu: cpu, pindex: pindex)

@@ -20,8 +20,8 @@ extension Kernel {
 
     /// Every free block of a zone as (pfn, order), ascending: what the buddy lists hold,
     /// whatever the migratetype.
-    public func freeBlocks(node n: Int, zone z: Int) -> [(pfn: UInt64, order: Order)] {
-        var out: [(pfn: UInt64, order: Order)] = []
+    public func freeBlocks(node n: Int, zone z: Int) -> [(pfn: Pfn, order: Order)] {
+        var out: [(pfn: Pfn, order: Order)] = []
         let zone = nodes[n].zones[z]
         for o in Order(0)..<Order.limit {
             for mt in MigrateType.allCases {
@@ -55,7 +55,7 @@ extension PageAllocator {
                             if memmap.buddyOrder(p) != o { return "pfn \(p) on order-\(o) list is not a free order-\(o) block" }
                             if memmap.freeListType(p, order: o) != mt { return "pfn \(p) records another list than type \(mt.name)" }
                             if memmap.zoneSlot(p) != z.slot { return "pfn \(p) on zone \(z.slot.raw)'s list lies in another zone" }
-                            let b = p ^ o.pages
+                            let b = p.buddy(o)
                             if o < .top, memmap.buddyOrder(b) == o, memmap.zoneSlot(b) == z.slot {
                                 let bmt = memmap.pageblockMigratetype(b), pmt = memmap.pageblockMigratetype(p)
                                 if o < .pageblock || bmt == pmt || (bmt.isPCPType && pmt.isPCPType) {
@@ -88,7 +88,7 @@ extension PageAllocator {
     }
 
     /// Walks a list both ways; nil when its links and count agree and `check` passes each block.
-    func walk(_ l: FreeList, order: Order, check: (UInt64) -> String?) -> String? {
+    func walk(_ l: FreeList, order: Order, check: (Pfn) -> String?) -> String? {
         var p = l.head, prev = PageDescriptor.nilLink, n: UInt64 = 0
         while p != PageDescriptor.nilLink {
             if memmap.prev(p, order: order) != prev { return "pfn \(p): back link broken" }

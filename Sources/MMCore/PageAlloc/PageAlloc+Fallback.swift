@@ -24,7 +24,7 @@ extension Zone {
     /// ALLOC_HIGHATOMIC, then __rmqueue(), then the reserve for OOM and non-blocking callers.
     /// Returns the block and the list type it came from (page->index on a pcp list).
     mutating func rmqueue<L: PageAllocListener>(order: Order, mt: MigrateType, flags: AllocFlags,
-                                              _ mm: inout Memmap, _ l: inout L) -> (UInt64, MigrateType)? {
+                                              _ mm: inout Memmap, _ l: inout L) -> (Pfn, MigrateType)? {
         let ha = MigrateType.highAtomic
         if flags.contains(.highAtomic), let r = rmqueueSmallest(order: order, mt: ha, &mm) {
             l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order, migratetype: .highAtomic))
@@ -104,7 +104,7 @@ extension Zone {
 
     /// Linux: steal_suitable_fallback(). Returns whether the pageblock(s) now belong to
     /// `startMT` (what mm_page_alloc_extfrag reports as change_ownership).
-    mutating func stealSuitableFallback<L: PageAllocListener>(_ pfn: UInt64, order: Order, flags: AllocFlags,
+    mutating func stealSuitableFallback<L: PageAllocListener>(_ pfn: Pfn, order: Order, flags: AllocFlags,
                                                             startMT: MigrateType, wholeBlock: Bool,
                                                             _ mm: inout Memmap, _ l: inout L) -> Bool {
         let old = mm.pageblockMigratetype(pfn)
@@ -160,14 +160,14 @@ extension Zone {
 
     /// Linux: reserve_highatomic_pageblock(): after a high-order atomic allocation, keep its
     /// pageblock for such allocations (up to 1% of the zone plus a pageblock).
-    mutating func reserveHighatomicPageblock<L: PageAllocListener>(_ pfn: UInt64, _ mm: inout Memmap, _ l: inout L) {
+    mutating func reserveHighatomicPageblock<L: PageAllocListener>(_ pfn: Pfn, _ mm: inout Memmap, _ l: inout L) {
         let maxManaged = managedPages / 100 + pageblockNrPages
         guard nrReservedHighatomic < maxManaged else { return }
         guard mm.pageblockMigratetype(pfn).isPCPType else { return }
         nrReservedHighatomic += pageblockNrPages
         mm.setPageblockMigratetype(pfn, .highAtomic)
         _ = moveFreepagesBlock(pfn, mt: .highAtomic, &mm)
-        l.pageAlloc(.highatomicReserved(zone: slot, pfn: roundDown(pfn, pageblockNrPages)))
+        l.pageAlloc(.highatomicReserved(zone: slot, pfn: pfn.alignedDown(.pageblock)))
     }
 }
 

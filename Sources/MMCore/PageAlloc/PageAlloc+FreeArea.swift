@@ -15,8 +15,8 @@
 
 /// One doubly linked list of blocks (or of pcp pages).
 public struct FreeList: Sendable, Equatable {
-    public var head: UInt64 = PageDescriptor.nilLink
-    public var tail: UInt64 = PageDescriptor.nilLink
+    public var head: Pfn = PageDescriptor.nilLink
+    public var tail: Pfn = PageDescriptor.nilLink
     public var count: UInt64 = 0
     public init() {}
     @inlinable public var isEmpty: Bool { head == PageDescriptor.nilLink }
@@ -32,7 +32,7 @@ public struct FPIFlags: OptionSet, Sendable {
 
 extension Memmap {
     /// Linux: list_add().
-    @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: UInt64, order: Order) {
+    @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
         mmAssert(l.head == PageDescriptor.nilLink || prev(l.head, order: order) == PageDescriptor.nilLink,
                  "list_add corruption: the head has a predecessor")
         setPrev(pfn, order: order, PageDescriptor.nilLink)
@@ -43,7 +43,7 @@ extension Memmap {
     }
 
     /// Linux: list_add_tail().
-    @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: UInt64, order: Order) {
+    @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
         mmAssert(l.tail == PageDescriptor.nilLink || next(l.tail, order: order) == PageDescriptor.nilLink,
                  "list_add corruption: the tail has a successor")
         setNext(pfn, order: order, PageDescriptor.nilLink)
@@ -54,7 +54,7 @@ extension Memmap {
     }
 
     /// Linux: list_del().
-    @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: UInt64, order: Order) {
+    @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
         let p = prev(pfn, order: order), n = next(pfn, order: order)
         // Linux: __list_del_entry_valid() — the neighbours point back at the entry.
         mmAssert(l.count > 0, "list_del corruption: the list is empty")
@@ -68,25 +68,25 @@ extension Memmap {
     }
 
     /// Linux: PageBuddy() && buddy_order(): the order of the free block whose head is `pfn`.
-    @inlinable public func buddyOrder(_ pfn: UInt64) -> Order? {
+    @inlinable public func buddyOrder(_ pfn: Pfn) -> Order? {
         guard pfn < endPfn else { return nil }
-        if pfn & (maxOrderNrPages - 1) == 0 && isMaxOrderFree(pfn) { return .top }
+        if pfn.isAligned(.top) && isMaxOrderFree(pfn) { return .top }
         guard isMaterialised(pfn) else { return nil }
         let d = descs[slot(pfn)]
         return d.flags.contains(.buddy) ? Order(Int(d.order)) : nil
     }
 
     /// The free list (migratetype) a free block is on.
-    @inlinable func freeListType(_ pfn: UInt64, order: Order) -> MigrateType {
-        if order == .top { return blockListType(pfn >> 10) }
+    @inlinable func freeListType(_ pfn: Pfn, order: Order) -> MigrateType {
+        if order == .top { return blockListType(pfn.raw >> 10) }
         return MigrateType(stored: descs[slot(pfn)].migratetype)
     }
 
     /// Linux: set_buddy_order() / rmv_page_order(), plus the list the block is on.
-    @inlinable mutating func markFree(_ pfn: UInt64, order: Order, list mt: MigrateType) {
+    @inlinable mutating func markFree(_ pfn: Pfn, order: Order, list mt: MigrateType) {
         if order == .top {
             setMaxOrderFree(pfn, true)
-            setBlockListType(pfn >> 10, mt)
+            setBlockListType(pfn.raw >> 10, mt)
         } else {
             withPage(pfn) { d in
                 d.flags.insert(.buddy)
@@ -96,11 +96,11 @@ extension Memmap {
         }
     }
 
-    @inlinable mutating func clearFree(_ pfn: UInt64, order: Order) {
+    @inlinable mutating func clearFree(_ pfn: Pfn, order: Order) {
         if order == .top {
             // The block's pages read as free only through its bit: give the section its
             // descriptors while they still do, or materialising later would mark them reserved.
-            if !isMaterialised(pfn) { materialise(section: Int(pfn / pagesPerSection)) }
+            if !isMaterialised(pfn) { materialise(section: pfn.section) }
             setMaxOrderFree(pfn, false)
         } else {
             withPage(pfn) { d in d.flags.remove(.buddy); d.order = 0 }
@@ -112,9 +112,9 @@ extension Zone {
     @inlinable public static func listIndex(_ order: Order, _ mt: MigrateType) -> Int { order.raw &* migrateTypes &+ mt.index }
 
     /// Linux: add_to_free_list() / add_to_free_list_tail().
-    @inlinable mutating func addToFreeList(_ pfn: UInt64, order: Order, mt: MigrateType, tail: Bool, _ mm: inout Memmap) {
+    @inlinable mutating func addToFreeList(_ pfn: Pfn, order: Order, mt: MigrateType, tail: Bool, _ mm: inout Memmap) {
         mmAssert(mm.buddyOrder(pfn) == nil, "a free block listed twice")
-        mmAssert(pfn & (order.pages - 1) == 0, "a free block not aligned to its order")
+        mmAssert(pfn.isAligned(order), "a free block not aligned to its order")
         mm.markFree(pfn, order: order, list: mt)
         if tail {
             mm.listAddTail(&freeLists[Zone.listIndex(order, mt)], pfn, order: order)
@@ -125,7 +125,7 @@ extension Zone {
     }
 
     /// Linux: del_page_from_free_list().
-    @inlinable mutating func delFromFreeList(_ pfn: UInt64, order: Order, _ mm: inout Memmap) {
+    @inlinable mutating func delFromFreeList(_ pfn: Pfn, order: Order, _ mm: inout Memmap) {
         mmAssert(mm.buddyOrder(pfn) == order, "del_page_from_free_list(): not a free block of this order")
         mmAssert(nrFree[order.raw] > 0, "nr_free would go below zero")
         let mt = mm.freeListType(pfn, order: order)
@@ -135,7 +135,7 @@ extension Zone {
     }
 
     /// Linux: move_to_free_list(): to the tail of another migratetype's list.
-    @inlinable mutating func moveToFreeList(_ pfn: UInt64, order: Order, mt: MigrateType, _ mm: inout Memmap) {
+    @inlinable mutating func moveToFreeList(_ pfn: Pfn, order: Order, mt: MigrateType, _ mm: inout Memmap) {
         let old = mm.freeListType(pfn, order: order)
         mm.listDel(&freeLists[Zone.listIndex(order, old)], pfn, order: order)
         mm.markFree(pfn, order: order, list: mt)
@@ -145,19 +145,19 @@ extension Zone {
     /// Linux: __free_one_page(): merge with free buddies as far as allowed, then list the result.
     /// Returns the order the block reached.
     @discardableResult
-    mutating func freeOneBlock(_ pfn0: UInt64, order order0: Order, mt: MigrateType, fpi: FPIFlags,
+    mutating func freeOneBlock(_ pfn0: Pfn, order order0: Order, mt: MigrateType, fpi: FPIFlags,
                                _ mm: inout Memmap) -> Order {
-        var pfn = pfn0, order = order0, buddy: UInt64 = 0
+        var pfn = pfn0, order = order0, buddy = Pfn(0)
         if mt != MigrateType.isolate { freePages += order.pages }
         while order < .top {
-            buddy = pfn ^ order.pages
+            buddy = pfn.buddy(order)
             guard buddy < mm.endPfn, mm.buddyOrder(buddy) == order, mm.zoneSlot(buddy) == slot else { break }
             if UInt64(order.raw) >= pageblockOrder {
                 let bmt = mm.pageblockMigratetype(buddy)
                 if mt != bmt && (!mt.isPCPType || !bmt.isPCPType) { break }
             }
             delFromFreeList(buddy, order: order, &mm)
-            pfn &= buddy
+            pfn = Pfn(pfn.raw & buddy.raw)
             order = order.up
         }
         // (buddy is the last pfn the loop looked at, merged or not, as in Linux.)
@@ -169,14 +169,14 @@ extension Zone {
     /// Deferred init's common case in one loop: `blocks` whole 4 MiB blocks from `pfn`, each
     /// pageblock set MOVABLE and the block freed as __free_pages_core() would (managed, then the
     /// tail of the MOVABLE order-10 list; no merging beyond the maximum order).
-    mutating func freeMaxOrderRun(_ pfn: UInt64, blocks: UInt64, _ mm: inout Memmap) {
+    mutating func freeMaxOrderRun(_ pfn: Pfn, blocks: UInt64, _ mm: inout Memmap) {
         let movable = MigrateType.movable
         let end = pfn + blocks * maxOrderNrPages
         mm.setPageblockMigratetypes(pfn, end, movable)
         // Descriptors exist only in sections something touched; only those need resetting.
         var p = pfn
         while p < end {
-            let sectionEnd = Swift.min(end, (p / pagesPerSection + 1) * pagesPerSection)
+            let sectionEnd = Swift.min(end, Pfn.first(ofSection: p.section + 1))
             if mm.isMaterialised(p) { mm.resetPages(p, count: sectionEnd - p) }
             p = sectionEnd
         }
@@ -188,10 +188,10 @@ extension Zone {
 
     /// Linux: buddy_merge_likely(): a block whose next-larger buddy is free goes to the tail, so
     /// it stays free long enough to merge.
-    func buddyMergeLikely(_ pfn: UInt64, buddy: UInt64, order: Order, _ mm: borrowing Memmap) -> Bool {
+    func buddyMergeLikely(_ pfn: Pfn, buddy: Pfn, order: Order, _ mm: borrowing Memmap) -> Bool {
         guard order.raw < maxOrder - 2 else { return false }
-        let higherPfn = buddy & pfn
-        let higherBuddy = higherPfn ^ order.up.pages
+        let higherPfn = Pfn(buddy.raw & pfn.raw)
+        let higherBuddy = higherPfn.buddy(order.up)
         guard higherBuddy < mm.endPfn, mm.zoneSlot(higherBuddy) == slot else { return false }
         return mm.buddyOrder(higherBuddy) == order.up
     }
@@ -199,10 +199,10 @@ extension Zone {
     /// The free block of this zone that contains `pfn`, of order `order` or larger: its head and
     /// order (the walk up the aligned heads that take_page_off_buddy() makes). Nil when none
     /// is, or when a head would lie outside the zone.
-    public func freeBlock(containing pfn: UInt64, atLeast order: Order, _ mm: Memmap) -> (head: UInt64, order: Order)? {
+    public func freeBlock(containing pfn: Pfn, atLeast order: Order, _ mm: Memmap) -> (head: Pfn, order: Order)? {
         guard order.raw >= 0 else { return nil }
         for o in order..<Order.limit {
-            let head = pfn & ~(o.pages - 1)
+            let head = pfn.alignedDown(o)
             guard mm.zoneSlot(head) == slot else { return nil }
             if let bo = mm.buddyOrder(head), bo >= o { return (head, bo) }
         }
@@ -216,9 +216,9 @@ extension Zone {
     /// out exactly the block the kernel handed out; `remainders` names the list the halves go
     /// to when the caller knows it (__rmqueue_smallest()'s expand() uses the asking type).
     /// False, with nothing changed, when the block is not free (or only part of it is).
-    public mutating func takeBlock(_ target: UInt64, order: Order, remainders: MigrateType? = nil,
+    public mutating func takeBlock(_ target: Pfn, order: Order, remainders: MigrateType? = nil,
                                    _ mm: inout Memmap) -> Bool {
-        guard order.isBuddyOrder, target & (order.pages - 1) == 0,
+        guard order.isBuddyOrder, target.isAligned(order),
               let (head, headOrder) = freeBlock(containing: target, atLeast: order, mm) else { return false }
         let mt = remainders ?? mm.pageblockMigratetype(head)
         delFromFreeList(head, order: headOrder, &mm)
@@ -226,7 +226,7 @@ extension Zone {
         while high > order {
             high = high.down
             let size = high.pages
-            let buddy: UInt64
+            let buddy: Pfn
             if target >= page + size { buddy = page; page += size } else { buddy = page + size }
             addToFreeList(buddy, order: high, mt: mt, tail: false, &mm)
         }
@@ -236,7 +236,7 @@ extension Zone {
 
     /// Linux: expand(): split the block at `pfn` from order `high` down to `low`, listing the
     /// upper halves at the head; the caller keeps the lowest part.
-    mutating func expand(_ pfn: UInt64, low: Order, high: Order, mt: MigrateType, _ mm: inout Memmap) {
+    mutating func expand(_ pfn: Pfn, low: Order, high: Order, mt: MigrateType, _ mm: inout Memmap) {
         var high = high
         while high > low {
             high = high.down
@@ -246,7 +246,7 @@ extension Zone {
 
     /// Linux: __rmqueue_smallest(): the head of the smallest non-empty list of `mt` at or above
     /// `order`, split down to `order`.
-    mutating func rmqueueSmallest(order: Order, mt: MigrateType, _ mm: inout Memmap) -> (pfn: UInt64, from: Order)? {
+    mutating func rmqueueSmallest(order: Order, mt: MigrateType, _ mm: inout Memmap) -> (pfn: Pfn, from: Order)? {
         var o = order
         while o < .limit {
             let l = freeLists[Zone.listIndex(o, mt)]
@@ -264,7 +264,7 @@ extension Zone {
 
     /// Linux: move_freepages(): move every free block in [start, end] to `mt`'s lists, and count
     /// the in-use pages that are movable.
-    mutating func moveFreepages(_ start: UInt64, _ end: UInt64, mt: MigrateType, _ mm: inout Memmap)
+    mutating func moveFreepages(_ start: Pfn, _ end: Pfn, mt: MigrateType, _ mm: inout Memmap)
         -> (moved: UInt64, movable: UInt64)
     {
         var pfn = start, moved: UInt64 = 0, movable: UInt64 = 0
@@ -285,10 +285,10 @@ extension Zone {
     }
 
     /// Linux: move_freepages_block(): the pageblock around `pfn`, or nothing if it leaves the zone.
-    mutating func moveFreepagesBlock(_ pfn: UInt64, mt: MigrateType, _ mm: inout Memmap)
+    mutating func moveFreepagesBlock(_ pfn: Pfn, mt: MigrateType, _ mm: inout Memmap)
         -> (moved: UInt64, movable: UInt64)
     {
-        var start = roundDown(pfn, pageblockNrPages)
+        var start = pfn.roundedDown(pageblockNrPages)
         let end = start + pageblockNrPages - 1
         if start < zoneStartPfn { start = pfn }
         if end >= zoneEndPfn { return (0, 0) }

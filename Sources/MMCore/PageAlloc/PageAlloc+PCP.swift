@@ -46,7 +46,7 @@ extension Zone {
     /// Linux: rmqueue_pcplist() and __rmqueue_pcplist(): the head of the CPU's list, refilled
     /// with a batch from the buddy lists when empty.
     mutating func rmqueuePcplist<L: PageAllocListener>(cpu: Int, order: Order, mt: MigrateType, flags: AllocFlags,
-                                                     _ mm: inout Memmap, _ l: inout L) -> UInt64? {
+                                                     _ mm: inout Memmap, _ l: inout L) -> Pfn? {
         pcp[cpu].freeFactor >>= 1
         let pindex = orderToPindex(mt, order)
         if pcpLists[Zone.pcpIndex(cpu, pindex)].isEmpty {
@@ -73,7 +73,7 @@ extension Zone {
     /// rmqueue_pcplist() and rmqueue() do with it; nil, with nothing changed, otherwise.
     @inline(__always)
     mutating func pcpHit<L: PageAllocListener>(cpu: Int, order: Order, mt: MigrateType, highest: ZoneType,
-                                             flags: AllocFlags, gfp: GFPFlags, _ mm: inout Memmap, _ l: inout L) -> UInt64? {
+                                             flags: AllocFlags, gfp: GFPFlags, _ mm: inout Memmap, _ l: inout L) -> Pfn? {
         let pindex = orderToPindex(mt, order)
         guard !pcpLists[Zone.pcpIndex(cpu, pindex)].isEmpty,
               watermarkFast(order: order, mark: lowWmark, highestZone: highest.rawValue, flags: flags, gfp: gfp)
@@ -91,7 +91,7 @@ extension Zone {
     /// Linux: __rmqueue_pcplist()'s list_first_entry() and list_del(): the head of a CPU's list
     /// that is known not to be empty.
     @inline(__always)
-    mutating func pcpTakeHead(cpu: Int, pindex: Int, order: Order, _ mm: inout Memmap) -> UInt64 {
+    mutating func pcpTakeHead(cpu: Int, pindex: Int, order: Order, _ mm: inout Memmap) -> Pfn {
         let i = Zone.pcpIndex(cpu, pindex)
         let pfn = pcpLists[i].head
         mm.listDel(&pcpLists[i], pfn, order: order)
@@ -102,7 +102,7 @@ extension Zone {
 
     /// Linux: free_unref_page() after free_pages_prepare(): onto the CPU's list (HIGHATOMIC
     /// pages on the movable one, keeping their type), spilling to the buddy lists above high.
-    mutating func freeUnrefPage<L: PageAllocListener>(_ pfn: UInt64, order: Order, cpu: Int,
+    mutating func freeUnrefPage<L: PageAllocListener>(_ pfn: Pfn, order: Order, cpu: Int,
                                                     _ mm: inout Memmap, _ l: inout L) {
         let mt = mm.pageblockMigratetype(pfn)
         if mt == MigrateType.isolate {

@@ -30,10 +30,10 @@ public enum RecordedPageRefusal: Sendable, Equatable {
 extension PageAllocator {
     /// mm_page_alloc_zone_locked: the block leaves the buddy lists — onto `cpu`'s list of
     /// migratetype `mt` when `percpuRefill`, else to the caller (whose mm_page_alloc follows).
-    public mutating func takeRecorded(_ pfn: UInt64, order: Order, mt: MigrateType, percpuRefill: Bool,
+    public mutating func takeRecorded(_ pfn: Pfn, order: Order, mt: MigrateType, percpuRefill: Bool,
                                       cpu: Int) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
-        guard order.isBuddyOrder, pfn & (order.pages - 1) == 0 else { return .notFree }
+        guard order.isBuddyOrder, pfn.isAligned(order) else { return .notFree }
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
         inferFallback(pfn, order: order, mt: mt, node: n, zone: z)
         inferBuddyTakes(pfn, order: order, mt: mt, node: n, zone: z)
@@ -50,7 +50,7 @@ extension PageAllocator {
     /// for `mt` that the model has free on another type's list was moved there by a fallback
     /// the trace did not record (no mm_page_alloc_extfrag in its event set, or tracing was
     /// paused): the model's own steal_suitable_fallback() decides what moves with it.
-    mutating func inferFallback(_ pfn: UInt64, order: Order, mt: MigrateType, node n: Int, zone z: Int) {
+    mutating func inferFallback(_ pfn: Pfn, order: Order, mt: MigrateType, node n: Int, zone z: Int) {
         guard let (head, bo) = nodes[n].zones[z].freeBlock(containing: pfn, atLeast: order, memmap) else { return }
         let list = memmap.freeListType(head, order: bo)
         guard list != mt, list != .isolate, list != .highAtomic else { return }
@@ -64,7 +64,7 @@ extension PageAllocator {
     /// the model still has ahead of the kernel's choice — on smaller lists of that type, or
     /// before it on its own — were taken where the trace was silent (before trace_init(), or
     /// while tracing paused). They are allocated in the model too.
-    mutating func inferBuddyTakes(_ pfn: UInt64, order: Order, mt: MigrateType, node n: Int, zone z: Int) {
+    mutating func inferBuddyTakes(_ pfn: Pfn, order: Order, mt: MigrateType, node n: Int, zone z: Int) {
         guard let (head, found) = nodes[n].zones[z].freeBlock(containing: pfn, atLeast: order, memmap),
               memmap.freeListType(head, order: found) == mt, head == pfn else { return }
         for o in order...found {
@@ -82,7 +82,7 @@ extension PageAllocator {
     /// `fallbackOrder` on another type's list for an `mt` request. It moves to `mt`'s list; with
     /// change_ownership its pageblock (every pageblock, for a block that large) became `mt`'s
     /// and the free pages in it moved along, as steal_suitable_fallback() does.
-    public mutating func fallbackRecorded(_ pfn: UInt64, fallbackOrder: Order, mt: MigrateType,
+    public mutating func fallbackRecorded(_ pfn: Pfn, fallbackOrder: Order, mt: MigrateType,
                                           changeOwnership: Bool) -> RecordedPageRefusal? {
         guard let (n, z) = zoneIndex(ofPfn: pfn) else { return .noZone }
         guard fallbackOrder.isBuddyOrder, memmap.buddyOrder(pfn) == fallbackOrder else { return .notFree }
@@ -102,7 +102,7 @@ extension PageAllocator {
     /// mm_page_alloc: the block is handed out — taken off `cpu`'s list if it is there (or off
     /// the buddy lists if `fromBuddy` is false and it is free there), then prepared as
     /// prep_new_page() does.
-    public mutating func allocRecorded(_ pfn: UInt64, order: Order, gfp: GFPFlags, cpu: Int, takenAlready: Bool,
+    public mutating func allocRecorded(_ pfn: Pfn, order: Order, gfp: GFPFlags, cpu: Int, takenAlready: Bool,
                                        _ mem: inout PhysMemory) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
         guard order.isBuddyOrder else { return .notOnPCPList }
@@ -115,7 +115,7 @@ extension PageAllocator {
                 var found = false
                 for c in nodes[n].zones[z].pcp.indices where !found {
                     var p = nodes[n].zones[z].pcpLists[Zone.pcpIndex(c, pindex)].head
-                    var ahead: [UInt64] = []
+                    var ahead: [Pfn] = []
                     while p != PageDescriptor.nilLink {
                         if p == pfn { found = true; break }
                         ahead.append(p)
@@ -139,7 +139,7 @@ extension PageAllocator {
 
     /// A block leaves `cpu`'s list `pindex` in zone (`n`, `z`): unlinked, counted, no longer
     /// marked as on a list (the caller prepares it for its new owner).
-    mutating func unlinkPCP(_ pfn: UInt64, order: Order, node n: Int, zone z: Int, cpu: Int, pindex: Int) {
+    mutating func unlinkPCP(_ pfn: Pfn, order: Order, node n: Int, zone z: Int, cpu: Int, pindex: Int) {
         memmap.listDel(&nodes[n].zones[z].pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
         nodes[n].zones[z].pcp[cpu].count -= order.pages
         memmap.withPage(pfn) { d in _ = d.flags.remove(.pcp) }
@@ -147,7 +147,7 @@ extension PageAllocator {
 
     /// Pages off the head of a CPU's list that the kernel must have taken untraced: allocated
     /// in the model too (a later free in the trace then applies).
-    mutating func takeUntraced(_ pages: [UInt64], order: Order, node n: Int, zone z: Int, cpu: Int, pindex: Int,
+    mutating func takeUntraced(_ pages: [Pfn], order: Order, node n: Int, zone z: Int, cpu: Int, pindex: Int,
                                gfp: GFPFlags, _ mem: inout PhysMemory) {
         for q in pages {
             unlinkPCP(q, order: order, node: n, zone: z, cpu: cpu, pindex: pindex)
@@ -162,7 +162,7 @@ extension PageAllocator {
     /// from `cpu`'s per-cpu list, rmqueue_pcplist()'s (the list's head). Nil when the model has
     /// no such block (a fallback, an empty list). Comparing it with the kernel's pfn tests the
     /// allocator's choice on the kernel's own state, apart from how that state was reached.
-    public func nextChoice(zoneOf pfn: UInt64, order: Order, mt: MigrateType, cpu: Int, fromPCP: Bool) -> UInt64? {
+    public func nextChoice(zoneOf pfn: Pfn, order: Order, mt: MigrateType, cpu: Int, fromPCP: Bool) -> Pfn? {
         guard order.isBuddyOrder, let (n, z) = zoneIndex(ofPfn: pfn) else { return nil }
         let zone = nodes[n].zones[z]
         if fromPCP {
@@ -178,7 +178,7 @@ extension PageAllocator {
     }
 
     /// mm_page_free / mm_page_free_batched: __free_pages() on `cpu`.
-    public mutating func freeRecorded(_ pfn: UInt64, order: Order, cpu: Int,
+    public mutating func freeRecorded(_ pfn: Pfn, order: Order, cpu: Int,
                                       _ log: inout KernelLog) -> RecordedPageRefusal? {
         guard cpu >= 0, cpu < nrCPUIds else { return .noCPU }
         var l = NoListener()

@@ -10,7 +10,7 @@
 extension PageAllocator {
     /// Every free block on the buddy lists: head pfn, order, and the list (migratetype) it is on,
     /// node by node, zone by zone, order by order, list by list, head to tail.
-    public func forEachFreeBlock(_ body: (_ pfn: UInt64, _ order: Order, _ list: MigrateType) -> Void) {
+    public func forEachFreeBlock(_ body: (_ pfn: Pfn, _ order: Order, _ list: MigrateType) -> Void) {
         for node in nodes {
             for z in node.zones {
                 for order in Order(0)..<Order.limit {
@@ -23,7 +23,7 @@ extension PageAllocator {
     }
 
     /// Every block on a per-cpu list: head pfn, order, and the CPU whose list holds it.
-    public func forEachPcpBlock(_ body: (_ pfn: UInt64, _ order: Order, _ cpu: Int) -> Void) {
+    public func forEachPcpBlock(_ body: (_ pfn: Pfn, _ order: Order, _ cpu: Int) -> Void) {
         for node in nodes {
             for z in node.zones {
                 for cpu in z.pcp.indices {
@@ -38,7 +38,7 @@ extension PageAllocator {
 
     /// The blocks of one list, head to tail (never more than its count, so a broken link
     /// cannot loop).
-    func forEachBlock(on list: FreeList, order: Order, _ body: (UInt64) -> Void) {
+    func forEachBlock(on list: FreeList, order: Order, _ body: (Pfn) -> Void) {
         var p = list.head
         var left = list.count
         while p != PageDescriptor.nilLink && left > 0 {

@@ -224,7 +224,7 @@ extension Kernel {
         var pgdat = PGData(nodeId: nid)
         pgdat.physAddr = nid.number < numa.nodeData.count ? numa.nodeData[nid.number] : 0
         let (start, end) = pfnRange(forNode: nid)
-        pgdat.nodeStartPfn = start
+        pgdat.nodeStartPfn = Pfn(start)
         if start != end {
             logInitmemSetup(nid, start, end)
         } else {
@@ -240,8 +240,8 @@ extension Kernel {
     /// MAX_ORDER-aligned start below node_start_pfn to the aligned end.
     mutating func allocNodeMemMap(_ pgdat: inout PGData) {
         guard pgdat.nodeSpannedPages > 0 else { return }
-        let start = pgdat.nodeStartPfn & ~(maxOrderNrPages - 1)
-        let end = roundUp(pgdat.nodeStartPfn + pgdat.nodeSpannedPages, maxOrderNrPages)
+        let start = pgdat.nodeStartPfn.alignedDown(.top).raw
+        let end = pgdat.nodeEndPfn.roundedUp(maxOrderNrPages).raw
         let size = (end - start) * 64
         let map = memblock.allocTryNid(size: size, align: memblock.smpCacheBytes, nid: pgdat.nodeId.raw,
                                        caller: .unknownOffset("alloc_node_mem_map"), log: &log)
@@ -249,7 +249,7 @@ extension Kernel {
             scratch.pendingPanic = "Failed to allocate \(size) bytes for node \(pgdat.nodeId) memory map"
             return
         }
-        pgdat.nodeMemMap = map + (pgdat.nodeStartPfn - start) * 64
+        pgdat.nodeMemMap = map + (pgdat.nodeStartPfn.raw - start) * 64
     }
 
     /// Linux: zone_spanned_pages_in_node() / zone_absent_pages_in_node()'s shared clamping, with
@@ -294,7 +294,7 @@ extension Kernel {
             // (Holes can outnumber the span only for firmware maps Linux itself mis-sizes, such as
             // RAM past MAX_PHYSMEM_BITS; the model counts such a zone as empty rather than wrap.)
             let present = spanned >= absent ? spanned - absent : 0
-            pgdat.zones[z.rawValue].zoneStartPfn = spanned != 0 ? zoneStart : 0
+            pgdat.zones[z.rawValue].zoneStartPfn = Pfn(spanned != 0 ? zoneStart : 0)
             pgdat.zones[z.rawValue].spannedPages = spanned
             pgdat.zones[z.rawValue].presentPages = present
             spannedTotal += spanned
@@ -346,8 +346,8 @@ extension Kernel {
             guard let n = nodeIndex(lastNid) else { continue }
             for z in nodes[n].zones where z.isPopulated {
                 zoneId = z.type
-                let s = Swift.min(Swift.max(r.start, z.zoneStartPfn), z.zoneEndPfn)
-                let e = Swift.min(Swift.max(r.end, z.zoneStartPfn), z.zoneEndPfn)
+                let s = Swift.min(Swift.max(r.start, z.zoneStartPfn.raw), z.zoneEndPfn.raw)
+                let e = Swift.min(Swift.max(r.end, z.zoneStartPfn.raw), z.zoneEndPfn.raw)
                 if s >= e { continue }
                 if hole < s { initUnavailableRange(hole, s, z.type, lastNid) }
                 hole = e
@@ -368,12 +368,12 @@ extension Kernel {
                             counted: inout (zoneEnd: UInt64, pages: UInt64)) {
         if memoryModel == .flat { return }   // DEFERRED_STRUCT_PAGE_INIT needs SPARSEMEM
         if !machine.kernel.deferredStructPageInit { return }
-        if counted.zoneEnd != z.zoneEndPfn { counted = (z.zoneEndPfn, 0) }
+        if counted.zoneEnd != z.zoneEndPfn.raw { counted = (z.zoneEndPfn.raw, 0) }
         guard z.zoneEndPfn >= nodes[n].nodeEndPfn, nodes[n].firstDeferredPfn == .max else { return }
         let firstEligible = s + (counted.pages >= pagesPerSection ? 0 : pagesPerSection - counted.pages)
         let cut = roundUp(firstEligible, pagesPerSection)
         if cut < e {
-            nodes[n].firstDeferredPfn = cut
+            nodes[n].firstDeferredPfn = Pfn(cut)
         } else {
             counted.pages += e - s
         }

@@ -17,7 +17,7 @@ public enum PageAllocEvent: Sendable, Equatable {
     /// The per-cpu list was empty and got `blocks` blocks from the buddy lists.
     case pcpRefill(zone: ZoneID, cpu: Int, order: Order, blocks: Int)
     /// A buddy block of order `from` was taken and split down to `to`.
-    case split(zone: ZoneID, pfn: UInt64, from: Order, to: Order, migratetype: MigrateType)
+    case split(zone: ZoneID, pfn: Pfn, from: Order, to: Order, migratetype: MigrateType)
     /// No block of the wanted migratetype: a block of `from` was taken from `fallback`'s list;
     /// `claimedPageblock` says whether its pageblock changed owner (Linux:
     /// mm_page_alloc_extfrag's change_ownership).
@@ -26,21 +26,21 @@ public enum PageAllocEvent: Sendable, Equatable {
     /// Watermarks were boosted after a fallback.
     case watermarkBoosted(zone: ZoneID, boost: UInt64)
     /// The highatomic reserve grew by a pageblock.
-    case highatomicReserved(zone: ZoneID, pfn: UInt64)
+    case highatomicReserved(zone: ZoneID, pfn: Pfn)
     /// The page allocator gave out a block (Linux: mm_page_alloc).
-    case allocated(pfn: UInt64, order: Order, gfp: GFPFlags, migratetype: MigrateType)
+    case allocated(pfn: Pfn, order: Order, gfp: GFPFlags, migratetype: MigrateType)
     /// The fast path failed; Linux would now do this before retrying.
     case slowPath(SlowPathStep)
     /// Allocation failed (Linux: the "page allocation failure" warning unless __GFP_NOWARN).
     case failed(order: Order, gfp: GFPFlags)
     /// A block went back onto a per-cpu list.
-    case pcpFree(zone: ZoneID, cpu: Int, pfn: UInt64, order: Order, migratetype: MigrateType)
+    case pcpFree(zone: ZoneID, cpu: Int, pfn: Pfn, order: Order, migratetype: MigrateType)
     /// The per-cpu list went over high and freed `pages` pages to the buddy lists.
     case pcpDrain(zone: ZoneID, cpu: Int, pages: Int)
     /// A block reached the buddy lists after merging up to `mergedOrder` (Linux: mm_page_free).
-    case freedToBuddy(zone: ZoneID, pfn: UInt64, order: Order, mergedOrder: Order, toTail: Bool)
+    case freedToBuddy(zone: ZoneID, pfn: Pfn, order: Order, mergedOrder: Order, toTail: Bool)
     /// Misuse caught: the report Linux prints is in the kernel log.
-    case badPage(pfn: UInt64, reason: BadPageReason)
+    case badPage(pfn: Pfn, reason: BadPageReason)
 }
 
 /// What the slow path would do next (reclaim itself is not modelled yet).

@@ -23,8 +23,8 @@ extension Kernel {
 extension Kernel {
     /// Linux: pfn_to_online_page() != NULL: an online section, and a subsection that overlaps
     /// memory.
-    public func isOnlinePage(_ pfn: UInt64) -> Bool {
-        sections.nid(ofSection: pfn / pagesPerSection) != nil && memmap.isSubsectionValid(pfn)
+    public func isOnlinePage(_ pfn: Pfn) -> Bool {
+        sections.nid(ofSection: UInt64(pfn.section)) != nil && memmap.isSubsectionValid(pfn)
     }
 
     /// Linux: pagetypeinfo_showblockcount_print(): pageblocks per migratetype, stepping by a
@@ -53,10 +53,10 @@ extension Kernel {
         let end = z.zoneEndPfn
         while pfn < end {
             guard isOnlinePage(pfn) else {
-                pfn = roundUp(pfn + 1, maxOrderNrPages)
+                pfn = (pfn + 1).roundedUp(maxOrderNrPages)
                 continue
             }
-            let blockEnd = Swift.min(roundDown(pfn, pageblockNrPages) + pageblockNrPages, end)
+            let blockEnd = Swift.min(pfn.alignedDown(.pageblock) + pageblockNrPages, end)
             if !memmap.isMaterialised(pfn) { pfn = blockEnd; continue }
             let blockMT = memmap.pageblockMigratetype(pfn)
             while pfn < blockEnd {

@@ -55,7 +55,7 @@ extension Kernel {
     /// false when no page was free for the new table.
     mutating func splitLargePage(_ entryAddr: PhysAddr, _ old: UInt64, _ level: PageTableLevel, va: UInt64) -> Bool {
         guard let pfn = allocPages([.zero], order: 0) else { return false }
-        let table = pfn << pageShift
+        let table = pfn.physAddr
         let childSize: UInt64 = level == .pud ? pmdSize : pageSize
         // Bit 12 of a large entry is its PAT bit, inside the address mask: carried over by hand.
         var flags = old & ~PTE.pfnMask
@@ -68,7 +68,7 @@ extension Kernel {
             flags |= PTE.patLarge
         }
         let base = old & PTE.pfnMask & ~(childSize * 512 - 1)
-        physMem.writeRun(pfn, index: 0, count: 512, first: base | flags, step: childSize)
+        physMem.writeRun(pfn.raw, index: 0, count: 512, first: base | flags, step: childSize)
         physMem.writeWord(entryAddr, table | PTE.kernTable)
         // split_page_count(): only pages that are part of the direct map's RAM are counted
         // (the image's high mapping counts too: virt_addr_valid() accepts it).
@@ -110,10 +110,10 @@ extension Kernel {
     /// the rodata/data gap's last page (or the text/rodata gap's, when the other is empty).
     /// A traced boot's mm_page_free of it ends the boot part of the trace. Nil when neither gap
     /// has a page.
-    public var kernelInitLastFreedPfn: UInt64? {
+    public var kernelInitLastFreedPfn: Pfn? {
         let gaps = rodataGaps
         for gap in [gaps.data, gaps.text] where gap.end >= gap.begin + pageSize {
-            return Pfn.down(paSymbol(gap.end - pageSize)).raw
+            return Pfn.down(paSymbol(gap.end - pageSize))
         }
         return nil
     }
@@ -125,7 +125,7 @@ extension Kernel {
         let pages = (end - begin) >> pageShift
         setMemoryNX(begin, pages)
         setMemoryRW(begin, pages)
-        let pfn = Pfn.down(paSymbol(begin)).raw
+        let pfn = Pfn.down(paSymbol(begin))
         freeReservedPages(pfn, pfn + pages)
         log.info("Freeing \(what) memory: \(pages << (pageShift - 10))K")
     }

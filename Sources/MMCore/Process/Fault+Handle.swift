@@ -16,16 +16,16 @@ public struct FaultContext: Sendable {
     public var thpDefrag: THPDefrag = .madvise
     /// /sys/kernel/mm/transparent_hugepage/use_zero_page (1).
     public var useHugeZeroPage = true
-    public var hugeZeroPfn: UInt64? = nil
+    public var hugeZeroPfn: Pfn? = nil
     /// The pfn of empty_zero_page (in the kernel image's bss).
-    public var zeroPfn: UInt64 = 0
+    public var zeroPfn = Pfn(0)
     /// The CPU the faulting task runs on.
     public var cpu = 0
     /// Anonymous pages mapped more than once (after fork): pfn → the mappings beyond the
     /// first. A page not here has one mapping, so a write may reuse it.
-    public var sharedPages: [UInt64: UInt32] = [:]
+    public var sharedPages: [Pfn: UInt32] = [:]
     /// Transparent huge pages by head pfn: how many PMDs and PTEs map them.
-    public var folios: [UInt64: Folio] = [:]
+    public var folios: [Pfn: Folio] = [:]
     /// Files and their cached pages.
     public var pageCache = PageCache()
     public init() {}
@@ -103,7 +103,7 @@ extension TaskMemory {
     }
 
     /// __pud_alloc/__pmd_alloc/__pte_alloc: a zeroed, accounted page for a table not yet there.
-    static func tableFor<L: FaultListener>(_ key: UInt64, level: Int, _ table: inout [UInt64: UInt64], _ c: inout FaultContext,
+    static func tableFor<L: FaultListener>(_ key: UInt64, level: Int, _ table: inout [UInt64: Pfn], _ c: inout FaultContext,
                                              _ k: inout Kernel, _ l: inout L) -> Bool {
         if table[key] != nil { return true }
         guard let pfn = k.allocPages(.gfpPgtableUser, order: 0, cpu: c.cpu, listener: &l) else { return false }
@@ -193,7 +193,7 @@ extension TaskMemory {
     mutating func copyOnWrite<L: FaultListener>(_ addr: UInt64, _ e: UserPTE, _ c: inout FaultContext,
                                                 _ k: inout Kernel, _ l: inout L) -> FaultOutcome {
         let vpn = addr >> 12
-        let head = e.pfn & ~511
+        let head = e.pfn.alignedDown(.hpagePMD)
         let inFolio = c.folios[head] != nil
         if !inFolio, c.sharedPages[e.pfn] == nil {
             tables.ptes[vpn]!.writable = true
@@ -209,8 +209,8 @@ extension TaskMemory {
 
     /// One mapping of an anonymous page goes: a shared page loses a mapper, a THP subpage
     /// counts down its folio (freed with the last), any other page goes back to the allocator.
-    static func dropPage(_ pfn: UInt64, _ c: inout FaultContext, _ k: inout Kernel) {
-        let head = pfn & ~511
+    static func dropPage(_ pfn: Pfn, _ c: inout FaultContext, _ k: inout Kernel) {
+        let head = pfn.alignedDown(.hpagePMD)
         if var f = c.folios[head] {
             f.pte -= 1
             if f.pmd == 0, f.pte == 0 {

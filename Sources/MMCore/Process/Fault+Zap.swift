@@ -111,7 +111,7 @@ extension TaskMemory {
     /// free_pgtables(): the tables of [start, end)'s spans that no area still needs.
     mutating func freeTables(_ start: UInt64, _ end: UInt64, _ c: inout FaultContext, _ k: inout Kernel, everything: Bool = false) {
         tables.chain = UInt64.max
-        func drop(_ table: inout [UInt64: UInt64], shift: UInt64, _ c: inout FaultContext, _ k: inout Kernel, _ mm: MMStruct) {
+        func drop(_ table: inout [UInt64: Pfn], shift: UInt64, _ c: inout FaultContext, _ k: inout Kernel, _ mm: MMStruct) {
             let lo = start >> shift, hi = (end - 1) >> shift
             let keys = table.keys.filter { $0 >= lo && $0 <= hi }.sorted()
             for key in keys where everything || !mm.intersects(key << shift, (key + 1) << shift) {

@@ -17,14 +17,14 @@
 
 /// What a page-table entry maps.
 public struct UserPTE: Sendable, Hashable {
-    public var pfn: UInt64
+    public var pfn: Pfn
     public var writable: Bool
     /// The shared zero page (a read of anonymous memory never written).
     public var zeroPage: Bool
     /// A page-cache page: its file (PageCache.files) and index; −1 for anonymous memory.
     public var file: Int32 = -1
     public var index: UInt64 = 0
-    public init(pfn: UInt64, writable: Bool, zeroPage: Bool, file: Int32 = -1, index: UInt64 = 0) {
+    public init(pfn: Pfn, writable: Bool, zeroPage: Bool, file: Int32 = -1, index: UInt64 = 0) {
         self.pfn = pfn
         self.writable = writable
         self.zeroPage = zeroPage
@@ -58,12 +58,12 @@ public struct UserPageTables: Sendable {
     public var pmds: [UInt64: UserPTE] = [:]
     /// The pfn of each table page, by the address range it maps: UserPTE tables by addr >> 21,
     /// PMD tables by addr >> 30, PUD tables by addr >> 39; and the PGD.
-    public var pteTables: [UInt64: UInt64] = [:]
-    public var pmdTables: [UInt64: UInt64] = [:]
-    public var pudTables: [UInt64: UInt64] = [:]
+    public var pteTables: [UInt64: Pfn] = [:]
+    public var pmdTables: [UInt64: Pfn] = [:]
+    public var pudTables: [UInt64: Pfn] = [:]
     /// A THP mapping's deposited table (pgtable_trans_huge_deposit()), by addr >> 21.
-    public var deposited: [UInt64: UInt64] = [:]
-    public var pgd: UInt64? = nil
+    public var deposited: [UInt64: Pfn] = [:]
+    public var pgd: Pfn? = nil
     /// The last 2 MiB span (addr >> 21) whose PUD, PMD and PTE tables were all found: the next
     /// fault there skips the walk. Freeing tables forgets it.
     var chain = UInt64.max
@@ -78,16 +78,16 @@ public enum FaultOutcome: Sendable, Equatable {
     /// Already mapped as the access needs: no fault.
     case present
     case zeroPage
-    case anonymous(pfn: UInt64)
-    case copyOnWrite(pfn: UInt64)
+    case anonymous(pfn: Pfn)
+    case copyOnWrite(pfn: Pfn)
     /// A write to a page fork had shared, now mapped only here: made writable again.
-    case reused(pfn: UInt64)
+    case reused(pfn: Pfn)
     /// A page-cache page mapped (`major`: it had to be read from disk).
-    case file(pfn: UInt64, major: Bool)
+    case file(pfn: Pfn, major: Bool)
     /// The file-backed area has no page-cache file behind it (the loader's mappings).
     case notModelled
-    case hugeZeroPage(pfn: UInt64)
-    case huge(pfn: UInt64)
+    case hugeZeroPage(pfn: Pfn)
+    case huge(pfn: Pfn)
     /// SIGSEGV: no area there (SEGV_MAPERR) or the area forbids the access (SEGV_ACCERR).
     case segv(mapErr: Bool)
     /// SIGBUS: a file mapping touched past the end of its file.
@@ -99,7 +99,7 @@ public enum FaultOutcome: Sendable, Equatable {
 /// Everything a fault reports on its way, when someone listens.
 public enum FaultEvent: Sendable {
     case fault(addr: UInt64, write: Bool)
-    case tablePage(level: Int, pfn: UInt64)
+    case tablePage(level: Int, pfn: Pfn)
     case thpFallback(addr: UInt64)
     case splitHugeZero(addr: UInt64)
     /// Readahead read `count` pages of a file from `index` (sync or async), marking the page
@@ -117,14 +117,14 @@ extension NoListener: FaultListener {
 }
 
 /// A process's leaf entries, a 512-entry table per 2 MiB (as the PTE pages hold them): one
-/// lookup finds a table, the entry is an index. Empty slots have the pfn UInt64.max.
+/// lookup finds a table, the entry is an index. Empty slots have the pfn `Pfn.max`.
 ///
 /// The tables sit in one array of slots; a dictionary maps a 2 MiB span to its slot, and the
 /// span written last is remembered, so the run of faults one after another in a span (a
 /// program touching its memory in order, an exit zapping it) finds its table without hashing.
 public struct PTEStore: Sendable {
     struct Table: Sendable {
-        var entries = [UserPTE](repeating: UserPTE(pfn: UInt64.max, writable: false, zeroPage: false), count: 512)
+        var entries = [UserPTE](repeating: UserPTE(pfn: Pfn.max, writable: false, zeroPage: false), count: 512)
         var used = 0
     }
     /// The tables; a slot whose table emptied is on `freeSlots` until a span needs one.
@@ -164,12 +164,12 @@ public struct PTEStore: Sendable {
         get {
             guard let s = slot(vpn >> 9) else { return nil }
             let e = slots[s].entries[Int(vpn & 511)]
-            return e.pfn == UInt64.max ? nil : e
+            return e.pfn == .max ? nil : e
         }
         set {
             guard let e = newValue else { removeValue(forKey: vpn); return }
             let s = makeSlot(vpn >> 9), i = Int(vpn & 511)
-            if slots[s].entries[i].pfn == UInt64.max { slots[s].used += 1; count += 1 }
+            if slots[s].entries[i].pfn == .max { slots[s].used += 1; count += 1 }
             slots[s].entries[i] = e
         }
     }
@@ -177,10 +177,10 @@ public struct PTEStore: Sendable {
     @discardableResult
     public mutating func removeValue(forKey vpn: UInt64) -> UserPTE? {
         let span = vpn >> 9, i = Int(vpn & 511)
-        guard let s = slot(span), slots[s].entries[i].pfn != UInt64.max else { return nil }
+        guard let s = slot(span), slots[s].entries[i].pfn != .max else { return nil }
         let e = slots[s].entries[i]
         count -= 1
-        slots[s].entries[i].pfn = UInt64.max
+        slots[s].entries[i].pfn = .max
         slots[s].used -= 1
         if slots[s].used == 0 {
             slotOf[span] = nil
@@ -204,7 +204,7 @@ public struct PTEStore: Sendable {
     /// Every entry with its virtual page.
     public func forEach(_ body: (UInt64, UserPTE) -> Void) {
         for (span, s) in slotOf {
-            for i in 0..<512 where slots[s].entries[i].pfn != UInt64.max { body(span << 9 | UInt64(i), slots[s].entries[i]) }
+            for i in 0..<512 where slots[s].entries[i].pfn != .max { body(span << 9 | UInt64(i), slots[s].entries[i]) }
         }
     }
 }

@@ -15,7 +15,7 @@
 
 /// A page of a file in the page cache.
 public struct CachedPage: Sendable, Hashable {
-    public var pfn: UInt64
+    public var pfn: Pfn
     public var dirty = false
     /// PG_referenced, PG_active, PG_readahead.
     public var referenced = false
@@ -83,21 +83,21 @@ public struct PageCache: Sendable {
     /// MAX_LFS_FILESIZE: a file, a read or a write ends below 2^63.
     public static let maxFileSize = UInt64(Int64.max)
     /// Anonymous pages on the (inactive) anon LRU, by pfn: how many pages (512 for a THP).
-    var anonLRU: [UInt64: UInt32] = [:]
+    var anonLRU: [Pfn: UInt32] = [:]
     public init() {}
 
     /// lru_cache_add_inactive_or_unevictable() of a new anonymous page: into the batch; a
     /// compound page drains it at once.
-    public mutating func addAnon(_ pfn: UInt64, nr: UInt32) {
-        lruAdd.append(PendingPage(file: -1, index: pfn, nr: nr))
+    public mutating func addAnon(_ pfn: Pfn, nr: UInt32) {
+        lruAdd.append(PendingPage(file: -1, index: pfn.raw, nr: nr))
         if nr > 1 || lruAdd.count >= Self.pagevecSize { drainLRUAdd() }
     }
 
     /// An anonymous page freed: off its LRU list (or out of the batch).
-    public mutating func removeAnon(_ pfn: UInt64) {
+    public mutating func removeAnon(_ pfn: Pfn) {
         if let n = anonLRU.removeValue(forKey: pfn) {
             stat.nrInactiveAnon -= UInt64(n)
-        } else if let i = lruAdd.firstIndex(where: { $0.file == -1 && $0.index == pfn }) {
+        } else if let i = lruAdd.firstIndex(where: { $0.file == -1 && $0.index == pfn.raw }) {
             lruAdd.remove(at: i)
         }
     }
@@ -136,7 +136,7 @@ public struct PageCache: Sendable {
     mutating func drainLRUAdd() {
         for p in lruAdd {
             if p.file < 0 {
-                anonLRU[p.index] = p.nr
+                anonLRU[Pfn(p.index)] = p.nr
                 stat.nrInactiveAnon += UInt64(p.nr)
                 continue
             }

@@ -67,8 +67,8 @@ extension TaskMemory {
                     } else if !e.zeroPage {
                         e.writable = false
                         tables.ptes[vpn] = e
-                        if c.folios[e.pfn & ~511] != nil {
-                            c.folios[e.pfn & ~511]!.pte += 1
+                        if c.folios[e.pfn.alignedDown(.hpagePMD)] != nil {
+                            c.folios[e.pfn.alignedDown(.hpagePMD)]!.pte += 1
                         } else {
                             c.sharedPages[e.pfn, default: 0] += 1
                         }
@@ -110,7 +110,7 @@ extension TaskMemory {
         }
         tables.ptes.forEach { _, e in
             guard !e.zeroPage else { return }
-            if let f = c.folios[e.pfn & ~511] {
+            if let f = c.folios[e.pfn.alignedDown(.hpagePMD)] {
                 account(4096, UInt64(f.pmd) + 1)
             } else {
                 account(4096, UInt64(c.sharedPages[e.pfn] ?? 0) + 1)

@@ -71,7 +71,7 @@ extension Kernel {
     }
 
     /// Linux: virt_to_slab() of a page.
-    public func slabID(ofPfn pfn: UInt64) -> SlabID? { slub.slabID(ofPfn: pfn, pageAlloc) }
+    public func slabID(ofPfn pfn: Pfn) -> SlabID? { slub.slabID(ofPfn: pfn, pageAlloc) }
 
     /// SlubState.checkSlubInvariants() on this kernel's memory.
     public func checkSlubInvariants() -> String? { slub.checkInvariants(pageAlloc, physMem) }

@@ -143,7 +143,7 @@ extension Kernel {
             guard let pfn = allocPages(g, order: order, cpu: cpu, nid: nid == NodeID.none ? nil : nid, listener: &l) else { return nil }
             largeKmallocPages += Int(order.pages)
             l.slab(.largeKmalloc(pfn: pfn, order: order))
-            return directMapVirt(pfn << pageShift)
+            return directMapVirt(pfn.physAddr)
         }
         guard let id = kmallocSlab(size, gfp) else { return nil }
         return slub.slabAllocNode(id, gfp, nid: nid, cpu: cpu, origSize: size, &pageAlloc, &physMem, &log, &l)
@@ -169,7 +169,7 @@ extension Kernel {
             log.info("kmemlab: kfree(\(pa(addr))): not a direct-map address (Linux would oops)")
             return .refused(.notDirectMapAddress)
         }
-        let pfn = phys >> pageShift
+        let pfn = Pfn.down(phys)
         if let sid = slub.slabID(ofPfn: pfn, pageAlloc) {
             return slub.slabFree(slub.slabs[sid].cache, addr, cpu: cpu, &pageAlloc, &physMem, &log, &l)
         }
@@ -198,7 +198,7 @@ extension Kernel {
     public func ksize(_ addr: UInt64) -> Int {
         if addr <= Kmalloc.zeroSizePtr { return 0 }
         guard let phys = directMapPhys(addr) else { return 0 }
-        let pfn = phys >> pageShift
+        let pfn = Pfn.down(phys)
         if let sid = slub.slabID(ofPfn: pfn, pageAlloc) { return slub.caches[slub.slabs[sid].cache].objectSize }
         let d = memmap.isMaterialised(pfn) ? memmap.page(pfn) : PageDescriptor()
         return Int(pageSize) << (d.flags.contains(.head) ? Int(d.order) : 0)

@@ -40,7 +40,7 @@ public enum SlabEvent: Sendable, Equatable {
     /// Linux: the cpu partial list was full and was unfrozen onto the node lists.
     case cpuPartialDrained(cache: CacheID, slabs: Int)
     /// kmalloc above KMALLOC_MAX_CACHE_SIZE: straight from the page allocator.
-    case largeKmalloc(pfn: UInt64, order: Order)
+    case largeKmalloc(pfn: Pfn, order: Order)
     /// Misuse caught; the report is in the kernel log.
     case misuse(cache: CacheID, object: UInt64, what: SlabMisuse)
     /// Allocation failed (slab_out_of_memory).
@@ -111,13 +111,13 @@ extension SlubState {
     /// The physical address of a direct-map address (Linux: __pa()); nil outside the map.
     @inline(__always)
     func directMapPhys(_ virt: UInt64) -> PhysAddr? {
-        guard virt >= directMapBase, virt - directMapBase < maxPfn << pageShift else { return nil }
+        guard virt >= directMapBase, virt - directMapBase < maxPfn.physAddr else { return nil }
         return virt - directMapBase
     }
 
     /// Linux: slab_address().
     @inline(__always)
-    func slabAddress(_ sid: SlabID) -> UInt64 { directMapVirt(slabs[sid].pfn << pageShift) }
+    func slabAddress(_ sid: SlabID) -> UInt64 { directMapVirt(slabs[sid].pfn.physAddr) }
 
     /// Linux: get_freepointer(): the word at object + offset, decoded.
     @inline(__always)
@@ -164,23 +164,23 @@ extension SlubState {
     }
 
     mutating func markAllocated(_ id: CacheID, _ object: UInt64, _ on: Bool, _ pages: inout PageAllocator) {
-        guard let pfn = directMapPhys(object).map({ $0 >> pageShift }), let sid = slabID(ofPfn: pfn, pages),
+        guard let pfn = directMapPhys(object).map(Pfn.down), let sid = slabID(ofPfn: pfn, pages),
               let i = objectIndex(id, sid, object) else { return }
         setAllocatedObject(sid, i, on)
     }
 
     /// Linux: virt_to_slab(): the slab a page belongs to (nil for a page that is not a slab's).
     @inline(__always)
-    public func slabID(ofPfn pfn: UInt64, _ pages: PageAllocator) -> SlabID? {
+    public func slabID(ofPfn pfn: Pfn, _ pages: PageAllocator) -> SlabID? {
         guard pfn < maxPfn, pages.memmap.isMaterialised(pfn) else { return nil }
         var d = pages.memmap.page(pfn)
         var head = pfn
         if d.flags.contains(.tail) {
-            head = pfn & ~((UInt64(1) << UInt64(d.order)) - 1)
+            head = pfn.alignedDown(Order(Int(d.order)))
             d = pages.memmap.page(head)
         }
         guard d.flags.contains(.slab) else { return nil }
-        let sid = SlabID(Int32(truncatingIfNeeded: d.next))
+        let sid = SlabID(d.slabIndex)
         guard slabs.holds(sid), slabs[sid].pfn == head else { return nil }
         return sid
     }
@@ -280,15 +280,15 @@ extension SlubState {
         let sid: SlabID
         if let reuse = freeSlabIDs.popLast() { sid = reuse } else {
             sid = SlabID(index: slabs.count)
-            slabs.append(Slab(cache: id, pfn: 0, order: 0, nid: 0, objects: 0, inuse: 0, frozen: false, freelist: 0))
+            slabs.append(Slab(cache: id, pfn: Pfn(0), order: 0, nid: 0, objects: 0, inuse: 0, frozen: false, freelist: 0))
         }
         let bits = allocationBits(sid, objects: objects)
         slabs[sid] = Slab(cache: id, pfn: pfn, order: UInt8(order), nid: slabNid, objects: Int32(objects),
                           inuse: 0, frozen: false, freelist: 0)
         (slabs[sid].bitsOffset, slabs[sid].bitsWords) = bits
-        pages.memmap.withPage(pfn) { d in d.flags.insert(.slab); d.next = UInt64(UInt32(bitPattern: sid.raw)) }
+        pages.memmap.withPage(pfn) { d in d.flags.insert(.slab); d.slabIndex = sid.raw }
         caches[id].pages += 1 << order
-        let start = directMapVirt(pfn << pageShift)
+        let start = directMapVirt(pfn.physAddr)
         setupSlabDebug(id, sid, &mem)
         // shuffle_freelist() or the linear list.
         let first = start &+ UInt64(s.redLeftPad)
@@ -362,7 +362,7 @@ extension SlubState {
         slabs[sid].where_ = .none
         slabs[sid].pfn = .max
         freeSlabIDs.append(sid)
-        l.slab(.slabFreed(cache: id, slab: directMapVirt(slab.pfn << pageShift), order: Order(Int(slab.order))))
+        l.slab(.slabFreed(cache: id, slab: directMapVirt(slab.pfn.physAddr), order: Order(Int(slab.order))))
         _ = pages.freePages(slab.pfn, order: Order(Int(slab.order)), cpu: cpu, &log, listener: &l)
     }
 
@@ -764,7 +764,7 @@ extension SlubState {
             let base = slabAddress(cs)
             if object >= base && object - base < pageSize << UInt64(slabs[cs].order) { known = cs }
         }
-        guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: phys >> pageShift, pages) else {
+        guard let phys = directMapPhys(object), let sid = known ?? slabID(ofPfn: Pfn.down(phys), pages) else {
             log.warn(file: "mm/slab.h", line: 630, function: "kmem_cache_free", cpu: cpu, pid: 1,
                      message: "virt_to_cache: Object is not a Slab page!")
             l.slab(.misuse(cache: idIn, object: object, what: .notSlabPage))

@@ -36,7 +36,7 @@ extension SlubState {
     mutating func setupSlabDebug(_ id: CacheID, _ sid: SlabID, _ mem: inout PhysMemory) {
         guard caches[id].flags.contains(.poison) else { return }
         let slab = slabs[sid]
-        mem.fill(slab.pfn << pageShift, pageSize << UInt64(slab.order), SlabPoison.inUse)
+        mem.fill(slab.pfn.physAddr, pageSize << UInt64(slab.order), SlabPoison.inUse)
     }
 
     /// Linux: setup_object() → setup_object_debug() (the constructor is not run: see
@@ -98,7 +98,7 @@ extension SlubState {
     /// Linux: print_slab_info().
     func slabInfoLine(_ sid: SlabID, _ pages: PageAllocator) -> String {
         let slab = slabs[sid]
-        let page = pages.vmemmapBase &+ slab.pfn &* 64
+        let page = pages.vmemmapBase &+ slab.pfn.raw &* 64
         return "Slab \(pa(page)) objects=\(slab.objects) used=\(slab.inuse) fp=\(pa(slab.freelist)) flags=\(pages.pageFlagsText(slab.pfn))"
     }
 

@@ -14,7 +14,7 @@
 /// Linux: struct slab (the fields SLUB keeps in the head page's struct page).
 public struct Slab: Sendable, Equatable {
     public var cache: CacheID
-    public var pfn: UInt64
+    public var pfn: Pfn
     public var order: UInt8
     public var nid: NodeID
     public var objects: Int32
@@ -250,7 +250,7 @@ public struct SlubState: Sendable {
     /// Linux: PAGE_OFFSET, where the direct map begins (objects are direct-map addresses).
     public internal(set) var directMapBase: UInt64 = 0
     /// Linux: max_pfn, the end of the direct map SLUB's objects can be in.
-    public internal(set) var maxPfn: UInt64 = 0
+    public internal(set) var maxPfn = Pfn(0)
     /// Linux: num_present_cpus() and nr_cpu_ids when caches are created.
     var presentCPUs = 1
     public internal(set) var possibleCPUs = 1
@@ -262,7 +262,7 @@ public struct SlubState: Sendable {
     /// direct map lies, init_on_alloc/init_on_free, and the seed of s->random and the freelist
     /// shuffle.
     public mutating func configure(presentCPUs: Int, possibleCPUs: Int, slabNodes: [Bool], directMapBase: UInt64,
-                                   maxPfn: UInt64, initOnAlloc: Bool, initOnFree: Bool, seed: UInt64) {
+                                   maxPfn: Pfn, initOnAlloc: Bool, initOnFree: Bool, seed: UInt64) {
         self.presentCPUs = presentCPUs
         self.possibleCPUs = possibleCPUs
         self.slabNodes = slabNodes
@@ -385,7 +385,7 @@ extension Kernel {
             }
         }
         slub.configure(presentCPUs: Swift.max(1, machine.cpus.present), possibleCPUs: nrCPUIds, slabNodes: slabNodes,
-                       directMapBase: pageOffset, maxPfn: maxPfn.raw, initOnAlloc: initOnAlloc,
+                       directMapBase: pageOffset, maxPfn: maxPfn, initOnAlloc: initOnAlloc,
                        initOnFree: initOnFree, seed: seed ^ 0x5ab1_5eed)
         // kmem_cache_node first: its node structures come from its own first slab.
         slub.kmemCacheNode = CacheID(index: slub.caches.count)   // (Linux: kmem_cache_node = &boot_kmem_cache_node)

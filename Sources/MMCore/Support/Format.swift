@@ -18,6 +18,9 @@ public func hex(_ value: UInt64) -> String {
     "0x" + String(value, radix: 16)
 }
 
+/// A pfn as "%#lx" prints it.
+public func hex(_ pfn: Pfn) -> String { hex(pfn.raw) }
+
 /// "%08lx": eight lowercase hex digits, no prefix (32-bit addresses and pfns).
 public func hex08(_ value: UInt64) -> String {
     padLeftZero(String(value, radix: 16), 8)

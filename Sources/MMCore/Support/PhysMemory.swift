@@ -204,8 +204,8 @@ public struct PhysMemory: Sendable {
     }
 
     /// Zeroes `count` pages from `pfn`.
-    @inlinable public mutating func zero(_ pfn: UInt64, pages count: UInt64) {
-        var p = pfn
+    @inlinable public mutating func zero(_ pfn: Pfn, pages count: UInt64) {
+        var p = pfn.raw
         if p < flatEnd >> pageShift { makeRAMUnique() }
         if p < flatEnd >> pageShift && count > 0 {
             let n = Swift.min(count, (flatEnd >> pageShift) - p)
@@ -214,7 +214,7 @@ public struct PhysMemory: Sendable {
             p += n
         }
         if frameCount == 0 { return }
-        let end = pfn + count
+        let end = pfn.raw + count
         while p < end {
             let block = p >> 10
             let blockEnd = Swift.min(end, (block + 1) << 10)

@@ -28,6 +28,39 @@ public struct Pfn: Hashable, Comparable, Sendable {
     @inlinable public static func < (a: Pfn, b: Pfn) -> Bool { a.raw < b.raw }
 }
 
+/// Page frame arithmetic, spelled as Linux spells it: `pfn + nr_pages`, `end_pfn - start_pfn`,
+/// the buddy of a block (__find_buddy_pfn()), its section (pfn_to_section_nr()). Adding pages
+/// traps on overflow as UInt64 arithmetic does; callers that clamp do so before.
+extension Pfn: Strideable, CustomStringConvertible {
+    /// The highest pfn, which no page has: a "none" for tables that keep a pfn per slot.
+    @inlinable public static var max: Pfn { Pfn(.max) }
+    /// Interpolation prints the number, as the kernel's "pfn %lu" does.
+    public var description: String { String(raw) }
+    @inlinable public func distance(to other: Pfn) -> Int { Int(bitPattern: UInt(other.raw &- raw)) }
+    @inlinable public func advanced(by n: Int) -> Pfn { Pfn(raw &+ UInt64(bitPattern: Int64(n))) }
+    @inlinable public static func + (a: Pfn, pages: UInt64) -> Pfn { Pfn(a.raw + pages) }
+    @inlinable public static func - (a: Pfn, pages: UInt64) -> Pfn { Pfn(a.raw - pages) }
+    /// The pages from `b` up to `a`.
+    @inlinable public static func - (a: Pfn, b: Pfn) -> UInt64 { a.raw - b.raw }
+    @inlinable public static func += (a: inout Pfn, pages: UInt64) { a.raw += pages }
+    @inlinable public static func -= (a: inout Pfn, pages: UInt64) { a.raw -= pages }
+    /// Linux: __find_buddy_pfn(): the other half of the `order + 1` block this `order` block is in.
+    @inlinable public func buddy(_ order: Order) -> Pfn { Pfn(raw ^ order.pages) }
+    /// The head of the `order`-aligned block that holds this pfn (Linux: pfn & ~(nr_pages - 1)).
+    @inlinable public func alignedDown(_ order: Order) -> Pfn { Pfn(raw & ~(order.pages &- 1)) }
+    /// Whether a block of `order` may start here.
+    @inlinable public func isAligned(_ order: Order) -> Bool { raw & (order.pages &- 1) == 0 }
+    /// Rounded down or up to a multiple of `pages` (a power of two).
+    @inlinable public func roundedDown(_ pages: UInt64) -> Pfn { Pfn(raw & ~(pages &- 1)) }
+    @inlinable public func roundedUp(_ pages: UInt64) -> Pfn { Pfn((raw &+ pages &- 1) & ~(pages &- 1)) }
+    /// Linux: pfn_to_section_nr().
+    @inlinable public var section: Int { Int(truncatingIfNeeded: raw >> pfnSectionShift) }
+    /// The page's place in its section (pfn & (PAGES_PER_SECTION − 1)).
+    @inlinable public var indexInSection: Int { Int(truncatingIfNeeded: raw & (pagesPerSection &- 1)) }
+    /// Linux: section_nr_to_pfn().
+    @inlinable public static func first(ofSection s: Int) -> Pfn { Pfn(UInt64(s) << pfnSectionShift) }
+}
+
 /// A block's size as a power of two pages (Linux: the `unsigned int order` of alloc_pages(),
 /// the buddy lists' index, compound_order()). Literals read as orders (`order: 0`), and
 /// interpolation prints the number, as the kernel's "order:%u" does.
@@ -52,6 +85,8 @@ public struct Order: Hashable, Strideable, Sendable, ExpressibleByIntegerLiteral
     @inlinable public static var costly: Order { Order(3) }
     /// Linux: pageblock_order (x86-64: 9, a 2 MiB huge page).
     @inlinable public static var pageblock: Order { Order(9) }
+    /// Linux: HPAGE_PMD_ORDER, a transparent huge page mapped by one PMD (x86-64: 9, 2 MiB).
+    @inlinable public static var hpagePMD: Order { Order(9) }
     /// Linux: MAX_ORDER − 1, the largest block the buddy lists keep (4 MiB).
     @inlinable public static var top: Order { Order(maxOrder &- 1) }
     public var description: String { String(raw) }

@@ -20,7 +20,7 @@ public struct VmapArea: Sendable, Equatable {
     public var end: UInt64
     public var caller: String
     /// Backing blocks: their pfns, all of `order` (0, or 9 for a huge mapping).
-    public var blocks: [UInt64]
+    public var blocks: [Pfn]
     public var order: Int
     /// Pages per node id (4 KiB pages).
     public var perNode: [Int]
@@ -112,13 +112,13 @@ extension Kernel {
     /// Linux: vmap_pages_range() (vmap_pmd_range/vmap_pte_range, vmap_try_huge_pmd): the
     /// PAGE_KERNEL entries for an area's pages, with a PMD page per new 1 GiB and a PTE page per
     /// new 2 MiB of small pages (the PUD pages were preallocated at boot).
-    mutating func mapVmalloc(_ start: UInt64, blocks: [UInt64], order: Int) {
+    mutating func mapVmalloc(_ start: UInt64, blocks: [Pfn], order: Int) {
         let huge = order > 0
         var a = start
         for pfn in blocks {
             vmallocTables(a, pte: !huge)
             if let e = entryAddress(a, at: huge ? .pmd : .pte) {
-                physMem.writeWord(e, (pfn << pageShift) | (huge ? pageKernelLarge : pageKernel))
+                physMem.writeWord(e, pfn.physAddr | (huge ? pageKernelLarge : pageKernel))
             }
             a += pageSize << order
         }
@@ -132,14 +132,14 @@ extension Kernel {
             vmalloc.pmdTables.insert(off >> pudShift)
             if let t = allocPages([.zero], order: 0) {
                 vmalloc.tablePages += 1
-                if let e = entryAddress(va, at: .pud) { populate(e, t << pageShift) }
+                if let e = entryAddress(va, at: .pud) { populate(e, t.physAddr) }
             }
         }
         if pte && !vmalloc.pteTables.contains(off >> pmdShift) {
             vmalloc.pteTables.insert(off >> pmdShift)
             if let t = allocPages([.zero], order: 0) {
                 vmalloc.tablePages += 1
-                if let e = entryAddress(va, at: .pmd) { populate(e, t << pageShift) }
+                if let e = entryAddress(va, at: .pmd) { populate(e, t.physAddr) }
             }
         }
     }

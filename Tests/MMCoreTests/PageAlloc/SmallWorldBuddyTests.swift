@@ -11,8 +11,8 @@ import Testing
 /// reserved (as after memmap_init), the first pageblock of type `mt`.
 func smallWorld(pages: UInt64 = 64, mt: MigrateType = .movable) -> (Zone, Memmap) {
     let slot = ZoneID(nid: 0, .normal)
-    var mm = Memmap(endPfn: pages, zones: [(start: 0, end: pages, slot: slot)])
-    mm.setPageblockMigratetype(0, mt)
+    var mm = Memmap(endPfn: Pfn(pages), zones: [(start: Pfn(0), end: Pfn(pages), slot: slot)])
+    mm.setPageblockMigratetype(Pfn(0), mt)
     var z = Zone(type: .normal, nid: 0)
     z.spannedPages = pages
     z.presentPages = pages
@@ -24,7 +24,7 @@ func smallWorld(pages: UInt64 = 64, mt: MigrateType = .movable) -> (Zone, Memmap
 /// Free pages as __free_pages_core() hands them over: descriptor cleared, then freed.
 func release(_ z: inout Zone, _ mm: inout Memmap, _ pfns: some Sequence<UInt64>, order: Order = 0,
              mt: MigrateType = .movable) {
-    for pfn in pfns {
+    for pfn in pfns.map(Pfn.init) {
         mm.resetPages(pfn, count: order.pages)
         z.freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
     }
@@ -40,9 +40,9 @@ struct SmallWorldBuddyTests {
         release(&z, &mm, 0..<64)
         #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])
         #expect(z.freePages == 64)
-        #expect(z.freeLists[Zone.listIndex(6, movable)].head == 0)
-        #expect(mm.buddyOrder(0) == 6)
-        #expect(mm.buddyOrder(32) == nil, "a merged buddy is no longer a free block of its own")
+        #expect(z.freeLists[Zone.listIndex(6, movable)].head == Pfn(0))
+        #expect(mm.buddyOrder(Pfn(0)) == 6)
+        #expect(mm.buddyOrder(Pfn(32)) == nil, "a merged buddy is no longer a free block of its own")
     }
 
     @Test("freeing in descending order merges the same way")
@@ -57,12 +57,12 @@ struct SmallWorldBuddyTests {
         var (z, mm) = smallWorld()
         release(&z, &mm, 0..<64)
         let got = try #require(z.rmqueueSmallest(order: 0, mt: movable, &mm))
-        #expect(got.pfn == 0 && got.from == 6)
+        #expect(got.pfn == Pfn(0) && got.from == 6)
         #expect(z.nrFree == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
         // expand() lists the upper halves: 32 (order 5), 16, 8, 4, 2, 1 (order 0).
         for (order, pfn) in [(5, 32), (4, 16), (3, 8), (2, 4), (1, 2), (0, 1)] as [(Order, UInt64)] {
-            #expect(z.freeLists[Zone.listIndex(order, movable)].head == pfn, "order \(order)")
-            #expect(mm.buddyOrder(pfn) == order)
+            #expect(z.freeLists[Zone.listIndex(order, movable)].head == Pfn(pfn), "order \(order)")
+            #expect(mm.buddyOrder(Pfn(pfn)) == order)
         }
         #expect(z.freePages == 63)
         // Freeing it back undoes every split.
@@ -77,7 +77,7 @@ struct SmallWorldBuddyTests {
         // 16's buddy 17 is allocated: 16 stays order 0, 18–19 order 1, 20–23 order 2, 24–31
         // order 3, 0–15 order 4, 32–63 order 5.
         #expect(z.nrFree == [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
-        #expect(mm.buddyOrder(16) == 0 && mm.buddyOrder(18) == 1 && mm.buddyOrder(0) == 4 && mm.buddyOrder(32) == 5)
+        #expect(mm.buddyOrder(Pfn(16)) == 0 && mm.buddyOrder(Pfn(18)) == 1 && mm.buddyOrder(Pfn(0)) == 4 && mm.buddyOrder(Pfn(32)) == 5)
         #expect(z.freePages == 63)
     }
 
@@ -89,13 +89,13 @@ struct SmallWorldBuddyTests {
         z.pagesetHigh = 64
         var rec = EventRecorder()
         let p = try #require(z.rmqueuePcplist(cpu: 0, order: 0, mt: movable, flags: [], &mm, &rec))
-        #expect(p == 0)
+        #expect(p == Pfn(0))
         #expect(rec.events.contains(.pcpRefill(zone: z.slot, cpu: 0, order: 0, blocks: 4)))
         // Four pages left the buddy lists (0–3); three wait on the CPU's list.
         #expect(z.pcp[0].count == 3 && z.freePages == 60)
         #expect(z.nrFree == [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0])
         let q = try #require(z.rmqueuePcplist(cpu: 0, order: 0, mt: movable, flags: [], &mm, &rec))
-        #expect(q == 1, "the list hands out in the order rmqueue_bulk() filled it")
+        #expect(q == Pfn(1), "the list hands out in the order rmqueue_bulk() filled it")
         #expect(rec.events.last == .pcpHit(zone: z.slot, cpu: 0, order: 0, migratetype: .movable))
         // Both back onto the list, then everything drained to the buddy lists.
         mm.withPage(p) { $0 = PageDescriptor() }
@@ -115,11 +115,11 @@ struct TakeBlockTests {
     func takeInside() {
         var (z, mm) = smallWorld()
         release(&z, &mm, 0..<64)
-        #expect(z.takeBlock(20, order: 2, &mm))
+        #expect(z.takeBlock(Pfn(20), order: 2, &mm))
         // break_down_buddy_pages(): 32–63 (order 5), 0–15 (order 4), 24–31 (order 3), 16–19 (order 2).
         #expect(z.nrFree == [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0] && z.freePages == 60)
-        #expect(mm.buddyOrder(32) == 5 && mm.buddyOrder(0) == 4 && mm.buddyOrder(24) == 3 && mm.buddyOrder(16) == 2)
-        #expect(mm.buddyOrder(20) == nil)
+        #expect(mm.buddyOrder(Pfn(32)) == 5 && mm.buddyOrder(Pfn(0)) == 4 && mm.buddyOrder(Pfn(24)) == 3 && mm.buddyOrder(Pfn(16)) == 2)
+        #expect(mm.buddyOrder(Pfn(20)) == nil)
         release(&z, &mm, [20], order: 2)
         #expect(z.nrFree == [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0] && z.freePages == 64)
     }
@@ -129,10 +129,10 @@ struct TakeBlockTests {
         var (z, mm) = smallWorld()
         release(&z, &mm, (0..<64).filter { $0 != 17 })
         let before = (z.nrFree, z.freePages)
-        #expect(!z.takeBlock(16, order: 1, &mm), "17 is allocated")
-        #expect(!z.takeBlock(17, order: 0, &mm))
-        #expect(!z.takeBlock(18, order: 2, &mm), "not aligned to its order")
+        #expect(!z.takeBlock(Pfn(16), order: 1, &mm), "17 is allocated")
+        #expect(!z.takeBlock(Pfn(17), order: 0, &mm))
+        #expect(!z.takeBlock(Pfn(18), order: 2, &mm), "not aligned to its order")
         #expect(z.nrFree == before.0 && z.freePages == before.1)
-        #expect(z.takeBlock(16, order: 0, &mm) && z.freePages == before.1 - 1)
+        #expect(z.takeBlock(Pfn(16), order: 0, &mm) && z.freePages == before.1 - 1)
     }
 }

@@ -37,7 +37,7 @@ private struct SlubWorld {
     var cache = CacheID.none
 
     init() {
-        slub.configure(presentCPUs: 1, possibleCPUs: 1, slabNodes: [true], directMapBase: directMap, maxPfn: 256,
+        slub.configure(presentCPUs: 1, possibleCPUs: 1, slabNodes: [true], directMapBase: directMap, maxPfn: Pfn(256),
                        initOnAlloc: true, initOnFree: false, seed: 1)
         // Past kmem_cache_init()'s bootstrap (no kmem_cache_node cache here), before the
         // random freelists: slabs hand out their objects in address order.
@@ -52,7 +52,7 @@ private struct SlubWorld {
     }
     var zoneFree: UInt64 { pages.nodes[0].zones[ZoneType.normal.rawValue].freePages }
     var node: KmemCacheNode { slub.caches[cache].node[0] }
-    func slab(atPfn pfn: UInt64) -> Slab? { slub.slabID(ofPfn: pfn, pages).map { slub.slabs[$0] } }
+    func slab(atPfn pfn: UInt64) -> Slab? { slub.slabID(ofPfn: Pfn(pfn), pages).map { slub.slabs[$0] } }
     func checked() -> String? { slub.checkInvariants(pages, mem) }
 }
 
@@ -86,7 +86,7 @@ struct SmallWorldSlubTests {
             #expect(slab.inuse == 8 && !slab.frozen && slab.where_ == SlabPlace.none, "full slab \(pfn)")
         }
         #expect(w.slab(atPfn: 3)?.where_ == .cpuSlab)
-        #expect(w.pages.memmap.page(2).flags.contains(.slab))
+        #expect(w.pages.memmap.page(Pfn(2)).flags.contains(.slab))
         #expect(w.slab(atPfn: 4) == nil, "page 4 is still the buddy allocator's")
         #expect(w.checked() == nil)
     }

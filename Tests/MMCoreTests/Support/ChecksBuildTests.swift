@@ -24,9 +24,9 @@ struct ChecksFireTests {
     func listCheckFires() async {
         await #expect(processExitsWith: .failure) {
             let slot = ZoneID(nid: 0, .normal)
-            var mm = Memmap(endPfn: 64, zones: [(start: 0, end: 64, slot: slot)])
+            var mm = Memmap(endPfn: Pfn(64), zones: [(start: Pfn(0), end: Pfn(64), slot: slot)])
             var z = Zone(type: .normal, nid: 0)
-            z.delFromFreeList(8, order: 3, &mm)
+            z.delFromFreeList(Pfn(8), order: 3, &mm)
         }
     }
 }

@@ -41,7 +41,7 @@ struct PhysMemoryBackendTests {
             a.fill(addr, len, byte); b.fill(addr, len, byte)
         case 3:
             let pages = rng.next() % 40
-            a.zero(addr >> pageShift, pages: pages); b.zero(addr >> pageShift, pages: pages)
+            a.zero(Pfn.down(addr), pages: pages); b.zero(Pfn.down(addr), pages: pages)
         case 4:
             let n = Int(rng.next() % 16) + 1
             let index = Int(rng.next() % UInt64(512 - n))
