@@ -4,10 +4,19 @@
 import Foundation
 import MMCore
 
+/// One line of a trace as the bytes of the reading buffer, without its newline. Valid only
+/// inside the `forEachLine` callback that is handed it (the buffer is reused for the next
+/// chunk); `text` copies it out.
+public struct TraceLine {
+    public let bytes: UnsafeBufferPointer<UInt8>
+    public var text: Substring { Substring(String(decoding: bytes, as: UTF8.self)) }
+}
+
 public enum TraceFile {
-    /// Calls `body` with each line and its number.
+    /// Calls `body` with each line and its number. Lines are found by their bytes in a
+    /// reused buffer: no String is made for a line (a trace is millions of them).
     public static func forEachLine(_ path: String,
-                                   _ body: (Substring, Int) throws(InputError) -> Void) throws(InputError) {
+                                   _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) {
         // The first two bytes say whether it is gzip'd; the rest is streamed, never read whole.
         let file = try openFile(path)
         let probe = file.readData(ofLength: 2)
@@ -18,7 +27,8 @@ public enum TraceFile {
         let gzipped = probe.count == 2 && probe.first == 0x1f && probe.last == 0x8b
         var process: Process? = nil
         let handle: FileHandle
-        var pending = Data()
+        var pending: [UInt8] = []
+        pending.reserveCapacity(2 << 20)
         if gzipped {
             try? file.close()
             let p = Process()
@@ -32,7 +42,7 @@ public enum TraceFile {
             handle = pipe.fileHandleForReading
         } else {
             handle = file
-            pending = probe
+            pending.append(contentsOf: probe)
         }
         defer {
             process?.terminate()
@@ -42,35 +52,24 @@ public enum TraceFile {
         while true {
             let chunk = handle.readData(ofLength: 1 << 20)
             if chunk.isEmpty { break }
-            pending.append(chunk)
-            guard let lastNewline = pending.lastIndex(of: 0x0a) else { continue }
-            let complete = pending[pending.startIndex..<lastNewline]
-            var text = String(decoding: complete, as: UTF8.self)
-            // Lines by their bytes (memchr on the string's own storage): splitting on
-            // Characters costs more than reading the events.
-            var ends: [Int] = []
-            text.withUTF8 { b in
-                guard let base = b.baseAddress else { return }
-                var at = 0
-                while at < b.count, let hit = memchr(base + at, 0x0a, b.count - at) {
-                    let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                    ends.append(i)
-                    at = i + 1
+            pending.append(contentsOf: chunk)
+            // Every complete line of the buffer, found with memchr; the unfinished tail stays.
+            let consumed = try pending.withUnsafeBufferPointer { (b) throws(InputError) -> Int in
+                guard let base = b.baseAddress else { return 0 }
+                var start = 0
+                while start < b.count, let hit = memchr(base + start, 0x0a, b.count - start) {
+                    let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    lineNo += 1
+                    try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: b[start..<end])), lineNo)
+                    start = end + 1
                 }
+                return start
             }
-            ends.append(text.utf8.count)
-            let u = text.utf8
-            var start = 0
-            for end in ends {
-                lineNo += 1
-                try body(Substring(u[u.index(u.startIndex, offsetBy: start)..<u.index(u.startIndex, offsetBy: end)]), lineNo)
-                start = end + 1
-            }
-            pending = Data(pending[(lastNewline + 1)...])
+            pending.removeFirst(consumed)
         }
         if !pending.isEmpty {
             lineNo += 1
-            try body(Substring(String(decoding: pending, as: UTF8.self)), lineNo)
+            try pending.withUnsafeBufferPointer { (b) throws(InputError) in try body(TraceLine(bytes: b), lineNo) }
         }
         if let p = process {
             p.waitUntilExit()
@@ -101,7 +100,17 @@ public struct TraceSummary {
     @discardableResult
     public mutating func add(_ line: Substring, number: Int) throws(InputError) -> TraceEvent? {
         lines = number
-        guard let e = try reader.read(line, line: number) else { return nil }
+        return pair(try reader.read(line, line: number))
+    }
+
+    public mutating func add(_ line: TraceLine, number: Int) throws(InputError) -> TraceEvent? {
+        lines = number
+        return pair(try reader.read(line, line: number))
+    }
+
+    /// Pairs an event with what was handed out earlier in the trace.
+    mutating func pair(_ event: TraceEvent?) -> TraceEvent? {
+        guard let e = event else { return nil }
         if e.kind.isPageEvent {
             guard let pfn = e.pfn else { return e }
             if e.kind == .mmPageAlloc { pageAllocs += 1; livePages[pfn] = e.order ?? 0 }

@@ -25,7 +25,13 @@ public struct TraceEvent: Sendable, Equatable {
         case mmPagePcpuDrain = "mm_page_pcpu_drain", mmPageAllocExtfrag = "mm_page_alloc_extfrag"
 
         /// Events about pages (they carry a pfn), as opposed to slab objects (a pointer).
-        public var isPageEvent: Bool { rawValue.hasPrefix("mm_page") }
+        public var isPageEvent: Bool {
+            switch self {
+            case .mmPageAlloc, .mmPageAllocZoneLocked, .mmPageFree, .mmPageFreeBatched, .mmPagePcpuDrain,
+                 .mmPageAllocExtfrag: return true
+            default: return false
+            }
+        }
         /// Events that hand something out.
         public var isAlloc: Bool {
             switch self {
@@ -115,21 +121,29 @@ public struct TraceReader {
 
     /// The event on this line, nil for a line that holds no kmem event.
     public mutating func read(_ raw: Substring, line: Int) throws(InputError) -> TraceEvent? {
-        if raw.hasPrefix("#") {
-            if let r = raw.firstRange(of: "entries-in-buffer/entries-written: ") {
-                entriesInBuffer = Int(raw[r.upperBound...].prefix { $0.isNumber })
-            }
-            otherLines += 1
-            return nil
-        }
+        if raw.utf8.first == 35 { header(raw); return nil }   // '#'
         // The line's bytes, read in place (a trace is millions of lines: no Characters here).
         var copy: [UInt8] = []
-        let result = raw.utf8.withContiguousStorageIfAvailable { b in readBytes(b, line) }
+        let result = raw.utf8.withContiguousStorageIfAvailable { b in Result { () throws(InputError) in try readBytes(b, line) } }
             ?? { () -> Result<TraceEvent?, InputError> in
                 copy = Array(raw.utf8)
-                return copy.withUnsafeBufferPointer { b in readBytes(b, line) }
+                return copy.withUnsafeBufferPointer { b in Result { () throws(InputError) in try readBytes(b, line) } }
             }()
         return try result.get()
+    }
+
+    /// The event on a line read by `TraceFile.forEachLine`, in place.
+    public mutating func read(_ raw: TraceLine, line: Int) throws(InputError) -> TraceEvent? {
+        if raw.bytes.first == 35 { header(raw.text); return nil }
+        return try readBytes(raw.bytes, line)
+    }
+
+    /// A header line: the only one whose text matters is the entry count.
+    mutating func header(_ raw: Substring) {
+        if let r = raw.firstRange(of: "entries-in-buffer/entries-written: ") {
+            entriesInBuffer = Int(raw[r.upperBound...].prefix { $0.isNumber })
+        }
+        otherLines += 1
     }
 
     static let pgdatinit = Array("pgdatinit".utf8)
@@ -137,7 +151,7 @@ public struct TraceReader {
 
     static let kinds: [(bytes: [UInt8], kind: TraceEvent.Kind)] = TraceEvent.Kind.allCases.map { (Array($0.rawValue.utf8), $0) }
 
-    mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) -> Result<TraceEvent?, InputError> {
+    mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) throws(InputError) -> TraceEvent? {
         var n = b.count
         if n > 0 && b[n - 1] == 13 { n -= 1 }   // CR
         // "[CPU]": the first '[' followed by digits and ']'.
@@ -150,7 +164,7 @@ public struct TraceReader {
             }
             i += 1
         }
-        guard cpu >= 0 else { otherLines += 1; return .success(nil) }
+        guard cpu >= 0 else { otherLines += 1; return nil }
         // "TASK-PID" before it: the pid, and whether the task is a deferred-init thread.
         var pid: Int32 = -1, deferredInit = false
         var t = i - 1
@@ -183,7 +197,7 @@ public struct TraceReader {
             name = ws..<(i - 1)
             break
         }
-        guard let name else { otherLines += 1; return .success(nil) }
+        guard let name else { otherLines += 1; return nil }
         var kind: TraceEvent.Kind? = nil
         for (bytes, k) in TraceReader.kinds where bytes.count == name.count {
             var same = true
@@ -192,14 +206,14 @@ public struct TraceReader {
         }
         guard let kind else {
             skipped[String(decoding: UnsafeBufferPointer(rebasing: b[name]), as: UTF8.self), default: 0] += 1
-            return .success(nil)
+            return nil
         }
         var e = TraceEvent(kind: kind, line: line, cpu: cpu)
         e.pid = pid
         e.deferredInit = deferredInit
         e.timeUS = stamp
-        if let problem = fields(b, from: i, to: n, into: &e) { return .failure(problem) }
-        if let problem = require(e) { return .failure(problem) }
+        if let problem = fields(b, from: i, to: n, into: &e) { throw problem }
+        if let problem = require(e) { throw problem }
         if e.vmallocPages != nil {
             // __vmalloc_area_node() kmallocs the array only up to a page (512 pages); a larger
             // one is vmalloc'd itself, and its pages are not recognised.
@@ -207,7 +221,7 @@ public struct TraceReader {
             e.vmallocPages = array ? (e.bytesReq ?? 0) / 8 : nil
         }
         counts[kind, default: 0] += 1
-        return .success(e)
+        return e
     }
 
     /// The key=value fields from `from`; the first malformed one as an error.
