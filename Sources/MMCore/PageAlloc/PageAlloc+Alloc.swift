@@ -326,7 +326,8 @@ extension PageAllocator {
             if d.flags.isEmpty, d.refcount > 0, Int(d.order) == order.raw,
                !pfn.isAligned(.top) || !memmap.isMaxOrderFree(pfn) {
                 mmAssert(freeCheck(pfn, order: order) == nil, "the free fast path passed a page the checks refuse")
-                memmap.withPage(pfn) { d in d.refcount = 0; d.order = 0 }
+                // (freeUnrefPage() clears the refcount and order in the same descriptor write
+                // that puts the page on its list.)
                 nodes[n].zones[slot.zoneIndex].freeUnrefPage(pfn, order: order, cpu: cpu, &memmap, &l)
                 return .freed
             }

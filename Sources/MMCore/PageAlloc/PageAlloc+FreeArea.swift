@@ -32,7 +32,7 @@ public struct FPIFlags: OptionSet, Sendable {
 
 extension Memmap {
     /// Linux: list_add().
-    @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
+    @inline(__always) @inlinable mutating func listAddHead(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
         mmAssert(l.head == PageDescriptor.nilLink || prev(l.head, order: order) == PageDescriptor.nilLink,
                  "list_add corruption: the head has a predecessor")
         setPrev(pfn, order: order, PageDescriptor.nilLink)
@@ -43,7 +43,7 @@ extension Memmap {
     }
 
     /// Linux: list_add_tail().
-    @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
+    @inline(__always) @inlinable mutating func listAddTail(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
         mmAssert(l.tail == PageDescriptor.nilLink || next(l.tail, order: order) == PageDescriptor.nilLink,
                  "list_add corruption: the tail has a successor")
         setNext(pfn, order: order, PageDescriptor.nilLink)
@@ -54,7 +54,7 @@ extension Memmap {
     }
 
     /// Linux: list_del().
-    @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
+    @inline(__always) @inlinable mutating func listDel(_ l: inout FreeList, _ pfn: Pfn, order: Order) {
         let p = prev(pfn, order: order), n = next(pfn, order: order)
         // Linux: __list_del_entry_valid() — the neighbours point back at the entry.
         mmAssert(l.count > 0, "list_del corruption: the list is empty")

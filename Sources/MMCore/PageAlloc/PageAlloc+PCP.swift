@@ -70,7 +70,9 @@ extension Zone {
 
     /// The fast path's take (PageAllocator.allocPcpHit): when this zone passes its watermark
     /// at a glance and the CPU's list for the order and type has a page, what
-    /// rmqueue_pcplist() and rmqueue() do with it; nil, with nothing changed, otherwise.
+    /// rmqueue_pcplist() and rmqueue() do with it; nil, with nothing changed, otherwise. The
+    /// page keeps its pcp mark: the caller preps it (prep_new_page()) at once, which rewrites
+    /// the descriptor's flags.
     @inline(__always)
     mutating func pcpHit<L: PageAllocListener>(cpu: Int, order: Order, mt: MigrateType, highest: ZoneType,
                                              flags: AllocFlags, gfp: GFPFlags, _ mm: inout Memmap, _ l: inout L) -> Pfn? {
@@ -80,7 +82,11 @@ extension Zone {
         else { return nil }
         pcp[cpu].freeFactor >>= 1
         l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: mt))
-        let pfn = pcpTakeHead(cpu: cpu, pindex: pindex, order: order, &mm)
+        // pcpTakeHead() without its descriptor write: prep_new_page() rewrites the flags next.
+        let i = Zone.pcpIndex(cpu, pindex)
+        let pfn = pcpLists[i].head
+        mm.listDel(&pcpLists[i], pfn, order: order)
+        pcp[cpu].count -= order.pages
         if boostedWatermark {
             boostedWatermark = false
             l.pageAlloc(.slowPath(.wakeKswapd))
@@ -106,12 +112,13 @@ extension Zone {
                                                     _ mm: inout Memmap, _ l: inout L) {
         let mt = mm.pageblockMigratetype(pfn)
         if mt == MigrateType.isolate {
+            mm.withPage(pfn) { d in d.refcount = 0; d.order = 0 }
             let merged = freeOneBlock(pfn, order: order, mt: mt, fpi: [], &mm)
             l.pageAlloc(.freedToBuddy(zone: slot, pfn: pfn, order: order, mergedOrder: merged, toTail: false))
             return
         }
         let pcpMT = mt.isPCPType ? mt : MigrateType.movable
-        mm.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
+        mm.withPage(pfn) { d in d.refcount = 0; d.order = 0; d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
         let pindex = orderToPindex(pcpMT, order)
         mm.listAddHead(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
         pcp[cpu].count += order.pages
