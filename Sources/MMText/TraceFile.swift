@@ -9,6 +9,7 @@ import MMCore
 /// chunk); `text` copies it out.
 public struct TraceLine {
     public let bytes: UnsafeBufferPointer<UInt8>
+    public init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
     public var text: Substring { Substring(String(decoding: bytes, as: UTF8.self)) }
 }
 

@@ -810,7 +810,7 @@ struct ReportCommand: ParsableCommand {
             let w = try Workload(parsing: try readText(path), file: path)
             var runner = WorkloadRunner(kernel: kernel)
             try runner.run(w)
-            runner.faults.pageCache.drain()
+            runner.faults.pageCache.drain(&runner.kernel!.memmap)
             user = runner.userPages
             kernel = runner.kernel!
             title += " after " + path

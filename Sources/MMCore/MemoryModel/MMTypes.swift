@@ -29,6 +29,11 @@ public struct PageFlags: OptionSet, Sendable, Hashable {
     public static let tail = PageFlags(rawValue: 1 << 4)
     /// Linux: PG_slab (set by SLUB on the pages of a slab).
     public static let slab = PageFlags(rawValue: 1 << 5)
+    /// Linux: PG_lru — on an LRU list. Set on an anonymous page when the CPU's lru_add batch
+    /// drains, cleared when the page leaves the list before it is freed (free_pages_prepare()
+    /// reports a page freed with it still set as a bad page). The page cache keeps its own
+    /// pages' LRU state beside them.
+    public static let lru = PageFlags(rawValue: 1 << 6)
 }
 
 /// Linux: struct page, packed into 16 bytes.

@@ -61,7 +61,7 @@ extension TaskMemory {
             tables.ptes[vpn] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
             rssAnon += 1
             c.stat.nrAnonPages += 1
-            c.pageCache.addAnon(pfn, nr: 1)
+            c.pageCache.addAnon(pfn, nr: 1, &k.memmap)
             return .copyOnWrite(pfn: pfn)
         }
         if write, !page.dirty, !c.pageCache.files[f].tmpfs {

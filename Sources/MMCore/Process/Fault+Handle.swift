@@ -168,7 +168,7 @@ extension TaskMemory {
         c.stat.nrPageTablePages += 1
         tables.pmds[huge] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
         c.folios[pfn] = Folio(pmd: 1, pte: 0)
-        c.pageCache.addAnon(pfn, nr: 512)
+        c.pageCache.addAnon(pfn, nr: 512, &k.memmap)
         rssAnon += 512
         c.stat.nrAnonPages += 512
         c.stat.nrAnonTransparentHugepages += 512
@@ -202,7 +202,7 @@ extension TaskMemory {
         guard let pfn = k.allocPages(.gfpHighuserMovable, order: 0, cpu: c.cpu, listener: &l) else { return .oom }
         tables.ptes[vpn] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
         c.stat.nrAnonPages += 1
-        c.pageCache.addAnon(pfn, nr: 1)
+        c.pageCache.addAnon(pfn, nr: 1, &k.memmap)
         Self.dropPage(e.pfn, &c, &k)
         return .copyOnWrite(pfn: pfn)
     }
@@ -215,7 +215,7 @@ extension TaskMemory {
             f.pte -= 1
             if f.pmd == 0, f.pte == 0 {
                 c.folios[head] = nil
-                c.pageCache.removeAnon(head)
+                c.pageCache.removeAnon(head, &k.memmap)
                 k.freePages(head, order: 9, cpu: c.cpu)
                 c.stat.nrAnonPages -= 512
             } else {
@@ -224,7 +224,7 @@ extension TaskMemory {
         } else if let n = c.sharedPages[pfn] {
             c.sharedPages[pfn] = n == 1 ? nil : n - 1
         } else {
-            c.pageCache.removeAnon(pfn)
+            c.pageCache.removeAnon(pfn, &k.memmap)
             k.freePages(pfn, order: 0, cpu: c.cpu)
             c.stat.nrAnonPages -= 1
         }
@@ -246,7 +246,7 @@ extension TaskMemory {
         tables.ptes[vpn] = UserPTE(pfn: pfn, writable: true, zeroPage: false)
         rssAnon += 1
         c.stat.nrAnonPages += 1
-        c.pageCache.addAnon(pfn, nr: 1)
+        c.pageCache.addAnon(pfn, nr: 1, &k.memmap)
         return wasZero ? .copyOnWrite(pfn: pfn) : .anonymous(pfn: pfn)
     }
 }

@@ -48,7 +48,7 @@ extension TaskMemory {
                         if f.pmd == 0 { c.stat.nrAnonTransparentHugepages -= 512 }
                         if f.pmd == 0, f.pte == 0 {
                             c.folios[e.pfn] = nil
-                            c.pageCache.removeAnon(e.pfn)
+                            c.pageCache.removeAnon(e.pfn, &k.memmap)
                             k.freePages(e.pfn, order: 9, cpu: c.cpu)
                             c.stat.nrAnonPages -= 512
                         } else {

@@ -171,7 +171,7 @@ extension PageCache {
             files[f].pages[index + i] = page
             stat.nrFilePages += 1
             stat.pgpgin += 4
-            addLRU(f, index + i)
+            addLRU(f, index + i, &k.memmap)
         }
     }
 
@@ -192,7 +192,7 @@ extension PageCache {
                 files[f].pages[index] = CachedPage(pfn: pfn)
                 stat.nrFilePages += 1
                 if files[f].tmpfs { stat.nrShmem += 1 }
-                addLRU(f, index)
+                addLRU(f, index, &k.memmap)
             }
             if files[f].pages[index]!.dirty == false {
                 files[f].pages[index]!.dirty = true
@@ -219,7 +219,7 @@ extension PageCache {
         files[f].pages[index] = page
         stat.nrFilePages += 1
         stat.nrShmem += 1
-        addLRU(f, index)
+        addLRU(f, index, &k.memmap)
         return page
     }
 
@@ -236,7 +236,7 @@ extension PageCache {
 
     /// drop_caches (1): every clean, unmapped page of a disk file leaves the cache.
     public mutating func dropCaches(cpu: Int, _ k: inout Kernel) {
-        drain()
+        drain(&k.memmap)
         for f in files.indices where !files[f].tmpfs {
             for i in files[f].pages.keys.sorted() {
                 let p = files[f].pages[i]!

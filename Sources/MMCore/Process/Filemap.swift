@@ -82,21 +82,26 @@ public struct PageCache: Sendable {
     static let pagevecSize = 15
     /// MAX_LFS_FILESIZE: a file, a read or a write ends below 2^63.
     public static let maxFileSize = UInt64(Int64.max)
-    /// Anonymous pages on the (inactive) anon LRU, by pfn: how many pages (512 for a THP).
-    var anonLRU: [Pfn: UInt32] = [:]
+    // (Anonymous pages on the inactive anon LRU are marked in their descriptors, PG_lru, as
+    // Linux marks them: no table here to look them up in.)
     public init() {}
 
     /// lru_cache_add_inactive_or_unevictable() of a new anonymous page: into the batch; a
     /// compound page drains it at once.
-    public mutating func addAnon(_ pfn: Pfn, nr: UInt32) {
+    public mutating func addAnon(_ pfn: Pfn, nr: UInt32, _ mm: inout Memmap) {
         lruAdd.append(PendingPage(file: -1, index: pfn.raw, nr: nr))
-        if nr > 1 || lruAdd.count >= Self.pagevecSize { drainLRUAdd() }
+        if nr > 1 || lruAdd.count >= Self.pagevecSize { drainLRUAdd(&mm) }
     }
 
-    /// An anonymous page freed: off its LRU list (or out of the batch).
-    public mutating func removeAnon(_ pfn: Pfn) {
-        if let n = anonLRU.removeValue(forKey: pfn) {
-            stat.nrInactiveAnon -= UInt64(n)
+    /// An anonymous page freed: off its LRU list (or out of the batch), before the free.
+    public mutating func removeAnon(_ pfn: Pfn, _ mm: inout Memmap) {
+        let onLRU = mm.withPage(pfn) { d -> UInt64 in
+            guard d.flags.contains(.lru) else { return 0 }
+            d.flags.remove(.lru)
+            return d.flags.contains(.head) ? Order(Int(d.order)).pages : 1
+        }
+        if onLRU > 0 {
+            stat.nrInactiveAnon -= onLRU
         } else if let i = lruAdd.firstIndex(where: { $0.file == -1 && $0.index == pfn.raw }) {
             lruAdd.remove(at: i)
         }
@@ -128,15 +133,15 @@ public struct PageCache: Sendable {
     // MARK: LRU batches
 
     /// folio_add_lru(): into the CPU's batch; a full batch goes to the lists.
-    mutating func addLRU(_ f: Int, _ index: UInt64) {
+    mutating func addLRU(_ f: Int, _ index: UInt64, _ mm: inout Memmap) {
         lruAdd.append(PendingPage(file: f, index: index))
-        if lruAdd.count >= Self.pagevecSize { drainLRUAdd() }
+        if lruAdd.count >= Self.pagevecSize { drainLRUAdd(&mm) }
     }
 
-    mutating func drainLRUAdd() {
+    mutating func drainLRUAdd(_ mm: inout Memmap) {
         for p in lruAdd {
             if p.file < 0 {
-                anonLRU[Pfn(p.index)] = p.nr
+                mm.withPage(Pfn(p.index)) { d in d.flags.insert(.lru) }
                 stat.nrInactiveAnon += UInt64(p.nr)
                 continue
             }
@@ -162,8 +167,8 @@ public struct PageCache: Sendable {
 
     /// lru_add_drain(): both batches, as the kernel drains them before reclaim, migration and
     /// at a CPU's request.
-    public mutating func drain() {
-        drainLRUAdd()
+    public mutating func drain(_ mm: inout Memmap) {
+        drainLRUAdd(&mm)
         drainActivate()
     }
 
