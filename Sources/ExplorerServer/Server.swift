@@ -30,7 +30,10 @@ public actor ExplorerState {
     func page() -> String { Report.html(shell.kernel, title: title) }
     func json() -> String { ExplorerData.json(shell.kernel, title: title, map: PageMap(shell.kernel)) }
 
-    func explain(pfn: UInt64) -> [String] { PfnExplain.lines(shell.kernel, Pfn(pfn)) }
+    /// `kmemlab pfn`'s answer, then what the served shell's commands last did to the page.
+    func explain(pfn: UInt64) -> [String] {
+        PfnExplain.lines(shell.kernel, Pfn(pfn)) + shell.history(of: Pfn(pfn))
+    }
 
     /// The machine the page shows (what-if boots its description again, as it was booted).
     func kernel() -> Kernel { shell.kernel }

@@ -65,11 +65,32 @@ struct Args {
     }
 }
 
+/// What a shell command last did to a block: the page history after boot (the model keeps no
+/// per-page record of allocations, so the shell keeps its own).
+public struct ShellBlockEvent: Sendable {
+    /// The command's line (its number in the session) and text.
+    public var line: Int
+    public var command: String
+    /// The block: its head and order, and whether the command allocated or freed it.
+    public var head: Pfn
+    public var order: Int
+    public var allocated: Bool
+    /// The path the allocator took, as the shell printed it (empty for one of many
+    /// allocations of a repeated command, whose paths the shell does not print either).
+    public var path: [String]
+    /// Which command came later (a page inside an order-3 block freed at line 4 and
+    /// reallocated alone at line 7 shows line 7).
+    var sequence: Int
+}
+
 public struct AllocShell {
     public var kernel: Kernel
     /// Live allocations by the shell: pfn → order (so `free PFN` can omit the order).
     public var live: [Pfn: Int] = [:]
     public let source: String
+    /// The last allocation or free by a command of each block, by its head.
+    public private(set) var lastTouch: [Pfn: ShellBlockEvent] = [:]
+    var touches = 0
 
     public init(kernel: Kernel, source: String) {
         self.kernel = kernel
@@ -183,8 +204,12 @@ public struct AllocShell {
             for _ in 0..<count {
                 var rec = EventRecorder()
                 let pfn = kernel.allocPages(gfp, order: Order(Int(order)), cpu: cpu, nid: node, listener: &rec)
-                if let pfn { live[pfn] = Int(order) }
-                if count == 1 || pfn == nil { out += rec.events.map { "  " + describe($0) } }
+                let path = count == 1 || pfn == nil ? rec.events.map { "  " + describe($0) } : []
+                if let pfn {
+                    live[pfn] = Int(order)
+                    touched(pfn, order: Int(order), allocated: true, line: line, command: w.joined(separator: " "), path: path)
+                }
+                out += path
                 out.append(pfn.map { "alloc \(gfp.description) order \(order): pfn \(hex($0))" + zoneName($0) }
                            ?? "alloc \(gfp.description) order \(order): failed")
                 if pfn == nil { break }
@@ -196,7 +221,10 @@ public struct AllocShell {
             guard cpu < kernel.machine.cpus.possible else { throw bad("cpu", "\(cpu): the machine has \(kernel.machine.cpus.possible) CPUs") }
             if w[1] == "all" {
                 let n = live.count
-                for (pfn, order) in live.sorted(by: { $0.key < $1.key }) { kernel.freePages(pfn, order: Order(order), cpu: cpu) }
+                for (pfn, order) in live.sorted(by: { $0.key < $1.key }) {
+                    kernel.freePages(pfn, order: Order(order), cpu: cpu)
+                    touched(pfn, order: order, allocated: false, line: line, command: w.joined(separator: " "), path: [])
+                }
                 live = [:]
                 return ["freed \(n) allocations"]
             }
@@ -211,6 +239,7 @@ public struct AllocShell {
             switch r {
             case .freed:
                 live[pfn] = nil
+                touched(pfn, order: order, allocated: false, line: line, command: w.joined(separator: " "), path: out)
                 out.append("free pfn \(hex(pfn)) order \(order): done")
             case .badPage:
                 out += kernel.log.lines[before...].map { "  " + $0 }
@@ -254,6 +283,26 @@ public struct AllocShell {
             if let out = try runSlab(w, line: line) { return out }
             throw bad("command", "\"\(cmd)\": unknown (try help)")
         }
+    }
+
+    mutating func touched(_ head: Pfn, order: Int, allocated: Bool, line: Int, command: String, path: [String]) {
+        touches += 1
+        lastTouch[head] = ShellBlockEvent(line: line, command: command, head: head, order: order, allocated: allocated,
+                                          path: path, sequence: touches)
+    }
+
+    /// The latest command that allocated or freed a block holding `pfn`, as the explorer's pfn
+    /// answer shows it after the boot's history; empty when no command did.
+    public func history(of pfn: Pfn) -> [String] {
+        var found: ShellBlockEvent? = nil
+        for o in 0..<maxOrder {
+            guard let e = lastTouch[pfn.alignedDown(Order(o))], e.order >= o, pfn - e.head < Order(e.order).pages,
+                  found.map({ e.sequence > $0.sequence }) ?? true else { continue }
+            found = e
+        }
+        guard let e = found else { return [] }
+        let what = "\(e.allocated ? "allocated" : "freed") as the order-\(e.order) block at \(hex(e.head))"
+        return ["after boot (shell line \(e.line): \(e.command)): \(what)"] + e.path
     }
 
     func zoneName(_ pfn: Pfn) -> String {

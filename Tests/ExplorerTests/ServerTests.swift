@@ -62,10 +62,19 @@ struct ServerTests {
             try await client.execute(uri: "/api/machine", method: .get) { r in
                 before = ((Self.json(r.body)["zones"] as? [[String: Any]])?[1]["free"] as? Int) ?? 0
             }
+            var block = ""
             try await client.execute(uri: "/api/command", method: .post, body: ByteBuffer(string: "alloc GFP_KERNEL 3")) { r in
                 #expect(r.status == .ok)
                 let lines = Self.json(r.body)["lines"] as? [String] ?? []
                 #expect(lines.last?.hasPrefix("alloc GFP_KERNEL order 3: pfn 0x") == true)
+                block = String((lines.last ?? "").dropFirst("alloc GFP_KERNEL order 3: pfn ".count).prefix { $0 != " " })
+            }
+            // A page inside the block tells which command took it, and the path it printed.
+            let inside = try #require(UInt64(block.dropFirst(2), radix: 16)) + 5
+            try await client.execute(uri: "/api/pfn/\(inside)", method: .get) { r in
+                let lines = Self.json(r.body)["lines"] as? [String] ?? []
+                let i = try #require(lines.firstIndex(of: "after boot (shell line 1: alloc GFP_KERNEL 3): allocated as the order-3 block at \(block)"))
+                #expect(lines[(i + 1)...].contains { $0.hasPrefix("  ") && $0.contains(block) }, "the allocation's path follows")
             }
             try await client.execute(uri: "/api/machine", method: .get) { r in
                 let after = ((Self.json(r.body)["zones"] as? [[String: Any]])?[1]["free"] as? Int) ?? 0
@@ -77,6 +86,15 @@ struct ServerTests {
             }
             try await client.execute(uri: "/api/command", method: .post, body: ByteBuffer(string: "")) { r in
                 #expect(r.status == .badRequest)
+            }
+            // Freed by the third command (the bad gfp counts; the empty body never reaches the shell): the latest touch shows.
+            try await client.execute(uri: "/api/command", method: .post, body: ByteBuffer(string: "free \(block)")) { r in
+                #expect(r.status == .ok)
+            }
+            try await client.execute(uri: "/api/pfn/\(inside)", method: .get) { r in
+                let lines = Self.json(r.body)["lines"] as? [String] ?? []
+                #expect(lines.contains("after boot (shell line 3: free \(block)): freed as the order-3 block at \(block)"))
+                #expect(!lines.contains { $0.hasPrefix("after boot (shell line 1") })
             }
         }
     }
