@@ -175,6 +175,10 @@ public struct AllocShell {
         // Words are split on blanks; a CR (a script saved with CRLF line ends) is a blank too.
         let w = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\r\n" }).map(String.init)
         guard let cmd = w.first, !cmd.hasPrefix("#") else { return [] }
+        // The command as a page's history shows it: once per command, and short (a request
+        // may carry megabytes of words the command ignores).
+        let joined = w.joined(separator: " ")
+        let shown = joined.utf8.count > 120 ? String(joined.prefix(120)) + "…" : joined
         let a = Args(words: w, source: source, line: line)
         func bad(_ field: String, _ msg: String) -> InputError { a.bad(field, msg) }
         guard AllocShell.commands.contains(where: { $0.names.contains(cmd) }) else {
@@ -207,7 +211,7 @@ public struct AllocShell {
                 let path = count == 1 || pfn == nil ? rec.events.map { "  " + describe($0) } : []
                 if let pfn {
                     live[pfn] = Int(order)
-                    touched(pfn, order: Int(order), allocated: true, line: line, command: w.joined(separator: " "), path: path)
+                    touched(pfn, order: Int(order), allocated: true, line: line, command: shown, path: path)
                 }
                 out += path
                 out.append(pfn.map { "alloc \(gfp.description) order \(order): pfn \(hex($0))" + zoneName($0) }
@@ -222,8 +226,9 @@ public struct AllocShell {
             if w[1] == "all" {
                 let n = live.count
                 for (pfn, order) in live.sorted(by: { $0.key < $1.key }) {
-                    kernel.freePages(pfn, order: Order(order), cpu: cpu)
-                    touched(pfn, order: order, allocated: false, line: line, command: w.joined(separator: " "), path: [])
+                    if kernel.freePages(pfn, order: Order(order), cpu: cpu) == .freed {
+                        touched(pfn, order: order, allocated: false, line: line, command: shown, path: [])
+                    }
                 }
                 live = [:]
                 return ["freed \(n) allocations"]
@@ -239,7 +244,7 @@ public struct AllocShell {
             switch r {
             case .freed:
                 live[pfn] = nil
-                touched(pfn, order: order, allocated: false, line: line, command: w.joined(separator: " "), path: out)
+                touched(pfn, order: order, allocated: false, line: line, command: shown, path: out)
                 out.append("free pfn \(hex(pfn)) order \(order): done")
             case .badPage:
                 out += kernel.log.lines[before...].map { "  " + $0 }

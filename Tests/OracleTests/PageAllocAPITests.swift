@@ -74,6 +74,14 @@ struct PageAllocAPITests {
         #expect(k.freePages(c + 1, order: 0) == .badPage(reason: .nonzeroRefcount))
         #expect(k.freePages(c, order: 2) == .badPage(reason: .compoundOrderMismatch))
         #expect(k.freePages(c, order: 3) == .freed)
+        // A page still on an LRU list (PG_lru: a process's page freed without leaving it) is
+        // refused, and the report names the flag, as Linux's does.
+        let lru = try must(k.allocPages(.gfpHighuserMovable, order: 0))
+        k.memmap.withPage(lru) { d in d.flags.insert(.lru) }
+        #expect(k.freePages(lru, order: 0) == .badPage(reason: .flagsCheckAtFree))
+        #expect(k.log.lines.contains { $0.hasPrefix("flags: ") && $0.contains("(lru|node=0|zone=") })
+        k.memmap.withPage(lru) { d in d.flags.remove(.lru) }
+        #expect(k.freePages(lru, order: 0) == .freed)
         #expect(k.freePages(Pfn(1 << 40), order: 0) == .invalidPfn)
         #expect(k.checkPageAllocInvariants() == nil)
     }

@@ -377,7 +377,7 @@ extension PageAllocator {
         if d.refcount <= 0 || d.flags.contains(.pcp) || d.flags.contains(.tail) {
             return (.nonzeroRefcount, Int(d.refcount) - 1)
         }
-        if d.flags.contains(.slab) { return (.flagsCheckAtFree, Int(d.refcount)) }
+        if d.flags.contains(.slab) || d.flags.contains(.lru) { return (.flagsCheckAtFree, Int(d.refcount)) }
         if Int(d.order) != order.raw {
             if d.flags.contains(.head) { return (.compoundOrderMismatch, Int(d.refcount)) }
             return (.orderMismatch(freed: order, allocated: Order(Int(d.order))), Int(d.refcount))
@@ -404,6 +404,7 @@ extension PageAllocator {
         let node = UInt64(slot.nid.raw), zone = UInt64(slot.zoneIndex)
         var bits: UInt64 = node << 54 | zone << 51 | 0x1fffff << 30
         var names: [String] = []
+        if d.flags.contains(.lru) { bits |= 1 << 4; names.append("lru") }
         if d.flags.contains(.slab) { bits |= 1 << 9; names.append("slab") }
         if d.flags.contains(.reserved) { bits |= 1 << 12; names.append("reserved") }
         if d.flags.contains(.head) { bits |= 1 << 16; names.append("head") }
