@@ -71,11 +71,13 @@ extension Kernel {
         physMem.writeRun(pfn.raw, index: 0, count: 512, first: base | flags, step: childSize)
         physMem.writeWord(entryAddr, table | PTE.kernTable)
         // split_page_count(): only pages that are part of the direct map's RAM are counted
-        // (the image's high mapping counts too: virt_addr_valid() accepts it).
+        // (the image's high mapping counts too: virt_addr_valid() accepts it). The counts are
+        // unsigned longs in Linux and wrap as they do (a leaf the model never counted, as when
+        // a hostile machine's data landed on a page table, makes one go below zero).
         let phys = va >= Kernel.startKernelMap ? paSymbol(va) : va &- pageOffset
         if pfnRangeIsMapped(Pfn.down(phys), Pfn(Pfn.down(phys).raw + 1)) {
-            if level == .pmd { directPagesCount[1] -= 1; directPagesCount[0] += 512 }
-            else { directPagesCount[2] -= 1; directPagesCount[1] += 512 }
+            if level == .pmd { directPagesCount[1] &-= 1; directPagesCount[0] &+= 512 }
+            else { directPagesCount[2] &-= 1; directPagesCount[1] &+= 512 }
         }
         return true
     }
