@@ -4,7 +4,8 @@
 // them; see Fuzz/README.md.
 import PackageDescription
 
-let targets = ["FuzzDmesg", "FuzzDmesgBoot", "FuzzMachineFile", "FuzzCmdline", "FuzzShell", "FuzzTrace", "FuzzWorkload", "FuzzWebAPI"]
+let targets = ["FuzzDmesg", "FuzzDmesgBoot", "FuzzMachineFile", "FuzzCmdline", "FuzzShell", "FuzzTrace", "FuzzWorkload", "FuzzWebAPI",
+               "FuzzMachineParse", "FuzzCmdlineParse", "FuzzShellParse", "FuzzTraceParse", "FuzzWorkloadParse", "FuzzWebAPIParse"]
 
 let package = Package(
     name: "KmemlabFuzz",

@@ -21,7 +21,8 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineFile FuzzShell FuzzTrace FuzzDmesgBoot FuzzCmdline FuzzWorkload FuzzWebAPI)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineParse FuzzCmdlineParse FuzzShellParse FuzzTraceParse FuzzWorkloadParse
+                                     FuzzWebAPIParse FuzzMachineFile FuzzShell FuzzTrace FuzzDmesgBoot FuzzCmdline FuzzWorkload FuzzWebAPI)
 
 # libFuzzer, not Swift's backtracer, must see a trap (so the input is saved), and hashing must
 # not change from run to run (so a run is repeatable).
@@ -39,6 +40,12 @@ for t in "${targets[@]}"; do
     FuzzTrace) corpus=trace; n=$runs ;;
     FuzzWorkload) corpus=workload; n=$bootRuns ;;
     FuzzWebAPI) corpus=webapi; n=$bootRuns ;;
+    FuzzMachineParse) corpus=machine; n=$runs ;;
+    FuzzCmdlineParse) corpus=cmdline; n=$runs ;;
+    FuzzShellParse) corpus=shell; n=$runs ;;
+    FuzzTraceParse) corpus=trace; n=$runs ;;
+    FuzzWorkloadParse) corpus=workload; n=$runs ;;
+    FuzzWebAPIParse) corpus=webapi; n=$runs ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;
   esac
   scratch=$(mktemp -d)

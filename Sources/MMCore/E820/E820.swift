@@ -160,21 +160,21 @@ public struct E820Table: Equatable, Sendable {
             let entryEnd = e.end
             if e.addr >= start && entryEnd <= end {
                 entries[i].type = new
-                updated += e.size
+                updated &+= e.size
                 continue
             }
             if e.addr < start && entryEnd > end {
                 add(start, size, new, log: &log)
                 add(end, entryEnd - end, e.type, log: &log)
                 entries[i].size = start - e.addr
-                updated += size
+                updated &+= size
                 continue
             }
             let finalStart = max(start, e.addr)
             let finalEnd = min(end, entryEnd)
             if finalStart >= finalEnd { continue }
             add(finalStart, finalEnd - finalStart, new, log: &log)
-            updated += finalEnd - finalStart
+            updated &+= finalEnd - finalStart
             entries[i].size -= finalEnd - finalStart
             if e.addr < finalStart { continue }
             entries[i].addr = finalEnd
@@ -183,6 +183,8 @@ public struct E820Table: Equatable, Sendable {
     }
 
     /// Linux: e820__range_remove(). With `checkType` false every type in the range goes.
+    /// The total removed wraps, a u64 as in the kernel: before e820__finish_early_params()
+    /// sanitizes it, a table edited by several `memmap=` items may hold overlapping entries.
     @discardableResult
     public mutating func remove(_ start: PhysAddr, _ size: UInt64, type old: E820Type, checkType: Bool,
                                 log: inout KernelLog) -> UInt64 {
@@ -199,20 +201,20 @@ public struct E820Table: Equatable, Sendable {
             if checkType && e.type != old { continue }
             let entryEnd = e.end
             if e.addr >= start && entryEnd <= end {
-                removed += e.size
+                removed &+= e.size
                 entries[i] = E820Entry(addr: 0, size: 0, type: E820Type(0))
                 continue
             }
             if e.addr < start && entryEnd > end {
                 add(end, entryEnd - end, e.type, log: &log)
                 entries[i].size = start - e.addr
-                removed += size
+                removed &+= size
                 continue
             }
             let finalStart = max(start, e.addr)
             let finalEnd = min(end, entryEnd)
             if finalStart >= finalEnd { continue }
-            removed += finalEnd - finalStart
+            removed &+= finalEnd - finalStart
             entries[i].size -= finalEnd - finalStart
             if e.addr < finalStart { continue }
             entries[i].addr = finalEnd
