@@ -35,6 +35,12 @@ public actor ExplorerState {
         PfnExplain.lines(shell.kernel, Pfn(pfn)) + shell.history(of: Pfn(pfn))
     }
 
+    /// A tile of the page map, or why there is none.
+    func tile(pfn: UInt64, level: Int) -> (json: String?, refusal: String?) {
+        if let r = PageMap.tileRefusal(shell.kernel, pfn: pfn, level: level) { return (nil, r) }
+        return (ExplorerData.tileJSON(PageMap(shell.kernel, tileHolding: pfn, level: level), level: level), nil)
+    }
+
     /// The machine the page shows (what-if boots its description again, as it was booted).
     func kernel() -> Kernel { shell.kernel }
 
@@ -68,6 +74,18 @@ public enum ExplorerServer {
             let text = context.parameters.get("pfn") ?? ""
             guard let pfn = parseNumber(text) else { return badRequest("pfn: \"\(text)\" is not a number (decimal or 0x…)") }
             return lines(await state.explain(pfn: pfn))
+        }
+        router.get("/api/tile") { request, _ -> Response in
+            // The aligned block of 4^level pages holding pfn, in at most 256 × 256 cells.
+            let query = request.uri.queryParameters
+            let pfnText = query["pfn"].map(String.init) ?? "", levelText = query["level"].map(String.init) ?? ""
+            guard let pfn = parseNumber(pfnText) else { return badRequest("pfn: \"\(pfnText)\" is not a number (decimal or 0x…)") }
+            guard let level = Int(levelText), level >= 0, level < 64 else {
+                return badRequest("level: \"\(levelText)\" is not a tile level (0 for single pages, up to the whole map)")
+            }
+            let (body, refusal) = await state.tile(pfn: pfn, level: level)
+            guard let body else { return badRequest(refusal ?? "tile") }
+            return json(body)
         }
         router.post("/api/command") { request, _ -> Response in
             let body = try await String(buffer: request.body.collect(upTo: maxBodyBytes))

@@ -32,7 +32,11 @@ public enum ExplorerAssets {
             Zoom <select id="zoom"><option>1</option><option>2</option><option>4</option><option>8</option></select>
           </div>
           <div class="mapbox"><div id="map-scroll"><canvas id="page-map"></canvas></div>
-            <div><div id="legend"></div><div id="cell-info">Click the map.</div></div></div>
+            <div><div id="legend"></div>
+              <div id="zoom-box"><div class="controls">Close-up <button id="zoom-out" title="zoom out">−</button>
+                <button id="zoom-in" title="zoom in">+</button> <span id="zoom-what">click the map</span></div>
+                <canvas id="zoom-map" width="256" height="256"></canvas></div>
+              <div id="cell-info">Click the map.</div></div></div>
         </section>
         <section id="steps-view"><h2>The boot, step by step</h2><p class="note">start_kernel()'s memory steps in
           order, from setup_arch() to the late frees. Each shows its log lines and what it did; on the page map,
@@ -97,6 +101,8 @@ public enum ExplorerAssets {
     #page-map{image-rendering:pixelated;display:block;cursor:crosshair}
     #legend div{display:flex;align-items:center;gap:.4em;font-size:12px}
     #legend span.sw{display:inline-block;width:12px;height:12px;border:1px solid #999}
+    #zoom-map{image-rendering:pixelated;display:block;width:384px;height:384px;border:1px solid #ccc;background:#111;cursor:zoom-in}
+    #zoom-box{margin-top:1em}
     #cell-info{margin-top:1em;font-family:ui-monospace,monospace;font-size:12px;white-space:pre;min-width:22em}
     table{border-collapse:collapse;font-size:12px;margin:.3em 0 1em} td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
     th{background:#eee;cursor:pointer} td.l,th.l{text-align:left} tr.pick{cursor:pointer} tr.pick:hover{background:#f3ecfa}
@@ -133,11 +139,11 @@ public enum ExplorerAssets {
       return d; }
 
     function rgb(c) { return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)]; }
-    function colourOf(mode, i) {
-      if (mode === "kind") return (kindById[MAP.kind[i]] || kindById[0]).color;
-      if (mode === "zone") return D.zoneColors[MAP.zone[i]] || "#000000";
-      if (mode === "node") return nodeColour(MAP.node[i]);
-      const mt = MAP.migratetype[i]; return mt === 255 ? "#1b1b1b" : D.migratetypeColors[mt];
+    function colourOf(mode, i, M) { M = M || MAP;
+      if (mode === "kind") return (kindById[M.kind[i]] || kindById[0]).color;
+      if (mode === "zone") return D.zoneColors[M.zone[i]] || "#000000";
+      if (mode === "node") return nodeColour(M.node[i]);
+      const mt = M.migratetype[i]; return mt === 255 ? "#1b1b1b" : D.migratetypeColors[mt];
     }
 
     // Node n is stored as n + 1 (0: no node); colours cycle over all but the "no node" one.
@@ -207,12 +213,88 @@ public enum ExplorerAssets {
       const x = Math.floor((ev.clientX - r.left) / r.width * side), y = Math.floor((ev.clientY - r.top) / r.height * side);
       const d = xy2d(side, x, y), ppc = D.map.pagesPerCell;
       if (d >= MAP.kind.length) { $("cell-info").textContent = "beyond the last page"; return; }
-      const first = d * ppc, last = first + ppc - 1, z = MAP.zone[d], mt = MAP.migratetype[d];
+      showCell(MAP, d, d * ppc, ppc);
+      ZOOM.pfn = d * ppc; if (ZOOM.level < 0) ZOOM.level = Math.max(0, topLevel() - 3); drawZoom();
+    }
+
+    // The close-up: the aligned block of 4^level pages holding ZOOM.pfn, a square on the same
+    // curve, from the server's tiles (GET /api/tile, down to single pages) or, in a report, from
+    // the map's own cells. Level topLevel() is the whole map.
+    let ZOOM = { pfn: 0, level: -1, tile: null };
+    function sidePages() { return D.map.side * Math.round(Math.sqrt(D.map.pagesPerCell)); }
+    function topLevel() { return Math.round(Math.log2(sidePages())); }
+    function tileFromMap(pfn, level) {
+      const pages = 4 ** level, start = Math.floor(pfn / pages) * pages, cl = Math.max(0, level - 8), c = 4 ** cl;
+      const side = 2 ** Math.min(level, 8), n = side * side, ppc = D.map.pagesPerCell;
+      const T = { level, startPfn: start, side, pagesPerCell: c, kind: new Uint8Array(n), mixed: new Uint8Array(n),
+                  zone: new Uint8Array(n), node: new Uint8Array(n), migratetype: new Uint8Array(n) };
+      for (let i = 0; i < n; i++) { const d = Math.floor((start + i * c) / ppc);
+        for (const f of ["kind", "mixed", "zone", "node", "migratetype"]) T[f][i] = d < MAP.kind.length ? MAP[f][d] : (f === "migratetype" ? 255 : 0); }
+      T.fromMap = c < ppc; return T;
+    }
+    function tileGeometry(T) {
+      const c = T.pagesPerCell, sc = Math.round(Math.sqrt(c)), Sg = sidePages() / sc;
+      const [bx, by] = d2xy(sidePages() / 2 ** T.level, Math.floor(T.startPfn / 4 ** T.level));
+      return { Sg, ox: bx * T.side, oy: by * T.side, first: T.startPfn / c };
+    }
+    function drawZoom() {
+      if (ZOOM.level < 0) return;
+      ZOOM.level = Math.max(0, Math.min(topLevel(), ZOOM.level));
+      const level = ZOOM.level, pfn = ZOOM.pfn, served = location.protocol.startsWith("http");
+      const show = T => { ZOOM.tile = T; paintZoom(); };
+      if (!served) { show(tileFromMap(pfn, level)); return; }
+      fetch("api/tile?pfn=" + pfn + "&level=" + level).then(r => r.json()).then(j => {
+        if (j.error) { $("zoom-what").textContent = j.error; return; }
+        show({ level: j.level, startPfn: j.startPfn, side: j.side, pagesPerCell: j.pagesPerCell, kind: b64(j.kind),
+               mixed: b64(j.mixed), zone: b64(j.zone), node: b64(j.node), migratetype: b64(j.migratetype) }); });
+    }
+    function paintZoom() {
+      const T = ZOOM.tile, mode = $("colour-by").value, c = $("zoom-map"), g = tileGeometry(T);
+      c.width = c.height = T.side;
+      const ctx = c.getContext("2d"), img = ctx.createImageData(T.side, T.side), cache = {};
+      for (let i = 0; i < T.side * T.side; i++) { const [gx, gy] = d2xy(g.Sg, g.first + i);
+        const o = ((gy - g.oy) * T.side + (gx - g.ox)) * 4, col = colourOf(mode, i, T), v = cache[col] || (cache[col] = rgb(col));
+        img.data[o] = v[0]; img.data[o + 1] = v[1]; img.data[o + 2] = v[2]; img.data[o + 3] = 255; }
+      ctx.putImageData(img, 0, 0);
+      const pages = 4 ** T.level, cell = T.pagesPerCell;
+      $("zoom-what").textContent = "pfns " + hex(T.startPfn) + "–" + hex(T.startPfn + pages - 1) + " (" + kib(pages) + "), "
+        + (cell === 1 ? "one page" : cell + " pages") + " a cell" + (T.fromMap ? " (the report holds cells of " + D.map.pagesPerCell
+        + " pages: kmemlab serve zooms to single pages)" : "");
+      const r = c.getBoundingClientRect();
+      Object.assign(document.body.dataset, { zoomLevel: T.level, zoomStart: T.startPfn, zoomCell: cell,
+        zoomLeft: Math.round(r.left + scrollX), zoomTop: Math.round(r.top + scrollY), zoomPx: Math.round(r.width / T.side) });
+    }
+    function zoomCell(ev) {
+      const T = ZOOM.tile; if (!T) return null;
+      const c = $("zoom-map"), r = c.getBoundingClientRect(), g = tileGeometry(T);
+      const x = Math.floor((ev.clientX - r.left) / r.width * T.side), y = Math.floor((ev.clientY - r.top) / r.height * T.side);
+      return xy2d(g.Sg, g.ox + x, g.oy + y) - g.first;
+    }
+    function zoomClick(ev) {
+      const i = zoomCell(ev), T = ZOOM.tile; if (i === null || i < 0 || i >= T.side * T.side) return;
+      showCell(T, i, T.startPfn + i * T.pagesPerCell, T.pagesPerCell);
+      ZOOM.pfn = T.startPfn + i * T.pagesPerCell;
+    }
+    function enableZoom() {
+      $("zoom-in").onclick = () => { if (ZOOM.level < 0) ZOOM.level = topLevel(); ZOOM.level -= 1; drawZoom(); };
+      $("zoom-out").onclick = () => { if (ZOOM.level < 0) ZOOM.level = topLevel() - 1; ZOOM.level += 1; drawZoom(); };
+      $("zoom-map").onclick = zoomClick;
+      $("zoom-map").onwheel = ev => { ev.preventDefault(); const i = zoomCell(ev), T = ZOOM.tile;
+        if (i !== null && i >= 0 && i < T.side * T.side) ZOOM.pfn = T.startPfn + i * T.pagesPerCell;
+        ZOOM.level += ev.deltaY < 0 ? -1 : 1; drawZoom(); };
+      // "#zoom=PFN,LEVEL" in the address opens the close-up there.
+      const m = /zoom=(0x[0-9a-f]+|[0-9]+),([0-9]+)/i.exec(location.hash);
+      if (m) { ZOOM.pfn = Number(m[1]); ZOOM.level = +m[2]; drawZoom(); }
+    }
+
+    // What one cell of the map or of the close-up holds; served, a one-page cell's struct page too.
+    function showCell(M, d, first, ppc) {
+      const last = first + ppc - 1, z = M.zone[d], mt = M.migratetype[d];
       $("cell-info").textContent = [
         ppc === 1 ? "pfn " + hex(first) : "pfns " + hex(first) + "–" + hex(last) + " (" + ppc + " pages)",
         "phys " + hex(first * 4096) + "–" + hex(last * 4096 + 4095),
-        (ppc === 1 ? "" : "mostly: ") + (kindById[MAP.kind[d]] || {}).label + (MAP.mixed[d] > 1 ? " (" + MAP.mixed[d] + " kinds)" : ""),
-        "zone " + D.zoneNames[z] + (z ? ", node " + (MAP.node[d] - 1) : ""),
+        (ppc === 1 ? "" : "mostly: ") + (kindById[M.kind[d]] || {}).label + (M.mixed[d] > 1 ? " (" + M.mixed[d] + " kinds)" : ""),
+        "zone " + D.zoneNames[z] + (z ? ", node " + (M.node[d] - 1) : ""),
         "pageblock " + (mt === 255 ? "—" : D.migratetypeNames[mt]) ].join("\n");
       // Served: the first page's struct page, how the memory model finds it, and its pageblock.
       if (location.protocol.startsWith("http")) fetch("api/pfn/" + first).then(r => r.json()).then(j => {
@@ -434,6 +516,7 @@ public enum ExplorerAssets {
       decodeMap();
       for (const id of ["zones", "buddy", "slab", "firmware"]) $(id).textContent = "";
       drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware(); drawLayoutDiagram();
+      if (ZOOM.level >= 0) drawZoom();
       $("layout").textContent = D.layout.join("\n"); $("log").textContent = D.log.join("\n");
     }
 
@@ -450,7 +533,9 @@ public enum ExplorerAssets {
       drawAll();
       enableSteps();
       drawTimeline();
-      $("colour-by").onchange = drawMap; $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
+      $("colour-by").onchange = () => { drawMap(); if (ZOOM.tile) paintZoom(); };
+      $("zoom").onchange = drawMap; $("page-map").onclick = cellInfo;
+      enableZoom();
       // Where the map is on the page (for a test that reads pixels from a screenshot).
       const r = $("page-map").getBoundingClientRect();
       Object.assign(document.body.dataset, { mapLeft: Math.round(r.left + scrollX), mapTop: Math.round(r.top + scrollY),

@@ -158,19 +158,33 @@ public enum ExplorerData {
         }
     }
 
+    /// A tile of the page map (`GET /api/tile`): the map's cell fields for the aligned block
+    /// of 4^`level` pages that holds a pfn.
+    public static func tileJSON(_ m: PageMap, level: Int) -> String {
+        var w = JSONWriter()
+        w.object { w in
+            w.value("level", level)
+            w.value("startPfn", m.startPfn)
+            pageMapFields(&w, m)
+        }
+        return w.text
+    }
+
     static func pageMap(_ w: inout JSONWriter, _ m: PageMap) {
-        w.object("map") { w in
-            w.value("side", m.side)
-            w.value("pagesPerCell", m.pagesPerCell)
-            w.value("endPfn", m.endPfn)
-            w.value("kind", Data(m.kind).base64EncodedString())
-            w.value("mixed", Data(m.mixed).base64EncodedString())
-            w.value("zone", Data(m.zone).base64EncodedString())
-            w.value("node", Data(m.node).base64EncodedString())
-            w.value("migratetype", Data(m.migratetype).base64EncodedString())
-            w.object("totals") { w in
-                for (kind, _) in kindColors { w.value(String(kind.rawValue), m.totals[kind] ?? 0) }
-            }
+        w.object("map") { w in pageMapFields(&w, m) }
+    }
+
+    static func pageMapFields(_ w: inout JSONWriter, _ m: PageMap) {
+        w.value("side", m.side)
+        w.value("pagesPerCell", m.pagesPerCell)
+        w.value("endPfn", m.endPfn)
+        w.value("kind", Data(m.kind).base64EncodedString())
+        w.value("mixed", Data(m.mixed).base64EncodedString())
+        w.value("zone", Data(m.zone).base64EncodedString())
+        w.value("node", Data(m.node).base64EncodedString())
+        w.value("migratetype", Data(m.migratetype).base64EncodedString())
+        w.object("totals") { w in
+            for (kind, _) in kindColors { w.value(String(kind.rawValue), m.totals[kind] ?? 0) }
         }
     }
 

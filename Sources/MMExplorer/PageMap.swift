@@ -37,8 +37,10 @@ public enum PageKind: UInt8, CaseIterable, Sendable {
     }
 }
 
-/// The classified map of a booted machine, summarised into cells.
+/// The classified map of a booted machine, or of one tile of it, summarised into cells.
 public struct PageMap: Sendable {
+    /// The first pfn the map covers (0 for the whole machine; a tile's first page otherwise).
+    public let startPfn: UInt64
     /// Pages in each cell (a power of 4).
     public let pagesPerCell: UInt64
     /// Cells per side of the square the curve fills (a power of 2).
@@ -55,7 +57,7 @@ public struct PageMap: Sendable {
     public var node: [UInt8]
     /// Per cell: the pageblock migratetype of its first page (255: in no zone).
     public var migratetype: [UInt8]
-    /// Pages of each kind over the whole machine.
+    /// Pages of each kind over what the map covers.
     public var totals: [PageKind: UInt64]
 
     /// The most physical address space the map classifies page by page: 256 GiB (a byte per
@@ -74,25 +76,83 @@ public struct PageMap: Sendable {
         let end = roundUp(Swift.min(Swift.max(k.maxPfn.raw, 1), PageMap.maxPages), 1024)
         var ppc: UInt64 = 1
         while (end + ppc - 1) / ppc > UInt64(maxCells) { ppc *= 4 }
-        let cells = Int((end + ppc - 1) / ppc)
+        let cells = (end + ppc - 1) / ppc
         var s = 1
-        while s * s < cells { s *= 2 }
-        pagesPerCell = ppc; side = s; endPfn = end
+        while UInt64(s) * UInt64(s) < cells { s *= 2 }
+        self.init(k, start: 0, end: end, pagesPerCell: ppc, side: s, user: user)
+    }
+
+    /// The cells a tile holds at most: 256 × 256.
+    public static let tileCellsLog4 = 8
+
+    /// The largest tile level a machine has: the level whose one tile covers the whole map
+    /// (the square `PageMap(k)` fills, in pages).
+    public static func topLevel(_ k: Kernel) -> Int {
+        let whole = PageMap.wholeSidePages(k)
+        return whole.trailingZeroBitCount
+    }
+
+    /// The whole map's side in pages (a power of 2): its cells per side times a cell's side.
+    public static func wholeSidePages(_ k: Kernel) -> UInt64 {
+        let end = roundUp(Swift.min(Swift.max(k.maxPfn.raw, 1), PageMap.maxPages), 1024)
+        var ppc: UInt64 = 1
+        while (end + ppc - 1) / ppc > 1 << 20 { ppc *= 4 }
+        var s: UInt64 = 1
+        while s * s < (end + ppc - 1) / ppc { s *= 2 }
+        return s << ((ppc.trailingZeroBitCount) / 2)
+    }
+
+    /// Why a tile cannot be drawn (nil when it can): its level must be 0…topLevel, and the
+    /// page it holds must lie in the map.
+    public static func tileRefusal(_ k: Kernel, pfn: UInt64, level: Int) -> String? {
+        if let r = refusal(k) { return r }
+        let top = topLevel(k)
+        guard level >= 0 && level <= top else { return "level: \(level) is not in 0…\(top) (a tile at level L is an aligned block of 4^L pages)" }
+        let side = wholeSidePages(k)
+        guard pfn < side * side else { return "pfn: \(hex(pfn)) is beyond the map's last pfn \(hex(side * side - 1))" }
+        return nil
+    }
+
+    /// A tile: the aligned block of 4^`level` pages that holds `pfn` (a square on the curve),
+    /// classified page by page and summarised into at most 256 × 256 cells, so that a view can
+    /// zoom from the whole machine down to single pages. Check `tileRefusal` first.
+    public init(_ k: Kernel, tileHolding pfn: UInt64, level: Int) {
+        let pages: UInt64 = 1 << (2 * UInt64(level))
+        let start = pfn & ~(pages - 1)
+        let cellLog4 = Swift.max(0, level - PageMap.tileCellsLog4)
+        self.init(k, start: start, end: start + pages, pagesPerCell: 1 << (2 * UInt64(cellLog4)),
+                  side: 1 << Swift.min(level, PageMap.tileCellsLog4), user: [])
+    }
+
+    init(_ k: Kernel, start: UInt64, end: UInt64, pagesPerCell ppc: UInt64, side s: Int, user: [UserPageExtent]) {
+        let cells = Int((end - start + ppc - 1) / ppc)
+        startPfn = start; pagesPerCell = ppc; side = s; endPfn = end
         kind = []; mixed = []; zone = []; node = []; migratetype = []
         totals = [:]
-        var pages = PageMap.classify(k, end: end)
+        // Classified from the max-order block that holds `start`, so a compound slab that
+        // begins before a tile is seen from its head page.
+        let from = start & ~((1 << UInt64(maxOrder - 1)) - 1)
+        var pages = PageMap.classify(k, from: from, end: Swift.min(end, PageMap.maxPages))
         // What a workload's processes hold, over what the allocator calls allocated.
         for u in user {
             let kind: PageKind = u.use == .anon ? .anon : u.use == .pageCache ? .pageCache : .pageTable
-            let s = Swift.min(u.pfn.raw, end), e = Swift.min(u.pfn.raw &+ u.count, end)
-            if s < e { for p in s..<e where pages[Int(p)] == PageKind.allocated.rawValue { pages[Int(p)] = kind.rawValue } }
+            let s = Swift.max(Swift.min(u.pfn.raw, end), from), e = Swift.max(Swift.min(u.pfn.raw &+ u.count, end), from)
+            if s < e {
+                for p in s..<e where Int(p - from) < pages.count && pages[Int(p - from)] == PageKind.allocated.rawValue {
+                    pages[Int(p - from)] = kind.rawValue
+                }
+            }
         }
         kind.reserveCapacity(cells)
+        var counts = [UInt64](repeating: 0, count: 32)
         for c in 0..<cells {
-            let first = UInt64(c) * ppc
+            let first = start + UInt64(c) * ppc
             let last = Swift.min(first + ppc, end)
-            var counts = [UInt64](repeating: 0, count: 32)
-            for p in first..<last { counts[Int(pages[Int(p)])] += 1 }
+            for i in counts.indices { counts[i] = 0 }
+            for p in first..<last {
+                let i = Int(p - from)
+                counts[Int(i < pages.count ? pages[i] : PageKind.hole.rawValue)] += 1
+            }
             var best = 0
             var distinct: UInt8 = 0
             for i in counts.indices where counts[i] > 0 {
@@ -112,24 +172,25 @@ public struct PageMap: Sendable {
         }
     }
 
-    /// One kind per page below `end`.
-    static func classify(_ k: Kernel, end: UInt64) -> [UInt8] {
-        var pages = [UInt8](repeating: PageKind.hole.rawValue, count: Int(end))
+    /// One kind per page of [`from`, `end`).
+    static func classify(_ k: Kernel, from: UInt64, end: UInt64) -> [UInt8] {
+        guard from < end else { return [] }
+        var pages = [UInt8](repeating: PageKind.hole.rawValue, count: Int(end - from))
         func paint(_ start: UInt64, _ count: UInt64, _ kind: PageKind) {
-            let s = Swift.min(start, end), e = Swift.min(start &+ count, end)
-            if s < e { for p in s..<e { pages[Int(p)] = kind.rawValue } }
+            let s = Swift.max(Swift.min(start, end), from), e = Swift.max(Swift.min(start &+ count, end), from)
+            if s < e { for p in s..<e { pages[Int(p - from)] = kind.rawValue } }
         }
         // RAM is allocated unless something below says otherwise; reservations and the image on top.
         for r in k.memblock.memory.regions where r.size > 0 {
             paint(Pfn.up(r.base).raw, Pfn.down(r.end).raw &- Pfn.up(r.base).raw, .allocated)
         }
         let image = (Pfn.down(k.machine.kernel.start).raw, Pfn.up(k.machine.kernel.end).raw)
-        var p: UInt64 = 0
+        var p = from
         while p < end {
-            guard pages[Int(p)] == PageKind.allocated.rawValue else { p += 1; continue }
+            guard pages[Int(p - from)] == PageKind.allocated.rawValue else { p += 1; continue }
             let d = k.memmap.page(Pfn(p))
             if d.flags.contains(.reserved) {
-                pages[Int(p)] = (p >= image.0 && p < image.1 ? PageKind.kernelImage : PageKind.reserved).rawValue
+                pages[Int(p - from)] = (p >= image.0 && p < image.1 ? PageKind.kernelImage : PageKind.reserved).rawValue
             } else if d.flags.contains(.slab) {
                 // SLUB marks a slab's head page; a compound slab's tails follow it.
                 let n: UInt64 = d.flags.contains(.head) ? 1 << UInt64(d.order) : 1

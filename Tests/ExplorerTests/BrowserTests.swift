@@ -121,6 +121,31 @@ struct BrowserTests {
         #expect(colour(atPfn: 0x12_0000) == ExplorerData.zoneColors[3])  // Normal, above 4 GiB
     }
 
+    @Test("the close-up: #zoom=PFN,LEVEL draws the aligned block on the same curve, each zone where it lies")
+    func closeUp() throws {
+        // Level 7: pfns 0–0x3fff, DMA's 4096 pages a quadrant of it and DMA32 the rest. The
+        // report holds cells of 4 pages (4 GiB), so the close-up says serve zooms further.
+        let (dom, png, _, _, _) = try Browser.shot(Self.report.url.absoluteString + "#colour=zone&zoom=0x2345,7", "closeup")
+        #expect(Browser.attribute(dom, "zoom-level") == 7 && Browser.attribute(dom, "zoom-start") == 0)
+        #expect(dom.contains("pfns 0x0–0x3fff (65,536 KiB), one page a cell (the report holds cells of 4 pages: kmemlab serve zooms to single pages)"))
+        let left = try #require(Browser.attribute(dom, "zoom-left")), top = try #require(Browser.attribute(dom, "zoom-top"))
+        let px = try #require(Browser.attribute(dom, "zoom-px"))
+        #expect(px == 3)
+        let sidePages = Int(PageMap.wholeSidePages(Self.report.kernel))
+        func colour(atPfn pfn: Int) -> String {
+            // The block's own corner on the whole curve, then the page's place from it.
+            let origin = PageMap.hilbert(0, side: sidePages >> 7)
+            let (x, y) = PageMap.hilbert(pfn, side: sidePages)
+            let p = png.pixel(left + (x - origin.x * 128) * px + px / 2, top + (y - origin.y * 128) * px + px / 2)
+            return String(format: "#%02x%02x%02x", p.r, p.g, p.b)
+        }
+        #expect(colour(atPfn: 0x800) == ExplorerData.zoneColors[1])   // DMA
+        #expect(colour(atPfn: 0xfff) == ExplorerData.zoneColors[1])
+        #expect(colour(atPfn: 0x1000) == ExplorerData.zoneColors[2])  // DMA32
+        #expect(colour(atPfn: 0x3ffe) == ExplorerData.zoneColors[2])
+        #expect(colour(atPfn: 0xa0) == ExplorerData.zoneColors[0])    // the legacy VGA hole
+    }
+
     @Test("the boot stepper: ▶ up to memblock_free_all, its lines and what it did; a step's reservations lit up on the map")
     func bootStepper() throws {
         let k = Self.report.kernel
@@ -223,6 +248,11 @@ struct ServedBrowserTests {
         #expect(dom.contains("pcp hit on cpu 0") || dom.contains("rmqueue"))
         #expect(dom.contains("alloc GFP_KERNEL order 2: pfn 0x"))
         #expect(dom.contains("<footer id=\"status\">ready</footer>"))
+
+        // The close-up from the server's tiles: single pages, where the report's cells stop.
+        let zoomed = try Browser.run("http://127.0.0.1:\(port)/#zoom=0x1234,3", ["--dump-dom"])
+        #expect(Browser.attribute(zoomed, "zoom-level") == 3 && Browser.attribute(zoomed, "zoom-start") == 0x1200)
+        #expect(zoomed.contains("pfns 0x1200–0x123f (256 KiB), one page a cell</span>"))
 
         // What if: the same machine with min_free_kbytes raised, side by side, the changes marked.
         let (_, rows) = try RequestBoot.whatIf(k, append: nil, sysctls: "vm.min_free_kbytes=65536")

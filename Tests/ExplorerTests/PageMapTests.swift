@@ -70,6 +70,33 @@ struct PageMapTests {
         #expect(map.kind.count <= 1 << 20)
     }
 
+    @Test("tiles: the aligned block of 4^L pages around a pfn, down to single pages, exactly as a page-by-page map")
+    func tiles() throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 16 << 30)
+        // The whole map: 1024 × 1024 cells of 16 pages, a square 4096 pages a side (level 12).
+        #expect(PageMap.wholeSidePages(k) == 4096 && PageMap.topLevel(k) == 12)
+        let fine = PageMap(k, maxCells: 1 << 23)
+        try #require(fine.pagesPerCell == 1)
+        for (pfn, level) in [(UInt64(0x10_0000 + 12345), 8), (0x1234, 5), (0x43_ffff, 0), (0x9f, 3)] {
+            let t = PageMap(k, tileHolding: pfn, level: level)
+            let pages = 1 << (2 * level), start = Int(pfn) & ~(pages - 1)
+            #expect(t.startPfn == UInt64(start) && t.pagesPerCell == 1 && t.side == 1 << level)
+            #expect(t.kind == Array(fine.kind[start..<start + pages]))
+            #expect(t.zone == Array(fine.zone[start..<start + pages]))
+            #expect(t.migratetype == Array(fine.migratetype[start..<start + pages]))
+        }
+        // A tile above level 8 has 256 × 256 cells; the top one is the whole map, holes past
+        // the last pfn included.
+        let top = PageMap(k, tileHolding: 0, level: 12)
+        #expect(top.pagesPerCell == 256 && top.side == 256 && top.kind.count == 1 << 16)
+        for kind in PageKind.allCases where kind != .hole { #expect(top.totals[kind] == fine.totals[kind]) }
+        #expect(top.totals.values.reduce(0, +) == 4096 * 4096)
+        // What cannot be a tile.
+        #expect(PageMap.tileRefusal(k, pfn: 0, level: 12) == nil)
+        #expect(PageMap.tileRefusal(k, pfn: 0, level: 13) == "level: 13 is not in 0…12 (a tile at level L is an aligned block of 4^L pages)")
+        #expect(PageMap.tileRefusal(k, pfn: 4096 * 4096, level: 0) == "pfn: 0x1000000 is beyond the map's last pfn 0xffffff")
+    }
+
     @Test("the report is one HTML page with its data inline and no external resource")
     func report() throws {
         let k = try bootPreset("console=ttyS0 nokaslr", mem: 1 << 30, quiet: false)

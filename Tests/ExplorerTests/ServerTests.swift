@@ -51,6 +51,24 @@ struct ServerTests {
                 #expect(r.status == .badRequest)
                 #expect(Self.json(r.body)["error"] as? String == "pfn: \"xyz\" is not a number (decimal or 0x…)")
             }
+            // A tile of the page map: the aligned 4^4 pages around 0x1234, one page a cell.
+            try await client.execute(uri: "/api/tile?pfn=0x1234&level=4", method: .get) { r in
+                #expect(r.status == .ok)
+                let j = Self.json(r.body)
+                #expect(j["level"] as? Int == 4 && j["startPfn"] as? Int == 0x1200 && j["side"] as? Int == 16)
+                #expect(j["pagesPerCell"] as? Int == 1)
+                let kinds = Data(base64Encoded: j["kind"] as? String ?? "").map { [UInt8]($0) }
+                #expect(kinds?.count == 256)
+            }
+            for (query, error) in [("pfn=zz&level=1", "pfn: \"zz\" is not a number (decimal or 0x…)"),
+                                   ("pfn=1", "level: \"\" is not a tile level (0 for single pages, up to the whole map)"),
+                                   ("pfn=1&level=10", "level: 10 is not in 0…9 (a tile at level L is an aligned block of 4^L pages)"),
+                                   ("pfn=0x40000&level=0", "pfn: 0x40000 is beyond the map's last pfn 0x3ffff")] {
+                try await client.execute(uri: "/api/tile?" + query, method: .get) { r in
+                    #expect(r.status == .badRequest)
+                    #expect(Self.json(r.body)["error"] as? String == error, "\(query)")
+                }
+            }
             try await client.execute(uri: "/api/nothing", method: .get) { r in #expect(r.status == .notFound) }
         }
     }
