@@ -60,14 +60,14 @@ public struct PageMap: Sendable {
     /// Pages of each kind over what the map covers.
     public var totals: [PageKind: UInt64]
 
-    /// The most physical address space the map classifies page by page: 256 GiB (a byte per
-    /// page while it is built). Larger machines need a per-block summary the map does not have yet.
-    public static let maxPages: UInt64 = 1 << 26
+    /// The most physical address space the map covers: 4 TiB. (It keeps no byte per page: the
+    /// cost is the free blocks and the allocated pages, so 1 TiB draws about as fast as 4 GiB.)
+    public static let maxPages: UInt64 = 1 << 30
 
     /// Why a machine cannot be mapped (nil when it can).
     public static func refusal(_ k: Kernel) -> String? {
         k.maxPfn.raw <= maxPages ? nil
-            : "the page map covers up to \(maxPages >> 18) GiB of physical address space; this machine's RAM reaches \(k.maxPfn.raw >> 18) GiB"
+            : "the page map covers up to \(maxPages >> 28) TiB of physical address space; this machine's RAM reaches \(k.maxPfn.raw >> 18) GiB"
     }
 
     /// Classifies every page of `k` (at most `maxPages`) and summarises them into at most
@@ -129,36 +129,32 @@ public struct PageMap: Sendable {
         startPfn = start; pagesPerCell = ppc; side = s; endPfn = end
         kind = []; mixed = []; zone = []; node = []; migratetype = []
         totals = [:]
-        // Classified from the max-order block that holds `start`, so a compound slab that
-        // begins before a tile is seen from its head page.
-        let from = start & ~((1 << UInt64(maxOrder - 1)) - 1)
-        var pages = PageMap.classify(k, from: from, end: Swift.min(end, PageMap.maxPages))
-        // What a workload's processes hold, over what the allocator calls allocated.
-        for u in user {
-            let kind: PageKind = u.use == .anon ? .anon : u.use == .pageCache ? .pageCache : .pageTable
-            let s = Swift.max(Swift.min(u.pfn.raw, end), from), e = Swift.max(Swift.min(u.pfn.raw &+ u.count, end), from)
-            if s < e {
-                for p in s..<e where Int(p - from) < pages.count && pages[Int(p - from)] == PageKind.allocated.rawValue {
-                    pages[Int(p - from)] = kind.rawValue
-                }
-            }
-        }
+        let runs = PageMap.runs(k, from: start, end: end, user: user)
         kind.reserveCapacity(cells)
         var counts = [UInt64](repeating: 0, count: 32)
+        var totalCounts = [UInt64](repeating: 0, count: 32)
+        var r = 0
+        while r < runs.count && runs[r].end <= start { r += 1 }
         for c in 0..<cells {
             let first = start + UInt64(c) * ppc
             let last = Swift.min(first + ppc, end)
             for i in counts.indices { counts[i] = 0 }
-            for p in first..<last {
-                let i = Int(p - from)
-                counts[Int(i < pages.count ? pages[i] : PageKind.hole.rawValue)] += 1
+            // The runs that meet this cell (a run may span many cells; pages no run holds are holes).
+            var covered: UInt64 = 0
+            var i = r
+            while i < runs.count && runs[i].start < last {
+                let a = Swift.max(runs[i].start, first), b = Swift.min(runs[i].end, last)
+                if a < b { counts[Int(runs[i].kind)] += b - a; covered += b - a }
+                i += 1
             }
+            counts[Int(PageKind.hole.rawValue)] += (last - first) - covered
+            while r < runs.count && runs[r].end <= last { r += 1 }
             var best = 0
             var distinct: UInt8 = 0
             for i in counts.indices where counts[i] > 0 {
                 distinct += 1
                 if counts[i] > counts[best] { best = i }
-                totals[PageKind(rawValue: UInt8(i)) ?? .hole, default: 0] += counts[i]
+                totalCounts[i] += counts[i]
             }
             kind.append(UInt8(best)); mixed.append(distinct)
             // A hole inside a zone's span has no page there: it belongs to no zone on the map.
@@ -170,17 +166,132 @@ public struct PageMap: Sendable {
                 zone.append(0); node.append(0); migratetype.append(255)
             }
         }
+        for i in totalCounts.indices where totalCounts[i] > 0 { totals[PageKind(rawValue: UInt8(i)) ?? .hole] = totalCounts[i] }
     }
 
-    /// One kind per page of [`from`, `end`).
-    static func classify(_ k: Kernel, from: UInt64, end: UInt64) -> [UInt8] {
+    /// A run of pages of one kind: pfns [start, end).
+    struct Run: Equatable {
+        var start: UInt64
+        var end: UInt64
+        var kind: UInt8
+    }
+
+    /// What the pages of [`from`, `end`) are, as sorted runs (pages in no run are holes), found
+    /// without a byte per page: RAM is memblock.memory; the free and per-cpu blocks are the
+    /// allocator's lists; only the pages between them are looked at one by one, and of those
+    /// only in sections whose descriptors exist (a section never materialised is reserved
+    /// wherever its max-order blocks are not free). So a tile of a 1 TiB machine costs about
+    /// what its free blocks and its allocated pages cost, not its size.
+    static func runs(_ k: Kernel, from wanted: UInt64, end: UInt64, user: [UserPageExtent]) -> [Run] {
+        guard wanted < end else { return [] }
+        // Looked at from the max-order block that holds `wanted`, so a compound slab that begins
+        // before it is seen from its head page; the runs are cut at `wanted` at the end.
+        let from = wanted & ~((1 << UInt64(maxOrder - 1)) - 1)
+        // The blocks on the free lists and the per-cpu lists, in pfn order.
+        var blocks: [Run] = []
+        func addBlock(_ pfn: Pfn, _ order: Order, _ kind: PageKind) {
+            let a = pfn.raw, b = pfn.raw &+ order.pages
+            if a < end && b > from { blocks.append(Run(start: Swift.max(a, from), end: Swift.min(b, end), kind: kind.rawValue)) }
+        }
+        k.pageAlloc.forEachFreeBlock { pfn, order, _ in addBlock(pfn, order, .free(order: order.raw)) }
+        k.pageAlloc.forEachPcpBlock { pfn, order, _ in addBlock(pfn, order, .pcp) }
+        blocks.sort { $0.start < $1.start }
+
+        var out: [Run] = []
+        func emit(_ a: UInt64, _ b: UInt64, _ kind: PageKind) {
+            guard a < b else { return }
+            if let last = out.last, last.end == a, last.kind == kind.rawValue { out[out.count - 1].end = b; return }
+            out.append(Run(start: a, end: b, kind: kind.rawValue))
+        }
+        let image = (Pfn.down(k.machine.kernel.start).raw, Pfn.up(k.machine.kernel.end).raw)
+        func reserved(_ a: UInt64, _ b: UInt64) {
+            // The kernel image is reserved too; it is drawn apart.
+            let ia = Swift.min(Swift.max(image.0, a), b), ib = Swift.min(Swift.max(image.1, a), b)
+            emit(a, ia, .reserved); emit(ia, ib, .kernelImage); emit(ib, b, .reserved)
+        }
+        let memmapEnd = k.memmap.endPfn.raw
+        // The pages of [a, b) that are on no list: reserved, slab, or allocated.
+        func inUse(_ a: UInt64, _ b: UInt64) {
+            var p = a
+            while p < b {
+                guard p < memmapEnd else { reserved(p, b); return }
+                if !k.memmap.isMaterialised(Pfn(p)) {
+                    let sectionEnd = Swift.min(Pfn.first(ofSection: Pfn(p).section + 1).raw, b)
+                    reserved(p, sectionEnd)
+                    p = sectionEnd
+                    continue
+                }
+                let d = k.memmap.page(Pfn(p))
+                if d.flags.contains(.reserved) {
+                    reserved(p, p + 1)
+                    p += 1
+                } else if d.flags.contains(.slab) {
+                    // SLUB marks a slab's head page; a compound slab's tails follow it.
+                    let n: UInt64 = d.flags.contains(.head) ? 1 << UInt64(d.order) : 1
+                    emit(p, Swift.min(p + n, b), .slab)
+                    p += n
+                } else {
+                    emit(p, p + 1, .allocated)
+                    p += 1
+                }
+            }
+        }
+        var bi = 0
+        for region in k.memblock.memory.regions where region.size > 0 {
+            var p = Swift.max(Pfn.up(region.base).raw, from)
+            let q = Swift.min(Pfn.down(region.end).raw, end)
+            while p < q {
+                while bi < blocks.count && blocks[bi].end <= p { bi += 1 }
+                if bi < blocks.count && blocks[bi].start <= p {
+                    let e = Swift.min(blocks[bi].end, q)
+                    emit(p, e, PageKind(rawValue: blocks[bi].kind) ?? .hole)
+                    p = e
+                } else {
+                    let e = bi < blocks.count ? Swift.min(blocks[bi].start, q) : q
+                    inUse(p, e)
+                    p = e
+                }
+            }
+        }
+        let before = out.firstIndex { $0.end > wanted } ?? out.count
+        out.removeFirst(before)
+        if !out.isEmpty && out[0].start < wanted { out[0].start = wanted }
+        guard !user.isEmpty else { return out }
+        // What a workload's processes hold, over what the allocator calls allocated.
+        let extents = user.sorted { $0.pfn < $1.pfn }
+        var result: [Run] = []
+        result.reserveCapacity(out.count)
+        var ei = 0
+        for run in out {
+            guard run.kind == PageKind.allocated.rawValue else { result.append(run); continue }
+            var c = run.start
+            while ei < extents.count && extents[ei].pfn.raw &+ extents[ei].count <= c { ei += 1 }
+            var j = ei
+            while j < extents.count && extents[j].pfn.raw < run.end {
+                let e = extents[j]
+                let a = Swift.max(e.pfn.raw, c), b = Swift.min(e.pfn.raw &+ e.count, run.end)
+                if a < b {
+                    if c < a { result.append(Run(start: c, end: a, kind: run.kind)) }
+                    let kind: PageKind = e.use == .anon ? .anon : e.use == .pageCache ? .pageCache : .pageTable
+                    result.append(Run(start: a, end: b, kind: kind.rawValue))
+                    c = b
+                }
+                j += 1
+            }
+            if c < run.end { result.append(Run(start: c, end: run.end, kind: run.kind)) }
+        }
+        return result
+    }
+
+    /// The same classification page by page, as the map first did it (a byte per page): the
+    /// reference the tests hold `runs` to.
+    public static func kindsPageByPage(_ k: Kernel, from: UInt64, end: UInt64, user: [UserPageExtent] = []) -> [UInt8] {
         guard from < end else { return [] }
         var pages = [UInt8](repeating: PageKind.hole.rawValue, count: Int(end - from))
         func paint(_ start: UInt64, _ count: UInt64, _ kind: PageKind) {
             let s = Swift.max(Swift.min(start, end), from), e = Swift.max(Swift.min(start &+ count, end), from)
             if s < e { for p in s..<e { pages[Int(p - from)] = kind.rawValue } }
         }
-        // RAM is allocated unless something below says otherwise; reservations and the image on top.
         for r in k.memblock.memory.regions where r.size > 0 {
             paint(Pfn.up(r.base).raw, Pfn.down(r.end).raw &- Pfn.up(r.base).raw, .allocated)
         }
@@ -192,7 +303,6 @@ public struct PageMap: Sendable {
             if d.flags.contains(.reserved) {
                 pages[Int(p - from)] = (p >= image.0 && p < image.1 ? PageKind.kernelImage : PageKind.reserved).rawValue
             } else if d.flags.contains(.slab) {
-                // SLUB marks a slab's head page; a compound slab's tails follow it.
                 let n: UInt64 = d.flags.contains(.head) ? 1 << UInt64(d.order) : 1
                 paint(p, n, .slab)
                 p += n
@@ -202,6 +312,20 @@ public struct PageMap: Sendable {
         }
         k.pageAlloc.forEachFreeBlock { pfn, order, _ in paint(pfn.raw, order.pages, .free(order: order.raw)) }
         k.pageAlloc.forEachPcpBlock { pfn, order, _ in paint(pfn.raw, order.pages, .pcp) }
+        for u in user {
+            let kind: PageKind = u.use == .anon ? .anon : u.use == .pageCache ? .pageCache : .pageTable
+            let s = Swift.max(Swift.min(u.pfn.raw, end), from), e = Swift.max(Swift.min(u.pfn.raw &+ u.count, end), from)
+            if s < e { for p in s..<e where pages[Int(p - from)] == PageKind.allocated.rawValue { pages[Int(p - from)] = kind.rawValue } }
+        }
+        return pages
+    }
+
+    /// The kind of each page of [`from`, `end`) from the runs (for tests and `kmemlab pfn`-like answers).
+    public static func kinds(_ k: Kernel, from: UInt64, end: UInt64, user: [UserPageExtent] = []) -> [UInt8] {
+        var pages = [UInt8](repeating: PageKind.hole.rawValue, count: Int(end - from))
+        for r in runs(k, from: from, end: end, user: user) {
+            for p in r.start..<r.end { pages[Int(p - from)] = r.kind }
+        }
         return pages
     }
 

@@ -8,6 +8,7 @@ import ArgumentParser
 import Foundation
 import MMCore
 import MMText
+import MMExplorer
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,6 +81,7 @@ struct Bench: ParsableCommand {
         allocators(&f, n, iterations)
         processes(&f, n, iterations)
         replay(&f)
+        web(&f, n)
         if json {
             let parts = f.items.map { key, v -> String in
                 guard let v else { return "\"\(key)\": null" }
@@ -103,6 +105,9 @@ struct Bench: ParsableCommand {
         }
         print("workload (4 GiB pc), ns per alloc+free, best of \(n) × \(iterations)")
         for (key, v) in f.items where key.hasSuffix("_ns") && !key.hasPrefix("boot_") {
+            print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) " + (v.map { String(format: "%9.2f", $0) } ?? "      n/a"))
+        }
+        for (key, v) in f.items where key.hasSuffix("_ms") {
             print("\(key.padding(toLength: 28, withPad: " ", startingAt: 0)) " + (v.map { String(format: "%9.2f", $0) } ?? "      n/a"))
         }
         for (key, v) in f.items where key.hasSuffix("_per_s") {
@@ -152,6 +157,35 @@ struct Bench: ParsableCommand {
             largest = (bytes, rss)
         }
         if let largest { f["host_bytes_per_page"] = Double(largest.rss) / Double(largest.bytes >> 12) }
+    }
+
+    /// The explorer's server side (issue 19): the whole page map's cells, and the slowest tile
+    /// over every zoom level (GET /api/tile), on a 4 GiB machine and on a 1 TiB one, whose map
+    /// must cost about the same (no byte per page: free blocks and allocated pages only).
+    func web(_ f: inout Figures, _ n: Int) {
+        for (suffix, bytes) in [("", UInt64(4) << 30), ("_1t", UInt64(1) << 40)] {
+            guard wanted("web_map" + suffix) || wanted("web_tile" + suffix) else { continue }
+            var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: bytes, cpus: 2).machine())
+            k.log.enabled = false
+            try? k.boot()
+            func ms(_ body: () -> Void) -> Double {
+                var best = Double.infinity
+                for _ in 0..<n {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    body()
+                    best = Swift.min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                }
+                return best
+            }
+            f["web_map\(suffix)_ms"] = ms { _ = PageMap(k) }
+            // A pfn in the middle of RAM above 4 GiB's hole (or of the 4 GiB machine's DMA32).
+            let pfn = k.maxPfn.raw / 2
+            var worst = 0.0
+            for level in 0...PageMap.topLevel(k) {
+                worst = Swift.max(worst, ms { _ = PageMap(k, tileHolding: pfn, level: level) })
+            }
+            f["web_tile\(suffix)_ms"] = worst
+        }
     }
 
     func allocators(_ f: inout Figures, _ n: Int, _ iterations: Int) {

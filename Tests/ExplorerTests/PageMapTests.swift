@@ -70,6 +70,25 @@ struct PageMapTests {
         #expect(map.kind.count <= 1 << 20)
     }
 
+    @Test("the map's runs (lists and descriptors, no byte per page) equal the page-by-page classification, after slab, pcp and user pages")
+    func runsEqualPageByPage() throws {
+        let k = try bootPreset("console=ttyS0", mem: 1 << 30)
+        var shell = AllocShell(kernel: k, source: "test")
+        for command in ["alloc GFP_KERNEL 0 x300", "alloc GFP_KERNEL 3 x40", "cache_create big 6000",
+                        "kmalloc 5000", "kmalloc 9000", "kmalloc 100"] + (0..<50).map { _ in "cache_alloc big" } {
+            _ = try shell.run(command, line: 1)
+        }
+        var r = WorkloadRunner(kernel: shell.kernel)
+        try r.run(try Workload(parsing: "create f 1M\nspawn app\nmalloc p 8M\ntouch p\nread f 0 1M\n", file: "(test)"))
+        let after = r.kernel!, end = after.maxPfn.raw
+        #expect(PageMap.kinds(after, from: 0, end: end, user: r.userPages) == PageMap.kindsPageByPage(after, from: 0, end: end, user: r.userPages))
+        // From inside a compound slab: its tail pages are still slab.
+        let slab = try #require(after.slub.slabs.first { $0.order > 0 && $0.pfn != .max })
+        let from = slab.pfn.raw + 1
+        #expect(PageMap.kinds(after, from: from, end: from + 64) == Array(PageMap.kindsPageByPage(after, from: 0, end: end)[Int(from)..<Int(from) + 64]))
+        #expect(PageMap(after, tileHolding: from, level: 1).kind.allSatisfy { $0 == PageKind.slab.rawValue })
+    }
+
     @Test("tiles: the aligned block of 4^L pages around a pfn, down to single pages, exactly as a page-by-page map")
     func tiles() throws {
         let k = try bootPreset("console=ttyS0 nokaslr", mem: 16 << 30)
@@ -77,11 +96,14 @@ struct PageMapTests {
         #expect(PageMap.wholeSidePages(k) == 4096 && PageMap.topLevel(k) == 12)
         let fine = PageMap(k, maxCells: 1 << 23)
         try #require(fine.pagesPerCell == 1)
+        // The reference: every page classified one by one, a byte each.
+        let reference = PageMap.kindsPageByPage(k, from: 0, end: 0x44_0000)
+        #expect(fine.kind == reference)
         for (pfn, level) in [(UInt64(0x10_0000 + 12345), 8), (0x1234, 5), (0x43_ffff, 0), (0x9f, 3)] {
             let t = PageMap(k, tileHolding: pfn, level: level)
             let pages = 1 << (2 * level), start = Int(pfn) & ~(pages - 1)
             #expect(t.startPfn == UInt64(start) && t.pagesPerCell == 1 && t.side == 1 << level)
-            #expect(t.kind == Array(fine.kind[start..<start + pages]))
+            #expect(t.kind == Array(reference[start..<start + pages]))
             #expect(t.zone == Array(fine.zone[start..<start + pages]))
             #expect(t.migratetype == Array(fine.migratetype[start..<start + pages]))
         }

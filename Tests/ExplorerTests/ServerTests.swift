@@ -189,7 +189,7 @@ struct ServerTests {
             try await client.execute(uri: "/api/boot?numa=0:8E,1:8E", method: .post) { r in #expect(r.status == .badRequest) }
             try await client.execute(uri: "/api/boot?mem=1G&append=memmap%3D64M%400x3ffff0000000", method: .post) { r in
                 #expect(r.status == .badRequest)
-                #expect((Self.json(r.body)["error"] as? String)?.contains("the page map covers up to 256 GiB") == true)
+                #expect((Self.json(r.body)["error"] as? String)?.contains("the page map covers up to 4 TiB") == true)
             }
             try await client.execute(uri: "/api/boot?mem=8G&append=crashkernel%3D64M,high%20swiotlb%3D9007199254740864", method: .post) { r in
                 #expect(r.status == .ok)

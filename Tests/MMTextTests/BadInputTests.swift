@@ -248,7 +248,8 @@ struct CommandTests {
         #expect(object["boot_4pib_s"] is NSNull, "skipped by --max-boot: null, but present")
         for key in ["slab_pair_ns", "kmalloc_mixed_ns", "slab_slowpath_ns", "page_order0_pair_ns", "page_order3_pair_ns",
                     "page_order9_pair_ns", "glibc_pair_ns", "glibc_mixed_ns", "freelist_limit_pair_ns", "slab_limit_pair_ns", "slab_vs_limit",
-                    "slowpath_vs_glibc", "page0_vs_slab", "host_bytes_per_page"] {
+                    "slowpath_vs_glibc", "page0_vs_slab", "host_bytes_per_page",
+                    "web_map_ms", "web_tile_ms", "web_map_1t_ms", "web_tile_1t_ms"] {
             let v = try #require(object[key] as? Double, "\(key)")
             #expect(v > 0)
         }
