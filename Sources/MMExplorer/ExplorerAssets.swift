@@ -73,7 +73,8 @@ public enum ExplorerAssets {
         <section id="firmware-view"><h2>The firmware's map and memblock</h2><div id="firmware"></div></section>
         <section id="layout-view"><h2>The kernel's virtual memory map</h2><p class="note">Each region of
           the 64-bit address space in address order, its bar as long as the log2 of its size (a 4 KiB page
-          is 12, the direct map's 64 TiB 46), with this boot's bases; then mm.rst's table.</p>
+          is 12, the direct map's 64 TiB 46), with this boot's bases; then mm.rst's table. On i386, the 3G/1G
+          split to scale, the kernel's gigabyte enlarged, and where lowmem and highmem are reached from.</p>
           <div id="layout-diagram"></div><pre id="layout"></pre></section>
         <section id="log-view"><h2>Boot log</h2><details><summary>Show the boot log</summary><pre id="log"></pre></details></section>
         <footer id="status">loading</footer>
@@ -150,6 +151,13 @@ public enum ExplorerAssets {
     function nodeColour(v) { return v === 0 ? D.nodeColors[0] : D.nodeColors[1 + (v - 1) % (D.nodeColors.length - 1)]; }
 
     function drawMap() {
+      if (!D.map.side) {
+        // i386: the model stops after zones and highmem, with no memmap to draw.
+        $("map-scale").textContent = "The i386 model boots as far as zones and highmem: it has no struct pages or buddy lists to draw "
+          + "(see the zones and the virtual layout below).";
+        for (const q of document.querySelectorAll("#map-view .controls, #map-view .mapbox")) q.style.display = "none";
+        return;
+      }
       const mode = $("colour-by").value, side = D.map.side, n = MAP.kind.length;
       const c = $("page-map"); c.width = side; c.height = side;
       const zoom = +$("zoom").value, px = Math.max(1, Math.floor(768 / side)) * zoom;
@@ -326,6 +334,11 @@ public enum ExplorerAssets {
 
     function drawZones() {
       const Z = $("zones");
+      if (D.arch32) {
+        Z.append(table(["zone", "start pfn", "spanned", "present", "managed (free_area_init's estimate)"],
+          D.arch32.zones.map(z => [z.name, hex(z.startPfn), z.spanned, z.present, z.managed]), false));
+        return;
+      }
       Z.append(table(["zone", "start pfn", "spanned", "present", "managed", "free", "min", "low", "high", "protection", "pcp high/batch"],
         D.zones.map(z => ["Node " + z.node + " " + z.name, hex(z.startPfn), z.spanned, z.present, z.managed, z.free,
                           z.min, z.low, z.high, "(" + z.protection.join(", ") + ")", z.pcpHigh + "/" + z.pcpBatch]), false));
@@ -407,8 +420,67 @@ public enum ExplorerAssets {
     }
 
     // mm.rst's regions as bars on a log scale of their sizes, in address order.
+    // i386: the 4 GB of virtual addresses to scale (user space below PAGE_OFFSET, the kernel's
+    // part above), the kernel's part enlarged (each region at least 12 px, the rest to scale), and
+    // physical memory: lowmem mapped once and for all by the direct map, highmem only through the
+    // persistent kmap window (or kmap_local's fixmap slots).
+    function drawLayout32() {
+      const A = D.arch32, L = $("layout-diagram"), W = 1120, x0 = 170, bw = W - x0 - 20, G4 = 2 ** 32;
+      const s = svg(W, 230); s.setAttribute("id", "layout32-svg");
+      const hex8 = n => "0x" + n.toString(16).padStart(8, "0");
+      const mb = n => n >= 2 ** 30 && n % 2 ** 30 === 0 ? n / 2 ** 30 + " GB" : n >= 2 ** 20 ? Math.round(n / 2 ** 20) + " MB" : Math.round(n / 1024) + " kB";
+      const label = (x, y, text, extra) => { const t = document.createElementNS("http://www.w3.org/2000/svg", "text");
+        t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("font-size", "11");
+        for (const k in extra || {}) t.setAttribute(k, extra[k]); t.textContent = text; s.append(t); return t; };
+      const shape = (points, fill, title) => { const p = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+        p.setAttribute("points", points.map(q => q.join(",")).join(" ")); p.setAttribute("fill", fill); p.setAttribute("fill-opacity", "0.3");
+        const t = document.createElementNS("http://www.w3.org/2000/svg", "title"); t.textContent = title; p.append(t); s.append(p); };
+      const colour = what => what.startsWith("user") ? "#bcbd22" : what.startsWith("direct") ? "#2ca02c" : what.startsWith("vmalloc") ? "#1f77b4"
+        : what.startsWith("persistent kmap") ? "#e377c2" : what.startsWith("fixmap") ? "#8c564b" : what.startsWith("cpu_entry") ? "#ff7f0e"
+        : what.startsWith("LDT") ? "#9467bd" : "#d9d9d9";
+      const short = what => what.startsWith("direct") ? "direct map (lowmem)" : what.startsWith("vmalloc") ? "vmalloc" : what.startsWith("persistent kmap") ? "pkmap"
+        : what.startsWith("fixmap") ? "fixmap" : what.startsWith("cpu_entry") ? "cpu_entry_area" : what.startsWith("LDT") ? "LDT" : "";
+      const tip = r => r.what + ": " + hex8(r.start) + "–" + hex8(r.end - 1) + " (" + mb(r.end - r.start) + ")";
+      // Row 1: all 4 GB.
+      label(0, 22, "virtual: 4 GB to scale");
+      for (const r of A.regions) rect(s, x0 + r.start / G4 * bw, 8, Math.max(0.5, (r.end - r.start) / G4 * bw), 20, colour(r.what), tip(r));
+      const split = x0 + A.pageOffset / G4 * bw;
+      label(x0 + 6, 22, mb(A.pageOffset) + " user space (0 – " + hex8(A.pageOffset - 1) + ")");
+      label(split + 4, 44, "PAGE_OFFSET " + hex8(A.pageOffset) + ": " + mb(G4 - A.pageOffset) + " for the kernel", { "text-anchor": "middle" });
+      // Row 2: the kernel's part, enlarged.
+      const K = A.regions.filter(r => r.start >= A.pageOffset), min = 12, total = G4 - A.pageOffset;
+      const xs = []; let x = x0;
+      for (const r of K) { const w = min + (bw - min * K.length) * (r.end - r.start) / total; xs.push([x, w]); x += w; }
+      label(0, 86, "the kernel's part, enlarged");
+      let small = 0;
+      shape([[split, 28], [x0 + bw, 28], [x0 + bw, 72], [x0, 72]], "#999999", "the kernel's part of the address space, enlarged below");
+      K.forEach((r, i) => { const [rx, w] = xs[i]; rect(s, rx, 72, w, 22, colour(r.what), tip(r));
+        const name = short(r.what);
+        if (name && w > name.length * 6.5) label(rx + 4, 87, name, { fill: "#fff" });
+        else if (name) { small += 1; label(rx + w / 2, 106 + (small % 3) * 11, name, { "text-anchor": "middle", "font-size": "10" }); } });
+      // Row 3: physical memory.
+      const phys = Math.max(1, A.maxPfn) * 4096, low = Math.min(A.maxLowPfn, A.maxPfn) * 4096, y3 = 200;
+      label(0, y3 + 15, "physical: " + mb(phys));
+      rect(s, x0, y3, low / phys * bw, 22, "#2ca02c", "lowmem: physical 0 – " + hex8(low - 1) + " (" + mb(low) + "), ZONE_DMA and ZONE_NORMAL");
+      if (phys > low) rect(s, x0 + low / phys * bw, y3, (phys - low) / phys * bw, 22, "#e377c2",
+        "highmem: physical " + hex8(low) + " – " + hex8(phys - 1) + " (" + mb(phys - low) + "), ZONE_HIGHMEM");
+      label(x0 + 4, y3 + 15, "lowmem " + mb(low), { fill: "#fff" });
+      if (phys > low) label(x0 + low / phys * bw + 4, y3 + 15, "highmem " + mb(phys - low), { fill: "#fff" });
+      const di = K.findIndex(r => r.what.startsWith("direct")), pk = K.findIndex(r => r.what.startsWith("persistent kmap"));
+      if (di >= 0) { const [dx, dw] = xs[di];
+        shape([[dx, 94], [dx + dw, 94], [x0 + low / phys * bw, y3], [x0, y3]], "#2ca02c",
+          "the direct map: lowmem at PAGE_OFFSET + its physical address, mapped once at boot (__va/__pa)"); }
+      if (pk >= 0 && phys > low) { const [px, pw] = xs[pk];
+        shape([[px, 94], [px + pw, 94], [x0 + bw, y3], [x0 + low / phys * bw, y3]], "#e377c2",
+          "highmem is never mapped for good: kmap() puts a page in one of the " + A.lastPkmap + " slots of this window (" + mb(A.lastPkmap * 4096) + "), kmap_local_page() in a per-CPU fixmap slot");
+        label(x0 + bw, 168, "highmem: kmap() through the " + mb(A.lastPkmap * 4096) + " pkmap window, one page a slot", { "text-anchor": "end", "font-size": "10" }); }
+      if (di >= 0) label(x0, 168, "lowmem: the direct map, virtual = physical + " + hex8(A.pageOffset), { "font-size": "10" });
+      L.append(s);
+    }
+
     function drawLayoutDiagram() {
       const L = $("layout-diagram"); L.textContent = "";
+      if (D.arch32) { drawLayout32(); return; }
       if (!D.layoutRegions || !D.layoutRegions.length) return;
       const rowH = 17, barW = 8, s = svg(1240, D.layoutRegions.length * rowH + 4);
       D.layoutRegions.forEach((r, i) => { const y = i * rowH + 2;

@@ -146,6 +146,66 @@ public enum ExplorerData {
         return w.text
     }
 
+    /// An i386 machine (the model boots it as far as zones and highmem: no memmap, no buddy
+    /// lists, no slab), as the same document with an empty map and `arch32`: the 3G/1G split
+    /// region by region, lowmem and highmem in physical memory, and the zones as
+    /// free_area_init() sized them.
+    public static func json32(_ k: Kernel, title: String) -> String {
+        var w = JSONWriter()
+        w.object { w in
+            w.value("title", title)
+            w.object("machine") { w in
+                w.value("name", k.machine.name)
+                w.value("kernel", Kernel.banner)
+                w.value("cmdline", k.commandLine.raw)
+                w.value("cpus", k.machine.cpus.present)
+                w.value("nodes", 1)
+                w.value("memTotalKiB", 0)
+                w.value("memoryLine", k.log.lines.first { $0.hasPrefix("Memory: ") } ?? "")
+            }
+            w.object("map") { w in
+                w.value("side", 0); w.value("pagesPerCell", 1); w.value("endPfn", 0)
+                for f in ["kind", "mixed", "zone", "node", "migratetype"] { w.value(f, "") }
+                w.object("totals") { _ in }
+            }
+            legend(&w)
+            if let st = k.i386 {
+                let l = st.layout
+                w.object("arch32") { w in
+                    w.value("pae", k.arch == .i386PAE)
+                    w.value("pageOffset", l.pageOffset)
+                    w.value("highMemory", l.highMemory)
+                    w.value("pkmapBase", l.pkmapBase)
+                    w.value("lastPkmap", l.lastPkmap)
+                    w.value("maxPfn", k.maxPfn.raw)
+                    w.value("maxLowPfn", k.maxLowPfn.raw)
+                    w.array("regions") { w in
+                        for r in Layout.regions32(k) {
+                            w.object { w in w.value("start", r.start); w.value("end", r.end); w.value("what", r.what) }
+                        }
+                    }
+                    w.array("zones") { w in
+                        for z in st.zones where z.spannedPages > 0 {
+                            w.object { w in
+                                w.value("name", z.type.name); w.value("startPfn", z.startPfn)
+                                w.value("spanned", z.spannedPages); w.value("present", z.presentPages)
+                                w.value("managed", z.managedPages)
+                            }
+                        }
+                    }
+                }
+            }
+            w.array("zones") { _ in }
+            firmware(&w, k)
+            w.array("slab") { _ in }
+            w.array("layout") { w in for l in Layout.lines32(k) { w.value(nil, l) } }
+            w.array("layoutRegions") { _ in }
+            w.array("log") { w in for l in k.log.lines { w.value(nil, l) } }
+            w.array("steps") { _ in }
+        }
+        return w.text
+    }
+
     static func machine(_ w: inout JSONWriter, _ k: Kernel) {
         w.object("machine") { w in
             w.value("name", k.machine.name)

@@ -156,11 +156,13 @@ extension Layout {
 
     /// The i386 map from the top gigabyte's areas, and the physical memory each reaches: why
     /// highmem exists.
-    public static func lines32(_ k: Kernel) -> [String] {
+    /// i386's virtual address space, region by region in address order: [start, end) and what
+    /// it is, for this boot (the 3G/1G split, or the one CONFIG_VMSPLIT and vmalloc= make).
+    public static func regions32(_ k: Kernel) -> [(start: UInt64, end: UInt64, what: String)] {
         guard let st = k.i386 else { return [] }
         let l = st.layout
         let pae = k.arch == .i386PAE
-        var rows: [(UInt64, UInt64, String)] = []   // [start, end), description
+        var rows: [(start: UInt64, end: UInt64, what: String)] = []
         func add(_ s: UInt64, _ e: UInt64, _ what: String) { if e > s { rows.append((s, e, what)) } }
         let lowBytes = k.maxLowPfn.raw << pageShift
         add(0, l.pageOffset, "user-space virtual memory, different per mm")
@@ -179,7 +181,15 @@ extension Layout {
         add(l.fixaddrTotStart, l.fixaddrStart, "fixmap, boot time: early_ioremap slots, WP test page")
         add(l.fixaddrStart, l.fixaddrTop + UInt64(pageSize), "fixmap: APIC, I/O APICs, kmap_local (\(I386Layout.kmMaxIdx) slots per CPU), PCIe MCFG, GHES")
         add(l.fixaddrTop + UInt64(pageSize), 1 << 32, "reserved (reservetop=)")
+        return rows
+    }
 
+    public static func lines32(_ k: Kernel) -> [String] {
+        guard let st = k.i386 else { return [] }
+        let l = st.layout
+        let pae = k.arch == .i386PAE
+        let rows = regions32(k)
+        let lowBytes = k.maxLowPfn.raw << pageShift
         var out = ["i386 \(pae ? "with PAE (Debian 686-pae: HIGHMEM64G, 3-level page tables, 2 MB large pages)" : "(Debian 686: HIGHMEM4G, 2-level page tables, 4 MB large pages)"), NR_CPUS \(l.nrCpus)",
                    "",
                    " Start addr |  End addr  |   Size   | VM area description",

@@ -146,6 +146,36 @@ struct BrowserTests {
         #expect(colour(atPfn: 0xa0) == ExplorerData.zoneColors[0])    // the legacy VGA hole
     }
 
+    @Test("i386: the 3G/1G split drawn, each region at this boot's addresses, lowmem and highmem with their zones")
+    func i386Layout() throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 2 << 30, arch: .i386, quiet: false)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-i386-\(getpid()).html")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Report.html(k, title: "qemu-pc-2g-i386").write(to: url, atomically: true, encoding: .utf8)
+        let dom = try Browser.run(url.absoluteString, ["--dump-dom"])
+        #expect(dom.contains("data-ready=\"1\""))
+        #expect(dom.contains("id=\"layout32-svg\""))
+        #expect(dom.contains("3 GB user space (0 – 0xbfffffff)"))
+        func hex8(_ v: UInt64) -> String { "0x" + padLeftZero(String(v, radix: 16), 8) }
+        let regions = Layout.regions32(k)
+        #expect(regions.count >= 10)
+        for r in regions {
+            let size = r.end - r.start
+            let mb = size >= 1 << 30 && size % (1 << 30) == 0 ? "\(size >> 30) GB"
+                : size >= 1 << 20 ? "\(Int((Double(size) / 1048576).rounded())) MB" : "\(Int((Double(size) / 1024).rounded())) kB"
+            #expect(dom.contains("<title>\(r.what): \(hex8(r.start))–\(hex8(r.end - 1)) (\(mb))</title>"), "\(r.what)")
+        }
+        // Physical memory split where max_low_pfn is: lowmem mapped for good, highmem through kmap.
+        let low = k.maxLowPfn.raw << 12
+        #expect(dom.contains("<title>lowmem: physical 0 – \(hex8(low - 1))"))
+        #expect(dom.contains("<title>highmem: physical \(hex8(low)) – "))
+        #expect(dom.contains("kmap() puts a page in one of the 1024 slots of this window (4 MB)"))
+        for z in k.i386!.zones where z.spannedPages > 0 {
+            #expect(dom.contains("<td class=\"l\">\(z.type.name)</td><td>\(hex(z.startPfn))</td>"))
+        }
+        #expect(dom.contains("it has no struct pages or buddy lists to draw"))
+    }
+
     @Test("the boot stepper: ▶ up to memblock_free_all, its lines and what it did; a step's reservations lit up on the map")
     func bootStepper() throws {
         let k = Self.report.kernel
