@@ -20,7 +20,7 @@ public enum ExplorerAssets {
         <header><h1>kmemlab</h1><div id="summary"></div></header>
         <nav>
           <a href="#map-view">Page map</a> <a href="#steps-view">Boot steps</a> <a href="#timeline-view" id="timeline-link" hidden>Replay</a> <a href="#zones-view">Zones</a> <a href="#buddy-view">Buddy</a>
-          <a href="#slab-view">Slab</a> <a href="#firmware-view">Firmware &amp; memblock</a>
+          <a href="#slab-view">Slab</a> <a href="#processes-view" id="processes-link" hidden>Processes</a> <a href="#firmware-view">Firmware &amp; memblock</a>
           <a href="#layout-view">Virtual layout</a> <a href="#log-view">Boot log</a>
         </nav>
         <section id="map-view"><h2>Physical memory, page by page</h2>
@@ -70,6 +70,9 @@ public enum ExplorerAssets {
           fragmentation indices (debugfs extfrag/) beside them.</p><div id="buddy"></div></section>
         <section id="slab-view"><h2>Slab caches</h2><p class="note">As /proc/slabinfo; click a column to sort, a
           cache to see its slabs.</p><div id="slab"></div><div id="slab-detail"></div></section>
+        <section id="processes-view" hidden><h2>Processes</h2><p class="note">After the workload: each process
+          still running, its memory as /proc/PID/status counts it, and its address space as /proc/PID/maps
+          prints it (the pages on the map above are theirs).</p><div id="processes"></div></section>
         <section id="firmware-view"><h2>The firmware's map and memblock</h2><div id="firmware"></div></section>
         <section id="layout-view"><h2>The kernel's virtual memory map</h2><p class="note">Each region of
           the 64-bit address space in address order, its bar as long as the log2 of its size (a 4 KiB page
@@ -584,8 +587,24 @@ public enum ExplorerAssets {
       document.body.dataset.sample = i;
     }
 
+    function drawProcesses() {
+      const P = $("processes"); P.textContent = "";
+      if (!D.processes || !D.processes.length) return;
+      $("processes-view").hidden = false; $("processes-link").hidden = false;
+      for (const p of D.processes) {
+        P.append(el("h3", {}, p.comm + " (pid " + p.pid + ")"));
+        P.append(el("pre", { class: "status" }, p.status.join("\n")));
+        // maps: start-end perms offset dev inode [name]
+        P.append(table(["start", "end", "perms", "offset", "dev", "inode", "name"], p.maps.map(l => {
+          const f = l.split(/ +/), [a, b] = f[0].split("-");
+          return [a, b, f[1], f[2], f[3], f[4], f.slice(5).join(" ")]; }), false));
+      }
+      document.body.dataset.processes = D.processes.length;
+    }
+
     function drawAll() {
       decodeMap();
+      drawProcesses();
       for (const id of ["zones", "buddy", "slab", "firmware"]) $(id).textContent = "";
       drawMap(); drawZones(); drawBuddy(); drawSlab(); drawFirmware(); drawLayoutDiagram();
       if (ZOOM.level >= 0) drawZoom();

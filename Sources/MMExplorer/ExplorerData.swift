@@ -100,11 +100,35 @@ public enum ExplorerData {
         }
     }
 
-    public static func json(_ k: Kernel, title: String, map: PageMap, timeline: ReplayTimeline? = nil) -> String {
+    /// A process after a workload, as the page's Processes view shows it: its name and pid,
+    /// /proc/PID/status's memory lines and /proc/PID/maps.
+    public struct ProcessView: Sendable {
+        public var comm: String
+        public var pid: Int32
+        public var status: [String]
+        public var maps: [String]
+        public init(comm: String, pid: Int32, status: [String], maps: [String]) {
+            self.comm = comm; self.pid = pid; self.status = status; self.maps = maps
+        }
+    }
+
+    public static func json(_ k: Kernel, title: String, map: PageMap, timeline: ReplayTimeline? = nil,
+                            processes: [ProcessView] = []) -> String {
         var w = JSONWriter()
         w.object { w in
             w.value("title", title)
             if let timeline { replayTimeline(&w, timeline) }
+            if !processes.isEmpty {
+                w.array("processes") { w in
+                    for p in processes {
+                        w.object { w in
+                            w.value("comm", p.comm); w.value("pid", Int(p.pid))
+                            w.array("status") { w in for l in p.status { w.value(nil, l) } }
+                            w.array("maps") { w in for l in p.maps { w.value(nil, l) } }
+                        }
+                    }
+                }
+            }
             machine(&w, k)
             pageMap(&w, map)
             legend(&w)

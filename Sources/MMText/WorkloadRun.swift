@@ -589,6 +589,9 @@ public struct WorkloadRunner: Sendable {
     }
 
     /// The memory lines of /proc/PID/status that the model knows.
+    /// The /proc/PID/status lines `show status` prints for `p` (name, pid, VmSize, Rss*, VmData, VmStk, VmPTE).
+    public func statusLines(_ p: UserProcess) -> [String] { status(p) }
+
     func status(_ p: UserProcess) -> [String] {
         let mm = p.task.mm
         func kb(_ pages: UInt64) -> String {

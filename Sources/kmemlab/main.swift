@@ -790,6 +790,7 @@ struct ReportCommand: ParsableCommand {
         var title = kernel.machine.name
         var user: [UserPageExtent] = []
         var timeline: ReplayTimeline? = nil
+        var processes: [ExplorerData.ProcessView] = []
         if let path = trace {
             var run = ReplayRun(kernel: kernel, asRecorded: asRecorded)
             var t = ReplayTimeline(mode: asRecorded ? "as recorded" : "decide")
@@ -814,11 +815,14 @@ struct ReportCommand: ParsableCommand {
             try runner.run(w)
             runner.faults.pageCache.drain(&runner.kernel!.memmap)
             user = runner.userPages
+            processes = runner.processes.filter { $0.exitStatus == nil }.map {
+                ExplorerData.ProcessView(comm: $0.comm, pid: $0.pid, status: runner.statusLines($0), maps: ProcMaps.lines($0))
+            }
             kernel = runner.kernel!
             title += " after " + path
         }
         do {
-            try Report.html(kernel, title: title, user: user, timeline: timeline).write(toFile: html, atomically: true, encoding: .utf8)
+            try Report.html(kernel, title: title, user: user, timeline: timeline, processes: processes).write(toFile: html, atomically: true, encoding: .utf8)
         } catch {
             throw InputError(file: html, field: "--html", "cannot write: \(error.localizedDescription)")
         }

@@ -146,6 +146,31 @@ struct BrowserTests {
         #expect(colour(atPfn: 0xa0) == ExplorerData.zoneColors[0])    // the legacy VGA hole
     }
 
+    @Test("after a workload: each process's status and maps, as /proc prints them")
+    func processes() throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 1 << 30, quiet: false)
+        var r = WorkloadRunner(kernel: k)
+        try r.run(try Workload(parsing: "spawn app\nmalloc p 8M\ntouch p\nspawn idle\nexit\n", file: "(test)"))
+        let live = r.processes.filter { $0.exitStatus == nil }
+        try #require(live.count == 1 && live[0].comm == "app")
+        let views = live.map { ExplorerData.ProcessView(comm: $0.comm, pid: $0.pid, status: r.statusLines($0), maps: ProcMaps.lines($0)) }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-procs-\(getpid()).html")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Report.html(r.kernel!, title: "workload", user: r.userPages, processes: views).write(to: url, atomically: true, encoding: .utf8)
+        let dom = try Browser.run(url.absoluteString, ["--dump-dom"])
+        #expect(Browser.attribute(dom, "processes") == 1)
+        #expect(dom.contains("<h3>app (pid \(live[0].pid))</h3>"))
+        let rss = try #require(views[0].status.first { $0.hasPrefix("RssAnon:") })
+        #expect(dom.contains(rss))
+        // Every VMA is a row: its start, end and permissions, the mapping's name last.
+        for line in views[0].maps {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            let range = f[0].split(separator: "-")
+            #expect(dom.contains("<td class=\"l\">\(range[0])</td><td>\(range[1])</td><td>\(f[1])</td>"), "\(line)")
+        }
+        #expect(views[0].maps.contains { $0.hasSuffix("[heap]") || $0.contains("rw-p 00000000 00:00 0") })
+    }
+
     @Test("i386: the 3G/1G split drawn, each region at this boot's addresses, lowmem and highmem with their zones")
     func i386Layout() throws {
         let k = try bootPreset("console=ttyS0 nokaslr", mem: 2 << 30, arch: .i386, quiet: false)
