@@ -7,9 +7,7 @@ let booted = boot(smallMachine)
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     var shell = AllocShell(kernel: booted, source: "fuzz")
-    for (i, line) in text(data, count).split(separator: "\n").prefix(64).enumerated() {
-        _ = try? shell.run(String(line), line: i + 1)
-    }
+    runShellLines(&shell, data, count)
     if let broken = shell.kernel.checkPageAllocInvariants() ?? shell.kernel.checkSlubInvariants() {
         fatalError("invariant broken after shell input: \(broken)")
     }

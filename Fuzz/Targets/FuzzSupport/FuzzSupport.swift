@@ -33,3 +33,36 @@ public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePo
     var argv = argv
     return LLVMFuzzerRunDriver(&argc, &argv, test)
 }
+
+/// A web API request as the fuzz targets write it: query parameters on the first line
+/// (name=value pairs joined by &), the body after it.
+public func request(_ data: UnsafePointer<UInt8>?, _ count: Int) -> (query: [String: String], body: String) {
+    let lines = text(data, count).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+    var query: [String: String] = [:]
+    for pair in (lines.first ?? "").split(separator: "&") {
+        let kv = pair.split(separator: "=", maxSplits: 1)
+        if kv.count == 2 { query[String(kv[0])] = String(kv[1]) }
+    }
+    return (query, lines.count > 1 ? String(lines[1]) : "")
+}
+
+/// The input's lines by their bytes, numbered from 1, as `kmemlab replay` reads a file
+/// (TraceFile.forEachLine).
+public func forEachTraceLine(_ data: UnsafePointer<UInt8>?, _ count: Int, _ body: (TraceLine, Int) -> Void) {
+    let bytes = UnsafeBufferPointer(start: data, count: data == nil ? 0 : count)
+    var start = 0, number = 0
+    while start <= bytes.count {
+        var end = start
+        while end < bytes.count, bytes[end] != 0x0a { end += 1 }
+        number += 1
+        body(TraceLine(bytes: UnsafeBufferPointer(rebasing: bytes[start..<end])), number)
+        start = end + 1
+    }
+}
+
+/// Each line of the input as a shell command (at most 64) on `shell`.
+public func runShellLines(_ shell: inout AllocShell, _ data: UnsafePointer<UInt8>?, _ count: Int) {
+    for (i, line) in text(data, count).split(separator: "\n").prefix(64).enumerated() {
+        _ = try? shell.run(String(line), line: i + 1)
+    }
+}

@@ -18,19 +18,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     var stat = KmemStat(cpuToNode: [0, 0])
     var decide = DecideReplay(kernel: atTraceInit)
     var recorded = TraceReplay(kernel: atTraceInit)
-    // Lines by their bytes, as `kmemlab replay` reads a file (TraceFile.forEachLine).
-    let bytes = UnsafeBufferPointer(start: data, count: data == nil ? 0 : count)
-    var start = 0, number = 0
-    while start <= bytes.count {
-        var end = start
-        while end < bytes.count, bytes[end] != 0x0a { end += 1 }
-        number += 1
-        if let e = try? s.add(TraceLine(bytes: UnsafeBufferPointer(rebasing: bytes[start..<end])), number: number) {
+    forEachTraceLine(data, count) { line, number in
+        if let e = try? s.add(line, number: number) {
             stat.add(e)
             decide.apply(e)
             recorded.apply(e)
         }
-        start = end + 1
     }
     _ = s.text
     _ = stat.slabText(lines: 3) + stat.pageText(lines: 3)

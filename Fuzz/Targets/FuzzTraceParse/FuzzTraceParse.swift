@@ -6,15 +6,7 @@ import FuzzSupport
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     var s = TraceSummary(fileName: "fuzz.txt")
-    let bytes = UnsafeBufferPointer(start: data, count: data == nil ? 0 : count)
-    var start = 0, number = 0
-    while start <= bytes.count {
-        var end = start
-        while end < bytes.count, bytes[end] != 0x0a { end += 1 }
-        number += 1
-        _ = try? s.add(TraceLine(bytes: UnsafeBufferPointer(rebasing: bytes[start..<end])), number: number)
-        start = end + 1
-    }
+    forEachTraceLine(data, count) { line, number in _ = try? s.add(line, number: number) }
     _ = s.text
     return 0
 }

@@ -7,14 +7,7 @@ import MMExplorer
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    let input = text(data, count)
-    let lines = input.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-    var query: [String: String] = [:]
-    for pair in (lines.first ?? "").split(separator: "&") {
-        let kv = pair.split(separator: "=", maxSplits: 1)
-        if kv.count == 2 { query[String(kv[0])] = String(kv[1]) }
-    }
-    let body = lines.count > 1 ? String(lines[1]) : ""
+    let (query, body) = request(data, count)
     if let machine = try? RequestBoot.machine(body: body, options: { query[$0] }) {
         _ = RequestBoot.extent(machine)
     }
