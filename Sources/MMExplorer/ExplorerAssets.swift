@@ -250,7 +250,7 @@ public enum ExplorerAssets {
     // The close-up: the aligned block of 4^level pages holding ZOOM.pfn, a square on the same
     // curve, from the server's tiles (GET /api/tile, down to single pages) or, in a report, from
     // the map's own cells. Level topLevel() is the whole map.
-    let ZOOM = { pfn: 0, level: -1, tile: null };
+    let ZOOM = { pfn: 0, level: -1, tile: null, ticket: 0 };
     function sidePages() { return D.map.side * Math.round(Math.sqrt(D.map.pagesPerCell)); }
     function topLevel() { return Math.round(Math.log2(sidePages())); }
     function tileFromMap(pfn, level) {
@@ -258,6 +258,8 @@ public enum ExplorerAssets {
       const side = 2 ** Math.min(level, 8), n = side * side, ppc = D.map.pagesPerCell;
       const T = { level, startPfn: start, side, pagesPerCell: c, kind: new Uint8Array(n), mixed: new Uint8Array(n),
                   zone: new Uint8Array(n), node: new Uint8Array(n), migratetype: new Uint8Array(n) };
+      // (Above the map's own cell size a close-up cell shows its first map cell's kind; the
+      // served close-up counts every page.)
       for (let i = 0; i < n; i++) { const d = Math.floor((start + i * c) / ppc);
         for (const f of ["kind", "mixed", "zone", "node", "migratetype"]) T[f][i] = d < MAP.kind.length ? MAP[f][d] : (f === "migratetype" ? 255 : 0); }
       T.fromMap = c < ppc; return T;
@@ -273,7 +275,10 @@ public enum ExplorerAssets {
       const level = ZOOM.level, pfn = ZOOM.pfn, served = location.protocol.startsWith("http");
       const show = T => { ZOOM.tile = T; paintZoom(); };
       if (!served) { show(tileFromMap(pfn, level)); return; }
+      const ticket = ++ZOOM.ticket;
       fetch("api/tile?pfn=" + pfn + "&level=" + level).then(r => r.json()).then(j => {
+        // An answer to a request since overtaken by another zoom is dropped.
+        if (ticket !== ZOOM.ticket) return;
         if (j.error) { $("zoom-what").textContent = j.error; return; }
         show({ level: j.level, startPfn: j.startPfn, side: j.side, pagesPerCell: j.pagesPerCell, kind: b64(j.kind),
                mixed: b64(j.mixed), zone: b64(j.zone), node: b64(j.node), migratetype: b64(j.migratetype) }); });
@@ -306,12 +311,15 @@ public enum ExplorerAssets {
       ZOOM.pfn = T.startPfn + i * T.pagesPerCell;
     }
     function enableZoom() {
-      $("zoom-in").onclick = () => { if (ZOOM.level < 0) ZOOM.level = topLevel(); ZOOM.level -= 1; drawZoom(); };
-      $("zoom-out").onclick = () => { if (ZOOM.level < 0) ZOOM.level = topLevel() - 1; ZOOM.level += 1; drawZoom(); };
+      // (Level −1 means "not opened"; steps stop at 0, single pages, and at the whole map.)
+      const step = d => { if (ZOOM.level < 0) ZOOM.level = topLevel();
+        ZOOM.level = Math.max(0, Math.min(topLevel(), ZOOM.level + d)); drawZoom(); };
+      $("zoom-in").onclick = () => step(-1);
+      $("zoom-out").onclick = () => step(1);
       $("zoom-map").onclick = zoomClick;
       $("zoom-map").onwheel = ev => { ev.preventDefault(); const i = zoomCell(ev), T = ZOOM.tile;
         if (i !== null && i >= 0 && i < T.side * T.side) ZOOM.pfn = T.startPfn + i * T.pagesPerCell;
-        ZOOM.level += ev.deltaY < 0 ? -1 : 1; drawZoom(); };
+        step(ev.deltaY < 0 ? -1 : 1); };
       // "#zoom=PFN,LEVEL" in the address opens the close-up there.
       const m = /zoom=(0x[0-9a-f]+|[0-9]+),([0-9]+)/i.exec(location.hash);
       if (m) { ZOOM.pfn = Number(m[1]); ZOOM.level = +m[2]; drawZoom(); }

@@ -237,9 +237,21 @@ public struct PageMap: Sendable {
             }
         }
         var bi = 0
+        // Blocks the lists hold outside memblock.memory (a replayed trace may free a page in
+        // a hole inside a zone's span) are drawn as what the lists say, as page by page.
+        func gap(_ a: UInt64, _ b: UInt64) {
+            while bi < blocks.count && blocks[bi].start < b {
+                let s = Swift.max(blocks[bi].start, a), e = Swift.min(blocks[bi].end, b)
+                if s < e { emit(s, e, PageKind(rawValue: blocks[bi].kind) ?? .hole) }
+                if blocks[bi].end <= b { bi += 1 } else { break }
+            }
+        }
+        var cursor = from
         for region in k.memblock.memory.regions where region.size > 0 {
             var p = Swift.max(Pfn.up(region.base).raw, from)
             let q = Swift.min(Pfn.down(region.end).raw, end)
+            if cursor < Swift.min(p, end) { gap(cursor, Swift.min(p, end)) }
+            cursor = Swift.max(cursor, q)
             while p < q {
                 while bi < blocks.count && blocks[bi].end <= p { bi += 1 }
                 if bi < blocks.count && blocks[bi].start <= p {
@@ -253,12 +265,15 @@ public struct PageMap: Sendable {
                 }
             }
         }
+        if cursor < end { gap(cursor, end) }
         let before = out.firstIndex { $0.end > wanted } ?? out.count
         out.removeFirst(before)
         if !out.isEmpty && out[0].start < wanted { out[0].start = wanted }
         guard !user.isEmpty else { return out }
-        // What a workload's processes hold, over what the allocator calls allocated.
-        let extents = user.sorted { $0.pfn < $1.pfn }
+        // What a workload's processes hold, over what the allocator calls allocated. Extents
+        // overlap only on the same pages (a shared page, a tmpfs page mapped by a PTE): the
+        // one listed first wins, as page by page.
+        let extents = user.enumerated().sorted { ($0.element.pfn, $0.offset) < ($1.element.pfn, $1.offset) }.map { $0.element }
         var result: [Run] = []
         result.reserveCapacity(out.count)
         var ei = 0

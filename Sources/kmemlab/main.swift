@@ -785,7 +785,8 @@ struct ReportCommand: ParsableCommand {
         if trace != nil && workload != nil { throw InputError(file: "(options)", field: "--trace", "give --trace or --workload, not both") }
         if asRecorded && trace == nil { throw InputError(file: "(options)", field: "--as-recorded", "needs --trace") }
         // An i386 build gives the page it can: the 3G/1G layout, zones, firmware map and log.
-        var kernel = try bootForShell(machine, command: "report", allow32: trace == nil && workload == nil, toTraceInit: trace != nil)
+        var kernel = try bootForShell(machine, command: trace != nil ? "report --trace" : workload != nil ? "report --workload" : "report",
+                                      allow32: trace == nil && workload == nil, toTraceInit: trace != nil)
         if !kernel.arch.is32Bit, let why = PageMap.refusal(kernel) { throw InputError(file: "(options)", field: "--mem", why) }
         var title = kernel.machine.name
         var user: [UserPageExtent] = []

@@ -89,6 +89,24 @@ struct PageMapTests {
         #expect(PageMap(after, tileHolding: from, level: 1).kind.allSatisfy { $0 == PageKind.slab.rawValue })
     }
 
+    @Test("a free page the lists hold in a hole (a replayed trace's free of pfn 0xa0) is drawn free, as page by page")
+    func freeInAHole() throws {
+        var k = Kernel(machine: QEMUPreset(type: .pc, memBytes: 256 << 20, cpus: 2).machine())
+        k.log.enabled = false
+        k.scratch.stopAtTraceInit = true
+        try k.boot()
+        var summary = TraceSummary(fileName: "(test)")
+        var replay = TraceReplay(kernel: k)
+        let line = Array("x-1 [000] .... 1.0: mm_page_free: page=ffffea0000002800 pfn=0xa0 order=0".utf8)
+        let event = try line.withUnsafeBufferPointer { b throws(InputError) in try summary.add(TraceLine(bytes: b), number: 1) }
+        replay.apply(try #require(event))
+        let after = replay.kernel, end = after.maxPfn.raw
+        let reference = PageMap.kindsPageByPage(after, from: 0, end: end)
+        try #require(reference[0xa0] == PageKind.free0.rawValue, "the replay put pfn 0xa0, in the e820 hole, on a free list")
+        #expect(PageMap.kinds(after, from: 0, end: end) == reference)
+        #expect(PageMap.kinds(after, from: 0xa0, end: 0xa1) == [PageKind.free0.rawValue])
+    }
+
     @Test("tiles: the aligned block of 4^L pages around a pfn, down to single pages, exactly as a page-by-page map")
     func tiles() throws {
         let k = try bootPreset("console=ttyS0 nokaslr", mem: 16 << 30)

@@ -402,7 +402,7 @@ public struct Kernel: Sendable {
     mutating func mtrrTrim() -> Bool {
         var trimmed: UInt64 = 0
         for edit in machine.firmwareEdits where edit.stage == .mtrrTrim {
-            trimmed += apply(edit.op)
+            trimmed &+= apply(edit.op)   // total_trim_size: a u64 that wraps
         }
         guard trimmed != 0 else { return false }
         log.info("WARNING: BIOS bug: CPU MTRRs don't cover all of memory, losing \(trimmed >> 20)MB of RAM.")

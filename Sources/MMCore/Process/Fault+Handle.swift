@@ -52,10 +52,16 @@ extension TaskMemory {
         if write ? !v.flags.contains(.write) : !v.flags.contains(.read) { return .segv(mapErr: false) }
         let huge = addr >> 21
         let hasHuge = !tables.pmds.isEmpty
+        // The PTE as it stands, looked up once (nil with `pteKnown` false under a huge mapping,
+        // whose split below rewrites the PTEs).
+        var pte: UserPTE? = nil
+        var pteKnown = false
         if hasHuge, let h = tables.pmds[huge] {
             if !write || h.writable { return .present }
-        } else if let e = tables.ptes[addr >> 12], !write || e.writable {
-            return .present
+        } else {
+            pte = tables.ptes[addr >> 12]
+            pteKnown = true
+            if let e = pte, !write || e.writable { return .present }
         }
         l.fault(.fault(addr: addr, write: write))
         c.stat.pgfault += 1
@@ -77,12 +83,17 @@ extension TaskMemory {
                 return .reused(pfn: h.pfn)
             }
             splitHuge(huge, &c)
+            pteKnown = false
         }
-        if let e = tables.ptes[addr >> 12], !e.zeroPage {
+        if !pteKnown { pte = tables.ptes[addr >> 12] }
+        if let e = pte, !e.zeroPage {
             return copyOnWrite(addr, e, &c, &k, &l)
         }
-        // The tables of this span were all there last time: straight to the page.
-        if huge == tables.chain { return anonymousFault(addr, write: write, v.anonVMA == 0, &c, &k, &l) }
+        // The tables of this span were all there last time: straight to the page (a PTE here
+        // can only be the zero page's).
+        if huge == tables.chain {
+            return anonymousFault(addr, write: write, v.anonVMA == 0, wasZero: pte != nil, &c, &k, &l)
+        }
         guard Self.upperTables(addr, &tables, &c, &k, &l) else { return .oom }
         if let h = tables.pmds[huge], h.zeroPage {
             // do_huge_pmd_wp_page() on the huge zero page: split it into zero-page PTEs.
@@ -231,14 +242,15 @@ extension TaskMemory {
     }
 
     /// do_anonymous_page() and, over a zero-page entry, wp_page_copy().
-    mutating func anonymousFault<L: FaultListener>(_ addr: UInt64, write: Bool, _ needsAnonVMA: Bool, _ c: inout FaultContext,
-                                                   _ k: inout Kernel, _ l: inout L) -> FaultOutcome {
+    /// `wasZero`: whether the zero page is mapped there, when the caller knows (nil: look).
+    mutating func anonymousFault<L: FaultListener>(_ addr: UInt64, write: Bool, _ needsAnonVMA: Bool, wasZero known: Bool? = nil,
+                                                   _ c: inout FaultContext, _ k: inout Kernel, _ l: inout L) -> FaultOutcome {
         let vpn = addr >> 12
         if !write {
             tables.ptes[vpn] = UserPTE(pfn: c.zeroPfn, writable: false, zeroPage: true)
             return .zeroPage
         }
-        let wasZero = tables.ptes[vpn]?.zeroPage ?? false
+        let wasZero = known ?? (tables.ptes[vpn]?.zeroPage ?? false)
         if needsAnonVMA { prepareAnonVMA(addr) }
         var gfp = GFPFlags.gfpHighuserMovable
         gfp.insert(.zero)
