@@ -28,7 +28,17 @@ public actor ExplorerState {
     }
 
     func page() -> String { Report.html(shell.kernel, title: title) }
-    func json() -> String { ExplorerData.json(shell.kernel, title: title, map: PageMap(shell.kernel)) }
+    func json() -> String {
+        shell.kernel.arch.is32Bit ? ExplorerData.json32(shell.kernel, title: title)
+            : ExplorerData.json(shell.kernel, title: title, map: PageMap(shell.kernel))
+    }
+
+    /// Why the machine shown cannot answer a question about pages or run commands: the i386
+    /// model boots as far as zones and highmem (nil on x86-64).
+    func pagesRefusal() -> String? {
+        shell.kernel.arch.is32Bit
+            ? "the \(shell.kernel.arch.rawValue) model boots as far as zones and highmem: it has no struct pages, allocator or slab to ask" : nil
+    }
 
     /// `kmemlab pfn`'s answer, then what the served shell's commands last did to the page.
     func explain(pfn: UInt64) -> [String] {
@@ -73,6 +83,7 @@ public enum ExplorerServer {
         router.get("/api/pfn/:pfn") { _, context -> Response in
             let text = context.parameters.get("pfn") ?? ""
             guard let pfn = parseNumber(text) else { return badRequest("pfn: \"\(text)\" is not a number (decimal or 0x…)") }
+            if let why = await state.pagesRefusal() { return badRequest("pfn: " + why) }
             return lines(await state.explain(pfn: pfn))
         }
         router.get("/api/tile") { request, _ -> Response in
@@ -91,10 +102,12 @@ public enum ExplorerServer {
             let body = try await String(buffer: request.body.collect(upTo: maxBodyBytes))
             let command = body.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !command.isEmpty, !command.contains("\n") else { return badRequest("body: one shell command, e.g. \"alloc GFP_KERNEL 0\"") }
+            if let why = await state.pagesRefusal() { return badRequest("body: " + why) }
             do { return lines(try await state.run(command)) } catch let e as InputError { return badRequest(e.description) }
         }
         router.post("/api/whatif") { request, _ -> Response in
             let query = request.uri.queryParameters
+            if let why = await state.pagesRefusal() { return badRequest("append: " + why) }
             let served = await state.kernel()
             do {
                 let (variant, rows) = try RequestBoot.whatIf(served, append: query["append"].map(String.init),

@@ -66,7 +66,8 @@ public struct PageMap: Sendable {
 
     /// Why a machine cannot be mapped (nil when it can).
     public static func refusal(_ k: Kernel) -> String? {
-        k.maxPfn.raw <= maxPages ? nil
+        if k.arch.is32Bit { return "the \(k.arch.rawValue) model boots as far as zones and highmem: it has no struct pages to map" }
+        return k.maxPfn.raw <= maxPages ? nil
             : "the page map covers up to \(maxPages >> 28) TiB of physical address space; this machine's RAM reaches \(k.maxPfn.raw >> 18) GiB"
     }
 

@@ -858,8 +858,10 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         guard (1...65535).contains(port) else { throw InputError(file: "(options)", field: "--port", "expected 1…65535") }
-        let kernel = try bootForShell(machine, command: "serve")
-        if let why = PageMap.refusal(kernel) { throw InputError(file: "(options)", field: "--mem", why) }
+        // i386: the page the model can fill (layout, zones, firmware map, log); the routes that
+        // need struct pages answer 400.
+        let kernel = try bootForShell(machine, command: "serve", allow32: true)
+        if !kernel.arch.is32Bit, let why = PageMap.refusal(kernel) { throw InputError(file: "(options)", field: "--mem", why) }
         let state = ExplorerState(kernel: kernel, title: kernel.machine.name)
         note("serving \(kernel.machine.name) at http://\(host):\(port)/")
         let done = DispatchSemaphore(value: 0)

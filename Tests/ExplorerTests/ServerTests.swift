@@ -73,6 +73,32 @@ struct ServerTests {
         }
     }
 
+    @Test("an i386 machine: the page and its data; what needs struct pages is a 400 that says why")
+    func i386() async throws {
+        let k = try bootPreset("console=ttyS0 nokaslr", mem: 2 << 30, arch: .i386PAE, quiet: false)
+        let app = Application(router: ExplorerServer.router(ExplorerState(kernel: k, title: "i386")))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(String(buffer: r.body).contains("\"arch32\":{\"pae\":true,\"pageOffset\":3221225472"))
+            }
+            try await client.execute(uri: "/api/machine", method: .get) { r in
+                #expect(r.status == .ok)
+                let arch32 = Self.json(r.body)["arch32"] as? [String: Any]
+                #expect((arch32?["zones"] as? [Any])?.count == 3)
+                #expect((arch32?["regions"] as? [Any])?.count == Layout.regions32(k).count)
+            }
+            let why = "the i386-pae model boots as far as zones and highmem: it has no struct pages"
+            for (uri, method, field) in [("/api/pfn/0x1000", HTTPRequest.Method.get, "pfn: "), ("/api/command", .post, "body: "),
+                                         ("/api/whatif?append=mem%3D1G", .post, "append: "), ("/api/tile?pfn=0&level=1", .get, "")] {
+                try await client.execute(uri: uri, method: method, body: ByteBuffer(string: "alloc GFP_KERNEL 0")) { r in
+                    #expect(r.status == .badRequest, "\(uri)")
+                    #expect((Self.json(r.body)["error"] as? String)?.hasPrefix(field + why) == true, "\(uri)")
+                }
+            }
+        }
+    }
+
     @Test("a command runs on the machine and changes it; a bad one is a 400 naming the field")
     func commands() async throws {
         try await Self.app().test(.router) { client in
