@@ -170,13 +170,9 @@ public enum ExplorerAssets {
     function nodeColour(v) { return v === 0 ? D.nodeColors[0] : D.nodeColors[1 + (v - 1) % (D.nodeColors.length - 1)]; }
 
     function drawMap() {
-      if (!D.map.side) {
-        // i386: the model stops after zones and highmem, with no memmap to draw.
-        $("map-scale").textContent = "The i386 model boots as far as zones and highmem: it has no struct pages or buddy lists to draw "
-          + "(see the zones and the virtual layout below).";
-        for (const q of document.querySelectorAll("#map-view .controls, #map-view .mapbox")) q.style.display = "none";
-        return;
-      }
+      if (D.arch32) $("map-scale").textContent = "i386: the model stops after zones and highmem, before memblock_free_all(), so every "
+        + "page of RAM is still memblock's, reserved or waiting for the buddy allocator. Colour by zone to see where highmem begins. "
+        + "One cell is " + (D.map.pagesPerCell === 1 ? "one page" : D.map.pagesPerCell + " pages") + ".";
       const mode = $("colour-by").value, side = D.map.side, n = MAP.kind.length;
       const c = $("page-map"); c.width = side; c.height = side;
       const zoom = +$("zoom").value, px = Math.max(1, Math.floor(768 / side)) * zoom;
@@ -232,7 +228,8 @@ public enum ExplorerAssets {
     function drawLegend(mode) {
       const L = $("legend"); L.textContent = "";
       const item = (color, text) => L.append(el("div", {}, el("span", { class: "sw", style: "background:" + color }), text));
-      if (mode === "kind") for (const k of D.kinds) item(k.color, k.label + " — " + kib(D.map.totals[k.id] || 0));
+      // (The kind only i386's memblock-time map has is left out where it has no page.)
+      if (mode === "kind") for (const k of D.kinds) if (k.id !== 9 || D.map.totals[k.id]) item(k.color, k.label + " — " + kib(D.map.totals[k.id] || 0));
       if (mode === "zone") D.zoneNames.forEach((z, i) => item(D.zoneColors[i], i === 0 ? "in no zone" : z));
       if (mode === "node") for (let i = 0; i <= D.machine.nodes; i++) item(nodeColour(i), i === 0 ? "in no node" : "node " + (i - 1));
       if (mode === "migratetype") D.migratetypeNames.forEach((m, i) => item(D.migratetypeColors[i], m));

@@ -63,7 +63,7 @@ public enum ExplorerData {
     public static let kindColors: [(PageKind, String)] = [
         (.hole, "#1b1b1b"), (.reserved, "#8c564b"), (.kernelImage, "#d62728"), (.pcp, "#ff9f1c"),
         (.slab, "#9467bd"), (.allocated, "#1f77b4"),
-        (.anon, "#e377c2"), (.pageCache, "#17becf"), (.pageTable, "#bcbd22"),
+        (.anon, "#e377c2"), (.pageCache, "#17becf"), (.pageTable, "#bcbd22"), (.memblockFree, "#9edae5"),
         (.free0, "#e5f5e0"), (.free1, "#d3eecd"), (.free2, "#c0e6ba"), (.free3, "#abdda5"), (.free4, "#94d390"),
         (.free5, "#7bc87c"), (.free6, "#60ba6c"), (.free7, "#44ab5e"), (.free8, "#2e984e"), (.free9, "#19843d"),
         (.free10, "#006d2c"),
@@ -187,12 +187,10 @@ public enum ExplorerData {
                 w.value("memTotalKiB", 0)
                 w.value("memoryLine", k.log.lines.first { $0.hasPrefix("Memory: ") } ?? "")
             }
-            w.object("map") { w in
-                w.value("side", 0); w.value("pagesPerCell", 1); w.value("endPfn", 0)
-                for f in ["kind", "mixed", "zone", "node", "migratetype"] { w.value(f, "") }
-                w.object("totals") { _ in }
-            }
-            legend(&w)
+            // Every page as memblock holds it (the model stops before memblock_free_all()),
+            // coloured by i386's zones.
+            pageMap(&w, PageMap(k))
+            legend(&w, zoneNames: I386ZoneType.allCases.map { $0.name })
             if let st = k.i386 {
                 let l = st.layout
                 w.object("arch32") { w in
@@ -272,7 +270,7 @@ public enum ExplorerData {
         }
     }
 
-    static func legend(_ w: inout JSONWriter) {
+    static func legend(_ w: inout JSONWriter, zoneNames: [String] = ZoneType.allCases.map { $0.name }) {
         w.array("kinds") { w in
             for (kind, color) in kindColors {
                 w.object { w in w.value("id", Int(kind.rawValue)); w.value("label", kind.label); w.value("color", color) }
@@ -280,7 +278,7 @@ public enum ExplorerData {
         }
         w.array("zoneNames") { w in
             w.value(nil, "none")
-            for z in ZoneType.allCases { w.value(nil, z.name) }
+            for z in zoneNames { w.value(nil, z) }
         }
         w.array("migratetypeNames") { w in for mt in MigrateType.allCases { w.value(nil, mt.name) } }
         w.array("zoneColors") { w in for c in zoneColors { w.value(nil, c) } }

@@ -15,6 +15,8 @@ public enum PageKind: UInt8, CaseIterable, Sendable {
     case hole = 0, reserved, kernelImage, pcp, slab, allocated
     /// User memory (after a workload): anonymous pages, the page cache, page tables.
     case anon, pageCache, pageTable
+    /// RAM memblock still holds (i386, whose model stops before memblock_free_all()).
+    case memblockFree
     case free0 = 16, free1, free2, free3, free4, free5, free6, free7, free8, free9, free10
 
     public static func free(order: Int) -> PageKind { PageKind(rawValue: 16 + UInt8(order)) ?? .free10 }
@@ -32,6 +34,7 @@ public enum PageKind: UInt8, CaseIterable, Sendable {
         case .anon: return "anonymous (processes)"
         case .pageCache: return "page cache"
         case .pageTable: return "page tables"
+        case .memblockFree: return "RAM memblock still holds (not yet given to the buddy allocator)"
         default: return "?"
         }
     }
@@ -66,7 +69,6 @@ public struct PageMap: Sendable {
 
     /// Why a machine cannot be mapped (nil when it can).
     public static func refusal(_ k: Kernel) -> String? {
-        if k.arch.is32Bit { return "the \(k.arch.rawValue) model boots as far as zones and highmem: it has no struct pages to map" }
         return k.maxPfn.raw <= maxPages ? nil
             : "the page map covers up to \(maxPages >> 28) TiB of physical address space; this machine's RAM reaches \(k.maxPfn.raw >> 18) GiB"
     }
@@ -130,7 +132,7 @@ public struct PageMap: Sendable {
         startPfn = start; pagesPerCell = ppc; side = s; endPfn = end
         kind = []; mixed = []; zone = []; node = []; migratetype = []
         totals = [:]
-        let runs = PageMap.runs(k, from: start, end: end, user: user)
+        let runs = k.arch.is32Bit ? PageMap.runs32(k, from: start, end: end) : PageMap.runs(k, from: start, end: end, user: user)
         kind.reserveCapacity(cells)
         var counts = [UInt64](repeating: 0, count: 32)
         var totalCounts = [UInt64](repeating: 0, count: 32)
@@ -159,7 +161,11 @@ public struct PageMap: Sendable {
             }
             kind.append(UInt8(best)); mixed.append(distinct)
             // A hole inside a zone's span has no page there: it belongs to no zone on the map.
-            if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(Pfn(first)) {
+            if k.arch.is32Bit {
+                // i386's zones (DMA, Normal, HighMem) as free_area_init() sized them; one node.
+                let z = best == Int(PageKind.hole.rawValue) ? nil : k.i386?.zones.first { first >= $0.startPfn && first < $0.endPfn }
+                zone.append(z.map { UInt8($0.type.rawValue) + 1 } ?? 0); node.append(z == nil ? 0 : 1); migratetype.append(255)
+            } else if best != Int(PageKind.hole.rawValue), let slot = k.memmap.zoneSlot(Pfn(first)) {
                 // (Node ids past 254 share the last colour.)
                 zone.append(UInt8(slot.zoneIndex) + 1); node.append(UInt8(Swift.min(slot.nid.number + 1, 255)))
                 migratetype.append(k.memmap.pageblockMigratetype(Pfn(first)).rawValue)
@@ -297,6 +303,45 @@ public struct PageMap: Sendable {
             if c < run.end { result.append(Run(start: c, end: run.end, kind: run.kind)) }
         }
         return result
+    }
+
+    /// i386: the model stops before memblock_free_all(), so every page of RAM is still
+    /// memblock's: reserved (the kernel image drawn apart) or waiting for the buddy allocator.
+    static func runs32(_ k: Kernel, from: UInt64, end: UInt64) -> [Run] {
+        guard from < end else { return [] }
+        // [start, end) pfn ranges of RAM and of reservations, each sorted and disjoint.
+        func ranges(_ t: MemblockType, inner: Bool) -> [(UInt64, UInt64)] {
+            t.regions.filter { $0.size > 0 }.map { r in
+                inner ? (Pfn.up(r.base).raw, Pfn.down(r.end).raw) : (Pfn.down(r.base).raw, Pfn.up(r.end).raw)
+            }
+        }
+        let ram = ranges(k.memblock.memory, inner: true), reserved = ranges(k.memblock.reserved, inner: false)
+        let image = (Pfn.down(k.machine.kernel.start).raw, Pfn.up(k.machine.kernel.end).raw)
+        var out: [Run] = []
+        func emit(_ a: UInt64, _ b: UInt64, _ kind: PageKind) {
+            guard a < b else { return }
+            if let last = out.last, last.end == a, last.kind == kind.rawValue { out[out.count - 1].end = b; return }
+            out.append(Run(start: a, end: b, kind: kind.rawValue))
+        }
+        var ri = 0
+        for (rs, re) in ram {
+            var p = Swift.max(rs, from)
+            let q = Swift.min(re, end)
+            while p < q {
+                while ri < reserved.count && reserved[ri].1 <= p { ri += 1 }
+                if ri < reserved.count && reserved[ri].0 <= p {
+                    let e = Swift.min(reserved[ri].1, q)
+                    let ia = Swift.min(Swift.max(image.0, p), e), ib = Swift.min(Swift.max(image.1, p), e)
+                    emit(p, ia, .reserved); emit(ia, ib, .kernelImage); emit(ib, e, .reserved)
+                    p = e
+                } else {
+                    let e = ri < reserved.count ? Swift.min(reserved[ri].0, q) : q
+                    emit(p, e, .memblockFree)
+                    p = e
+                }
+            }
+        }
+        return out
     }
 
     /// The same classification page by page, as the map first did it (a byte per page): the

@@ -203,7 +203,20 @@ struct BrowserTests {
         for z in k.i386!.zones where z.spannedPages > 0 {
             #expect(dom.contains("<td class=\"l\">\(z.type.name)</td><td>\(hex(z.startPfn))</td>"))
         }
-        #expect(dom.contains("it has no struct pages or buddy lists to draw"))
+        #expect(dom.contains("every page of RAM is still memblock's"))
+        // The map, by zone: lowmem's DMA and Normal, then HighMem from max_low_pfn.
+        let map = PageMap(k)
+        #expect(map.totals[.memblockFree, default: 0] > 0 && map.totals[.kernelImage, default: 0] > 0)
+        #expect(map.totals[.free0] == nil && map.totals[.slab] == nil)
+        let (_, png, left, top, px) = try Browser.shot(url.absoluteString + "#colour=zone", "i386")
+        func colour(atPfn pfn: UInt64) -> String {
+            let (x, y) = PageMap.hilbert(Int(pfn / map.pagesPerCell), side: map.side)
+            let p = png.pixel(left + x * px + px / 2, top + y * px + px / 2)
+            return String(format: "#%02x%02x%02x", p.r, p.g, p.b)
+        }
+        #expect(colour(atPfn: 0x800) == ExplorerData.zoneColors[1])                     // DMA
+        #expect(colour(atPfn: 0x2_0000) == ExplorerData.zoneColors[2])                  // Normal
+        #expect(colour(atPfn: k.i386!.highstartPfn + 0x1_0000) == ExplorerData.zoneColors[3])  // HighMem
     }
 
     @Test("the boot stepper: ▶ up to memblock_free_all, its lines and what it did; a step's reservations lit up on the map")

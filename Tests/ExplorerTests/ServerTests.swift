@@ -90,11 +90,19 @@ struct ServerTests {
             }
             let why = "the i386-pae model boots as far as zones and highmem: it has no struct pages"
             for (uri, method, field) in [("/api/pfn/0x1000", HTTPRequest.Method.get, "pfn: "), ("/api/command", .post, "body: "),
-                                         ("/api/whatif?append=mem%3D1G", .post, "append: "), ("/api/tile?pfn=0&level=1", .get, "")] {
+                                         ("/api/whatif?append=mem%3D1G", .post, "append: ")] {
                 try await client.execute(uri: uri, method: method, body: ByteBuffer(string: "alloc GFP_KERNEL 0")) { r in
                     #expect(r.status == .badRequest, "\(uri)")
                     #expect((Self.json(r.body)["error"] as? String)?.hasPrefix(field + why) == true, "\(uri)")
                 }
+            }
+            // Tiles of the memblock-time map: HighMem's first page is in zone 3 (HighMem + 1).
+            let highstart = k.i386!.highstartPfn
+            try await client.execute(uri: "/api/tile?pfn=\(highstart)&level=0", method: .get) { r in
+                #expect(r.status == .ok)
+                let j = Self.json(r.body)
+                #expect(Data(base64Encoded: j["zone"] as? String ?? "").map { [UInt8]($0) } == [3])
+                #expect(Data(base64Encoded: j["kind"] as? String ?? "").map { [UInt8]($0) } == [PageKind.memblockFree.rawValue])
             }
         }
     }

@@ -141,7 +141,7 @@ public struct PageCache: Sendable {
     mutating func drainLRUAdd(_ mm: inout Memmap) {
         for p in lruAdd {
             if p.file < 0 {
-                mm.withPage(Pfn(p.index)) { d in d.flags.insert(.lru) }
+                mm.withPage(Pfn(p.index)) { d in _ = d.flags.insert(.lru) }
                 stat.nrInactiveAnon += UInt64(p.nr)
                 continue
             }
