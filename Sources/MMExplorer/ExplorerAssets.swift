@@ -159,13 +159,6 @@ public enum ExplorerAssets {
       return d; }
 
     function rgb(c) { return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)]; }
-    function colourOf(mode, i, M) { M = M || MAP;
-      if (mode === "kind") return (kindById[M.kind[i]] || kindById[0]).color;
-      if (mode === "zone") return D.zoneColors[M.zone[i]] || "#000000";
-      if (mode === "node") return nodeColour(M.node[i]);
-      const mt = M.migratetype[i]; return mt === 255 ? "#1b1b1b" : D.migratetypeColors[mt];
-    }
-
     // Node n is stored as n + 1 (0: no node); colours cycle over all but the "no node" one.
     function nodeColour(v) { return v === 0 ? D.nodeColors[0] : D.nodeColors[1 + (v - 1) % (D.nodeColors.length - 1)]; }
 
@@ -281,11 +274,11 @@ public enum ExplorerAssets {
                mixed: b64(j.mixed), zone: b64(j.zone), node: b64(j.node), migratetype: b64(j.migratetype) }); });
     }
     function paintZoom() {
-      const T = ZOOM.tile, mode = $("colour-by").value, c = $("zoom-map"), g = tileGeometry(T);
+      const T = ZOOM.tile, mode = $("colour-by").value, c = $("zoom-map"), g = tileGeometry(T), pal = palette(mode), field = T[mode];
       c.width = c.height = T.side;
-      const ctx = c.getContext("2d"), img = ctx.createImageData(T.side, T.side), cache = {};
+      const ctx = c.getContext("2d"), img = ctx.createImageData(T.side, T.side);
       for (let i = 0; i < T.side * T.side; i++) { const [gx, gy] = d2xy(g.Sg, g.first + i);
-        const o = ((gy - g.oy) * T.side + (gx - g.ox)) * 4, col = colourOf(mode, i, T), v = cache[col] || (cache[col] = rgb(col));
+        const o = ((gy - g.oy) * T.side + (gx - g.ox)) * 4, v = pal[field[i]];
         img.data[o] = v[0]; img.data[o + 1] = v[1]; img.data[o + 2] = v[2]; img.data[o + 3] = 255; }
       ctx.putImageData(img, 0, 0);
       const pages = 4 ** T.level, cell = T.pagesPerCell;

@@ -19,6 +19,15 @@ public enum PageKind: UInt8, CaseIterable, Sendable {
     case memblockFree
     case free0 = 16, free1, free2, free3, free4, free5, free6, free7, free8, free9, free10
 
+    /// What a workload's page is used for, as the map colours it.
+    public init(_ use: UserPageExtent.Use) {
+        switch use {
+        case .anon: self = .anon
+        case .pageCache: self = .pageCache
+        case .pageTable: self = .pageTable
+        }
+    }
+
     public static func free(order: Int) -> PageKind { PageKind(rawValue: 16 + UInt8(order)) ?? .free10 }
     public var freeOrder: Int? { rawValue >= 16 ? Int(rawValue - 16) : nil }
 
@@ -76,13 +85,20 @@ public struct PageMap: Sendable {
     /// Classifies every page of `k` (at most `maxPages`) and summarises them into at most
     /// `maxCells` cells.
     public init(_ k: Kernel, user: [UserPageExtent] = [], maxCells: Int = 1 << 20) {
+        let g = PageMap.geometry(k, maxCells: maxCells)
+        self.init(k, start: 0, end: g.end, pagesPerCell: g.pagesPerCell, side: g.side, user: user)
+    }
+
+    /// The whole map's shape: the pfns it covers (to a multiple of 1024), the pages in a cell
+    /// (the least power of 4 that fits `maxCells`), and the cells per side of its square.
+    static func geometry(_ k: Kernel, maxCells: Int = 1 << 20) -> (end: UInt64, pagesPerCell: UInt64, side: Int) {
         let end = roundUp(Swift.min(Swift.max(k.maxPfn.raw, 1), PageMap.maxPages), 1024)
         var ppc: UInt64 = 1
         while (end + ppc - 1) / ppc > UInt64(maxCells) { ppc *= 4 }
         let cells = (end + ppc - 1) / ppc
         var s = 1
         while UInt64(s) * UInt64(s) < cells { s *= 2 }
-        self.init(k, start: 0, end: end, pagesPerCell: ppc, side: s, user: user)
+        return (end, ppc, s)
     }
 
     /// The cells a tile holds at most: 256 × 256.
@@ -97,12 +113,8 @@ public struct PageMap: Sendable {
 
     /// The whole map's side in pages (a power of 2): its cells per side times a cell's side.
     public static func wholeSidePages(_ k: Kernel) -> UInt64 {
-        let end = roundUp(Swift.min(Swift.max(k.maxPfn.raw, 1), PageMap.maxPages), 1024)
-        var ppc: UInt64 = 1
-        while (end + ppc - 1) / ppc > 1 << 20 { ppc *= 4 }
-        var s: UInt64 = 1
-        while s * s < (end + ppc - 1) / ppc { s *= 2 }
-        return s << ((ppc.trailingZeroBitCount) / 2)
+        let g = geometry(k)
+        return UInt64(g.side) << (g.pagesPerCell.trailingZeroBitCount / 2)
     }
 
     /// Why a tile cannot be drawn (nil when it can): its level must be 0…topLevel, and the
@@ -181,6 +193,13 @@ public struct PageMap: Sendable {
         var start: UInt64
         var end: UInt64
         var kind: UInt8
+
+        /// Appends [a, b) of `kind` to sorted runs, joining it to the last run when they meet.
+        static func append(_ out: inout [Run], _ a: UInt64, _ b: UInt64, _ kind: PageKind) {
+            guard a < b else { return }
+            if let last = out.last, last.end == a, last.kind == kind.rawValue { out[out.count - 1].end = b; return }
+            out.append(Run(start: a, end: b, kind: kind.rawValue))
+        }
     }
 
     /// What the pages of [`from`, `end`) are, as sorted runs (pages in no run are holes), found
@@ -205,11 +224,7 @@ public struct PageMap: Sendable {
         blocks.sort { $0.start < $1.start }
 
         var out: [Run] = []
-        func emit(_ a: UInt64, _ b: UInt64, _ kind: PageKind) {
-            guard a < b else { return }
-            if let last = out.last, last.end == a, last.kind == kind.rawValue { out[out.count - 1].end = b; return }
-            out.append(Run(start: a, end: b, kind: kind.rawValue))
-        }
+        func emit(_ a: UInt64, _ b: UInt64, _ kind: PageKind) { Run.append(&out, a, b, kind) }
         let image = (Pfn.down(k.machine.kernel.start).raw, Pfn.up(k.machine.kernel.end).raw)
         func reserved(_ a: UInt64, _ b: UInt64) {
             // The kernel image is reserved too; it is drawn apart.
@@ -294,8 +309,7 @@ public struct PageMap: Sendable {
                 let a = Swift.max(e.pfn.raw, c), b = Swift.min(e.pfn.raw &+ e.count, run.end)
                 if a < b {
                     if c < a { result.append(Run(start: c, end: a, kind: run.kind)) }
-                    let kind: PageKind = e.use == .anon ? .anon : e.use == .pageCache ? .pageCache : .pageTable
-                    result.append(Run(start: a, end: b, kind: kind.rawValue))
+                    result.append(Run(start: a, end: b, kind: PageKind(e.use).rawValue))
                     c = b
                 }
                 j += 1
@@ -318,11 +332,7 @@ public struct PageMap: Sendable {
         let ram = ranges(k.memblock.memory, inner: true), reserved = ranges(k.memblock.reserved, inner: false)
         let image = (Pfn.down(k.machine.kernel.start).raw, Pfn.up(k.machine.kernel.end).raw)
         var out: [Run] = []
-        func emit(_ a: UInt64, _ b: UInt64, _ kind: PageKind) {
-            guard a < b else { return }
-            if let last = out.last, last.end == a, last.kind == kind.rawValue { out[out.count - 1].end = b; return }
-            out.append(Run(start: a, end: b, kind: kind.rawValue))
-        }
+        func emit(_ a: UInt64, _ b: UInt64, _ kind: PageKind) { Run.append(&out, a, b, kind) }
         var ri = 0
         for (rs, re) in ram {
             var p = Swift.max(rs, from)
@@ -374,7 +384,7 @@ public struct PageMap: Sendable {
         k.pageAlloc.forEachFreeBlock { pfn, order, _ in paint(pfn.raw, order.pages, .free(order: order.raw)) }
         k.pageAlloc.forEachPcpBlock { pfn, order, _ in paint(pfn.raw, order.pages, .pcp) }
         for u in user {
-            let kind: PageKind = u.use == .anon ? .anon : u.use == .pageCache ? .pageCache : .pageTable
+            let kind = PageKind(u.use)
             let s = Swift.max(Swift.min(u.pfn.raw, end), from), e = Swift.max(Swift.min(u.pfn.raw &+ u.count, end), from)
             if s < e { for p in s..<e where pages[Int(p - from)] == PageKind.allocated.rawValue { pages[Int(p - from)] = kind.rawValue } }
         }
