@@ -67,6 +67,39 @@ extension Memmap {
         l.count -= 1
     }
 
+    /// Linux: rmqueue_bulk()'s list_add_tail() of `count` blocks of `order` from `first` on,
+    /// ascending, each marked as a CPU list's page of `migratetype` (no longer a buddy, order
+    /// 0). The blocks lie in one max-order block, so their descriptors are one run of the
+    /// memmap and are written through one exclusive access.
+    @inlinable mutating func listAddTailRun(_ l: inout FreeList, _ first: Pfn, count: Int, order: Order,
+                                            migratetype: MigrateType) {
+        guard count > 0 else { return }
+        mmAssert(order < .top && first.alignedDown(.top) == (first + (UInt64(count - 1) << UInt64(order.raw))).alignedDown(.top),
+                 "a run of pcp blocks outside one max-order block")
+        mmAssert(l.tail == PageDescriptor.nilLink || next(l.tail, order: order) == PageDescriptor.nilLink,
+                 "list_add corruption: the tail has a successor")
+        if !isMaterialised(first) { materialise(section: first.section) }
+        if l.tail == PageDescriptor.nilLink { l.head = first } else { setNext(l.tail, order: order, first) }
+        let base = slot(first), stride = 1 &<< order.raw
+        var prev = l.tail, pfn = first
+        var run = descs.mutableSpan
+        for k in 0..<count {
+            let i = base &+ k &* stride
+            var d = run[i]
+            d.flags.remove(.buddy)
+            d.flags.insert(.pcp)
+            d.order = 0
+            d.migratetype = migratetype.rawValue
+            d.prev = prev
+            d.next = k == count &- 1 ? PageDescriptor.nilLink : pfn + UInt64(stride)
+            run[i] = d
+            prev = pfn
+            pfn = pfn + UInt64(stride)
+        }
+        l.tail = prev
+        l.count += UInt64(count)
+    }
+
     /// Linux: PageBuddy() && buddy_order(): the order of the free block whose head is `pfn`.
     @inlinable public func buddyOrder(_ pfn: Pfn) -> Order? {
         guard pfn < endPfn else { return nil }
@@ -244,22 +277,25 @@ extension Zone {
         }
     }
 
-    /// Linux: __rmqueue_smallest(): the head of the smallest non-empty list of `mt` at or above
-    /// `order`, split down to `order`.
-    mutating func rmqueueSmallest(order: Order, mt: MigrateType, _ mm: inout Memmap) -> (pfn: Pfn, from: Order)? {
+    /// The smallest order at or above `order` whose list of `mt` holds a block.
+    @inlinable func smallestFreeOrder(_ order: Order, _ mt: MigrateType) -> Order? {
         var o = order
         while o < .limit {
-            let l = freeLists[Zone.listIndex(o, mt)]
-            if !l.isEmpty {
-                let pfn = l.head
-                delFromFreeList(pfn, order: o, &mm)
-                expand(pfn, low: order, high: o, mt: mt, &mm)
-                freePages -= order.pages
-                return (pfn, o)
-            }
+            if !freeLists[Zone.listIndex(o, mt)].isEmpty { return o }
             o = o.up
         }
         return nil
+    }
+
+    /// Linux: __rmqueue_smallest(): the head of the smallest non-empty list of `mt` at or above
+    /// `order`, split down to `order`.
+    mutating func rmqueueSmallest(order: Order, mt: MigrateType, _ mm: inout Memmap) -> (pfn: Pfn, from: Order)? {
+        guard let o = smallestFreeOrder(order, mt) else { return nil }
+        let pfn = freeLists[Zone.listIndex(o, mt)].head
+        delFromFreeList(pfn, order: o, &mm)
+        expand(pfn, low: order, high: o, mt: mt, &mm)
+        freePages -= order.pages
+        return (pfn, o)
     }
 
     /// Linux: move_freepages(): move every free block in [start, end] to `mt`'s lists, and count

@@ -53,7 +53,14 @@ extension Zone {
             var batch = pagesetBatch
             if batch > 1 { batch = Swift.max(batch >> UInt64(order.raw), 2) }
             var got = 0
-            for _ in 0..<batch {
+            while got < batch {
+                // A block at a time where rmqueue_bulk()'s calls would split one block: same
+                // pages, same order, same lists left behind (refillFromSplitBlock()).
+                if !flags.contains(.highAtomic), let from = smallestFreeOrder(order, mt), from > order {
+                    got += refillFromSplitBlock(from: from, order: order, mt: mt, upTo: Int(batch) - got,
+                                                list: Zone.pcpIndex(cpu, pindex), &mm, &l)
+                    continue
+                }
                 guard let (pfn, listMT) = rmqueue(order: order, mt: mt, flags: flags, &mm, &l) else { break }
                 mm.withPage(pfn) { d in d.migratetype = listMT.rawValue; d.flags.insert(.pcp) }
                 mm.listAddTail(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
@@ -66,6 +73,37 @@ extension Zone {
             l.pageAlloc(.pcpHit(zone: slot, cpu: cpu, order: order, migratetype: mt))
         }
         return pcpTakeHead(cpu: cpu, pindex: pindex, order: order, &mm)
+    }
+
+    /// Linux: rmqueue_bulk()'s __rmqueue() calls while they split one block. When the
+    /// smallest list of `mt` that holds a block is at `from` > `order`, __rmqueue_smallest()
+    /// takes that block and expand() puts its upper halves at the heads of the lower lists,
+    /// which were empty; so the calls that follow take the block's pieces in ascending pfn
+    /// order, each from the smallest list, until the block is used up or the batch is full.
+    /// Done here as one step: the block leaves its list, up to `upTo` of its `order` pieces go
+    /// to the tail of the CPU's list `list` in that order (each reported as the split that
+    /// took it), and what is left lies on the lists as expand() leaves it. Returns the pieces
+    /// taken. The pages, the lists, the counters and the events equal the page-by-page path's.
+    mutating func refillFromSplitBlock<L: PageAllocListener>(from: Order, order: Order, mt: MigrateType, upTo: Int,
+                                                            list: Int, _ mm: inout Memmap, _ l: inout L) -> Int {
+        let block = freeLists[Zone.listIndex(from, mt)].head
+        delFromFreeList(block, order: from, &mm)
+        let pieces = 1 &<< (from.raw &- order.raw)
+        let n = Swift.min(upTo, pieces)
+        // The k-th piece (k > 0) is the head of the block left at k: order + ctz(k).
+        for k in 0..<n {
+            let took = k == 0 ? from : Order(order.raw &+ k.trailingZeroBitCount)
+            l.pageAlloc(.split(zone: slot, pfn: block + (UInt64(k) &<< UInt64(order.raw)), from: took, to: order, migratetype: mt))
+        }
+        var k = n
+        while k < pieces {
+            let o = Order(order.raw &+ k.trailingZeroBitCount)
+            addToFreeList(block + (UInt64(k) &<< UInt64(order.raw)), order: o, mt: mt, tail: false, &mm)
+            k &+= 1 &<< k.trailingZeroBitCount
+        }
+        freePages -= UInt64(n) &* order.pages
+        mm.listAddTailRun(&pcpLists[list], block, count: n, order: order, migratetype: mt)
+        return n
     }
 
     /// The fast path's take (PageAllocator.allocPcpHit): when this zone passes its watermark

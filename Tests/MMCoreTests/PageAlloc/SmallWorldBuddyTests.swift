@@ -136,3 +136,66 @@ struct TakeBlockTests {
         #expect(z.takeBlock(Pfn(16), order: 0, &mm) && z.freePages == before.1 - 1)
     }
 }
+
+@Suite("small world: the per-cpu refill a block at a time equals rmqueue_bulk() page by page")
+struct RefillBlockAtATimeTests {
+    /// rmqueue_bulk() as Linux writes it: __rmqueue() once per block, each to the list's tail.
+    func refillPageByPage(_ z: inout Zone, _ mm: inout Memmap, order: Order, mt: MigrateType, _ rec: inout EventRecorder) {
+        var batch = z.pagesetBatch
+        if batch > 1 { batch = Swift.max(batch >> UInt64(order.raw), 2) }
+        let i = Zone.pcpIndex(0, orderToPindex(mt, order))
+        var got = 0
+        for _ in 0..<batch {
+            guard let (pfn, listMT) = z.rmqueue(order: order, mt: mt, flags: [], &mm, &rec) else { break }
+            mm.withPage(pfn) { d in d.migratetype = listMT.rawValue; d.flags.insert(.pcp) }
+            mm.listAddTail(&z.pcpLists[i], pfn, order: order)
+            got += 1
+        }
+        z.pcp[0].count += UInt64(got) << UInt64(order.raw)
+        rec.pageAlloc(.pcpRefill(zone: z.slot, cpu: 0, order: order, blocks: got))
+        if got > 0 { _ = z.pcpTakeHead(cpu: 0, pindex: orderToPindex(mt, order), order: order, &mm) }
+    }
+
+    @Test("4096 pages, some held back, some freed between refills; orders 0–3, batches 1–200: the same pages, lists, counts, descriptors and events",
+          arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func sameAsPageByPage(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        var (z, mm) = smallWorld(pages: 4096)
+        z.pagesetHigh = 100_000
+        let held = Set((0..<(rng.next() % 400)).map { _ in rng.next() % 4096 })
+        release(&z, &mm, (0..<4096).filter { !held.contains($0) })
+        var taken: [Pfn] = []
+        var refills = 0
+        for _ in 0..<40 {
+            let order = Order(Int(rng.next() % 4))
+            let pindex = orderToPindex(.movable, order)
+            let i = Zone.pcpIndex(0, pindex)
+            // Take the CPU's list of this order empty (those pages stay allocated), so that the
+            // next allocation refills it; and give some taken order-0 pages back to the buddy
+            // lists, so that the lists below a split are not always empty.
+            while !z.pcpLists[i].isEmpty {
+                let p = z.pcpTakeHead(cpu: 0, pindex: pindex, order: order, &mm)
+                if order == 0 { taken.append(p) }
+            }
+            for _ in 0..<Int(rng.next() % 8) where !taken.isEmpty {
+                let p = taken.remove(at: Int(rng.next() % UInt64(taken.count)))
+                release(&z, &mm, [p.raw])
+            }
+            z.pagesetBatch = [1, 2, 7, 31, 63, 200][Int(rng.next() % 6)]
+            var a = z, ma = mm, b = z, mb = mm
+            var ra = EventRecorder(), rb = EventRecorder()
+            let got = a.rmqueuePcplist(cpu: 0, order: order, mt: .movable, flags: [], &ma, &ra)
+            refillPageByPage(&b, &mb, order: order, mt: .movable, &rb)
+            let what = "seed \(seed), refill \(refills), order \(order), batch \(z.pagesetBatch)"
+            #expect(ra.events == rb.events, "\(what)")
+            #expect(a.freeLists == b.freeLists && a.nrFree == b.nrFree && a.freePages == b.freePages, "\(what)")
+            #expect(a.pcpLists == b.pcpLists && a.pcp[0].count == b.pcp[0].count, "\(what)")
+            let differs = (0..<UInt64(4096)).first { ma.page(Pfn($0)) != mb.page(Pfn($0)) }
+            #expect(differs == nil, "\(what): pfn \(differs ?? 0)")
+            z = a; mm = ma
+            refills += 1
+            if got == nil { break }
+        }
+        #expect(refills > 10)
+    }
+}
