@@ -33,20 +33,21 @@ public struct KmemStat {
 
     public init(cpuToNode: [NodeID]) { self.cpuToNode = cpuToNode }
 
-    public mutating func add(_ e: TraceEvent) {
+    /// `names`: the reader that read `e` (its call site and gfp texts are that reader's ids).
+    public mutating func add(_ e: TraceEvent, names: TraceReader) {
         switch e.kind {
-        case .kmalloc, .kmallocNode, .kmemCacheAlloc, .kmemCacheAllocNode: slabAlloc(e)
+        case .kmalloc, .kmallocNode, .kmemCacheAlloc, .kmemCacheAllocNode: slabAlloc(e, site: names.name(e.callSiteID) ?? "?")
         case .kfree, .kmemCacheFree: slabFree(e)
-        case .mmPageAlloc: pageAlloc(e)
+        case .mmPageAlloc: pageAlloc(e, gfp: e.gfp?.description ?? names.name(e.gfpTextID) ?? "?")
         case .mmPageFree: pageFree(e)
         default: break
         }
     }
 
-    mutating func slabAlloc(_ e: TraceEvent) {
+    mutating func slabAlloc(_ e: TraceEvent, site: String) {
         guard let ptr = e.ptr else { return }
         // The reader caps sizes at 2^40: sums of a few million stay far inside Int.
-        let req = e.bytesReq ?? 0, alloc = e.bytesAlloc ?? 0, site = e.callSite ?? "?"
+        let req = e.bytesReq ?? 0, alloc = e.bytesAlloc ?? 0
         var p = byPtr[ptr] ?? Slab()
         p.bytesAlloc &+= alloc; p.bytesReq &+= req; p.hit += 1
         p.lastAlloc = alloc; p.allocCPU = e.cpu; p.callSite = site
@@ -72,7 +73,7 @@ public struct KmemStat {
         byPtr[ptr] = p
     }
 
-    mutating func pageAlloc(_ e: TraceEvent) {
+    mutating func pageAlloc(_ e: TraceEvent, gfp: String) {
         let order = e.order ?? 0
         guard order < maxOrder else { return }   // no such allocation in 6.1
         let bytes = 4096 << order
@@ -80,7 +81,6 @@ public struct KmemStat {
         pageAllocBytes += bytes
         guard let pfn = e.pfn else { pageFails += 1; pageFailBytes += bytes; return }
         let mt = e.migratetype ?? 0
-        let gfp = e.gfp?.description ?? e.gfpText ?? "?"
         let key = "\(pfn)/\(order)/\(gfp)/\(mt)"
         var s = byPage[key]?.stat ?? Page(order: order, migratetype: mt, gfp: gfp)
         s.hits += 1

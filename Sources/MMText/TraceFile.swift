@@ -1,8 +1,12 @@
-// A trace file as a stream of lines: plain text, or gzip'd (read through `gzip -dc`), never
-// loaded whole (a minute of kmem events is a few hundred megabytes of text).
+// A trace file as a stream of lines: plain text, or gzip'd (inflated in the process by zlib,
+// GzipStream.swift), never loaded whole (a minute of kmem events is a few hundred megabytes of
+// text).
 
 import Foundation
 import MMCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One line of a trace as the bytes of the reading buffer, without its newline. Valid only
 /// inside the `forEachLine` callback that is handed it (the buffer is reused for the next
@@ -15,69 +19,124 @@ public struct TraceLine {
 
 public enum TraceFile {
     /// Calls `body` with each line and its number. Lines are found by their bytes in a
-    /// reused buffer: no String is made for a line (a trace is millions of them).
+    /// reused buffer: no String is made for a line (a trace is millions of them). A gzip'd
+    /// file is inflated in the process (GzipStream), or through `gzip -dc` where zlib cannot
+    /// be loaded. A gzip stream that ends early is an error (field "(gzip)") thrown after
+    /// every line before the cut has been handed to `body`, so a caller can report what was
+    /// read and then fail.
     public static func forEachLine(_ path: String,
                                    _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) {
         // The first two bytes say whether it is gzip'd; the rest is streamed, never read whole.
         let file = try openFile(path)
-        let probe = file.readData(ofLength: 2)
-        guard !probe.isEmpty else {
-            try? file.close()
-            throw InputError(file: path, field: "(file)", "the file is empty")
+        defer { try? file.close() }
+        let fd = file.fileDescriptor
+        var probe: [UInt8] = [0, 0]
+        let got = probe.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 2) }
+        guard got > 0 else {
+            throw InputError(file: path, field: "(file)", got < 0 ? "cannot read: \(String(cString: strerror(errno)))" : "the file is empty")
         }
-        let gzipped = probe.count == 2 && probe.first == 0x1f && probe.last == 0x8b
-        var process: Process? = nil
-        let handle: FileHandle
-        var pending: [UInt8] = []
-        pending.reserveCapacity(2 << 20)
-        if gzipped {
-            try? file.close()
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["gzip", "-dc", path]
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = FileHandle.nullDevice
-            do { try p.run() } catch { throw InputError(file: path, field: "(file)", "gzip'd, and gzip cannot be run") }
-            process = p
-            handle = pipe.fileHandleForReading
-        } else {
-            handle = file
-            pending.append(contentsOf: probe)
+        probe.removeLast(2 - got)
+        let gzipped = probe == [0x1f, 0x8b]
+        if !gzipped {
+            var source = FileSource(fd: fd, path: path)
+            try splitLines(prefix: probe, &source, body); return
         }
-        defer {
-            process?.terminate()
-            try? handle.close()
+        if let zlib = Zlib.shared {
+            var source = try GzipSource(stream: GzipStream(zlib, fd: fd, path: path, prefix: probe))
+            try splitLines(prefix: [], &source, body); return
         }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["gzip", "-dc", path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { throw InputError(file: path, field: "(file)", "gzip'd, and gzip cannot be run") }
+        defer { p.terminate(); try? pipe.fileHandleForReading.close() }
+        var source = FileSource(fd: pipe.fileHandleForReading.fileDescriptor, path: path)
+        let lines = try splitLines(prefix: [], &source, body)
+        p.waitUntilExit()
+        if p.terminationStatus != 0 {
+            if lines == 0 { throw InputError(file: path, field: "(file)", "gzip could not decompress it") }
+            throw InputError(file: path, field: "(gzip)", "gzip stopped with status \(p.terminationStatus): the file is truncated or damaged")
+        }
+    }
+
+    /// Where the bytes come from: the file itself, or inflated.
+    protocol Source {
+        /// Up to `into.count` bytes; 0 at the end.
+        mutating func read(into: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int
+    }
+
+    struct FileSource: Source {
+        let fd: Int32
+        let path: String
+        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int {
+            while true {
+                let n = Glibc.read(fd, b.baseAddress, b.count)
+                if n >= 0 { return n }
+                if errno != EINTR { throw InputError(file: path, field: "(file)", "cannot read: \(String(cString: strerror(errno)))") }
+            }
+        }
+    }
+
+    struct GzipSource: Source {
+        let stream: GzipStream
+        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int { try stream.read(into: b) }
+    }
+
+    /// The lines of `source` (after `prefix`), each handed to `body` from one buffer that is
+    /// refilled in place: the unfinished line moves to its front, and the buffer doubles only
+    /// for a line longer than itself. Returns the number of lines.
+    @discardableResult
+    static func splitLines<S: Source>(prefix: [UInt8], _ source: inout S,
+                                      _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) -> Int {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var have = prefix.count
+        buffer.replaceSubrange(0..<have, with: prefix)
         var lineNo = 0
-        while true {
-            let chunk = handle.readData(ofLength: 1 << 20)
-            if chunk.isEmpty { break }
-            pending.append(contentsOf: chunk)
-            // Every complete line of the buffer, found with memchr; the unfinished tail stays.
-            let consumed = try pending.withUnsafeBufferPointer { (b) throws(InputError) -> Int in
-                guard let base = b.baseAddress else { return 0 }
+        var late: InputError? = nil
+        while late == nil {
+            if have == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBufferPointer { (b) throws(InputError) -> Int in
+                    try source.read(into: UnsafeMutableBufferPointer(rebasing: b[have...]))
+                }
+            } catch where error.field == "(gzip)" {
+                late = error   // hand over the lines before the cut first
+                n = 0
+            }
+            if n == 0 && late == nil { break }
+            let scanFrom = have
+            have += n
+            // Every complete line, found with memchr; the unfinished one moves to the front.
+            try buffer.withUnsafeMutableBufferPointer { (b) throws(InputError) in
+                guard let base = b.baseAddress else { return }
                 var start = 0
-                while start < b.count, let hit = memchr(base + start, 0x0a, b.count - start) {
+                var from = scanFrom
+                while from < have, let hit = memchr(base + from, 0x0a, have - from) {
                     let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                     lineNo += 1
                     try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: b[start..<end])), lineNo)
                     start = end + 1
+                    from = start
                 }
-                return start
+                if start > 0 {
+                    if have > start { memmove(base, base + start, have - start) }
+                    have -= start
+                }
             }
-            pending.removeFirst(consumed)
         }
-        if !pending.isEmpty {
+        // A stream cut short ends inside a line: that part of a line is not handed over.
+        if have > 0 && late == nil {
             lineNo += 1
-            try pending.withUnsafeBufferPointer { (b) throws(InputError) in try body(TraceLine(bytes: b), lineNo) }
-        }
-        if let p = process {
-            p.waitUntilExit()
-            if p.terminationStatus != 0 && lineNo == 0 {
-                throw InputError(file: path, field: "(file)", "gzip could not decompress it")
+            try buffer.withUnsafeBufferPointer { (b) throws(InputError) in
+                try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: b[0..<have])), lineNo)
             }
         }
+        if let late { throw late }
+        return lineNo
     }
 }
 

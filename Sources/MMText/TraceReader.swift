@@ -13,6 +13,9 @@
 // without the field it needs is an error naming its line and field.
 
 import MMCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One kmem event of a trace.
 public struct TraceEvent: Sendable, Equatable {
@@ -49,51 +52,131 @@ public struct TraceEvent: Sendable, Equatable {
         }
     }
 
+    // The fields are kept compact (about 100 bytes, no reference-counted field): a replay
+    // reads millions of events, and each is copied from the reader to the replay. Absent
+    // values are sentinels behind the optional accessors; texts are ids of the reader's
+    // interned names (TraceReader.name(_:)).
+
     public var kind: Kind
+    /// Whether the task is one of page_alloc_init_late()'s "pgdatinitN" threads (deferred
+    /// struct-page init).
+    public var deferredInit = false
+    /// mm_page_alloc of an allocation that failed (pfn −1UL).
+    public var failedAlloc = false
+    @usableFromInline var order8: Int8 = -1
+    @usableFromInline var fallbackOrder8: Int8 = -1
+    /// Presence and value bits: percpu_refill, change_ownership, gfp, ptr.
+    @usableFromInline var bits: UInt8 = 0
+    @usableFromInline var migratetype16: Int16 = -1
+    @usableFromInline var cpu32: Int32
+    /// The task's pid (−1 when the line names none).
+    public var pid: Int32 = -1
+    @usableFromInline var vmallocPages32: Int32 = -1
+    @usableFromInline var node32: Int32 = .min
+    @usableFromInline var gfpRaw: UInt32 = 0
+    /// The gfp flags as printed, when they hold a name the model does not know; the slab
+    /// cache's name (kmem_cache_free); the call site as printed (slab events).
+    public var gfpTextID = TraceName.none
+    public var cacheNameID = TraceName.none
+    public var callSiteID = TraceName.none
     /// The line of the trace it came from.
     public var line: Int
-    public var cpu: Int
-    /// The task's pid (−1 when the line names none), and whether the task is one of
-    /// page_alloc_init_late()'s "pgdatinitN" threads (deferred struct-page init).
-    public var pid: Int32 = -1
-    public var deferredInit = false
-    /// The timestamp, in microseconds (trace_clock's seconds as printed).
-    public var timeUS: Int64?
+    @usableFromInline var time64: Int64 = .min
+    @usableFromInline var pfnRaw: UInt64 = .max
+    @usableFromInline var ptrRaw: UInt64 = 0
+    @usableFromInline var bytesReq64: Int64 = -1
+    @usableFromInline var bytesAlloc64: Int64 = -1
 
+    static let percpuRefillKnown: UInt8 = 1, percpuRefillSet: UInt8 = 2, ownershipKnown: UInt8 = 4,
+               ownershipSet: UInt8 = 8, gfpKnown: UInt8 = 16, ptrKnown: UInt8 = 32
+
+    @inline(__always) mutating func setBit(_ b: UInt8, _ on: Bool) { if on { bits |= b } else { bits &= ~b } }
+    @inline(__always) func bit(_ b: UInt8) -> Bool { bits & b != 0 }
+
+    public var cpu: Int {
+        get { Int(cpu32) }
+        set { cpu32 = Int32(truncatingIfNeeded: newValue) }
+    }
+    /// The timestamp, in microseconds (trace_clock's seconds as printed).
+    public var timeUS: Int64? {
+        get { time64 == .min ? nil : time64 }
+        set { time64 = newValue ?? .min }
+    }
     /// The event's migratetype (migratetype= or alloc_migratetype=), UNMOVABLE when absent or
     /// not one of 6.1's.
     public var migrateType: MigrateType {
         MigrateType(rawValue: UInt8(truncatingIfNeeded: migratetype ?? 0)) ?? .unmovable
     }
     /// Page events: the first page and the order (mm_page_alloc_extfrag: alloc_order).
-    public var pfn: Pfn?
-    public var order: Int?
-    public var migratetype: Int?
-    /// The gfp flags as printed, and parsed where every name is one the model knows.
-    public var gfpText: String?
-    public var gfp: GFPFlags?
+    public var pfn: Pfn? {
+        get { pfnRaw == .max ? nil : Pfn(pfnRaw) }
+        set { pfnRaw = newValue?.raw ?? .max }
+    }
+    /// Orders are below 64 (the reader refuses others).
+    public var order: Int? {
+        get { order8 < 0 ? nil : Int(order8) }
+        set { order8 = newValue.map { Int8(truncatingIfNeeded: $0) } ?? -1 }
+    }
+    /// Migratetypes are below 256 (the reader refuses others).
+    public var migratetype: Int? {
+        get { migratetype16 < 0 ? nil : Int(migratetype16) }
+        set { migratetype16 = newValue.map { Int16(truncatingIfNeeded: $0) } ?? -1 }
+    }
+    /// The gfp flags, where every name is one the model knows.
+    public var gfp: GFPFlags? {
+        get { bit(TraceEvent.gfpKnown) ? GFPFlags(rawValue: gfpRaw) : nil }
+        set { setBit(TraceEvent.gfpKnown, newValue != nil); gfpRaw = newValue?.rawValue ?? 0 }
+    }
     /// Slab events: the object (a direct-map address, or a hashed pointer: both pair by value).
-    public var ptr: UInt64?
-    public var bytesReq: Int?
-    public var bytesAlloc: Int?
-    public var node: Int?
-    /// kmem_cache_free's cache name.
-    public var cacheName: String?
+    public var ptr: UInt64? {
+        get { bit(TraceEvent.ptrKnown) ? ptrRaw : nil }
+        set { setBit(TraceEvent.ptrKnown, newValue != nil); ptrRaw = newValue ?? 0 }
+    }
+    /// Sizes are at most 2^40 (the reader refuses others).
+    public var bytesReq: Int? {
+        get { bytesReq64 < 0 ? nil : Int(bytesReq64) }
+        set { bytesReq64 = newValue.map { Int64($0) } ?? -1 }
+    }
+    public var bytesAlloc: Int? {
+        get { bytesAlloc64 < 0 ? nil : Int(bytesAlloc64) }
+        set { bytesAlloc64 = newValue.map { Int64($0) } ?? -1 }
+    }
+    /// The node asked for (−1: any). The kernel prints an int, so the low 32 bits are kept.
+    public var node: Int? {
+        get { node32 == .min ? nil : Int(node32) }
+        set { node32 = newValue.map { Int32(truncatingIfNeeded: $0) } ?? .min }
+    }
     /// mm_page_alloc_zone_locked: taken to refill a per-cpu list.
-    public var percpuRefill: Bool?
+    public var percpuRefill: Bool? {
+        get { bit(TraceEvent.percpuRefillKnown) ? bit(TraceEvent.percpuRefillSet) : nil }
+        set { setBit(TraceEvent.percpuRefillKnown, newValue != nil); setBit(TraceEvent.percpuRefillSet, newValue == true) }
+    }
     /// mm_page_alloc_extfrag: the order of the block taken from the other list, and whether
     /// its pageblock now belongs to the asking type.
-    public var fallbackOrder: Int?
-    public var changeOwnership: Bool?
-    /// The call site as printed (slab events), interned.
-    public var callSite: String?
-    /// mm_page_alloc of an allocation that failed (pfn −1UL).
-    public var failedAlloc = false
+    public var fallbackOrder: Int? {
+        get { fallbackOrder8 < 0 ? nil : Int(fallbackOrder8) }
+        set { fallbackOrder8 = newValue.map { Int8(truncatingIfNeeded: $0) } ?? -1 }
+    }
+    public var changeOwnership: Bool? {
+        get { bit(TraceEvent.ownershipKnown) ? bit(TraceEvent.ownershipSet) : nil }
+        set { setBit(TraceEvent.ownershipKnown, newValue != nil); setBit(TraceEvent.ownershipSet, newValue == true) }
+    }
     /// kmalloc of a vmalloc area's page array (call_site __vmalloc_node_range or
     /// __vmalloc_area_node): the number of pages the bulk allocator hands out next, untraced.
-    public var vmallocPages: Int?
+    public var vmallocPages: Int? {
+        get { vmallocPages32 < 0 ? nil : Int(vmallocPages32) }
+        set { vmallocPages32 = newValue.map { Int32(clamping: $0) } ?? -1 }
+    }
 
-    public init(kind: Kind, line: Int, cpu: Int) { self.kind = kind; self.line = line; self.cpu = cpu }
+    public init(kind: Kind, line: Int, cpu: Int) { self.kind = kind; self.line = line; self.cpu32 = Int32(truncatingIfNeeded: cpu) }
+}
+
+/// A text the reader interned (a gfp flags string, a cache name, a call site): an index into
+/// TraceReader's names, 0 for none.
+public struct TraceName: Hashable, Sendable {
+    public var raw: UInt32
+    public init(raw: UInt32) { self.raw = raw }
+    public static let none = TraceName(raw: 0)
 }
 
 /// Reads a trace line by line and keeps the counts a summary needs.
@@ -114,10 +197,61 @@ public struct TraceReader {
         InputError(file: fileName, line: line, field: field, message)
     }
 
-    /// Interned texts (gfp flags, cache names) by a hash of their bytes: a trace repeats a few
-    /// dozen of each hundreds of thousands of times.
-    var gfpMemo: [UInt64: (text: String, flags: GFPFlags?)] = [:]
-    var nameMemo: [UInt64: String] = [:]
+    /// Interned texts (gfp flags, cache names, call sites): a trace repeats a few dozen of
+    /// each hundreds of thousands of times. Id 0 is "none"; each text's bytes lie in one flat
+    /// array, and a direct-mapped table of hashes finds a text seen before without a String.
+    var nameBytes: [UInt8] = []
+    var nameStarts: [Int] = [0, 0]
+    var nameIndex: [UInt64: [UInt32]] = [:]
+    var recentHash = [UInt64](repeating: 0, count: 1024)
+    var recentID = [UInt32](repeating: 0, count: 1024)
+    /// Per id: the gfp flags its text parses to (`gfpUnparsed` until asked, `gfpUnknown` when
+    /// a name is not one the model knows).
+    var gfpOfName: [UInt64] = [TraceReader.gfpUnparsed]
+    static let gfpUnparsed: UInt64 = .max, gfpUnknown: UInt64 = 1 << 32
+
+    /// The text an id stands for; nil for `.none` or an id this reader never made.
+    public func name(_ id: TraceName) -> String? {
+        let i = Int(id.raw)
+        guard i > 0, i + 1 < nameStarts.count else { return nil }
+        return String(decoding: nameBytes[nameStarts[i]..<nameStarts[i + 1]], as: UTF8.self)
+    }
+
+    func nameIs(_ id: UInt32, _ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        let a = nameStarts[Int(id)], b = nameStarts[Int(id) + 1]
+        guard b - a == v.count else { return false }
+        return nameBytes.withUnsafeBufferPointer { nb in v.count == 0 || memcmp(nb.baseAddress! + a, v.baseAddress!, v.count) == 0 }
+    }
+
+    /// The id of these bytes, interned on first sight.
+    mutating func intern(_ v: UnsafeBufferPointer<UInt8>) -> TraceName {
+        let h = TraceReader.hash(v)
+        let slot = Int(truncatingIfNeeded: h & 1023)
+        if recentHash[slot] == h, recentID[slot] != 0, nameIs(recentID[slot], v) { return TraceName(raw: recentID[slot]) }
+        var id: UInt32 = 0
+        if let ids = nameIndex[h] { for c in ids where nameIs(c, v) { id = c; break } }
+        if id == 0 {
+            id = UInt32(nameStarts.count - 1)
+            nameBytes.append(contentsOf: v)
+            nameStarts.append(nameBytes.count)
+            nameIndex[h, default: []].append(id)
+            gfpOfName.append(TraceReader.gfpUnparsed)
+        }
+        recentHash[slot] = h
+        recentID[slot] = id
+        return TraceName(raw: id)
+    }
+
+    /// The gfp flags of an interned gfp_flags text, parsed once.
+    mutating func gfpFlags(_ id: TraceName) -> GFPFlags? {
+        let i = Int(id.raw)
+        if gfpOfName[i] == TraceReader.gfpUnparsed {
+            let t = name(id) ?? ""
+            let f = t == "0" || t == "none" ? GFPFlags() : GFPFlags(parsing: t)
+            gfpOfName[i] = f.map { UInt64($0.rawValue) } ?? TraceReader.gfpUnknown
+        }
+        return gfpOfName[i] == TraceReader.gfpUnknown ? nil : GFPFlags(rawValue: UInt32(truncatingIfNeeded: gfpOfName[i]))
+    }
 
     /// The event on this line, nil for a line that holds no kmem event.
     public mutating func read(_ raw: Substring, line: Int) throws(InputError) -> TraceEvent? {
@@ -253,13 +387,9 @@ public struct TraceReader {
                 }
                 e.migratetype = Int(v)
             case 4:   // gfp_flags
-                let h = TraceReader.hash(value)
-                if gfpMemo[h] == nil || !TraceReader.same(gfpMemo[h]!.text, value) {
-                    let t = text()
-                    gfpMemo[h] = (t, t == "0" || t == "none" ? GFPFlags() : GFPFlags(parsing: t))
-                }
-                e.gfp = gfpMemo[h]!.flags
-                if e.gfp == nil { e.gfpText = gfpMemo[h]!.text }
+                let id = intern(value)
+                e.gfp = gfpFlags(id)
+                if e.gfp == nil { e.gfpTextID = id }
             case 5:   // ptr: a direct-map address or a hashed one; either way hex, paired by value.
                 guard let v = TraceReader.number(value, hex: true) else {
                     return fail(e.line, "ptr", "\"\(text())\" is not a pointer")
@@ -273,9 +403,7 @@ public struct TraceReader {
             case 8:   // node (−1: any)
                 e.node = value.first == 45 ? -1 : TraceReader.number(value, hex: false).map { Int(truncatingIfNeeded: $0) }
             case 9:   // name
-                let h = TraceReader.hash(value)
-                if nameMemo[h] == nil || !TraceReader.same(nameMemo[h]!, value) { nameMemo[h] = text() }
-                e.cacheName = nameMemo[h]
+                e.cacheNameID = intern(value)
             case 10:  // percpu_refill
                 e.percpuRefill = value.count == 1 && value[0] == 49
             case 11:  // fallback_order
@@ -288,9 +416,7 @@ public struct TraceReader {
             case 13:  // call_site, interned: vmalloc's page array matters to the replay
                 for prefix in TraceReader.vmallocArraySites where value.count > prefix.count
                     && value.prefix(prefix.count).elementsEqual(prefix) { e.vmallocPages = 0 }
-                let h = TraceReader.hash(value)
-                if nameMemo[h] == nil || !TraceReader.same(nameMemo[h]!, value) { nameMemo[h] = text() }
-                e.callSite = nameMemo[h]
+                e.callSiteID = intern(value)
             default:
                 break
             }
@@ -346,17 +472,6 @@ public struct TraceReader {
         }
         while digits < 6 { frac *= 10; digits += 1 }
         return whole * 1_000_000 + frac
-    }
-
-    /// Whether an interned text is these bytes (byte by byte over both buffers: the generic
-    /// comparison walks the string's view one element at a time).
-    static func same(_ s: String, _ v: UnsafeBufferPointer<UInt8>) -> Bool {
-        var s = s
-        return s.withUTF8 { b in
-            guard b.count == v.count else { return false }
-            for i in 0..<b.count where b[i] != v[i] { return false }
-            return true
-        }
     }
 
     /// FNV-1a of a few bytes (the memo's key; equality is checked on a hit).

@@ -653,6 +653,13 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
+        // A gzip'd trace cut short is an error, after the report of what it held.
+        var truncated: InputError? = nil
+        try replay(&truncated)
+        if let truncated { throw truncated }
+    }
+
+    func replay(_ truncated: inout InputError?) throws {
         if asRecorded && decide {
             throw InputError(file: "(options)", field: "--decide", "give --decide or --as-recorded, not both")
         }
@@ -696,9 +703,9 @@ struct Replay: ParsableCommand {
         var events = 0
         if every != nil, !json { print(ReplayReport.csvHeader) }
         var nextUS: Int64? = nil
-        try TraceFile.forEachLine(trace) { (line, number) throws(InputError) in
+        do throws(InputError) { try TraceFile.forEachLine(trace) { (line, number) throws(InputError) in
             guard let e = try s.add(line, number: number) else { return }
-            stat?.add(e)
+            stat?.add(e, names: s.reader)
             guard run != nil else { return }
             run!.apply(e)
             other?.apply(e)
@@ -714,6 +721,9 @@ struct Replay: ParsableCommand {
                 if json { print(ReplayReport.json(k, events: events, timeUS: e.timeUS, extfrag: run!.extfrag)) }
                 else { for l in ReplayReport.csvRows(k, events: events, timeUS: e.timeUS) { print(l) } }
             }
+        } } catch {
+            guard error.field == "(gzip)" else { throw error }
+            truncated = error
         }
         let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
         if summary && !json { for l in s.text { print(l) } }

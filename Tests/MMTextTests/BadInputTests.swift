@@ -179,6 +179,18 @@ struct CommandTests {
         #expect(!r.err.isEmpty)
     }
 
+    @Test("replay of a gzip'd trace cut short: the summary of what it held, then the error, exit 2", .enabled(if: FileManager.default.fileExists(atPath: binary)))
+    func truncatedTrace() throws {
+        let gz = try Data(contentsOf: URL(fileURLWithPath: Fixtures.casePath("pc-2g-trace", "trace.txt.gz")))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-cut-\(getpid()).gz").path
+        FileManager.default.createFile(atPath: path, contents: gz.prefix(gz.count / 2))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try run(["replay", path, "--summary"])
+        #expect(r.status == 2)
+        #expect(r.out.hasPrefix("lines ") && r.out.contains("event kmem_cache_alloc "))
+        #expect(r.err == "kmemlab: \(path): (gzip): the gzip stream ends early: the file is truncated\n")
+    }
+
     @Test("highmem: kmap's path and the kernel's BUG line for an unbalanced kunmap", .enabled(if: FileManager.default.fileExists(atPath: binary)))
     func highmemCommand() throws {
         let r = try run(["highmem", "--arch", "i386-pae", "--mem", "4G", "kmap 0x40000", "kunmap 0x40000", "kunmap 0x40000", "kmap 0x1000"])

@@ -45,8 +45,18 @@ struct TraceReaderTests {
         let k = try #require(try event("  kthreadd-2  [000] ....  1.0: kmalloc: call_site=alloc_desc+0x35/0x250 ptr=ffff888008aa5200 bytes_req=448 bytes_alloc=512 gfp_flags=GFP_KERNEL|__GFP_ZERO node=0 accounted=false"))
         #expect(k.kind == .kmalloc && k.ptr == 0xffff888008aa5200 && k.bytesReq == 448 && k.bytesAlloc == 512 && k.node == 0)
         #expect(k.gfp == GFPFlags.gfpKernel.union(.zero))
-        let f = try #require(try event("<idle>-0 [000] .N.1. 1.333369: kmem_cache_free: call_site=do_set_mempolicy+0x106/0x150 ptr=ffff888008afc550 name=numa_policy"))
-        #expect(f.kind == .kmemCacheFree && f.cacheName == "numa_policy")
+        // Texts are interned: the same bytes are the same id, and the id gives them back.
+        var r = TraceReader(fileName: "t")
+        let line = "<idle>-0 [000] .N.1. 1.333369: kmem_cache_free: call_site=do_set_mempolicy+0x106/0x150 ptr=ffff888008afc550 name=numa_policy"
+        let f = try #require(try r.read(Substring(line), line: 1))
+        #expect(f.kind == .kmemCacheFree && r.name(f.cacheNameID) == "numa_policy" && r.name(f.callSiteID) == "do_set_mempolicy+0x106/0x150")
+        let g = try #require(try r.read(Substring(line.replacingOccurrences(of: "numa_policy", with: "numa_polic2")), line: 2))
+        let h = try #require(try r.read(Substring(line), line: 3))
+        #expect(h.cacheNameID == f.cacheNameID && g.cacheNameID != f.cacheNameID && g.callSiteID == f.callSiteID)
+        #expect(r.name(g.cacheNameID) == "numa_polic2" && r.name(.none) == nil && r.name(TraceName(raw: 99)) == nil)
+        let u = try #require(try r.read("  a-1 [000] 1.0: mm_page_alloc: pfn=0x10 order=0 migratetype=0 gfp_flags=GFP_KERNEL|__GFP_MADE_UP", line: 4))
+        #expect(u.gfp == nil && r.name(u.gfpTextID) == "GFP_KERNEL|__GFP_MADE_UP")
+        #expect(MemoryLayout<TraceEvent>.size <= 104, "an event is copied from the reader to the replay: keep it small")
     }
 
     @Test("trace-cmd report, older kernels, hashed pointers and CRLF read the same")
@@ -90,6 +100,36 @@ struct TraceReaderTests {
         do { try TraceFile.forEachLine("/dev/null") { (_, _) throws(InputError) in }; Issue.record("read /dev/null") } catch {
             #expect(error.message == "the file is empty")
         }
+    }
+
+    @Test("gzip'd in the process: the same lines as the text; concatenated members read on; trailing bytes ignored; a cut stream fails after its whole lines")
+    func gzipStreams() throws {
+        let gz = try Data(contentsOf: URL(fileURLWithPath: Fixtures.casePath("pc-2g-trace", "trace.txt.gz")))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-gzip-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func lines(_ data: Data, _ name: String) -> (count: Int, last: String, error: InputError?) {
+            let path = dir.appendingPathComponent(name).path
+            FileManager.default.createFile(atPath: path, contents: data)
+            var n = 0, last = ""
+            do {
+                try TraceFile.forEachLine(path) { (line, number) throws(InputError) in n = number; last = String(line.text) }
+                return (n, last, nil)
+            } catch { return (n, last, error) }
+        }
+        let whole = lines(gz, "whole.gz")
+        #expect(whole.count == 661_777 && whole.error == nil)
+        #expect(whole.last.hasSuffix("kmem_cache_free: call_site=do_sys_openat2+0x9b/0x170 ptr=ffff88800d591000 name=names_cache"))
+        let twice = lines(gz + gz, "twice.gz")
+        #expect(twice.count == 2 * whole.count && twice.error == nil)
+        let padded = lines(gz + Data(repeating: 0, count: 100), "padded.gz")
+        #expect(padded.count == whole.count && padded.error == nil)
+        let cut = lines(gz.prefix(gz.count / 2), "cut.gz")
+        #expect(cut.error?.field == "(gzip)" && cut.error?.message == "the gzip stream ends early: the file is truncated")
+        #expect(cut.count > 100_000 && cut.count < whole.count)
+        #expect(cut.last.contains(": "), "the last line handed over is a whole one")
+        let damaged = lines(gz.prefix(20) + Data(repeating: 0xff, count: 4000), "damaged.gz")
+        #expect(damaged.error?.field == "(gzip)" && damaged.count == 0, "\(String(describing: damaged.error))")
     }
 }
 
@@ -159,7 +199,7 @@ struct KmemStatTests {
         var stat = KmemStat(cpuToNode: [0, 0])
         var s = TraceSummary(fileName: "trace")
         try TraceFile.forEachLine(Fixtures.casePath("pc-1g-trace-full", "trace.txt.gz")) { (line, n) throws(InputError) in
-            if let e = try s.add(line, number: n) { stat.add(e) }
+            if let e = try s.add(line, number: n) { stat.add(e, names: s.reader) }
         }
         let slab = stat.slabText(lines: 5), page = stat.pageText(lines: 5)
         #expect(slab.contains("Cross CPU allocations: 0/330,314"))

@@ -20,7 +20,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     var recorded = TraceReplay(kernel: atTraceInit)
     forEachTraceLine(data, count) { line, number in
         if let e = try? s.add(line, number: number) {
-            stat.add(e)
+            stat.add(e, names: s.reader)
             decide.apply(e)
             recorded.apply(e)
         }
