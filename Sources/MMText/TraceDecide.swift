@@ -131,9 +131,9 @@ public struct DecideReplay {
     public private(set) var firstRefusals: [String] = []
     var listener = DecideListener()
     /// Recorded pfn → the model's pfn, for pages the trace allocated and has not freed.
-    var pageMap: [Pfn: Pfn] = [:]
+    var pageMap = U64Map<Pfn>()
     /// The model pfns the map points to (a free of an untraced page must not take one of them).
-    var mapped = Set<Pfn>()
+    var mapped = U64Map<Bool>()
 
     /// The rest of the boot, when the replay starts at trace_init().
     public private(set) var lateBoot: LateBoot?
@@ -178,9 +178,9 @@ public struct DecideReplay {
         for chunk in TraceReplay.bulkChunks(pages) {
             let got = kernel.pageAlloc.allocPagesBulk(TraceReplay.vmallocGFP, count: chunk, cpu: e.cpu, &kernel.physMem, listener: &listener)
             bulkPages += got.count
-            for p in got where pageMap[p] == nil {
-                pageMap[p] = p
-                mapped.insert(p)
+            for p in got where pageMap[p.raw] == nil {
+                pageMap[p.raw] = p
+                mapped[p.raw] = true
             }
         }
     }
@@ -207,8 +207,8 @@ public struct DecideReplay {
                 + listener.path.map { "    " + AllocShell.describe($0) }
         }
         // A recorded page allocated twice without a free between lost its free to the trace.
-        if let old = pageMap.updateValue(got, forKey: pfn) { mapped.remove(old) }
-        mapped.insert(got)
+        if let old = pageMap.updateValue(got, forKey: pfn.raw) { mapped.removeValue(forKey: old.raw) }
+        mapped[got.raw] = true
     }
 
     mutating func free(_ e: TraceEvent) {
@@ -216,15 +216,15 @@ public struct DecideReplay {
         let order = e.order ?? 0
         listener.recording = false
         var target = pfn
-        if let m = pageMap.removeValue(forKey: pfn) {
+        if let m = pageMap.removeValue(forKey: pfn.raw) {
             target = m
-            mapped.remove(m)
+            mapped.removeValue(forKey: m.raw)
         } else if lateBoot != nil, kernel.freeBootPagesRecorded(pfn, order: Order(order), cpu: Swift.min(e.cpu, kernel.pageAlloc.nrCPUIds - 1)) {
             pageFreesBoot += 1
             return
         } else {
             // Allocated before tracing began: free the same page if the model holds it too.
-            guard kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, !mapped.contains(pfn), kernel.memmap.page(pfn).refcount > 0,
+            guard kernel.pageAlloc.zoneIndex(ofPfn: pfn) != nil, !mapped.contains(pfn.raw), kernel.memmap.page(pfn).refcount > 0,
                   !kernel.memmap.page(pfn).flags.contains(.pcp), kernel.memmap.buddyOrder(pfn) == nil
             else {
                 refuse(e, "allocated before tracing began, and not allocated in the model")
@@ -250,7 +250,7 @@ public struct DecideReplay {
         }
         let d = kernel.memmap.page(pfn)
         if d.flags.contains(.pcp) { return "on a CPU's per-cpu list" }
-        if mapped.contains(pfn) { return "allocated by an earlier replayed call" }
+        if mapped.contains(pfn.raw) { return "allocated by an earlier replayed call" }
         return d.refcount > 0 || d.flags.contains(.tail) ? "allocated (by the model's boot)" : "reserved or not free"
     }
 

@@ -148,8 +148,8 @@ public struct TraceSummary {
     /// tracing began (no allocation of that pointer or pfn earlier in the trace).
     public var objectAllocs = 0, objectFrees = 0, objectFreesUntraced = 0
     public var pageAllocs = 0, pageFrees = 0, pageFreesUntraced = 0
-    var liveObjects = Set<UInt64>()
-    var livePages: [Pfn: Int] = [:]
+    var liveObjects = U64Map<Bool>()
+    var livePages = U64Map<Int>()
 
     public init(fileName: String) { reader = TraceReader(fileName: fileName) }
 
@@ -163,6 +163,7 @@ public struct TraceSummary {
         return pair(try reader.read(line, line: number))
     }
 
+    @discardableResult
     public mutating func add(_ line: TraceLine, number: Int) throws(InputError) -> TraceEvent? {
         lines = number
         return pair(try reader.read(line, line: number))
@@ -173,16 +174,16 @@ public struct TraceSummary {
         guard let e = event else { return nil }
         if e.kind.isPageEvent {
             guard let pfn = e.pfn else { return e }
-            if e.kind == .mmPageAlloc { pageAllocs += 1; livePages[pfn] = e.order ?? 0 }
+            if e.kind == .mmPageAlloc { pageAllocs += 1; livePages[pfn.raw] = e.order ?? 0 }
             if e.kind.isFree {
                 pageFrees += 1
-                if livePages.removeValue(forKey: pfn) == nil { pageFreesUntraced += 1 }
+                if livePages.removeValue(forKey: pfn.raw) == nil { pageFreesUntraced += 1 }
             }
         } else if let ptr = e.ptr {
-            if e.kind.isAlloc { objectAllocs += 1; liveObjects.insert(ptr) }
+            if e.kind.isAlloc { objectAllocs += 1; liveObjects[ptr] = true }
             if e.kind.isFree {
                 objectFrees += 1
-                if liveObjects.remove(ptr) == nil { objectFreesUntraced += 1 }
+                if liveObjects.removeValue(forKey: ptr) == nil { objectFreesUntraced += 1 }
             }
         }
         return e

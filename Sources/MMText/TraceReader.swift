@@ -27,6 +27,24 @@ public struct TraceEvent: Sendable, Equatable {
         case mmPageFree = "mm_page_free", mmPageFreeBatched = "mm_page_free_batched"
         case mmPagePcpuDrain = "mm_page_pcpu_drain", mmPageAllocExtfrag = "mm_page_alloc_extfrag"
 
+        /// The kind's place in `allCases`.
+        public var ordinal: Int {
+            switch self {
+            case .kmalloc: return 0
+            case .kmallocNode: return 1
+            case .kfree: return 2
+            case .kmemCacheAlloc: return 3
+            case .kmemCacheAllocNode: return 4
+            case .kmemCacheFree: return 5
+            case .mmPageAlloc: return 6
+            case .mmPageAllocZoneLocked: return 7
+            case .mmPageFree: return 8
+            case .mmPageFreeBatched: return 9
+            case .mmPagePcpuDrain: return 10
+            case .mmPageAllocExtfrag: return 11
+            }
+        }
+
         /// Events about pages (they carry a pfn), as opposed to slab objects (a pointer).
         public var isPageEvent: Bool {
             switch self {
@@ -182,8 +200,14 @@ public struct TraceName: Hashable, Sendable {
 /// Reads a trace line by line and keeps the counts a summary needs.
 public struct TraceReader {
     public let fileName: String
-    /// kmem events read, by kind.
-    public private(set) var counts: [TraceEvent.Kind: Int] = [:]
+    /// kmem events read, by kind (those read at least once).
+    public var counts: [TraceEvent.Kind: Int] {
+        var d: [TraceEvent.Kind: Int] = [:]
+        for (i, k) in TraceEvent.Kind.allCases.enumerated() where kindCounts[i] > 0 { d[k] = kindCounts[i] }
+        return d
+    }
+    /// The same, by the kind's place in `Kind.allCases` (counted per event: no hashing).
+    var kindCounts = [Int](repeating: 0, count: TraceEvent.Kind.allCases.count)
     /// Other events, by name (skipped).
     public private(set) var skipped: [String: Int] = [:]
     /// Lines that are not events (the header, blank lines, trace-cmd's CPU headers).
@@ -280,22 +304,47 @@ public struct TraceReader {
         otherLines += 1
     }
 
-    static let pgdatinit = Array("pgdatinit".utf8)
-    static let vmallocArraySites = [Array("__vmalloc_node_range+".utf8), Array("__vmalloc_area_node+".utf8)]
+    /// Whether `b[at...]` starts with `lit` (and holds it whole).
+    @inline(__always)
+    static func has(_ b: UnsafeBufferPointer<UInt8>, at: Int, _ lit: StaticString) -> Bool {
+        let n = lit.utf8CodeUnitCount
+        guard at >= 0, n <= b.count - at, let base = b.baseAddress else { return false }
+        return memcmp(base + at, lit.utf8Start, n) == 0
+    }
 
-    static let kinds: [(bytes: [UInt8], kind: TraceEvent.Kind)] = TraceEvent.Kind.allCases.map { (Array($0.rawValue.utf8), $0) }
+    /// Whether `b` is `lit`.
+    @inline(__always)
+    static func equals(_ b: UnsafeBufferPointer<UInt8>, _ lit: StaticString) -> Bool {
+        b.count == lit.utf8CodeUnitCount && has(b, at: 0, lit)
+    }
+
+    /// The event a name stands for, by its length and then its bytes.
+    static func kind(_ b: UnsafeBufferPointer<UInt8>) -> TraceEvent.Kind? {
+        switch b.count {
+        case 5: return equals(b, "kfree") ? .kfree : nil
+        case 7: return equals(b, "kmalloc") ? .kmalloc : nil
+        case 12: return equals(b, "kmalloc_node") ? .kmallocNode : equals(b, "mm_page_free") ? .mmPageFree : nil
+        case 13: return equals(b, "mm_page_alloc") ? .mmPageAlloc : nil
+        case 15: return equals(b, "kmem_cache_free") ? .kmemCacheFree : nil
+        case 16: return equals(b, "kmem_cache_alloc") ? .kmemCacheAlloc : nil
+        case 18: return equals(b, "mm_page_pcpu_drain") ? .mmPagePcpuDrain : nil
+        case 20: return equals(b, "mm_page_free_batched") ? .mmPageFreeBatched : nil
+        case 21: return equals(b, "kmem_cache_alloc_node") ? .kmemCacheAllocNode : equals(b, "mm_page_alloc_extfrag") ? .mmPageAllocExtfrag : nil
+        case 25: return equals(b, "mm_page_alloc_zone_locked") ? .mmPageAllocZoneLocked : nil
+        default: return nil
+        }
+    }
 
     mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) throws(InputError) -> TraceEvent? {
         var n = b.count
         if n > 0 && b[n - 1] == 13 { n -= 1 }   // CR
         // "[CPU]": the first '[' followed by digits and ']'.
         var i = 0, cpu = -1
-        while i < n {
-            if b[i] == 91 {   // [
-                var j = i + 1, v = 0
-                while j < n, b[j] >= 48, b[j] <= 57, v < 1 << 20 { v = v * 10 + Int(b[j] - 48); j += 1 }
-                if j > i + 1, j < n, b[j] == 93 { cpu = v; break }
-            }
+        while i < n, let base = b.baseAddress, let hit = memchr(base + i, 91, n - i) {   // [
+            i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            var j = i + 1, v = 0
+            while j < n, b[j] >= 48, b[j] <= 57, v < 1 << 20 { v = v * 10 + Int(b[j] - 48); j += 1 }
+            if j > i + 1, j < n, b[j] == 93 { cpu = v; break }
             i += 1
         }
         guard cpu >= 0 else { otherLines += 1; return nil }
@@ -309,7 +358,7 @@ public struct TraceReader {
             pid = v
             var s = 0
             while s < t, b[s] == 32 || b[s] == 9 { s += 1 }
-            deferredInit = t - s >= 9 && TraceReader.pgdatinit.indices.allSatisfy { b[s + $0] == TraceReader.pgdatinit[$0] }
+            deferredInit = t - s >= 9 && TraceReader.has(b, at: s, "pgdatinit")
         }
         while i < n, b[i] != 93 { i += 1 }
         i += 1
@@ -332,13 +381,7 @@ public struct TraceReader {
             break
         }
         guard let name else { otherLines += 1; return nil }
-        var kind: TraceEvent.Kind? = nil
-        for (bytes, k) in TraceReader.kinds where bytes.count == name.count {
-            var same = true
-            for (o, c) in bytes.enumerated() where b[name.lowerBound + o] != c { same = false; break }
-            if same { kind = k; break }
-        }
-        guard let kind else {
+        guard let kind = TraceReader.kind(UnsafeBufferPointer(rebasing: b[name])) else {
             skipped[String(decoding: UnsafeBufferPointer(rebasing: b[name]), as: UTF8.self), default: 0] += 1
             return nil
         }
@@ -354,7 +397,7 @@ public struct TraceReader {
             let array = (e.kind == .kmalloc || e.kind == .kmallocNode) && (e.bytesReq ?? 0) <= 4096
             e.vmallocPages = array ? (e.bytesReq ?? 0) / 8 : nil
         }
-        counts[kind, default: 0] += 1
+        kindCounts[kind.ordinal] += 1
         return e
     }
 
@@ -414,8 +457,9 @@ public struct TraceReader {
             case 12:  // change_ownership
                 e.changeOwnership = value.count == 1 && value[0] == 49
             case 13:  // call_site, interned: vmalloc's page array matters to the replay
-                for prefix in TraceReader.vmallocArraySites where value.count > prefix.count
-                    && value.prefix(prefix.count).elementsEqual(prefix) { e.vmallocPages = 0 }
+                if value.count > 21 && (TraceReader.has(value, at: 0, "__vmalloc_node_range+") || TraceReader.has(value, at: 0, "__vmalloc_area_node+")) {
+                    e.vmallocPages = 0
+                }
                 e.callSiteID = intern(value)
             default:
                 break
@@ -424,16 +468,20 @@ public struct TraceReader {
         return nil
     }
 
-    static let keys: [(bytes: [UInt8], code: Int)] = [
-        ("pfn", 1), ("order", 2), ("alloc_order", 2), ("migratetype", 3), ("alloc_migratetype", 3),
-        ("gfp_flags", 4), ("ptr", 5), ("bytes_req", 6), ("bytes_alloc", 7), ("node", 8), ("name", 9),
-        ("percpu_refill", 10), ("fallback_order", 11), ("change_ownership", 12),
-        ("call_site", 13),
-    ].map { (Array($0.0.utf8), $0.1) }
-
+    /// A field's key as a small code (0: a key no event here needs), by its length and bytes.
     static func keyCode(_ key: UnsafeBufferPointer<UInt8>) -> Int {
-        for (bytes, code) in keys where bytes.count == key.count && bytes.elementsEqual(key) { return code }
-        return 0
+        switch key.count {
+        case 3: return equals(key, "pfn") ? 1 : equals(key, "ptr") ? 5 : 0
+        case 4: return equals(key, "node") ? 8 : equals(key, "name") ? 9 : 0
+        case 5: return equals(key, "order") ? 2 : 0
+        case 9: return equals(key, "gfp_flags") ? 4 : equals(key, "bytes_req") ? 6 : equals(key, "call_site") ? 13 : 0
+        case 11: return equals(key, "alloc_order") ? 2 : equals(key, "migratetype") ? 3 : equals(key, "bytes_alloc") ? 7 : 0
+        case 13: return equals(key, "percpu_refill") ? 10 : 0
+        case 14: return equals(key, "fallback_order") ? 11 : 0
+        case 16: return equals(key, "change_ownership") ? 12 : 0
+        case 17: return equals(key, "alloc_migratetype") ? 3 : 0
+        default: return 0
+        }
     }
 
     /// A number: hex with "0x" (or, with `hex`, bare hex), else decimal; nil when malformed or
@@ -474,11 +522,23 @@ public struct TraceReader {
         return whole * 1_000_000 + frac
     }
 
-    /// FNV-1a of a few bytes (the memo's key; equality is checked on a hit).
+    /// A hash of a few bytes, eight at a time (the interning table's key; equality is checked
+    /// on a hit).
     static func hash(_ v: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for c in v { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
-        return h
+        guard let base = v.baseAddress else { return 0 }
+        let raw = UnsafeRawPointer(base)
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(v.count)
+        var i = 0
+        while i + 8 <= v.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9e37_79b9_7f4a_7c15
+            h ^= h >> 29
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < v.count { tail |= UInt64(base[i]) << shift; shift += 8; i += 1 }
+        h = (h ^ tail) &* 0x9e37_79b9_7f4a_7c15
+        return h ^ (h >> 32)
     }
 
     /// The fields an event cannot do without.

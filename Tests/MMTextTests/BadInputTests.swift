@@ -183,7 +183,7 @@ struct CommandTests {
     func truncatedTrace() throws {
         let gz = try Data(contentsOf: URL(fileURLWithPath: Fixtures.casePath("pc-2g-trace", "trace.txt.gz")))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-cut-\(getpid()).gz").path
-        FileManager.default.createFile(atPath: path, contents: gz.prefix(gz.count / 2))
+        _ = FileManager.default.createFile(atPath: path, contents: gz.prefix(gz.count / 2))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let r = try run(["replay", path, "--summary"])
         #expect(r.status == 2)

@@ -110,7 +110,7 @@ struct TraceReaderTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         func lines(_ data: Data, _ name: String) -> (count: Int, last: String, error: InputError?) {
             let path = dir.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: path, contents: data)
+            _ = FileManager.default.createFile(atPath: path, contents: data)
             var n = 0, last = ""
             do {
                 try TraceFile.forEachLine(path) { (line, number) throws(InputError) in n = number; last = String(line.text) }
@@ -406,5 +406,33 @@ struct DecideReplayTests {
         #expect(replay.applied[.mmPageAllocExtfrag] == 26 && replay.refused[.mmPageAllocExtfrag] == nil)
         #expect(replay.extfrag.events == 26)
         #expect(replay.kernel.checkPageAllocInvariants() == nil)
+    }
+}
+
+@Suite("U64Map, the pairing table of trace replay")
+struct U64MapTests {
+    @Test("a million random inserts, updates and removals over clustered keys agree with Dictionary", arguments: [1, 2, 3] as [UInt64])
+    func agreesWithDictionary(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        var map = U64Map<Int>(), dict: [UInt64: Int] = [:]
+        // Keys as traces have them: page-aligned pointers and pfns close together, so that
+        // runs form and removals shift entries back.
+        for i in 0..<1_000_000 {
+            let key = (rng.next() % 5000) << (seed == 1 ? 12 : 0) | (seed == 3 ? 0xffff_8880_0000_0000 : 0)
+            switch rng.next() % 3 {
+            case 0, 1:
+                #expect(map.updateValue(i, forKey: key) == dict.updateValue(i, forKey: key))
+            default:
+                #expect(map.removeValue(forKey: key) == dict.removeValue(forKey: key))
+            }
+            if i % 50_000 == 0 {
+                #expect(map.count == dict.count)
+                for k in 0..<UInt64(5000) {
+                    let key = k << (seed == 1 ? 12 : 0) | (seed == 3 ? 0xffff_8880_0000_0000 : 0)
+                    if map[key] != dict[key] { Issue.record("key \(key): \(String(describing: map[key])) vs \(String(describing: dict[key]))"); return }
+                }
+            }
+        }
+        #expect(map.count == dict.count)
     }
 }
