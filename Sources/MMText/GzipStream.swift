@@ -143,3 +143,95 @@ final class GzipStream {
         return out.count - Int(stream.pointee.availOut)
     }
 }
+
+/// A GzipStream inflated on a thread of its own, a chunk ahead of the reader: the trace's
+/// parsing then costs what it costs alone (inflate and its CRC were an eighth of a replay).
+/// At most `depth` chunks wait; `stop()` ends the thread early (a parse error) and waits for
+/// it, so the file is never read after the caller closes it.
+final class InflateThread: @unchecked Sendable {
+    let stream: GzipStream
+    let chunkSize = 1 << 20
+    let lock = NSLock()
+    let filled = DispatchSemaphore(value: 0)
+    let room: DispatchSemaphore
+    let finished = DispatchSemaphore(value: 0)
+    /// Chunks inflated and not yet read, oldest first (a count of 0 marks the end).
+    var ready: [(bytes: [UInt8], count: Int)] = []
+    var error: InputError? = nil
+    var cancelled = false
+    /// The chunk being read, and how far.
+    var current: [UInt8] = []
+    var currentCount = 0, currentAt = 0
+    var ended = false
+
+    init(_ stream: GzipStream, depth: Int = 4) {
+        self.stream = stream
+        room = DispatchSemaphore(value: depth)
+        let t = Thread { [self] in run() }
+        t.stackSize = 1 << 20
+        t.start()
+    }
+
+    func run() {
+        defer { finished.signal() }
+        while true {
+            room.wait()
+            lock.lock()
+            let stop = cancelled
+            lock.unlock()
+            if stop { return }
+            var chunk = [UInt8](repeating: 0, count: chunkSize)
+            var n = 0
+            var failure: InputError? = nil
+            do {
+                n = try chunk.withUnsafeMutableBufferPointer { (b) throws(InputError) -> Int in try stream.read(into: b) }
+            } catch {
+                failure = error
+            }
+            lock.lock()
+            ready.append((chunk, n))
+            if let failure { error = failure }
+            lock.unlock()
+            filled.signal()
+            if n == 0 { return }
+        }
+    }
+
+    /// The reader's side: up to `out.count` bytes, 0 at the end; the inflater's error once
+    /// every byte before it has been read.
+    func read(into out: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int {
+        while currentAt == currentCount {
+            if ended {
+                lock.lock()
+                let e = error
+                lock.unlock()
+                if let e { throw e }
+                return 0
+            }
+            filled.wait()
+            lock.lock()
+            let next = ready.removeFirst()
+            lock.unlock()
+            room.signal()
+            current = next.bytes
+            currentCount = next.count
+            currentAt = 0
+            if next.count == 0 { ended = true }
+        }
+        let n = Swift.min(out.count, currentCount - currentAt)
+        current.withUnsafeBufferPointer { src in
+            out.baseAddress!.update(from: src.baseAddress! + currentAt, count: n)
+        }
+        currentAt += n
+        return n
+    }
+
+    /// Ends the thread (if it is still inflating) and waits for it.
+    func stop() {
+        lock.lock()
+        cancelled = true
+        lock.unlock()
+        room.signal()
+        finished.wait()
+    }
+}

@@ -42,7 +42,9 @@ public enum TraceFile {
             try splitLines(prefix: probe, &source, body); return
         }
         if let zlib = Zlib.shared {
-            var source = try GzipSource(stream: GzipStream(zlib, fd: fd, path: path, prefix: probe))
+            let inflater = InflateThread(try GzipStream(zlib, fd: fd, path: path, prefix: probe))
+            defer { inflater.stop() }
+            var source = GzipSource(inflater: inflater)
             try splitLines(prefix: [], &source, body); return
         }
         let p = Process()
@@ -81,8 +83,8 @@ public enum TraceFile {
     }
 
     struct GzipSource: Source {
-        let stream: GzipStream
-        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int { try stream.read(into: b) }
+        let inflater: InflateThread
+        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int { try inflater.read(into: b) }
     }
 
     /// The lines of `source` (after `prefix`), each handed to `body` from one buffer that is
