@@ -128,6 +128,15 @@ struct TraceReaderTests {
         #expect(cut.error?.field == "(gzip)" && cut.error?.message == "the gzip stream ends early: the file is truncated")
         #expect(cut.count > 100_000 && cut.count < whole.count)
         #expect(cut.last.contains(": "), "the last line handed over is a whole one")
+        // A reader that stops early (a malformed line) stops the inflating thread and returns.
+        var seen = 0
+        do {
+            try TraceFile.forEachLine(Fixtures.casePath("pc-2g-trace", "trace.txt.gz")) { (_, n) throws(InputError) in
+                seen = n
+                if n == 1000 { throw InputError(file: "t", line: n, field: "f", "stop") }
+            }
+            Issue.record("the reader's error was lost")
+        } catch { #expect(error.message == "stop" && seen == 1000) }
         let damaged = lines(gz.prefix(20) + Data(repeating: 0xff, count: 4000), "damaged.gz")
         #expect(damaged.error?.field == "(gzip)" && damaged.count == 0, "\(String(describing: damaged.error))")
     }
