@@ -166,7 +166,10 @@ final class InflateThread: @unchecked Sendable {
 
     init(_ stream: GzipStream, depth: Int = 4) {
         self.stream = stream
-        room = DispatchSemaphore(value: depth)
+        // Made at 0 and raised: libdispatch refuses to free a semaphore below the value it
+        // was made with, which `room` is when the reader stops early.
+        room = DispatchSemaphore(value: 0)
+        for _ in 0..<depth { room.signal() }
         let t = Thread { [self] in run() }
         t.stackSize = 1 << 20
         t.start()
