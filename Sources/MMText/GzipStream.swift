@@ -159,6 +159,8 @@ final class InflateThread: @unchecked Sendable {
     var ready: [(bytes: [UInt8], count: Int)] = []
     var error: InputError? = nil
     var cancelled = false
+    /// Chunks read, for the inflater to fill again.
+    var spare: [[UInt8]] = []
     /// The chunk being read, and how far.
     var current: [UInt8] = []
     var currentCount = 0, currentAt = 0
@@ -183,7 +185,10 @@ final class InflateThread: @unchecked Sendable {
             let stop = cancelled
             lock.unlock()
             if stop { return }
-            var chunk = [UInt8](repeating: 0, count: chunkSize)
+            lock.lock()
+            var chunk = spare.popLast() ?? []
+            lock.unlock()
+            if chunk.count != chunkSize { chunk = [UInt8](repeating: 0, count: chunkSize) }
             var n = 0
             var failure: InputError? = nil
             do {
@@ -213,13 +218,14 @@ final class InflateThread: @unchecked Sendable {
             }
             filled.wait()
             lock.lock()
-            let next = ready.removeFirst()
+            var (bytes, count) = ready.removeFirst()
+            swap(&current, &bytes)
+            if !bytes.isEmpty { spare.append(bytes) }   // its last use: handed over, not shared
             lock.unlock()
             room.signal()
-            current = next.bytes
-            currentCount = next.count
+            currentCount = count
             currentAt = 0
-            if next.count == 0 { ended = true }
+            if count == 0 { ended = true }
         }
         let n = Swift.min(out.count, currentCount - currentAt)
         current.withUnsafeBufferPointer { src in
