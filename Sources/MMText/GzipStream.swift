@@ -15,8 +15,8 @@ import Glibc
 #endif
 
 /// zlib's z_stream as laid out on LP64 (zlib.h): what inflate() reads and updates. Swift
-/// lays out a struct of these fields as C does (each at its natural alignment); the size is
-/// checked against zlib's own at inflateInit2_().
+/// lays out a struct of these fields as C does (each at its natural alignment), which
+/// `Zlib.shared` checks field by field before using it; zlib checks the size at inflateInit2_().
 struct ZStream {
     var nextIn: UnsafeMutablePointer<UInt8>? = nil
     var availIn: UInt32 = 0
@@ -51,6 +51,11 @@ struct Zlib: @unchecked Sendable {
 
     /// The library, or nil when it cannot be loaded (then gzip -dc is used).
     static let shared: Zlib? = {
+        // The mirror must sit where zlib's C struct has each field (LP64); else use gzip -dc.
+        let layout: [Int?] = [MemoryLayout<ZStream>.offset(of: \.availIn), MemoryLayout<ZStream>.offset(of: \.nextOut),
+                              MemoryLayout<ZStream>.offset(of: \.availOut), MemoryLayout<ZStream>.offset(of: \.msg),
+                              MemoryLayout<ZStream>.offset(of: \.dataType), MemoryLayout<ZStream>.offset(of: \.reserved)]
+        guard layout == [8, 24, 32, 48, 88, 104], MemoryLayout<ZStream>.size == 112 else { return nil }
         guard let h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL) else { return nil }
         func sym<T>(_ name: String, _: T.Type) -> T? {
             guard let p = dlsym(h, name) else { return nil }
@@ -78,6 +83,11 @@ final class GzipStream {
     /// truncated).
     var memberEnded = false
     var started = false
+    /// Whether inflateInit2_() succeeded (and inflateEnd() is owed).
+    var zlibReady = false
+    /// An error met after some bytes of a call were inflated: those bytes go out first, and
+    /// the error with the next call.
+    var pendingError: InputError? = nil
 
     /// `prefix`: bytes already read from `fd` (the probe for the gzip magic).
     init(_ zlib: Zlib, fd: Int32, path: String, prefix: [UInt8]) throws(InputError) {
@@ -90,30 +100,45 @@ final class GzipStream {
         _ = input.initialize(from: prefix)
         stream.pointee.nextIn = input.baseAddress
         stream.pointee.availIn = UInt32(prefix.count)
-        // 15 + 16: a gzip wrapper, the largest window.
+        // 15 + 16: a gzip wrapper, the largest window. On failure the instance is released
+        // like any other (deinit frees the buffers).
         let r = zlib.inflateInit2(UnsafeMutableRawPointer(stream), 31, zlib.version(), Int32(MemoryLayout<ZStream>.size))
-        if r != Zlib.ok {
-            stream.deallocate()
-            input.deallocate()
-            throw InputError(file: path, field: "(file)", "gzip'd, and zlib cannot start (\(r))")
-        }
+        guard r == Zlib.ok else { throw InputError(file: path, field: "(file)", "gzip'd, and zlib cannot start (\(r))") }
+        zlibReady = true
     }
 
     deinit {
-        _ = zlib.inflateEnd(UnsafeMutableRawPointer(stream))
+        if zlibReady { _ = zlib.inflateEnd(UnsafeMutableRawPointer(stream)) }
         stream.deallocate()
         input.deallocate()
     }
 
-    /// Fills `out` with up to its size of inflated bytes; 0 at the end of the text.
+    /// Fills `out` with up to its size of inflated bytes; 0 at the end of the text. An error
+    /// (a cut or damaged stream, a failed read) comes after every byte inflated before it.
     func read(into out: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int {
+        if let e = pendingError { throw e }
         guard let base = out.baseAddress, out.count > 0 else { return 0 }
         stream.pointee.nextOut = base
         stream.pointee.availOut = UInt32(clamping: out.count)
+        do {
+            try inflate()
+        } catch {
+            let produced = out.count - Int(stream.pointee.availOut)
+            if produced == 0 { throw error }
+            pendingError = error
+        }
+        return out.count - Int(stream.pointee.availOut)
+    }
+
+    /// Inflates into the z_stream's output until it is full or the text ends.
+    func inflate() throws(InputError) {
         while stream.pointee.availOut > 0 {
             if stream.pointee.availIn == 0 && !inputEnded {
                 let n = Glibc.read(fd, input.baseAddress, input.count)
-                if n < 0 { throw InputError(file: path, field: "(file)", "cannot read: \(String(cString: strerror(errno)))") }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw InputError(file: path, field: "(file)", "cannot read: \(String(cString: strerror(errno)))")
+                }
                 if n == 0 { inputEnded = true } else {
                     stream.pointee.nextIn = input.baseAddress
                     stream.pointee.availIn = UInt32(n)
@@ -123,12 +148,12 @@ final class GzipStream {
                 if started && !memberEnded {
                     throw InputError(file: path, field: "(gzip)", "the gzip stream ends early: the file is truncated")
                 }
-                break
+                return
             }
             if memberEnded {
                 // Another member follows (concatenated gzip files read as one); anything else
                 // after a member is ignored, as gzip ignores trailing garbage.
-                guard stream.pointee.nextIn?.pointee == 0x1f else { inputEnded = true; stream.pointee.availIn = 0; break }
+                guard stream.pointee.nextIn?.pointee == 0x1f else { inputEnded = true; stream.pointee.availIn = 0; return }
                 _ = zlib.inflateReset(UnsafeMutableRawPointer(stream))
                 memberEnded = false
             }
@@ -140,7 +165,6 @@ final class GzipStream {
                 throw InputError(file: path, field: "(gzip)", "cannot inflate: \(why)")
             }
         }
-        return out.count - Int(stream.pointee.availOut)
     }
 }
 
@@ -228,16 +252,18 @@ final class InflateThread: @unchecked Sendable {
             if count == 0 { ended = true }
         }
         let n = Swift.min(out.count, currentCount - currentAt)
+        guard n > 0, let dst = out.baseAddress else { return 0 }
         current.withUnsafeBufferPointer { src in
-            out.baseAddress!.update(from: src.baseAddress! + currentAt, count: n)
+            if let from = src.baseAddress { dst.update(from: from + currentAt, count: n) }
         }
         currentAt += n
         return n
     }
 
-    /// Ends the thread (if it is still inflating) and waits for it.
+    /// Ends the thread (if it is still inflating) and waits for it. Once.
     func stop() {
         lock.lock()
+        if cancelled { lock.unlock(); return }
         cancelled = true
         lock.unlock()
         room.signal()

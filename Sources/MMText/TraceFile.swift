@@ -41,7 +41,8 @@ public enum TraceFile {
             var source = FileSource(fd: fd, path: path)
             try splitLines(prefix: probe, &source, body); return
         }
-        if let zlib = Zlib.shared {
+        // KMEMLAB_NO_ZLIB=1 takes the gzip -dc path where zlib would load (its tests).
+        if ProcessInfo.processInfo.environment["KMEMLAB_NO_ZLIB"] == nil, let zlib = Zlib.shared {
             let inflater = InflateThread(try GzipStream(zlib, fd: fd, path: path, prefix: probe))
             defer { inflater.stop() }
             var source = GzipSource(inflater: inflater)
@@ -55,13 +56,8 @@ public enum TraceFile {
         p.standardError = FileHandle.nullDevice
         do { try p.run() } catch { throw InputError(file: path, field: "(file)", "gzip'd, and gzip cannot be run") }
         defer { p.terminate(); try? pipe.fileHandleForReading.close() }
-        var source = FileSource(fd: pipe.fileHandleForReading.fileDescriptor, path: path)
-        let lines = try splitLines(prefix: [], &source, body)
-        p.waitUntilExit()
-        if p.terminationStatus != 0 {
-            if lines == 0 { throw InputError(file: path, field: "(file)", "gzip could not decompress it") }
-            throw InputError(file: path, field: "(gzip)", "gzip stopped with status \(p.terminationStatus): the file is truncated or damaged")
-        }
+        var source = GzipChildSource(file: FileSource(fd: pipe.fileHandleForReading.fileDescriptor, path: path), child: p)
+        try splitLines(prefix: [], &source, body)
     }
 
     /// Where the bytes come from: the file itself, or inflated.
@@ -79,6 +75,23 @@ public enum TraceFile {
                 if n >= 0 { return n }
                 if errno != EINTR { throw InputError(file: path, field: "(file)", "cannot read: \(String(cString: strerror(errno)))") }
             }
+        }
+    }
+
+    /// gzip -dc's output; at its end, gzip's status: 1 is a cut or damaged stream (the same
+    /// "(gzip)" error as the in-process path, so the cut line is not handed over), 2 only a
+    /// warning (trailing bytes, which the in-process path ignores too).
+    struct GzipChildSource: Source {
+        var file: FileSource
+        let child: Process
+        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int {
+            let n = try file.read(into: b)
+            if n > 0 { return n }
+            child.waitUntilExit()
+            if child.terminationStatus != 0 && child.terminationStatus != 2 {
+                throw InputError(file: file.path, field: "(gzip)", "gzip stopped with status \(child.terminationStatus): the file is truncated or damaged")
+            }
+            return 0
         }
     }
 

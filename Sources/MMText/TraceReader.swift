@@ -90,7 +90,7 @@ public struct TraceEvent: Sendable, Equatable {
     /// The task's pid (−1 when the line names none).
     public var pid: Int32 = -1
     @usableFromInline var vmallocPages32: Int32 = -1
-    @usableFromInline var node32: Int32 = .min
+    @usableFromInline var node64: Int64 = 0
     @usableFromInline var gfpRaw: UInt32 = 0
     /// The gfp flags as printed, when they hold a name the model does not know; the slab
     /// cache's name (kmem_cache_free); the call site as printed (slab events).
@@ -106,7 +106,7 @@ public struct TraceEvent: Sendable, Equatable {
     @usableFromInline var bytesAlloc64: Int64 = -1
 
     static let percpuRefillKnown: UInt8 = 1, percpuRefillSet: UInt8 = 2, ownershipKnown: UInt8 = 4,
-               ownershipSet: UInt8 = 8, gfpKnown: UInt8 = 16, ptrKnown: UInt8 = 32
+               ownershipSet: UInt8 = 8, gfpKnown: UInt8 = 16, ptrKnown: UInt8 = 32, nodeKnown: UInt8 = 64
 
     @inline(__always) mutating func setBit(_ b: UInt8, _ on: Bool) { if on { bits |= b } else { bits &= ~b } }
     @inline(__always) func bit(_ b: UInt8) -> Bool { bits & b != 0 }
@@ -159,10 +159,10 @@ public struct TraceEvent: Sendable, Equatable {
         get { bytesAlloc64 < 0 ? nil : Int(bytesAlloc64) }
         set { bytesAlloc64 = newValue.map { Int64($0) } ?? -1 }
     }
-    /// The node asked for (−1: any). The kernel prints an int, so the low 32 bits are kept.
+    /// The node asked for (−1: any).
     public var node: Int? {
-        get { node32 == .min ? nil : Int(node32) }
-        set { node32 = newValue.map { Int32(truncatingIfNeeded: $0) } ?? .min }
+        get { bit(TraceEvent.nodeKnown) ? Int(node64) : nil }
+        set { setBit(TraceEvent.nodeKnown, newValue != nil); node64 = Int64(newValue ?? 0) }
     }
     /// mm_page_alloc_zone_locked: taken to refill a per-cpu list.
     public var percpuRefill: Bool? {
@@ -457,7 +457,8 @@ public struct TraceReader {
             case 12:  // change_ownership
                 e.changeOwnership = value.count == 1 && value[0] == 49
             case 13:  // call_site, interned: vmalloc's page array matters to the replay
-                if value.count > 21 && (TraceReader.has(value, at: 0, "__vmalloc_node_range+") || TraceReader.has(value, at: 0, "__vmalloc_area_node+")) {
+                if (value.count > 21 && TraceReader.has(value, at: 0, "__vmalloc_node_range+"))
+                    || (value.count > 20 && TraceReader.has(value, at: 0, "__vmalloc_area_node+")) {
                     e.vmallocPages = 0
                 }
                 e.callSiteID = intern(value)

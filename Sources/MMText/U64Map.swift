@@ -1,9 +1,9 @@
 // A hash map from 64-bit keys (pointers, page frame numbers) for the trace reader's and the
 // replay's pairing: every allocation event inserts its key and every free removes one, so a
 // trace of millions of events does millions of these. Swift's Dictionary hashes each key with
-// SipHash (Hasher), which was a tenth of the whole replay; this table mixes the key with one
-// multiply. The mix is keyed by a per-table random seed, so a trace cannot be written to make
-// its keys collide; nothing here is ever iterated, so the seed changes no output.
+// SipHash (Hasher), which was a tenth of the whole replay; this table mixes the key with
+// splitmix64's finaliser, keyed by a per-table random seed, so keys that collide cannot be
+// chosen without the seed; nothing here is ever iterated, so the seed changes no output.
 //
 // Open addressing with linear probing; removal shifts the entries after the hole back (no
 // tombstones); the table doubles at half full.
@@ -24,10 +24,15 @@ public struct U64Map<Value> {
         seed = UInt64.random(in: 0 ... .max) | 1
     }
 
+    /// splitmix64's finaliser of the seeded key: every key bit reaches the low bits the slot
+    /// is taken from (a plain multiply would leave keys that differ only in high bits, such as
+    /// pointers 2^48 apart, in one slot).
     @inline(__always) func slot(_ key: UInt64) -> Int {
-        var h = (key ^ seed) &* 0x9e37_79b9_7f4a_7c15
-        h ^= h >> 31
-        return Int(truncatingIfNeeded: h) & mask
+        var z = key ^ seed
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        z ^= z >> 31
+        return Int(truncatingIfNeeded: z) & mask
     }
 
     /// The slot holding `key`, or the empty slot where it would go.

@@ -120,10 +120,11 @@ struct CommandTests {
     static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(".build/debug/kmemlab").path
 
-    func run(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    func run(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out; p.standardError = err
         if stdin != nil { p.standardInput = input }
@@ -189,6 +190,10 @@ struct CommandTests {
         #expect(r.status == 2)
         #expect(r.out.hasPrefix("lines ") && r.out.contains("event kmem_cache_alloc "))
         #expect(r.err == "kmemlab: \(path): (gzip): the gzip stream ends early: the file is truncated\n")
+        // Where zlib cannot be loaded, gzip -dc reads it: the same report, gzip's status.
+        let child = try run(["replay", path, "--summary"], environment: ["KMEMLAB_NO_ZLIB": "1"])
+        #expect(child.status == 2 && child.out == r.out)
+        #expect(child.err == "kmemlab: \(path): (gzip): gzip stopped with status 1: the file is truncated or damaged\n")
     }
 
     @Test("highmem: kmap's path and the kernel's BUG line for an unbalanced kunmap", .enabled(if: FileManager.default.fileExists(atPath: binary)))
