@@ -30,19 +30,27 @@ extension Zone {
             l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order, migratetype: .highAtomic))
             return (r.pfn, ha)
         }
-        while true {
-            if let r = rmqueueSmallest(order: order, mt: mt, &mm) {
-                l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order,
-                                   migratetype: mt))
-                return (r.pfn, mt)
-            }
-            if !rmqueueFallback(order: order, startMT: mt, flags: flags, &mm, &l) { break }
-        }
+        if let pfn = rmqueueFromLists(order: order, mt: mt, flags: flags, &mm, &l) { return (pfn, mt) }
         if !flags.isDisjoint(with: [.oom, .nonBlock]), let r = rmqueueSmallest(order: order, mt: ha, &mm) {
             l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order, migratetype: .highAtomic))
             return (r.pfn, ha)
         }
         return nil
+    }
+
+    /// Linux: __rmqueue(): the smallest block on `mt`'s lists; when there is none, a fallback
+    /// moves blocks of another type to them, and the search runs again. rmqueue_bulk() fills
+    /// the per-cpu lists through this alone, so a refill never takes from the highatomic
+    /// reserve (only rmqueue_buddy() does, after the CPU's list came back empty).
+    mutating func rmqueueFromLists<L: PageAllocListener>(order: Order, mt: MigrateType, flags: AllocFlags,
+                                                        _ mm: inout Memmap, _ l: inout L) -> Pfn? {
+        while true {
+            if let r = rmqueueSmallest(order: order, mt: mt, &mm) {
+                l.pageAlloc(.split(zone: slot, pfn: r.pfn, from: r.from, to: order, migratetype: mt))
+                return r.pfn
+            }
+            if !rmqueueFallback(order: order, startMT: mt, flags: flags, &mm, &l) { return nil }
+        }
     }
 
     /// Linux: can_steal_fallback().

@@ -44,7 +44,8 @@ public struct PerCPUPages: Sendable, Equatable {
 
 extension Zone {
     /// Linux: rmqueue_pcplist() and __rmqueue_pcplist(): the head of the CPU's list, refilled
-    /// with a batch from the buddy lists when empty.
+    /// with a batch from the buddy lists when empty (rmqueue_bulk(): __rmqueue() per block,
+    /// never the highatomic reserve).
     mutating func rmqueuePcplist<L: PageAllocListener>(cpu: Int, order: Order, mt: MigrateType, flags: AllocFlags,
                                                      _ mm: inout Memmap, _ l: inout L) -> Pfn? {
         pcp[cpu].freeFactor >>= 1
@@ -56,13 +57,13 @@ extension Zone {
             while got < batch {
                 // A block at a time where rmqueue_bulk()'s calls would split one block: same
                 // pages, same order, same lists left behind (refillFromSplitBlock()).
-                if !flags.contains(.highAtomic), let from = smallestFreeOrder(order, mt), from > order {
+                if let from = smallestFreeOrder(order, mt), from > order {
                     got += refillFromSplitBlock(from: from, order: order, mt: mt, upTo: Int(batch) - got,
                                                 list: Zone.pcpIndex(cpu, pindex), &mm, &l)
                     continue
                 }
-                guard let (pfn, listMT) = rmqueue(order: order, mt: mt, flags: flags, &mm, &l) else { break }
-                mm.withPage(pfn) { d in d.migratetype = listMT.rawValue; d.flags.insert(.pcp) }
+                guard let pfn = rmqueueFromLists(order: order, mt: mt, flags: flags, &mm, &l) else { break }
+                mm.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
                 mm.listAddTail(&pcpLists[Zone.pcpIndex(cpu, pindex)], pfn, order: order)
                 got += 1
             }

@@ -146,8 +146,8 @@ struct RefillBlockAtATimeTests {
         let i = Zone.pcpIndex(0, orderToPindex(mt, order))
         var got = 0
         for _ in 0..<batch {
-            guard let (pfn, listMT) = z.rmqueue(order: order, mt: mt, flags: [], &mm, &rec) else { break }
-            mm.withPage(pfn) { d in d.migratetype = listMT.rawValue; d.flags.insert(.pcp) }
+            guard let pfn = z.rmqueueFromLists(order: order, mt: mt, flags: [], &mm, &rec) else { break }
+            mm.withPage(pfn) { d in d.migratetype = mt.rawValue; d.flags.insert(.pcp) }
             mm.listAddTail(&z.pcpLists[i], pfn, order: order)
             got += 1
         }
@@ -200,5 +200,25 @@ struct RefillBlockAtATimeTests {
             }
         }
         #expect(refills == 40)
+    }
+}
+
+@Suite("small world: the highatomic reserve and the per-cpu lists")
+struct HighatomicRefillTests {
+    @Test("an atomic order-1 refill never takes the reserve (rmqueue_bulk() calls __rmqueue() alone); the buddy path after it does")
+    func refillSkipsTheReserve() throws {
+        // Pageblock 0 (pages 0–511) is a highatomic reserve, free; every other page is held.
+        var (z, mm) = smallWorld(pages: 1024, mt: .highAtomic)
+        release(&z, &mm, 0..<512, mt: .highAtomic)
+        z.pagesetBatch = 8
+        z.pagesetHigh = 64
+        var rec = EventRecorder()
+        let flags: AllocFlags = [.highAtomic, .nonBlock]
+        #expect(z.rmqueuePcplist(cpu: 0, order: 1, mt: .unmovable, flags: flags, &mm, &rec) == nil)
+        #expect(rec.events.contains(.pcpRefill(zone: z.slot, cpu: 0, order: 1, blocks: 0)))
+        #expect(z.freePages == 512 && z.pcp[0].count == 0, "the reserve stays on its lists")
+        // rmqueue() then goes to the buddy lists, where ALLOC_HIGHATOMIC may use the reserve.
+        let (pfn, list) = try #require(z.rmqueue(order: 1, mt: .unmovable, flags: flags, &mm, &rec))
+        #expect(pfn == Pfn(0) && list == .highAtomic && z.freePages == 510)
     }
 }
