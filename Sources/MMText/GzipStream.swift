@@ -146,7 +146,7 @@ final class GzipStream {
             }
             if stream.pointee.availIn == 0 && inputEnded {
                 if started && !memberEnded {
-                    throw InputError(file: path, field: "(gzip)", "the gzip stream ends early: the file is truncated")
+                    throw InputError(file: path, field: TraceFile.streamField, "the gzip stream ends early: the file is truncated")
                 }
                 return
             }
@@ -162,7 +162,7 @@ final class GzipStream {
             if r == Zlib.streamEnd { memberEnded = true; continue }
             if r != Zlib.ok && r != Zlib.bufError {
                 let why = stream.pointee.msg.map { String(cString: $0) } ?? "error \(r)"
-                throw InputError(file: path, field: "(gzip)", "cannot inflate: \(why)")
+                throw InputError(file: path, field: TraceFile.streamField, "cannot inflate: \(why)")
             }
         }
     }
@@ -172,7 +172,7 @@ final class GzipStream {
 /// parsing then costs what it costs alone (inflate and its CRC were an eighth of a replay).
 /// At most `depth` chunks wait; `stop()` ends the thread early (a parse error) and waits for
 /// it, so the file is never read after the caller closes it.
-final class InflateThread: @unchecked Sendable {
+final class InflateThread: TraceFile.Source, @unchecked Sendable {
     let stream: GzipStream
     let chunkSize = 1 << 20
     let lock = NSLock()
@@ -207,11 +207,9 @@ final class InflateThread: @unchecked Sendable {
             room.wait()
             lock.lock()
             let stop = cancelled
+            var chunk = stop ? [] : spare.popLast() ?? []
             lock.unlock()
             if stop { return }
-            lock.lock()
-            var chunk = spare.popLast() ?? []
-            lock.unlock()
             if chunk.count != chunkSize { chunk = [UInt8](repeating: 0, count: chunkSize) }
             var n = 0
             var failure: InputError? = nil

@@ -18,10 +18,17 @@ public struct TraceLine {
 }
 
 public enum TraceFile {
+    /// The field of the error a gzip stream ends with when it is cut short or damaged: thrown
+    /// after every whole line before it, so a caller may report what was read first.
+    public static let streamField = "(gzip)"
+
+    /// Whether `error` is that error (the lines before it were all handed over).
+    public static func isStreamError(_ error: InputError) -> Bool { error.field == streamField }
+
     /// Calls `body` with each line and its number. Lines are found by their bytes in a
     /// reused buffer: no String is made for a line (a trace is millions of them). A gzip'd
     /// file is inflated in the process (GzipStream), or through `gzip -dc` where zlib cannot
-    /// be loaded. A gzip stream that ends early is an error (field "(gzip)") thrown after
+    /// be loaded. A gzip stream that ends early is an error (`streamField`) thrown after
     /// every line before the cut has been handed to `body`, so a caller can report what was
     /// read and then fail.
     public static func forEachLine(_ path: String,
@@ -45,7 +52,7 @@ public enum TraceFile {
         if ProcessInfo.processInfo.environment["KMEMLAB_NO_ZLIB"] == nil, let zlib = Zlib.shared {
             let inflater = InflateThread(try GzipStream(zlib, fd: fd, path: path, prefix: probe))
             defer { inflater.stop() }
-            var source = GzipSource(inflater: inflater)
+            var source = inflater
             try splitLines(prefix: [], &source, body); return
         }
         let p = Process()
@@ -79,7 +86,7 @@ public enum TraceFile {
     }
 
     /// gzip -dc's output; at its end, gzip's status: 1 is a cut or damaged stream (the same
-    /// "(gzip)" error as the in-process path, so the cut line is not handed over), 2 only a
+    /// `streamField` error as the in-process path, so the cut line is not handed over), 2 only a
     /// warning (trailing bytes, which the in-process path ignores too).
     struct GzipChildSource: Source {
         var file: FileSource
@@ -89,23 +96,17 @@ public enum TraceFile {
             if n > 0 { return n }
             child.waitUntilExit()
             if child.terminationStatus != 0 && child.terminationStatus != 2 {
-                throw InputError(file: file.path, field: "(gzip)", "gzip stopped with status \(child.terminationStatus): the file is truncated or damaged")
+                throw InputError(file: file.path, field: TraceFile.streamField, "gzip stopped with status \(child.terminationStatus): the file is truncated or damaged")
             }
             return 0
         }
     }
 
-    struct GzipSource: Source {
-        let inflater: InflateThread
-        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int { try inflater.read(into: b) }
-    }
-
     /// The lines of `source` (after `prefix`), each handed to `body` from one buffer that is
     /// refilled in place: the unfinished line moves to its front, and the buffer doubles only
-    /// for a line longer than itself. Returns the number of lines.
-    @discardableResult
+    /// for a line longer than itself.
     static func splitLines<S: Source>(prefix: [UInt8], _ source: inout S,
-                                      _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) -> Int {
+                                      _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var have = prefix.count
         buffer.replaceSubrange(0..<have, with: prefix)
@@ -118,7 +119,7 @@ public enum TraceFile {
                 n = try buffer.withUnsafeMutableBufferPointer { (b) throws(InputError) -> Int in
                     try source.read(into: UnsafeMutableBufferPointer(rebasing: b[have...]))
                 }
-            } catch where error.field == "(gzip)" {
+            } catch where TraceFile.isStreamError(error) {
                 late = error   // hand over the lines before the cut first
                 n = 0
             }
@@ -151,7 +152,6 @@ public enum TraceFile {
             }
         }
         if let late { throw late }
-        return lineNo
     }
 }
 

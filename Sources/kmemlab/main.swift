@@ -722,7 +722,7 @@ struct Replay: ParsableCommand {
                 else { for l in ReplayReport.csvRows(k, events: events, timeUS: e.timeUS) { print(l) } }
             }
         } } catch {
-            guard error.field == "(gzip)" else { throw error }
+            guard TraceFile.isStreamError(error) else { throw error }
             truncated = error
         }
         let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
