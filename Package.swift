@@ -45,9 +45,9 @@ let package = Package(
         ),
         .target(name: "KmemlabTestSupport", dependencies: ["MMCore", "MMText"], path: "Tests/KmemlabTestSupport"),
         .testTarget(name: "MMCoreTests", dependencies: ["MMCore"]),
-        .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
+        .testTarget(name: "MMTextTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport", "CZlib"]),
         .testTarget(name: "OracleTests", dependencies: ["MMCore", "MMText", "KmemlabTestSupport"]),
-        // zlib, to decode the browser test's screenshots.
+        // zlib, to decode the browser test's screenshots and to check the gzip reader against.
         .systemLibrary(name: "CZlib", path: "Tests/CZlib"),
         .testTarget(name: "ExplorerTests", dependencies: [
             "MMCore", "MMText", "MMExplorer", "ExplorerServer", "KmemlabTestSupport", "CZlib",

@@ -5,7 +5,7 @@
 import PackageDescription
 
 let targets = ["FuzzDmesg", "FuzzDmesgBoot", "FuzzMachineFile", "FuzzCmdline", "FuzzShell", "FuzzTrace", "FuzzWorkload", "FuzzWebAPI",
-               "FuzzMachineParse", "FuzzCmdlineParse", "FuzzShellParse", "FuzzTraceParse", "FuzzWorkloadParse", "FuzzWebAPIParse"]
+               "FuzzMachineParse", "FuzzCmdlineParse", "FuzzShellParse", "FuzzTraceParse", "FuzzWorkloadParse", "FuzzWebAPIParse", "FuzzGzip"]
 
 let package = Package(
     name: "KmemlabFuzz",
@@ -16,9 +16,12 @@ let package = Package(
             .product(name: "MMCore", package: "kmemlab"), .product(name: "MMText", package: "kmemlab"),
             .product(name: "MMExplorer", package: "kmemlab"),
         ], path: "Targets/FuzzSupport"),
+        // zlib, which FuzzGzip compares kmemlab's inflater with.
+        .systemLibrary(name: "CZlib", path: "CZlib"),
     ] + targets.map { name in
         // libFuzzer supplies main(); the target only defines LLVMFuzzerTestOneInput.
-        .executableTarget(name: name, dependencies: ["FuzzSupport"], path: "Targets/\(name)",
+        .executableTarget(name: name, dependencies: name == "FuzzGzip" ? ["FuzzSupport", "CZlib"] : ["FuzzSupport"],
+                          path: "Targets/\(name)",
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])])
     }
 )

@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineParse FuzzCmdlineParse FuzzShellParse FuzzTraceParse FuzzWorkloadParse
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzDmesg FuzzMachineParse FuzzCmdlineParse FuzzShellParse FuzzTraceParse FuzzGzip FuzzWorkloadParse
                                      FuzzWebAPIParse FuzzMachineFile FuzzShell FuzzTrace FuzzDmesgBoot FuzzCmdline FuzzWorkload FuzzWebAPI)
 
 # libFuzzer, not Swift's backtracer, must see a trap (so the input is saved), and hashing must
@@ -44,6 +44,7 @@ for t in "${targets[@]}"; do
     FuzzCmdlineParse) corpus=cmdline; n=$runs ;;
     FuzzShellParse) corpus=shell; n=$runs ;;
     FuzzTraceParse) corpus=trace; n=$runs ;;
+    FuzzGzip) corpus=gzip; n=$runs ;;
     FuzzWorkloadParse) corpus=workload; n=$runs ;;
     FuzzWebAPIParse) corpus=webapi; n=$runs ;;
     *) echo "fuzz: unknown target $t"; exit 2 ;;

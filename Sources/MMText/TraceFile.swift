@@ -1,5 +1,5 @@
-// A trace file as a stream of lines: plain text, or gzip'd (inflated in the process by zlib,
-// GzipStream.swift), never loaded whole (a minute of kmem events is a few hundred megabytes of
+// A trace file as a stream of lines: plain text, or gzip'd (inflated in the process on a
+// thread of its own, Inflate.swift), never loaded whole (a minute of kmem events is a few hundred megabytes of
 // text).
 
 import Foundation
@@ -27,10 +27,9 @@ public enum TraceFile {
 
     /// Calls `body` with each line and its number. Lines are found by their bytes in a
     /// reused buffer: no String is made for a line (a trace is millions of them). A gzip'd
-    /// file is inflated in the process (GzipStream), or through `gzip -dc` where zlib cannot
-    /// be loaded. A gzip stream that ends early is an error (`streamField`) thrown after
-    /// every line before the cut has been handed to `body`, so a caller can report what was
-    /// read and then fail.
+    /// file is inflated in the process (GzipInflater), a chunk ahead on another thread. A gzip
+    /// stream that ends early is an error (`streamField`) thrown after every line before the
+    /// cut has been handed to `body`, so a caller can report what was read and then fail.
     public static func forEachLine(_ path: String,
                                    _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) {
         // The first two bytes say whether it is gzip'd; the rest is streamed, never read whole.
@@ -48,22 +47,9 @@ public enum TraceFile {
             var source = FileSource(fd: fd, path: path)
             try splitLines(prefix: probe, &source, body); return
         }
-        // KMEMLAB_NO_ZLIB=1 takes the gzip -dc path where zlib would load (its tests).
-        if ProcessInfo.processInfo.environment["KMEMLAB_NO_ZLIB"] == nil, let zlib = Zlib.shared {
-            let inflater = InflateThread(try GzipStream(zlib, fd: fd, path: path, prefix: probe))
-            defer { inflater.stop() }
-            var source = inflater
-            try splitLines(prefix: [], &source, body); return
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["gzip", "-dc", path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { throw InputError(file: path, field: "(file)", "gzip'd, and gzip cannot be run") }
-        defer { p.terminate(); try? pipe.fileHandleForReading.close() }
-        var source = GzipChildSource(file: FileSource(fd: pipe.fileHandleForReading.fileDescriptor, path: path), child: p)
+        let inflater = InflateThread(GzipInflater(fd: fd, path: path, prefix: probe))
+        defer { inflater.stop() }
+        var source = inflater
         try splitLines(prefix: [], &source, body)
     }
 
@@ -82,23 +68,6 @@ public enum TraceFile {
                 if n >= 0 { return n }
                 if errno != EINTR { throw InputError(file: path, field: "(file)", "cannot read: \(String(cString: strerror(errno)))") }
             }
-        }
-    }
-
-    /// gzip -dc's output; at its end, gzip's status: 1 is a cut or damaged stream (the same
-    /// `streamField` error as the in-process path, so the cut line is not handed over), 2 only a
-    /// warning (trailing bytes, which the in-process path ignores too).
-    struct GzipChildSource: Source {
-        var file: FileSource
-        let child: Process
-        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int {
-            let n = try file.read(into: b)
-            if n > 0 { return n }
-            child.waitUntilExit()
-            if child.terminationStatus != 0 && child.terminationStatus != 2 {
-                throw InputError(file: file.path, field: TraceFile.streamField, "gzip stopped with status \(child.terminationStatus): the file is truncated or damaged")
-            }
-            return 0
         }
     }
 

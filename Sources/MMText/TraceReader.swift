@@ -335,6 +335,38 @@ public struct TraceReader {
         }
     }
 
+    /// Whether `b[r]` is a timestamp: digits and dots, not empty.
+    static func isTimestamp(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        guard !r.isEmpty else { return false }
+        for k in r where !(b[k] >= 48 && b[k] <= 57) && b[k] != 46 { return false }
+        return true
+    }
+
+    /// The usual shape after "[CPU]": the first colon ends a word that is a timestamp, and the
+    /// next colon ends the next word with one, the event's name, each followed by a blank or
+    /// the line's end. Nil for anything else (the word-by-word reading then decides), so both
+    /// readings agree wherever this one answers.
+    @inline(__always)
+    static func stampAndName(_ b: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> (Range<Int>, Range<Int>)? {
+        guard let base = b.baseAddress, from < n,
+              let c1 = memchr(base + from, 58, n - from).map({ base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) })
+        else { return nil }
+        func blank(_ k: Int) -> Bool { b[k] == 32 || b[k] == 9 }
+        func wordStart(_ end: Int, _ floor: Int) -> Int {
+            var k = end
+            while k > floor, !blank(k - 1) { k -= 1 }
+            return k
+        }
+        guard c1 + 1 < n, blank(c1 + 1) else { return nil }
+        let ts = wordStart(c1, from)..<c1
+        guard isTimestamp(b, ts),
+              let c2 = memchr(base + c1 + 1, 58, n - c1 - 1).map({ base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }),
+              c2 + 1 == n || blank(c2 + 1)
+        else { return nil }
+        let nm = wordStart(c2, c1 + 1)..<c2
+        return nm.isEmpty ? nil : (ts, nm)
+    }
+
     mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) throws(InputError) -> TraceEvent? {
         var n = b.count
         if n > 0 && b[n - 1] == 13 { n -= 1 }   // CR
@@ -362,23 +394,28 @@ public struct TraceReader {
         }
         while i < n, b[i] != 93 { i += 1 }
         i += 1
-        // Then words: optional irq flags, "TIMESTAMP:", "EVENT:".
-        var sawTimestamp = false
+        // Then words: optional irq flags, "TIMESTAMP:", "EVENT:". The usual line is read by
+        // its first two colons; anything else word by word.
         var stamp: Int64? = nil
         var name: Range<Int>? = nil
-        while i < n {
-            while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
-            let ws = i
-            while i < n, b[i] != 32, b[i] != 9 { i += 1 }
-            guard i > ws, b[i - 1] == 58 else { continue }   // ':'
-            if !sawTimestamp {
-                var numeric = i - 1 > ws
-                for k in ws..<(i - 1) where !(b[k] >= 48 && b[k] <= 57) && b[k] != 46 { numeric = false; break }
-                if numeric { sawTimestamp = true; stamp = TraceReader.microseconds(b, ws..<(i - 1)) }
-                continue
+        if let (ts, nm) = TraceReader.stampAndName(b, from: i, to: n) {
+            stamp = TraceReader.microseconds(b, ts)
+            name = nm
+            i = nm.upperBound + 1
+        } else {
+            var sawTimestamp = false
+            while i < n {
+                while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
+                let ws = i
+                while i < n, b[i] != 32, b[i] != 9 { i += 1 }
+                guard i > ws, b[i - 1] == 58 else { continue }   // ':'
+                if !sawTimestamp {
+                    if TraceReader.isTimestamp(b, ws..<(i - 1)) { sawTimestamp = true; stamp = TraceReader.microseconds(b, ws..<(i - 1)) }
+                    continue
+                }
+                name = ws..<(i - 1)
+                break
             }
-            name = ws..<(i - 1)
-            break
         }
         guard let name else { otherLines += 1; return nil }
         guard let kind = TraceReader.kind(UnsafeBufferPointer(rebasing: b[name])) else {
@@ -403,16 +440,21 @@ public struct TraceReader {
 
     /// The key=value fields from `from`; the first malformed one as an error.
     mutating func fields(_ b: UnsafeBufferPointer<UInt8>, from: Int, to n: Int, into e: inout TraceEvent) -> InputError? {
+        guard let base = b.baseAddress else { return nil }
         var i = from
         while i < n {
             while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
+            guard i < n else { break }
+            // A word is KEY=VALUE when an '=' comes before its first blank, and not first.
             let ws = i
-            var eq = -1
-            while i < n, b[i] != 32, b[i] != 9 { if eq < 0 && b[i] == 61 { eq = i }; i += 1 }
+            let eq = TraceReader.scan(base, ws, n, orEquals: true)
+            guard eq < n, b[eq] == 61 else { i = eq; continue }
+            i = TraceReader.scan(base, eq + 1, n, orEquals: false)
             guard eq > ws else { continue }
             let key = UnsafeBufferPointer(rebasing: b[ws..<eq]), value = UnsafeBufferPointer(rebasing: b[(eq + 1)..<i])
             func text() -> String { String(decoding: value, as: UTF8.self) }
-            switch TraceReader.keyCode(key) {
+            let code = TraceReader.keyCode(key)
+            switch code {
             case 1:   // pfn: 6.1 prints 0x%lx; older kernels printed the pfn in decimal.
                 guard let v = TraceReader.number(value), v >> 40 == 0 || v == .max else {
                     return fail(e.line, "pfn", "\"\(text())\" is not a page frame number")
@@ -442,7 +484,7 @@ public struct TraceReader {
                 guard let v = TraceReader.number(value, hex: false), v <= 1 << 40 else {
                     return fail(e.line, String(decoding: key, as: UTF8.self), "\"\(text())\" is not a size")
                 }
-                if TraceReader.keyCode(key) == 6 { e.bytesReq = Int(v) } else { e.bytesAlloc = Int(v) }
+                if code == 6 { e.bytesReq = Int(v) } else { e.bytesAlloc = Int(v) }
             case 8:   // node (−1: any)
                 e.node = value.first == 45 ? -1 : TraceReader.number(value, hex: false).map { Int(truncatingIfNeeded: $0) }
             case 9:   // name
@@ -469,41 +511,89 @@ public struct TraceReader {
         return nil
     }
 
-    /// A field's key as a small code (0: a key no event here needs), by its length and bytes.
+    /// The first place in `from..<n` holding a blank (space or tab) or, with `orEquals`, an
+    /// '='; `n` if none. Eight bytes at a time: a byte equal to c makes (x − 0x01…) & ~x set
+    /// its top bit in x = word ^ c×0x01…, and the lowest such bit is always a real match.
+    @inline(__always)
+    static func scan(_ base: UnsafePointer<UInt8>, _ from: Int, _ n: Int, orEquals: Bool) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101, tops: UInt64 = 0x8080_8080_8080_8080
+        var i = from
+        while i + 8 <= n {
+            let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let space = w ^ (ones &* 0x20), tab = w ^ (ones &* 0x09)
+            var m = ((space &- ones) & ~space) | ((tab &- ones) & ~tab)
+            if orEquals {
+                let eq = w ^ (ones &* 0x3d)
+                m |= (eq &- ones) & ~eq
+            }
+            m &= tops
+            if m != 0 { return i + m.trailingZeroBitCount >> 3 }
+            i += 8
+        }
+        while i < n {
+            let c = base[i]
+            if c == 32 || c == 9 || (orEquals && c == 61) { return i }
+            i += 1
+        }
+        return n
+    }
+
+    /// A field's key as a small code (0: a key no event here needs), by its length and first
+    /// byte, then one comparison of its bytes.
     static func keyCode(_ key: UnsafeBufferPointer<UInt8>) -> Int {
-        switch key.count {
-        case 3: return equals(key, "pfn") ? 1 : equals(key, "ptr") ? 5 : 0
-        case 4: return equals(key, "node") ? 8 : equals(key, "name") ? 9 : 0
-        case 5: return equals(key, "order") ? 2 : 0
-        case 9: return equals(key, "gfp_flags") ? 4 : equals(key, "bytes_req") ? 6 : equals(key, "call_site") ? 13 : 0
-        case 11: return equals(key, "alloc_order") ? 2 : equals(key, "migratetype") ? 3 : equals(key, "bytes_alloc") ? 7 : 0
-        case 13: return equals(key, "percpu_refill") ? 10 : 0
-        case 14: return equals(key, "fallback_order") ? 11 : 0
-        case 16: return equals(key, "change_ownership") ? 12 : 0
-        case 17: return equals(key, "alloc_migratetype") ? 3 : 0
+        guard let first = key.first else { return 0 }
+        switch (key.count, first) {
+        case (3, 112): return equals(key, "pfn") ? 1 : equals(key, "ptr") ? 5 : 0
+        case (4, 110): return equals(key, "node") ? 8 : equals(key, "name") ? 9 : 0
+        case (5, 111): return equals(key, "order") ? 2 : 0
+        case (9, 103): return equals(key, "gfp_flags") ? 4 : 0
+        case (9, 98): return equals(key, "bytes_req") ? 6 : 0
+        case (9, 99): return equals(key, "call_site") ? 13 : 0
+        case (11, 97): return equals(key, "alloc_order") ? 2 : 0
+        case (11, 109): return equals(key, "migratetype") ? 3 : 0
+        case (11, 98): return equals(key, "bytes_alloc") ? 7 : 0
+        case (13, 112): return equals(key, "percpu_refill") ? 10 : 0
+        case (14, 102): return equals(key, "fallback_order") ? 11 : 0
+        case (16, 99): return equals(key, "change_ownership") ? 12 : 0
+        case (17, 97): return equals(key, "alloc_migratetype") ? 3 : 0
         default: return 0
         }
     }
 
     /// A number: hex with "0x" (or, with `hex`, bare hex), else decimal; nil when malformed or
-    /// over 64 bits.
+    /// over 64 bits. Up to 16 hex or 19 decimal digits cannot overflow, so only a 20-digit
+    /// decimal is checked digit by digit.
     static func number(_ v: UnsafeBufferPointer<UInt8>, hex: Bool? = nil) -> UInt64? {
         var i = 0
-        var base: UInt64 = 10
-        if v.count > 2 && v[0] == 48 && (v[1] | 0x20) == 120 { base = 16; i = 2 } else if hex == true { base = 16 }
-        guard i < v.count, v.count - i <= (base == 16 ? 16 : 20) else { return nil }
+        var isHex = hex == true
+        if v.count > 2 && v[0] == 48 && (v[1] | 0x20) == 120 { isHex = true; i = 2 }
+        let digits = v.count - i
+        guard digits > 0, digits <= (isHex ? 16 : 20) else { return nil }
         var r: UInt64 = 0
-        while i < v.count {
-            let c = v[i]
-            let d: UInt64
-            if c >= 48 && c <= 57 { d = UInt64(c - 48) }
-            else if base == 16 && (c | 0x20) >= 97 && (c | 0x20) <= 102 { d = UInt64((c | 0x20) - 87) }
-            else { return nil }
-            let (m, o1) = r.multipliedReportingOverflow(by: base)
-            let (s, o2) = m.addingReportingOverflow(d)
+        if isHex {
+            while i < v.count {
+                let c = v[i], l = c | 0x20
+                let d: UInt64
+                if c &- 48 < 10 { d = UInt64(c &- 48) } else if l &- 97 < 6 { d = UInt64(l &- 87) } else { return nil }
+                r = r << 4 | d
+                i += 1
+            }
+            return r
+        }
+        let safe = v.count - (digits == 20 ? 1 : 0)
+        while i < safe {
+            let d = v[i] &- 48
+            guard d < 10 else { return nil }
+            r = r &* 10 &+ UInt64(d)
+            i += 1
+        }
+        if i < v.count {
+            let d = v[i] &- 48
+            guard d < 10 else { return nil }
+            let (m, o1) = r.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(UInt64(d))
             if o1 || o2 { return nil }
             r = s
-            i += 1
         }
         return r
     }
