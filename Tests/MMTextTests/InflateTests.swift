@@ -116,6 +116,28 @@ struct InflateTests {
         #expect(checked == 7 * (1 + 4 * 15))
     }
 
+    @Test("CRC-32: the tables (the fallback without zlib) give zlib's crc32(), chunk by chunk")
+    func crcTables() {
+        var rng = SplitMix64(seed: 3)
+        let data = (0..<100_003).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        data.withUnsafeBufferPointer { d in
+            CRC32.tables.withUnsafeBufferPointer { t in
+                var ours: UInt32 = 0, at = 0
+                while at < d.count {
+                    let n = min(Int(rng.next() % 5000), d.count - at)
+                    ours = CRC32.update(ours, d.baseAddress! + at, n, t.baseAddress!)
+                    at += n
+                }
+                #expect(UInt(ours) == crc32(0, d.baseAddress, uInt(d.count)))
+            }
+        }
+        // The check value of the standard: "123456789".
+        let check = Array("123456789".utf8)
+        check.withUnsafeBufferPointer { c in
+            CRC32.tables.withUnsafeBufferPointer { t in #expect(CRC32.update(0, c.baseAddress!, 9, t.baseAddress!) == 0xcbf4_3926) }
+        }
+    }
+
     @Test("members read on, trailing bytes ignored, header fields skipped and their CRC checked")
     func membersAndHeaders() throws {
         let a = Array("first member\n".utf8), b = Array(String(repeating: "second member\n", count: 5000).utf8)
