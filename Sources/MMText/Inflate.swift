@@ -640,29 +640,33 @@ enum CRC32 {
 }
 
 /// A gzip file inflated on a thread of its own, a chunk ahead of the reader: a replay then
-/// costs what its parsing costs, while the inflating and the CRC take the other core.
-/// At most `depth` chunks wait; `stop()` ends the thread early (a parse error) and waits for
-/// it, so the file is never read after the caller closes it.
-final class InflateThread: TraceFile.Source, @unchecked Sendable {
+/// costs what its parsing costs, while the inflating and the CRC take the other core. The
+/// chunks are `depth + 1` buffers allocated once: at most `depth` filled or being filled, and
+/// the one the reader is looking at, which goes back to the inflater when the reader asks for
+/// the next. `stop()` ends the thread early (a parse error) and waits for it, so the file is
+/// never read after the caller closes it.
+final class InflateThread: TraceFile.ChunkSource, @unchecked Sendable {
     let stream: GzipInflater
-    let chunkSize = 1 << 20
+    static let chunkSize = 1 << 19
+    let buffers: [UnsafeMutableBufferPointer<UInt8>]
     let lock = NSLock()
     let filled = DispatchSemaphore(value: 0)
     let room: DispatchSemaphore
     let finished = DispatchSemaphore(value: 0)
-    /// Chunks inflated and not yet read, oldest first (a count of 0 marks the end).
-    var ready: [(bytes: [UInt8], count: Int)] = []
+    // Under `lock`: chunks filled and not yet read, oldest first (a count of 0 marks the
+    // end), the buffers free to fill, the inflater's error, and whether the reader stopped.
+    var ready: [(buffer: Int, count: Int)] = []
+    var spare: [Int]
     var error: InputError? = nil
     var cancelled = false
-    /// Chunks read, for the inflater to fill again.
-    var spare: [[UInt8]] = []
-    /// The chunk being read, and how far.
-    var current: [UInt8] = []
-    var currentCount = 0, currentAt = 0
+    // The reader's own: the buffer it is looking at, and whether the end was seen.
+    var current: Int? = nil
     var ended = false
 
     init(_ stream: GzipInflater, depth: Int = 4) {
         self.stream = stream
+        buffers = (0...depth).map { _ in .allocate(capacity: InflateThread.chunkSize) }
+        spare = Array(0...depth)
         // Made at 0 and raised: libdispatch refuses to free a semaphore below the value it
         // was made with, which `room` is when the reader stops early.
         room = DispatchSemaphore(value: 0)
@@ -672,25 +676,22 @@ final class InflateThread: TraceFile.Source, @unchecked Sendable {
         t.start()
     }
 
+    deinit { for b in buffers { b.deallocate() } }
+
     func run() {
         defer { finished.signal() }
         while true {
             room.wait()
             lock.lock()
             let stop = cancelled
-            var chunk = stop ? [] : spare.popLast() ?? []
+            let index = stop ? -1 : spare.removeLast()
             lock.unlock()
             if stop { return }
-            if chunk.count != chunkSize { chunk = [UInt8](repeating: 0, count: chunkSize) }
             var n = 0
             var failure: InputError? = nil
-            do {
-                n = try chunk.withUnsafeMutableBufferPointer { (b) throws(InputError) -> Int in try stream.read(into: b) }
-            } catch {
-                failure = error
-            }
+            do { n = try stream.read(into: buffers[index]) } catch { failure = error }
             lock.lock()
-            ready.append((chunk, n))
+            ready.append((index, n))
             if let failure { error = failure }
             lock.unlock()
             filled.signal()
@@ -698,35 +699,25 @@ final class InflateThread: TraceFile.Source, @unchecked Sendable {
         }
     }
 
-    /// The reader's side: up to `out.count` bytes, 0 at the end; the inflater's error once
-    /// every byte before it has been read.
-    func read(into out: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int {
-        while currentAt == currentCount {
-            if ended {
-                lock.lock()
-                let e = error
-                lock.unlock()
-                if let e { throw e }
-                return 0
-            }
+    /// The next chunk of text, valid until the next call; empty at the end, and the inflater's
+    /// error once every chunk before it has been read.
+    func nextChunk() throws(InputError) -> UnsafeBufferPointer<UInt8> {
+        if !ended {
             filled.wait()
             lock.lock()
-            var (bytes, count) = ready.removeFirst()
-            swap(&current, &bytes)
-            if !bytes.isEmpty { spare.append(bytes) }   // its last use: handed over, not shared
+            let (index, count) = ready.removeFirst()
+            if let c = current { spare.append(c) }   // handed back before its permit
+            current = index
             lock.unlock()
             room.signal()
-            currentCount = count
-            currentAt = 0
-            if count == 0 { ended = true }
+            if count > 0 { return UnsafeBufferPointer(rebasing: buffers[index][0..<count]) }
+            ended = true
         }
-        let n = Swift.min(out.count, currentCount - currentAt)
-        guard n > 0, let dst = out.baseAddress else { return 0 }
-        current.withUnsafeBufferPointer { src in
-            if let from = src.baseAddress { dst.update(from: from + currentAt, count: n) }
-        }
-        currentAt += n
-        return n
+        lock.lock()
+        let e = error
+        lock.unlock()
+        if let e { throw e }
+        return UnsafeBufferPointer(start: nil, count: 0)
     }
 
     /// Ends the thread (if it is still inflating) and waits for it. Once.

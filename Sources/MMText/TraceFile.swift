@@ -44,81 +44,76 @@ public enum TraceFile {
         probe.removeLast(2 - got)
         let gzipped = probe == [0x1f, 0x8b]
         if !gzipped {
-            var source = FileSource(fd: fd, path: path)
-            try splitLines(prefix: probe, &source, body); return
+            let source = FileSource(fd: fd, path: path)
+            try splitLines(prefix: probe, source, body); return
         }
         let inflater = InflateThread(GzipInflater(fd: fd, path: path, prefix: probe))
         defer { inflater.stop() }
-        var source = inflater
-        try splitLines(prefix: [], &source, body)
+        try splitLines(prefix: [], inflater, body)
     }
 
-    /// Where the bytes come from: the file itself, or inflated.
-    protocol Source {
-        /// Up to `into.count` bytes; 0 at the end.
-        mutating func read(into: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int
+    /// Where the bytes come from, a chunk at a time: the file itself, or inflated.
+    protocol ChunkSource: AnyObject {
+        /// The next bytes, valid until the next call; empty at the end.
+        func nextChunk() throws(InputError) -> UnsafeBufferPointer<UInt8>
     }
 
-    struct FileSource: Source {
+    /// A plain file, read(2) into one buffer of its own.
+    final class FileSource: ChunkSource {
         let fd: Int32
         let path: String
-        mutating func read(into b: UnsafeMutableBufferPointer<UInt8>) throws(InputError) -> Int {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1 << 20)
+        init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+        deinit { buffer.deallocate() }
+        func nextChunk() throws(InputError) -> UnsafeBufferPointer<UInt8> {
             while true {
-                let n = Glibc.read(fd, b.baseAddress, b.count)
-                if n >= 0 { return n }
+                let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                if n >= 0 { return UnsafeBufferPointer(rebasing: buffer[0..<n]) }
                 if errno != EINTR { throw InputError(file: path, field: "(file)", "cannot read: \(String(cString: strerror(errno)))") }
             }
         }
     }
 
-    /// The lines of `source` (after `prefix`), each handed to `body` from one buffer that is
-    /// refilled in place: the unfinished line moves to its front, and the buffer doubles only
-    /// for a line longer than itself.
-    static func splitLines<S: Source>(prefix: [UInt8], _ source: inout S,
-                                      _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) {
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var have = prefix.count
-        buffer.replaceSubrange(0..<have, with: prefix)
+    /// The lines of `source` (after `prefix`), each handed to `body` where it lies in the
+    /// source's chunk; only a line that spans two chunks is put together in a buffer of its own.
+    static func splitLines<S: ChunkSource>(prefix: [UInt8], _ source: S,
+                                           _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) {
+        var carry = prefix
         var lineNo = 0
         var late: InputError? = nil
         while late == nil {
-            if have == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
-            let n: Int
+            let chunk: UnsafeBufferPointer<UInt8>
             do {
-                n = try buffer.withUnsafeMutableBufferPointer { (b) throws(InputError) -> Int in
-                    try source.read(into: UnsafeMutableBufferPointer(rebasing: b[have...]))
-                }
+                chunk = try source.nextChunk()
             } catch where TraceFile.isStreamError(error) {
                 late = error   // hand over the lines before the cut first
-                n = 0
+                break
             }
-            if n == 0 && late == nil { break }
-            let scanFrom = have
-            have += n
-            // Every complete line, found with memchr; the unfinished one moves to the front.
-            try buffer.withUnsafeMutableBufferPointer { (b) throws(InputError) in
-                guard let base = b.baseAddress else { return }
-                var start = 0
-                var from = scanFrom
-                while from < have, let hit = memchr(base + from, 0x0a, have - from) {
-                    let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                    lineNo += 1
-                    try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: b[start..<end])), lineNo)
-                    start = end + 1
-                    from = start
-                }
-                if start > 0 {
-                    if have > start { memmove(base, base + start, have - start) }
-                    have -= start
-                }
+            guard let base = chunk.baseAddress, chunk.count > 0 else { break }
+            var start = 0
+            // The carried part of a line ends at this chunk's first newline (or goes on).
+            if !carry.isEmpty {
+                guard let hit = memchr(base, 0x0a, chunk.count) else { carry += chunk; continue }
+                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                carry += UnsafeBufferPointer(rebasing: chunk[0..<end])
+                lineNo += 1
+                try carry.withUnsafeBufferPointer { (c) throws(InputError) in try body(TraceLine(bytes: c), lineNo) }
+                carry.removeAll(keepingCapacity: true)
+                start = end + 1
             }
+            // Every complete line in place, found with memchr; the unfinished one is carried.
+            while start < chunk.count, let hit = memchr(base + start, 0x0a, chunk.count - start) {
+                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                lineNo += 1
+                try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: chunk[start..<end])), lineNo)
+                start = end + 1
+            }
+            if start < chunk.count { carry += UnsafeBufferPointer(rebasing: chunk[start...]) }
         }
         // A stream cut short ends inside a line: that part of a line is not handed over.
-        if have > 0 && late == nil {
+        if !carry.isEmpty && late == nil {
             lineNo += 1
-            try buffer.withUnsafeBufferPointer { (b) throws(InputError) in
-                try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: b[0..<have])), lineNo)
-            }
+            try carry.withUnsafeBufferPointer { (c) throws(InputError) in try body(TraceLine(bytes: c), lineNo) }
         }
         if let late { throw late }
     }

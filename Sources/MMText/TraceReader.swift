@@ -335,11 +335,27 @@ public struct TraceReader {
         }
     }
 
-    /// Whether `b[r]` is a timestamp: digits and dots, not empty.
-    static func isTimestamp(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
-        guard !r.isEmpty else { return false }
-        for k in r where !(b[k] >= 48 && b[k] <= 57) && b[k] != 46 { return false }
-        return true
+    /// Whether `b[r]` is a timestamp (digits and dots, not empty), and its value
+    /// "SECONDS.MICROS" in microseconds (fewer fraction digits scale up; nil with a second dot
+    /// or past 10^12 s), read in one pass.
+    static func timestamp(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> (isStamp: Bool, us: Int64?) {
+        guard !r.isEmpty else { return (false, nil) }
+        var whole: Int64 = 0, frac: Int64 = 0, digits = 0, dots = 0, tooLarge = false
+        for k in r {
+            let c = b[k]
+            if c == 46 { dots += 1; continue }
+            let d = c &- 48
+            guard d < 10 else { return (false, nil) }
+            if dots == 0 {
+                if whole >= 100_000_000_000 { tooLarge = true } else { whole = whole * 10 + Int64(d) }
+            } else if digits < 6 {
+                frac = frac * 10 + Int64(d)
+                digits += 1
+            }
+        }
+        if dots > 1 || tooLarge { return (true, nil) }
+        while digits < 6 { frac *= 10; digits += 1 }
+        return (true, whole * 1_000_000 + frac)
     }
 
     /// The usual shape after "[CPU]": the first colon ends a word that is a timestamp, and the
@@ -347,7 +363,7 @@ public struct TraceReader {
     /// the line's end. Nil for anything else (the word-by-word reading then decides), so both
     /// readings agree wherever this one answers.
     @inline(__always)
-    static func stampAndName(_ b: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> (Range<Int>, Range<Int>)? {
+    static func stampAndName(_ b: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> (Int64?, Range<Int>)? {
         guard let base = b.baseAddress, from < n,
               let c1 = memchr(base + from, 58, n - from).map({ base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) })
         else { return nil }
@@ -358,13 +374,13 @@ public struct TraceReader {
             return k
         }
         guard c1 + 1 < n, blank(c1 + 1) else { return nil }
-        let ts = wordStart(c1, from)..<c1
-        guard isTimestamp(b, ts),
+        let ts = timestamp(b, wordStart(c1, from)..<c1)
+        guard ts.isStamp,
               let c2 = memchr(base + c1 + 1, 58, n - c1 - 1).map({ base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }),
               c2 + 1 == n || blank(c2 + 1)
         else { return nil }
         let nm = wordStart(c2, c1 + 1)..<c2
-        return nm.isEmpty ? nil : (ts, nm)
+        return nm.isEmpty ? nil : (ts.us, nm)
     }
 
     mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) throws(InputError) -> TraceEvent? {
@@ -399,7 +415,7 @@ public struct TraceReader {
         var stamp: Int64? = nil
         var name: Range<Int>? = nil
         if let (ts, nm) = TraceReader.stampAndName(b, from: i, to: n) {
-            stamp = TraceReader.microseconds(b, ts)
+            stamp = ts
             name = nm
             i = nm.upperBound + 1
         } else {
@@ -410,7 +426,8 @@ public struct TraceReader {
                 while i < n, b[i] != 32, b[i] != 9 { i += 1 }
                 guard i > ws, b[i - 1] == 58 else { continue }   // ':'
                 if !sawTimestamp {
-                    if TraceReader.isTimestamp(b, ws..<(i - 1)) { sawTimestamp = true; stamp = TraceReader.microseconds(b, ws..<(i - 1)) }
+                    let ts = TraceReader.timestamp(b, ws..<(i - 1))
+                    if ts.isStamp { sawTimestamp = true; stamp = ts.us }
                     continue
                 }
                 name = ws..<(i - 1)
@@ -596,21 +613,6 @@ public struct TraceReader {
             r = s
         }
         return r
-    }
-
-    /// "SECONDS.MICROS" as microseconds (fewer fraction digits scale up; nil past 10^12 s).
-    static func microseconds(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int64? {
-        var whole: Int64 = 0, frac: Int64 = 0, digits = 0, dot = false
-        for k in r {
-            if b[k] == 46 { if dot { return nil }; dot = true; continue }
-            let d = Int64(b[k] - 48)
-            if dot { if digits < 6 { frac = frac * 10 + d; digits += 1 } } else {
-                guard whole < 100_000_000_000 else { return nil }   // below 10^12 s after this digit
-                whole = whole * 10 + d
-            }
-        }
-        while digits < 6 { frac *= 10; digits += 1 }
-        return whole * 1_000_000 + frac
     }
 
     /// A hash of a few bytes, eight at a time (the interning table's key; equality is checked
