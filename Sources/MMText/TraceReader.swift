@@ -383,6 +383,26 @@ public struct TraceReader {
         return nm.isEmpty ? nil : (ts.us, nm)
     }
 
+    /// The timestamp and the event's name word by word: the first word ending in ':' that is a
+    /// timestamp, then the next word ending in ':' (irq flags and anything else between skipped).
+    static func stampAndNameByWords(_ b: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> (Int64?, Range<Int>?) {
+        var i = from, sawTimestamp = false
+        var stamp: Int64? = nil
+        while i < n {
+            while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
+            let ws = i
+            while i < n, b[i] != 32, b[i] != 9 { i += 1 }
+            guard i > ws, b[i - 1] == 58 else { continue }   // ':'
+            if !sawTimestamp {
+                let ts = timestamp(b, ws..<(i - 1))
+                if ts.isStamp { sawTimestamp = true; stamp = ts.us }
+                continue
+            }
+            return (stamp, ws..<(i - 1))
+        }
+        return (stamp, nil)
+    }
+
     mutating func readBytes(_ b: UnsafeBufferPointer<UInt8>, _ line: Int) throws(InputError) -> TraceEvent? {
         var n = b.count
         if n > 0 && b[n - 1] == 13 { n -= 1 }   // CR
@@ -415,25 +435,11 @@ public struct TraceReader {
         var stamp: Int64? = nil
         var name: Range<Int>? = nil
         if let (ts, nm) = TraceReader.stampAndName(b, from: i, to: n) {
-            stamp = ts
-            name = nm
-            i = nm.upperBound + 1
+            (stamp, name) = (ts, nm)
         } else {
-            var sawTimestamp = false
-            while i < n {
-                while i < n, b[i] == 32 || b[i] == 9 { i += 1 }
-                let ws = i
-                while i < n, b[i] != 32, b[i] != 9 { i += 1 }
-                guard i > ws, b[i - 1] == 58 else { continue }   // ':'
-                if !sawTimestamp {
-                    let ts = TraceReader.timestamp(b, ws..<(i - 1))
-                    if ts.isStamp { sawTimestamp = true; stamp = ts.us }
-                    continue
-                }
-                name = ws..<(i - 1)
-                break
-            }
+            (stamp, name) = TraceReader.stampAndNameByWords(b, from: i, to: n)
         }
+        if let name { i = name.upperBound + 1 }
         guard let name else { otherLines += 1; return nil }
         guard let kind = TraceReader.kind(UnsafeBufferPointer(rebasing: b[name])) else {
             skipped[String(decoding: UnsafeBufferPointer(rebasing: b[name]), as: UTF8.self), default: 0] += 1

@@ -3,7 +3,7 @@
 
 import Foundation
 import MMCore
-import MMText
+@testable import MMText
 import KmemlabTestSupport
 import Testing
 
@@ -102,6 +102,53 @@ struct TraceReaderTests {
         do { _ = try r.read(Substring(line), line: 42); Issue.record("accepted: \(line)") } catch {
             #expect(error.line == 42 && error.field == field, "\(error)")
         }
+    }
+
+    @Test("the fast readings equal the plain ones: colons, the eight-byte scan, numbers, on mutated oracle lines")
+    func fastPathsAgree() throws {
+        var lines: [[UInt8]] = []
+        try TraceFile.forEachLine(Fixtures.casePath("pc-2g-trace", "trace.txt.gz")) { (line, n) throws(InputError) in
+            if n <= 3000 { lines.append(Array(line.bytes)) }
+        }
+        var rng = SplitMix64(seed: 21)
+        let alphabet: [UInt8] = Array(" \t:.=0123456789abx[]-".utf8)
+        var fastAnswered = 0
+        for round in 0..<30_000 {
+            var l = lines[round % lines.count]
+            for _ in 0..<Int(rng.next() % 4) {
+                let at = Int(rng.next() % UInt64(l.count + 1))
+                if rng.next() % 2 == 0 || l.isEmpty {
+                    l.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+                } else {
+                    l.remove(at: min(at, l.count - 1))
+                }
+            }
+            l.withUnsafeBufferPointer { b in
+                // Half the time where readBytes starts (after the first ']'), else anywhere.
+                let bracket = b.firstIndex(of: 93).map { $0 + 1 } ?? 0
+                let from = round % 2 == 0 ? bracket : Int(rng.next() % UInt64(max(b.count, 1)))
+                let slow = TraceReader.stampAndNameByWords(b, from: from, to: b.count)
+                if let fast = TraceReader.stampAndName(b, from: from, to: b.count) {
+                    fastAnswered += 1
+                    #expect(fast.0 == slow.0 && fast.1 == slow.1, "\(String(decoding: b, as: UTF8.self))")
+                }
+                guard let base = b.baseAddress else { return }
+                for orEquals in [false, true] {
+                    var plain = from
+                    while plain < b.count, !(b[plain] == 32 || b[plain] == 9 || (orEquals && b[plain] == 61)) { plain += 1 }
+                    #expect(TraceReader.scan(base, from, b.count, orEquals: orEquals) == plain)
+                }
+                // A word of the line as a number, against Swift's own reading.
+                let end = TraceReader.scan(base, from, b.count, orEquals: false)
+                let word = UnsafeBufferPointer(rebasing: b[from..<end])
+                let text = String(decoding: word, as: UTF8.self)
+                let hex = text.hasPrefix("0x") || text.hasPrefix("0X")
+                let expected = hex ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text, radix: 10)
+                let plainText = text.allSatisfy { $0.isASCII && ($0.isNumber || (hex && $0.isHexDigit) || $0 == "x" || $0 == "X") }
+                if plainText && !text.hasPrefix("+") { #expect(TraceReader.number(word) == expected, "\(text)") }
+            }
+        }
+        #expect(fastAnswered > 14_000, "\(fastAnswered)")
     }
 
     @Test("files: missing, empty, plain or gzip'd")
