@@ -64,6 +64,9 @@ final class GzipInflater {
     static let litCapacity = (1 << 10) + 286 * 32, distCapacity = (1 << 8) + 30 * 128
     let litTable: UnsafeMutablePointer<UInt32>
     let distTable: UnsafeMutablePointer<UInt32>
+    /// The block's tables: the dynamic ones above, or the fixed code's, built once for all.
+    var blockLit: UnsafePointer<UInt32>
+    var blockDist: UnsafePointer<UInt32>
     let lenTable: UnsafeMutablePointer<UInt32>
 
     enum State { case memberHeader, blockHeader, huffman, stored(Int), memberTrailer, end }
@@ -91,6 +94,8 @@ final class GzipInflater {
         output.initialize(repeating: 0, count: GzipInflater.window + GzipInflater.chunk + GzipInflater.slack)
         litTable = .allocate(capacity: GzipInflater.litCapacity)
         distTable = .allocate(capacity: GzipInflater.distCapacity)
+        blockLit = UnsafePointer(litTable)
+        blockDist = UnsafePointer(distTable)
         lenTable = .allocate(capacity: 1 << 7)
         for (i, b) in prefix.enumerated() where i < GzipInflater.inCapacity { input[i] = b }
         inEnd = Swift.min(prefix.count, GzipInflater.inCapacity)
@@ -251,11 +256,11 @@ final class GzipInflater {
             if !startedMember { throw fail("incorrect header check") }
             return false
         }
-        // The header's bytes, for its own CRC (FHCRC).
-        var header: [UInt8] = [id1]
+        // The header's CRC so far, for FHCRC (a running value: a name may be long).
+        var headerCRC = CRC32.update(0, [id1], 1)
         func next() throws(InputError) -> UInt8 {
             guard let b = try byte() else { throw truncation() }
-            header.append(b)
+            headerCRC = CRC32.update(headerCRC, [b], 1)
             return b
         }
         guard try next() == 0x8b else {
@@ -274,7 +279,7 @@ final class GzipInflater {
         if flags & 8 != 0 { while try next() != 0 {} }    // FNAME
         if flags & 16 != 0 { while try next() != 0 {} }   // FCOMMENT
         if flags & 2 != 0 {   // FHCRC: the low half of the CRC of the bytes before it
-            let want = header.withUnsafeBufferPointer { UInt16(truncatingIfNeeded: CRC32.update(0, $0.baseAddress!, $0.count)) }
+            let want = UInt16(truncatingIfNeeded: headerCRC)
             let got = UInt16(try next()) | UInt16(try next()) << 8
             guard got == want else { throw fail("header crc mismatch") }
         }
@@ -291,14 +296,17 @@ final class GzipInflater {
 
     func memberTrailer() throws(InputError) {
         updateCRC()
-        var t: [UInt8] = []
-        for _ in 0..<8 {
-            guard let b = try byte() else { throw truncation() }
-            t.append(b)
+        // Four bytes of CRC, checked before the four of length are read (as zlib does).
+        func word() throws(InputError) -> UInt32 {
+            var w: UInt32 = 0
+            for k in 0..<4 {
+                guard let b = try byte() else { throw truncation() }
+                w |= UInt32(b) << UInt32(8 * k)
+            }
+            return w
         }
-        let wantCRC = UInt32(t[0]) | UInt32(t[1]) << 8 | UInt32(t[2]) << 16 | UInt32(t[3]) << 24
-        let wantLength = UInt32(t[4]) | UInt32(t[5]) << 8 | UInt32(t[6]) << 16 | UInt32(t[7]) << 24
-        guard wantCRC == crc else { throw fail("incorrect data check") }
+        guard try word() == crc else { throw fail("incorrect data check") }
+        let wantLength = try word()
         guard wantLength == UInt32(truncatingIfNeeded: outPos - memberOrigin) else {
             throw fail("incorrect length check")
         }
@@ -321,10 +329,13 @@ final class GzipInflater {
             guard len == nlen ^ 0xffff else { throw fail("invalid stored block lengths") }
             state = .stored(len)
         case 1:
-            GzipInflater.fixedTables(lit: litTable, dist: distTable)
+            blockLit = FixedCode.shared.lit
+            blockDist = FixedCode.shared.dist
             state = .huffman
         case 2:
             try dynamicTables()
+            blockLit = UnsafePointer(litTable)
+            blockDist = UnsafePointer(distTable)
             state = .huffman
         default:
             throw fail("invalid block type")
@@ -352,6 +363,7 @@ final class GzipInflater {
     /// Reads a dynamic block's code lengths and builds its tables.
     func dynamicTables() throws(InputError) {
         let nlen = bits(5) + 257, ndist = bits(5) + 1, ncode = bits(4) + 4
+        if truncated { throw truncation() }
         guard nlen <= 286, ndist <= 30 else { throw fail("too many length or distance symbols") }
         let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
         var lengths = [UInt8](repeating: 0, count: 320)
@@ -362,25 +374,24 @@ final class GzipInflater {
         var i = 0
         while i < nlen + ndist {
             need(14)
+            // Every entry of an accepted code-length code decodes (see build()).
             let e = lenTable[Int(truncatingIfNeeded: bitBuffer) & 127]
-            guard e & GzipInflater.invalid == 0 else { throw fail("invalid code lengths set") }
             let n = Int(e & 0xff)
             bitBuffer >>= UInt64(n)
             bitCount -= n
+            if truncated { throw truncation() }
             let sym = Int(e >> 16)
             if sym < 16 {
                 lengths[i] = UInt8(sym); i += 1
                 continue
             }
-            var repeatValue: UInt8 = 0, count: Int
+            // zlib reads a repeat's bits before it checks the repeat.
+            let count = sym == 16 ? 3 + bits(2) : sym == 17 ? 3 + bits(3) : 11 + bits(7)
+            if truncated { throw truncation() }
+            var repeatValue: UInt8 = 0
             if sym == 16 {
                 guard i > 0 else { throw fail("invalid bit length repeat") }
                 repeatValue = lengths[i - 1]
-                count = 3 + bits(2)
-            } else if sym == 17 {
-                count = 3 + bits(3)
-            } else {
-                count = 11 + bits(7)
             }
             guard i + count <= nlen + ndist else { throw fail("invalid bit length repeat") }
             for _ in 0..<count { lengths[i] = repeatValue; i += 1 }
@@ -403,7 +414,7 @@ final class GzipInflater {
     /// here). The fast loop runs while 32 input bytes remain; the careful one feeds zeros past
     /// the end and stops at the first symbol that used them.
     func huffman(limit: Int) throws(InputError) {
-        let lit = litTable, dist = distTable, out = output, inp = input
+        let lit = blockLit, dist = blockDist, out = output, inp = input
         let litMask = UInt64((1 << GzipInflater.litBits) - 1), distMask = UInt64((1 << GzipInflater.distBits) - 1)
         var bb = bitBuffer, bc = bitCount, ip = inPos, op = outPos
         // The distance a match may reach back: the window kept, within this member.
@@ -451,14 +462,16 @@ final class GzipInflater {
             var extra = Int((e >> 8) & 15)
             let length = Int(e >> 16) + (Int(truncatingIfNeeded: bb) & ((1 << extra) - 1))
             bb >>= UInt64(extra); bc -= extra
+            if !fast && overrun > 0 && bc < overrun * 8 { throw truncation() }
             var d = dist[Int(bb & distMask)]
             if d & GzipInflater.kindMask == GzipInflater.link {
                 bb >>= UInt64(GzipInflater.distBits); bc -= GzipInflater.distBits
                 d = dist[Int(d >> 16) + Int(truncatingIfNeeded: bb) & ((1 << Int((d >> 8) & 15)) - 1)]
             }
-            guard d & GzipInflater.invalid == 0 else { throw fail("invalid distance code") }
             n = Int(d & 0xff)
             bb >>= UInt64(n); bc -= n
+            if !fast && overrun > 0 && bc < overrun * 8 { throw truncation() }
+            guard d & GzipInflater.invalid == 0 else { throw fail("invalid distance code") }
             extra = Int((d >> 8) & 15)
             let distance = Int(d >> 16) + (Int(truncatingIfNeeded: bb) & ((1 << extra) - 1))
             bb >>= UInt64(extra); bc -= extra
@@ -536,9 +549,12 @@ final class GzipInflater {
         }
         let maxLength = (1...15).last { perLength[$0] > 0 } ?? 0
         if left > 0 && maxLength != 0 && (kind == .codeLengths || maxLength != 1) { return false }
-        if maxLength == 0 && kind == .codeLengths { return false }
         let root = 1 << rootBits
-        for i in 0..<root { table[i] = baseAndExtra | invalid | UInt32(rootBits) }
+        // Entries no code reaches are invalid and use one bit, as zlib's are (so a stream
+        // that ends there is called truncated or invalid as zlib calls it). With no code at
+        // all, zlib still accepts a code-length code and reads every length as 0 from one bit.
+        let empty = maxLength == 0 && kind == .codeLengths ? literal | 1 : baseAndExtra | invalid | 1
+        for i in 0..<root { table[i] = empty }
         if maxLength == 0 { return true }
         // The first code of each length, in canonical order.
         var next = [Int](repeating: 0, count: 16)
@@ -560,7 +576,7 @@ final class GzipInflater {
             let sub = Int(longest[p]) - rootBits
             guard offset + (1 << sub) <= capacity else { return false }
             table[p] = link | UInt32(sub) << 8 | UInt32(offset) << 16 | UInt32(rootBits)
-            for i in offset..<(offset + (1 << sub)) { table[i] = baseAndExtra | invalid | UInt32(sub) }
+            for i in offset..<(offset + (1 << sub)) { table[i] = baseAndExtra | invalid | 1 }
             offset += 1 << sub
         }
         for s in 0..<count where lengths[s] != 0 {
@@ -577,15 +593,30 @@ final class GzipInflater {
         }
         return true
     }
+}
 
-    /// The fixed code of block type 1 (RFC 1951 3.2.6).
-    static func fixedTables(lit: UnsafeMutablePointer<UInt32>, dist: UnsafeMutablePointer<UInt32>) {
-        var l = [UInt8](repeating: 8, count: 288)
-        for s in 144..<256 { l[s] = 9 }
-        for s in 256..<280 { l[s] = 7 }
-        _ = l.withUnsafeBufferPointer { build($0.baseAddress!, 288, rootBits: litBits, kind: .literalLength, lit, litCapacity) }
-        let d = [UInt8](repeating: 5, count: 32)
-        _ = d.withUnsafeBufferPointer { build($0.baseAddress!, 32, rootBits: distBits, kind: .distance, dist, distCapacity) }
+/// The fixed code of block type 1 (RFC 1951 3.2.6), its tables built once: a stream of tiny
+/// fixed blocks costs no table building per block.
+final class FixedCode: @unchecked Sendable {
+    let lit: UnsafePointer<UInt32>
+    let dist: UnsafePointer<UInt32>
+    static let shared = FixedCode()
+
+    init() {
+        let l = UnsafeMutablePointer<UInt32>.allocate(capacity: GzipInflater.litCapacity)
+        let d = UnsafeMutablePointer<UInt32>.allocate(capacity: GzipInflater.distCapacity)
+        var lengths = [UInt8](repeating: 8, count: 288)
+        for s in 144..<256 { lengths[s] = 9 }
+        for s in 256..<280 { lengths[s] = 7 }
+        _ = lengths.withUnsafeBufferPointer {
+            GzipInflater.build($0.baseAddress!, 288, rootBits: GzipInflater.litBits, kind: .literalLength, l, GzipInflater.litCapacity)
+        }
+        let five = [UInt8](repeating: 5, count: 32)
+        _ = five.withUnsafeBufferPointer {
+            GzipInflater.build($0.baseAddress!, 32, rootBits: GzipInflater.distBits, kind: .distance, d, GzipInflater.distCapacity)
+        }
+        lit = UnsafePointer(l)
+        dist = UnsafePointer(d)
     }
 }
 

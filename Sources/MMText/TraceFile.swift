@@ -78,9 +78,33 @@ public enum TraceFile {
     /// source's chunk; only a line that spans two chunks is put together in a buffer of its own.
     static func splitLines<S: ChunkSource>(prefix: [UInt8], _ source: S,
                                            _ body: (TraceLine, Int) throws(InputError) -> Void) throws(InputError) {
-        var carry = prefix
+        var carry: [UInt8] = []
         var lineNo = 0
         var late: InputError? = nil
+        // Each complete line where it lies in `chunk`; the unfinished one is carried over.
+        func consume(_ chunk: UnsafeBufferPointer<UInt8>) throws(InputError) {
+            guard let base = chunk.baseAddress, chunk.count > 0 else { return }
+            var start = 0
+            // The carried part of a line ends at this chunk's first newline (or goes on).
+            if !carry.isEmpty {
+                guard let hit = memchr(base, 0x0a, chunk.count) else { carry += chunk; return }
+                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                carry += UnsafeBufferPointer(rebasing: chunk[0..<end])
+                lineNo += 1
+                try carry.withUnsafeBufferPointer { (c) throws(InputError) in try body(TraceLine(bytes: c), lineNo) }
+                carry.removeAll(keepingCapacity: true)
+                start = end + 1
+            }
+            while start < chunk.count, let hit = memchr(base + start, 0x0a, chunk.count - start) {
+                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                lineNo += 1
+                try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: chunk[start..<end])), lineNo)
+                start = end + 1
+            }
+            if start < chunk.count { carry += UnsafeBufferPointer(rebasing: chunk[start...]) }
+        }
+        // The probe's bytes are the first chunk: they may hold a newline too.
+        try prefix.withUnsafeBufferPointer { (p) throws(InputError) in try consume(p) }
         while late == nil {
             let chunk: UnsafeBufferPointer<UInt8>
             do {
@@ -89,26 +113,8 @@ public enum TraceFile {
                 late = error   // hand over the lines before the cut first
                 break
             }
-            guard let base = chunk.baseAddress, chunk.count > 0 else { break }
-            var start = 0
-            // The carried part of a line ends at this chunk's first newline (or goes on).
-            if !carry.isEmpty {
-                guard let hit = memchr(base, 0x0a, chunk.count) else { carry += chunk; continue }
-                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                carry += UnsafeBufferPointer(rebasing: chunk[0..<end])
-                lineNo += 1
-                try carry.withUnsafeBufferPointer { (c) throws(InputError) in try body(TraceLine(bytes: c), lineNo) }
-                carry.removeAll(keepingCapacity: true)
-                start = end + 1
-            }
-            // Every complete line in place, found with memchr; the unfinished one is carried.
-            while start < chunk.count, let hit = memchr(base + start, 0x0a, chunk.count - start) {
-                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                lineNo += 1
-                try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: chunk[start..<end])), lineNo)
-                start = end + 1
-            }
-            if start < chunk.count { carry += UnsafeBufferPointer(rebasing: chunk[start...]) }
+            if chunk.isEmpty { break }
+            try consume(chunk)
         }
         // A stream cut short ends inside a line: that part of a line is not handed over.
         if !carry.isEmpty && late == nil {

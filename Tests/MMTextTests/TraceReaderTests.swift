@@ -159,6 +159,20 @@ struct TraceReaderTests {
         do { try TraceFile.forEachLine("/dev/null") { (_, _) throws(InputError) in }; Issue.record("read /dev/null") } catch {
             #expect(error.message == "the file is empty")
         }
+        // A newline among the first two bytes (the gzip probe's) splits lines like any other.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kmemlab-lines-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (text, want) in [("a\nb\n", ["a", "b"]), ("\n\n", ["", ""]), ("x", ["x"]), ("\nyz\nw", ["", "yz", "w"])] {
+            let path = dir.appendingPathComponent("t.txt").path
+            _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+            var got: [String] = []
+            try TraceFile.forEachLine(path) { (line, n) throws(InputError) in
+                #expect(n == got.count + 1)
+                got.append(String(line.text))
+            }
+            #expect(got == want, "\(text.debugDescription)")
+        }
     }
 
     @Test("gzip'd in the process: the same lines as the text; concatenated members read on; trailing bytes ignored; a cut stream fails after its whole lines")

@@ -4,10 +4,11 @@
 import CZlib
 import FuzzSupport
 
-/// zlib's text of the first member (up to `limit` bytes), and whether the member ended well.
-func zlibText(_ data: UnsafePointer<UInt8>, _ count: Int, limit: Int) -> (text: [UInt8], ok: Bool) {
+/// zlib's text of the first member (up to `limit` bytes), whether the member ended well, and
+/// how many input bytes it took.
+func zlibText(_ data: UnsafePointer<UInt8>, _ count: Int, limit: Int) -> (text: [UInt8], ok: Bool, used: Int) {
     var s = z_stream()
-    guard inflateInit2_(&s, 31, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return ([], false) }
+    guard inflateInit2_(&s, 31, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return ([], false, 0) }
     defer { inflateEnd(&s) }
     s.next_in = UnsafeMutablePointer(mutating: data)
     s.avail_in = uInt(count)
@@ -23,7 +24,7 @@ func zlibText(_ data: UnsafePointer<UInt8>, _ count: Int, limit: Int) -> (text: 
         }
         text += chunk.prefix(n)
     } while r == Z_OK && text.count < limit
-    return (text, r == Z_STREAM_END)
+    return (text, r == Z_STREAM_END, count - Int(s.avail_in))
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -39,11 +40,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         guard ours.text.count >= theirs.text.count, Array(ours.text.prefix(theirs.text.count)) == theirs.text else {
             fatalError("zlib read \(theirs.text.count) bytes; kmemlab \(ours.text.count), differing (\(String(describing: ours.error)))")
         }
+        // Nothing after it that could start a member: exactly zlib's text, and no error.
+        let rest = bytes[theirs.used...]
+        if rest.isEmpty || rest.first != 0x1f || (rest.count >= 2 && rest.dropFirst().first != 0x8b) {
+            guard ours.error == nil, ours.text.count == theirs.text.count else {
+                fatalError("zlib read the member cleanly; kmemlab: \(ours.text.count) bytes, \(String(describing: ours.error))")
+            }
+        }
     } else if data[0] == 0x1f && count > 1 && data[1] == 0x8b {
         guard ours.error != nil else { fatalError("zlib refused the first member; kmemlab read \(ours.text.count) bytes") }
-        // Before refusing, both handed out the same text (one may stop a little earlier).
-        let n = min(ours.text.count, theirs.text.count)
-        guard ours.text.prefix(n) == theirs.text.prefix(n) else { fatalError("the text before the error differs from zlib's") }
+        // Before refusing, both handed out the same text.
+        guard ours.text == theirs.text else {
+            fatalError("the text before the error differs from zlib's: \(ours.text.count) against \(theirs.text.count) bytes")
+        }
+    } else {
+        guard ours.error != nil else { fatalError("not gzip, and kmemlab read it") }
     }
     return 0
 }
