@@ -61,7 +61,9 @@ final class GzipInflater {
 
     /// The decoding tables: literal/length (10 root bits), distance (8), code lengths (7).
     static let litBits = 10, distBits = 8
-    static let litCapacity = (1 << 10) + 286 * 32, distCapacity = (1 << 8) + 30 * 128
+    /// Room for the root table and a second-level table under each symbol's prefix, at most
+    /// 2^(15 − root bits) entries each (286 literal/length symbols, 30 distances).
+    static let litCapacity = (1 << litBits) + 286 << (15 - litBits), distCapacity = (1 << distBits) + 30 << (15 - distBits)
     let litTable: UnsafeMutablePointer<UInt32>
     let distTable: UnsafeMutablePointer<UInt32>
     /// The block's tables: the dynamic ones above, or the fixed code's, built once for all.
@@ -184,7 +186,12 @@ final class GzipInflater {
     }
 
     /// Whether bits fed past the end were used: the file is cut short.
-    var truncated: Bool { overrun > 0 && bitCount < overrun * 8 }
+    var truncated: Bool { usedPastEnd(bitCount) }
+
+    /// Whether, with `valid` bits left in the buffer, some of the zero bits fed past the end
+    /// were used.
+    @inline(__always)
+    func usedPastEnd(_ valid: Int) -> Bool { overrun > 0 && valid < overrun * 8 }
 
     @inline(__always)
     func bits(_ n: Int) -> Int {
@@ -444,7 +451,7 @@ final class GzipInflater {
             }
             var n = Int(e & 0xff)
             bb >>= UInt64(n); bc -= n
-            if !fast && overrun > 0 && bc < overrun * 8 { throw truncation() }
+            if !fast && usedPastEnd(bc) { throw truncation() }
             let kind = e & GzipInflater.kindMask
             if kind == GzipInflater.literal {
                 out[op] = UInt8(truncatingIfNeeded: e >> 16)
@@ -462,7 +469,7 @@ final class GzipInflater {
             var extra = Int((e >> 8) & 15)
             let length = Int(e >> 16) + (Int(truncatingIfNeeded: bb) & ((1 << extra) - 1))
             bb >>= UInt64(extra); bc -= extra
-            if !fast && overrun > 0 && bc < overrun * 8 { throw truncation() }
+            if !fast && usedPastEnd(bc) { throw truncation() }
             var d = dist[Int(bb & distMask)]
             if d & GzipInflater.kindMask == GzipInflater.link {
                 bb >>= UInt64(GzipInflater.distBits); bc -= GzipInflater.distBits
@@ -470,12 +477,12 @@ final class GzipInflater {
             }
             n = Int(d & 0xff)
             bb >>= UInt64(n); bc -= n
-            if !fast && overrun > 0 && bc < overrun * 8 { throw truncation() }
+            if !fast && usedPastEnd(bc) { throw truncation() }
             guard d & GzipInflater.invalid == 0 else { throw fail("invalid distance code") }
             extra = Int((d >> 8) & 15)
             let distance = Int(d >> 16) + (Int(truncatingIfNeeded: bb) & ((1 << extra) - 1))
             bb >>= UInt64(extra); bc -= extra
-            if !fast && overrun > 0 && bc < overrun * 8 { throw truncation() }
+            if !fast && usedPastEnd(bc) { throw truncation() }
             guard distance <= op - floor else { throw fail("invalid distance too far back") }
             // The copy: eight bytes at a time when the source is at least eight behind (each
             // load reads bytes already written); overlapping runs shorter than that byte by byte.
@@ -678,7 +685,9 @@ enum CRC32 {
 /// never read after the caller closes it.
 final class InflateThread: TraceFile.ChunkSource, @unchecked Sendable {
     let stream: GzipInflater
-    static let chunkSize = 1 << 19
+    /// The most one `GzipInflater.read` hands out (its whole output buffer), so one read
+    /// empties the inflater.
+    static let chunkSize = GzipInflater.window + GzipInflater.chunk + GzipInflater.slack
     let buffers: [UnsafeMutableBufferPointer<UInt8>]
     let lock = NSLock()
     let filled = DispatchSemaphore(value: 0)

@@ -1,6 +1,6 @@
 // A trace file as a stream of lines: plain text, or gzip'd (inflated in the process on a
-// thread of its own, Inflate.swift), never loaded whole (a minute of kmem events is a few hundred megabytes of
-// text).
+// thread of its own, Inflate.swift), never loaded whole (a minute of kmem events is a few
+// hundred megabytes of text).
 
 import Foundation
 import MMCore
@@ -11,6 +11,15 @@ import Glibc
 /// One line of a trace as the bytes of the reading buffer, without its newline. Valid only
 /// inside the `forEachLine` callback that is handed it (the buffer is reused for the next
 /// chunk); `text` copies it out.
+extension UnsafeBufferPointer<UInt8> {
+    /// The first place in `from..<to` holding `byte` (memchr), or nil.
+    @inline(__always)
+    func firstIndex(of byte: UInt8, from: Int, to: Int) -> Int? {
+        guard let base = baseAddress, from < to, let hit = memchr(base + from, Int32(byte), to - from) else { return nil }
+        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+    }
+}
+
 public struct TraceLine {
     public let bytes: UnsafeBufferPointer<UInt8>
     public init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -83,20 +92,17 @@ public enum TraceFile {
         var late: InputError? = nil
         // Each complete line where it lies in `chunk`; the unfinished one is carried over.
         func consume(_ chunk: UnsafeBufferPointer<UInt8>) throws(InputError) {
-            guard let base = chunk.baseAddress, chunk.count > 0 else { return }
             var start = 0
             // The carried part of a line ends at this chunk's first newline (or goes on).
             if !carry.isEmpty {
-                guard let hit = memchr(base, 0x0a, chunk.count) else { carry += chunk; return }
-                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                guard let end = chunk.firstIndex(of: 0x0a, from: 0, to: chunk.count) else { carry += chunk; return }
                 carry += UnsafeBufferPointer(rebasing: chunk[0..<end])
                 lineNo += 1
                 try carry.withUnsafeBufferPointer { (c) throws(InputError) in try body(TraceLine(bytes: c), lineNo) }
                 carry.removeAll(keepingCapacity: true)
                 start = end + 1
             }
-            while start < chunk.count, let hit = memchr(base + start, 0x0a, chunk.count - start) {
-                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            while let end = chunk.firstIndex(of: 0x0a, from: start, to: chunk.count) {
                 lineNo += 1
                 try body(TraceLine(bytes: UnsafeBufferPointer(rebasing: chunk[start..<end])), lineNo)
                 start = end + 1

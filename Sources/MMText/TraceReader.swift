@@ -364,9 +364,7 @@ public struct TraceReader {
     /// readings agree wherever this one answers.
     @inline(__always)
     static func stampAndName(_ b: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> (Int64?, Range<Int>)? {
-        guard let base = b.baseAddress, from < n,
-              let c1 = memchr(base + from, 58, n - from).map({ base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) })
-        else { return nil }
+        guard let c1 = b.firstIndex(of: 58, from: from, to: n) else { return nil }
         func blank(_ k: Int) -> Bool { b[k] == 32 || b[k] == 9 }
         func wordStart(_ end: Int, _ floor: Int) -> Int {
             var k = end
@@ -376,7 +374,7 @@ public struct TraceReader {
         guard c1 + 1 < n, blank(c1 + 1) else { return nil }
         let ts = timestamp(b, wordStart(c1, from)..<c1)
         guard ts.isStamp,
-              let c2 = memchr(base + c1 + 1, 58, n - c1 - 1).map({ base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }),
+              let c2 = b.firstIndex(of: 58, from: c1 + 1, to: n),
               c2 + 1 == n || blank(c2 + 1)
         else { return nil }
         let nm = wordStart(c2, c1 + 1)..<c2
@@ -408,8 +406,8 @@ public struct TraceReader {
         if n > 0 && b[n - 1] == 13 { n -= 1 }   // CR
         // "[CPU]": the first '[' followed by digits and ']'.
         var i = 0, cpu = -1
-        while i < n, let base = b.baseAddress, let hit = memchr(base + i, 91, n - i) {   // [
-            i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        while let at = b.firstIndex(of: 91, from: i, to: n) {   // [
+            i = at
             var j = i + 1, v = 0
             while j < n, b[j] >= 48, b[j] <= 57, v < 1 << 20 { v = v * 10 + Int(b[j] - 48); j += 1 }
             if j > i + 1, j < n, b[j] == 93 { cpu = v; break }
@@ -439,8 +437,8 @@ public struct TraceReader {
         } else {
             (stamp, name) = TraceReader.stampAndNameByWords(b, from: i, to: n)
         }
-        if let name { i = name.upperBound + 1 }
         guard let name else { otherLines += 1; return nil }
+        i = name.upperBound + 1
         guard let kind = TraceReader.kind(UnsafeBufferPointer(rebasing: b[name])) else {
             skipped[String(decoding: UnsafeBufferPointer(rebasing: b[name]), as: UTF8.self), default: 0] += 1
             return nil
